@@ -1,0 +1,155 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Manifests, copied resources and parameters to instantiate into namespaces.
+///
+/// Cluster-scoped, `templates.stakater.com/v1alpha1`.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "templates.stakater.com",
+    version = "v1alpha1",
+    kind = "Template",
+    category = "mto",
+    derive = "PartialEq",
+    derive = "Default"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateSpec {
+    /// Parameters the manifests refer to as `${NAME}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<TemplateParameter>,
+    /// What the template creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<TemplateResources>,
+}
+
+/// A template parameter.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateParameter {
+    /// Name, referenced as `${NAME}`.
+    pub name: String,
+    /// Default value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// An instance must give a value when there is no default.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// What a template creates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateResources {
+    /// Raw manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::schema::free_form_objects")]
+    pub manifests: Vec<serde_json::Value>,
+    /// A Helm chart to render; kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::free_form_object")]
+    pub helm: Option<serde_json::Value>,
+    /// Secrets and ConfigMaps to copy from other namespaces; kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::free_form_object")]
+    pub resource_mappings: Option<serde_json::Value>,
+}
+
+/// One template into one namespace.
+///
+/// Namespaced, `templates.stakater.com/v1alpha1`.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[kube(
+    group = "templates.stakater.com",
+    version = "v1alpha1",
+    kind = "TemplateInstance",
+    namespaced,
+    status = "TemplateInstanceStatus",
+    category = "mto",
+    derive = "PartialEq",
+    derive = "Default"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInstanceSpec {
+    /// Name of the `Template`.
+    pub template: String,
+    /// Keep the instance in sync with the template (re-apply on drift).
+    #[serde(default)]
+    pub sync: bool,
+    /// Values for the template's parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<TemplateParameter>,
+}
+
+/// One template into every namespace a label selector matches.
+///
+/// Cluster-scoped, `templates.stakater.com/v1alpha1`.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "templates.stakater.com",
+    version = "v1alpha1",
+    kind = "ClusterTemplateInstance",
+    status = "TemplateInstanceStatus",
+    category = "mto",
+    derive = "PartialEq",
+    derive = "Default"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterTemplateInstanceSpec {
+    /// Name of the `Template`.
+    pub template: String,
+    /// The namespaces that receive it.
+    #[serde(default)]
+    pub selector: LabelSelector,
+    /// Keep the instances in sync with the template.
+    #[serde(default)]
+    pub sync: bool,
+    /// Values for the template's parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<TemplateParameter>,
+}
+
+/// The older name of [`ClusterTemplateInstance`], accepted with the same spec.
+///
+/// Cluster-scoped, `templates.stakater.com/v1alpha1`.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "templates.stakater.com",
+    version = "v1alpha1",
+    kind = "TemplateGroupInstance",
+    status = "TemplateInstanceStatus",
+    category = "mto",
+    derive = "PartialEq",
+    derive = "Default"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateGroupInstanceSpec {
+    /// Name of the `Template`.
+    pub template: String,
+    /// The namespaces that receive it.
+    #[serde(default)]
+    pub selector: LabelSelector,
+    /// Keep the instances in sync with the template.
+    #[serde(default)]
+    pub sync: bool,
+    /// Values for the template's parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<TemplateParameter>,
+}
+
+/// Status of a template instance.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInstanceStatus {
+    /// Lifecycle phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

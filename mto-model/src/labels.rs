@@ -1,0 +1,29 @@
+//! Labels, annotations and names mto writes. One place, so the runtime, the
+//! simulator and the webhook agree on them.
+
+/// The tenant a namespace (or an object mto manages) belongs to.
+pub const TENANT_LABEL: &str = "stakater.com/tenant";
+/// What kind of tenant namespace this is: the name given in the tenant
+/// (`dev`, `build`) or `sandbox`.
+pub const KIND_LABEL: &str = "stakater.com/kind";
+/// Marks every object mto manages.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY_VALUE: &str = "mto";
+/// Set on a namespace that existed before its tenant claimed it; such a
+/// namespace is released, never deleted, when the tenant goes.
+pub const ADOPTED_ANNOTATION: &str = "tenantoperator.stakater.com/adopted";
+/// Sandbox owner, kept on sandbox namespaces so they can be traced to a user.
+pub const SANDBOX_USER_ANNOTATION: &str = "tenantoperator.stakater.com/sandbox-user";
+/// Finalizer mto puts on tenants so their namespaces are released or purged first.
+pub const TENANT_FINALIZER: &str = "tenantoperator.stakater.com/tenant";
+/// The one field manager of every server-side apply mto issues.
+pub const FIELD_MANAGER: &str = "mto";
+/// Name of the ResourceQuota mto keeps in each tenant namespace.
+pub const RESOURCE_QUOTA_NAME: &str = "tenant-quota";
+/// Name of the LimitRange mto keeps in each tenant namespace.
+pub const LIMIT_RANGE_NAME: &str = "tenant-limit-range";
+/// Workloads carrying this annotation with value `"true"` never sleep.
+pub const HIBERNATION_EXCLUDE_ANNOTATION: &str = "hibernation.stakater.com/exclude";
+/// The label every namespace gets from Kubernetes itself.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";

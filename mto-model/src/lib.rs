@@ -1,0 +1,18 @@
+//! mto's pure core.
+//!
+//! API types, the explicit state machines of every lifecycle, the planners
+//! that turn what a controller observes into actions, and validation. Nothing
+//! here performs I/O, reads a clock or draws a random number: time is an
+//! argument ([`Timestamp`]) and every decision is a value. `mto-runtime` runs
+//! these decisions against a real cluster, `mto-sim` against a simulated one.
+
+pub mod api;
+
+/// An instant in time, as the model receives it from its caller.
+pub type Timestamp = k8s_openapi::jiff::Timestamp;
+pub mod labels;
+pub mod names;
+pub mod quantity;
+pub mod schedule;
+pub mod selector;
+pub mod validation;

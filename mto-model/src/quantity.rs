@@ -1,0 +1,249 @@
+//! Kubernetes resource quantities (`500m`, `2Gi`, `1e3`), exact to the nano.
+//!
+//! The apiserver rewrites quantities into a canonical form (`1000m` comes
+//! back as `1`), so mto compares quantities by value, never by text.
+
+use std::fmt;
+
+/// A quantity in nano-units: `1` is stored as `1_000_000_000`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Quantity(i128);
+
+/// Why a quantity string does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a quantity: {reason} (examples: 500m, 2, 1.5Gi, 10M, 1e3)")]
+pub struct QuantityError {
+    /// The text that failed.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+const NANO: i128 = 1_000_000_000;
+
+impl Quantity {
+    /// Zero.
+    pub const ZERO: Quantity = Quantity(0);
+
+    /// Parses a Kubernetes quantity. Precision below a nano-unit rounds up,
+    /// as the apiserver does.
+    pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
+        let err = |reason| QuantityError { text: text.to_owned(), reason };
+        let s = text.trim();
+        let (negative, s) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let number_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let (number, suffix) = s.split_at(number_end);
+        if number.is_empty() || number == "." {
+            return Err(err("it does not start with a number"));
+        }
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if fraction.contains('.') {
+            return Err(err("it has more than one decimal point"));
+        }
+        // (multiplier numerator, power of ten) applied to the number.
+        let (binary, exponent): (i128, i32) = match suffix {
+            "" => (1, 0),
+            "n" => (1, -9),
+            "u" => (1, -6),
+            "m" => (1, -3),
+            "k" => (1, 3),
+            "M" => (1, 6),
+            "G" => (1, 9),
+            "T" => (1, 12),
+            "P" => (1, 15),
+            "E" => (1, 18),
+            "Ki" => (1 << 10, 0),
+            "Mi" => (1 << 20, 0),
+            "Gi" => (1 << 30, 0),
+            "Ti" => (1 << 40, 0),
+            "Pi" => (1 << 50, 0),
+            "Ei" => (1 << 60, 0),
+            other if other.starts_with(['e', 'E']) => {
+                let exp: i32 = other[1..].parse().map_err(|_| err("its exponent is not a whole number"))?;
+                if !(-30..=30).contains(&exp) {
+                    return Err(err("its exponent is out of range"));
+                }
+                (1, exp)
+            }
+            _ => return Err(err("its suffix is not one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or an exponent")),
+        };
+        if whole.len() + fraction.len() > 30 {
+            return Err(err("it has too many digits"));
+        }
+        let digits: i128 = format!("{whole}{fraction}")
+            .parse()
+            .map_err(|_| err("it is not a number"))?;
+        // value = digits * 10^(exponent - fraction.len()) * binary, in nano-units.
+        let scale = exponent - fraction.len() as i32 + 9;
+        let overflow = || err("it is too large");
+        let scaled = if scale >= 0 {
+            digits
+                .checked_mul(10i128.checked_pow(scale as u32).ok_or_else(overflow)?)
+                .and_then(|v| v.checked_mul(binary))
+                .ok_or_else(overflow)?
+        } else {
+            let divisor = 10i128.checked_pow((-scale) as u32).ok_or_else(overflow)?;
+            let product = digits.checked_mul(binary).ok_or_else(overflow)?;
+            // Round up what cannot be represented.
+            (product + divisor - 1) / divisor
+        };
+        if scaled > NANO * 10i128.pow(21) {
+            return Err(overflow());
+        }
+        Ok(Quantity(if negative { -scaled } else { scaled }))
+    }
+
+    /// From a count of nano-units.
+    #[must_use]
+    pub const fn from_nanos(nanos: i128) -> Quantity {
+        Quantity(nanos)
+    }
+
+    /// From whole units.
+    #[must_use]
+    pub const fn from_units(units: i64) -> Quantity {
+        Quantity(units as i128 * NANO)
+    }
+
+    /// The value in nano-units.
+    #[must_use]
+    pub const fn nanos(self) -> i128 {
+        self.0
+    }
+
+    /// This quantity split `parts` ways, rounded down to `granularity`
+    /// (so the parts never sum above the whole).
+    #[must_use]
+    pub fn share(self, parts: u32, granularity: Granularity) -> Quantity {
+        if parts == 0 {
+            return self;
+        }
+        let step = granularity.nanos();
+        let each = self.0 / i128::from(parts);
+        Quantity(each.div_euclid(step) * step)
+    }
+
+    /// Checked addition.
+    #[must_use]
+    pub fn checked_add(self, other: Quantity) -> Option<Quantity> {
+        self.0.checked_add(other.0).map(Quantity)
+    }
+}
+
+/// The smallest step a share of a resource is rounded to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    /// Thousandths (CPU).
+    Milli,
+    /// Whole units (memory bytes, object counts).
+    Unit,
+}
+
+impl Granularity {
+    /// The granularity for a ResourceQuota resource name: CPU may be split
+    /// into millicores, everything else into whole units.
+    #[must_use]
+    pub fn for_resource(resource: &str) -> Granularity {
+        if resource == "cpu" || resource.ends_with(".cpu") {
+            Granularity::Milli
+        } else {
+            Granularity::Unit
+        }
+    }
+
+    fn nanos(self) -> i128 {
+        match self {
+            Granularity::Milli => NANO / 1000,
+            Granularity::Unit => NANO,
+        }
+    }
+}
+
+impl fmt::Display for Quantity {
+    /// The shortest exact form: binary suffixes for whole multiples of
+    /// 1024, `m` for millis, else a plain or nano count.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v % NANO == 0 {
+            let units = v / NANO;
+            for (suffix, size) in [("Ei", 1i128 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+                if units != 0 && units % size == 0 {
+                    return write!(f, "{}{suffix}", units / size);
+                }
+            }
+            return write!(f, "{units}");
+        }
+        if v % (NANO / 1000) == 0 {
+            return write!(f, "{}m", v / (NANO / 1000));
+        }
+        write!(f, "{v}n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn q(s: &str) -> Quantity {
+        Quantity::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn parses_the_forms_kubernetes_accepts() {
+        assert_eq!(q("1"), Quantity::from_units(1));
+        assert_eq!(q("1000m"), q("1"));
+        assert_eq!(q("0.5"), q("500m"));
+        assert_eq!(q("1Gi"), Quantity::from_units(1 << 30));
+        assert_eq!(q("1e3"), q("1k"));
+        assert_eq!(q("1.5Gi"), q("1536Mi"));
+        assert_eq!(q("-2"), Quantity::from_units(-2));
+        assert_eq!(q("1n"), Quantity::from_nanos(1));
+        assert_eq!(q("0.1n"), Quantity::from_nanos(1), "rounds up below a nano");
+    }
+
+    #[test]
+    fn refuses_what_kubernetes_refuses() {
+        for bad in ["", "abc", "1.2.3", "1Xi", "1e", "m", "1 Gi", "1e99"] {
+            assert!(Quantity::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        let e = Quantity::parse("10GB").unwrap_err();
+        assert!(e.to_string().contains("10GB"));
+    }
+
+    #[test]
+    fn shares_never_sum_above_the_whole() {
+        let total = q("10");
+        let each = total.share(3, Granularity::Unit);
+        assert_eq!(each, q("3"));
+        let cpu = q("1").share(3, Granularity::Milli);
+        assert_eq!(cpu, q("333m"));
+    }
+
+    #[test]
+    fn displays_canonically() {
+        assert_eq!(q("1024Mi").to_string(), "1Gi");
+        assert_eq!(q("0.5").to_string(), "500m");
+        assert_eq!(q("3").to_string(), "3");
+    }
+
+    proptest! {
+        #[test]
+        fn display_round_trips(nanos in -(1i128 << 80)..(1i128 << 80)) {
+            let v = Quantity::from_nanos(nanos);
+            prop_assert_eq!(Quantity::parse(&v.to_string()), Ok(v));
+        }
+
+        #[test]
+        fn shares_times_parts_fit(units in 0i64..1_000_000_000, parts in 1u32..500, milli in any::<bool>()) {
+            let g = if milli { Granularity::Milli } else { Granularity::Unit };
+            let whole = Quantity::from_units(units);
+            let each = whole.share(parts, g);
+            prop_assert!(each.nanos() * i128::from(parts) <= whole.nanos());
+        }
+    }
+}
