@@ -27,3 +27,5 @@ pub const LIMIT_RANGE_NAME: &str = "tenant-limit-range";
 pub const HIBERNATION_EXCLUDE_ANNOTATION: &str = "hibernation.stakater.com/exclude";
 /// The label every namespace gets from Kubernetes itself.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// Set on a namespace a tenant let go, naming that tenant.
+pub const RELEASED_FROM_ANNOTATION: &str = "tenantoperator.stakater.com/released-from";

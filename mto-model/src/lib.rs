@@ -10,9 +10,17 @@ pub mod api;
 
 /// An instant in time, as the model receives it from its caller.
 pub type Timestamp = k8s_openapi::jiff::Timestamp;
+pub mod action;
+pub mod apply;
+pub mod integration;
 pub mod labels;
+pub mod machine;
 pub mod names;
+pub mod namespace;
+pub mod observed;
 pub mod quantity;
 pub mod schedule;
 pub mod selector;
+pub mod snapshot;
+pub mod tenant;
 pub mod validation;

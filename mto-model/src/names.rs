@@ -12,10 +12,18 @@ pub fn dns_label_problem(name: &str) -> Option<String> {
         return Some("must not be empty".into());
     }
     if name.len() > DNS_LABEL_MAX {
-        return Some(format!("is {} characters long; at most {DNS_LABEL_MAX} are allowed", name.len()));
+        return Some(format!(
+            "is {} characters long; at most {DNS_LABEL_MAX} are allowed",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Some(format!("contains {c:?}; only lowercase letters, digits and '-' are allowed"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "contains {c:?}; only lowercase letters, digits and '-' are allowed"
+        ));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Some("must start and end with a letter or digit".into());
@@ -30,11 +38,13 @@ pub fn dns_subdomain_problem(name: &str) -> Option<String> {
         return Some("must not be empty".into());
     }
     if name.len() > DNS_SUBDOMAIN_MAX {
-        return Some(format!("is {} characters long; at most {DNS_SUBDOMAIN_MAX} are allowed", name.len()));
+        return Some(format!(
+            "is {} characters long; at most {DNS_SUBDOMAIN_MAX} are allowed",
+            name.len()
+        ));
     }
-    name.split('.').find_map(|part| {
-        dns_label_problem(part).map(|p| format!("part {part:?} {p}"))
-    })
+    name.split('.')
+        .find_map(|part| dns_label_problem(part).map(|p| format!("part {part:?} {p}")))
 }
 
 /// Why `key` is not a valid label or annotation key (`[prefix/]name`).
@@ -52,7 +62,10 @@ pub fn qualified_name_problem(key: &str) -> Option<String> {
     if name.is_empty() || name.len() > 63 {
         return Some("name part must be 1 to 63 characters".into());
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Some("name part may hold only letters, digits, '-', '_' and '.'".into());
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
@@ -69,9 +82,15 @@ pub fn label_value_problem(value: &str) -> Option<String> {
         return None;
     }
     if value.len() > 63 {
-        return Some(format!("is {} characters long; at most 63 are allowed", value.len()));
+        return Some(format!(
+            "is {} characters long; at most 63 are allowed",
+            value.len()
+        ));
     }
-    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Some("may hold only letters, digits, '-', '_' and '.'".into());
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
@@ -129,7 +148,10 @@ mod tests {
 
     #[test]
     fn sandbox_names() {
-        assert_eq!(sandbox_namespace("alpha", "Dave.Smith@example.com"), "alpha-dave-smith-example-com-sandbox");
+        assert_eq!(
+            sandbox_namespace("alpha", "Dave.Smith@example.com"),
+            "alpha-dave-smith-example-com-sandbox"
+        );
         assert_eq!(sanitize_user("--x__y--"), "x-y");
     }
 }

@@ -28,14 +28,19 @@ impl Quantity {
     /// Parses a Kubernetes quantity. Precision below a nano-unit rounds up,
     /// as the apiserver does.
     pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
-        let err = |reason| QuantityError { text: text.to_owned(), reason };
+        let err = |reason| QuantityError {
+            text: text.to_owned(),
+            reason,
+        };
         let s = text.trim();
         let (negative, s) = match s.as_bytes().first() {
             Some(b'-') => (true, &s[1..]),
             Some(b'+') => (false, &s[1..]),
             _ => (false, s),
         };
-        let number_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let number_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
         let (number, suffix) = s.split_at(number_end);
         if number.is_empty() || number == "." {
             return Err(err("it does not start with a number"));
@@ -63,13 +68,19 @@ impl Quantity {
             "Pi" => (1 << 50, 0),
             "Ei" => (1 << 60, 0),
             other if other.starts_with(['e', 'E']) => {
-                let exp: i32 = other[1..].parse().map_err(|_| err("its exponent is not a whole number"))?;
+                let exp: i32 = other[1..]
+                    .parse()
+                    .map_err(|_| err("its exponent is not a whole number"))?;
                 if !(-30..=30).contains(&exp) {
                     return Err(err("its exponent is out of range"));
                 }
                 (1, exp)
             }
-            _ => return Err(err("its suffix is not one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or an exponent")),
+            _ => {
+                return Err(err(
+                    "its suffix is not one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or an exponent",
+                ));
+            }
         };
         if whole.len() + fraction.len() > 30 {
             return Err(err("it has too many digits"));
@@ -170,7 +181,14 @@ impl fmt::Display for Quantity {
         let v = self.0;
         if v % NANO == 0 {
             let units = v / NANO;
-            for (suffix, size) in [("Ei", 1i128 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+            for (suffix, size) in [
+                ("Ei", 1i128 << 60),
+                ("Pi", 1 << 50),
+                ("Ti", 1 << 40),
+                ("Gi", 1 << 30),
+                ("Mi", 1 << 20),
+                ("Ki", 1 << 10),
+            ] {
                 if units != 0 && units % size == 0 {
                     return write!(f, "{}{suffix}", units / size);
                 }

@@ -33,15 +33,27 @@ impl Cron {
     /// follows standard cron: 0 and 7 are Sunday, 1 is Monday; names
     /// (`MON-FRI`) work too.
     pub fn parse(expression: &str) -> Result<Cron, CronError> {
-        let err = |reason: String| CronError { expression: expression.to_owned(), reason };
+        let err = |reason: String| CronError {
+            expression: expression.to_owned(),
+            reason,
+        };
         let fields: Vec<&str> = expression.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(err(format!("it has {} fields; write 5: minute hour day-of-month month day-of-week", fields.len())));
+            return Err(err(format!(
+                "it has {} fields; write 5: minute hour day-of-month month day-of-week",
+                fields.len()
+            )));
         }
         let day_of_week = standard_days_of_week(fields[4]).map_err(err)?;
-        let full = format!("0 {} {} {} {} {}", fields[0], fields[1], fields[2], fields[3], day_of_week);
+        let full = format!(
+            "0 {} {} {} {} {}",
+            fields[0], fields[1], fields[2], fields[3], day_of_week
+        );
         let schedule = cron::Schedule::from_str(&full).map_err(|e| err(e.to_string()))?;
-        Ok(Cron { source: expression.to_owned(), schedule })
+        Ok(Cron {
+            source: expression.to_owned(),
+            schedule,
+        })
     }
 
     /// The expression as written.
@@ -67,7 +79,11 @@ fn standard_days_of_week(field: &str) -> Result<String, String> {
     let mut days = [false; 7];
     for part in field.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<usize>().map_err(|_| format!("day-of-week step {s:?} is not a number"))?),
+            Some((r, s)) => (
+                r,
+                s.parse::<usize>()
+                    .map_err(|_| format!("day-of-week step {s:?} is not a number"))?,
+            ),
             None => (part, 1),
         };
         if step == 0 {
@@ -130,7 +146,15 @@ mod tests {
 
     #[test]
     fn refuses_with_a_reason() {
-        for bad in ["", "* * * *", "0 0 * * * *", "61 * * * *", "0 0 * * 8", "0 0 * * 5-1", "x * * * *"] {
+        for bad in [
+            "",
+            "* * * *",
+            "0 0 * * * *",
+            "61 * * * *",
+            "0 0 * * 8",
+            "0 0 * * 5-1",
+            "x * * * *",
+        ] {
             let e = Cron::parse(bad).expect_err(bad);
             assert!(!e.reason.is_empty());
         }

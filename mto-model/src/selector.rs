@@ -37,10 +37,18 @@ pub fn matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String
 pub fn validate(selector: &LabelSelector, path: &str, problems: &mut Problems) {
     for (key, value) in selector.match_labels.iter().flatten() {
         if let Some(p) = qualified_name_problem(key) {
-            problems.push(format!("{path}.matchLabels[{key}]"), format!("label key {p}"), "use a key like `example.com/name` or `name`");
+            problems.push(
+                format!("{path}.matchLabels[{key}]"),
+                format!("label key {p}"),
+                "use a key like `example.com/name` or `name`",
+            );
         }
         if let Some(p) = label_value_problem(value) {
-            problems.push(format!("{path}.matchLabels[{key}]"), format!("label value {value:?} {p}"), "use at most 63 letters, digits, '-', '_' or '.'");
+            problems.push(
+                format!("{path}.matchLabels[{key}]"),
+                format!("label value {value:?} {p}"),
+                "use at most 63 letters, digits, '-', '_' or '.'",
+            );
         }
     }
     for (i, e) in selector.match_expressions.iter().flatten().enumerate() {
@@ -48,16 +56,32 @@ pub fn validate(selector: &LabelSelector, path: &str, problems: &mut Problems) {
         let has_values = e.values.as_ref().is_some_and(|v| !v.is_empty());
         match e.operator.as_str() {
             "In" | "NotIn" if !has_values => {
-                problems.push(format!("{at}.values"), format!("operator {} needs at least one value", e.operator), "list the values to compare with");
+                problems.push(
+                    format!("{at}.values"),
+                    format!("operator {} needs at least one value", e.operator),
+                    "list the values to compare with",
+                );
             }
             "Exists" | "DoesNotExist" if has_values => {
-                problems.push(format!("{at}.values"), format!("operator {} takes no values", e.operator), "remove `values`");
+                problems.push(
+                    format!("{at}.values"),
+                    format!("operator {} takes no values", e.operator),
+                    "remove `values`",
+                );
             }
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-            other => problems.push(format!("{at}.operator"), format!("unknown operator {other:?}"), "use In, NotIn, Exists or DoesNotExist"),
+            other => problems.push(
+                format!("{at}.operator"),
+                format!("unknown operator {other:?}"),
+                "use In, NotIn, Exists or DoesNotExist",
+            ),
         }
         if let Some(p) = qualified_name_problem(&e.key) {
-            problems.push(format!("{at}.key"), format!("label key {p}"), "use a key like `example.com/name` or `name`");
+            problems.push(
+                format!("{at}.key"),
+                format!("label key {p}"),
+                "use a key like `example.com/name` or `name`",
+            );
         }
     }
 }
@@ -68,7 +92,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
@@ -88,21 +115,45 @@ mod tests {
     fn labels_and_expressions() {
         let sel = LabelSelector {
             match_labels: Some(labels(&[("env", "dev")])),
-            match_expressions: Some(vec![expr("tier", "In", &["web", "api"]), expr("legacy", "DoesNotExist", &[])]),
+            match_expressions: Some(vec![
+                expr("tier", "In", &["web", "api"]),
+                expr("legacy", "DoesNotExist", &[]),
+            ]),
         };
-        assert!(matches(&sel, Some(&labels(&[("env", "dev"), ("tier", "web")]))));
-        assert!(!matches(&sel, Some(&labels(&[("env", "dev"), ("tier", "db")]))));
-        assert!(!matches(&sel, Some(&labels(&[("env", "dev"), ("tier", "web"), ("legacy", "1")]))));
-        let typo = LabelSelector { match_labels: None, match_expressions: Some(vec![expr("x", "Is", &["1"])]) };
+        assert!(matches(
+            &sel,
+            Some(&labels(&[("env", "dev"), ("tier", "web")]))
+        ));
+        assert!(!matches(
+            &sel,
+            Some(&labels(&[("env", "dev"), ("tier", "db")]))
+        ));
+        assert!(!matches(
+            &sel,
+            Some(&labels(&[("env", "dev"), ("tier", "web"), ("legacy", "1")]))
+        ));
+        let typo = LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![expr("x", "Is", &["1"])]),
+        };
         assert!(!matches(&typo, Some(&labels(&[("x", "1")]))));
     }
 
     #[test]
     fn validation_names_the_path() {
         let mut problems = Problems::default();
-        let sel = LabelSelector { match_labels: None, match_expressions: Some(vec![expr("x", "In", &[]), expr("y", "Is", &[])]) };
+        let sel = LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![expr("x", "In", &[]), expr("y", "Is", &[])]),
+        };
         validate(&sel, "spec.selector", &mut problems);
         let paths: Vec<_> = problems.into_errors().into_iter().map(|e| e.path).collect();
-        assert_eq!(paths, ["spec.selector.matchExpressions[0].values", "spec.selector.matchExpressions[1].operator"]);
+        assert_eq!(
+            paths,
+            [
+                "spec.selector.matchExpressions[0].values",
+                "spec.selector.matchExpressions[1].operator"
+            ]
+        );
     }
 }

@@ -177,4 +177,3 @@ pub struct IntegrationMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandboxes: Option<Metadata>,
 }
-

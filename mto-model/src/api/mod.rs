@@ -7,22 +7,23 @@
 //! optional.
 
 mod extensions;
-mod schema;
 mod hibernation;
 mod integration_config;
 mod quota;
+mod schema;
 mod template;
 mod tenant;
 
 pub use extensions::{Extensions, ExtensionsSpec, ExtensionsStatus};
 pub use hibernation::{
-    ClusterResourceSupervisor, ClusterResourceSupervisorSpec, NamespaceSelection, ResourceSupervisor,
-    ResourceSupervisorSpec, ResourceSupervisorStatus, SleepSchedule, SupervisedApplication,
+    ClusterResourceSupervisor, ClusterResourceSupervisorSpec, NamespaceSelection,
+    ResourceSupervisor, ResourceSupervisorSpec, ResourceSupervisorStatus, SleepSchedule,
+    SupervisedApplication,
 };
 pub use integration_config::{
-    IntegrationConfig, IntegrationConfigSpec, IntegrationMetadata, IntegrationAccessControl,
-    NamespaceAccessPolicy, Privileged, Rbac, RoleClusterRoles, TenantRoleSet, TenantRoles,
-    CustomTenantRoles, DenyPolicy, SubjectList,
+    CustomTenantRoles, DenyPolicy, IntegrationAccessControl, IntegrationConfig,
+    IntegrationConfigSpec, IntegrationMetadata, NamespaceAccessPolicy, Privileged, Rbac,
+    RoleClusterRoles, SubjectList, TenantRoleSet, TenantRoles,
 };
 pub use quota::{Quota, QuotaSpec};
 pub use template::{
@@ -31,9 +32,9 @@ pub use template::{
     TemplateParameter, TemplateResources, TemplateSpec,
 };
 pub use tenant::{
-    AccessControl, HostValidationConfig, ImageRegistries, Metadata, NamespaceMetadata,
-    Namespaces, Sandboxes, ServiceAccounts, SpecificMetadata, Subjects, Tenant,
-    TenantHibernation, TenantSpec, TenantStatus, AllowList, TenantTemplateInstance,
+    AccessControl, AllowList, HostValidationConfig, ImageRegistries, Metadata, NamespaceMetadata,
+    Namespaces, Sandboxes, ServiceAccounts, SpecificMetadata, Subjects, Tenant, TenantHibernation,
+    TenantSpec, TenantStatus, TenantTemplateInstance,
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -47,7 +48,8 @@ pub const HIBERNATION_GROUP: &str = "hibernation.stakater.com";
 
 /// Every CustomResourceDefinition mto serves, in a stable order.
 #[must_use]
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
     vec![

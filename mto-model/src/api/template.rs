@@ -60,7 +60,9 @@ pub struct TemplateResources {
 /// One template into one namespace.
 ///
 /// Namespaced, `templates.stakater.com/v1alpha1`.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(
+    CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema,
+)]
 #[kube(
     group = "templates.stakater.com",
     version = "v1alpha1",

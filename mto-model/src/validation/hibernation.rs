@@ -5,17 +5,33 @@ use crate::schedule::Cron;
 fn validate_schedule(schedule: &SleepSchedule, problems: &mut Problems) {
     if !schedule.sleep_schedule.trim().is_empty() {
         if let Err(e) = Cron::parse(&schedule.sleep_schedule) {
-            problems.push("spec.schedule.sleepSchedule", e.to_string(), "use standard 5-field cron, e.g. \"0 20 * * 1-5\"");
+            problems.push(
+                "spec.schedule.sleepSchedule",
+                e.to_string(),
+                "use standard 5-field cron, e.g. \"0 20 * * 1-5\"",
+            );
         }
     }
-    if let Some(wake) = schedule.wake_schedule.as_deref().filter(|w| !w.trim().is_empty()) {
+    if let Some(wake) = schedule
+        .wake_schedule
+        .as_deref()
+        .filter(|w| !w.trim().is_empty())
+    {
         if let Err(e) = Cron::parse(wake) {
-            problems.push("spec.schedule.wakeSchedule", e.to_string(), "use standard 5-field cron, e.g. \"0 8 * * 1-5\"");
+            problems.push(
+                "spec.schedule.wakeSchedule",
+                e.to_string(),
+                "use standard 5-field cron, e.g. \"0 8 * * 1-5\"",
+            );
         }
     }
     if let Some(tz) = &schedule.time_zone {
         if tz.parse::<chrono_tz::Tz>().is_err() {
-            problems.push("spec.schedule.timeZone", format!("{tz:?} is not an IANA time zone"), "use a name like \"Europe/Berlin\" or \"UTC\"");
+            problems.push(
+                "spec.schedule.timeZone",
+                format!("{tz:?} is not an IANA time zone"),
+                "use a name like \"Europe/Berlin\" or \"UTC\"",
+            );
         }
     }
 }
@@ -34,7 +50,11 @@ impl Validate for ClusterResourceSupervisor {
         validate_schedule(&self.spec.schedule, &mut problems);
         for (i, name) in self.spec.namespaces.names.iter().enumerate() {
             if let Some(p) = crate::names::dns_label_problem(name) {
-                problems.push(format!("spec.namespaces.names[{i}]"), format!("{name:?} {p}"), "use a namespace name");
+                problems.push(
+                    format!("spec.namespaces.names[{i}]"),
+                    format!("{name:?} {p}"),
+                    "use a namespace name",
+                );
             }
         }
         if let Some(sel) = &self.spec.namespaces.label_selector {
@@ -54,11 +74,18 @@ mod tests {
         let rs = ResourceSupervisor::new(
             "night",
             ResourceSupervisorSpec {
-                schedule: SleepSchedule { sleep_schedule: "0 25 * * *".into(), wake_schedule: Some("0 8 * * 1-5".into()), time_zone: Some("Mars/Olympus".into()) },
+                schedule: SleepSchedule {
+                    sleep_schedule: "0 25 * * *".into(),
+                    wake_schedule: Some("0 8 * * 1-5".into()),
+                    time_zone: Some("Mars/Olympus".into()),
+                },
             },
         );
         let err = rs.validate().unwrap_err();
         let paths: Vec<_> = err.errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["spec.schedule.sleepSchedule", "spec.schedule.timeZone"]);
+        assert_eq!(
+            paths,
+            ["spec.schedule.sleepSchedule", "spec.schedule.timeZone"]
+        );
     }
 }

@@ -47,8 +47,17 @@ pub struct Problems {
 
 impl Problems {
     /// Records a problem.
-    pub fn push(&mut self, path: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
-        self.errors.push(FieldError { path: path.into(), problem: problem.into(), fix: fix.into() });
+    pub fn push(
+        &mut self,
+        path: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.errors.push(FieldError {
+            path: path.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
     }
 
     /// Whether nothing was recorded.
@@ -65,7 +74,13 @@ impl Problems {
 
     /// `Ok` when nothing was recorded.
     pub fn finish(self) -> Result<(), ValidationErrors> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ValidationErrors { errors: self.errors }) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors {
+                errors: self.errors,
+            })
+        }
     }
 }
 
@@ -93,20 +108,38 @@ fn validate_metadata(
     problems: &mut Problems,
 ) {
     for (key, value) in labels {
+        // Sandbox values hold the user placeholder; check them as substituted.
+        let value = &value.replace(crate::tenant::USERNAME_PLACEHOLDER, "user");
         let at = format!("{path}.labels[{key}]");
         if let Some(p) = qualified_name_problem(key) {
-            problems.push(&at, format!("label key {p}"), "use a key like `example.com/name` or `name`");
+            problems.push(
+                &at,
+                format!("label key {p}"),
+                "use a key like `example.com/name` or `name`",
+            );
         }
         if let Some(p) = label_value_problem(value) {
-            problems.push(&at, format!("label value {value:?} {p}"), "use at most 63 letters, digits, '-', '_' or '.', or move it to annotations");
+            problems.push(
+                &at,
+                format!("label value {value:?} {p}"),
+                "use at most 63 letters, digits, '-', '_' or '.', or move it to annotations",
+            );
         }
         if key == crate::labels::TENANT_LABEL || key == crate::labels::KIND_LABEL {
-            problems.push(&at, format!("{key} is set by mto"), "remove this label; mto sets it on every tenant namespace");
+            problems.push(
+                &at,
+                format!("{key} is set by mto"),
+                "remove this label; mto sets it on every tenant namespace",
+            );
         }
     }
     for key in annotations.keys() {
         if let Some(p) = qualified_name_problem(key) {
-            problems.push(format!("{path}.annotations[{key}]"), format!("annotation key {p}"), "use a key like `example.com/name` or `name`");
+            problems.push(
+                format!("{path}.annotations[{key}]"),
+                format!("annotation key {p}"),
+                "use a key like `example.com/name` or `name`",
+            );
         }
     }
 }
@@ -115,7 +148,14 @@ fn validate_metadata(
 fn validate_regexes(patterns: &[String], path: &str, problems: &mut Problems) {
     for (i, pattern) in patterns.iter().enumerate() {
         if let Err(e) = regex::Regex::new(pattern) {
-            problems.push(format!("{path}[{i}]"), format!("{pattern:?} is not a regular expression: {}", first_line(&e.to_string())), "fix the pattern (for a prefix match write `^kube-.*`)");
+            problems.push(
+                format!("{path}[{i}]"),
+                format!(
+                    "{pattern:?} is not a regular expression: {}",
+                    first_line(&e.to_string())
+                ),
+                "fix the pattern (for a prefix match write `^kube-.*`)",
+            );
         }
     }
 }

@@ -15,9 +15,17 @@ impl Validate for Quota {
                     problems.push(&at, format!("resource name {p}"), "use a resource name like `requests.cpu`, `limits.memory` or `count/deployments.apps`");
                 }
                 match Quantity::parse(&value.0) {
-                    Ok(q) if q < Quantity::ZERO => problems.push(&at, format!("{:?} is negative", value.0), "use zero or more"),
+                    Ok(q) if q < Quantity::ZERO => problems.push(
+                        &at,
+                        format!("{:?} is negative", value.0),
+                        "use zero or more",
+                    ),
                     Ok(_) => {}
-                    Err(e) => problems.push(&at, e.to_string(), "write a quantity such as `4`, `500m` or `8Gi`"),
+                    Err(e) => problems.push(
+                        &at,
+                        e.to_string(),
+                        "write a quantity such as `4`, `500m` or `8Gi`",
+                    ),
                 }
             }
         }
@@ -25,12 +33,26 @@ impl Validate for Quota {
             for (i, item) in lr.limits.iter().enumerate() {
                 let at = format!("spec.limitrange.limits[{i}]");
                 if !LIMIT_TYPES.contains(&item.type_.as_str()) {
-                    problems.push(format!("{at}.type"), format!("unknown limit type {:?}", item.type_), "use Container, Pod or PersistentVolumeClaim");
+                    problems.push(
+                        format!("{at}.type"),
+                        format!("unknown limit type {:?}", item.type_),
+                        "use Container, Pod or PersistentVolumeClaim",
+                    );
                 }
-                for (field, map) in [("default", &item.default), ("defaultRequest", &item.default_request), ("max", &item.max), ("min", &item.min), ("maxLimitRequestRatio", &item.max_limit_request_ratio)] {
+                for (field, map) in [
+                    ("default", &item.default),
+                    ("defaultRequest", &item.default_request),
+                    ("max", &item.max),
+                    ("min", &item.min),
+                    ("maxLimitRequestRatio", &item.max_limit_request_ratio),
+                ] {
                     for (resource, value) in map.iter().flatten() {
                         if let Err(e) = Quantity::parse(&value.0) {
-                            problems.push(format!("{at}.{field}[{resource}]"), e.to_string(), "write a quantity such as `500m` or `1Gi`");
+                            problems.push(
+                                format!("{at}.{field}[{resource}]"),
+                                e.to_string(),
+                                "write a quantity such as `500m` or `1Gi`",
+                            );
                         }
                     }
                 }
@@ -53,16 +75,35 @@ mod tests {
             "small",
             QuotaSpec {
                 resourcequota: Some(ResourceQuotaSpec {
-                    hard: Some([("requests.cpu".to_string(), Q("2".into())), ("limits.memory".to_string(), Q("8GB".into())), ("pods".into(), Q("-1".into()))].into()),
+                    hard: Some(
+                        [
+                            ("requests.cpu".to_string(), Q("2".into())),
+                            ("limits.memory".to_string(), Q("8GB".into())),
+                            ("pods".into(), Q("-1".into())),
+                        ]
+                        .into(),
+                    ),
                     ..Default::default()
                 }),
                 limitrange: Some(LimitRangeSpec {
-                    limits: vec![LimitRangeItem { type_: "Containers".into(), max: Some([("cpu".to_string(), Q("1x".into()))].into()), ..Default::default() }],
+                    limits: vec![LimitRangeItem {
+                        type_: "Containers".into(),
+                        max: Some([("cpu".to_string(), Q("1x".into()))].into()),
+                        ..Default::default()
+                    }],
                 }),
             },
         );
         let err = quota.validate().unwrap_err();
         let paths: Vec<_> = err.errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["spec.resourcequota.hard[limits.memory]", "spec.resourcequota.hard[pods]", "spec.limitrange.limits[0].type", "spec.limitrange.limits[0].max[cpu]"]);
+        assert_eq!(
+            paths,
+            [
+                "spec.resourcequota.hard[limits.memory]",
+                "spec.resourcequota.hard[pods]",
+                "spec.limitrange.limits[0].type",
+                "spec.limitrange.limits[0].max[cpu]"
+            ]
+        );
     }
 }

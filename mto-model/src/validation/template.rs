@@ -1,21 +1,38 @@
 use super::{Problems, Validate, ValidationErrors};
-use crate::api::{ClusterTemplateInstance, Template, TemplateGroupInstance, TemplateInstance, TemplateParameter};
+use crate::api::{
+    ClusterTemplateInstance, Template, TemplateGroupInstance, TemplateInstance, TemplateParameter,
+};
 use crate::names::dns_subdomain_problem;
 
 fn check_template_name(name: &str, problems: &mut Problems) {
     if let Some(p) = dns_subdomain_problem(name) {
-        problems.push("spec.template", format!("template name {name:?} {p}"), "name an existing Template");
+        problems.push(
+            "spec.template",
+            format!("template name {name:?} {p}"),
+            "name an existing Template",
+        );
     }
 }
 
 fn check_parameters(parameters: &[TemplateParameter], path: &str, problems: &mut Problems) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, p) in parameters.iter().enumerate() {
-        let valid = !p.name.is_empty() && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = !p.name.is_empty()
+            && p.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            problems.push(format!("{path}[{i}].name"), format!("parameter name {:?} is not valid", p.name), "use letters, digits and '_' (referenced as ${NAME})");
+            problems.push(
+                format!("{path}[{i}].name"),
+                format!("parameter name {:?} is not valid", p.name),
+                "use letters, digits and '_' (referenced as ${NAME})",
+            );
         } else if !seen.insert(p.name.as_str()) {
-            problems.push(format!("{path}[{i}].name"), format!("parameter {:?} is listed twice", p.name), "list each parameter once");
+            problems.push(
+                format!("{path}[{i}].name"),
+                format!("parameter {:?} is listed twice", p.name),
+                "list each parameter once",
+            );
         }
     }
 }
@@ -24,10 +41,23 @@ impl Validate for Template {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut problems = Problems::default();
         check_parameters(&self.spec.parameters, "spec.parameters", &mut problems);
-        for (i, m) in self.spec.resources.iter().flat_map(|r| r.manifests.iter()).enumerate() {
+        for (i, m) in self
+            .spec
+            .resources
+            .iter()
+            .flat_map(|r| r.manifests.iter())
+            .enumerate()
+        {
             for field in ["apiVersion", "kind"] {
-                if !m.get(field).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
-                    problems.push(format!("spec.resources.manifests[{i}].{field}"), "is missing", "every manifest needs apiVersion, kind and metadata.name");
+                if !m
+                    .get(field)
+                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                {
+                    problems.push(
+                        format!("spec.resources.manifests[{i}].{field}"),
+                        "is missing",
+                        "every manifest needs apiVersion, kind and metadata.name",
+                    );
                 }
             }
         }

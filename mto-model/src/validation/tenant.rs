@@ -19,16 +19,28 @@ impl Validate for Tenant {
 fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     if let Some(quota) = &spec.quota {
         if let Some(p) = dns_subdomain_problem(quota) {
-            problems.push("spec.quota", format!("quota name {quota:?} {p}"), "name an existing Quota object");
+            problems.push(
+                "spec.quota",
+                format!("quota name {quota:?} {p}"),
+                "name an existing Quota object",
+            );
         }
     }
     if let Some(ac) = &spec.access_control {
-        for (role, subjects) in [("owners", &ac.owners), ("editors", &ac.editors), ("viewers", &ac.viewers)] {
+        for (role, subjects) in [
+            ("owners", &ac.owners),
+            ("editors", &ac.editors),
+            ("viewers", &ac.viewers),
+        ] {
             let Some(subjects) = subjects else { continue };
             for (kind, names) in [("users", &subjects.users), ("groups", &subjects.groups)] {
                 for (i, n) in names.iter().enumerate() {
                     if n.trim().is_empty() {
-                        problems.push(format!("spec.accessControl.{role}.{kind}[{i}]"), "is empty", "remove the entry or give a name");
+                        problems.push(
+                            format!("spec.accessControl.{role}.{kind}[{i}]"),
+                            "is empty",
+                            "remove the entry or give a name",
+                        );
                     }
                 }
             }
@@ -39,7 +51,11 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     let mut requested: BTreeMap<String, String> = BTreeMap::new();
     let mut request = |ns: String, path: String, problems: &mut Problems| {
         if let Some(first) = requested.get(&ns) {
-            problems.push(&path, format!("namespace {ns:?} is already requested by {first}"), "list each namespace once");
+            problems.push(
+                &path,
+                format!("namespace {ns:?} is already requested by {first}"),
+                "list each namespace once",
+            );
         } else {
             requested.insert(ns, path);
         }
@@ -49,9 +65,20 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
             let path = format!("spec.namespaces.withTenantPrefix[{i}]");
             let full = format!("{tenant}-{short}");
             if let Some(p) = dns_label_problem(short) {
-                problems.push(&path, format!("{short:?} {p}"), "use lowercase letters, digits and '-'");
+                problems.push(
+                    &path,
+                    format!("{short:?} {p}"),
+                    "use lowercase letters, digits and '-'",
+                );
             } else if let Some(p) = dns_label_problem(&full) {
-                problems.push(&path, format!("namespace {full:?} {p}"), format!("shorten the name to at most {} characters or the tenant name", 62usize.saturating_sub(tenant.len())));
+                problems.push(
+                    &path,
+                    format!("namespace {full:?} {p}"),
+                    format!(
+                        "shorten the name to at most {} characters or the tenant name",
+                        62usize.saturating_sub(tenant.len())
+                    ),
+                );
             } else {
                 request(full, path, problems);
             }
@@ -59,7 +86,11 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
         for (i, name) in namespaces.without_tenant_prefix.iter().enumerate() {
             let path = format!("spec.namespaces.withoutTenantPrefix[{i}]");
             if let Some(p) = dns_label_problem(name) {
-                problems.push(&path, format!("{name:?} {p}"), "use lowercase letters, digits and '-', at most 63");
+                problems.push(
+                    &path,
+                    format!("{name:?} {p}"),
+                    "use lowercase letters, digits and '-', at most 63",
+                );
             } else {
                 request(name.clone(), path, problems);
             }
@@ -71,7 +102,11 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
                     let path = format!("spec.accessControl.{role}.users[{i}]");
                     let sandbox = sandbox_namespace(tenant, user);
                     if let Some(p) = dns_label_problem(&sandbox) {
-                        problems.push(&path, format!("sandbox namespace {sandbox:?} for user {user:?} {p}"), "shorten the tenant name or disable sandboxes");
+                        problems.push(
+                            &path,
+                            format!("sandbox namespace {sandbox:?} for user {user:?} {p}"),
+                            "shorten the tenant name or disable sandboxes",
+                        );
                     } else if !requested.contains_key(&sandbox) || role == "owners" {
                         // A user who is both owner and editor gets one sandbox.
                         requested.entry(sandbox).or_insert(path);
@@ -81,10 +116,20 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
         }
         if let Some(meta) = &namespaces.metadata {
             if let Some(common) = &meta.common {
-                validate_metadata(&common.labels, &common.annotations, "spec.namespaces.metadata.common", problems);
+                validate_metadata(
+                    &common.labels,
+                    &common.annotations,
+                    "spec.namespaces.metadata.common",
+                    problems,
+                );
             }
             if let Some(sandbox) = &meta.sandbox {
-                validate_metadata(&sandbox.labels, &sandbox.annotations, "spec.namespaces.metadata.sandbox", problems);
+                validate_metadata(
+                    &sandbox.labels,
+                    &sandbox.annotations,
+                    "spec.namespaces.metadata.sandbox",
+                    problems,
+                );
             }
             for (i, specific) in meta.specific.iter().enumerate() {
                 let at = format!("spec.namespaces.metadata.specific[{i}]");
@@ -94,32 +139,58 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
                         problems.push(
                             format!("{at}.namespaces[{j}]"),
                             format!("{ns:?} is not a namespace of this tenant"),
-                            format!("use the full name of one of: {}", requested.keys().cloned().collect::<Vec<_>>().join(", ")),
+                            format!(
+                                "use the full name of one of: {}",
+                                requested.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
                         );
                     }
                 }
             }
         }
     }
-    for (field, list) in [("storageClasses", &spec.storage_classes), ("ingressClasses", &spec.ingress_classes), ("podPriorityClasses", &spec.pod_priority_classes)] {
+    for (field, list) in [
+        ("storageClasses", &spec.storage_classes),
+        ("ingressClasses", &spec.ingress_classes),
+        ("podPriorityClasses", &spec.pod_priority_classes),
+    ] {
         for (i, class) in list.iter().flat_map(|l| l.allowed.iter()).enumerate() {
             if let Some(p) = dns_subdomain_problem(class) {
-                problems.push(format!("spec.{field}.allowed[{i}]"), format!("class name {class:?} {p}"), "use the class's object name");
+                problems.push(
+                    format!("spec.{field}.allowed[{i}]"),
+                    format!("class name {class:?} {p}"),
+                    "use the class's object name",
+                );
             }
         }
     }
     if let Some(hosts) = &spec.host_validation_config {
         if let Some(re) = &hosts.allowed_regex {
-            super::validate_regexes(std::slice::from_ref(re), "spec.hostValidationConfig.allowedRegex", problems);
+            super::validate_regexes(
+                std::slice::from_ref(re),
+                "spec.hostValidationConfig.allowedRegex",
+                problems,
+            );
         }
     }
     if let Some(h) = &spec.hibernation {
-        for (field, expr) in [("sleepSchedule", &h.sleep_schedule), ("wakeSchedule", &h.wake_schedule)] {
+        for (field, expr) in [
+            ("sleepSchedule", &h.sleep_schedule),
+            ("wakeSchedule", &h.wake_schedule),
+        ] {
             let path = format!("spec.hibernation.{field}");
             if expr.trim().is_empty() {
-                problems.push(path, "is empty", "give both sleepSchedule and wakeSchedule as 5-field cron expressions");
+                problems.push(
+                    path,
+                    "is empty",
+                    "give both sleepSchedule and wakeSchedule as 5-field cron expressions",
+                );
             } else if let Err(e) = crate::schedule::Cron::parse(expr) {
-                problems.push(path, e.to_string(), "use standard 5-field cron: minute hour day-of-month month day-of-week");
+                problems.push(
+                    path,
+                    e.to_string(),
+                    "use standard 5-field cron: minute hour day-of-month month day-of-week",
+                );
             }
         }
     }
@@ -128,19 +199,35 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{AccessControl, Metadata, NamespaceMetadata, Namespaces, Sandboxes, SpecificMetadata, Subjects};
+    use crate::api::{
+        AccessControl, Metadata, NamespaceMetadata, Namespaces, Sandboxes, SpecificMetadata,
+        Subjects,
+    };
 
     fn tenant(name: &str, spec: TenantSpec) -> Tenant {
         Tenant::new(name, spec)
     }
 
     fn paths(t: &Tenant) -> Vec<String> {
-        t.validate().err().map(|e| e.errors.into_iter().map(|e| e.path).collect()).unwrap_or_default()
+        t.validate()
+            .err()
+            .map(|e| e.errors.into_iter().map(|e| e.path).collect())
+            .unwrap_or_default()
     }
 
     #[test]
     fn a_minimal_tenant_is_valid() {
-        assert_eq!(tenant("alpha", TenantSpec { quota: Some("small".into()), ..Default::default() }).validate(), Ok(()));
+        assert_eq!(
+            tenant(
+                "alpha",
+                TenantSpec {
+                    quota: Some("small".into()),
+                    ..Default::default()
+                }
+            )
+            .validate(),
+            Ok(())
+        );
     }
 
     #[test]
@@ -151,8 +238,14 @@ mod tests {
                 with_tenant_prefix: vec!["dev".into(), "Dev".into(), "dev".into(), "x".repeat(60)],
                 without_tenant_prefix: vec!["alpha-dev".into()],
                 metadata: Some(NamespaceMetadata {
-                    common: Some(Metadata { labels: [("stakater.com/tenant".to_string(), "other".to_string())].into(), ..Default::default() }),
-                    specific: vec![SpecificMetadata { namespaces: vec!["dev".into()], ..Default::default() }],
+                    common: Some(Metadata {
+                        labels: [("stakater.com/tenant".to_string(), "other".to_string())].into(),
+                        ..Default::default()
+                    }),
+                    specific: vec![SpecificMetadata {
+                        namespaces: vec!["dev".into()],
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -175,7 +268,16 @@ mod tests {
 
     #[test]
     fn errors_say_how_to_fix() {
-        let t = tenant("alpha", TenantSpec { namespaces: Some(Namespaces { with_tenant_prefix: vec!["x".repeat(60)], ..Default::default() }), ..Default::default() });
+        let t = tenant(
+            "alpha",
+            TenantSpec {
+                namespaces: Some(Namespaces {
+                    with_tenant_prefix: vec!["x".repeat(60)],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
         let err = t.validate().unwrap_err();
         assert!(err.errors[0].problem.contains("at most 63"), "{err}");
         assert!(err.errors[0].fix.contains("57"), "{err}");
@@ -183,16 +285,34 @@ mod tests {
 
     #[test]
     fn tenant_name_must_be_a_dns_label() {
-        assert_eq!(paths(&tenant("Alpha_Team", TenantSpec::default())), ["metadata.name"]);
+        assert_eq!(
+            paths(&tenant("Alpha_Team", TenantSpec::default())),
+            ["metadata.name"]
+        );
     }
 
     #[test]
     fn sandbox_names_are_checked() {
         let spec = TenantSpec {
-            access_control: Some(AccessControl { owners: Some(Subjects { users: vec!["a".repeat(60)], ..Default::default() }), ..Default::default() }),
-            namespaces: Some(Namespaces { sandboxes: Some(Sandboxes { enabled: true, private: false }), ..Default::default() }),
+            access_control: Some(AccessControl {
+                owners: Some(Subjects {
+                    users: vec!["a".repeat(60)],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            namespaces: Some(Namespaces {
+                sandboxes: Some(Sandboxes {
+                    enabled: true,
+                    private: false,
+                }),
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        assert_eq!(paths(&tenant("alpha", spec)), ["spec.accessControl.owners.users[0]"]);
+        assert_eq!(
+            paths(&tenant("alpha", spec)),
+            ["spec.accessControl.owners.users[0]"]
+        );
     }
 }

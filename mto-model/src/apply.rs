@@ -1,0 +1,188 @@
+//! Server-side apply, as far as mto relies on it: the fields mto applied
+//! before and leaves out now are removed; fields other managers set stay.
+//!
+//! Ownership is read from (and, for executors without an apiserver, written
+//! to) `metadata.managedFields`, exactly where Kubernetes keeps it, so the
+//! planner sees the same thing against a real or a simulated cluster.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, ObjectMeta};
+use serde_json::{Map, Value};
+
+use crate::labels::FIELD_MANAGER;
+
+/// Label and annotation keys owned by mto's field manager, per managedFields.
+#[must_use]
+pub fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
+    let Some(entries) = &meta.managed_fields else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|e| {
+            e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
+        })
+        .filter_map(|e| e.fields_v1.as_ref())
+        .filter_map(|f| f.0.get("f:metadata")?.get(field.key())?.as_object())
+        .flat_map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")))
+        .collect()
+}
+
+/// A string map in metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataField {
+    /// `metadata.labels`.
+    Labels,
+    /// `metadata.annotations`.
+    Annotations,
+}
+
+impl MetadataField {
+    fn key(self) -> &'static str {
+        match self {
+            MetadataField::Labels => "f:labels",
+            MetadataField::Annotations => "f:annotations",
+        }
+    }
+
+    fn of(self, meta: &ObjectMeta) -> Option<&BTreeMap<String, String>> {
+        match self {
+            MetadataField::Labels => meta.labels.as_ref(),
+            MetadataField::Annotations => meta.annotations.as_ref(),
+        }
+    }
+
+    fn of_mut(self, meta: &mut ObjectMeta) -> &mut Option<BTreeMap<String, String>> {
+        match self {
+            MetadataField::Labels => &mut meta.labels,
+            MetadataField::Annotations => &mut meta.annotations,
+        }
+    }
+}
+
+/// Whether `observed` carries every label and annotation of `desired` and no
+/// key mto owns that `desired` leaves out.
+#[must_use]
+pub fn metadata_in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
+    [MetadataField::Labels, MetadataField::Annotations]
+        .into_iter()
+        .all(|field| {
+            let want = field.of(desired);
+            let have = field.of(observed);
+            let carries = want
+                .into_iter()
+                .flatten()
+                .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v));
+            // Only consult managedFields when the object has keys mto does not
+            // ask for: the common steady state skips the walk.
+            let extra = have
+                .into_iter()
+                .flatten()
+                .any(|(k, _)| want.is_none_or(|w| !w.contains_key(k)));
+            carries
+                && (!extra
+                    || owned_keys(observed, field)
+                        .iter()
+                        .all(|k| want.is_some_and(|w| w.contains_key(*k))))
+        })
+}
+
+/// Applies `applied`'s labels and annotations to `target` as mto's field
+/// manager would, and records the new ownership in managedFields. For
+/// executors without an apiserver (the simulator and tests).
+pub fn apply_metadata(
+    target: &mut ObjectMeta,
+    applied: &ObjectMeta,
+    api_version: &str,
+    spec_fields: Option<Value>,
+) {
+    for field in [MetadataField::Labels, MetadataField::Annotations] {
+        let previously: Vec<String> = owned_keys(target, field)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let want = field.of(applied).cloned().unwrap_or_default();
+        let map = field.of_mut(target).get_or_insert_with(BTreeMap::new);
+        for key in previously {
+            if !want.contains_key(&key) {
+                map.remove(&key);
+            }
+        }
+        map.extend(want);
+        if map.is_empty() {
+            *field.of_mut(target) = None;
+        }
+    }
+    let mut metadata = Map::new();
+    for field in [MetadataField::Labels, MetadataField::Annotations] {
+        if let Some(m) = field.of(applied).filter(|m| !m.is_empty()) {
+            metadata.insert(
+                field.key().into(),
+                Value::Object(
+                    m.keys()
+                        .map(|k| (format!("f:{k}"), Value::Object(Map::new())))
+                        .collect(),
+                ),
+            );
+        }
+    }
+    let mut fields = Map::new();
+    fields.insert("f:metadata".into(), Value::Object(metadata));
+    if let Some(spec) = spec_fields {
+        fields.insert("f:spec".into(), spec);
+    }
+    let entry = ManagedFieldsEntry {
+        manager: Some(FIELD_MANAGER.into()),
+        operation: Some("Apply".into()),
+        api_version: Some(api_version.into()),
+        fields_type: Some("FieldsV1".into()),
+        fields_v1: Some(FieldsV1(Value::Object(fields))),
+        ..Default::default()
+    };
+    let entries = target.managed_fields.get_or_insert_with(Vec::new);
+    entries.retain(|e| {
+        !(e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply"))
+    });
+    entries.push(entry);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(labels: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn dropped_keys_are_removed_others_kept() {
+        let mut ns = meta(&[("team", "x")]); // set by someone else
+        apply_metadata(&mut ns, &meta(&[("a", "1"), ("b", "2")]), "v1", None);
+        assert!(metadata_in_sync(&meta(&[("a", "1"), ("b", "2")]), &ns));
+        assert!(
+            !metadata_in_sync(&meta(&[("a", "1")]), &ns),
+            "b is mto's and no longer wanted"
+        );
+        apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1", None);
+        assert_eq!(ns.labels, meta(&[("a", "1"), ("team", "x")]).labels);
+        assert!(metadata_in_sync(&meta(&[("a", "1")]), &ns));
+        assert_eq!(ns.managed_fields.as_ref().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn a_changed_value_is_drift() {
+        let mut ns = ObjectMeta::default();
+        apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1", None);
+        ns.labels.as_mut().map(|l| l.insert("a".into(), "2".into()));
+        assert!(!metadata_in_sync(&meta(&[("a", "1")]), &ns));
+    }
+}

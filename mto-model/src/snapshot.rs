@@ -1,0 +1,346 @@
+//! An in-memory cluster view, and an executor of actions against it.
+//!
+//! The executor follows the Kubernetes semantics mto relies on (server-side
+//! apply of mto's fields, uid-guarded deletes, namespace deletion removing
+//! what the namespace holds) without the rest of an apiserver; `mto-sim`
+//! adds resource versions, finalizers on namespaces, watches and faults.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::action::{Action, Kind, Resource};
+use crate::api::{Quota, Tenant};
+use crate::apply::apply_metadata;
+use crate::integration::Integration;
+use crate::labels::{TENANT_FINALIZER, TENANT_LABEL};
+use crate::observed::{NamespaceClaims, Observed};
+
+/// An in-memory [`Observed`] built from plain objects.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Tenants by name.
+    pub tenants: BTreeMap<String, Tenant>,
+    /// Quotas by name.
+    pub quotas: BTreeMap<String, Quota>,
+    /// The integration config in force.
+    pub integration: Integration,
+    /// Namespaces by name.
+    pub namespaces: BTreeMap<String, Namespace>,
+    /// Role bindings by namespace, then name.
+    pub role_bindings: BTreeMap<String, BTreeMap<String, RoleBinding>>,
+    /// Resource quotas by namespace, then name.
+    pub resource_quotas: BTreeMap<String, BTreeMap<String, ResourceQuota>>,
+    /// Limit ranges by namespace, then name.
+    pub limit_ranges: BTreeMap<String, BTreeMap<String, LimitRange>>,
+    tenant_index: BTreeMap<String, BTreeSet<String>>,
+    claims: NamespaceClaims,
+    next_uid: u64,
+}
+
+impl Snapshot {
+    /// Rebuilds the indexes after the public maps were changed directly.
+    pub fn reindex(&mut self) {
+        self.tenant_index.clear();
+        for (name, ns) in &self.namespaces {
+            if let Some(t) = ns
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(TENANT_LABEL))
+            {
+                self.tenant_index
+                    .entry(t.clone())
+                    .or_default()
+                    .insert(name.clone());
+            }
+        }
+        self.claims = NamespaceClaims::build(self.tenants.values());
+    }
+}
+
+impl Observed for Snapshot {
+    fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.get(name)
+    }
+    fn quota(&self, name: &str) -> Option<&Quota> {
+        self.quotas.get(name)
+    }
+    fn integration(&self) -> &Integration {
+        &self.integration
+    }
+    fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.get(name)
+    }
+    fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str> {
+        self.tenant_index
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+    fn role_bindings(&self, namespace: &str) -> impl Iterator<Item = &RoleBinding> {
+        self.role_bindings
+            .get(namespace)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+    }
+    fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota> {
+        self.resource_quotas.get(namespace)?.get(name)
+    }
+    fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
+        self.limit_ranges.get(namespace)?.get(name)
+    }
+    fn claimants(&self, namespace: &str) -> &[String] {
+        self.claims.claimants(namespace)
+    }
+}
+
+/// Why the executor refused an action.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExecuteError {
+    /// The object the action targets does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The namespace of a namespaced object does not exist or is terminating.
+    #[error("namespace {0} does not exist or is terminating")]
+    NamespaceUnavailable(String),
+    /// A RoleBinding's roleRef cannot change.
+    #[error("roleRef of RoleBinding {0} is immutable")]
+    RoleRefImmutable(String),
+}
+
+impl Snapshot {
+    /// Adds or replaces a tenant and refreshes the claims index.
+    pub fn put_tenant(&mut self, tenant: Tenant) {
+        self.tenants
+            .insert(tenant.metadata.name.clone().unwrap_or_default(), tenant);
+        self.claims = NamespaceClaims::build(self.tenants.values());
+    }
+
+    /// Adds or replaces a namespace.
+    pub fn put_namespace(&mut self, mut ns: Namespace) {
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        if ns.metadata.uid.is_none() {
+            ns.metadata.uid = Some(self.uid());
+        }
+        self.unindex(&name);
+        if let Some(t) = ns
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(TENANT_LABEL))
+        {
+            self.tenant_index
+                .entry(t.clone())
+                .or_default()
+                .insert(name.clone());
+        }
+        self.namespaces.insert(name, ns);
+    }
+
+    fn unindex(&mut self, namespace: &str) {
+        if let Some(t) = self
+            .namespaces
+            .get(namespace)
+            .and_then(|n| n.metadata.labels.as_ref())
+            .and_then(|l| l.get(TENANT_LABEL))
+        {
+            if let Some(set) = self.tenant_index.get_mut(t) {
+                set.remove(namespace);
+            }
+        }
+    }
+
+    fn uid(&mut self) -> String {
+        self.next_uid += 1;
+        format!("uid-{}", self.next_uid)
+    }
+
+    fn namespace_ready(&self, namespace: &str) -> Result<(), ExecuteError> {
+        match self.namespaces.get(namespace) {
+            Some(ns) if ns.metadata.deletion_timestamp.is_none() => Ok(()),
+            _ => Err(ExecuteError::NamespaceUnavailable(namespace.to_owned())),
+        }
+    }
+
+    /// Carries out one action.
+    pub fn execute(&mut self, action: &Action) -> Result<(), ExecuteError> {
+        match action {
+            Action::Apply { object, .. } => self.apply(object),
+            Action::Delete { target, uid, .. } => {
+                let ns = target.namespace.as_deref().unwrap_or_default();
+                let name = target.name.as_str();
+                let matches = |meta: &ObjectMeta| uid.is_none() || meta.uid == *uid;
+                match target.kind {
+                    Kind::Namespace => {
+                        if self
+                            .namespaces
+                            .get(name)
+                            .is_some_and(|n| matches(&n.metadata))
+                        {
+                            self.unindex(name);
+                            self.namespaces.remove(name);
+                            self.role_bindings.remove(name);
+                            self.resource_quotas.remove(name);
+                            self.limit_ranges.remove(name);
+                        }
+                    }
+                    Kind::RoleBinding => {
+                        remove_if(&mut self.role_bindings, ns, name, |o| matches(&o.metadata))
+                    }
+                    Kind::ResourceQuota => remove_if(&mut self.resource_quotas, ns, name, |o| {
+                        matches(&o.metadata)
+                    }),
+                    Kind::LimitRange => {
+                        remove_if(&mut self.limit_ranges, ns, name, |o| matches(&o.metadata))
+                    }
+                    Kind::Tenant => {
+                        self.tenants.remove(name);
+                    }
+                }
+                Ok(())
+            }
+            Action::AddFinalizer { tenant } | Action::RemoveFinalizer { tenant } => {
+                let t = self
+                    .tenants
+                    .get_mut(tenant)
+                    .ok_or_else(|| ExecuteError::NotFound(format!("Tenant/{tenant}")))?;
+                let finalizers = t.metadata.finalizers.get_or_insert_with(Vec::new);
+                finalizers.retain(|f| f != TENANT_FINALIZER);
+                if matches!(action, Action::AddFinalizer { .. }) {
+                    finalizers.push(TENANT_FINALIZER.into());
+                } else if t.metadata.deletion_timestamp.is_some() && finalizers.is_empty() {
+                    self.tenants.remove(tenant);
+                    self.claims = NamespaceClaims::build(self.tenants.values());
+                }
+                Ok(())
+            }
+            Action::UpdateTenantStatus { tenant, status } => {
+                let t = self
+                    .tenants
+                    .get_mut(tenant)
+                    .ok_or_else(|| ExecuteError::NotFound(format!("Tenant/{tenant}")))?;
+                t.status = Some(status.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&mut self, object: &Resource) -> Result<(), ExecuteError> {
+        match object {
+            Resource::Namespace(applied) => {
+                let name = applied.metadata.name.clone().unwrap_or_default();
+                let mut ns = self
+                    .namespaces
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_else(|| Namespace {
+                        metadata: ObjectMeta {
+                            name: Some(name.clone()),
+                            labels: Some(BTreeMap::from([(
+                                crate::labels::NAMESPACE_NAME_LABEL.to_owned(),
+                                name.clone(),
+                            )])),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    });
+                if ns.metadata.deletion_timestamp.is_some() {
+                    return Err(ExecuteError::NamespaceUnavailable(name));
+                }
+                apply_metadata(&mut ns.metadata, &applied.metadata, "v1", None);
+                self.put_namespace(ns);
+            }
+            Resource::RoleBinding(applied) => {
+                let (ns, name) = names(&applied.metadata);
+                self.namespace_ready(&ns)?;
+                let uid = self.uid();
+                let slot = self
+                    .role_bindings
+                    .entry(ns)
+                    .or_default()
+                    .entry(name.clone());
+                let rb = slot.or_insert_with(|| RoleBinding {
+                    metadata: new_meta(&applied.metadata, uid),
+                    role_ref: applied.role_ref.clone(),
+                    subjects: None,
+                });
+                if rb.role_ref != applied.role_ref {
+                    return Err(ExecuteError::RoleRefImmutable(name));
+                }
+                apply_metadata(
+                    &mut rb.metadata,
+                    &applied.metadata,
+                    "rbac.authorization.k8s.io/v1",
+                    None,
+                );
+                rb.subjects.clone_from(&applied.subjects);
+            }
+            Resource::ResourceQuota(applied) => {
+                let (ns, name) = names(&applied.metadata);
+                self.namespace_ready(&ns)?;
+                let uid = self.uid();
+                let rq = self
+                    .resource_quotas
+                    .entry(ns)
+                    .or_default()
+                    .entry(name)
+                    .or_insert_with(|| ResourceQuota {
+                        metadata: new_meta(&applied.metadata, uid),
+                        ..Default::default()
+                    });
+                apply_metadata(&mut rq.metadata, &applied.metadata, "v1", None);
+                rq.spec.clone_from(&applied.spec);
+            }
+            Resource::LimitRange(applied) => {
+                let (ns, name) = names(&applied.metadata);
+                self.namespace_ready(&ns)?;
+                let uid = self.uid();
+                let lr = self
+                    .limit_ranges
+                    .entry(ns)
+                    .or_default()
+                    .entry(name)
+                    .or_insert_with(|| LimitRange {
+                        metadata: new_meta(&applied.metadata, uid),
+                        ..Default::default()
+                    });
+                apply_metadata(&mut lr.metadata, &applied.metadata, "v1", None);
+                lr.spec.clone_from(&applied.spec);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn names(meta: &ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn new_meta(applied: &ObjectMeta, uid: String) -> ObjectMeta {
+    ObjectMeta {
+        name: applied.name.clone(),
+        namespace: applied.namespace.clone(),
+        uid: Some(uid),
+        ..Default::default()
+    }
+}
+
+fn remove_if<T>(
+    map: &mut BTreeMap<String, BTreeMap<String, T>>,
+    ns: &str,
+    name: &str,
+    matches: impl Fn(&T) -> bool,
+) {
+    if let Some(objects) = map.get_mut(ns) {
+        if objects.get(name).is_some_and(&matches) {
+            objects.remove(name);
+        }
+    }
+}

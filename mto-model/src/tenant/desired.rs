@@ -1,0 +1,362 @@
+//! What a tenant asks for, as objects mto would apply.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
+};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::api::{Metadata, Tenant, TenantSpec};
+use crate::integration::{Integration, TenantRole};
+use crate::labels::{
+    ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    RESOURCE_QUOTA_NAME, SANDBOX_USER_ANNOTATION, TENANT_LABEL,
+};
+use crate::names::{dns_label_problem, sandbox_namespace, sanitize_user};
+use crate::quantity::{Granularity, Quantity};
+
+/// The placeholder in sandbox metadata replaced by the sandbox's user.
+pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
+
+/// A namespace a tenant asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestedNamespace {
+    /// Full namespace name.
+    pub name: String,
+    /// Value of the `stakater.com/kind` label.
+    pub kind: String,
+    /// For a sandbox: the user it belongs to.
+    pub sandbox_user: Option<String>,
+}
+
+/// Every namespace a tenant asks for, in spec order, once each. Names that
+/// are not valid namespace names are left out (validation reports them).
+#[must_use]
+pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let mut out: Vec<RequestedNamespace> = Vec::new();
+    let mut push = |ns: RequestedNamespace| {
+        if dns_label_problem(&ns.name).is_none() && !out.iter().any(|o| o.name == ns.name) {
+            out.push(ns);
+        }
+    };
+    let Some(namespaces) = &tenant.spec.namespaces else {
+        return out;
+    };
+    for short in &namespaces.with_tenant_prefix {
+        push(RequestedNamespace {
+            name: format!("{name}-{short}"),
+            kind: short.clone(),
+            sandbox_user: None,
+        });
+    }
+    for full in &namespaces.without_tenant_prefix {
+        push(RequestedNamespace {
+            name: full.clone(),
+            kind: full.clone(),
+            sandbox_user: None,
+        });
+    }
+    if namespaces.sandboxes.as_ref().is_some_and(|s| s.enabled) {
+        let ac = tenant.spec.access_control.as_ref();
+        let users = ac
+            .into_iter()
+            .flat_map(|ac| [&ac.owners, &ac.editors])
+            .flatten()
+            .flat_map(|s| s.users.iter());
+        for user in users {
+            push(RequestedNamespace {
+                name: sandbox_namespace(name, user),
+                kind: "sandbox".into(),
+                sandbox_user: Some(user.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// The subjects of each tenant role, sorted, once each.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct RoleSubjects {
+    pub(crate) owner: Vec<Subject>,
+    pub(crate) editor: Vec<Subject>,
+    pub(crate) viewer: Vec<Subject>,
+}
+
+impl RoleSubjects {
+    pub(crate) fn of(spec: &TenantSpec) -> RoleSubjects {
+        let ac = spec.access_control.clone().unwrap_or_default();
+        let convert = |s: Option<crate::api::Subjects>| {
+            let s = s.unwrap_or_default();
+            let mut out: Vec<Subject> = s
+                .users
+                .iter()
+                .map(|u| subject("User", u))
+                .chain(s.groups.iter().map(|g| subject("Group", g)))
+                .collect();
+            out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+            out.dedup();
+            out
+        };
+        RoleSubjects {
+            owner: convert(ac.owners),
+            editor: convert(ac.editors),
+            viewer: convert(ac.viewers),
+        }
+    }
+
+    pub(crate) fn for_role(&self, role: TenantRole) -> &[Subject] {
+        match role {
+            TenantRole::Owner => &self.owner,
+            TenantRole::Editor => &self.editor,
+            TenantRole::Viewer => &self.viewer,
+        }
+    }
+}
+
+fn subject(kind: &str, name: &str) -> Subject {
+    Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: kind.into(),
+        name: name.into(),
+        namespace: None,
+    }
+}
+
+/// Labels every object mto manages for a tenant carries.
+pub(crate) fn managed_labels(tenant: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (TENANT_LABEL.to_owned(), tenant.to_owned()),
+    ])
+}
+
+/// Whether an observed object was put there by mto for `tenant`.
+pub(crate) fn is_managed_for(meta: &ObjectMeta, tenant: &str) -> bool {
+    meta.labels.as_ref().is_some_and(|l| {
+        l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && l.get(TENANT_LABEL).map(String::as_str) == Some(tenant)
+    })
+}
+
+/// The namespace object mto applies: metadata precedence is
+/// specific > tenant (common or sandbox) > integration config, and the
+/// tenant and kind labels always win.
+pub(crate) fn namespace(
+    tenant: &Tenant,
+    integration: &Integration,
+    requested: &RequestedNamespace,
+    adopted: bool,
+) -> Namespace {
+    let tenant_name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let meta = tenant
+        .spec
+        .namespaces
+        .as_ref()
+        .and_then(|n| n.metadata.as_ref());
+    let mut labels = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
+    let mut layer = |m: &Metadata, user: Option<&str>| {
+        let fill = |v: &String, label: bool| match user {
+            Some(u) if v.contains(USERNAME_PLACEHOLDER) => v.replace(
+                USERNAME_PLACEHOLDER,
+                &if label {
+                    sanitize_user(u)
+                } else {
+                    u.to_owned()
+                },
+            ),
+            _ => v.clone(),
+        };
+        labels.extend(m.labels.iter().map(|(k, v)| (k.clone(), fill(v, true))));
+        annotations.extend(
+            m.annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v, false))),
+        );
+    };
+    let user = requested.sandbox_user.as_deref();
+    if user.is_some() {
+        layer(&integration.sandbox_metadata, user);
+        if let Some(m) = meta.and_then(|m| m.sandbox.as_ref()) {
+            layer(m, user);
+        }
+    } else {
+        layer(&integration.namespace_metadata, None);
+        if let Some(m) = meta.and_then(|m| m.common.as_ref()) {
+            layer(m, None);
+        }
+    }
+    for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
+        if specific.namespaces.iter().any(|n| *n == requested.name) {
+            layer(
+                &Metadata {
+                    labels: specific.labels.clone(),
+                    annotations: specific.annotations.clone(),
+                },
+                user,
+            );
+        }
+    }
+    labels.extend(managed_labels(tenant_name));
+    labels.insert(KIND_LABEL.into(), requested.kind.clone());
+    if adopted {
+        annotations.insert(ADOPTED_ANNOTATION.into(), "true".into());
+    }
+    if let Some(u) = user {
+        annotations.insert(SANDBOX_USER_ANNOTATION.into(), u.to_owned());
+    }
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(requested.name.clone()),
+            labels: Some(labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The role bindings of one namespace.
+pub(crate) fn role_bindings(
+    tenant: &str,
+    namespace: &Namespace,
+    requested: &RequestedNamespace,
+    private_sandboxes: bool,
+    subjects: &RoleSubjects,
+    integration: &Integration,
+) -> Vec<RoleBinding> {
+    let ns = requested.name.as_str();
+    let empty = BTreeMap::new();
+    let roles = integration.roles_for(namespace.metadata.labels.as_ref().unwrap_or(&empty));
+    let mut out = Vec::new();
+    for role in TenantRole::ALL {
+        let role_subjects: Vec<Subject> = match (&requested.sandbox_user, private_sandboxes) {
+            // A private sandbox belongs to its user alone, as owner.
+            (Some(user), true) => {
+                if role == TenantRole::Owner {
+                    vec![subject("User", user)]
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => subjects.for_role(role).to_vec(),
+        };
+        if role_subjects.is_empty() {
+            continue;
+        }
+        for cluster_role in roles.for_role(role) {
+            out.push(RoleBinding {
+                metadata: ObjectMeta {
+                    name: Some(format!("{tenant}-{}-{cluster_role}", role.name())),
+                    namespace: Some(ns.to_owned()),
+                    labels: Some(managed_labels(tenant)),
+                    ..Default::default()
+                },
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "ClusterRole".into(),
+                    name: cluster_role.clone(),
+                },
+                subjects: Some(role_subjects.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// A namespace's share of the tenant's quota: each resource divided evenly
+/// over `parts` namespaces, rounded down, so the shares never sum above
+/// the tenant's total.
+pub(crate) fn resource_quota(
+    tenant: &str,
+    namespace: &str,
+    total: &ResourceQuotaSpec,
+    parts: u32,
+) -> ResourceQuota {
+    let hard = total.hard.as_ref().map(|hard| {
+        hard.iter()
+            .map(|(resource, q)| {
+                let share = if parts <= 1 {
+                    q.clone()
+                } else {
+                    // Validation guarantees the quota parses before it is used.
+                    let whole = Quantity::parse(&q.0).unwrap_or_default();
+                    K8sQuantity(
+                        whole
+                            .share(parts, Granularity::for_resource(resource))
+                            .to_string(),
+                    )
+                };
+                (resource.clone(), share)
+            })
+            .collect()
+    });
+    ResourceQuota {
+        metadata: ObjectMeta {
+            name: Some(RESOURCE_QUOTA_NAME.into()),
+            namespace: Some(namespace.into()),
+            labels: Some(managed_labels(tenant)),
+            ..Default::default()
+        },
+        spec: Some(ResourceQuotaSpec {
+            hard,
+            scopes: total.scopes.clone(),
+            scope_selector: total.scope_selector.clone(),
+        }),
+        status: None,
+    }
+}
+
+/// The tenant's limit range in one namespace.
+pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &LimitRangeSpec) -> LimitRange {
+    LimitRange {
+        metadata: ObjectMeta {
+            name: Some(LIMIT_RANGE_NAME.into()),
+            namespace: Some(namespace.into()),
+            labels: Some(managed_labels(tenant)),
+            ..Default::default()
+        },
+        spec: Some(spec.clone()),
+    }
+}
+
+/// Per-resource values of a quota object, by value.
+pub(crate) fn quota_values(rq: Option<&ResourceQuota>) -> BTreeMap<String, Quantity> {
+    rq.and_then(|rq| rq.spec.as_ref())
+        .and_then(|s| s.hard.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), Quantity::parse(&v.0).unwrap_or_default()))
+        .collect()
+}
+
+/// Whether two quantity maps hold the same values.
+pub(crate) fn same_quantities(
+    a: Option<&BTreeMap<String, K8sQuantity>>,
+    b: Option<&BTreeMap<String, K8sQuantity>>,
+) -> bool {
+    let empty = BTreeMap::new();
+    let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| quantities_equal(v, w)))
+}
+
+/// Whether every value of `want` is in `have`, by value.
+pub(crate) fn carries_quantities(
+    want: Option<&BTreeMap<String, K8sQuantity>>,
+    have: Option<&BTreeMap<String, K8sQuantity>>,
+) -> bool {
+    want.into_iter().flatten().all(|(k, v)| {
+        have.and_then(|h| h.get(k))
+            .is_some_and(|w| quantities_equal(v, w))
+    })
+}
+
+fn quantities_equal(a: &K8sQuantity, b: &K8sQuantity) -> bool {
+    a.0 == b.0 || matches!((Quantity::parse(&a.0), Quantity::parse(&b.0)), (Ok(x), Ok(y)) if x == y)
+}

@@ -1,0 +1,850 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuotaSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+
+use super::desired::{self, RoleSubjects, is_managed_for, quota_values};
+use super::{Decision, RequestedNamespace, TenantPhase, requested_namespaces};
+use crate::Timestamp;
+use crate::action::{Action, Event, Kind, ObjectRef, Reason, Resource};
+use crate::api::{Quota, Tenant, TenantStatus};
+use crate::apply::metadata_in_sync;
+use crate::labels::{
+    ADOPTED_ANNOTATION, LIMIT_RANGE_NAME, RELEASED_FROM_ANNOTATION, RESOURCE_QUOTA_NAME,
+    TENANT_FINALIZER, TENANT_LABEL,
+};
+use crate::machine::Phase;
+use crate::observed::Observed;
+use crate::quantity::Quantity;
+use crate::validation::{Validate, ValidationErrors};
+
+/// How long to wait before looking again at a namespace someone is deleting.
+const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
+
+/// Decides what to do for one tenant. Pure: the same tenant, observation
+/// and time give the same decision; once the cluster matches, the decision
+/// has no actions.
+pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Decision {
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let from = tenant
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .and_then(TenantPhase::from_name)
+        .unwrap_or(TenantPhase::Pending);
+    let has_finalizer = tenant
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == TENANT_FINALIZER);
+    if tenant.metadata.deletion_timestamp.is_some() {
+        return terminate(tenant, name, from, has_finalizer, observed, now);
+    }
+
+    let mut planner = Planner {
+        tenant,
+        name,
+        observed,
+        actions: Vec::new(),
+        findings: Findings::default(),
+    };
+    if !has_finalizer {
+        planner.actions.push(Action::AddFinalizer {
+            tenant: name.to_owned(),
+        });
+    }
+    let mut namespaces = Vec::new();
+    match tenant.validate() {
+        Err(errors) => planner.findings.spec_errors = Some(errors),
+        Ok(()) => namespaces = planner.plan(),
+    }
+    let Planner {
+        mut actions,
+        findings,
+        ..
+    } = planner;
+    let after = findings.phase();
+    let phase = if actions.is_empty() {
+        after
+    } else {
+        TenantPhase::Provisioning
+    };
+    let status = status(tenant, after, &findings, namespaces, now);
+    let events = new_problems(tenant, &status);
+    if tenant.status.as_ref() != Some(&status) {
+        actions.push(Action::UpdateTenantStatus {
+            tenant: name.to_owned(),
+            status,
+        });
+    }
+    let requeue_after = (!findings.waiting.is_empty()).then_some(TERMINATING_NAMESPACE_RECHECK);
+    Decision {
+        from,
+        phase,
+        actions,
+        events,
+        requeue_after,
+    }
+}
+
+/// Everything that keeps a tenant from Active.
+#[derive(Default)]
+struct Findings {
+    spec_errors: Option<ValidationErrors>,
+    quota: QuotaFinding,
+    /// Namespaces the tenant cannot have, with the reason.
+    conflicts: Vec<(String, String)>,
+    /// Namespaces someone else is deleting; claimed once they are gone.
+    waiting: Vec<String>,
+    /// Namespaces not created while the quota cannot be resolved.
+    held: Vec<String>,
+    /// Quota increases deferred until decreases elsewhere have landed.
+    deferred_quotas: usize,
+}
+
+#[derive(Default)]
+enum QuotaFinding {
+    #[default]
+    NotSet,
+    Resolved,
+    Missing(String),
+    Invalid(String, ValidationErrors),
+}
+
+impl Findings {
+    fn phase(&self) -> TenantPhase {
+        let degraded = self.spec_errors.is_some()
+            || matches!(
+                self.quota,
+                QuotaFinding::Missing(_) | QuotaFinding::Invalid(..)
+            )
+            || !self.conflicts.is_empty();
+        if degraded {
+            TenantPhase::Degraded
+        } else if !self.waiting.is_empty() || self.deferred_quotas > 0 {
+            TenantPhase::Provisioning
+        } else {
+            TenantPhase::Active
+        }
+    }
+}
+
+struct Planner<'a, O> {
+    tenant: &'a Tenant,
+    name: &'a str,
+    observed: &'a O,
+    actions: Vec<Action>,
+    findings: Findings,
+}
+
+impl<'a, O: Observed> Planner<'a, O> {
+    /// Plans every object; returns the namespaces the tenant will have.
+    fn plan(&mut self) -> Vec<String> {
+        let quota = self.resolve_quota();
+        let integration = self.observed.integration();
+        let planned =
+            self.claimable(quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet));
+        let wanted: BTreeSet<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
+        let waiting: BTreeSet<&str> = self.findings.waiting.iter().map(String::as_str).collect();
+
+        // Namespaces the tenant let go of: remove what mto put inside, then the labels.
+        let stale: Vec<&str> = self
+            .observed
+            .tenant_namespaces(self.name)
+            .filter(|ns| !wanted.contains(ns) && !waiting.contains(ns))
+            .collect();
+        let mut releases = Vec::new();
+        for ns in stale {
+            if let Some(observed) = self
+                .observed
+                .namespace(ns)
+                .filter(|n| n.metadata.deletion_timestamp.is_none())
+            {
+                releases.push(self.release(observed));
+            }
+        }
+
+        let subjects = RoleSubjects::of(&self.tenant.spec);
+        let private = self
+            .tenant
+            .spec
+            .namespaces
+            .as_ref()
+            .and_then(|n| n.sandboxes.as_ref())
+            .is_some_and(|s| s.private);
+        let mut quota_changes = Vec::new();
+        for (requested, observed_ns) in &planned {
+            let adopted = observed_ns.is_some_and(|n| is_adopted(n, self.name));
+            let ns = desired::namespace(self.tenant, integration, requested, adopted);
+            match observed_ns {
+                None => self.actions.push(Action::Apply {
+                    object: Resource::Namespace(ns.clone()),
+                    reason: Reason::Create,
+                }),
+                Some(o) if !metadata_in_sync(&ns.metadata, &o.metadata) => {
+                    self.actions.push(Action::Apply {
+                        object: Resource::Namespace(ns.clone()),
+                        reason: Reason::Drift,
+                    });
+                }
+                Some(_) => {}
+            }
+            let bindings =
+                desired::role_bindings(self.name, &ns, requested, private, &subjects, integration);
+            self.sync_role_bindings(&requested.name, bindings);
+            self.sync_limit_range(
+                &requested.name,
+                quota.and_then(|q| q.spec.limitrange.as_ref()),
+            );
+            if let Some(total) = quota.and_then(|q| q.spec.resourcequota.as_ref()) {
+                let parts = u32::try_from(planned.len()).unwrap_or(u32::MAX);
+                quota_changes.push(desired::resource_quota(
+                    self.name,
+                    &requested.name,
+                    total,
+                    parts,
+                ));
+            } else if quota.is_some() {
+                self.delete_managed(Kind::ResourceQuota, &requested.name, RESOURCE_QUOTA_NAME);
+            }
+        }
+        let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
+        self.sync_quotas(total, quota_changes, &releases);
+        let mut names: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+
+    fn resolve_quota(&mut self) -> Option<&'a Quota> {
+        let name = self.tenant.spec.quota.as_deref()?;
+        match self.observed.quota(name) {
+            None => {
+                self.findings.quota = QuotaFinding::Missing(name.to_owned());
+                None
+            }
+            Some(q) => match q.validate() {
+                Ok(()) => {
+                    self.findings.quota = QuotaFinding::Resolved;
+                    Some(q)
+                }
+                Err(e) => {
+                    self.findings.quota = QuotaFinding::Invalid(name.to_owned(), e);
+                    None
+                }
+            },
+        }
+    }
+
+    /// The requested namespaces this tenant may have now, with what is
+    /// observed of each; records conflicts, waits and holds.
+    fn claimable(&mut self, may_create: bool) -> Vec<(RequestedNamespace, Option<&'a Namespace>)> {
+        let mut planned = Vec::new();
+        for requested in requested_namespaces(self.tenant) {
+            let ns = requested.name.as_str();
+            let observed = self.observed.namespace(ns);
+            if self.observed.integration().is_privileged_namespace(ns) {
+                self.findings.conflicts.push((
+                    ns.to_owned(),
+                    "is a privileged namespace no tenant may claim".into(),
+                ));
+                continue;
+            }
+            match observed
+                .and_then(|n| n.metadata.labels.as_ref())
+                .and_then(|l| l.get(TENANT_LABEL))
+            {
+                Some(owner) if owner != self.name => {
+                    self.findings
+                        .conflicts
+                        .push((ns.to_owned(), format!("belongs to tenant {owner}")));
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(first) = self
+                        .observed
+                        .claimants(ns)
+                        .first()
+                        .filter(|f| *f != self.name)
+                    {
+                        self.findings.conflicts.push((
+                            ns.to_owned(),
+                            format!("is also requested by tenant {first}, which asked first"),
+                        ));
+                        continue;
+                    }
+                    if observed.is_none() && !may_create {
+                        self.findings.held.push(ns.to_owned());
+                        continue;
+                    }
+                }
+            }
+            if observed.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
+                self.findings.waiting.push(ns.to_owned());
+                continue;
+            }
+            planned.push((requested, observed));
+        }
+        planned
+    }
+
+    /// Removes mto's objects from a namespace the tenant no longer asks for,
+    /// then its labels. Returns the namespace's quota values, now freed.
+    fn release(&mut self, ns: &Namespace) -> BTreeMap<String, Quantity> {
+        let name = ns.metadata.name.as_deref().unwrap_or_default();
+        let bindings: Vec<(String, Option<String>)> = self
+            .observed
+            .role_bindings(name)
+            .filter(|rb| is_managed_for(&rb.metadata, self.name))
+            .map(|rb| {
+                (
+                    rb.metadata.name.clone().unwrap_or_default(),
+                    rb.metadata.uid.clone(),
+                )
+            })
+            .collect();
+        for (rb, uid) in bindings {
+            self.actions.push(Action::Delete {
+                target: ObjectRef::namespaced(Kind::RoleBinding, name, rb),
+                uid,
+                reason: Reason::Release,
+            });
+        }
+        self.delete_managed(Kind::LimitRange, name, LIMIT_RANGE_NAME);
+        let freed = self.delete_managed(Kind::ResourceQuota, name, RESOURCE_QUOTA_NAME);
+        let mut annotations =
+            BTreeMap::from([(RELEASED_FROM_ANNOTATION.to_owned(), self.name.to_owned())]);
+        if ns
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(ADOPTED_ANNOTATION))
+        {
+            annotations.insert(ADOPTED_ANNOTATION.into(), "true".into());
+        }
+        let released = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                annotations: Some(annotations),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        self.actions.push(Action::Apply {
+            object: Resource::Namespace(released),
+            reason: Reason::Release,
+        });
+        freed
+    }
+
+    /// Deletes mto's object of this kind and name in `namespace`, if there
+    /// is one; returns its quota values (for quotas).
+    fn delete_managed(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> BTreeMap<String, Quantity> {
+        let meta = match kind {
+            Kind::ResourceQuota => self
+                .observed
+                .resource_quota(namespace, name)
+                .map(|o| &o.metadata),
+            Kind::LimitRange => self
+                .observed
+                .limit_range(namespace, name)
+                .map(|o| &o.metadata),
+            _ => None,
+        };
+        let Some(meta) = meta.filter(|m| is_managed_for(m, self.name)) else {
+            return BTreeMap::new();
+        };
+        self.actions.push(Action::Delete {
+            target: ObjectRef::namespaced(kind, namespace, name),
+            uid: meta.uid.clone(),
+            reason: Reason::Remove,
+        });
+        if kind == Kind::ResourceQuota {
+            quota_values(self.observed.resource_quota(namespace, name))
+        } else {
+            BTreeMap::new()
+        }
+    }
+
+    fn sync_role_bindings(
+        &mut self,
+        namespace: &str,
+        desired: Vec<k8s_openapi::api::rbac::v1::RoleBinding>,
+    ) {
+        let observed: BTreeMap<&str, &k8s_openapi::api::rbac::v1::RoleBinding> = self
+            .observed
+            .role_bindings(namespace)
+            .map(|rb| (rb.metadata.name.as_deref().unwrap_or_default(), rb))
+            .collect();
+        let wanted: BTreeSet<String> = desired
+            .iter()
+            .filter_map(|rb| rb.metadata.name.clone())
+            .collect();
+        for (name, rb) in &observed {
+            if is_managed_for(&rb.metadata, self.name) && !wanted.contains(*name) {
+                let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, *name);
+                self.actions.push(Action::Delete {
+                    target,
+                    uid: rb.metadata.uid.clone(),
+                    reason: Reason::Remove,
+                });
+            }
+        }
+        for rb in desired {
+            let name = rb.metadata.name.as_deref().unwrap_or_default();
+            match observed.get(name) {
+                None => self.actions.push(Action::Apply {
+                    object: Resource::RoleBinding(rb),
+                    reason: Reason::Create,
+                }),
+                Some(o) if o.role_ref != rb.role_ref => {
+                    // roleRef is immutable: replace the binding, but only one mto made.
+                    if is_managed_for(&o.metadata, self.name) {
+                        let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
+                        self.actions.push(Action::Delete {
+                            target,
+                            uid: o.metadata.uid.clone(),
+                            reason: Reason::Drift,
+                        });
+                        self.actions.push(Action::Apply {
+                            object: Resource::RoleBinding(rb),
+                            reason: Reason::Create,
+                        });
+                    } else {
+                        self.findings.conflicts.push((
+                            namespace.to_owned(),
+                            format!(
+                                "holds a RoleBinding {name} mto did not create; rename or remove it"
+                            ),
+                        ));
+                    }
+                }
+                Some(o)
+                    if o.subjects != rb.subjects
+                        || !metadata_in_sync(&rb.metadata, &o.metadata) =>
+                {
+                    self.actions.push(Action::Apply {
+                        object: Resource::RoleBinding(rb),
+                        reason: Reason::Drift,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn sync_limit_range(
+        &mut self,
+        namespace: &str,
+        spec: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
+    ) {
+        let Some(spec) = spec else {
+            if matches!(self.findings.quota, QuotaFinding::Resolved) {
+                self.delete_managed(Kind::LimitRange, namespace, LIMIT_RANGE_NAME);
+            }
+            return;
+        };
+        let desired = desired::limit_range(self.name, namespace, spec);
+        let in_sync = self
+            .observed
+            .limit_range(namespace, LIMIT_RANGE_NAME)
+            .map(|o| {
+                let have = o
+                    .spec
+                    .as_ref()
+                    .map(|s| s.limits.as_slice())
+                    .unwrap_or_default();
+                metadata_in_sync(&desired.metadata, &o.metadata)
+                    && have.len() == spec.limits.len()
+                    && spec.limits.iter().zip(have).all(|(w, h)| {
+                        w.type_ == h.type_
+                            && desired::carries_quantities(w.default.as_ref(), h.default.as_ref())
+                            && desired::carries_quantities(
+                                w.default_request.as_ref(),
+                                h.default_request.as_ref(),
+                            )
+                            && desired::carries_quantities(w.max.as_ref(), h.max.as_ref())
+                            && desired::carries_quantities(w.min.as_ref(), h.min.as_ref())
+                            && desired::carries_quantities(
+                                w.max_limit_request_ratio.as_ref(),
+                                h.max_limit_request_ratio.as_ref(),
+                            )
+                    })
+            });
+        match in_sync {
+            None => self.actions.push(Action::Apply {
+                object: Resource::LimitRange(desired),
+                reason: Reason::Create,
+            }),
+            Some(false) => self.actions.push(Action::Apply {
+                object: Resource::LimitRange(desired),
+                reason: Reason::Drift,
+            }),
+            Some(true) => {}
+        }
+    }
+
+    /// Quota writes ordered so the namespaces' quotas never sum above the
+    /// tenant's: decreases first, then increases that fit.
+    fn sync_quotas(
+        &mut self,
+        total: Option<&ResourceQuotaSpec>,
+        desired: Vec<k8s_openapi::api::core::v1::ResourceQuota>,
+        released: &[BTreeMap<String, Quantity>],
+    ) {
+        let limits: BTreeMap<&str, Quantity> = total
+            .and_then(|t| t.hard.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), Quantity::parse(&v.0).unwrap_or_default()))
+            .collect();
+        let mut sum: BTreeMap<String, Quantity> = BTreeMap::new();
+        let add = |sum: &mut BTreeMap<String, Quantity>,
+                   values: &BTreeMap<String, Quantity>,
+                   sign: i128| {
+            for (r, v) in values {
+                let e = sum.entry(r.clone()).or_default();
+                *e = Quantity::from_nanos(e.nanos() + sign * v.nanos());
+            }
+        };
+        for ns in self.observed.tenant_namespaces(self.name) {
+            let rq = self
+                .observed
+                .resource_quota(ns, RESOURCE_QUOTA_NAME)
+                .filter(|rq| is_managed_for(&rq.metadata, self.name));
+            add(&mut sum, &quota_values(rq), 1);
+        }
+        for freed in released {
+            add(&mut sum, freed, -1);
+        }
+        let mut grows = Vec::new();
+        for rq in desired {
+            let ns = rq.metadata.namespace.clone().unwrap_or_default();
+            let observed = self.observed.resource_quota(&ns, RESOURCE_QUOTA_NAME);
+            let old = quota_values(observed);
+            let new = quota_values(Some(&rq));
+            let reason = match observed {
+                None => Reason::Create,
+                Some(o) => {
+                    let (want, have) = (rq.spec.as_ref(), o.spec.as_ref());
+                    let same = desired::same_quantities(
+                        want.and_then(|s| s.hard.as_ref()),
+                        have.and_then(|s| s.hard.as_ref()),
+                    ) && want.map(|s| &s.scopes) == have.map(|s| &s.scopes)
+                        && want.map(|s| &s.scope_selector) == have.map(|s| &s.scope_selector)
+                        && metadata_in_sync(&rq.metadata, &o.metadata);
+                    if same {
+                        continue;
+                    }
+                    Reason::Drift
+                }
+            };
+            let shrink =
+                observed.is_some() && new.iter().all(|(r, v)| old.get(r).is_some_and(|o| v <= o));
+            if shrink {
+                add(&mut sum, &old, -1);
+                add(&mut sum, &new, 1);
+                self.actions.push(Action::Apply {
+                    object: Resource::ResourceQuota(rq),
+                    reason,
+                });
+            } else {
+                grows.push((rq, old, new, reason));
+            }
+        }
+        for (rq, old, new, reason) in grows {
+            let mut after = sum.clone();
+            add(&mut after, &old, -1);
+            add(&mut after, &new, 1);
+            let fits = limits
+                .iter()
+                .all(|(r, limit)| after.get(*r).is_none_or(|v| v <= limit));
+            if fits {
+                sum = after;
+                self.actions.push(Action::Apply {
+                    object: Resource::ResourceQuota(rq),
+                    reason,
+                });
+            } else {
+                self.findings.deferred_quotas += 1;
+            }
+        }
+    }
+}
+
+/// Whether a namespace existed before mto claimed it for `tenant`: such
+/// namespaces are never deleted by a purge.
+fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
+    let annotations = ns.metadata.annotations.as_ref();
+    if annotations.is_some_and(|a| a.contains_key(ADOPTED_ANNOTATION)) {
+        return true;
+    }
+    let ours = ns
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(TENANT_LABEL))
+        .is_some_and(|t| t == tenant);
+    let released_by_mto = annotations.is_some_and(|a| a.contains_key(RELEASED_FROM_ANNOTATION));
+    !ours && !released_by_mto
+}
+
+fn terminate(
+    tenant: &Tenant,
+    name: &str,
+    from: TenantPhase,
+    has_finalizer: bool,
+    observed: &impl Observed,
+    now: Timestamp,
+) -> Decision {
+    if !has_finalizer {
+        // Nothing of mto's holds the tenant back; Kubernetes removes it.
+        return Decision {
+            from,
+            phase: TenantPhase::Terminating,
+            actions: Vec::new(),
+            events: Vec::new(),
+            requeue_after: None,
+        };
+    }
+    let purge = tenant
+        .spec
+        .namespaces
+        .as_ref()
+        .and_then(|n| n.on_delete_purge_namespaces)
+        .unwrap_or(false);
+    let mut planner = Planner {
+        tenant,
+        name,
+        observed,
+        actions: Vec::new(),
+        findings: Findings::default(),
+    };
+    let status = status(
+        tenant,
+        TenantPhase::Terminating,
+        &planner.findings,
+        Vec::new(),
+        now,
+    );
+    if tenant.status.as_ref() != Some(&status) {
+        planner.actions.push(Action::UpdateTenantStatus {
+            tenant: name.to_owned(),
+            status,
+        });
+    }
+    let status_writes = planner.actions.len();
+    let owned: Vec<&str> = observed.tenant_namespaces(name).collect();
+    for ns in owned {
+        let Some(namespace) = observed.namespace(ns) else {
+            continue;
+        };
+        if namespace.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        if purge && !is_adopted(namespace, name) {
+            let target = ObjectRef::cluster(Kind::Namespace, ns);
+            planner.actions.push(Action::Delete {
+                target,
+                uid: namespace.metadata.uid.clone(),
+                reason: Reason::Purge,
+            });
+        } else {
+            planner.release(namespace);
+        }
+    }
+    let mut actions = planner.actions;
+    if actions.len() == status_writes {
+        // Everything is released or purging: let the tenant go.
+        actions.push(Action::RemoveFinalizer {
+            tenant: name.to_owned(),
+        });
+    }
+    Decision {
+        from,
+        phase: TenantPhase::Terminating,
+        actions,
+        events: Vec::new(),
+        requeue_after: None,
+    }
+}
+
+fn status(
+    tenant: &Tenant,
+    phase: TenantPhase,
+    findings: &Findings,
+    namespaces: Vec<String>,
+    now: Timestamp,
+) -> TenantStatus {
+    let generation = tenant.metadata.generation;
+    let previous = tenant
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let condition = |type_: &str, ok: bool, reason: &str, message: String| {
+        let status = if ok { "True" } else { "False" };
+        let last = previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map_or(Time(now), |c| c.last_transition_time.clone());
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message,
+            observed_generation: generation,
+            last_transition_time: last,
+        }
+    };
+    let spec = match &findings.spec_errors {
+        None => condition(
+            "SpecValid",
+            true,
+            "Valid",
+            "The tenant spec is valid.".into(),
+        ),
+        Some(e) => condition("SpecValid", false, "Invalid", e.to_string()),
+    };
+    let quota = match &findings.quota {
+        QuotaFinding::NotSet => condition(
+            "QuotaResolved",
+            true,
+            "NotSet",
+            "The tenant names no quota; its namespaces get none.".into(),
+        ),
+        QuotaFinding::Resolved => condition(
+            "QuotaResolved",
+            true,
+            "Resolved",
+            format!(
+                "Quota {} is applied.",
+                tenant.spec.quota.as_deref().unwrap_or_default()
+            ),
+        ),
+        QuotaFinding::Missing(q) => condition(
+            "QuotaResolved",
+            false,
+            "QuotaNotFound",
+            format!(
+                "Quota {q} does not exist; create it or change spec.quota. New namespaces wait for it: {}.",
+                list_or_none(&findings.held)
+            ),
+        ),
+        QuotaFinding::Invalid(q, e) => condition(
+            "QuotaResolved",
+            false,
+            "QuotaInvalid",
+            format!("Quota {q} is invalid: {e}"),
+        ),
+    };
+    let claimed = if findings.conflicts.is_empty() {
+        condition(
+            "NamespacesClaimed",
+            true,
+            "Claimed",
+            format!("{} namespaces claimed.", namespaces.len()),
+        )
+    } else {
+        let detail: Vec<String> = findings
+            .conflicts
+            .iter()
+            .map(|(ns, why)| format!("{ns} {why}"))
+            .collect();
+        condition(
+            "NamespacesClaimed",
+            false,
+            "NamespaceConflict",
+            format!("{}; change the tenant's namespaces.", detail.join("; ")),
+        )
+    };
+    let ready = match phase {
+        TenantPhase::Active => condition(
+            "Ready",
+            true,
+            "Active",
+            "Everything the tenant asks for is in place.".into(),
+        ),
+        TenantPhase::Terminating | TenantPhase::Gone => condition(
+            "Ready",
+            false,
+            "Terminating",
+            "The tenant is being deleted.".into(),
+        ),
+        _ => {
+            let (reason, message) = [&spec, &quota, &claimed]
+                .into_iter()
+                .find(|c| c.status == "False")
+                .map(|c| (c.reason.clone(), c.message.clone()))
+                .unwrap_or_else(|| {
+                    if findings.waiting.is_empty() {
+                        (
+                            "Provisioning".into(),
+                            "Quota changes are waiting for decreases elsewhere to land.".into(),
+                        )
+                    } else {
+                        (
+                            "NamespaceTerminating".into(),
+                            format!(
+                                "Waiting for namespaces being deleted: {}.",
+                                findings.waiting.join(", ")
+                            ),
+                        )
+                    }
+                });
+            condition("Ready", false, &reason, message)
+        }
+    };
+    TenantStatus {
+        phase: Some(phase.name().into()),
+        observed_generation: generation,
+        conditions: vec![ready, spec, quota, claimed],
+        namespaces,
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Warning events for conditions that turned False (or changed reason).
+fn new_problems(tenant: &Tenant, status: &TenantStatus) -> Vec<Event> {
+    let previous = tenant
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    status
+        .conditions
+        .iter()
+        .filter(|c| c.status == "False" && c.type_ != "Ready")
+        .filter(|c| {
+            !previous.iter().any(|p| {
+                p.type_ == c.type_
+                    && p.status == c.status
+                    && p.reason == c.reason
+                    && p.message == c.message
+            })
+        })
+        .map(|c| Event {
+            regarding: ObjectRef::cluster(
+                Kind::Tenant,
+                tenant.metadata.name.clone().unwrap_or_default(),
+            ),
+            warning: true,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        })
+        .collect()
+}

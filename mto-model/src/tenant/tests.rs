@@ -1,0 +1,569 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde_json::json;
+
+use super::*;
+use crate::Timestamp;
+use crate::action::{Action, Kind, Reason, Resource};
+use crate::api::{IntegrationConfig, Quota, Tenant};
+use crate::integration::Integration;
+use crate::labels::{KIND_LABEL, RELEASED_FROM_ANNOTATION, TENANT_LABEL};
+use crate::machine;
+use crate::observed::Observed;
+use crate::quantity::Quantity;
+use crate::snapshot::Snapshot;
+
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_second(1_790_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+pub(crate) fn tenant(value: serde_json::Value) -> Tenant {
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("test tenant: {e}"))
+}
+
+fn quota(name: &str, hard: serde_json::Value) -> Quota {
+    serde_json::from_value(json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota",
+        "metadata": {"name": name},
+        "spec": {"resourcequota": {"hard": hard}, "limitrange": {"limits": [{"type": "Container", "default": {"cpu": "500m"}}]}}
+    }))
+    .unwrap_or_else(|e| panic!("test quota: {e}"))
+}
+
+fn alpha() -> Tenant {
+    tenant(json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant",
+        "metadata": {"name": "alpha", "generation": 1},
+        "spec": {
+            "quota": "small",
+            "accessControl": {
+                "owners": {"users": ["anna@example.com"], "groups": ["alpha-admins"]},
+                "editors": {"users": ["ed"]},
+                "viewers": {"groups": ["auditors"]}
+            },
+            "namespaces": {
+                "withTenantPrefix": ["dev", "build"],
+                "withoutTenantPrefix": ["alpha-shared"],
+                "sandboxes": {"enabled": true, "private": true},
+                "metadata": {
+                    "common": {"labels": {"team": "alpha"}, "annotations": {"owner": "platform"}},
+                    "sandbox": {"labels": {"sandbox-of": "{{ TENANT.USERNAME }}"}},
+                    "specific": [{"namespaces": ["alpha-dev"], "labels": {"team": "alpha-dev"}}]
+                }
+            }
+        }
+    }))
+}
+
+fn cluster(tenants: &[Tenant]) -> Snapshot {
+    let mut s = Snapshot::default();
+    s.quotas.insert(
+        "small".into(),
+        quota(
+            "small",
+            json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
+        ),
+    );
+    for t in tenants {
+        s.put_tenant(t.clone());
+    }
+    s
+}
+
+/// Decides and executes until the tenant is steady; returns every decision.
+pub(crate) fn converge(s: &mut Snapshot, name: &str) -> Vec<Decision> {
+    let mut decisions = Vec::new();
+    for _ in 0..10 {
+        let Some(t) = s.tenant(name).cloned() else {
+            return decisions;
+        };
+        let d = decide(&t, s, now());
+        let steady = d.is_steady();
+        for a in &d.actions {
+            s.execute(a).unwrap_or_else(|e| panic!("{a}: {e}"));
+        }
+        decisions.push(d);
+        if steady {
+            return decisions;
+        }
+    }
+    panic!("tenant {name} did not converge: {:#?}", decisions.last());
+}
+
+fn labels(s: &Snapshot, ns: &str) -> BTreeMap<String, String> {
+    s.namespaces
+        .get(ns)
+        .and_then(|n| n.metadata.labels.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn table_is_sound() {
+    machine::assert_sound::<TenantPhase>();
+    let dot = machine::to_dot::<TenantPhase>("tenant");
+    assert!(dot.contains("\"Terminating\" -> \"Gone\""));
+}
+
+#[test]
+fn a_new_tenant_gets_everything_in_one_decision() {
+    let s = cluster(&[alpha()]);
+    let d = decide(&alpha(), &s, now());
+    assert_eq!(d.from, TenantPhase::Pending);
+    assert_eq!(d.phase, TenantPhase::Provisioning);
+    assert_eq!(
+        d.actions.first(),
+        Some(&Action::AddFinalizer {
+            tenant: "alpha".into()
+        })
+    );
+    let applied: Vec<String> = d
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Apply {
+                object,
+                reason: Reason::Create,
+            } => Some(object.object_ref().to_string()),
+            _ => None,
+        })
+        .collect();
+    for expected in [
+        "Namespace/alpha-dev",
+        "Namespace/alpha-build",
+        "Namespace/alpha-shared",
+        "Namespace/alpha-anna-example-com-sandbox",
+        "Namespace/alpha-ed-sandbox",
+        "RoleBinding/alpha-dev/alpha-owner-admin",
+        "RoleBinding/alpha-dev/alpha-editor-edit",
+        "RoleBinding/alpha-dev/alpha-viewer-view",
+        "RoleBinding/alpha-ed-sandbox/alpha-owner-admin",
+        "LimitRange/alpha-dev/tenant-limit-range",
+        "ResourceQuota/alpha-dev/tenant-quota",
+    ] {
+        assert!(
+            applied.contains(&expected.to_string()),
+            "missing {expected} in {applied:#?}"
+        );
+    }
+    // A private sandbox holds only its user's binding.
+    assert!(
+        !applied
+            .iter()
+            .any(|a| a.starts_with("RoleBinding/alpha-ed-sandbox/alpha-viewer"))
+    );
+    match d.actions.last() {
+        Some(Action::UpdateTenantStatus { status, .. }) => {
+            assert_eq!(status.phase.as_deref(), Some("Active"));
+            assert_eq!(status.observed_generation, Some(1));
+            assert_eq!(status.namespaces.len(), 5);
+        }
+        other => panic!("status write must come last, got {other:?}"),
+    }
+}
+
+#[test]
+fn metadata_follows_precedence_and_mandatory_labels_win() {
+    let mut s = cluster(&[alpha()]);
+    s.integration = Integration::compile(Some(&serde_json::from_value::<IntegrationConfig>(json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
+        "metadata": {"name": "mto", "namespace": "mto-system"},
+        "spec": {"metadata": {"namespaces": {"labels": {"team": "cluster-default", "cost-center": "42"}}}}
+    })).unwrap_or_else(|e| panic!("{e}")))).unwrap_or_else(|e| panic!("{e}"));
+    converge(&mut s, "alpha");
+    let dev = labels(&s, "alpha-dev");
+    assert_eq!(
+        dev.get("team").map(String::as_str),
+        Some("alpha-dev"),
+        "specific wins"
+    );
+    assert_eq!(
+        dev.get("cost-center").map(String::as_str),
+        Some("42"),
+        "integration config fills in"
+    );
+    assert_eq!(dev.get(TENANT_LABEL).map(String::as_str), Some("alpha"));
+    assert_eq!(dev.get(KIND_LABEL).map(String::as_str), Some("dev"));
+    assert_eq!(
+        labels(&s, "alpha-build").get("team").map(String::as_str),
+        Some("alpha"),
+        "common wins over the integration config"
+    );
+    let sandbox = labels(&s, "alpha-anna-example-com-sandbox");
+    assert_eq!(
+        sandbox.get("sandbox-of").map(String::as_str),
+        Some("anna-example-com")
+    );
+    assert_eq!(sandbox.get(KIND_LABEL).map(String::as_str), Some("sandbox"));
+}
+
+#[test]
+fn steady_state_has_no_actions_and_status_is_written_once() {
+    let mut s = cluster(&[alpha()]);
+    let decisions = converge(&mut s, "alpha");
+    assert_eq!(
+        decisions.len(),
+        2,
+        "one decision does everything, the next finds nothing to do"
+    );
+    let last = decisions.last().unwrap_or_else(|| unreachable!());
+    assert_eq!(last.phase, TenantPhase::Active);
+    assert!(last.events.is_empty());
+}
+
+#[test]
+fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let share = |s: &Snapshot, ns: &str, r: &str| {
+        s.resource_quota(ns, "tenant-quota").and_then(|q| {
+            q.spec
+                .as_ref()?
+                .hard
+                .as_ref()?
+                .get(r)
+                .map(|v| Quantity::parse(&v.0).unwrap_or_default())
+        })
+    };
+    assert_eq!(
+        share(&s, "alpha-dev", "pods"),
+        Some(Quantity::from_units(4)),
+        "20 pods over 5 namespaces"
+    );
+    assert_eq!(
+        share(&s, "alpha-dev", "requests.cpu"),
+        Quantity::parse("800m").ok()
+    );
+    // Add a namespace: every share shrinks before the new one is created.
+    let mut t = s.tenants["alpha"].clone();
+    t.spec
+        .namespaces
+        .as_mut()
+        .map(|n| n.with_tenant_prefix.push("qa".into()));
+    s.put_tenant(t);
+    let t = s.tenants["alpha"].clone();
+    let d = decide(&t, &s, now());
+    let total = Quantity::from_units(20);
+    for a in &d.actions {
+        s.execute(a).unwrap_or_else(|e| panic!("{e}"));
+        let sum: i128 = s
+            .tenant_namespaces("alpha")
+            .filter_map(|ns| share(&s, ns, "pods"))
+            .map(Quantity::nanos)
+            .sum();
+        assert!(
+            sum <= total.nanos(),
+            "after {a}: {sum} pods' worth of quota"
+        );
+    }
+    converge(&mut s, "alpha");
+    assert_eq!(
+        share(&s, "alpha-qa", "pods"),
+        Some(Quantity::from_units(3)),
+        "20 pods over 6 namespaces"
+    );
+}
+
+#[test]
+fn a_namespace_two_tenants_ask_for_goes_to_the_first() {
+    let mut first = tenant(
+        json!({"metadata": {"name": "first", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {"namespaces": {"withoutTenantPrefix": ["shared"]}}}),
+    );
+    let second = tenant(
+        json!({"metadata": {"name": "second", "creationTimestamp": "2026-02-01T00:00:00Z"}, "spec": {"namespaces": {"withoutTenantPrefix": ["shared", "second-own"]}}}),
+    );
+    first.metadata.generation = Some(1);
+    let mut s = cluster(&[first, second]);
+    // The later tenant decides first; it still must not take the namespace.
+    converge(&mut s, "second");
+    assert!(s.namespace("shared").is_none());
+    assert!(s.namespace("second-own").is_some());
+    let status = s.tenants["second"].status.clone().unwrap_or_default();
+    assert_eq!(status.phase.as_deref(), Some("Degraded"));
+    let claimed = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "NamespacesClaimed")
+        .cloned()
+        .unwrap_or_else(|| panic!("no NamespacesClaimed"));
+    assert_eq!(claimed.reason, "NamespaceConflict");
+    assert!(
+        claimed
+            .message
+            .contains("shared is also requested by tenant first"),
+        "{}",
+        claimed.message
+    );
+    converge(&mut s, "first");
+    assert_eq!(
+        labels(&s, "shared").get(TENANT_LABEL).map(String::as_str),
+        Some("first")
+    );
+    converge(&mut s, "second");
+    assert_eq!(
+        labels(&s, "shared").get(TENANT_LABEL).map(String::as_str),
+        Some("first"),
+        "nothing of the other tenant changes"
+    );
+}
+
+#[test]
+fn a_conflict_is_reported_as_an_event_once() {
+    let mut s = cluster(&[]);
+    s.put_namespace(Namespace {
+        metadata: ObjectMeta {
+            name: Some("x".into()),
+            labels: Some([(TENANT_LABEL.to_string(), "other".to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    s.put_tenant(tenant(
+        json!({"metadata": {"name": "t"}, "spec": {"namespaces": {"withoutTenantPrefix": ["x"]}}}),
+    ));
+    let decisions = converge(&mut s, "t");
+    assert_eq!(decisions[0].events.len(), 1);
+    assert!(
+        decisions[0].events[0]
+            .message
+            .contains("x belongs to tenant other")
+    );
+    assert!(decisions.last().is_some_and(|d| d.events.is_empty()));
+    assert_eq!(
+        labels(&s, "x").get(TENANT_LABEL).map(String::as_str),
+        Some("other")
+    );
+}
+
+#[test]
+fn privileged_namespaces_are_never_claimed() {
+    let mut s = cluster(&[tenant(
+        json!({"metadata": {"name": "t"}, "spec": {"namespaces": {"withoutTenantPrefix": ["kube-system", "default"]}}}),
+    )]);
+    converge(&mut s, "t");
+    assert!(s.namespace("kube-system").is_none() && s.namespace("default").is_none());
+    assert_eq!(
+        s.tenants["t"]
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .as_deref(),
+        Some("Degraded")
+    );
+}
+
+#[test]
+fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let mut t = s.tenants["alpha"].clone();
+    t.spec.quota = Some("missing".into());
+    t.spec
+        .namespaces
+        .as_mut()
+        .map(|n| n.with_tenant_prefix.push("qa".into()));
+    s.put_tenant(t);
+    let decisions = converge(&mut s, "alpha");
+    assert!(
+        s.namespace("alpha-qa").is_none(),
+        "not created without its quota"
+    );
+    assert!(s.namespace("alpha-dev").is_some());
+    assert!(
+        s.resource_quota("alpha-dev", "tenant-quota").is_some(),
+        "existing quota objects are kept"
+    );
+    let status = s.tenants["alpha"].status.clone().unwrap_or_default();
+    let ready = &status.conditions[0];
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "QuotaNotFound")
+    );
+    assert!(ready.message.contains("alpha-qa"), "{}", ready.message);
+    assert!(
+        decisions[0]
+            .events
+            .iter()
+            .any(|e| e.reason == "QuotaNotFound")
+    );
+}
+
+#[test]
+fn an_invalid_spec_changes_nothing_but_status() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let before = s.namespaces.clone();
+    let mut t = s.tenants["alpha"].clone();
+    t.spec
+        .namespaces
+        .as_mut()
+        .map(|n| n.with_tenant_prefix = vec!["Bad_Name".into()]);
+    s.put_tenant(t);
+    let d = decide(&s.tenants["alpha"], &s, now());
+    assert!(
+        d.actions
+            .iter()
+            .all(|a| matches!(a, Action::UpdateTenantStatus { .. })),
+        "{:#?}",
+        d.actions
+    );
+    converge(&mut s, "alpha");
+    assert_eq!(s.namespaces, before, "no deletion on doubt");
+    let cond = s.tenants["alpha"]
+        .status
+        .clone()
+        .unwrap_or_default()
+        .conditions;
+    let spec = cond
+        .iter()
+        .find(|c| c.type_ == "SpecValid")
+        .cloned()
+        .unwrap_or_else(|| panic!("no SpecValid"));
+    assert!(
+        spec.message.contains("spec.namespaces.withTenantPrefix[0]"),
+        "{}",
+        spec.message
+    );
+}
+
+#[test]
+fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let mut t = s.tenants["alpha"].clone();
+    t.spec
+        .namespaces
+        .as_mut()
+        .map(|n| n.with_tenant_prefix.retain(|n| n != "build"));
+    t.spec.access_control.as_mut().map(|ac| ac.viewers = None);
+    s.put_tenant(t);
+    let decisions = converge(&mut s, "alpha");
+    let build = s
+        .namespace("alpha-build")
+        .cloned()
+        .unwrap_or_else(|| panic!("released, not deleted"));
+    assert!(!labels(&s, "alpha-build").contains_key(TENANT_LABEL));
+    assert!(
+        !labels(&s, "alpha-build").contains_key("team"),
+        "mto's labels go"
+    );
+    assert_eq!(
+        build
+            .metadata
+            .annotations
+            .and_then(|a| a.get(RELEASED_FROM_ANNOTATION).cloned())
+            .as_deref(),
+        Some("alpha")
+    );
+    assert_eq!(
+        s.role_bindings("alpha-build").count(),
+        0,
+        "access is removed"
+    );
+    assert!(s.resource_quota("alpha-build", "tenant-quota").is_none());
+    assert!(
+        !s.role_bindings("alpha-dev")
+            .any(|rb| rb.metadata.name.as_deref() == Some("alpha-viewer-view"))
+    );
+    assert!(
+        decisions[0]
+            .actions
+            .iter()
+            .all(|a| !matches!(a, Action::Delete { target, .. } if target.kind == Kind::Namespace))
+    );
+}
+
+#[test]
+fn a_deleted_managed_role_binding_comes_back() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    s.role_bindings
+        .get_mut("alpha-dev")
+        .map(|m| m.remove("alpha-owner-admin"));
+    let d = decide(&s.tenants["alpha"], &s, now());
+    assert_eq!(d.actions.len(), 1, "{:#?}", d.actions);
+    assert!(
+        matches!(&d.actions[0], Action::Apply { object: Resource::RoleBinding(rb), reason: Reason::Create } if rb.metadata.name.as_deref() == Some("alpha-owner-admin"))
+    );
+}
+
+fn delete(s: &mut Snapshot, name: &str) {
+    if let Some(t) = s.tenants.get_mut(name) {
+        t.metadata.deletion_timestamp = Some(Time(now()));
+    }
+}
+
+#[test]
+fn deleting_without_purge_releases_every_namespace() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    delete(&mut s, "alpha");
+    let decisions = converge(&mut s, "alpha");
+    assert!(s.tenants.is_empty(), "finalizer removed, tenant gone");
+    assert_eq!(
+        decisions.last().map(|d| d.phase),
+        Some(TenantPhase::Terminating)
+    );
+    assert!(decisions.last().is_some_and(|d| d.actions
+        == [Action::RemoveFinalizer {
+            tenant: "alpha".into()
+        }]));
+    assert_eq!(s.namespaces.len(), 5, "all kept");
+    assert!(s.namespaces.values().all(|n| {
+        !n.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(TENANT_LABEL))
+    }));
+}
+
+#[test]
+fn purge_deletes_only_namespaces_mto_created() {
+    let mut t = alpha();
+    t.spec
+        .namespaces
+        .as_mut()
+        .map(|n| n.on_delete_purge_namespaces = Some(true));
+    let mut s = cluster(&[t]);
+    s.put_namespace(Namespace {
+        metadata: ObjectMeta {
+            name: Some("alpha-shared".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    converge(&mut s, "alpha");
+    assert_eq!(
+        labels(&s, "alpha-shared")
+            .get(TENANT_LABEL)
+            .map(String::as_str),
+        Some("alpha"),
+        "adopted"
+    );
+    delete(&mut s, "alpha");
+    converge(&mut s, "alpha");
+    assert_eq!(
+        s.namespaces.keys().collect::<Vec<_>>(),
+        ["alpha-shared"],
+        "the adopted namespace is kept"
+    );
+}
+
+#[test]
+fn every_decision_follows_the_transition_table() {
+    let mut s = cluster(&[alpha()]);
+    let check = |ds: &[Decision]| {
+        for d in ds {
+            assert!(
+                machine::allowed(d.from, d.phase),
+                "{:?} -> {:?}",
+                d.from,
+                d.phase
+            );
+        }
+    };
+    check(&converge(&mut s, "alpha"));
+    delete(&mut s, "alpha");
+    check(&converge(&mut s, "alpha"));
+}
