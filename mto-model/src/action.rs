@@ -167,6 +167,17 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
+    /// Remove labels mto does not own (a merge patch setting them to null):
+    /// the tenant label of a namespace labelled by someone else, when its
+    /// tenant is deleted.
+    RemoveLabels {
+        /// The object.
+        target: ObjectRef,
+        /// The label keys.
+        keys: Vec<String>,
+        /// Why.
+        reason: Reason,
+    },
     /// Add mto's finalizer to the tenant.
     AddFinalizer {
         /// The tenant.
@@ -203,6 +214,16 @@ impl std::fmt::Display for Action {
             Action::Delete { target, reason, .. } => {
                 write!(f, "delete {target} ({})", reason.name())
             }
+            Action::RemoveLabels {
+                target,
+                keys,
+                reason,
+            } => write!(
+                f,
+                "remove labels {} from {target} ({})",
+                keys.join(","),
+                reason.name()
+            ),
             Action::AddFinalizer { tenant } => write!(f, "add finalizer to Tenant/{tenant}"),
             Action::RemoveFinalizer { tenant } => {
                 write!(f, "remove finalizer from Tenant/{tenant}")

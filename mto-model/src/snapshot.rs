@@ -203,6 +203,17 @@ impl Snapshot {
                 }
                 Ok(())
             }
+            Action::RemoveLabels { target, keys, .. } => {
+                if target.kind == Kind::Namespace {
+                    if let Some(mut ns) = self.namespaces.get(&target.name).cloned() {
+                        if let Some(labels) = ns.metadata.labels.as_mut() {
+                            labels.retain(|k, _| !keys.contains(k));
+                        }
+                        self.put_namespace(ns);
+                    }
+                }
+                Ok(())
+            }
             Action::AddFinalizer { tenant } | Action::RemoveFinalizer { tenant } => {
                 let t = self
                     .tenants

@@ -30,6 +30,10 @@ pub struct RequestedNamespace {
     pub kind: String,
     /// For a sandbox: the user it belongs to.
     pub sandbox_user: Option<String>,
+    /// Labelled into the tenant by someone other than mto (a tenant owner,
+    /// or the operator mto replaces): not in the spec, never purged, and its
+    /// tenant and kind labels are left to whoever set them.
+    pub joined: bool,
 }
 
 /// Every namespace a tenant asks for, in spec order, once each. Names that
@@ -51,6 +55,7 @@ pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
             name: format!("{name}-{short}"),
             kind: short.clone(),
             sandbox_user: None,
+            joined: false,
         });
     }
     for full in &namespaces.without_tenant_prefix {
@@ -58,6 +63,7 @@ pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
             name: full.clone(),
             kind: full.clone(),
             sandbox_user: None,
+            joined: false,
         });
     }
     if namespaces.sandboxes.as_ref().is_some_and(|s| s.enabled) {
@@ -72,6 +78,7 @@ pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
                 name: sandbox_namespace(name, user),
                 kind: "sandbox".into(),
                 sandbox_user: Some(user.clone()),
+                joined: false,
             });
         }
     }
@@ -132,6 +139,14 @@ pub(crate) fn managed_labels(tenant: &str) -> BTreeMap<String, String> {
         (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
         (TENANT_LABEL.to_owned(), tenant.to_owned()),
     ])
+}
+
+/// Whether an object carries mto's managed-by label.
+#[must_use]
+pub fn is_managed(meta: &ObjectMeta) -> bool {
+    meta.labels
+        .as_ref()
+        .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE))
 }
 
 /// Whether an observed object was put there by mto for `tenant`.
@@ -201,8 +216,10 @@ pub(crate) fn namespace(
             );
         }
     }
-    labels.extend(managed_labels(tenant_name));
-    labels.insert(KIND_LABEL.into(), requested.kind.clone());
+    if !requested.joined {
+        labels.extend(managed_labels(tenant_name));
+        labels.insert(KIND_LABEL.into(), requested.kind.clone());
+    }
     if adopted {
         annotations.insert(ADOPTED_ANNOTATION.into(), "true".into());
     }

@@ -12,7 +12,7 @@ mod plan;
 
 use std::time::Duration;
 
-pub use desired::{RequestedNamespace, USERNAME_PLACEHOLDER, requested_namespaces};
+pub use desired::{RequestedNamespace, USERNAME_PLACEHOLDER, is_managed, requested_namespaces};
 pub use plan::decide;
 
 use crate::action::{Action, Event};

@@ -11,8 +11,8 @@ use crate::action::{Action, Event, Kind, ObjectRef, Reason, Resource};
 use crate::api::{Quota, Tenant, TenantStatus};
 use crate::apply::metadata_in_sync;
 use crate::labels::{
-    ADOPTED_ANNOTATION, LIMIT_RANGE_NAME, RELEASED_FROM_ANNOTATION, RESOURCE_QUOTA_NAME,
-    TENANT_FINALIZER, TENANT_LABEL,
+    ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, RELEASED_FROM_ANNOTATION,
+    RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
 };
 use crate::machine::Phase;
 use crate::observed::Observed;
@@ -144,27 +144,48 @@ impl<'a, O: Observed> Planner<'a, O> {
     fn plan(&mut self) -> Vec<String> {
         let quota = self.resolve_quota();
         let integration = self.observed.integration();
-        let planned =
-            self.claimable(quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet));
-        let wanted: BTreeSet<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
+        let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
+        let mut planned = self.claimable(may_create);
+        let requested: BTreeSet<String> = requested_namespaces(self.tenant)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         let waiting: BTreeSet<&str> = self.findings.waiting.iter().map(String::as_str).collect();
 
-        // Namespaces the tenant let go of: remove what mto put inside, then the labels.
-        let stale: Vec<&str> = self
+        // Labelled namespaces the spec does not ask for: released when mto
+        // claimed them, joined to the tenant when someone else labelled them.
+        let mut releases = Vec::new();
+        let labelled: Vec<&str> = self
             .observed
             .tenant_namespaces(self.name)
-            .filter(|ns| !wanted.contains(ns) && !waiting.contains(ns))
+            .filter(|ns| !requested.contains(*ns) && !waiting.contains(ns))
             .collect();
-        let mut releases = Vec::new();
-        for ns in stale {
-            if let Some(observed) = self
+        for ns in labelled {
+            let Some(observed) = self
                 .observed
                 .namespace(ns)
                 .filter(|n| n.metadata.deletion_timestamp.is_none())
-            {
+            else {
+                continue;
+            };
+            if mto_owns_tenant_label(observed) {
                 releases.push(self.release(observed));
+            } else {
+                let kind = observed
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(KIND_LABEL));
+                let joined = RequestedNamespace {
+                    name: ns.to_owned(),
+                    kind: kind.cloned().unwrap_or_default(),
+                    sandbox_user: None,
+                    joined: true,
+                };
+                planned.push((joined, Some(observed)));
             }
         }
+        let wanted: BTreeSet<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
 
         let subjects = RoleSubjects::of(&self.tenant.spec);
         let private = self
@@ -176,7 +197,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .is_some_and(|s| s.private);
         let mut quota_changes = Vec::new();
         for (requested, observed_ns) in &planned {
-            let adopted = observed_ns.is_some_and(|n| is_adopted(n, self.name));
+            let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
@@ -579,6 +600,12 @@ impl<'a, O: Observed> Planner<'a, O> {
     }
 }
 
+/// Whether mto's field manager owns the namespace's tenant label.
+fn mto_owns_tenant_label(ns: &Namespace) -> bool {
+    crate::apply::owned_keys(&ns.metadata, crate::apply::MetadataField::Labels)
+        .contains(&TENANT_LABEL)
+}
+
 /// Whether a namespace existed before mto claimed it for `tenant`: such
 /// namespaces are never deleted by a purge.
 fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
@@ -658,6 +685,16 @@ fn terminate(
             });
         } else {
             planner.release(namespace);
+            if !mto_owns_tenant_label(namespace) {
+                // A tenant label mto did not set would hand the namespace to
+                // any future tenant of the same name.
+                let target = ObjectRef::cluster(Kind::Namespace, ns);
+                planner.actions.push(Action::RemoveLabels {
+                    target,
+                    keys: vec![TENANT_LABEL.into(), KIND_LABEL.into()],
+                    reason: Reason::Release,
+                });
+            }
         }
     }
     let mut actions = planner.actions;

@@ -567,3 +567,46 @@ fn every_decision_follows_the_transition_table() {
     delete(&mut s, "alpha");
     check(&converge(&mut s, "alpha"));
 }
+
+#[test]
+fn a_namespace_labelled_by_a_tenant_owner_joins_and_is_never_purged() {
+    let mut t = alpha();
+    t.spec
+        .namespaces
+        .as_mut()
+        .map(|n| n.on_delete_purge_namespaces = Some(true));
+    let mut s = cluster(&[t]);
+    s.put_namespace(Namespace {
+        metadata: ObjectMeta {
+            name: Some("alpha-extra".into()),
+            labels: Some([(TENANT_LABEL.to_string(), "alpha".to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    converge(&mut s, "alpha");
+    assert!(
+        s.role_bindings("alpha-extra")
+            .any(|rb| rb.metadata.name.as_deref() == Some("alpha-owner-admin")),
+        "joined namespaces get the tenant's access"
+    );
+    assert!(
+        s.tenants["alpha"]
+            .status
+            .as_ref()
+            .is_some_and(|st| st.namespaces.contains(&"alpha-extra".to_string()))
+    );
+    delete(&mut s, "alpha");
+    let decisions = converge(&mut s, "alpha");
+    assert!(s.namespace("alpha-extra").is_some(), "never purged");
+    assert!(
+        !labels(&s, "alpha-extra").contains_key(TENANT_LABEL),
+        "its tenant label goes with the tenant"
+    );
+    assert!(
+        decisions
+            .iter()
+            .flat_map(|d| &d.actions)
+            .any(|a| matches!(a, Action::RemoveLabels { .. }))
+    );
+}

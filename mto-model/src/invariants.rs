@@ -1,0 +1,332 @@
+//! The invariants of DESIGN.md as pure checks over an observed cluster.
+//!
+//! The simulator runs them after every step; property tests run them after
+//! every action. Each check is written independently of the planner (it
+//! reads the tenant spec directly), so a planner bug cannot hide itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::action::{Action, Kind};
+use crate::api::Tenant;
+use crate::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
+use crate::machine::Phase;
+use crate::names::sandbox_namespace;
+use crate::observed::Observed;
+use crate::quantity::Quantity;
+use crate::tenant::{TenantPhase, is_managed};
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Invariant 1: a namespace labelled for one tenant holds mto's objects for another.
+    SharedNamespace {
+        /// The namespace.
+        namespace: String,
+        /// Its tenant label.
+        owner: String,
+        /// The other tenant.
+        other: String,
+    },
+    /// Invariant 2: a namespace of an Active tenant is missing or unlabelled.
+    MissingNamespace {
+        /// The tenant.
+        tenant: String,
+        /// The namespace.
+        namespace: String,
+    },
+    /// Invariant 2: the access mto granted differs from what the tenant asks for.
+    WrongAccess {
+        /// The tenant.
+        tenant: String,
+        /// The namespace.
+        namespace: String,
+        /// Subjects granted but not asked for, and asked for but not granted.
+        detail: String,
+    },
+    /// Invariant 3: a member of one tenant holds access mto granted in another's namespace.
+    CrossTenantAccess {
+        /// The subject (`User:name` or `Group:name`).
+        subject: String,
+        /// The namespace.
+        namespace: String,
+        /// The namespace's tenant.
+        tenant: String,
+    },
+    /// Invariant 5: a namespace deleted although its tenant is not being
+    /// deleted with purge.
+    UnsafeDelete {
+        /// The namespace.
+        namespace: String,
+        /// Why it was unsafe.
+        reason: String,
+    },
+    /// Invariant 6: the namespaces' quotas of a tenant sum above the tenant's quota.
+    QuotaExceeded {
+        /// The tenant.
+        tenant: String,
+        /// The resource.
+        resource: String,
+        /// The sum over its namespaces.
+        sum: String,
+        /// The tenant's limit.
+        limit: String,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::SharedNamespace {
+                namespace,
+                owner,
+                other,
+            } => write!(
+                f,
+                "invariant 1: namespace {namespace} of tenant {owner} holds objects of tenant {other}"
+            ),
+            Violation::MissingNamespace { tenant, namespace } => write!(
+                f,
+                "invariant 2: namespace {namespace} of Active tenant {tenant} is missing or unlabelled"
+            ),
+            Violation::WrongAccess {
+                tenant,
+                namespace,
+                detail,
+            } => write!(
+                f,
+                "invariant 2: access in {namespace} of tenant {tenant}: {detail}"
+            ),
+            Violation::CrossTenantAccess {
+                subject,
+                namespace,
+                tenant,
+            } => write!(
+                f,
+                "invariant 3: {subject} may act in {namespace} of tenant {tenant} without being its member"
+            ),
+            Violation::UnsafeDelete { namespace, reason } => {
+                write!(f, "invariant 5: namespace {namespace} deleted: {reason}")
+            }
+            Violation::QuotaExceeded {
+                tenant,
+                resource,
+                sum,
+                limit,
+            } => write!(
+                f,
+                "invariant 6: tenant {tenant} namespaces' {resource} quotas sum to {sum}, above {limit}"
+            ),
+        }
+    }
+}
+
+/// Members of a tenant as `Kind:name`, by role-binding purpose.
+fn members(tenant: &Tenant) -> BTreeSet<String> {
+    let ac = tenant.spec.access_control.clone().unwrap_or_default();
+    [ac.owners, ac.editors, ac.viewers]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| {
+            s.users
+                .into_iter()
+                .map(|u| format!("User:{u}"))
+                .chain(s.groups.into_iter().map(|g| format!("Group:{g}")))
+        })
+        .collect()
+}
+
+fn is_private_sandbox_of(tenant: &Tenant, namespace: &str) -> Option<String> {
+    let ns = tenant.spec.namespaces.as_ref()?;
+    ns.sandboxes.as_ref().filter(|s| s.enabled && s.private)?;
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let ac = tenant.spec.access_control.clone().unwrap_or_default();
+    [ac.owners, ac.editors]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.users)
+        .find(|u| sandbox_namespace(name, u) == namespace)
+}
+
+/// Invariants 1, 2, 3 and 6 over the whole cluster.
+pub fn check_cluster<'a>(
+    observed: &impl Observed,
+    tenants: impl IntoIterator<Item = &'a Tenant>,
+) -> Vec<Violation> {
+    let tenants: BTreeMap<&str, &Tenant> = tenants
+        .into_iter()
+        .map(|t| (t.metadata.name.as_deref().unwrap_or_default(), t))
+        .collect();
+    let mut violations = Vec::new();
+    for (name, tenant) in &tenants {
+        let own: BTreeSet<String> = members(tenant);
+        for ns in observed.tenant_namespaces(name) {
+            let private_user = is_private_sandbox_of(tenant, ns);
+            let mut granted = BTreeSet::new();
+            for rb in observed.role_bindings(ns) {
+                let Some(rb_tenant) = rb
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(TENANT_LABEL))
+                else {
+                    continue;
+                };
+                if !is_managed(&rb.metadata) {
+                    continue;
+                }
+                if rb_tenant != name {
+                    violations.push(Violation::SharedNamespace {
+                        namespace: ns.into(),
+                        owner: (*name).into(),
+                        other: rb_tenant.clone(),
+                    });
+                }
+                for s in rb.subjects.iter().flatten() {
+                    let subject = format!("{}:{}", s.kind, s.name);
+                    if !own.contains(&subject) {
+                        violations.push(Violation::CrossTenantAccess {
+                            subject: subject.clone(),
+                            namespace: ns.into(),
+                            tenant: (*name).into(),
+                        });
+                    }
+                    granted.insert(subject);
+                }
+            }
+            // Invariant 2, for tenants that say they are Active for their current spec.
+            let status = tenant.status.as_ref();
+            let active = status
+                .and_then(|s| s.phase.as_deref())
+                .and_then(TenantPhase::from_name)
+                == Some(TenantPhase::Active)
+                && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
+                && tenant.metadata.deletion_timestamp.is_none();
+            if active {
+                let expected: BTreeSet<String> = match &private_user {
+                    Some(u) => BTreeSet::from([format!("User:{u}")]),
+                    None => own.clone(),
+                };
+                if granted != expected {
+                    let extra: Vec<_> = granted.difference(&expected).cloned().collect();
+                    let missing: Vec<_> = expected.difference(&granted).cloned().collect();
+                    violations.push(Violation::WrongAccess {
+                        tenant: (*name).into(),
+                        namespace: ns.into(),
+                        detail: format!("extra {extra:?}, missing {missing:?}"),
+                    });
+                }
+            }
+        }
+        let status = tenant.status.as_ref();
+        let active = status.and_then(|s| s.phase.as_deref()) == Some(TenantPhase::Active.name())
+            && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
+            && tenant.metadata.deletion_timestamp.is_none();
+        if active {
+            for ns in status.map(|s| s.namespaces.as_slice()).unwrap_or_default() {
+                let labelled = observed
+                    .namespace(ns)
+                    .and_then(|n| n.metadata.labels.as_ref())
+                    .and_then(|l| l.get(TENANT_LABEL))
+                    .is_some_and(|t| t == name);
+                if !labelled {
+                    violations.push(Violation::MissingNamespace {
+                        tenant: (*name).into(),
+                        namespace: ns.clone(),
+                    });
+                }
+            }
+        }
+        violations.extend(check_quota(observed, name, tenant));
+    }
+    violations
+}
+
+fn check_quota(observed: &impl Observed, name: &str, tenant: &Tenant) -> Vec<Violation> {
+    let Some(quota) = tenant.spec.quota.as_deref().and_then(|q| observed.quota(q)) else {
+        return Vec::new();
+    };
+    let limits = quota
+        .spec
+        .resourcequota
+        .as_ref()
+        .and_then(|r| r.hard.as_ref());
+    let mut sums: BTreeMap<&str, i128> = BTreeMap::new();
+    for ns in observed.tenant_namespaces(name) {
+        let Some(rq) = observed
+            .resource_quota(ns, RESOURCE_QUOTA_NAME)
+            .filter(|rq| is_managed(&rq.metadata))
+        else {
+            continue;
+        };
+        for (r, v) in rq
+            .spec
+            .as_ref()
+            .and_then(|s| s.hard.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            *sums.entry(r.as_str()).or_default() += Quantity::parse(&v.0)
+                .map(Quantity::nanos)
+                .unwrap_or_default();
+        }
+    }
+    let mut out = Vec::new();
+    for (r, limit) in limits.into_iter().flatten() {
+        let Ok(limit_q) = Quantity::parse(&limit.0) else {
+            continue;
+        };
+        let sum = sums.get(r.as_str()).copied().unwrap_or_default();
+        if sum > limit_q.nanos() {
+            out.push(Violation::QuotaExceeded {
+                tenant: name.into(),
+                resource: r.clone(),
+                sum: Quantity::from_nanos(sum).to_string(),
+                limit: limit.0.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Invariant 5, checked before an action runs: a namespace is deleted only
+/// when its tenant is being deleted and asked for purge.
+pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violation> {
+    let Action::Delete { target, .. } = action else {
+        return None;
+    };
+    if target.kind != Kind::Namespace {
+        return None;
+    }
+    let ns = observed.namespace(&target.name)?;
+    let owner = ns
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(TENANT_LABEL));
+    let reason = match owner.and_then(|o| observed.tenant(o)) {
+        None => "it belongs to no existing tenant".to_string(),
+        Some(t) if t.metadata.deletion_timestamp.is_none() => format!(
+            "tenant {} is not being deleted",
+            owner.map_or("", String::as_str)
+        ),
+        Some(t)
+            if !t
+                .spec
+                .namespaces
+                .as_ref()
+                .and_then(|n| n.on_delete_purge_namespaces)
+                .unwrap_or(false) =>
+        {
+            format!(
+                "tenant {} did not ask for purge",
+                owner.map_or("", String::as_str)
+            )
+        }
+        Some(_) => return None,
+    };
+    Some(Violation::UnsafeDelete {
+        namespace: target.name.clone(),
+        reason,
+    })
+}
