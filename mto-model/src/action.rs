@@ -148,6 +148,9 @@ impl Reason {
 }
 
 /// One thing to do.
+// Most actions are applies; boxing the object would cost every one of them
+// an allocation to shrink the rare small variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Server-side apply of `object` with field manager [`crate::labels::FIELD_MANAGER`]:

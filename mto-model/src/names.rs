@@ -54,10 +54,10 @@ pub fn qualified_name_problem(key: &str) -> Option<String> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        if let Some(p) = dns_subdomain_problem(prefix) {
-            return Some(format!("prefix {prefix:?} {p}"));
-        }
+    if let Some(prefix) = prefix
+        && let Some(p) = dns_subdomain_problem(prefix)
+    {
+        return Some(format!("prefix {prefix:?} {p}"));
     }
     if name.is_empty() || name.len() > 63 {
         return Some("name part must be 1 to 63 characters".into());

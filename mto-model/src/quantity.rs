@@ -150,17 +150,21 @@ impl Quantity {
 pub enum Granularity {
     /// Thousandths (CPU).
     Milli,
-    /// Whole units (memory bytes, object counts).
+    /// Whole units (object counts).
     Unit,
+    /// Whole mebibytes (memory and storage), so shares read as `5461Mi`.
+    Mebi,
 }
 
 impl Granularity {
-    /// The granularity for a ResourceQuota resource name: CPU may be split
-    /// into millicores, everything else into whole units.
+    /// The granularity for a ResourceQuota resource name: CPU splits into
+    /// millicores, memory and storage into mebibytes, counts into units.
     #[must_use]
     pub fn for_resource(resource: &str) -> Granularity {
         if resource == "cpu" || resource.ends_with(".cpu") {
             Granularity::Milli
+        } else if resource.contains("memory") || resource.contains("storage") {
+            Granularity::Mebi
         } else {
             Granularity::Unit
         }
@@ -170,6 +174,7 @@ impl Granularity {
         match self {
             Granularity::Milli => NANO / 1000,
             Granularity::Unit => NANO,
+            Granularity::Mebi => NANO << 20,
         }
     }
 }
@@ -240,6 +245,7 @@ mod tests {
         assert_eq!(each, q("3"));
         let cpu = q("1").share(3, Granularity::Milli);
         assert_eq!(cpu, q("333m"));
+        assert_eq!(q("32Gi").share(6, Granularity::Mebi).to_string(), "5461Mi");
     }
 
     #[test]
@@ -257,8 +263,8 @@ mod tests {
         }
 
         #[test]
-        fn shares_times_parts_fit(units in 0i64..1_000_000_000, parts in 1u32..500, milli in any::<bool>()) {
-            let g = if milli { Granularity::Milli } else { Granularity::Unit };
+        fn shares_times_parts_fit(units in 0i64..1_000_000_000, parts in 1u32..500, pick in 0usize..3) {
+            let g = [Granularity::Milli, Granularity::Unit, Granularity::Mebi][pick];
             let whole = Quantity::from_units(units);
             let each = whole.share(parts, g);
             prop_assert!(each.nanos() * i128::from(parts) <= whole.nanos());

@@ -147,10 +147,9 @@ impl Snapshot {
             .get(namespace)
             .and_then(|n| n.metadata.labels.as_ref())
             .and_then(|l| l.get(TENANT_LABEL))
+            && let Some(set) = self.tenant_index.get_mut(t)
         {
-            if let Some(set) = self.tenant_index.get_mut(t) {
-                set.remove(namespace);
-            }
+            set.remove(namespace);
         }
     }
 
@@ -204,13 +203,13 @@ impl Snapshot {
                 Ok(())
             }
             Action::RemoveLabels { target, keys, .. } => {
-                if target.kind == Kind::Namespace {
-                    if let Some(mut ns) = self.namespaces.get(&target.name).cloned() {
-                        if let Some(labels) = ns.metadata.labels.as_mut() {
-                            labels.retain(|k, _| !keys.contains(k));
-                        }
-                        self.put_namespace(ns);
+                if target.kind == Kind::Namespace
+                    && let Some(mut ns) = self.namespaces.get(&target.name).cloned()
+                {
+                    if let Some(labels) = ns.metadata.labels.as_mut() {
+                        labels.retain(|k, _| !keys.contains(k));
                     }
+                    self.put_namespace(ns);
                 }
                 Ok(())
             }
@@ -349,9 +348,9 @@ fn remove_if<T>(
     name: &str,
     matches: impl Fn(&T) -> bool,
 ) {
-    if let Some(objects) = map.get_mut(ns) {
-        if objects.get(name).is_some_and(&matches) {
-            objects.remove(name);
-        }
+    if let Some(objects) = map.get_mut(ns)
+        && objects.get(name).is_some_and(&matches)
+    {
+        objects.remove(name);
     }
 }

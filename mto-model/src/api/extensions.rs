@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
     group = "tenantoperator.stakater.com",
     version = "v1alpha1",
     kind = "Extensions",
+    doc = "Integrations of tenants with external systems, kept as written.",
+    plural = "extensions",
     status = "ExtensionsStatus",
     category = "mto",
     derive = "PartialEq",

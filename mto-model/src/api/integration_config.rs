@@ -14,6 +14,7 @@ use super::Metadata;
     group = "tenantoperator.stakater.com",
     version = "v1beta1",
     kind = "IntegrationConfig",
+    doc = "Cluster-wide settings of mto: tenant roles, privileged namespaces and subjects, namespace metadata.",
     namespaced,
     category = "mto",
     derive = "PartialEq",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
     group = "tenantoperator.stakater.com",
     version = "v1beta1",
     kind = "Quota",
+    doc = "The resource budget of a tenant and the default limits of its containers.",
     category = "mto",
     derive = "PartialEq",
     derive = "Default"

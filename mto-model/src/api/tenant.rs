@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
     group = "tenantoperator.stakater.com",
     version = "v1beta3",
     kind = "Tenant",
+    doc = "A tenant: a team with its namespaces, access control and quota.",
     status = "TenantStatus",
     shortname = "tenant",
     category = "mto",

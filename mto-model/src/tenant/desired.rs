@@ -206,7 +206,7 @@ pub(crate) fn namespace(
         }
     }
     for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
-        if specific.namespaces.iter().any(|n| *n == requested.name) {
+        if specific.namespaces.contains(&requested.name) {
             layer(
                 &Metadata {
                     labels: specific.labels.clone(),

@@ -237,10 +237,9 @@ fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
     );
     // Add a namespace: every share shrinks before the new one is created.
     let mut t = s.tenants["alpha"].clone();
-    t.spec
-        .namespaces
-        .as_mut()
-        .map(|n| n.with_tenant_prefix.push("qa".into()));
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.with_tenant_prefix.push("qa".into())
+    }
     s.put_tenant(t);
     let t = s.tenants["alpha"].clone();
     let d = decide(&t, &s, now());
@@ -359,10 +358,9 @@ fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
     converge(&mut s, "alpha");
     let mut t = s.tenants["alpha"].clone();
     t.spec.quota = Some("missing".into());
-    t.spec
-        .namespaces
-        .as_mut()
-        .map(|n| n.with_tenant_prefix.push("qa".into()));
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.with_tenant_prefix.push("qa".into())
+    }
     s.put_tenant(t);
     let decisions = converge(&mut s, "alpha");
     assert!(
@@ -395,10 +393,9 @@ fn an_invalid_spec_changes_nothing_but_status() {
     converge(&mut s, "alpha");
     let before = s.namespaces.clone();
     let mut t = s.tenants["alpha"].clone();
-    t.spec
-        .namespaces
-        .as_mut()
-        .map(|n| n.with_tenant_prefix = vec!["Bad_Name".into()]);
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.with_tenant_prefix = vec!["Bad_Name".into()];
+    }
     s.put_tenant(t);
     let d = decide(&s.tenants["alpha"], &s, now());
     assert!(
@@ -432,11 +429,12 @@ fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
     let mut t = s.tenants["alpha"].clone();
-    t.spec
-        .namespaces
-        .as_mut()
-        .map(|n| n.with_tenant_prefix.retain(|n| n != "build"));
-    t.spec.access_control.as_mut().map(|ac| ac.viewers = None);
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.with_tenant_prefix.retain(|n| n != "build")
+    }
+    if let Some(ac) = t.spec.access_control.as_mut() {
+        ac.viewers = None;
+    }
     s.put_tenant(t);
     let decisions = converge(&mut s, "alpha");
     let build = s
@@ -478,9 +476,9 @@ fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
 fn a_deleted_managed_role_binding_comes_back() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    s.role_bindings
-        .get_mut("alpha-dev")
-        .map(|m| m.remove("alpha-owner-admin"));
+    if let Some(m) = s.role_bindings.get_mut("alpha-dev") {
+        m.remove("alpha-owner-admin");
+    }
     let d = decide(&s.tenants["alpha"], &s, now());
     assert_eq!(d.actions.len(), 1, "{:#?}", d.actions);
     assert!(
@@ -521,10 +519,9 @@ fn deleting_without_purge_releases_every_namespace() {
 #[test]
 fn purge_deletes_only_namespaces_mto_created() {
     let mut t = alpha();
-    t.spec
-        .namespaces
-        .as_mut()
-        .map(|n| n.on_delete_purge_namespaces = Some(true));
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.on_delete_purge_namespaces = Some(true);
+    }
     let mut s = cluster(&[t]);
     s.put_namespace(Namespace {
         metadata: ObjectMeta {
@@ -571,10 +568,9 @@ fn every_decision_follows_the_transition_table() {
 #[test]
 fn a_namespace_labelled_by_a_tenant_owner_joins_and_is_never_purged() {
     let mut t = alpha();
-    t.spec
-        .namespaces
-        .as_mut()
-        .map(|n| n.on_delete_purge_namespaces = Some(true));
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.on_delete_purge_namespaces = Some(true);
+    }
     let mut s = cluster(&[t]);
     s.put_namespace(Namespace {
         metadata: ObjectMeta {

@@ -3,36 +3,35 @@ use crate::api::{ClusterResourceSupervisor, ResourceSupervisor, SleepSchedule};
 use crate::schedule::Cron;
 
 fn validate_schedule(schedule: &SleepSchedule, problems: &mut Problems) {
-    if !schedule.sleep_schedule.trim().is_empty() {
-        if let Err(e) = Cron::parse(&schedule.sleep_schedule) {
-            problems.push(
-                "spec.schedule.sleepSchedule",
-                e.to_string(),
-                "use standard 5-field cron, e.g. \"0 20 * * 1-5\"",
-            );
-        }
+    if !schedule.sleep_schedule.trim().is_empty()
+        && let Err(e) = Cron::parse(&schedule.sleep_schedule)
+    {
+        problems.push(
+            "spec.schedule.sleepSchedule",
+            e.to_string(),
+            "use standard 5-field cron, e.g. \"0 20 * * 1-5\"",
+        );
     }
     if let Some(wake) = schedule
         .wake_schedule
         .as_deref()
         .filter(|w| !w.trim().is_empty())
+        && let Err(e) = Cron::parse(wake)
     {
-        if let Err(e) = Cron::parse(wake) {
-            problems.push(
-                "spec.schedule.wakeSchedule",
-                e.to_string(),
-                "use standard 5-field cron, e.g. \"0 8 * * 1-5\"",
-            );
-        }
+        problems.push(
+            "spec.schedule.wakeSchedule",
+            e.to_string(),
+            "use standard 5-field cron, e.g. \"0 8 * * 1-5\"",
+        );
     }
-    if let Some(tz) = &schedule.time_zone {
-        if tz.parse::<chrono_tz::Tz>().is_err() {
-            problems.push(
-                "spec.schedule.timeZone",
-                format!("{tz:?} is not an IANA time zone"),
-                "use a name like \"Europe/Berlin\" or \"UTC\"",
-            );
-        }
+    if let Some(tz) = &schedule.time_zone
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        problems.push(
+            "spec.schedule.timeZone",
+            format!("{tz:?} is not an IANA time zone"),
+            "use a name like \"Europe/Berlin\" or \"UTC\"",
+        );
     }
 }
 

@@ -49,9 +49,8 @@ impl Validate for Template {
             .enumerate()
         {
             for field in ["apiVersion", "kind"] {
-                if !m
-                    .get(field)
-                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                if m.get(field)
+                    .is_none_or(|v| v.as_str().is_none_or(|s| s.is_empty()))
                 {
                     problems.push(
                         format!("spec.resources.manifests[{i}].{field}"),

@@ -17,14 +17,14 @@ impl Validate for Tenant {
 }
 
 fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
-    if let Some(quota) = &spec.quota {
-        if let Some(p) = dns_subdomain_problem(quota) {
-            problems.push(
-                "spec.quota",
-                format!("quota name {quota:?} {p}"),
-                "name an existing Quota object",
-            );
-        }
+    if let Some(quota) = &spec.quota
+        && let Some(p) = dns_subdomain_problem(quota)
+    {
+        problems.push(
+            "spec.quota",
+            format!("quota name {quota:?} {p}"),
+            "name an existing Quota object",
+        );
     }
     if let Some(ac) = &spec.access_control {
         for (role, subjects) in [
@@ -164,14 +164,14 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
             }
         }
     }
-    if let Some(hosts) = &spec.host_validation_config {
-        if let Some(re) = &hosts.allowed_regex {
-            super::validate_regexes(
-                std::slice::from_ref(re),
-                "spec.hostValidationConfig.allowedRegex",
-                problems,
-            );
-        }
+    if let Some(hosts) = &spec.host_validation_config
+        && let Some(re) = &hosts.allowed_regex
+    {
+        super::validate_regexes(
+            std::slice::from_ref(re),
+            "spec.hostValidationConfig.allowedRegex",
+            problems,
+        );
     }
     if let Some(h) = &spec.hibernation {
         for (field, expr) in [

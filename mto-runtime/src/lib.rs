@@ -1,0 +1,6 @@
+//! mto's runtime: runs the model's decisions against a real Kubernetes
+//! cluster, and the offline commands of the `mto` binary.
+
+pub mod crds;
+pub mod manifest;
+pub mod plan;
