@@ -12,7 +12,7 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 
 use crate::api::TenantStatus;
 
-/// A kind of object mto writes.
+/// A kind of object mto reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     /// `v1/Namespace`, cluster-scoped.
@@ -25,6 +25,10 @@ pub enum Kind {
     LimitRange,
     /// `tenantoperator.stakater.com/v1beta3/Tenant`, cluster-scoped.
     Tenant,
+    /// `tenantoperator.stakater.com/v1beta1/Quota`, cluster-scoped.
+    Quota,
+    /// `tenantoperator.stakater.com/v1beta1/IntegrationConfig`.
+    IntegrationConfig,
 }
 
 impl Kind {
@@ -37,6 +41,8 @@ impl Kind {
             Kind::ResourceQuota => "ResourceQuota",
             Kind::LimitRange => "LimitRange",
             Kind::Tenant => "Tenant",
+            Kind::Quota => "Quota",
+            Kind::IntegrationConfig => "IntegrationConfig",
         }
     }
 }

@@ -153,92 +153,88 @@ pub fn check_cluster<'a>(
     observed: &impl Observed,
     tenants: impl IntoIterator<Item = &'a Tenant>,
 ) -> Vec<Violation> {
-    let tenants: BTreeMap<&str, &Tenant> = tenants
+    tenants
         .into_iter()
-        .map(|t| (t.metadata.name.as_deref().unwrap_or_default(), t))
-        .collect();
+        .flat_map(|t| check_tenant(observed, t))
+        .collect()
+}
+
+/// Invariants 1, 2, 3 and 6 for one tenant's namespaces: what a step that
+/// touched only this tenant can have broken.
+pub fn check_tenant(observed: &impl Observed, tenant: &Tenant) -> Vec<Violation> {
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
     let mut violations = Vec::new();
-    for (name, tenant) in &tenants {
-        let own: BTreeSet<String> = members(tenant);
-        for ns in observed.tenant_namespaces(name) {
-            let private_user = is_private_sandbox_of(tenant, ns);
-            let mut granted = BTreeSet::new();
-            for rb in observed.role_bindings(ns) {
-                let Some(rb_tenant) = rb
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(TENANT_LABEL))
-                else {
-                    continue;
-                };
-                if !is_managed(&rb.metadata) {
-                    continue;
-                }
-                if rb_tenant != name {
-                    violations.push(Violation::SharedNamespace {
-                        namespace: ns.into(),
-                        owner: (*name).into(),
-                        other: rb_tenant.clone(),
-                    });
-                }
-                for s in rb.subjects.iter().flatten() {
-                    let subject = format!("{}:{}", s.kind, s.name);
-                    if !own.contains(&subject) {
-                        violations.push(Violation::CrossTenantAccess {
-                            subject: subject.clone(),
-                            namespace: ns.into(),
-                            tenant: (*name).into(),
-                        });
-                    }
-                    granted.insert(subject);
-                }
+    let own: BTreeSet<String> = members(tenant);
+    let status = tenant.status.as_ref();
+    // Invariant 2 holds for tenants that say they are Active for their current spec.
+    let active = status.and_then(|s| s.phase.as_deref()) == Some(TenantPhase::Active.name())
+        && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
+        && tenant.metadata.deletion_timestamp.is_none();
+    for ns in observed.tenant_namespaces(name) {
+        let mut granted = BTreeSet::new();
+        for rb in observed.role_bindings(ns) {
+            let Some(rb_tenant) = rb
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(TENANT_LABEL))
+            else {
+                continue;
+            };
+            if !is_managed(&rb.metadata) {
+                continue;
             }
-            // Invariant 2, for tenants that say they are Active for their current spec.
-            let status = tenant.status.as_ref();
-            let active = status
-                .and_then(|s| s.phase.as_deref())
-                .and_then(TenantPhase::from_name)
-                == Some(TenantPhase::Active)
-                && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
-                && tenant.metadata.deletion_timestamp.is_none();
-            if active {
-                let expected: BTreeSet<String> = match &private_user {
-                    Some(u) => BTreeSet::from([format!("User:{u}")]),
-                    None => own.clone(),
-                };
-                if granted != expected {
-                    let extra: Vec<_> = granted.difference(&expected).cloned().collect();
-                    let missing: Vec<_> = expected.difference(&granted).cloned().collect();
-                    violations.push(Violation::WrongAccess {
-                        tenant: (*name).into(),
+            if rb_tenant != name {
+                violations.push(Violation::SharedNamespace {
+                    namespace: ns.into(),
+                    owner: name.into(),
+                    other: rb_tenant.clone(),
+                });
+            }
+            for s in rb.subjects.iter().flatten() {
+                let subject = format!("{}:{}", s.kind, s.name);
+                if !own.contains(&subject) {
+                    violations.push(Violation::CrossTenantAccess {
+                        subject: subject.clone(),
                         namespace: ns.into(),
-                        detail: format!("extra {extra:?}, missing {missing:?}"),
+                        tenant: name.into(),
                     });
                 }
+                granted.insert(subject);
             }
         }
-        let status = tenant.status.as_ref();
-        let active = status.and_then(|s| s.phase.as_deref()) == Some(TenantPhase::Active.name())
-            && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
-            && tenant.metadata.deletion_timestamp.is_none();
         if active {
-            for ns in status.map(|s| s.namespaces.as_slice()).unwrap_or_default() {
-                let labelled = observed
-                    .namespace(ns)
-                    .and_then(|n| n.metadata.labels.as_ref())
-                    .and_then(|l| l.get(TENANT_LABEL))
-                    .is_some_and(|t| t == name);
-                if !labelled {
-                    violations.push(Violation::MissingNamespace {
-                        tenant: (*name).into(),
-                        namespace: ns.clone(),
-                    });
-                }
+            let expected: BTreeSet<String> = match is_private_sandbox_of(tenant, ns) {
+                Some(u) => BTreeSet::from([format!("User:{u}")]),
+                None => own.clone(),
+            };
+            if granted != expected {
+                let extra: Vec<_> = granted.difference(&expected).cloned().collect();
+                let missing: Vec<_> = expected.difference(&granted).cloned().collect();
+                violations.push(Violation::WrongAccess {
+                    tenant: name.into(),
+                    namespace: ns.into(),
+                    detail: format!("extra {extra:?}, missing {missing:?}"),
+                });
             }
         }
-        violations.extend(check_quota(observed, name, tenant));
     }
+    if active {
+        for ns in status.map(|s| s.namespaces.as_slice()).unwrap_or_default() {
+            let labelled = observed
+                .namespace(ns)
+                .and_then(|n| n.metadata.labels.as_ref())
+                .and_then(|l| l.get(TENANT_LABEL))
+                .is_some_and(|t| t == name);
+            if !labelled {
+                violations.push(Violation::MissingNamespace {
+                    tenant: name.into(),
+                    namespace: ns.clone(),
+                });
+            }
+        }
+    }
+    violations.extend(check_quota(observed, name, tenant));
     violations
 }
 

@@ -16,6 +16,7 @@ pub mod integration;
 pub mod invariants;
 pub mod labels;
 pub mod machine;
+pub mod manifest;
 pub mod names;
 pub mod namespace;
 pub mod observed;

@@ -199,6 +199,10 @@ impl Snapshot {
                     Kind::Tenant => {
                         self.tenants.remove(name);
                     }
+                    Kind::Quota => {
+                        self.quotas.remove(name);
+                    }
+                    Kind::IntegrationConfig => {}
                 }
                 Ok(())
             }

@@ -2,5 +2,5 @@
 //! cluster, and the offline commands of the `mto` binary.
 
 pub mod crds;
-pub mod manifest;
+pub mod files;
 pub mod plan;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mto_runtime::manifest::{Located, read_file};
+use mto_model::manifest::Located;
+use mto_runtime::files::read_manifests;
 
 /// mto: a multi-tenant operator for Kubernetes.
 #[derive(Parser)]
@@ -69,7 +70,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                     for (name, yaml) in files {
                         let path = dir.join(name);
-                        std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+                        std::fs::write(&path, yaml)
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
                     }
                 }
             }
@@ -118,8 +120,8 @@ fn load(files: &[PathBuf]) -> (Vec<Located>, Vec<String>) {
     let mut manifests = Vec::new();
     let mut problems = Vec::new();
     for file in files {
-        match read_file(file) {
-            Err(e) => problems.push(e.to_string()),
+        match read_manifests(file) {
+            Err(e) => problems.push(e),
             Ok(docs) => {
                 for doc in docs {
                     match doc {

@@ -10,7 +10,7 @@ use mto_model::snapshot::Snapshot;
 use mto_model::tenant::{Decision, decide};
 use mto_model::validation::ValidationErrors;
 
-use crate::manifest::Manifest;
+use mto_model::manifest::Manifest;
 
 /// The plan for every tenant, in the order the operator would act.
 #[derive(Debug)]
@@ -35,20 +35,34 @@ pub enum PlanError {
 
 const MAX_DECISIONS: usize = 20;
 
-/// Plans the given manifests against an empty cluster.
+/// Plans the given manifests against a cluster holding only the given
+/// namespaces.
 pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
-    let configs: Vec<_> = manifests.iter().filter_map(|m| if let Manifest::IntegrationConfig(c) = m { Some(c) } else { None }).collect();
+    let configs: Vec<_> = manifests
+        .iter()
+        .filter_map(|m| {
+            if let Manifest::IntegrationConfig(c) = m {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .collect();
     if configs.len() > 1 {
         return Err(PlanError::SeveralIntegrationConfigs(configs.len()));
     }
     let mut cluster = Snapshot::default();
-    cluster.integration = Integration::compile(configs.first().copied()).map_err(PlanError::InvalidIntegrationConfig)?;
+    cluster.integration = Integration::compile(configs.first().copied())
+        .map_err(PlanError::InvalidIntegrationConfig)?;
     for m in manifests {
         match m {
             Manifest::Tenant(t) => cluster.put_tenant(t.clone()),
             Manifest::Quota(q) => {
-                cluster.quotas.insert(q.metadata.name.clone().unwrap_or_default(), q.clone());
+                cluster
+                    .quotas
+                    .insert(q.metadata.name.clone().unwrap_or_default(), q.clone());
             }
+            Manifest::Namespace(ns) => cluster.put_namespace(ns.clone()),
             _ => {}
         }
     }
@@ -57,7 +71,9 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     for name in names {
         let mut first = None;
         for _ in 0..MAX_DECISIONS {
-            let Some(tenant) = cluster.tenants.get(&name).cloned() else { break };
+            let Some(tenant) = cluster.tenants.get(&name).cloned() else {
+                break;
+            };
             let decision = decide(&tenant, &cluster, now);
             let steady = decision.is_steady();
             for action in &decision.actions {
@@ -72,10 +88,16 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
                 break;
             }
         }
-        let phase = cluster.tenants.get(&name).and_then(|t| t.status.as_ref()?.phase.clone()).unwrap_or_default();
+        let phase = cluster
+            .tenants
+            .get(&name)
+            .and_then(|t| t.status.as_ref()?.phase.clone())
+            .unwrap_or_default();
         let tenant = cluster.tenants.get(&name).cloned();
         match (first, tenant) {
-            (Some(d), Some(t)) if decide(&t, &cluster, now).is_steady() => tenants.push((name, d, phase)),
+            (Some(d), Some(t)) if decide(&t, &cluster, now).is_steady() => {
+                tenants.push((name, d, phase))
+            }
             _ => return Err(PlanError::NoConvergence(name, MAX_DECISIONS)),
         }
     }
@@ -95,7 +117,11 @@ impl Plan {
                         let _ = writeln!(out, "  + {}{}", object.object_ref(), detail(object));
                     }
                     Action::UpdateTenantStatus { status, .. } => {
-                        for c in status.conditions.iter().filter(|c| c.status == "False" && c.type_ != "Ready") {
+                        for c in status
+                            .conditions
+                            .iter()
+                            .filter(|c| c.status == "False" && c.type_ != "Ready")
+                        {
                             let _ = writeln!(out, "  ! {}: {}", c.reason, c.message);
                         }
                     }
@@ -140,15 +166,35 @@ fn typed<K: k8s_openapi::Resource + serde::Serialize>(object: &K) -> serde_json:
 fn detail(object: &Resource) -> String {
     match object {
         Resource::Namespace(ns) => {
-            let labels: Vec<String> = ns.metadata.labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+            let labels: Vec<String> = ns
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             format!("  [{}]", labels.join(", "))
         }
         Resource::RoleBinding(rb) => {
-            let subjects: Vec<String> = rb.subjects.iter().flatten().map(|s| format!("{}:{}", s.kind, s.name)).collect();
-            format!("  ClusterRole {} → {}", rb.role_ref.name, subjects.join(", "))
+            let subjects: Vec<String> = rb
+                .subjects
+                .iter()
+                .flatten()
+                .map(|s| format!("{}:{}", s.kind, s.name))
+                .collect();
+            format!(
+                "  ClusterRole {} → {}",
+                rb.role_ref.name,
+                subjects.join(", ")
+            )
         }
         Resource::ResourceQuota(rq) => {
-            let hard: Vec<String> = rq.spec.iter().flat_map(|s| s.hard.iter().flatten()).map(|(k, v)| format!("{k}={}", v.0)).collect();
+            let hard: Vec<String> = rq
+                .spec
+                .iter()
+                .flat_map(|s| s.hard.iter().flatten())
+                .map(|(k, v)| format!("{k}={}", v.0))
+                .collect();
             format!("  {}", hard.join(" "))
         }
         Resource::LimitRange(_) => String::new(),

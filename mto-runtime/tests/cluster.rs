@@ -10,9 +10,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams};
 use kube::Client;
-use mto_model::api::{ClusterResourceSupervisor, IntegrationConfig, Quota, ResourceSupervisor, Tenant};
+use kube::api::{Api, ListParams};
+use mto_model::api::{
+    ClusterResourceSupervisor, IntegrationConfig, Quota, ResourceSupervisor, Tenant,
+};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -20,8 +22,16 @@ fn repo() -> PathBuf {
 
 /// Runs kubectl; returns (success, stdout, stderr).
 fn kubectl(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl").args(args).current_dir(repo()).output().expect("kubectl runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new("kubectl")
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("kubectl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn kubectl_ok(args: &[&str]) -> String {
@@ -39,18 +49,44 @@ fn kubectl_stdin(args: &[&str], input: &str) -> (bool, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("kubectl runs");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("kubectl waits");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn install_crds() {
-    kubectl_ok(&["apply", "--server-side", "--field-manager=mto", "-f", "deploy/crds/"]);
-    kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "-f", "deploy/crds/"]);
+    kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=mto",
+        "-f",
+        "deploy/crds/",
+    ]);
+    kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "-f",
+        "deploy/crds/",
+    ]);
 }
 
 async fn client() -> Client {
-    Client::try_default().await.expect("KUBECONFIG points at the test control plane (run under deploy/testenv/run)")
+    Client::try_default()
+        .await
+        .expect("KUBECONFIG points at the test control plane (run under deploy/testenv/run)")
 }
 
 #[tokio::test]
@@ -60,7 +96,12 @@ async fn crds_install_and_examples_apply() {
     let client = client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let ours = crds.list(&ListParams::default()).await.expect("list CRDs");
-    let names: Vec<String> = ours.items.iter().filter_map(|c| c.metadata.name.clone()).filter(|n| n.contains("stakater.com")).collect();
+    let names: Vec<String> = ours
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .filter(|n| n.contains("stakater.com"))
+        .collect();
     assert_eq!(names.len(), mto_model::api::crds().len(), "{names:?}");
 
     for ns in ["mto-system", "alpha-dev"] {
@@ -68,12 +109,25 @@ async fn crds_install_and_examples_apply() {
         assert!(ok || err.contains("AlreadyExists"), "{err}");
     }
     // Server-side dry run first: the apiserver's schema validation, strict field checks.
-    kubectl_ok(&["apply", "--dry-run=server", "--validate=strict", "-f", "deploy/examples/"]);
+    kubectl_ok(&[
+        "apply",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        "deploy/examples/",
+    ]);
     kubectl_ok(&["apply", "--validate=strict", "-f", "deploy/examples/"]);
 
     // Read back with the Rust client, typed by mto-model.
     let tenants: Api<Tenant> = Api::all(client.clone());
-    let mut names: Vec<String> = tenants.list(&ListParams::default()).await.expect("list").items.into_iter().filter_map(|t| t.metadata.name).collect();
+    let mut names: Vec<String> = tenants
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|t| t.metadata.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["alpha", "beta", "gamma"]);
     let alpha = tenants.get("alpha").await.expect("alpha");
@@ -86,9 +140,26 @@ async fn crds_install_and_examples_apply() {
     let ic: Api<IntegrationConfig> = Api::namespaced(client.clone(), "mto-system");
     assert!(ic.get("tenant-operator-config").await.is_ok());
     let rs: Api<ResourceSupervisor> = Api::namespaced(client.clone(), "alpha-dev");
-    assert_eq!(rs.get("nightly").await.expect("rs").spec.schedule.sleep_schedule, "30 21 * * *");
+    assert_eq!(
+        rs.get("nightly")
+            .await
+            .expect("rs")
+            .spec
+            .schedule
+            .sleep_schedule,
+        "30 21 * * *"
+    );
     let crs: Api<ClusterResourceSupervisor> = Api::all(client);
-    assert_eq!(crs.get("beta-nights-and-weekends").await.expect("crs").spec.schedule.time_zone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(
+        crs.get("beta-nights-and-weekends")
+            .await
+            .expect("crs")
+            .spec
+            .schedule
+            .time_zone
+            .as_deref(),
+        Some("Europe/Berlin")
+    );
 }
 
 #[tokio::test]
@@ -98,7 +169,10 @@ async fn the_apiserver_rejects_invalid_manifests_with_the_field() {
     let wrong_type = "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: wrong-type\nspec:\n  namespaces:\n    withTenantPrefix: dev\n";
     let (ok, out) = kubectl_stdin(&["apply", "-f", "-"], wrong_type);
     assert!(!ok, "accepted: {out}");
-    assert!(out.contains("spec.namespaces.withTenantPrefix") && out.contains("array"), "{out}");
+    assert!(
+        out.contains("spec.namespaces.withTenantPrefix") && out.contains("array"),
+        "{out}"
+    );
     let unknown = "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: unknown-field\nspec:\n  namespace:\n    withTenantPrefix: [dev]\n";
     let (ok, out) = kubectl_stdin(&["apply", "--validate=strict", "-f", "-"], unknown);
     assert!(!ok, "accepted: {out}");
@@ -112,10 +186,33 @@ async fn rbac_impersonation_separates_namespaces() {
         let (ok, _, err) = kubectl(&["create", "namespace", ns]);
         assert!(ok || err.contains("AlreadyExists"), "{err}");
     }
-    let (ok, _, err) = kubectl(&["create", "rolebinding", "alice-edit", "--clusterrole=edit", "--user=alice", "--group=team-a", "-n", "imp-a"]);
+    let (ok, _, err) = kubectl(&[
+        "create",
+        "rolebinding",
+        "alice-edit",
+        "--clusterrole=edit",
+        "--user=alice",
+        "--group=team-a",
+        "-n",
+        "imp-a",
+    ]);
     assert!(ok || err.contains("AlreadyExists"), "{err}");
     // The built-in aggregated roles (edit) are reconciled by the apiserver shortly after start.
-    let can = |ns: &str| kubectl(&["auth", "can-i", "create", "deployments", "-n", ns, "--as", "alice"]).1.trim().to_owned();
+    let can = |ns: &str| {
+        kubectl(&[
+            "auth",
+            "can-i",
+            "create",
+            "deployments",
+            "-n",
+            ns,
+            "--as",
+            "alice",
+        ])
+        .1
+        .trim()
+        .to_owned()
+    };
     let mut answer = can("imp-a");
     for _ in 0..50 {
         if answer == "yes" {
@@ -127,10 +224,39 @@ async fn rbac_impersonation_separates_namespaces() {
     assert_eq!(answer, "yes");
     assert_eq!(can("imp-b"), "no");
     // Not only the review: a real create as alice, allowed in one namespace and refused in the other.
-    kubectl_ok(&["create", "deployment", "web", "--image=registry.example.com/web:1", "-n", "imp-a", "--as", "alice"]);
-    let (ok, _, err) = kubectl(&["create", "deployment", "web", "--image=registry.example.com/web:1", "-n", "imp-b", "--as", "alice"]);
+    kubectl_ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.example.com/web:1",
+        "-n",
+        "imp-a",
+        "--as",
+        "alice",
+    ]);
+    let (ok, _, err) = kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.example.com/web:1",
+        "-n",
+        "imp-b",
+        "--as",
+        "alice",
+    ]);
     assert!(!ok && err.contains("forbidden"), "{err}");
     // Group membership through impersonation.
-    let (_, out, _) = kubectl(&["auth", "can-i", "get", "pods", "-n", "imp-a", "--as", "bob", "--as-group", "team-a"]);
+    let (_, out, _) = kubectl(&[
+        "auth",
+        "can-i",
+        "get",
+        "pods",
+        "-n",
+        "imp-a",
+        "--as",
+        "bob",
+        "--as-group",
+        "team-a",
+    ]);
     assert_eq!(out.trim(), "yes");
 }

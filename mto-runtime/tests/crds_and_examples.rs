@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mto_runtime::manifest::{Manifest, read_file};
+use mto_model::manifest::Manifest;
+use mto_runtime::files::read_manifests as read_file;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -23,11 +24,21 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn checked_in_crds_match_the_code() {
-    let generated: BTreeMap<String, String> = mto_runtime::crds::render().expect("render").into_iter().collect();
+    let generated: BTreeMap<String, String> = mto_runtime::crds::render()
+        .expect("render")
+        .into_iter()
+        .collect();
     let dir = repo().join("deploy/crds");
     let on_disk: BTreeMap<String, String> = yaml_files(&dir)
         .into_iter()
-        .map(|p| (p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), std::fs::read_to_string(&p).expect("read")))
+        .map(|p| {
+            (
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                std::fs::read_to_string(&p).expect("read"),
+            )
+        })
         .collect();
     assert_eq!(
         on_disk.keys().collect::<Vec<_>>(),
@@ -35,7 +46,10 @@ fn checked_in_crds_match_the_code() {
         "deploy/crds is stale: run `cargo run -p mto-runtime -- crds --out deploy/crds`"
     );
     for (name, yaml) in &generated {
-        assert!(on_disk.get(name) == Some(yaml), "deploy/crds/{name} is stale: run `cargo run -p mto-runtime -- crds --out deploy/crds`");
+        assert!(
+            on_disk.get(name) == Some(yaml),
+            "deploy/crds/{name} is stale: run `cargo run -p mto-runtime -- crds --out deploy/crds`"
+        );
     }
 }
 
@@ -47,11 +61,33 @@ fn examples_are_valid_manifests() {
     for file in files {
         for doc in read_file(&file).expect("read") {
             let located = doc.unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(located.manifest.problems(), Vec::new(), "{}: {}", located.location, located.manifest.describe());
-            kinds.insert(located.manifest.describe().split('/').next().unwrap_or_default().to_owned());
+            assert_eq!(
+                located.manifest.problems(),
+                Vec::new(),
+                "{}: {}",
+                located.location,
+                located.manifest.describe()
+            );
+            kinds.insert(
+                located
+                    .manifest
+                    .describe()
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
         }
     }
-    for kind in ["Tenant", "Quota", "IntegrationConfig", "ResourceSupervisor", "ClusterResourceSupervisor", "Template", "ClusterTemplateInstance"] {
+    for kind in [
+        "Tenant",
+        "Quota",
+        "IntegrationConfig",
+        "ResourceSupervisor",
+        "ClusterResourceSupervisor",
+        "Template",
+        "ClusterTemplateInstance",
+    ] {
         assert!(kinds.contains(kind), "no {kind} example");
     }
 }
@@ -65,19 +101,37 @@ fn examples_conform_to_the_crd_schemas() {
     let mut schemas = BTreeMap::new();
     for crd in mto_model::api::crds() {
         for version in &crd.spec.versions {
-            let schema = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).expect("schema");
+            let schema = version
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .expect("schema");
             let schema = serde_json::to_value(schema).expect("schema json");
-            schemas.insert((format!("{}/{}", crd.spec.group, version.name), crd.spec.names.kind.clone()), schema);
+            schemas.insert(
+                (
+                    format!("{}/{}", crd.spec.group, version.name),
+                    crd.spec.names.kind.clone(),
+                ),
+                schema,
+            );
         }
     }
     for file in yaml_files(&repo().join("deploy/examples")) {
         let text = std::fs::read_to_string(&file).expect("read");
         for doc in text.split("\n---\n") {
             let value: serde_json::Value = serde_norway::from_str(doc).expect("yaml");
-            let key = (value["apiVersion"].as_str().unwrap_or_default().to_owned(), value["kind"].as_str().unwrap_or_default().to_owned());
-            let schema = schemas.get(&key).unwrap_or_else(|| panic!("{}: no CRD for {key:?}", file.display()));
+            let key = (
+                value["apiVersion"].as_str().unwrap_or_default().to_owned(),
+                value["kind"].as_str().unwrap_or_default().to_owned(),
+            );
+            let schema = schemas
+                .get(&key)
+                .unwrap_or_else(|| panic!("{}: no CRD for {key:?}", file.display()));
             let validator = jsonschema::validator_for(schema).expect("compile schema");
-            let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
             assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
         }
     }
@@ -85,32 +139,75 @@ fn examples_conform_to_the_crd_schemas() {
 
 #[test]
 fn schema_rejects_a_wrong_type() {
-    let crd = mto_model::api::crds().into_iter().find(|c| c.spec.names.kind == "Tenant").expect("tenant crd");
-    let schema = serde_json::to_value(crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref())).expect("json");
+    let crd = mto_model::api::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == "Tenant")
+        .expect("tenant crd");
+    let schema = serde_json::to_value(
+        crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref()),
+    )
+    .expect("json");
     let bad = serde_json::json!({"apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "x"}, "spec": {"namespaces": {"withTenantPrefix": "dev"}}});
-    assert!(!jsonschema::validator_for(&schema).expect("compile").is_valid(&bad));
+    assert!(
+        !jsonschema::validator_for(&schema)
+            .expect("compile")
+            .is_valid(&bad)
+    );
 }
 
 #[test]
 fn plan_of_the_examples_settles_every_tenant() {
     let mut manifests = Vec::new();
     for file in yaml_files(&repo().join("deploy/examples")) {
-        manifests.extend(read_file(&file).expect("read").into_iter().map(|d| d.expect("doc").manifest));
+        manifests.extend(
+            read_file(&file)
+                .expect("read")
+                .into_iter()
+                .map(|d| d.expect("doc").manifest),
+        );
     }
     let plan = mto_runtime::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH).expect("plan");
-    let phases: Vec<(&str, &str)> = plan.tenants.iter().map(|(n, _, p)| (n.as_str(), p.as_str())).collect();
-    assert_eq!(phases, [("alpha", "Active"), ("beta", "Active"), ("gamma", "Active")]);
+    let phases: Vec<(&str, &str)> = plan
+        .tenants
+        .iter()
+        .map(|(n, _, p)| (n.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(
+        phases,
+        [("alpha", "Active"), ("beta", "Active"), ("gamma", "Active")]
+    );
     let text = plan.render_text();
-    assert!(text.contains("RoleBinding/alpha-prod/alpha-editor-view  ClusterRole view"), "custom roles apply in production:\n{text}");
+    assert!(
+        text.contains("RoleBinding/alpha-prod/alpha-editor-view  ClusterRole view"),
+        "custom roles apply in production:\n{text}"
+    );
     assert!(text.contains("ResourceQuota/alpha-dev/tenant-quota  pods=33 requests.cpu=2666m requests.memory=5461Mi"), "{text}");
     let yaml = plan.render_yaml().expect("yaml");
-    assert!(yaml.contains("kind: Namespace") && yaml.contains("apiVersion: rbac.authorization.k8s.io/v1"));
-    assert!(manifests.iter().any(|m| matches!(m, Manifest::IntegrationConfig(_))));
+    assert!(
+        yaml.contains("kind: Namespace")
+            && yaml.contains("apiVersion: rbac.authorization.k8s.io/v1")
+    );
+    assert!(
+        manifests
+            .iter()
+            .any(|m| matches!(m, Manifest::IntegrationConfig(_)))
+    );
 }
 
 fn mto(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mto")).args(args).current_dir(repo()).output().expect("run mto");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_mto"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run mto");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -131,7 +228,10 @@ fn validate_reports_every_problem_with_file_line_and_field() {
 
 #[test]
 fn validate_accepts_the_examples_and_crds_prints_them_all() {
-    let examples: Vec<String> = yaml_files(&repo().join("deploy/examples")).iter().map(|p| p.display().to_string()).collect();
+    let examples: Vec<String> = yaml_files(&repo().join("deploy/examples"))
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut args = vec!["validate"];
     args.extend(examples.iter().map(String::as_str));
     let (ok, out, err) = mto(&args);
@@ -139,7 +239,10 @@ fn validate_accepts_the_examples_and_crds_prints_them_all() {
     assert!(out.contains("manifests valid"));
     let (ok, out, _) = mto(&["crds"]);
     assert!(ok);
-    assert_eq!(out.matches("kind: CustomResourceDefinition").count(), mto_model::api::crds().len());
+    assert_eq!(
+        out.matches("kind: CustomResourceDefinition").count(),
+        mto_model::api::crds().len()
+    );
 }
 
 #[test]

@@ -1,15 +1,17 @@
-//! Reading manifests from YAML files: every document, typed by its
+//! Reading manifests from YAML text: every document, typed by its
 //! `apiVersion` and `kind`, with errors that name the file, the line and
-//! the field.
+//! the field. Pure: callers read the files.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use mto_model::api::{
-    ClusterResourceSupervisor, ClusterTemplateInstance, Extensions, IntegrationConfig, Quota, ResourceSupervisor,
-    Template, TemplateGroupInstance, TemplateInstance, Tenant,
+use k8s_openapi::api::core::v1::Namespace;
+
+use crate::api::{
+    ClusterResourceSupervisor, ClusterTemplateInstance, Extensions, IntegrationConfig, Quota,
+    ResourceSupervisor, Template, TemplateGroupInstance, TemplateInstance, Tenant,
 };
-use mto_model::validation::{FieldError, Validate};
+use crate::validation::{FieldError, Validate};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -37,6 +39,8 @@ pub enum Manifest {
     ClusterResourceSupervisor(ClusterResourceSupervisor),
     /// Extensions.
     Extensions(Extensions),
+    /// A namespace (existing cluster state, for plans and simulations).
+    Namespace(Namespace),
 }
 
 impl Manifest {
@@ -52,8 +56,11 @@ impl Manifest {
             Manifest::ClusterTemplateInstance(o) => ("ClusterTemplateInstance", &o.metadata.name),
             Manifest::TemplateGroupInstance(o) => ("TemplateGroupInstance", &o.metadata.name),
             Manifest::ResourceSupervisor(o) => ("ResourceSupervisor", &o.metadata.name),
-            Manifest::ClusterResourceSupervisor(o) => ("ClusterResourceSupervisor", &o.metadata.name),
+            Manifest::ClusterResourceSupervisor(o) => {
+                ("ClusterResourceSupervisor", &o.metadata.name)
+            }
             Manifest::Extensions(o) => ("Extensions", &o.metadata.name),
+            Manifest::Namespace(o) => ("Namespace", &o.metadata.name),
         };
         format!("{kind}/{}", name.as_deref().unwrap_or("<unnamed>"))
     }
@@ -72,6 +79,18 @@ impl Manifest {
             Manifest::ResourceSupervisor(o) => o.validate(),
             Manifest::ClusterResourceSupervisor(o) => o.validate(),
             Manifest::Extensions(_) => Ok(()),
+            Manifest::Namespace(o) => {
+                let mut problems = crate::validation::Problems::default();
+                let name = o.metadata.name.as_deref().unwrap_or_default();
+                if let Some(p) = crate::names::dns_label_problem(name) {
+                    problems.push(
+                        "metadata.name",
+                        format!("namespace name {name:?} {p}"),
+                        "use a DNS label",
+                    );
+                }
+                problems.finish()
+            }
         };
         result.err().map(|e| e.errors).unwrap_or_default()
     }
@@ -102,16 +121,8 @@ pub struct Located {
 }
 
 /// Why a document could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Io {
-        /// The file.
-        file: String,
-        /// The cause.
-        source: std::io::Error,
-    },
     /// The document is not YAML or does not fit its kind.
     #[error("{location}: {field}{message}")]
     Parse {
@@ -123,7 +134,9 @@ pub enum ManifestError {
         message: String,
     },
     /// The document names a field its kind does not have.
-    #[error("{location}: {field}: unknown field of {kind}; the apiserver rejects it (fix: check the spelling against `mto crds`)")]
+    #[error(
+        "{location}: {field}: unknown field of {kind}; the apiserver rejects it (fix: check the spelling against `mto crds`)"
+    )]
     UnknownField {
         /// Where the document starts.
         location: Location,
@@ -148,7 +161,7 @@ pub enum ManifestError {
 
 const KNOWN_KINDS: &str = "tenantoperator.stakater.com/v1beta3 Tenant, tenantoperator.stakater.com/v1beta1 Quota or IntegrationConfig, \
 tenantoperator.stakater.com/v1alpha1 Extensions, templates.stakater.com/v1alpha1 Template, TemplateInstance, ClusterTemplateInstance or TemplateGroupInstance, \
-hibernation.stakater.com/v1beta1 ResourceSupervisor or ClusterResourceSupervisor";
+hibernation.stakater.com/v1beta1 ResourceSupervisor or ClusterResourceSupervisor, v1 Namespace";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -159,20 +172,24 @@ struct TypeMeta {
     kind: String,
 }
 
-/// Reads every manifest in a file. Errors are per document: one bad
-/// document does not hide the others.
-pub fn read_file(path: &Path) -> Result<Vec<Result<Located, ManifestError>>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io { file: path.display().to_string(), source })?;
-    Ok(parse(path, &text))
-}
-
 /// Parses every YAML document of `text` (documents separated by `---`).
 #[must_use]
 pub fn parse(file: &Path, text: &str) -> Vec<Result<Located, ManifestError>> {
     split_documents(text)
         .into_iter()
-        .filter(|(_, doc)| doc.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
-        .map(|(line, doc)| parse_document(Location { file: file.to_owned(), line }, doc))
+        .filter(|(_, doc)| {
+            doc.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .map(|(line, doc)| {
+            parse_document(
+                Location {
+                    file: file.to_owned(),
+                    line,
+                },
+                doc,
+            )
+        })
         .collect()
 }
 
@@ -195,57 +212,124 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
 }
 
 fn parse_document(location: Location, doc: &str) -> Result<Located, ManifestError> {
-    let meta: TypeMeta = serde_norway::from_str(doc).map_err(|e| yaml_error(&location, String::new(), &e))?;
+    let meta: TypeMeta =
+        serde_norway::from_str(doc).map_err(|e| yaml_error(&location, String::new(), &e))?;
     let group = meta.api_version.split('/').next().unwrap_or_default();
     let manifest = match (meta.api_version.as_str(), meta.kind.as_str()) {
-        ("tenantoperator.stakater.com/v1beta3", "Tenant") => Manifest::Tenant(typed(&location, doc, &meta)?),
-        ("tenantoperator.stakater.com/v1beta1", "Quota") => Manifest::Quota(typed(&location, doc, &meta)?),
-        ("tenantoperator.stakater.com/v1beta1", "IntegrationConfig") => Manifest::IntegrationConfig(typed(&location, doc, &meta)?),
-        ("tenantoperator.stakater.com/v1alpha1", "Extensions") => Manifest::Extensions(typed(&location, doc, &meta)?),
-        ("templates.stakater.com/v1alpha1", "Template") => Manifest::Template(typed(&location, doc, &meta)?),
-        ("templates.stakater.com/v1alpha1", "TemplateInstance") => Manifest::TemplateInstance(typed(&location, doc, &meta)?),
-        ("templates.stakater.com/v1alpha1", "ClusterTemplateInstance") => Manifest::ClusterTemplateInstance(typed(&location, doc, &meta)?),
-        ("templates.stakater.com/v1alpha1", "TemplateGroupInstance") => Manifest::TemplateGroupInstance(typed(&location, doc, &meta)?),
-        ("hibernation.stakater.com/v1beta1", "ResourceSupervisor") => Manifest::ResourceSupervisor(typed(&location, doc, &meta)?),
-        ("hibernation.stakater.com/v1beta1", "ClusterResourceSupervisor") => Manifest::ClusterResourceSupervisor(typed(&location, doc, &meta)?),
+        ("tenantoperator.stakater.com/v1beta3", "Tenant") => {
+            Manifest::Tenant(typed(&location, doc, &meta)?)
+        }
+        ("tenantoperator.stakater.com/v1beta1", "Quota") => {
+            Manifest::Quota(typed(&location, doc, &meta)?)
+        }
+        ("tenantoperator.stakater.com/v1beta1", "IntegrationConfig") => {
+            Manifest::IntegrationConfig(typed(&location, doc, &meta)?)
+        }
+        ("tenantoperator.stakater.com/v1alpha1", "Extensions") => {
+            Manifest::Extensions(typed(&location, doc, &meta)?)
+        }
+        ("templates.stakater.com/v1alpha1", "Template") => {
+            Manifest::Template(typed(&location, doc, &meta)?)
+        }
+        ("templates.stakater.com/v1alpha1", "TemplateInstance") => {
+            Manifest::TemplateInstance(typed(&location, doc, &meta)?)
+        }
+        ("templates.stakater.com/v1alpha1", "ClusterTemplateInstance") => {
+            Manifest::ClusterTemplateInstance(typed(&location, doc, &meta)?)
+        }
+        ("templates.stakater.com/v1alpha1", "TemplateGroupInstance") => {
+            Manifest::TemplateGroupInstance(typed(&location, doc, &meta)?)
+        }
+        ("hibernation.stakater.com/v1beta1", "ResourceSupervisor") => {
+            Manifest::ResourceSupervisor(typed(&location, doc, &meta)?)
+        }
+        ("hibernation.stakater.com/v1beta1", "ClusterResourceSupervisor") => {
+            Manifest::ClusterResourceSupervisor(typed(&location, doc, &meta)?)
+        }
+        ("v1", "Namespace") => Manifest::Namespace(typed(&location, doc, &meta)?),
         _ => {
-            let hint = if ["tenantoperator.stakater.com", "templates.stakater.com", "hibernation.stakater.com"].contains(&group) {
+            let hint = if [
+                "tenantoperator.stakater.com",
+                "templates.stakater.com",
+                "hibernation.stakater.com",
+            ]
+            .contains(&group)
+            {
                 KNOWN_KINDS
             } else {
                 "a kind of the tenantoperator.stakater.com, templates.stakater.com or hibernation.stakater.com groups"
             };
-            return Err(ManifestError::UnknownKind { location, api_version: meta.api_version, kind: meta.kind, known: hint });
+            return Err(ManifestError::UnknownKind {
+                location,
+                api_version: meta.api_version,
+                kind: meta.kind,
+                known: hint,
+            });
         }
     };
     Ok(Located { location, manifest })
 }
 
-fn typed<T: DeserializeOwned>(location: &Location, doc: &str, meta: &TypeMeta) -> Result<T, ManifestError> {
+fn typed<T: DeserializeOwned>(
+    location: &Location,
+    doc: &str,
+    meta: &TypeMeta,
+) -> Result<T, ManifestError> {
     let mut unknown = Vec::new();
     let de = serde_norway::Deserializer::from_str(doc);
     // serde_ignored writes Option layers as `?` segments; users know no such layer.
-    let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string().replace(".?", "").replace("?.", ""));
+    let mut record = |path: serde_ignored::Path<'_>| {
+        unknown.push(path.to_string().replace(".?", "").replace("?.", ""))
+    };
     let ignored = serde_ignored::Deserializer::new(de, &mut record);
     let value: T = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { format!("{field}: ") };
+        let field = if field == "." {
+            String::new()
+        } else {
+            format!("{field}: ")
+        };
         yaml_error(location, field, e.inner())
     })?;
     // The generated types take apiVersion and kind from their type, not the document.
-    if let Some(field) = unknown.into_iter().find(|f| f != "apiVersion" && f != "kind") {
-        return Err(ManifestError::UnknownField { location: location.clone(), field, kind: format!("{}/{}", meta.api_version, meta.kind) });
+    if let Some(field) = unknown
+        .into_iter()
+        .find(|f| f != "apiVersion" && f != "kind")
+    {
+        return Err(ManifestError::UnknownField {
+            location: location.clone(),
+            field,
+            kind: format!("{}/{}", meta.api_version, meta.kind),
+        });
     }
     Ok(value)
 }
 
 fn yaml_error(location: &Location, field: String, e: &serde_norway::Error) -> ManifestError {
-    let line = e.location().map_or(location.line, |l| location.line + l.line().saturating_sub(1));
+    let line = e.location().map_or(location.line, |l| {
+        location.line + l.line().saturating_sub(1)
+    });
     let message = e.to_string();
     // The YAML error repeats a document-relative position; the absolute line is in the location.
-    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
     // The YAML error may already start with the field path.
-    let field = if !field.is_empty() && message.starts_with(&field) { String::new() } else { field };
-    ManifestError::Parse { location: Location { file: location.file.clone(), line }, field, message }
+    let field = if !field.is_empty() && message.starts_with(&field) {
+        String::new()
+    } else {
+        field
+    };
+    ManifestError::Parse {
+        location: Location {
+            file: location.file.clone(),
+            line,
+        },
+        field,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -253,13 +337,20 @@ mod tests {
     use super::*;
 
     fn errors(text: &str) -> Vec<String> {
-        parse(Path::new("t.yaml"), text).into_iter().filter_map(Result::err).map(|e| e.to_string()).collect()
+        parse(Path::new("t.yaml"), text)
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| e.to_string())
+            .collect()
     }
 
     #[test]
     fn reads_every_document() {
         let text = "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata: {name: small}\nspec: {}\n---\n# comment only\n---\napiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: alpha}\nspec: {quota: small}\n";
-        let docs: Vec<_> = parse(Path::new("t.yaml"), text).into_iter().collect::<Result<_, _>>().unwrap_or_else(|e| panic!("{e}"));
+        let docs: Vec<_> = parse(Path::new("t.yaml"), text)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].location.line, 8);
         assert_eq!(docs[1].manifest.describe(), "Tenant/alpha");
@@ -267,17 +358,33 @@ mod tests {
 
     #[test]
     fn unknown_fields_name_the_path() {
-        let e = errors("apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: a}\nspec:\n  namespaces:\n    withTenantPrefx: [dev]\n");
+        let e = errors(
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: a}\nspec:\n  namespaces:\n    withTenantPrefx: [dev]\n",
+        );
         assert_eq!(e.len(), 1);
-        assert!(e[0].contains("t.yaml:1: spec.namespaces.withTenantPrefx: unknown field"), "{}", e[0]);
+        assert!(
+            e[0].contains("t.yaml:1: spec.namespaces.withTenantPrefx: unknown field"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
     fn type_errors_name_file_line_and_field() {
-        let e = errors("apiVersion: v1\nkind: ConfigMap\n---\napiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: a}\nspec:\n  namespaces:\n    withTenantPrefix: dev\n");
+        let e = errors(
+            "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: a}\nspec:\n  namespaces:\n    withTenantPrefix: dev\n",
+        );
         assert_eq!(e.len(), 2);
-        assert!(e[0].contains("v1/ConfigMap is not a kind mto serves"), "{}", e[0]);
-        assert!(e[1].starts_with("t.yaml:9: spec.namespaces.withTenantPrefix: invalid type"), "{}", e[1]);
+        assert!(
+            e[0].contains("v1/ConfigMap is not a kind mto serves"),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[1].starts_with("t.yaml:9: spec.namespaces.withTenantPrefix: invalid type"),
+            "{}",
+            e[1]
+        );
     }
 
     #[test]

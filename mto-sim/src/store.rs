@@ -1,0 +1,336 @@
+//! The simulated apiserver's object store.
+//!
+//! It keeps its objects in the model's [`Snapshot`] (so the planner reads
+//! them through the same [`Observed`] view the runtime offers) and adds what
+//! an apiserver adds on top: resource versions, generations bumped on spec
+//! changes only, uid-guarded deletes, namespaces that terminate (marked,
+//! then removed with everything in them by the namespace controller), and a
+//! log of watch events in order.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use mto_model::Timestamp;
+use mto_model::action::{Action, Kind, ObjectRef, Resource};
+use mto_model::api::{Quota, Tenant};
+use mto_model::integration::Integration;
+use mto_model::labels::TENANT_LABEL;
+use mto_model::observed::Observed;
+use mto_model::snapshot::Snapshot;
+
+/// What a watch reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchEvent {
+    /// The store's resource version after the change.
+    pub resource_version: u64,
+    /// The object.
+    pub object: ObjectRef,
+    /// Whether the object is gone.
+    pub deleted: bool,
+}
+
+/// Why the store refused a write, as the apiserver would.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist (404).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The namespace is missing or terminating (404/403 from the apiserver).
+    #[error("namespace {0} is missing or terminating")]
+    NamespaceUnavailable(String),
+    /// An immutable field changed (422).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The simulated cluster's objects.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    view: Snapshot,
+    resource_version: u64,
+    uid: u64,
+    events: Vec<WatchEvent>,
+    writes: u64,
+}
+
+impl Store {
+    /// The objects, as controllers observe them.
+    #[must_use]
+    pub fn view(&self) -> &Snapshot {
+        &self.view
+    }
+
+    /// API writes the store has accepted.
+    #[must_use]
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
+
+    /// The watch events since the last call.
+    pub fn drain_events(&mut self) -> Vec<WatchEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn bump(&mut self, object: ObjectRef, deleted: bool) -> String {
+        self.resource_version += 1;
+        self.writes += 1;
+        self.events.push(WatchEvent { resource_version: self.resource_version, object, deleted });
+        self.resource_version.to_string()
+    }
+
+    fn new_uid(&mut self) -> String {
+        self.uid += 1;
+        format!("00000000-0000-0000-0000-{:012x}", self.uid)
+    }
+
+    fn stamp(&mut self, meta: &mut ObjectMeta, object: ObjectRef, now: Timestamp) {
+        if meta.uid.is_none() {
+            meta.uid = Some(self.new_uid());
+            meta.creation_timestamp = Some(Time(now));
+        }
+        meta.resource_version = Some(self.bump(object, false));
+    }
+
+    /// Creates or replaces a tenant as a user would: the generation moves
+    /// only when the spec changes; status and finalizers are kept.
+    pub fn put_tenant(&mut self, mut tenant: Tenant, now: Timestamp) {
+        let name = tenant.metadata.name.clone().unwrap_or_default();
+        match self.view.tenants.get(&name) {
+            Some(old) => {
+                let changed = old.spec != tenant.spec;
+                tenant.metadata.uid.clone_from(&old.metadata.uid);
+                tenant.metadata.creation_timestamp.clone_from(&old.metadata.creation_timestamp);
+                tenant.metadata.finalizers.clone_from(&old.metadata.finalizers);
+                tenant.metadata.deletion_timestamp.clone_from(&old.metadata.deletion_timestamp);
+                tenant.status.clone_from(&old.status);
+                tenant.metadata.generation = Some(old.metadata.generation.unwrap_or(1) + i64::from(changed));
+            }
+            None => {
+                tenant.metadata.generation = Some(1);
+                tenant.metadata.finalizers = None;
+                tenant.status = None;
+            }
+        }
+        self.stamp(&mut tenant.metadata, ObjectRef::cluster(Kind::Tenant, &name), now);
+        self.view.put_tenant(tenant);
+    }
+
+    /// Deletes a tenant as a user would: marked while finalizers remain.
+    pub fn delete_tenant(&mut self, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        let Some(mut tenant) = self.view.tenants.get(name).cloned() else {
+            return Err(StoreError::NotFound(format!("Tenant/{name}")));
+        };
+        if tenant.metadata.finalizers.as_ref().is_none_or(Vec::is_empty) {
+            self.view.tenants.remove(name);
+            self.view.reindex();
+            self.bump(ObjectRef::cluster(Kind::Tenant, name), true);
+            return Ok(());
+        }
+        if tenant.metadata.deletion_timestamp.is_none() {
+            tenant.metadata.deletion_timestamp = Some(Time(now));
+            self.stamp(&mut tenant.metadata, ObjectRef::cluster(Kind::Tenant, name), now);
+            self.view.put_tenant(tenant);
+        }
+        Ok(())
+    }
+
+    /// Creates or replaces a quota.
+    pub fn put_quota(&mut self, mut quota: Quota, now: Timestamp) {
+        let name = quota.metadata.name.clone().unwrap_or_default();
+        quota.metadata.uid = self.view.quotas.get(&name).and_then(|q| q.metadata.uid.clone());
+        self.stamp(&mut quota.metadata, ObjectRef::cluster(Kind::Quota, &name), now);
+        self.view.quotas.insert(name, quota);
+    }
+
+    /// Sets the integration config in force (compiled; an invalid one is
+    /// refused before it gets here).
+    pub fn put_integration(&mut self, integration: Integration) {
+        self.view.integration = integration;
+        self.bump(ObjectRef::cluster(Kind::IntegrationConfig, "config"), false);
+    }
+
+    /// Creates or replaces a namespace as a user would.
+    pub fn put_namespace(&mut self, mut ns: Namespace, now: Timestamp) {
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        if let Some(old) = self.view.namespaces.get(&name) {
+            ns.metadata.uid.clone_from(&old.metadata.uid);
+            ns.metadata.creation_timestamp.clone_from(&old.metadata.creation_timestamp);
+        }
+        self.stamp(&mut ns.metadata, ObjectRef::cluster(Kind::Namespace, &name), now);
+        self.view.put_namespace(ns);
+    }
+
+    /// Deletes any object as a user would (namespaces terminate first).
+    pub fn delete(&mut self, target: &ObjectRef, now: Timestamp) -> Result<(), StoreError> {
+        let action = Action::Delete { target: target.clone(), uid: None, reason: mto_model::action::Reason::Remove };
+        self.execute(&action, now)
+    }
+
+    /// Replaces a namespaced object as a user would (`kubectl edit`).
+    pub fn put_role_binding(&mut self, mut rb: RoleBinding, now: Timestamp) {
+        let (ns, name) = (rb.metadata.namespace.clone().unwrap_or_default(), rb.metadata.name.clone().unwrap_or_default());
+        self.stamp(&mut rb.metadata, ObjectRef::namespaced(Kind::RoleBinding, &ns, &name), now);
+        self.view.role_bindings.entry(ns).or_default().insert(name, rb);
+    }
+
+    /// Replaces a resource quota as a user would.
+    pub fn put_resource_quota(&mut self, mut rq: ResourceQuota, now: Timestamp) {
+        let (ns, name) = (rq.metadata.namespace.clone().unwrap_or_default(), rq.metadata.name.clone().unwrap_or_default());
+        self.stamp(&mut rq.metadata, ObjectRef::namespaced(Kind::ResourceQuota, &ns, &name), now);
+        self.view.resource_quotas.entry(ns).or_default().insert(name, rq);
+    }
+
+    /// Carries out one of mto's actions as the apiserver would.
+    pub fn execute(&mut self, action: &Action, now: Timestamp) -> Result<(), StoreError> {
+        match action {
+            Action::Delete { target, uid, .. } if target.kind == Kind::Namespace => {
+                let Some(ns) = self.view.namespaces.get(&target.name) else { return Ok(()) };
+                if uid.is_some() && ns.metadata.uid != *uid {
+                    return Ok(());
+                }
+                if ns.metadata.deletion_timestamp.is_none() {
+                    let mut ns = ns.clone();
+                    ns.metadata.deletion_timestamp = Some(Time(now));
+                    self.stamp(&mut ns.metadata, target.clone(), now);
+                    self.view.put_namespace(ns);
+                }
+                Ok(())
+            }
+            Action::Delete { target, uid, .. } => {
+                let ns = target.namespace.as_deref().unwrap_or_default();
+                let exists = match target.kind {
+                    Kind::RoleBinding => self.view.role_bindings(ns).any(|o| o.metadata.name.as_deref() == Some(&target.name) && (uid.is_none() || o.metadata.uid == *uid)),
+                    Kind::ResourceQuota => self.view.resource_quota(ns, &target.name).is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
+                    Kind::LimitRange => self.view.limit_range(ns, &target.name).is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
+                    _ => false,
+                };
+                if exists {
+                    self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    self.bump(target.clone(), true);
+                }
+                Ok(())
+            }
+            Action::Apply { object, .. } => {
+                let target = object.object_ref();
+                if let Some(ns) = &target.namespace {
+                    if self.view.namespace(ns).is_none_or(|n| n.metadata.deletion_timestamp.is_some()) {
+                        return Err(StoreError::NamespaceUnavailable(ns.clone()));
+                    }
+                }
+                let before = self.object(&target);
+                self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                // Server-side apply of an unchanged object writes nothing.
+                if self.object(&target) != before {
+                    self.restamp(&target, before.is_none(), now);
+                }
+                Ok(())
+            }
+            Action::RemoveLabels { target, .. } => {
+                let before = self.object(target);
+                self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                if self.object(target) != before {
+                    self.restamp(target, false, now);
+                }
+                Ok(())
+            }
+            Action::AddFinalizer { tenant } | Action::RemoveFinalizer { tenant } | Action::UpdateTenantStatus { tenant, .. } => {
+                if !self.view.tenants.contains_key(tenant) {
+                    return Err(StoreError::NotFound(format!("Tenant/{tenant}")));
+                }
+                self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                let target = ObjectRef::cluster(Kind::Tenant, tenant);
+                match self.view.tenants.get(tenant).cloned() {
+                    Some(mut t) => {
+                        t.metadata.resource_version = Some(self.bump(target, false));
+                        self.view.tenants.insert(tenant.clone(), t);
+                    }
+                    None => {
+                        self.bump(target, true);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A copy of an object mto writes, to tell whether a write changed it.
+    fn object(&self, target: &ObjectRef) -> Option<Resource> {
+        let ns = target.namespace.as_deref().unwrap_or_default();
+        match target.kind {
+            Kind::Namespace => self.view.namespaces.get(&target.name).cloned().map(Resource::Namespace),
+            Kind::RoleBinding => self.view.role_bindings.get(ns)?.get(&target.name).cloned().map(Resource::RoleBinding),
+            Kind::ResourceQuota => self.view.resource_quotas.get(ns)?.get(&target.name).cloned().map(Resource::ResourceQuota),
+            Kind::LimitRange => self.view.limit_ranges.get(ns)?.get(&target.name).cloned().map(Resource::LimitRange),
+            Kind::Tenant | Kind::Quota | Kind::IntegrationConfig => None,
+        }
+    }
+
+    /// Records a write: a new resource version, and a creation time for new objects.
+    fn restamp(&mut self, target: &ObjectRef, created: bool, now: Timestamp) {
+        let rv = self.bump(target.clone(), false);
+        if let Some(meta) = self.meta_mut(target) {
+            meta.resource_version = Some(rv);
+            if created {
+                meta.creation_timestamp = Some(Time(now));
+            }
+        }
+    }
+
+    fn meta_mut(&mut self, target: &ObjectRef) -> Option<&mut ObjectMeta> {
+        let ns = target.namespace.as_deref().unwrap_or_default();
+        match target.kind {
+            Kind::Namespace => self.view.namespaces.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::RoleBinding => self.view.role_bindings.get_mut(ns)?.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::ResourceQuota => self.view.resource_quotas.get_mut(ns)?.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::LimitRange => self.view.limit_ranges.get_mut(ns)?.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::Tenant => self.view.tenants.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::Quota => self.view.quotas.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::IntegrationConfig => None,
+        }
+    }
+
+    /// The namespace controller: removes terminating namespaces and
+    /// everything in them. Returns the namespaces removed.
+    pub fn finalize_namespaces(&mut self) -> Vec<String> {
+        let terminating: Vec<(String, Option<String>)> = self
+            .view
+            .namespaces
+            .values()
+            .filter(|n| n.metadata.deletion_timestamp.is_some())
+            .map(|n| (n.metadata.name.clone().unwrap_or_default(), n.metadata.uid.clone()))
+            .collect();
+        for (name, uid) in &terminating {
+            let action = Action::Delete { target: ObjectRef::cluster(Kind::Namespace, name), uid: uid.clone(), reason: mto_model::action::Reason::Purge };
+            if self.view.execute(&action).is_ok() {
+                self.bump(ObjectRef::cluster(Kind::Namespace, name), true);
+            }
+        }
+        terminating.into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// The tenants a change to `object` concerns, as a controller's watch
+    /// mapping would enqueue them.
+    #[must_use]
+    pub fn affected_tenants(&self, object: &ObjectRef) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let label_of = |ns: &str| self.view.namespace(ns).and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned());
+        match object.kind {
+            Kind::IntegrationConfig => out.extend(self.view.tenants.keys().cloned()),
+            Kind::Quota => {
+                let quota = object.name.as_str();
+                out.extend(self.view.tenants.values().filter(|t| t.spec.quota.as_deref() == Some(quota)).filter_map(|t| t.metadata.name.clone()));
+            }
+            Kind::Tenant => {
+                out.insert(object.name.clone());
+            }
+            Kind::Namespace => {
+                out.extend(label_of(&object.name));
+                out.extend(self.view.claimants(&object.name).iter().cloned());
+            }
+            _ => out.extend(object.namespace.as_deref().and_then(label_of)),
+        }
+        out
+    }
+}
