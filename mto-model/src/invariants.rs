@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::action::{Action, Kind};
+use crate::action::{Action, Kind, Resource};
 use crate::api::Tenant;
 use crate::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
 use crate::machine::Phase;
@@ -44,7 +44,8 @@ pub enum Violation {
         /// Subjects granted but not asked for, and asked for but not granted.
         detail: String,
     },
-    /// Invariant 3: a member of one tenant holds access mto granted in another's namespace.
+    /// Invariant 3: someone who is not a member of a tenant is granted, or
+    /// at rest holds, access mto manages in the tenant's namespace.
     CrossTenantAccess {
         /// The subject (`User:name` or `Group:name`).
         subject: String,
@@ -148,26 +149,38 @@ fn is_private_sandbox_of(tenant: &Tenant, namespace: &str) -> Option<String> {
         .find(|u| sandbox_namespace(name, u) == namespace)
 }
 
-/// Invariants 1, 2, 3 and 6 over the whole cluster.
+/// When a state invariant must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// After every step, even right after a user changed something:
+    /// invariant 1.
+    Always,
+    /// Once mto has had its turn (nothing left to do): invariants 1, 2, 3
+    /// and 6 on the state. A user may break 2, 3 and 6 for a moment (delete
+    /// a binding, raise a quota); mto must have repaired it by then.
+    AtRest,
+}
+
+/// The state invariants over the whole cluster, at rest.
 pub fn check_cluster<'a>(
     observed: &impl Observed,
     tenants: impl IntoIterator<Item = &'a Tenant>,
 ) -> Vec<Violation> {
     tenants
         .into_iter()
-        .flat_map(|t| check_tenant(observed, t))
+        .flat_map(|t| check_tenant(observed, t, Scope::AtRest))
         .collect()
 }
 
-/// Invariants 1, 2, 3 and 6 for one tenant's namespaces: what a step that
-/// touched only this tenant can have broken.
-pub fn check_tenant(observed: &impl Observed, tenant: &Tenant) -> Vec<Violation> {
+/// The state invariants of one tenant's namespaces in `scope`.
+pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> Vec<Violation> {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
     let mut violations = Vec::new();
     let own: BTreeSet<String> = members(tenant);
     let status = tenant.status.as_ref();
     // Invariant 2 holds for tenants that say they are Active for their current spec.
-    let active = status.and_then(|s| s.phase.as_deref()) == Some(TenantPhase::Active.name())
+    let active = scope == Scope::AtRest
+        && status.and_then(|s| s.phase.as_deref()) == Some(TenantPhase::Active.name())
         && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
         && tenant.metadata.deletion_timestamp.is_none();
     for ns in observed.tenant_namespaces(name) {
@@ -193,7 +206,9 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant) -> Vec<Violation>
             }
             for s in rb.subjects.iter().flatten() {
                 let subject = format!("{}:{}", s.kind, s.name);
-                if !own.contains(&subject) {
+                // A member just removed keeps access until mto's next
+                // decision; at rest (Active for the current spec) nobody may.
+                if active && !own.contains(&subject) {
                     violations.push(Violation::CrossTenantAccess {
                         subject: subject.clone(),
                         namespace: ns.into(),
@@ -234,7 +249,9 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant) -> Vec<Violation>
             }
         }
     }
-    violations.extend(check_quota(observed, name, tenant));
+    if scope == Scope::AtRest {
+        violations.extend(check_quota(observed, name, tenant));
+    }
     violations
 }
 
@@ -285,9 +302,43 @@ fn check_quota(observed: &impl Observed, name: &str, tenant: &Tenant) -> Vec<Vio
     out
 }
 
-/// Invariant 5, checked before an action runs: a namespace is deleted only
-/// when its tenant is being deleted and asked for purge.
+/// Checked before an action runs. Invariant 3: mto grants access in a
+/// tenant's namespace only to that tenant's members. Invariant 5: a
+/// namespace is deleted only when its tenant is being deleted and asked
+/// for purge.
 pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violation> {
+    if let Action::Apply {
+        object: Resource::RoleBinding(rb),
+        ..
+    } = action
+    {
+        let ns = rb.metadata.namespace.as_deref().unwrap_or_default();
+        let owner = observed
+            .namespace(ns)
+            .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL));
+        let own = owner
+            .and_then(|o| observed.tenant(o))
+            .map(members)
+            .unwrap_or_default();
+        let stranger = rb
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| format!("{}:{}", s.kind, s.name))
+            .find(|s| !own.contains(s));
+        return stranger.map(|subject| Violation::CrossTenantAccess {
+            subject,
+            namespace: ns.into(),
+            tenant: owner.cloned().unwrap_or_else(|| "<none>".into()),
+        });
+    }
+    if let Action::Apply {
+        object: Resource::ResourceQuota(rq),
+        ..
+    } = action
+    {
+        return check_quota_write(observed, rq);
+    }
     let Action::Delete { target, .. } = action else {
         return None;
     };
@@ -325,4 +376,54 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         namespace: target.name.clone(),
         reason,
     })
+}
+
+/// Invariant 6 on a write: mto never raises the sum of a tenant's namespace
+/// quotas above the tenant's quota (it may lower a sum a user raised).
+fn check_quota_write(
+    observed: &impl Observed,
+    applied: &k8s_openapi::api::core::v1::ResourceQuota,
+) -> Option<Violation> {
+    let ns = applied.metadata.namespace.as_deref()?;
+    let name = observed
+        .namespace(ns)?
+        .metadata
+        .labels
+        .as_ref()?
+        .get(TENANT_LABEL)?;
+    let tenant = observed.tenant(name)?;
+    let quota = observed.quota(tenant.spec.quota.as_deref()?)?;
+    let limits = quota.spec.resourcequota.as_ref()?.hard.as_ref()?;
+    let values = |rq: Option<&k8s_openapi::api::core::v1::ResourceQuota>, r: &str| {
+        rq.and_then(|q| q.spec.as_ref()?.hard.as_ref()?.get(r))
+            .and_then(|v| Quantity::parse(&v.0).ok())
+            .map_or(0, Quantity::nanos)
+    };
+    for (r, limit) in limits {
+        let Ok(limit) = Quantity::parse(&limit.0) else {
+            continue;
+        };
+        let before: i128 = observed
+            .tenant_namespaces(name)
+            .filter_map(|n| {
+                observed
+                    .resource_quota(n, RESOURCE_QUOTA_NAME)
+                    .filter(|q| is_managed(&q.metadata))
+            })
+            .map(|q| values(Some(q), r))
+            .sum();
+        let old = observed
+            .resource_quota(ns, RESOURCE_QUOTA_NAME)
+            .filter(|q| is_managed(&q.metadata));
+        let after = before - values(old, r) + values(Some(applied), r);
+        if after > limit.nanos() && after > before {
+            return Some(Violation::QuotaExceeded {
+                tenant: name.clone(),
+                resource: r.clone(),
+                sum: Quantity::from_nanos(after).to_string(),
+                limit: limit.to_string(),
+            });
+        }
+    }
+    None
 }

@@ -76,7 +76,11 @@ impl Store {
     fn bump(&mut self, object: ObjectRef, deleted: bool) -> String {
         self.resource_version += 1;
         self.writes += 1;
-        self.events.push(WatchEvent { resource_version: self.resource_version, object, deleted });
+        self.events.push(WatchEvent {
+            resource_version: self.resource_version,
+            object,
+            deleted,
+        });
         self.resource_version.to_string()
     }
 
@@ -101,11 +105,21 @@ impl Store {
             Some(old) => {
                 let changed = old.spec != tenant.spec;
                 tenant.metadata.uid.clone_from(&old.metadata.uid);
-                tenant.metadata.creation_timestamp.clone_from(&old.metadata.creation_timestamp);
-                tenant.metadata.finalizers.clone_from(&old.metadata.finalizers);
-                tenant.metadata.deletion_timestamp.clone_from(&old.metadata.deletion_timestamp);
+                tenant
+                    .metadata
+                    .creation_timestamp
+                    .clone_from(&old.metadata.creation_timestamp);
+                tenant
+                    .metadata
+                    .finalizers
+                    .clone_from(&old.metadata.finalizers);
+                tenant
+                    .metadata
+                    .deletion_timestamp
+                    .clone_from(&old.metadata.deletion_timestamp);
                 tenant.status.clone_from(&old.status);
-                tenant.metadata.generation = Some(old.metadata.generation.unwrap_or(1) + i64::from(changed));
+                tenant.metadata.generation =
+                    Some(old.metadata.generation.unwrap_or(1) + i64::from(changed));
             }
             None => {
                 tenant.metadata.generation = Some(1);
@@ -113,7 +127,11 @@ impl Store {
                 tenant.status = None;
             }
         }
-        self.stamp(&mut tenant.metadata, ObjectRef::cluster(Kind::Tenant, &name), now);
+        self.stamp(
+            &mut tenant.metadata,
+            ObjectRef::cluster(Kind::Tenant, &name),
+            now,
+        );
         self.view.put_tenant(tenant);
     }
 
@@ -122,7 +140,12 @@ impl Store {
         let Some(mut tenant) = self.view.tenants.get(name).cloned() else {
             return Err(StoreError::NotFound(format!("Tenant/{name}")));
         };
-        if tenant.metadata.finalizers.as_ref().is_none_or(Vec::is_empty) {
+        if tenant
+            .metadata
+            .finalizers
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+        {
             self.view.tenants.remove(name);
             self.view.reindex();
             self.bump(ObjectRef::cluster(Kind::Tenant, name), true);
@@ -130,7 +153,11 @@ impl Store {
         }
         if tenant.metadata.deletion_timestamp.is_none() {
             tenant.metadata.deletion_timestamp = Some(Time(now));
-            self.stamp(&mut tenant.metadata, ObjectRef::cluster(Kind::Tenant, name), now);
+            self.stamp(
+                &mut tenant.metadata,
+                ObjectRef::cluster(Kind::Tenant, name),
+                now,
+            );
             self.view.put_tenant(tenant);
         }
         Ok(())
@@ -139,8 +166,16 @@ impl Store {
     /// Creates or replaces a quota.
     pub fn put_quota(&mut self, mut quota: Quota, now: Timestamp) {
         let name = quota.metadata.name.clone().unwrap_or_default();
-        quota.metadata.uid = self.view.quotas.get(&name).and_then(|q| q.metadata.uid.clone());
-        self.stamp(&mut quota.metadata, ObjectRef::cluster(Kind::Quota, &name), now);
+        quota.metadata.uid = self
+            .view
+            .quotas
+            .get(&name)
+            .and_then(|q| q.metadata.uid.clone());
+        self.stamp(
+            &mut quota.metadata,
+            ObjectRef::cluster(Kind::Quota, &name),
+            now,
+        );
         self.view.quotas.insert(name, quota);
     }
 
@@ -156,37 +191,71 @@ impl Store {
         let name = ns.metadata.name.clone().unwrap_or_default();
         if let Some(old) = self.view.namespaces.get(&name) {
             ns.metadata.uid.clone_from(&old.metadata.uid);
-            ns.metadata.creation_timestamp.clone_from(&old.metadata.creation_timestamp);
+            ns.metadata
+                .creation_timestamp
+                .clone_from(&old.metadata.creation_timestamp);
         }
-        self.stamp(&mut ns.metadata, ObjectRef::cluster(Kind::Namespace, &name), now);
+        self.stamp(
+            &mut ns.metadata,
+            ObjectRef::cluster(Kind::Namespace, &name),
+            now,
+        );
         self.view.put_namespace(ns);
     }
 
     /// Deletes any object as a user would (namespaces terminate first).
     pub fn delete(&mut self, target: &ObjectRef, now: Timestamp) -> Result<(), StoreError> {
-        let action = Action::Delete { target: target.clone(), uid: None, reason: mto_model::action::Reason::Remove };
+        let action = Action::Delete {
+            target: target.clone(),
+            uid: None,
+            reason: mto_model::action::Reason::Remove,
+        };
         self.execute(&action, now)
     }
 
     /// Replaces a namespaced object as a user would (`kubectl edit`).
     pub fn put_role_binding(&mut self, mut rb: RoleBinding, now: Timestamp) {
-        let (ns, name) = (rb.metadata.namespace.clone().unwrap_or_default(), rb.metadata.name.clone().unwrap_or_default());
-        self.stamp(&mut rb.metadata, ObjectRef::namespaced(Kind::RoleBinding, &ns, &name), now);
-        self.view.role_bindings.entry(ns).or_default().insert(name, rb);
+        let (ns, name) = (
+            rb.metadata.namespace.clone().unwrap_or_default(),
+            rb.metadata.name.clone().unwrap_or_default(),
+        );
+        self.stamp(
+            &mut rb.metadata,
+            ObjectRef::namespaced(Kind::RoleBinding, &ns, &name),
+            now,
+        );
+        self.view
+            .role_bindings
+            .entry(ns)
+            .or_default()
+            .insert(name, rb);
     }
 
     /// Replaces a resource quota as a user would.
     pub fn put_resource_quota(&mut self, mut rq: ResourceQuota, now: Timestamp) {
-        let (ns, name) = (rq.metadata.namespace.clone().unwrap_or_default(), rq.metadata.name.clone().unwrap_or_default());
-        self.stamp(&mut rq.metadata, ObjectRef::namespaced(Kind::ResourceQuota, &ns, &name), now);
-        self.view.resource_quotas.entry(ns).or_default().insert(name, rq);
+        let (ns, name) = (
+            rq.metadata.namespace.clone().unwrap_or_default(),
+            rq.metadata.name.clone().unwrap_or_default(),
+        );
+        self.stamp(
+            &mut rq.metadata,
+            ObjectRef::namespaced(Kind::ResourceQuota, &ns, &name),
+            now,
+        );
+        self.view
+            .resource_quotas
+            .entry(ns)
+            .or_default()
+            .insert(name, rq);
     }
 
     /// Carries out one of mto's actions as the apiserver would.
     pub fn execute(&mut self, action: &Action, now: Timestamp) -> Result<(), StoreError> {
         match action {
             Action::Delete { target, uid, .. } if target.kind == Kind::Namespace => {
-                let Some(ns) = self.view.namespaces.get(&target.name) else { return Ok(()) };
+                let Some(ns) = self.view.namespaces.get(&target.name) else {
+                    return Ok(());
+                };
                 if uid.is_some() && ns.metadata.uid != *uid {
                     return Ok(());
                 }
@@ -201,13 +270,24 @@ impl Store {
             Action::Delete { target, uid, .. } => {
                 let ns = target.namespace.as_deref().unwrap_or_default();
                 let exists = match target.kind {
-                    Kind::RoleBinding => self.view.role_bindings(ns).any(|o| o.metadata.name.as_deref() == Some(&target.name) && (uid.is_none() || o.metadata.uid == *uid)),
-                    Kind::ResourceQuota => self.view.resource_quota(ns, &target.name).is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
-                    Kind::LimitRange => self.view.limit_range(ns, &target.name).is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
+                    Kind::RoleBinding => self.view.role_bindings(ns).any(|o| {
+                        o.metadata.name.as_deref() == Some(&target.name)
+                            && (uid.is_none() || o.metadata.uid == *uid)
+                    }),
+                    Kind::ResourceQuota => self
+                        .view
+                        .resource_quota(ns, &target.name)
+                        .is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
+                    Kind::LimitRange => self
+                        .view
+                        .limit_range(ns, &target.name)
+                        .is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
                     _ => false,
                 };
                 if exists {
-                    self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    self.view
+                        .execute(action)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
                     self.bump(target.clone(), true);
                 }
                 Ok(())
@@ -215,12 +295,18 @@ impl Store {
             Action::Apply { object, .. } => {
                 let target = object.object_ref();
                 if let Some(ns) = &target.namespace {
-                    if self.view.namespace(ns).is_none_or(|n| n.metadata.deletion_timestamp.is_some()) {
+                    if self
+                        .view
+                        .namespace(ns)
+                        .is_none_or(|n| n.metadata.deletion_timestamp.is_some())
+                    {
                         return Err(StoreError::NamespaceUnavailable(ns.clone()));
                     }
                 }
                 let before = self.object(&target);
-                self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                self.view
+                    .execute(action)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 // Server-side apply of an unchanged object writes nothing.
                 if self.object(&target) != before {
                     self.restamp(&target, before.is_none(), now);
@@ -229,17 +315,23 @@ impl Store {
             }
             Action::RemoveLabels { target, .. } => {
                 let before = self.object(target);
-                self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                self.view
+                    .execute(action)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 if self.object(target) != before {
                     self.restamp(target, false, now);
                 }
                 Ok(())
             }
-            Action::AddFinalizer { tenant } | Action::RemoveFinalizer { tenant } | Action::UpdateTenantStatus { tenant, .. } => {
+            Action::AddFinalizer { tenant }
+            | Action::RemoveFinalizer { tenant }
+            | Action::UpdateTenantStatus { tenant, .. } => {
                 if !self.view.tenants.contains_key(tenant) {
                     return Err(StoreError::NotFound(format!("Tenant/{tenant}")));
                 }
-                self.view.execute(action).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                self.view
+                    .execute(action)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 let target = ObjectRef::cluster(Kind::Tenant, tenant);
                 match self.view.tenants.get(tenant).cloned() {
                     Some(mut t) => {
@@ -259,10 +351,33 @@ impl Store {
     fn object(&self, target: &ObjectRef) -> Option<Resource> {
         let ns = target.namespace.as_deref().unwrap_or_default();
         match target.kind {
-            Kind::Namespace => self.view.namespaces.get(&target.name).cloned().map(Resource::Namespace),
-            Kind::RoleBinding => self.view.role_bindings.get(ns)?.get(&target.name).cloned().map(Resource::RoleBinding),
-            Kind::ResourceQuota => self.view.resource_quotas.get(ns)?.get(&target.name).cloned().map(Resource::ResourceQuota),
-            Kind::LimitRange => self.view.limit_ranges.get(ns)?.get(&target.name).cloned().map(Resource::LimitRange),
+            Kind::Namespace => self
+                .view
+                .namespaces
+                .get(&target.name)
+                .cloned()
+                .map(Resource::Namespace),
+            Kind::RoleBinding => self
+                .view
+                .role_bindings
+                .get(ns)?
+                .get(&target.name)
+                .cloned()
+                .map(Resource::RoleBinding),
+            Kind::ResourceQuota => self
+                .view
+                .resource_quotas
+                .get(ns)?
+                .get(&target.name)
+                .cloned()
+                .map(Resource::ResourceQuota),
+            Kind::LimitRange => self
+                .view
+                .limit_ranges
+                .get(ns)?
+                .get(&target.name)
+                .cloned()
+                .map(Resource::LimitRange),
             Kind::Tenant | Kind::Quota | Kind::IntegrationConfig => None,
         }
     }
@@ -281,12 +396,39 @@ impl Store {
     fn meta_mut(&mut self, target: &ObjectRef) -> Option<&mut ObjectMeta> {
         let ns = target.namespace.as_deref().unwrap_or_default();
         match target.kind {
-            Kind::Namespace => self.view.namespaces.get_mut(&target.name).map(|o| &mut o.metadata),
-            Kind::RoleBinding => self.view.role_bindings.get_mut(ns)?.get_mut(&target.name).map(|o| &mut o.metadata),
-            Kind::ResourceQuota => self.view.resource_quotas.get_mut(ns)?.get_mut(&target.name).map(|o| &mut o.metadata),
-            Kind::LimitRange => self.view.limit_ranges.get_mut(ns)?.get_mut(&target.name).map(|o| &mut o.metadata),
-            Kind::Tenant => self.view.tenants.get_mut(&target.name).map(|o| &mut o.metadata),
-            Kind::Quota => self.view.quotas.get_mut(&target.name).map(|o| &mut o.metadata),
+            Kind::Namespace => self
+                .view
+                .namespaces
+                .get_mut(&target.name)
+                .map(|o| &mut o.metadata),
+            Kind::RoleBinding => self
+                .view
+                .role_bindings
+                .get_mut(ns)?
+                .get_mut(&target.name)
+                .map(|o| &mut o.metadata),
+            Kind::ResourceQuota => self
+                .view
+                .resource_quotas
+                .get_mut(ns)?
+                .get_mut(&target.name)
+                .map(|o| &mut o.metadata),
+            Kind::LimitRange => self
+                .view
+                .limit_ranges
+                .get_mut(ns)?
+                .get_mut(&target.name)
+                .map(|o| &mut o.metadata),
+            Kind::Tenant => self
+                .view
+                .tenants
+                .get_mut(&target.name)
+                .map(|o| &mut o.metadata),
+            Kind::Quota => self
+                .view
+                .quotas
+                .get_mut(&target.name)
+                .map(|o| &mut o.metadata),
             Kind::IntegrationConfig => None,
         }
     }
@@ -299,10 +441,19 @@ impl Store {
             .namespaces
             .values()
             .filter(|n| n.metadata.deletion_timestamp.is_some())
-            .map(|n| (n.metadata.name.clone().unwrap_or_default(), n.metadata.uid.clone()))
+            .map(|n| {
+                (
+                    n.metadata.name.clone().unwrap_or_default(),
+                    n.metadata.uid.clone(),
+                )
+            })
             .collect();
         for (name, uid) in &terminating {
-            let action = Action::Delete { target: ObjectRef::cluster(Kind::Namespace, name), uid: uid.clone(), reason: mto_model::action::Reason::Purge };
+            let action = Action::Delete {
+                target: ObjectRef::cluster(Kind::Namespace, name),
+                uid: uid.clone(),
+                reason: mto_model::action::Reason::Purge,
+            };
             if self.view.execute(&action).is_ok() {
                 self.bump(ObjectRef::cluster(Kind::Namespace, name), true);
             }
@@ -315,12 +466,22 @@ impl Store {
     #[must_use]
     pub fn affected_tenants(&self, object: &ObjectRef) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        let label_of = |ns: &str| self.view.namespace(ns).and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned());
+        let label_of = |ns: &str| {
+            self.view
+                .namespace(ns)
+                .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned())
+        };
         match object.kind {
             Kind::IntegrationConfig => out.extend(self.view.tenants.keys().cloned()),
             Kind::Quota => {
                 let quota = object.name.as_str();
-                out.extend(self.view.tenants.values().filter(|t| t.spec.quota.as_deref() == Some(quota)).filter_map(|t| t.metadata.name.clone()));
+                out.extend(
+                    self.view
+                        .tenants
+                        .values()
+                        .filter(|t| t.spec.quota.as_deref() == Some(quota))
+                        .filter_map(|t| t.metadata.name.clone()),
+                );
             }
             Kind::Tenant => {
                 out.insert(object.name.clone());

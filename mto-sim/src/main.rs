@@ -1,0 +1,129 @@
+//! `mto-sim`: run a scenario on a simulated cluster.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mto_sim::scenario::{Scenario, duration_text};
+use mto_sim::sim::{Report, Sim};
+
+/// Simulates what mto does to a cluster over days, with faults, in seconds.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and print its timeline and summary.
+    Run {
+        /// The scenario file (YAML).
+        scenario: PathBuf,
+        /// Seed of every random choice; the scenario's own by default.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Simulate this long instead of the scenario's duration (e.g. 7d).
+        #[arg(long, value_parser = duration_text::parse)]
+        until: Option<std::time::Duration>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let Command::Run {
+        scenario,
+        seed,
+        until,
+        json,
+    } = Cli::parse().command;
+    let mut loaded = match Scenario::load(&scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(until) = until {
+        loaded.duration = until;
+    }
+    let seed = seed.unwrap_or(loaded.seed);
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(loaded.duration.as_secs());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} simulated seconds ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut sim = Sim::new(loaded, seed);
+    let result = sim.run(|done, _| bar.set_position(done.as_secs()));
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print_report(&report, started.elapsed());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_report(r: &Report, wall: std::time::Duration) {
+    println!(
+        "scenario {} (seed {}), {} simulated in {:.2?}",
+        r.scenario, r.seed, r.simulated, wall
+    );
+    println!();
+    for entry in &r.timeline {
+        println!("  {:>10}  {}", entry.at, entry.text);
+    }
+    println!();
+    println!("summary");
+    println!("  steps               {}", r.steps);
+    println!("  decisions           {}", r.decisions);
+    println!("  API writes          {}", r.writes);
+    println!("  objects created     {}", r.objects_created);
+    println!(
+        "  invariant checks    {} (none violated)",
+        r.invariant_checks
+    );
+    let faults: Vec<String> = r.faults.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    println!(
+        "  faults injected     {}",
+        if faults.is_empty() {
+            "none".into()
+        } else {
+            faults.join(", ")
+        }
+    );
+    let phases: Vec<String> = r
+        .tenants_by_phase
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    println!("  tenants by phase    {}", phases.join(", "));
+    println!("  trace hash          {}", r.trace_hash);
+    if !r.convergence.is_empty() {
+        println!();
+        println!("time to convergence");
+        for c in &r.convergence {
+            println!("  {:>10}  {:>8}  {}", c.at, c.took, c.change);
+        }
+    }
+}

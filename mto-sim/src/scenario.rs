@@ -1,0 +1,475 @@
+//! Scenario files: the cluster at start, what users do over time, the
+//! faults to inject, the duration and the seed.
+//!
+//! ```yaml
+//! name: small-team
+//! seed: 7
+//! duration: 2d
+//! cluster:
+//!   files: [../../deploy/examples/quotas.yaml]   # relative to the scenario
+//!   manifests: |                                  # inline YAML documents
+//!     apiVersion: tenantoperator.stakater.com/v1beta3
+//!     kind: Tenant
+//!     ...
+//!   generate: {tenants: 1000, namespacesPerTenant: 5, quota: small}
+//! actions:
+//!   - at: 6h
+//!     apply: |                                    # create or replace
+//!       ...
+//!   - at: 1d
+//!     delete: {kind: Tenant, name: alpha}
+//! faults:
+//!   conflicts: 0.05
+//!   until: 1d
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mto_model::manifest::{Located, Manifest, ManifestError};
+use serde::Deserialize;
+
+/// A parsed scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// How long to simulate.
+    pub duration: Duration,
+    /// Manifests present at the start, in order.
+    pub initial: Vec<Located>,
+    /// Tenants to generate at the start.
+    pub generate: Option<Generate>,
+    /// What users do, in time order.
+    pub actions: Vec<TimedAction>,
+    /// Faults to inject.
+    pub faults: FaultPlan,
+}
+
+/// A user action at a point in simulated time.
+#[derive(Clone, Debug)]
+pub struct TimedAction {
+    /// When, from the start.
+    pub at: Duration,
+    /// What.
+    pub action: UserAction,
+}
+
+/// What a user does.
+#[derive(Clone, Debug)]
+pub enum UserAction {
+    /// Create or replace objects.
+    Apply(Vec<Manifest>),
+    /// Delete an object.
+    Delete(ObjectKey),
+}
+
+/// An object by kind, name and (for namespaced kinds) namespace.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectKey {
+    /// `Tenant`, `Quota`, `Namespace`, `RoleBinding`, `ResourceQuota` or `LimitRange`.
+    pub kind: String,
+    /// The name.
+    pub name: String,
+    /// The namespace, for namespaced kinds.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// Tenants generated in bulk, for scale scenarios.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Generate {
+    /// How many tenants (`t0000`, `t0001`, …).
+    pub tenants: u32,
+    /// Namespaces per tenant (`<tenant>-ns0`, …).
+    #[serde(default = "default_namespaces")]
+    pub namespaces_per_tenant: u32,
+    /// Users per tenant (one owner, the rest editors).
+    #[serde(default = "default_users")]
+    pub users_per_tenant: u32,
+    /// The Quota every tenant names (it must be among the manifests).
+    #[serde(default)]
+    pub quota: Option<String>,
+}
+
+fn default_namespaces() -> u32 {
+    5
+}
+fn default_users() -> u32 {
+    3
+}
+
+/// Faults to inject, each named after what happens to a cluster.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FaultPlan {
+    /// Share of writes answered 409 Conflict.
+    #[serde(default)]
+    pub conflicts: f64,
+    /// Share of calls answered 500/429.
+    #[serde(default)]
+    pub transient_errors: f64,
+    /// Share of calls that take `slowBy` longer.
+    #[serde(default)]
+    pub slow_calls: f64,
+    /// How much longer a slow call takes.
+    #[serde(default, with = "duration_text::option")]
+    pub slow_by: Option<Duration>,
+    /// Watches expire this often, forcing a re-list.
+    #[serde(default, with = "duration_text::option")]
+    pub watch_expiry: Option<Duration>,
+    /// Chance, per API call, that the operator crashes right before it
+    /// (losing everything in memory) and restarts.
+    #[serde(default)]
+    pub crashes: f64,
+    /// Users edit or delete objects mto manages this many times a day.
+    #[serde(default)]
+    pub user_edits_per_day: f64,
+    /// No fault after this point, so the run can show convergence.
+    #[serde(default, with = "duration_text::option")]
+    pub until: Option<Duration>,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// A file could not be read.
+    #[error("{0}")]
+    Io(String),
+    /// The scenario's own fields are wrong.
+    #[error("{file}:{line}: {field}: {message}")]
+    Field {
+        /// The scenario file.
+        file: String,
+        /// The line.
+        line: usize,
+        /// The field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Manifests in the scenario are wrong; every problem, one per line.
+    #[error("{}", .0.join("\n"))]
+    Manifests(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: u64,
+    #[serde(with = "duration_text")]
+    duration: Duration,
+    #[serde(default)]
+    cluster: RawCluster,
+    #[serde(default)]
+    actions: Vec<RawAction>,
+    #[serde(default)]
+    faults: FaultPlan,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawCluster {
+    #[serde(default)]
+    files: Vec<PathBuf>,
+    #[serde(default)]
+    manifests: Option<String>,
+    #[serde(default)]
+    generate: Option<Generate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAction {
+    #[serde(with = "duration_text")]
+    at: Duration,
+    #[serde(default)]
+    apply: Option<String>,
+    #[serde(default)]
+    delete: Option<ObjectKey>,
+}
+
+impl Scenario {
+    /// Loads a scenario file; manifests are checked with mto's validation.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::Io(format!("{}: {e}", path.display())))?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses a scenario; `path` names it in errors and anchors `files`.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let de = serde_norway::Deserializer::from_str(text);
+        let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let line = e.inner().location().map_or(1, |l| l.line());
+            let message = e.inner().to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            ScenarioError::Field {
+                file: file.clone(),
+                line,
+                field: e.path().to_string(),
+                message,
+            }
+        })?;
+        let mut problems = Vec::new();
+        let mut initial = Vec::new();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for f in &raw.cluster.files {
+            let full = dir.join(f);
+            match std::fs::read_to_string(&full) {
+                Err(e) => problems.push(format!("{file}: cluster.files: {}: {e}", full.display())),
+                Ok(t) => collect(
+                    mto_model::manifest::parse(&full, &t),
+                    &mut initial,
+                    &mut problems,
+                ),
+            }
+        }
+        if let Some(inline) = &raw.cluster.manifests {
+            let label = PathBuf::from(format!("{file} (cluster.manifests)"));
+            collect(
+                mto_model::manifest::parse(&label, inline),
+                &mut initial,
+                &mut problems,
+            );
+        }
+        let mut actions = Vec::new();
+        for (i, a) in raw.actions.iter().enumerate() {
+            let action = match (&a.apply, &a.delete) {
+                (Some(text), None) => {
+                    let label = PathBuf::from(format!("{file} (actions[{i}].apply)"));
+                    let mut docs = Vec::new();
+                    collect(
+                        mto_model::manifest::parse(&label, text),
+                        &mut docs,
+                        &mut problems,
+                    );
+                    UserAction::Apply(docs.into_iter().map(|d| d.manifest).collect())
+                }
+                (None, Some(key)) => UserAction::Delete(key.clone()),
+                _ => {
+                    problems.push(format!(
+                        "{file}: actions[{i}]: give exactly one of `apply` or `delete`"
+                    ));
+                    continue;
+                }
+            };
+            actions.push(TimedAction { at: a.at, action });
+        }
+        actions.sort_by_key(|a| a.at);
+        for (name, rate) in [
+            ("conflicts", raw.faults.conflicts),
+            ("transientErrors", raw.faults.transient_errors),
+            ("slowCalls", raw.faults.slow_calls),
+            ("crashes", raw.faults.crashes),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                problems.push(format!(
+                    "{file}: faults.{name}: {rate} is not a share between 0 and 1"
+                ));
+            }
+        }
+        if raw.faults.user_edits_per_day < 0.0 {
+            problems.push(format!(
+                "{file}: faults.userEditsPerDay: must not be negative"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(ScenarioError::Manifests(problems));
+        }
+        Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            seed: raw.seed,
+            duration: raw.duration,
+            initial,
+            generate: raw.cluster.generate,
+            actions,
+            faults: raw.faults,
+        })
+    }
+}
+
+fn collect(
+    docs: Vec<Result<Located, ManifestError>>,
+    into: &mut Vec<Located>,
+    problems: &mut Vec<String>,
+) {
+    for doc in docs {
+        match doc {
+            Err(e) => problems.push(e.to_string()),
+            Ok(located) => {
+                for p in located.manifest.problems() {
+                    problems.push(format!(
+                        "{}: {}: {p}",
+                        located.location,
+                        located.manifest.describe()
+                    ));
+                }
+                into.push(located);
+            }
+        }
+    }
+}
+
+/// Durations written as `90s`, `15m`, `6h`, `7d` (or combined: `1d12h`).
+pub mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    /// Parses `1d12h30m`.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let mut total = 0u64;
+        let mut number = String::new();
+        if text.trim().is_empty() {
+            return Err("empty duration; write e.g. 90s, 15m, 6h or 7d".into());
+        }
+        for c in text.trim().chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                _ => return Err(format!("{text:?}: unknown unit {c:?}; use s, m, h or d")),
+            };
+            let n: u64 = number
+                .parse()
+                .map_err(|_| format!("{text:?}: a number must come before {c:?}"))?;
+            total = total.saturating_add(n.saturating_mul(unit));
+            number.clear();
+        }
+        if !number.is_empty() {
+            return Err(format!(
+                "{text:?}: the last number has no unit; use s, m, h or d"
+            ));
+        }
+        Ok(Duration::from_secs(total))
+    }
+
+    /// Shows a duration the way it is written.
+    #[must_use]
+    pub fn show(d: Duration) -> String {
+        let s = d.as_secs();
+        let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+        let mut out = String::new();
+        for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+            if n > 0 {
+                out.push_str(&format!("{n}{unit}"));
+            }
+        }
+        if out.is_empty() {
+            format!("{}ms", d.as_millis())
+        } else {
+            out
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub(crate) mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer};
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Duration>, D::Error> {
+            let text = Option::<String>::deserialize(d)?;
+            text.map(|t| super::parse(&t).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            duration_text::parse("1d12h"),
+            Ok(Duration::from_secs(129_600))
+        );
+        assert_eq!(duration_text::show(Duration::from_secs(129_600)), "1d12h");
+        assert!(duration_text::parse("12").is_err());
+        assert!(duration_text::parse("3w").is_err());
+    }
+
+    #[test]
+    fn unknown_fields_name_file_line_and_field() {
+        let e = Scenario::parse(
+            Path::new("s.yaml"),
+            "name: x\nduration: 1d\nfaults:\n  conflict: 0.1\n",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("s.yaml:4: faults:") || text.starts_with("s.yaml:4: faults.conflict"),
+            "{text}"
+        );
+        assert!(text.contains("unknown field `conflict`"), "{text}");
+    }
+
+    #[test]
+    fn bad_durations_and_rates_are_refused() {
+        let e = Scenario::parse(Path::new("s.yaml"), "name: x\nduration: 7 days\n").unwrap_err();
+        assert!(e.to_string().contains("s.yaml:2: duration"), "{e}");
+        let e = Scenario::parse(
+            Path::new("s.yaml"),
+            "name: x\nduration: 1d\nfaults: {conflicts: 2}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("faults.conflicts: 2 is not a share"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_manifests_print_every_error() {
+        let text = "name: x\nduration: 1d\ncluster:\n  manifests: |\n    apiVersion: tenantoperator.stakater.com/v1beta3\n    kind: Tenant\n    metadata: {name: Bad_Name}\n    spec:\n      namespaces: {withTenantPrefix: [Dev]}\n";
+        let e = Scenario::parse(Path::new("s.yaml"), text).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("metadata.name") && text.contains("withTenantPrefix[0]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_action_needs_exactly_one_verb() {
+        let e = Scenario::parse(
+            Path::new("s.yaml"),
+            "name: x\nduration: 1d\nactions:\n  - at: 1h\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("actions[0]: give exactly one"),
+            "{e}"
+        );
+    }
+}

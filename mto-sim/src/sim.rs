@@ -1,0 +1,820 @@
+//! The driver: runs mto's tenant machine against the simulated cluster,
+//! exactly as the runtime runs it against a real one — decide from an
+//! observation, execute the actions in order, stop at the first failure and
+//! retry with backoff — on a virtual clock, with seeded faults, checking the
+//! invariants after every step.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::hash::Hasher;
+use std::time::Duration;
+
+use mto_model::Timestamp;
+use mto_model::action::{Action, Kind, ObjectRef, Reason};
+use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
+use mto_model::integration::Integration;
+use mto_model::invariants::{Scope, Violation, check_action, check_tenant};
+use mto_model::labels::MANAGED_BY_LABEL;
+use mto_model::machine::Phase;
+use mto_model::manifest::Manifest;
+use mto_model::observed::Observed;
+use mto_model::tenant::decide;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::scenario::{Scenario, UserAction, duration_text};
+use crate::store::{Store, WatchEvent};
+
+/// Time one API call takes.
+const API_LATENCY: Duration = Duration::from_millis(5);
+/// Time from a write to the watch event reaching the controller.
+const WATCH_LATENCY: Duration = Duration::from_millis(50);
+/// Time the namespace controller takes to empty and remove a namespace.
+const NAMESPACE_FINALIZE: Duration = Duration::from_secs(2);
+/// Time an operator takes to come back after a crash.
+const RESTART: Duration = Duration::from_secs(10);
+/// Time a re-list takes after a watch expired.
+const RELIST: Duration = Duration::from_secs(1);
+/// Backoff of failed reconciles: base, doubled per attempt, capped; ±20% jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// Lines of trace kept to show with a violation.
+const TRACE_TAIL: usize = 40;
+/// Above this many tenants the timeline leaves out per-tenant phase changes.
+const TIMELINE_TENANT_LIMIT: usize = 50;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// The scenario's user action at this index.
+    User(usize),
+    /// A reconcile of one tenant, valid in one operator life (epoch).
+    Reconcile {
+        tenant: String,
+        epoch: u64,
+    },
+    NamespaceController,
+    WatchExpire,
+    Relist,
+    OperatorRestart,
+    UserEdit,
+}
+
+/// A line of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TimelineEntry {
+    /// Simulated time from the start.
+    pub at: String,
+    /// What happened.
+    pub text: String,
+}
+
+/// How long the cluster took to settle after a change.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Convergence {
+    /// The change.
+    pub change: String,
+    /// When it happened.
+    pub at: String,
+    /// How long until every tenant was steady.
+    pub took: String,
+    /// The same, in milliseconds.
+    pub took_ms: u64,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Report {
+    /// The scenario.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Simulated time covered.
+    pub simulated: String,
+    /// Events processed.
+    pub steps: u64,
+    /// Tenant decisions made.
+    pub decisions: u64,
+    /// API writes accepted by the cluster.
+    pub writes: u64,
+    /// Objects mto created.
+    pub objects_created: u64,
+    /// Faults injected, by name.
+    pub faults: BTreeMap<String, u64>,
+    /// Invariant checks run (per tenant, per step, plus every delete).
+    pub invariant_checks: u64,
+    /// Settling time after each change.
+    pub convergence: Vec<Convergence>,
+    /// Tenants by phase at the end.
+    pub tenants_by_phase: BTreeMap<String, u64>,
+    /// Notable events.
+    pub timeline: Vec<TimelineEntry>,
+    /// Hash of the full trace: equal for equal seeds.
+    pub trace_hash: String,
+}
+
+/// Why a run stopped early.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// An invariant broke.
+    #[error("invariant violated at step {step} ({at}), seed {seed}: {violation}\nlast steps:\n{}", trace.join("\n"))]
+    Invariant {
+        /// The seed.
+        seed: u64,
+        /// The step.
+        step: u64,
+        /// Simulated time.
+        at: String,
+        /// What broke.
+        violation: String,
+        /// The last lines of the trace.
+        trace: Vec<String>,
+    },
+}
+
+impl SimError {
+    fn invariant(sim: &Sim, v: &Violation) -> SimError {
+        SimError::Invariant {
+            seed: sim.seed,
+            step: sim.report.steps,
+            at: duration_text::show(sim.elapsed()),
+            violation: v.to_string(),
+            trace: sim.trace_tail.iter().cloned().collect(),
+        }
+    }
+}
+
+/// A simulation in progress.
+pub struct Sim {
+    scenario: Scenario,
+    seed: u64,
+    store: Store,
+    start: Timestamp,
+    now_ms: u64,
+    until_ms: u64,
+    rng: ChaCha8Rng,
+    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    sequence: u64,
+    scheduled: BTreeMap<String, u64>,
+    attempts: BTreeMap<String, u32>,
+    epoch: u64,
+    operator_up: bool,
+    watch_down: bool,
+    namespace_controller_due: bool,
+    pending_changes: Vec<(u64, String)>,
+    touched: BTreeSet<String>,
+    phases: BTreeMap<String, String>,
+    trace_tail: std::collections::VecDeque<String>,
+    trace_hash: fnv::FnvHasher,
+    report: Report,
+}
+
+impl Sim {
+    /// Sets up the cluster of `scenario` at time zero with `seed`.
+    pub fn new(scenario: Scenario, seed: u64) -> Sim {
+        let start = Timestamp::from_second(1_767_571_200).unwrap_or(Timestamp::UNIX_EPOCH); // Monday 2026-01-05 00:00 UTC
+        let until_ms = millis(scenario.duration);
+        let mut sim = Sim {
+            seed,
+            store: Store::default(),
+            start,
+            now_ms: 0,
+            until_ms,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            queue: BinaryHeap::new(),
+            sequence: 0,
+            scheduled: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            epoch: 0,
+            operator_up: true,
+            watch_down: false,
+            namespace_controller_due: false,
+            pending_changes: Vec::new(),
+            touched: BTreeSet::new(),
+            phases: BTreeMap::new(),
+            trace_tail: std::collections::VecDeque::new(),
+            trace_hash: fnv::FnvHasher::default(),
+            report: Report {
+                scenario: scenario.name.clone(),
+                seed,
+                ..Report::default()
+            },
+            scenario,
+        };
+        sim.load_initial();
+        for i in 0..sim.scenario.actions.len() {
+            let at = millis(sim.scenario.actions[i].at);
+            sim.push(at, Event::User(i));
+        }
+        if let Some(every) = sim.scenario.faults.watch_expiry {
+            sim.push(millis(every), Event::WatchExpire);
+        }
+        sim.schedule_user_edit();
+        sim
+    }
+
+    fn load_initial(&mut self) {
+        let now = self.now();
+        let manifests: Vec<Manifest> = self
+            .scenario
+            .initial
+            .iter()
+            .map(|l| l.manifest.clone())
+            .collect();
+        for m in &manifests {
+            self.apply_manifest(m, now);
+        }
+        if let Some(g) = self.scenario.generate.clone() {
+            for i in 0..g.tenants {
+                let name = format!("t{i:05}");
+                let users: Vec<String> = (0..g.users_per_tenant)
+                    .map(|u| format!("{name}-user{u}@example.com"))
+                    .collect();
+                let spec = TenantSpec {
+                    quota: g.quota.clone(),
+                    access_control: Some(AccessControl {
+                        owners: Some(Subjects {
+                            users: users.iter().take(1).cloned().collect(),
+                            groups: vec![format!("{name}-admins")],
+                        }),
+                        editors: Some(Subjects {
+                            users: users.iter().skip(1).cloned().collect(),
+                            groups: Vec::new(),
+                        }),
+                        viewers: None,
+                    }),
+                    namespaces: Some(Namespaces {
+                        with_tenant_prefix: (0..g.namespaces_per_tenant)
+                            .map(|n| format!("ns{n}"))
+                            .collect(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                self.store.put_tenant(Tenant::new(&name, spec), now);
+            }
+        }
+        self.store.drain_events();
+        self.pending_changes.push((0, "initial cluster".into()));
+        self.note(format!(
+            "cluster loaded: {} tenants, {} namespaces",
+            self.store.view().tenants.len(),
+            self.store.view().namespaces.len()
+        ));
+        self.enqueue_all();
+    }
+
+    fn apply_manifest(&mut self, m: &Manifest, now: Timestamp) {
+        match m {
+            Manifest::Tenant(t) => self.store.put_tenant(t.clone(), now),
+            Manifest::Quota(q) => self.store.put_quota(q.clone(), now),
+            Manifest::IntegrationConfig(c) => match Integration::compile(Some(c)) {
+                Ok(i) => self.store.put_integration(i),
+                // Scenario loading validated it; keep the config in force.
+                Err(e) => self.note(format!("integration config refused: {e}")),
+            },
+            Manifest::Namespace(ns) => self.store.put_namespace(ns.clone(), now),
+            other => self.note(format!(
+                "{} is not simulated yet; ignored",
+                other.describe()
+            )),
+        }
+    }
+
+    /// The current simulated instant.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.start + Duration::from_millis(self.now_ms)
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.now_ms)
+    }
+
+    /// The cluster.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn push(&mut self, at: u64, event: Event) {
+        self.sequence += 1;
+        self.queue.push(Reverse((at, self.sequence, event)));
+    }
+
+    fn schedule(&mut self, tenant: &str, at: u64) {
+        if self.scheduled.get(tenant).is_some_and(|t| *t <= at) {
+            return;
+        }
+        self.scheduled.insert(tenant.to_owned(), at);
+        let epoch = self.epoch;
+        self.push(
+            at,
+            Event::Reconcile {
+                tenant: tenant.to_owned(),
+                epoch,
+            },
+        );
+    }
+
+    fn enqueue_all(&mut self) {
+        let at = self.now_ms + millis(WATCH_LATENCY);
+        for t in self
+            .store
+            .view()
+            .tenants
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            self.schedule(&t, at);
+        }
+    }
+
+    fn faults_active(&self) -> bool {
+        self.scenario
+            .faults
+            .until
+            .is_none_or(|u| self.now_ms < millis(u))
+    }
+
+    fn fault(&mut self, share: f64) -> bool {
+        share > 0.0 && self.faults_active() && self.rng.random_bool(share.min(1.0))
+    }
+
+    fn count_fault(&mut self, name: &str) {
+        *self.report.faults.entry(name.into()).or_default() += 1;
+    }
+
+    fn trace(&mut self, line: String) {
+        let line = format!("[{}] {line}", duration_text::show(self.elapsed()));
+        self.trace_hash.write(line.as_bytes());
+        self.trace_hash.write_u8(b'\n');
+        if self.trace_tail.len() == TRACE_TAIL {
+            self.trace_tail.pop_front();
+        }
+        self.trace_tail.push_back(line);
+    }
+
+    /// A line in the trace and the timeline.
+    fn note(&mut self, text: String) {
+        self.trace(text.clone());
+        self.report.timeline.push(TimelineEntry {
+            at: duration_text::show(self.elapsed()),
+            text,
+        });
+    }
+
+    /// Processes the next event. `Ok(false)` when the run is over.
+    pub fn step(&mut self) -> Result<bool, SimError> {
+        let Some(Reverse((at, _, event))) = self.queue.pop() else {
+            return Ok(false);
+        };
+        if at > self.until_ms {
+            self.queue.clear();
+            return Ok(false);
+        }
+        self.now_ms = self.now_ms.max(at);
+        self.report.steps += 1;
+        self.touched.clear();
+        match event {
+            Event::User(i) => self.user_action(i),
+            Event::Reconcile { tenant, epoch } => {
+                if epoch == self.epoch
+                    && self.operator_up
+                    && self.scheduled.get(&tenant) == Some(&at)
+                {
+                    self.scheduled.remove(&tenant);
+                    self.reconcile(&tenant)?;
+                }
+            }
+            Event::NamespaceController => {
+                self.namespace_controller_due = false;
+                let removed = self.store.finalize_namespaces();
+                if !removed.is_empty() {
+                    self.trace(format!(
+                        "namespace controller removed {}",
+                        removed.join(", ")
+                    ));
+                }
+                let events = self.store.drain_events();
+                self.route(events, false);
+            }
+            Event::WatchExpire => {
+                self.count_fault("watch expired");
+                self.trace("watch expired; events are lost until the re-list".into());
+                self.watch_down = true;
+                self.push(self.now_ms + millis(RELIST), Event::Relist);
+                if let Some(every) = self.scenario.faults.watch_expiry {
+                    self.push(self.now_ms + millis(every), Event::WatchExpire);
+                }
+            }
+            Event::Relist => {
+                self.watch_down = false;
+                self.trace("re-listed; every tenant is queued".into());
+                self.enqueue_all();
+            }
+            Event::OperatorRestart => {
+                self.operator_up = true;
+                self.watch_down = false;
+                self.note("operator restarted; re-listing".into());
+                self.enqueue_all();
+            }
+            Event::UserEdit => {
+                self.user_edit();
+                self.schedule_user_edit();
+            }
+        }
+        self.check_touched()?;
+        self.check_quiescence()?;
+        Ok(true)
+    }
+
+    /// Runs to the end of the scenario.
+    pub fn run(
+        &mut self,
+        mut progress: impl FnMut(Duration, Duration),
+    ) -> Result<Report, SimError> {
+        let mut last_report = 0;
+        while self.step()? {
+            if self.report.steps - last_report >= 10_000 {
+                last_report = self.report.steps;
+                progress(self.elapsed(), self.scenario.duration);
+            }
+        }
+        Ok(self.finish())
+    }
+
+    fn finish(&mut self) -> Report {
+        self.report.simulated = duration_text::show(self.scenario.duration);
+        self.report.writes = self.store.writes();
+        let mut phases = BTreeMap::new();
+        for t in self.store.view().tenants.values() {
+            let phase = t
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_else(|| "Pending".into());
+            *phases.entry(phase).or_default() += 1;
+        }
+        self.report.tenants_by_phase = phases;
+        self.report.trace_hash = format!("{:016x}", self.trace_hash.finish());
+        self.report.clone()
+    }
+
+    fn user_action(&mut self, index: usize) {
+        let now = self.now();
+        let action = self.scenario.actions[index].action.clone();
+        let description = match &action {
+            UserAction::Apply(manifests) => {
+                for m in manifests {
+                    self.apply_manifest(m, now);
+                }
+                format!(
+                    "user applies {}",
+                    manifests
+                        .iter()
+                        .map(Manifest::describe)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            UserAction::Delete(key) => {
+                let result = match key.kind.as_str() {
+                    "Tenant" => self.store.delete_tenant(&key.name, now),
+                    kind => match kind_of(kind) {
+                        Some(k) => {
+                            let target = match &key.namespace {
+                                Some(ns) => ObjectRef::namespaced(k, ns, &key.name),
+                                None => ObjectRef::cluster(k, &key.name),
+                            };
+                            self.store.delete(&target, now)
+                        }
+                        None => Ok(()),
+                    },
+                };
+                let what = match &key.namespace {
+                    Some(ns) => format!("{}/{ns}/{}", key.kind, key.name),
+                    None => format!("{}/{}", key.kind, key.name),
+                };
+                match result {
+                    Ok(()) => format!("user deletes {what}"),
+                    Err(e) => format!("user deletes {what}: {e}"),
+                }
+            }
+        };
+        self.note(description.clone());
+        self.pending_changes.push((self.now_ms, description));
+        let events = self.store.drain_events();
+        self.route(events, false);
+    }
+
+    fn schedule_user_edit(&mut self) {
+        let per_day = self.scenario.faults.user_edits_per_day;
+        if per_day <= 0.0 {
+            return;
+        }
+        // Exponential inter-arrival times.
+        let u: f64 = self.rng.random::<f64>().max(f64::MIN_POSITIVE);
+        let gap_ms = (-u.ln() / per_day * 86_400_000.0) as u64;
+        self.push(self.now_ms + gap_ms.max(1), Event::UserEdit);
+    }
+
+    /// A user deletes a role binding mto manages, or raises a quota mto set.
+    fn user_edit(&mut self) {
+        if !self.faults_active() {
+            return;
+        }
+        let view = self.store.view();
+        let managed = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(MANAGED_BY_LABEL))
+        };
+        let bindings: Vec<ObjectRef> = view
+            .role_bindings
+            .iter()
+            .flat_map(|(ns, m)| {
+                m.values()
+                    .filter(|rb| managed(&rb.metadata))
+                    .map(move |rb| {
+                        ObjectRef::namespaced(
+                            Kind::RoleBinding,
+                            ns,
+                            rb.metadata.name.clone().unwrap_or_default(),
+                        )
+                    })
+            })
+            .collect();
+        let quotas: Vec<(String, String)> = view
+            .resource_quotas
+            .iter()
+            .flat_map(|(ns, m)| {
+                m.values()
+                    .filter(|q| managed(&q.metadata))
+                    .map(move |q| (ns.clone(), q.metadata.name.clone().unwrap_or_default()))
+            })
+            .collect();
+        if bindings.is_empty() && quotas.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let pick_quota = !quotas.is_empty() && (bindings.is_empty() || self.rng.random_bool(0.5));
+        let text = if pick_quota {
+            let (ns, name) = quotas[self.rng.random_range(0..quotas.len())].clone();
+            let mut rq = self.store.view().resource_quotas[&ns][&name].clone();
+            if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
+                for v in hard.values_mut() {
+                    v.0 = "1000000".into();
+                }
+            }
+            self.store.put_resource_quota(rq, now);
+            format!("user raises ResourceQuota {ns}/{name}")
+        } else {
+            let target = bindings[self.rng.random_range(0..bindings.len())].clone();
+            let _ = self.store.delete(&target, now);
+            format!("user deletes {target}")
+        };
+        self.count_fault("user edit");
+        self.note(text.clone());
+        self.pending_changes.push((self.now_ms, text));
+        let events = self.store.drain_events();
+        self.route(events, false);
+    }
+
+    /// Turns watch events into reconciles, as the runtime's watch mappings do.
+    fn route(&mut self, events: Vec<WatchEvent>, from_operator: bool) {
+        let at = self.now_ms + millis(WATCH_LATENCY);
+        for e in events {
+            if e.object.kind == Kind::Namespace
+                && self
+                    .store
+                    .view()
+                    .namespace(&e.object.name)
+                    .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+                && !self.namespace_controller_due
+            {
+                self.namespace_controller_due = true;
+                self.push(
+                    self.now_ms + millis(NAMESPACE_FINALIZE),
+                    Event::NamespaceController,
+                );
+            }
+            let tenants = self.store.affected_tenants(&e.object);
+            self.touched.extend(tenants.iter().cloned());
+            // The tenant controller filters its own status and finalizer
+            // writes (generation predicate); a lost watch drops events.
+            if (from_operator && e.object.kind == Kind::Tenant) || self.watch_down {
+                continue;
+            }
+            for t in tenants {
+                self.schedule(&t, at);
+            }
+        }
+    }
+
+    fn reconcile(&mut self, name: &str) -> Result<(), SimError> {
+        let Some(tenant) = self.store.view().tenant(name).cloned() else {
+            return Ok(());
+        };
+        let decision = decide(&tenant, self.store.view(), self.now());
+        self.report.decisions += 1;
+        self.touched.insert(name.to_owned());
+        if decision.actions.is_empty() {
+            self.attempts.remove(name);
+            if let Some(r) = decision.requeue_after {
+                self.schedule(name, self.now_ms + millis(r));
+            }
+            return Ok(());
+        }
+        self.trace(format!(
+            "reconcile {name}: {} actions ({})",
+            decision.actions.len(),
+            decision.phase.name()
+        ));
+        for action in &decision.actions {
+            if self.fault(self.scenario.faults.crashes) {
+                self.count_fault("operator crash");
+                self.note(format!("operator crashed before: {action}"));
+                self.crash();
+                return Ok(());
+            }
+            self.now_ms += millis(API_LATENCY);
+            if self.fault(self.scenario.faults.slow_calls) {
+                self.count_fault("slow call");
+                self.now_ms += millis(
+                    self.scenario
+                        .faults
+                        .slow_by
+                        .unwrap_or(Duration::from_secs(2)),
+                );
+            }
+            let refusal = if self.fault(self.scenario.faults.conflicts) {
+                Some("conflict (409)")
+            } else if self.fault(self.scenario.faults.transient_errors) {
+                Some("transient error (500/429)")
+            } else {
+                None
+            };
+            if let Some(what) = refusal {
+                self.count_fault(what);
+                self.trace(format!("{what} on {action}"));
+                self.retry(name);
+                return Ok(());
+            }
+            self.report.invariant_checks += 1;
+            if let Some(v) = check_action(self.store.view(), action) {
+                return Err(SimError::invariant(self, &v));
+            }
+            match self.store.execute(action, self.now()) {
+                Ok(()) => {
+                    if matches!(
+                        action,
+                        Action::Apply {
+                            reason: Reason::Create,
+                            ..
+                        }
+                    ) {
+                        self.report.objects_created += 1;
+                    }
+                    self.trace(format!("  {action}"));
+                }
+                Err(e) => {
+                    self.trace(format!("refused {action}: {e}"));
+                    self.retry(name);
+                    return Ok(());
+                }
+            }
+            let events = self.store.drain_events();
+            self.route(events, true);
+        }
+        self.attempts.remove(name);
+        if let Some(r) = decision.requeue_after {
+            self.schedule(name, self.now_ms + millis(r));
+        }
+        self.record_phase(name);
+        Ok(())
+    }
+
+    fn record_phase(&mut self, name: &str) {
+        let phase = self
+            .store
+            .view()
+            .tenant(name)
+            .and_then(|t| t.status.as_ref()?.phase.clone())
+            .unwrap_or_else(|| "Gone".into());
+        let previous = self.phases.insert(name.to_owned(), phase.clone());
+        if previous.as_ref() != Some(&phase) {
+            let text = format!(
+                "tenant {name}: {} → {phase}",
+                previous.unwrap_or_else(|| "new".into())
+            );
+            if self.store.view().tenants.len() <= TIMELINE_TENANT_LIMIT {
+                self.note(text);
+            } else {
+                self.trace(text);
+            }
+        }
+    }
+
+    fn retry(&mut self, name: &str) {
+        let attempt = self.attempts.entry(name.to_owned()).or_default();
+        *attempt += 1;
+        let base = BACKOFF_BASE
+            .saturating_mul(1 << (*attempt).min(16))
+            .min(BACKOFF_CAP);
+        let jitter = 0.8 + 0.4 * self.rng.random::<f64>();
+        let delay = Duration::from_secs_f64(base.as_secs_f64() * jitter);
+        self.schedule(name, self.now_ms + millis(delay));
+    }
+
+    fn crash(&mut self) {
+        self.operator_up = false;
+        self.epoch += 1;
+        self.scheduled.clear();
+        self.attempts.clear();
+        self.push(self.now_ms + millis(RESTART), Event::OperatorRestart);
+    }
+
+    fn check_touched(&mut self) -> Result<(), SimError> {
+        let touched: Vec<String> = std::mem::take(&mut self.touched).into_iter().collect();
+        for name in touched {
+            let Some(tenant) = self.store.view().tenant(&name) else {
+                continue;
+            };
+            self.report.invariant_checks += 1;
+            if let Some(v) = check_tenant(self.store.view(), tenant, Scope::Always)
+                .into_iter()
+                .next()
+            {
+                return Err(SimError::invariant(self, &v));
+            }
+        }
+        Ok(())
+    }
+
+    /// When nothing is left to do, every change so far has converged, and
+    /// every tenant's decision must be empty (invariant 7).
+    fn check_quiescence(&mut self) -> Result<(), SimError> {
+        if self.pending_changes.is_empty()
+            || !self.scheduled.is_empty()
+            || !self.operator_up
+            || self.namespace_controller_due
+        {
+            return Ok(());
+        }
+        for tenant in self.store.view().tenants.values() {
+            self.report.invariant_checks += 2;
+            if let Some(v) = check_tenant(self.store.view(), tenant, Scope::AtRest)
+                .into_iter()
+                .next()
+            {
+                return Err(SimError::invariant(self, &v));
+            }
+            let d = decide(tenant, self.store.view(), self.now());
+            if !d.actions.is_empty() {
+                let name = tenant.metadata.name.clone().unwrap_or_default();
+                let violation = format!(
+                    "invariant 7: tenant {name} still has {} actions at steady state, first: {}",
+                    d.actions.len(),
+                    d.actions[0]
+                );
+                return Err(SimError::Invariant {
+                    seed: self.seed,
+                    step: self.report.steps,
+                    at: duration_text::show(self.elapsed()),
+                    violation,
+                    trace: self.trace_tail.iter().cloned().collect(),
+                });
+            }
+        }
+        for (at, change) in std::mem::take(&mut self.pending_changes) {
+            let took = self.now_ms - at;
+            self.report.convergence.push(Convergence {
+                change: change.clone(),
+                at: duration_text::show(Duration::from_millis(at)),
+                took: duration_text::show(Duration::from_millis(took)),
+                took_ms: took,
+            });
+        }
+        let active = self.store.view().tenants.len();
+        self.note(format!(
+            "converged: {active} tenants steady, {} writes so far",
+            self.store.writes()
+        ));
+        Ok(())
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn kind_of(kind: &str) -> Option<Kind> {
+    Some(match kind {
+        "Namespace" => Kind::Namespace,
+        "RoleBinding" => Kind::RoleBinding,
+        "ResourceQuota" => Kind::ResourceQuota,
+        "LimitRange" => Kind::LimitRange,
+        _ => return None,
+    })
+}
