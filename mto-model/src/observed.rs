@@ -34,45 +34,67 @@ pub trait Observed {
     /// A limit range.
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange>;
     /// The tenants whose spec asks for `namespace`, first claim first.
-    fn claimants(&self, namespace: &str) -> &[String];
+    fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
 }
 
 /// Which tenants ask for which namespaces, in claim order: the tenant
-/// created first (then by name) comes first.
+/// created first (then by name) comes first. Kept up to date one tenant at
+/// a time, so a tenant change costs its own namespaces, not the cluster's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamespaceClaims {
-    by_namespace: BTreeMap<String, Vec<String>>,
+    by_namespace: BTreeMap<String, Vec<(ClaimOrder, String)>>,
+}
+
+/// A tenant's place in the claim order.
+type ClaimOrder = (Option<crate::Timestamp>, String);
+
+fn claim_order(tenant: &Tenant) -> ClaimOrder {
+    (
+        tenant.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        tenant.metadata.name.clone().unwrap_or_default(),
+    )
 }
 
 impl NamespaceClaims {
     /// Builds the index from every tenant.
     pub fn build<'a>(tenants: impl IntoIterator<Item = &'a Tenant>) -> NamespaceClaims {
-        let mut ordered: Vec<&Tenant> = tenants.into_iter().collect();
-        ordered.sort_by(|a, b| {
-            let key = |t: &Tenant| {
-                (
-                    t.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                    t.metadata.name.clone(),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
-        let mut by_namespace: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for t in ordered {
-            let name = t.metadata.name.clone().unwrap_or_default();
-            for requested in requested_namespaces(t) {
-                let claimants = by_namespace.entry(requested.name).or_default();
-                if !claimants.contains(&name) {
-                    claimants.push(name.clone());
+        let mut claims = NamespaceClaims::default();
+        for t in tenants {
+            claims.add(t);
+        }
+        claims
+    }
+
+    /// Records the namespaces `tenant` asks for.
+    pub fn add(&mut self, tenant: &Tenant) {
+        let order = claim_order(tenant);
+        for requested in requested_namespaces(tenant) {
+            let claimants = self.by_namespace.entry(requested.name).or_default();
+            if let Err(at) = claimants.binary_search_by(|(o, _)| o.cmp(&order)) {
+                claimants.insert(at, (order.clone(), order.1.clone()));
+            }
+        }
+    }
+
+    /// Forgets the namespaces `tenant` asks for.
+    pub fn remove(&mut self, tenant: &Tenant) {
+        let order = claim_order(tenant);
+        for requested in requested_namespaces(tenant) {
+            if let Some(claimants) = self.by_namespace.get_mut(&requested.name) {
+                claimants.retain(|(o, _)| *o != order);
+                if claimants.is_empty() {
+                    self.by_namespace.remove(&requested.name);
                 }
             }
         }
-        NamespaceClaims { by_namespace }
     }
 
     /// The tenants asking for `namespace`, first claim first.
-    #[must_use]
-    pub fn claimants(&self, namespace: &str) -> &[String] {
-        self.by_namespace.get(namespace).map_or(&[], Vec::as_slice)
+    pub fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {
+        self.by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|(_, name)| name.as_str())
     }
 }

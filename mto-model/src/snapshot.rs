@@ -93,7 +93,7 @@ impl Observed for Snapshot {
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
         self.limit_ranges.get(namespace)?.get(name)
     }
-    fn claimants(&self, namespace: &str) -> &[String] {
+    fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {
         self.claims.claimants(namespace)
     }
 }
@@ -113,11 +113,14 @@ pub enum ExecuteError {
 }
 
 impl Snapshot {
-    /// Adds or replaces a tenant and refreshes the claims index.
+    /// Adds or replaces a tenant and updates the claims index.
     pub fn put_tenant(&mut self, tenant: Tenant) {
-        self.tenants
-            .insert(tenant.metadata.name.clone().unwrap_or_default(), tenant);
-        self.claims = NamespaceClaims::build(self.tenants.values());
+        let name = tenant.metadata.name.clone().unwrap_or_default();
+        if let Some(old) = self.tenants.remove(&name) {
+            self.claims.remove(&old);
+        }
+        self.claims.add(&tenant);
+        self.tenants.insert(name, tenant);
     }
 
     /// Adds or replaces a namespace.
@@ -227,8 +230,9 @@ impl Snapshot {
                 if matches!(action, Action::AddFinalizer { .. }) {
                     finalizers.push(TENANT_FINALIZER.into());
                 } else if t.metadata.deletion_timestamp.is_some() && finalizers.is_empty() {
-                    self.tenants.remove(tenant);
-                    self.claims = NamespaceClaims::build(self.tenants.values());
+                    if let Some(gone) = self.tenants.remove(tenant) {
+                        self.claims.remove(&gone);
+                    }
                 }
                 Ok(())
             }

@@ -488,7 +488,7 @@ impl Store {
             }
             Kind::Namespace => {
                 out.extend(label_of(&object.name));
-                out.extend(self.view.claimants(&object.name).iter().cloned());
+                out.extend(self.view.claimants(&object.name).map(str::to_owned));
             }
             _ => out.extend(object.namespace.as_deref().and_then(label_of)),
         }

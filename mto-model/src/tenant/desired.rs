@@ -288,12 +288,7 @@ pub(crate) fn role_bindings(
 /// A namespace's share of the tenant's quota: each resource divided evenly
 /// over `parts` namespaces, rounded down, so the shares never sum above
 /// the tenant's total.
-pub(crate) fn resource_quota(
-    tenant: &str,
-    namespace: &str,
-    total: &ResourceQuotaSpec,
-    parts: u32,
-) -> ResourceQuota {
+pub(crate) fn quota_share(total: &ResourceQuotaSpec, parts: u32) -> ResourceQuotaSpec {
     let hard = total.hard.as_ref().map(|hard| {
         hard.iter()
             .map(|(resource, q)| {
@@ -312,6 +307,19 @@ pub(crate) fn resource_quota(
             })
             .collect()
     });
+    ResourceQuotaSpec {
+        hard,
+        scopes: total.scopes.clone(),
+        scope_selector: total.scope_selector.clone(),
+    }
+}
+
+/// The ResourceQuota holding one namespace's share.
+pub(crate) fn resource_quota(
+    tenant: &str,
+    namespace: &str,
+    share: &ResourceQuotaSpec,
+) -> ResourceQuota {
     ResourceQuota {
         metadata: ObjectMeta {
             name: Some(RESOURCE_QUOTA_NAME.into()),
@@ -319,11 +327,7 @@ pub(crate) fn resource_quota(
             labels: Some(managed_labels(tenant)),
             ..Default::default()
         },
-        spec: Some(ResourceQuotaSpec {
-            hard,
-            scopes: total.scopes.clone(),
-            scope_selector: total.scope_selector.clone(),
-        }),
+        spec: Some(share.clone()),
         status: None,
     }
 }

@@ -196,6 +196,10 @@ impl<'a, O: Observed> Planner<'a, O> {
             .and_then(|n| n.sandboxes.as_ref())
             .is_some_and(|s| s.private);
         let mut quota_changes = Vec::new();
+        let parts = u32::try_from(planned.len()).unwrap_or(u32::MAX);
+        let share = quota
+            .and_then(|q| q.spec.resourcequota.as_ref())
+            .map(|total| desired::quota_share(total, parts));
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
@@ -219,14 +223,8 @@ impl<'a, O: Observed> Planner<'a, O> {
                 &requested.name,
                 quota.and_then(|q| q.spec.limitrange.as_ref()),
             );
-            if let Some(total) = quota.and_then(|q| q.spec.resourcequota.as_ref()) {
-                let parts = u32::try_from(planned.len()).unwrap_or(u32::MAX);
-                quota_changes.push(desired::resource_quota(
-                    self.name,
-                    &requested.name,
-                    total,
-                    parts,
-                ));
+            if let Some(share) = &share {
+                quota_changes.push(desired::resource_quota(self.name, &requested.name, share));
             } else if quota.is_some() {
                 self.delete_managed(Kind::ResourceQuota, &requested.name, RESOURCE_QUOTA_NAME);
             }
@@ -287,7 +285,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     if let Some(first) = self
                         .observed
                         .claimants(ns)
-                        .first()
+                        .next()
                         .filter(|f| *f != self.name)
                     {
                         self.findings.conflicts.push((
@@ -520,6 +518,33 @@ impl<'a, O: Observed> Planner<'a, O> {
         desired: Vec<k8s_openapi::api::core::v1::ResourceQuota>,
         released: &[BTreeMap<String, Quantity>],
     ) {
+        // Most decisions find every quota in place: compare first, and only
+        // parse quantities for the quotas that differ.
+        let mut changed = Vec::new();
+        for rq in desired {
+            let ns = rq.metadata.namespace.clone().unwrap_or_default();
+            let observed = self.observed.resource_quota(&ns, RESOURCE_QUOTA_NAME);
+            let reason = match observed {
+                None => Reason::Create,
+                Some(o) => {
+                    let (want, have) = (rq.spec.as_ref(), o.spec.as_ref());
+                    let same = desired::same_quantities(
+                        want.and_then(|s| s.hard.as_ref()),
+                        have.and_then(|s| s.hard.as_ref()),
+                    ) && want.map(|s| &s.scopes) == have.map(|s| &s.scopes)
+                        && want.map(|s| &s.scope_selector) == have.map(|s| &s.scope_selector)
+                        && metadata_in_sync(&rq.metadata, &o.metadata);
+                    if same {
+                        continue;
+                    }
+                    Reason::Drift
+                }
+            };
+            changed.push((rq, observed, reason));
+        }
+        if changed.is_empty() {
+            return;
+        }
         let limits: BTreeMap<&str, Quantity> = total
             .and_then(|t| t.hard.as_ref())
             .into_iter()
@@ -546,27 +571,9 @@ impl<'a, O: Observed> Planner<'a, O> {
             add(&mut sum, freed, -1);
         }
         let mut grows = Vec::new();
-        for rq in desired {
-            let ns = rq.metadata.namespace.clone().unwrap_or_default();
-            let observed = self.observed.resource_quota(&ns, RESOURCE_QUOTA_NAME);
+        for (rq, observed, reason) in changed {
             let old = quota_values(observed);
             let new = quota_values(Some(&rq));
-            let reason = match observed {
-                None => Reason::Create,
-                Some(o) => {
-                    let (want, have) = (rq.spec.as_ref(), o.spec.as_ref());
-                    let same = desired::same_quantities(
-                        want.and_then(|s| s.hard.as_ref()),
-                        have.and_then(|s| s.hard.as_ref()),
-                    ) && want.map(|s| &s.scopes) == have.map(|s| &s.scopes)
-                        && want.map(|s| &s.scope_selector) == have.map(|s| &s.scope_selector)
-                        && metadata_in_sync(&rq.metadata, &o.metadata);
-                    if same {
-                        continue;
-                    }
-                    Reason::Drift
-                }
-            };
             let shrink =
                 observed.is_some() && new.iter().all(|(r, v)| old.get(r).is_some_and(|o| v <= o));
             if shrink {
