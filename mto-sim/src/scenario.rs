@@ -212,7 +212,13 @@ impl Scenario {
         let file = path.display().to_string();
         let de = serde_norway::Deserializer::from_str(text);
         let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
-            let line = e.inner().location().map_or(1, |l| l.line());
+            // Errors raised while converting a value (a duration) carry the
+            // document's start as their position; the field's own line is later.
+            let line = e
+                .inner()
+                .location()
+                .map_or(1, |l| l.line())
+                .max(line_of(text, &e.path().to_string()));
             let message = e.inner().to_string();
             let message = message
                 .split(" at line ")
@@ -303,6 +309,28 @@ impl Scenario {
             faults: raw.faults,
         })
     }
+}
+
+/// The line of a field path (`faults.slowBy`) in YAML text, found by walking
+/// its keys in order; for errors the parser reports without a position.
+fn line_of(text: &str, path: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0;
+    for key in path
+        .split('.')
+        .map(|k| k.split('[').next().unwrap_or(k))
+        .filter(|k| !k.is_empty())
+    {
+        let found = lines.iter().enumerate().skip(from).find(|(_, l)| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
+        });
+        if let Some((i, _)) = found {
+            from = i;
+        }
+    }
+    from + 1
 }
 
 fn collect(

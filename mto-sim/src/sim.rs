@@ -38,6 +38,8 @@ const RELIST: Duration = Duration::from_secs(1);
 /// Backoff of failed reconciles: base, doubled per attempt, capped; ±20% jitter.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// A change not settled this long after it (and after the faults end) fails the run.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3600);
 /// Lines of trace kept to show with a violation.
 const TRACE_TAIL: usize = 40;
 /// Above this many tenants the timeline leaves out per-tenant phase changes.
@@ -115,6 +117,21 @@ pub struct Report {
 /// Why a run stopped early.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
+    /// Changes were still not settled long after the last change and the
+    /// end of faults.
+    #[error("not converged at the end ({at}), seed {seed}: still pending since {since}: {change}\nlast steps:\n{}", trace.join("\n"))]
+    NotConverged {
+        /// The seed.
+        seed: u64,
+        /// The end of the run.
+        at: String,
+        /// When the oldest pending change happened.
+        since: String,
+        /// The oldest pending change.
+        change: String,
+        /// The last lines of the trace.
+        trace: Vec<String>,
+    },
     /// An invariant broke.
     #[error("invariant violated at step {step} ({at}), seed {seed}: {violation}\nlast steps:\n{}", trace.join("\n"))]
     Invariant {
@@ -305,7 +322,8 @@ impl Sim {
     }
 
     fn schedule(&mut self, tenant: &str, at: u64) {
-        if self.scheduled.get(tenant).is_some_and(|t| *t <= at) {
+        // A crashed operator queues nothing; its restart re-lists.
+        if !self.operator_up || self.scheduled.get(tenant).is_some_and(|t| *t <= at) {
             return;
         }
         self.scheduled.insert(tenant.to_owned(), at);
@@ -382,12 +400,11 @@ impl Sim {
         match event {
             Event::User(i) => self.user_action(i),
             Event::Reconcile { tenant, epoch } => {
-                if epoch == self.epoch
-                    && self.operator_up
-                    && self.scheduled.get(&tenant) == Some(&at)
-                {
+                if self.scheduled.get(&tenant) == Some(&at) {
                     self.scheduled.remove(&tenant);
-                    self.reconcile(&tenant)?;
+                    if epoch == self.epoch && self.operator_up {
+                        self.reconcile(&tenant)?;
+                    }
                 }
             }
             Event::NamespaceController => {
@@ -442,6 +459,24 @@ impl Sim {
             if self.report.steps - last_report >= 10_000 {
                 last_report = self.report.steps;
                 progress(self.elapsed(), self.scenario.duration);
+            }
+        }
+        self.now_ms = self.now_ms.max(self.until_ms);
+        let calm_since = self
+            .scenario
+            .faults
+            .until
+            .map_or(0, millis)
+            .max(self.pending_changes.last().map_or(0, |(at, _)| *at));
+        if let Some((at, change)) = self.pending_changes.first().cloned() {
+            if self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT) {
+                return Err(SimError::NotConverged {
+                    seed: self.seed,
+                    at: duration_text::show(self.elapsed()),
+                    since: duration_text::show(Duration::from_millis(at)),
+                    change,
+                    trace: self.trace_tail.iter().cloned().collect(),
+                });
             }
         }
         Ok(self.finish())
@@ -602,11 +637,16 @@ impl Sim {
                     Event::NamespaceController,
                 );
             }
-            let tenants = self.store.affected_tenants(&e.object);
+            let mut tenants = self.store.affected_tenants(&e.object);
+            tenants.extend(e.waiting_claimants.iter().cloned());
             self.touched.extend(tenants.iter().cloned());
             // The tenant controller filters its own status and finalizer
-            // writes (generation predicate); a lost watch drops events.
-            if (from_operator && e.object.kind == Kind::Tenant) || self.watch_down {
+            // writes (generation predicate), but never a tenant going away;
+            // a lost watch, or a crashed operator, drops events.
+            if (from_operator && e.object.kind == Kind::Tenant && !e.deleted)
+                || self.watch_down
+                || !self.operator_up
+            {
                 continue;
             }
             for t in tenants {
@@ -761,11 +801,12 @@ impl Sim {
     /// event concerned since the last rest are checked: for the others
     /// nothing they observe has changed, so their last empty decision stands.
     fn check_quiescence(&mut self) -> Result<(), SimError> {
-        if self.pending_changes.is_empty()
-            || !self.scheduled.is_empty()
+        // A lost watch or a crashed operator still owes a re-list.
+        let busy = !self.scheduled.is_empty()
             || !self.operator_up
-            || self.namespace_controller_due
-        {
+            || self.watch_down
+            || self.namespace_controller_due;
+        if self.pending_changes.is_empty() || busy {
             return Ok(());
         }
         let unsettled = std::mem::take(&mut self.unsettled);

@@ -29,6 +29,9 @@ pub struct WatchEvent {
     pub object: ObjectRef,
     /// Whether the object is gone.
     pub deleted: bool,
+    /// For a tenant that is gone: the other tenants asking for one of its
+    /// namespaces, which may now have it.
+    pub waiting_claimants: Vec<String>,
 }
 
 /// Why the store refused a write, as the apiserver would.
@@ -53,6 +56,8 @@ pub struct Store {
     uid: u64,
     events: Vec<WatchEvent>,
     writes: u64,
+    /// Claimants waiting on the tenant being removed right now.
+    released_claims: Vec<String>,
 }
 
 impl Store {
@@ -76,10 +81,16 @@ impl Store {
     fn bump(&mut self, object: ObjectRef, deleted: bool) -> String {
         self.resource_version += 1;
         self.writes += 1;
+        let waiting_claimants = if deleted && object.kind == Kind::Tenant {
+            std::mem::take(&mut self.released_claims)
+        } else {
+            Vec::new()
+        };
         self.events.push(WatchEvent {
             resource_version: self.resource_version,
             object,
             deleted,
+            waiting_claimants,
         });
         self.resource_version.to_string()
     }
@@ -326,8 +337,11 @@ impl Store {
             Action::AddFinalizer { tenant }
             | Action::RemoveFinalizer { tenant }
             | Action::UpdateTenantStatus { tenant, .. } => {
-                if !self.view.tenants.contains_key(tenant) {
+                let Some(before) = self.view.tenants.get(tenant).cloned() else {
                     return Err(StoreError::NotFound(format!("Tenant/{tenant}")));
+                };
+                if matches!(action, Action::RemoveFinalizer { .. }) {
+                    self.released_claims = self.other_claimants(&before);
                 }
                 self.view
                     .execute(action)
@@ -459,6 +473,21 @@ impl Store {
             }
         }
         terminating.into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Tenants other than `tenant` asking for one of its namespaces.
+    fn other_claimants(&self, tenant: &Tenant) -> Vec<String> {
+        let name = tenant.metadata.name.as_deref().unwrap_or_default();
+        let mut out = BTreeSet::new();
+        for requested in mto_model::tenant::requested_namespaces(tenant) {
+            out.extend(
+                self.view
+                    .claimants(&requested.name)
+                    .filter(|c| *c != name)
+                    .map(str::to_owned),
+            );
+        }
+        out.into_iter().collect()
     }
 
     /// The tenants a change to `object` concerns, as a controller's watch

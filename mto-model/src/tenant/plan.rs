@@ -591,20 +591,53 @@ impl<'a, O: Observed> Planner<'a, O> {
             let mut after = sum.clone();
             add(&mut after, &old, -1);
             add(&mut after, &new, 1);
-            let fits = limits
-                .iter()
-                .all(|(r, limit)| after.get(*r).is_none_or(|v| v <= limit));
+            // A write may not raise a sum above the tenant's limit; lowering
+            // one a user pushed over it is always fine.
+            let fits = limits.iter().all(|(r, limit)| {
+                let a = after.get(*r).copied().unwrap_or_default();
+                a <= *limit || a <= sum.get(*r).copied().unwrap_or_default()
+            });
             if fits {
                 sum = after;
                 self.actions.push(Action::Apply {
                     object: Resource::ResourceQuota(rq),
                     reason,
                 });
-            } else {
-                self.findings.deferred_quotas += 1;
+                continue;
+            }
+            self.findings.deferred_quotas += 1;
+            // A change that lowers some resources and raises others is
+            // written in two steps, lowering first, so two such changes
+            // never wait on each other.
+            if new.iter().any(|(r, v)| old.get(r).is_some_and(|o| v < o)) {
+                let lowered = lower_only(rq, &old, &new);
+                add(&mut sum, &old, -1);
+                add(&mut sum, &quota_values(Some(&lowered)), 1);
+                self.actions.push(Action::Apply {
+                    object: Resource::ResourceQuota(lowered),
+                    reason,
+                });
             }
         }
     }
+}
+
+/// The quota with each resource at the lower of its old and new values.
+fn lower_only(
+    mut rq: k8s_openapi::api::core::v1::ResourceQuota,
+    old: &BTreeMap<String, Quantity>,
+    new: &BTreeMap<String, Quantity>,
+) -> k8s_openapi::api::core::v1::ResourceQuota {
+    if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
+        for (r, value) in hard.iter_mut() {
+            if let (Some(o), Some(n)) = (old.get(r), new.get(r)) {
+                if o < n {
+                    value.0 = o.to_string();
+                }
+            }
+        }
+    }
+    rq
 }
 
 /// Whether mto's field manager owns the namespace's tenant label.
