@@ -229,11 +229,10 @@ impl Snapshot {
                 finalizers.retain(|f| f != TENANT_FINALIZER);
                 if matches!(action, Action::AddFinalizer { .. }) {
                     finalizers.push(TENANT_FINALIZER.into());
-                } else if t.metadata.deletion_timestamp.is_some() && finalizers.is_empty() {
-                    if let Some(gone) = self.tenants.remove(tenant) {
+                } else if t.metadata.deletion_timestamp.is_some() && finalizers.is_empty()
+                    && let Some(gone) = self.tenants.remove(tenant) {
                         self.claims.remove(&gone);
                     }
-                }
                 Ok(())
             }
             Action::UpdateTenantStatus { tenant, status } => {

@@ -468,8 +468,8 @@ impl Sim {
             .until
             .map_or(0, millis)
             .max(self.pending_changes.last().map_or(0, |(at, _)| *at));
-        if let Some((at, change)) = self.pending_changes.first().cloned() {
-            if self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT) {
+        if let Some((at, change)) = self.pending_changes.first().cloned()
+            && self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT) {
                 return Err(SimError::NotConverged {
                     seed: self.seed,
                     at: duration_text::show(self.elapsed()),
@@ -478,7 +478,6 @@ impl Sim {
                     trace: self.trace_tail.iter().cloned().collect(),
                 });
             }
-        }
         Ok(self.finish())
     }
 

@@ -305,15 +305,14 @@ impl Store {
             }
             Action::Apply { object, .. } => {
                 let target = object.object_ref();
-                if let Some(ns) = &target.namespace {
-                    if self
+                if let Some(ns) = &target.namespace
+                    && self
                         .view
                         .namespace(ns)
                         .is_none_or(|n| n.metadata.deletion_timestamp.is_some())
                     {
                         return Err(StoreError::NamespaceUnavailable(ns.clone()));
                     }
-                }
                 let before = self.object(&target);
                 self.view
                     .execute(action)

@@ -630,11 +630,10 @@ fn lower_only(
 ) -> k8s_openapi::api::core::v1::ResourceQuota {
     if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
         for (r, value) in hard.iter_mut() {
-            if let (Some(o), Some(n)) = (old.get(r), new.get(r)) {
-                if o < n {
+            if let (Some(o), Some(n)) = (old.get(r), new.get(r))
+                && o < n {
                     value.0 = o.to_string();
                 }
-            }
         }
     }
     rq
