@@ -1,1 +1,81 @@
-//! Benchmarks live in benches/.
+//! Shared set-up for mto's benchmarks: generated clusters of any size.
+
+use mto_model::Timestamp;
+use mto_model::api::{AccessControl, Namespaces, Quota, QuotaSpec, Subjects, Tenant, TenantSpec};
+use mto_model::snapshot::Snapshot;
+use mto_model::tenant::decide;
+
+/// The instant every benchmark decides at.
+#[must_use]
+pub fn now() -> Timestamp {
+    Timestamp::from_second(1_767_571_200).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// A tenant like the simulator generates: `namespaces` prefixed
+/// namespaces, one owner and two editors, the `small` quota.
+#[must_use]
+pub fn tenant(i: usize, namespaces: usize) -> Tenant {
+    let name = format!("t{i:05}");
+    let users: Vec<String> = (0..3)
+        .map(|u| format!("{name}-user{u}@example.com"))
+        .collect();
+    Tenant::new(
+        &name,
+        TenantSpec {
+            quota: Some("small".into()),
+            access_control: Some(AccessControl {
+                owners: Some(Subjects {
+                    users: users[..1].to_vec(),
+                    groups: vec![format!("{name}-admins")],
+                }),
+                editors: Some(Subjects {
+                    users: users[1..].to_vec(),
+                    groups: Vec::new(),
+                }),
+                viewers: None,
+            }),
+            namespaces: Some(Namespaces {
+                with_tenant_prefix: (0..namespaces).map(|n| format!("ns{n}")).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+}
+
+/// A cluster with `tenants` tenants and nothing created yet.
+#[must_use]
+pub fn empty_cluster(tenants: usize, namespaces: usize) -> Snapshot {
+    let mut s = Snapshot::default();
+    let quota: Quota = serde_json::from_value(serde_json::json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"},
+        "spec": {
+            "resourcequota": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "pods": "40"}},
+            "limitrange": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}}]}
+        }
+    }))
+    .unwrap_or_else(|_| Quota::new("small", QuotaSpec::default()));
+    s.quotas.insert("small".into(), quota);
+    for i in 0..tenants {
+        s.put_tenant(tenant(i, namespaces));
+    }
+    s
+}
+
+/// The same cluster after mto converged it.
+#[must_use]
+pub fn converged_cluster(tenants: usize, namespaces: usize) -> Snapshot {
+    let mut s = empty_cluster(tenants, namespaces);
+    let names: Vec<String> = s.tenants.keys().cloned().collect();
+    for _ in 0..3 {
+        for name in &names {
+            let Some(t) = s.tenants.get(name).cloned() else {
+                continue;
+            };
+            for action in decide(&t, &s, now()).actions {
+                let _ = s.execute(&action);
+            }
+        }
+    }
+    s
+}

@@ -90,26 +90,28 @@ pub fn metadata_in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
 
 /// Applies `applied`'s labels and annotations to `target` as mto's field
 /// manager would, and records the new ownership in managedFields. For
-/// executors without an apiserver (the simulator and tests).
-pub fn apply_metadata(
-    target: &mut ObjectMeta,
-    applied: &ObjectMeta,
-    api_version: &str,
-    spec_fields: Option<Value>,
-) {
+/// executors without an apiserver (the simulator and tests). Returns
+/// whether anything changed.
+pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version: &str) -> bool {
+    let mut changed = false;
     for field in [MetadataField::Labels, MetadataField::Annotations] {
         let previously: Vec<String> = owned_keys(target, field)
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let want = field.of(applied).cloned().unwrap_or_default();
+        let want = field.of(applied);
         let map = field.of_mut(target).get_or_insert_with(BTreeMap::new);
         for key in previously {
-            if !want.contains_key(&key) {
-                map.remove(&key);
+            if want.is_none_or(|w| !w.contains_key(&key)) {
+                changed |= map.remove(&key).is_some();
             }
         }
-        map.extend(want);
+        for (k, v) in want.into_iter().flatten() {
+            if map.get(k) != Some(v) {
+                map.insert(k.clone(), v.clone());
+                changed = true;
+            }
+        }
         if map.is_empty() {
             *field.of_mut(target) = None;
         }
@@ -117,34 +119,37 @@ pub fn apply_metadata(
     let mut metadata = Map::new();
     for field in [MetadataField::Labels, MetadataField::Annotations] {
         if let Some(m) = field.of(applied).filter(|m| !m.is_empty()) {
-            metadata.insert(
-                field.key().into(),
-                Value::Object(
-                    m.keys()
-                        .map(|k| (format!("f:{k}"), Value::Object(Map::new())))
-                        .collect(),
-                ),
-            );
+            let keys = m
+                .keys()
+                .map(|k| (format!("f:{k}"), Value::Object(Map::new())))
+                .collect();
+            metadata.insert(field.key().into(), Value::Object(keys));
         }
     }
-    let mut fields = Map::new();
-    fields.insert("f:metadata".into(), Value::Object(metadata));
-    if let Some(spec) = spec_fields {
-        fields.insert("f:spec".into(), spec);
+    let fields = Value::Object(Map::from_iter([(
+        "f:metadata".to_owned(),
+        Value::Object(metadata),
+    )]));
+    let entries = target.managed_fields.get_or_insert_with(Vec::new);
+    let ours = |e: &ManagedFieldsEntry| {
+        e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
+    };
+    if entries
+        .iter()
+        .any(|e| ours(e) && e.fields_v1.as_ref().map(|f| &f.0) == Some(&fields))
+    {
+        return changed;
     }
-    let entry = ManagedFieldsEntry {
+    entries.retain(|e| !ours(e));
+    entries.push(ManagedFieldsEntry {
         manager: Some(FIELD_MANAGER.into()),
         operation: Some("Apply".into()),
         api_version: Some(api_version.into()),
         fields_type: Some("FieldsV1".into()),
-        fields_v1: Some(FieldsV1(Value::Object(fields))),
+        fields_v1: Some(FieldsV1(fields)),
         ..Default::default()
-    };
-    let entries = target.managed_fields.get_or_insert_with(Vec::new);
-    entries.retain(|e| {
-        !(e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply"))
     });
-    entries.push(entry);
+    true
 }
 
 #[cfg(test)]
@@ -166,13 +171,21 @@ mod tests {
     #[test]
     fn dropped_keys_are_removed_others_kept() {
         let mut ns = meta(&[("team", "x")]); // set by someone else
-        apply_metadata(&mut ns, &meta(&[("a", "1"), ("b", "2")]), "v1", None);
+        assert!(apply_metadata(
+            &mut ns,
+            &meta(&[("a", "1"), ("b", "2")]),
+            "v1"
+        ));
         assert!(metadata_in_sync(&meta(&[("a", "1"), ("b", "2")]), &ns));
         assert!(
             !metadata_in_sync(&meta(&[("a", "1")]), &ns),
             "b is mto's and no longer wanted"
         );
-        apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1", None);
+        assert!(apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1"));
+        assert!(
+            !apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1"),
+            "nothing left to change"
+        );
         assert_eq!(ns.labels, meta(&[("a", "1"), ("team", "x")]).labels);
         assert!(metadata_in_sync(&meta(&[("a", "1")]), &ns));
         assert_eq!(ns.managed_fields.as_ref().map(Vec::len), Some(1));
@@ -181,7 +194,7 @@ mod tests {
     #[test]
     fn a_changed_value_is_drift() {
         let mut ns = ObjectMeta::default();
-        apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1", None);
+        apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1");
         ns.labels.as_mut().map(|l| l.insert("a".into(), "2".into()));
         assert!(!metadata_in_sync(&meta(&[("a", "1")]), &ns));
     }

@@ -168,27 +168,30 @@ impl Snapshot {
         }
     }
 
-    /// Carries out one action.
-    pub fn execute(&mut self, action: &Action) -> Result<(), ExecuteError> {
+    /// Carries out one action. Returns whether the cluster changed (an
+    /// apply of what is already there, or a delete of what is gone, changes
+    /// nothing).
+    pub fn execute(&mut self, action: &Action) -> Result<bool, ExecuteError> {
         match action {
             Action::Apply { object, .. } => self.apply(object),
             Action::Delete { target, uid, .. } => {
                 let ns = target.namespace.as_deref().unwrap_or_default();
                 let name = target.name.as_str();
                 let matches = |meta: &ObjectMeta| uid.is_none() || meta.uid == *uid;
-                match target.kind {
+                Ok(match target.kind {
                     Kind::Namespace => {
-                        if self
+                        let found = self
                             .namespaces
                             .get(name)
-                            .is_some_and(|n| matches(&n.metadata))
-                        {
+                            .is_some_and(|n| matches(&n.metadata));
+                        if found {
                             self.unindex(name);
                             self.namespaces.remove(name);
                             self.role_bindings.remove(name);
                             self.resource_quotas.remove(name);
                             self.limit_ranges.remove(name);
                         }
+                        found
                     }
                     Kind::RoleBinding => {
                         remove_if(&mut self.role_bindings, ns, name, |o| matches(&o.metadata))
@@ -199,26 +202,35 @@ impl Snapshot {
                     Kind::LimitRange => {
                         remove_if(&mut self.limit_ranges, ns, name, |o| matches(&o.metadata))
                     }
-                    Kind::Tenant => {
-                        self.tenants.remove(name);
-                    }
-                    Kind::Quota => {
-                        self.quotas.remove(name);
-                    }
-                    Kind::IntegrationConfig => {}
-                }
-                Ok(())
+                    Kind::Tenant => match self.tenants.remove(name) {
+                        Some(gone) => {
+                            self.claims.remove(&gone);
+                            true
+                        }
+                        None => false,
+                    },
+                    Kind::Quota => self.quotas.remove(name).is_some(),
+                    Kind::IntegrationConfig => false,
+                })
             }
             Action::RemoveLabels { target, keys, .. } => {
-                if target.kind == Kind::Namespace
-                    && let Some(mut ns) = self.namespaces.get(&target.name).cloned()
-                {
-                    if let Some(labels) = ns.metadata.labels.as_mut() {
-                        labels.retain(|k, _| !keys.contains(k));
-                    }
+                let Some(mut ns) = self
+                    .namespaces
+                    .get(&target.name)
+                    .filter(|_| target.kind == Kind::Namespace)
+                    .cloned()
+                else {
+                    return Ok(false);
+                };
+                let before = ns.metadata.labels.as_ref().map_or(0, BTreeMap::len);
+                if let Some(labels) = ns.metadata.labels.as_mut() {
+                    labels.retain(|k, _| !keys.contains(k));
+                }
+                let changed = ns.metadata.labels.as_ref().map_or(0, BTreeMap::len) != before;
+                if changed {
                     self.put_namespace(ns);
                 }
-                Ok(())
+                Ok(changed)
             }
             Action::AddFinalizer { tenant } | Action::RemoveFinalizer { tenant } => {
                 let t = self
@@ -226,50 +238,57 @@ impl Snapshot {
                     .get_mut(tenant)
                     .ok_or_else(|| ExecuteError::NotFound(format!("Tenant/{tenant}")))?;
                 let finalizers = t.metadata.finalizers.get_or_insert_with(Vec::new);
+                let had = finalizers.iter().any(|f| f == TENANT_FINALIZER);
                 finalizers.retain(|f| f != TENANT_FINALIZER);
                 if matches!(action, Action::AddFinalizer { .. }) {
                     finalizers.push(TENANT_FINALIZER.into());
-                } else if t.metadata.deletion_timestamp.is_some() && finalizers.is_empty()
-                    && let Some(gone) = self.tenants.remove(tenant) {
-                        self.claims.remove(&gone);
-                    }
-                Ok(())
+                    return Ok(!had);
+                }
+                if t.metadata.deletion_timestamp.is_some()
+                    && finalizers.is_empty()
+                    && let Some(gone) = self.tenants.remove(tenant)
+                {
+                    self.claims.remove(&gone);
+                }
+                Ok(had)
             }
             Action::UpdateTenantStatus { tenant, status } => {
                 let t = self
                     .tenants
                     .get_mut(tenant)
                     .ok_or_else(|| ExecuteError::NotFound(format!("Tenant/{tenant}")))?;
+                let changed = t.status.as_ref() != Some(status);
                 t.status = Some(status.clone());
-                Ok(())
+                Ok(changed)
             }
         }
     }
 
-    fn apply(&mut self, object: &Resource) -> Result<(), ExecuteError> {
+    fn apply(&mut self, object: &Resource) -> Result<bool, ExecuteError> {
         match object {
             Resource::Namespace(applied) => {
                 let name = applied.metadata.name.clone().unwrap_or_default();
-                let mut ns = self
-                    .namespaces
-                    .get(&name)
-                    .cloned()
-                    .unwrap_or_else(|| Namespace {
-                        metadata: ObjectMeta {
-                            name: Some(name.clone()),
-                            labels: Some(BTreeMap::from([(
-                                crate::labels::NAMESPACE_NAME_LABEL.to_owned(),
-                                name.clone(),
-                            )])),
-                            ..Default::default()
-                        },
-                        ..Default::default()
-                    });
-                if ns.metadata.deletion_timestamp.is_some() {
+                let existing = self.namespaces.get(&name);
+                if existing.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
                     return Err(ExecuteError::NamespaceUnavailable(name));
                 }
-                apply_metadata(&mut ns.metadata, &applied.metadata, "v1", None);
-                self.put_namespace(ns);
+                let created = existing.is_none();
+                let mut ns = existing.cloned().unwrap_or_else(|| Namespace {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        labels: Some(BTreeMap::from([(
+                            crate::labels::NAMESPACE_NAME_LABEL.to_owned(),
+                            name.clone(),
+                        )])),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                });
+                let changed = apply_metadata(&mut ns.metadata, &applied.metadata, "v1") || created;
+                if changed {
+                    self.put_namespace(ns);
+                }
+                Ok(changed)
             }
             Resource::RoleBinding(applied) => {
                 let (ns, name) = names(&applied.metadata);
@@ -280,6 +299,7 @@ impl Snapshot {
                     .entry(ns)
                     .or_default()
                     .entry(name.clone());
+                let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
                 let rb = slot.or_insert_with(|| RoleBinding {
                     metadata: new_meta(&applied.metadata, uid),
                     role_ref: applied.role_ref.clone(),
@@ -288,48 +308,54 @@ impl Snapshot {
                 if rb.role_ref != applied.role_ref {
                     return Err(ExecuteError::RoleRefImmutable(name));
                 }
-                apply_metadata(
+                let mut changed = apply_metadata(
                     &mut rb.metadata,
                     &applied.metadata,
                     "rbac.authorization.k8s.io/v1",
-                    None,
-                );
-                rb.subjects.clone_from(&applied.subjects);
+                ) || created;
+                if rb.subjects != applied.subjects {
+                    rb.subjects.clone_from(&applied.subjects);
+                    changed = true;
+                }
+                Ok(changed)
             }
             Resource::ResourceQuota(applied) => {
                 let (ns, name) = names(&applied.metadata);
                 self.namespace_ready(&ns)?;
                 let uid = self.uid();
-                let rq = self
-                    .resource_quotas
-                    .entry(ns)
-                    .or_default()
-                    .entry(name)
-                    .or_insert_with(|| ResourceQuota {
-                        metadata: new_meta(&applied.metadata, uid),
-                        ..Default::default()
-                    });
-                apply_metadata(&mut rq.metadata, &applied.metadata, "v1", None);
-                rq.spec.clone_from(&applied.spec);
+                let slot = self.resource_quotas.entry(ns).or_default().entry(name);
+                let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
+                let rq = slot.or_insert_with(|| ResourceQuota {
+                    metadata: new_meta(&applied.metadata, uid),
+                    ..Default::default()
+                });
+                let mut changed =
+                    apply_metadata(&mut rq.metadata, &applied.metadata, "v1") || created;
+                if rq.spec != applied.spec {
+                    rq.spec.clone_from(&applied.spec);
+                    changed = true;
+                }
+                Ok(changed)
             }
             Resource::LimitRange(applied) => {
                 let (ns, name) = names(&applied.metadata);
                 self.namespace_ready(&ns)?;
                 let uid = self.uid();
-                let lr = self
-                    .limit_ranges
-                    .entry(ns)
-                    .or_default()
-                    .entry(name)
-                    .or_insert_with(|| LimitRange {
-                        metadata: new_meta(&applied.metadata, uid),
-                        ..Default::default()
-                    });
-                apply_metadata(&mut lr.metadata, &applied.metadata, "v1", None);
-                lr.spec.clone_from(&applied.spec);
+                let slot = self.limit_ranges.entry(ns).or_default().entry(name);
+                let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
+                let lr = slot.or_insert_with(|| LimitRange {
+                    metadata: new_meta(&applied.metadata, uid),
+                    ..Default::default()
+                });
+                let mut changed =
+                    apply_metadata(&mut lr.metadata, &applied.metadata, "v1") || created;
+                if lr.spec != applied.spec {
+                    lr.spec.clone_from(&applied.spec);
+                    changed = true;
+                }
+                Ok(changed)
             }
         }
-        Ok(())
     }
 }
 
@@ -354,10 +380,9 @@ fn remove_if<T>(
     ns: &str,
     name: &str,
     matches: impl Fn(&T) -> bool,
-) {
-    if let Some(objects) = map.get_mut(ns)
-        && objects.get(name).is_some_and(&matches)
-    {
-        objects.remove(name);
+) -> bool {
+    match map.get_mut(ns) {
+        Some(objects) if objects.get(name).is_some_and(&matches) => objects.remove(name).is_some(),
+        _ => false,
     }
 }

@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use mto_sim::scenario::{Scenario, duration_text};
 use mto_sim::sim::{Report, Sim};
 
+// The simulator interleaves long-lived objects with many short-lived
+// decisions; mimalloc keeps that fast and compact where the system
+// allocator fragments.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Simulates what mto does to a cluster over days, with faults, in seconds.
 #[derive(Parser)]
 #[command(version, about)]

@@ -469,15 +469,16 @@ impl Sim {
             .map_or(0, millis)
             .max(self.pending_changes.last().map_or(0, |(at, _)| *at));
         if let Some((at, change)) = self.pending_changes.first().cloned()
-            && self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT) {
-                return Err(SimError::NotConverged {
-                    seed: self.seed,
-                    at: duration_text::show(self.elapsed()),
-                    since: duration_text::show(Duration::from_millis(at)),
-                    change,
-                    trace: self.trace_tail.iter().cloned().collect(),
-                });
-            }
+            && self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT)
+        {
+            return Err(SimError::NotConverged {
+                seed: self.seed,
+                at: duration_text::show(self.elapsed()),
+                since: duration_text::show(Duration::from_millis(at)),
+                change,
+                trace: self.trace_tail.iter().cloned().collect(),
+            });
+        }
         Ok(self.finish())
     }
 

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use mto_model::Timestamp;
-use mto_model::action::{Action, Kind, ObjectRef, Resource};
+use mto_model::action::{Action, Kind, ObjectRef};
 use mto_model::api::{Quota, Tenant};
 use mto_model::integration::Integration;
 use mto_model::labels::TENANT_LABEL;
@@ -278,27 +278,12 @@ impl Store {
                 }
                 Ok(())
             }
-            Action::Delete { target, uid, .. } => {
-                let ns = target.namespace.as_deref().unwrap_or_default();
-                let exists = match target.kind {
-                    Kind::RoleBinding => self.view.role_bindings(ns).any(|o| {
-                        o.metadata.name.as_deref() == Some(&target.name)
-                            && (uid.is_none() || o.metadata.uid == *uid)
-                    }),
-                    Kind::ResourceQuota => self
-                        .view
-                        .resource_quota(ns, &target.name)
-                        .is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
-                    Kind::LimitRange => self
-                        .view
-                        .limit_range(ns, &target.name)
-                        .is_some_and(|o| uid.is_none() || o.metadata.uid == *uid),
-                    _ => false,
-                };
-                if exists {
-                    self.view
-                        .execute(action)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            Action::Delete { target, .. } => {
+                if self
+                    .view
+                    .execute(action)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?
+                {
                     self.bump(target.clone(), true);
                 }
                 Ok(())
@@ -310,25 +295,26 @@ impl Store {
                         .view
                         .namespace(ns)
                         .is_none_or(|n| n.metadata.deletion_timestamp.is_some())
-                    {
-                        return Err(StoreError::NamespaceUnavailable(ns.clone()));
-                    }
-                let before = self.object(&target);
-                self.view
-                    .execute(action)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                {
+                    return Err(StoreError::NamespaceUnavailable(ns.clone()));
+                }
+                let created = self.meta_mut(&target).is_none();
                 // Server-side apply of an unchanged object writes nothing.
-                if self.object(&target) != before {
-                    self.restamp(&target, before.is_none(), now);
+                if self
+                    .view
+                    .execute(action)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?
+                {
+                    self.restamp(&target, created, now);
                 }
                 Ok(())
             }
             Action::RemoveLabels { target, .. } => {
-                let before = self.object(target);
-                self.view
+                if self
+                    .view
                     .execute(action)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                if self.object(target) != before {
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?
+                {
                     self.restamp(target, false, now);
                 }
                 Ok(())
@@ -342,56 +328,21 @@ impl Store {
                 if matches!(action, Action::RemoveFinalizer { .. }) {
                     self.released_claims = self.other_claimants(&before);
                 }
-                self.view
+                if !self
+                    .view
                     .execute(action)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?
+                {
+                    return Ok(());
+                }
                 let target = ObjectRef::cluster(Kind::Tenant, tenant);
-                match self.view.tenants.get(tenant).cloned() {
-                    Some(mut t) => {
-                        t.metadata.resource_version = Some(self.bump(target, false));
-                        self.view.tenants.insert(tenant.clone(), t);
-                    }
-                    None => {
-                        self.bump(target, true);
-                    }
+                if self.view.tenants.contains_key(tenant) {
+                    self.restamp(&target, false, now);
+                } else {
+                    self.bump(target, true);
                 }
                 Ok(())
             }
-        }
-    }
-
-    /// A copy of an object mto writes, to tell whether a write changed it.
-    fn object(&self, target: &ObjectRef) -> Option<Resource> {
-        let ns = target.namespace.as_deref().unwrap_or_default();
-        match target.kind {
-            Kind::Namespace => self
-                .view
-                .namespaces
-                .get(&target.name)
-                .cloned()
-                .map(Resource::Namespace),
-            Kind::RoleBinding => self
-                .view
-                .role_bindings
-                .get(ns)?
-                .get(&target.name)
-                .cloned()
-                .map(Resource::RoleBinding),
-            Kind::ResourceQuota => self
-                .view
-                .resource_quotas
-                .get(ns)?
-                .get(&target.name)
-                .cloned()
-                .map(Resource::ResourceQuota),
-            Kind::LimitRange => self
-                .view
-                .limit_ranges
-                .get(ns)?
-                .get(&target.name)
-                .cloned()
-                .map(Resource::LimitRange),
-            Kind::Tenant | Kind::Quota | Kind::IntegrationConfig => None,
         }
     }
 

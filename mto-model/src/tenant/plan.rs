@@ -631,9 +631,10 @@ fn lower_only(
     if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
         for (r, value) in hard.iter_mut() {
             if let (Some(o), Some(n)) = (old.get(r), new.get(r))
-                && o < n {
-                    value.0 = o.to_string();
-                }
+                && o < n
+            {
+                value.0 = o.to_string();
+            }
         }
     }
     rq

@@ -1,0 +1,66 @@
+//! Decisions of the tenant planner.
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use mto_benches::{converged_cluster, empty_cluster, now};
+use mto_model::tenant::decide;
+
+fn one_tenant(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decide/one-tenant");
+    group.throughput(Throughput::Elements(1));
+    let empty = empty_cluster(1, 5);
+    let tenant = empty.tenants.values().next().cloned().expect("tenant");
+    group.bench_function("from-scratch", |b| {
+        b.iter(|| black_box(decide(&tenant, &empty, now())))
+    });
+    let steady = converged_cluster(1, 5);
+    let tenant = steady.tenants.values().next().cloned().expect("tenant");
+    assert!(
+        decide(&tenant, &steady, now()).actions.is_empty(),
+        "steady state has no actions"
+    );
+    group.bench_function("steady-state", |b| {
+        b.iter(|| black_box(decide(&tenant, &steady, now())))
+    });
+    group.finish();
+}
+
+fn whole_cluster(c: &mut Criterion) {
+    for tenants in [1_000, 10_000] {
+        let mut group = c.benchmark_group(format!("decide/{tenants}-tenants-x5-namespaces"));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(tenants as u64));
+        let empty = empty_cluster(tenants, 5);
+        group.bench_function("from-scratch", |b| {
+            b.iter_batched(
+                || (),
+                |()| {
+                    for t in empty.tenants.values() {
+                        black_box(decide(t, &empty, now()));
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let steady = converged_cluster(tenants, 5);
+        assert!(
+            steady
+                .tenants
+                .values()
+                .all(|t| decide(t, &steady, now()).actions.is_empty()),
+            "steady state has no actions"
+        );
+        group.bench_function("steady-state", |b| {
+            b.iter(|| {
+                for t in steady.tenants.values() {
+                    black_box(decide(t, &steady, now()));
+                }
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, one_tenant, whole_cluster);
+criterion_main!(benches);
