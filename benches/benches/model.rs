@@ -37,7 +37,7 @@ fn whole_cluster(c: &mut Criterion) {
                 || (),
                 |()| {
                     for t in empty.tenants.values() {
-                        black_box(decide(t, &empty, now()));
+                        let _ = black_box(decide(t, &empty, now()));
                     }
                 },
                 BatchSize::PerIteration,
@@ -54,7 +54,7 @@ fn whole_cluster(c: &mut Criterion) {
         group.bench_function("steady-state", |b| {
             b.iter(|| {
                 for t in steady.tenants.values() {
-                    black_box(decide(t, &steady, now()));
+                    let _ = black_box(decide(t, &steady, now()));
                 }
             })
         });
