@@ -105,6 +105,22 @@ pub fn to_dot<P: Phase>(title: &str) -> String {
     out
 }
 
+/// The machine as a Mermaid state diagram (GitHub renders it), resting
+/// phases marked.
+#[must_use]
+pub fn to_mermaid<P: Phase>() -> String {
+    let mut out = String::from("```mermaid\nstateDiagram-v2\n");
+    out.push_str(&format!("    [*] --> {}\n", P::INITIAL.name()));
+    for (from, to) in P::TRANSITIONS {
+        out.push_str(&format!("    {} --> {}\n", from.name(), to.name()));
+    }
+    for p in P::ALL.iter().filter(|p| p.is_resting()) {
+        out.push_str(&format!("    note right of {}: resting\n", p.name()));
+    }
+    out.push_str("```\n");
+    out
+}
+
 /// Asserts the table is sound; for each machine's tests.
 #[cfg(test)]
 pub(crate) fn assert_sound<P: Phase>() {

@@ -1,0 +1,48 @@
+//! docs/machines.md is drawn from the transition tables in the code; this
+//! test fails when the two disagree. Regenerate with
+//! `MTO_BLESS=1 cargo test -p mto-model --test machine_docs`.
+
+use std::path::Path;
+
+use mto_model::machine::{Phase, to_mermaid, stuck, unreachable};
+use mto_model::namespace::NamespacePhase;
+use mto_model::tenant::TenantPhase;
+
+fn section<P: Phase>(title: &str, about: &str) -> String {
+    assert!(unreachable::<P>().is_empty() && stuck::<P>().is_empty());
+    let mut out = format!("## {title}\n\n{about}\n\n{}\n| from | to |\n|---|---|\n", to_mermaid::<P>());
+    for (from, to) in P::TRANSITIONS {
+        out.push_str(&format!("| {} | {} |\n", from.name(), to.name()));
+    }
+    out.push('\n');
+    out
+}
+
+fn render() -> String {
+    let mut out = String::from(
+        "# mto's machines\n\nGenerated from the `TRANSITIONS` tables in `mto-model` by \
+         `mto-model/tests/machine_docs.rs`; do not edit by hand. Staying in a phase is always \
+         allowed. Tests prove every phase is reachable from the initial one and every phase can \
+         reach a resting one.\n\n",
+    );
+    out.push_str(&section::<TenantPhase>(
+        "Tenant",
+        "`mto_model::tenant::decide` reports the phase while its actions run (`Provisioning` when it writes) and writes the phase the tenant settles in to `status.phase`, last, so status never claims more than was done.",
+    ));
+    out.push_str(&section::<NamespacePhase>(
+        "Namespace ownership",
+        "A namespace is released (kept, unlabelled, annotated with the tenant it came from) when its tenant stops asking for it or is deleted; it is purged only when the tenant is deleted with `onDeletePurgeNamespaces` and mto created it.",
+    ));
+    out
+}
+
+#[test]
+fn machine_docs_match_the_tables() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/machines.md");
+    let expected = render();
+    if std::env::var_os("MTO_BLESS").is_some() {
+        std::fs::write(&path, &expected).expect("write docs/machines.md");
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(actual == expected, "docs/machines.md is stale: run `MTO_BLESS=1 cargo test -p mto-model --test machine_docs`");
+}
