@@ -12,6 +12,7 @@ pub mod api;
 pub type Timestamp = k8s_openapi::jiff::Timestamp;
 pub mod action;
 pub mod apply;
+pub mod fuzzing;
 pub mod integration;
 pub mod invariants;
 pub mod labels;

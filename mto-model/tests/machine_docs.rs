@@ -4,13 +4,16 @@
 
 use std::path::Path;
 
-use mto_model::machine::{Phase, to_mermaid, stuck, unreachable};
+use mto_model::machine::{Phase, stuck, to_mermaid, unreachable};
 use mto_model::namespace::NamespacePhase;
 use mto_model::tenant::TenantPhase;
 
 fn section<P: Phase>(title: &str, about: &str) -> String {
     assert!(unreachable::<P>().is_empty() && stuck::<P>().is_empty());
-    let mut out = format!("## {title}\n\n{about}\n\n{}\n| from | to |\n|---|---|\n", to_mermaid::<P>());
+    let mut out = format!(
+        "## {title}\n\n{about}\n\n{}\n| from | to |\n|---|---|\n",
+        to_mermaid::<P>()
+    );
     for (from, to) in P::TRANSITIONS {
         out.push_str(&format!("| {} | {} |\n", from.name(), to.name()));
     }
@@ -44,5 +47,8 @@ fn machine_docs_match_the_tables() {
         std::fs::write(&path, &expected).expect("write docs/machines.md");
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(actual == expected, "docs/machines.md is stale: run `MTO_BLESS=1 cargo test -p mto-model --test machine_docs`");
+    assert!(
+        actual == expected,
+        "docs/machines.md is stale: run `MTO_BLESS=1 cargo test -p mto-model --test machine_docs`"
+    );
 }

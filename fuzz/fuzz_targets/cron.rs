@@ -1,0 +1,10 @@
+//! Any text as a cron expression: parses or refuses, never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        mto_model::fuzzing::cron(text);
+    }
+});

@@ -1,0 +1,10 @@
+//! Any text as a quantity: parses or refuses, and what parses round-trips.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        mto_model::fuzzing::quantity(text);
+    }
+});
