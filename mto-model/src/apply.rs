@@ -15,16 +15,8 @@ use crate::labels::FIELD_MANAGER;
 /// Label and annotation keys owned by mto's field manager, per managedFields.
 #[must_use]
 pub fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
-    let Some(entries) = &meta.managed_fields else {
-        return Vec::new();
-    };
-    entries
-        .iter()
-        .filter(|e| {
-            e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
-        })
-        .filter_map(|e| e.fields_v1.as_ref())
-        .filter_map(|f| f.0.get("f:metadata")?.get(field.key())?.as_object())
+    owned_map(meta, field)
+        .into_iter()
         .flat_map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")))
         .collect()
 }
@@ -74,17 +66,41 @@ pub fn metadata_in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
                 .into_iter()
                 .flatten()
                 .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v));
-            // Only consult managedFields when the object has keys mto does not
-            // ask for: the common steady state skips the walk.
-            let extra = have
-                .into_iter()
-                .flatten()
-                .any(|(k, _)| want.is_none_or(|w| !w.contains_key(k)));
+            // Every key mto owns must still be wanted; keys others set are theirs.
+            let still_wanted = |k: &str| want.is_some_and(|w| w.contains_key(k));
             carries
-                && (!extra
-                    || owned_keys(observed, field)
-                        .iter()
-                        .all(|k| want.is_some_and(|w| w.contains_key(*k))))
+                && owned_map(observed, field).is_none_or(|m| {
+                    m.keys()
+                        .filter_map(|k| k.strip_prefix("f:"))
+                        .all(still_wanted)
+                })
+        })
+}
+
+/// Whether mto's field manager owns no label or annotation outside `allowed`.
+#[must_use]
+pub fn owns_only(meta: &ObjectMeta, field: MetadataField, allowed: &[&str]) -> bool {
+    owned_map(meta, field).is_none_or(|m| {
+        m.keys()
+            .all(|k| k.strip_prefix("f:").is_some_and(|k| allowed.contains(&k)))
+    })
+}
+
+/// mto's managedFields map for labels or annotations (`{"f:key": {}}`).
+fn owned_map(meta: &ObjectMeta, field: MetadataField) -> Option<&Map<String, Value>> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| {
+            e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
+        })
+        .find_map(|e| {
+            e.fields_v1
+                .as_ref()?
+                .0
+                .get("f:metadata")?
+                .get(field.key())?
+                .as_object()
         })
 }
 

@@ -237,52 +237,86 @@ pub(crate) fn namespace(
     }
 }
 
-/// The role bindings of one namespace.
-pub(crate) fn role_bindings(
+/// A role binding the tenant asks for, described without building it, so a
+/// decision that finds it in place allocates nothing for it.
+pub(crate) struct DesiredBinding<'a> {
+    /// `<tenant>-<role>-<clusterrole>`.
+    pub(crate) name: String,
+    pub(crate) cluster_role: &'a str,
+    pub(crate) subjects: std::borrow::Cow<'a, [Subject]>,
+}
+
+impl DesiredBinding<'_> {
+    /// Whether `observed` grants exactly this, labelled as mto's for `tenant`.
+    pub(crate) fn matches(&self, observed: &RoleBinding, tenant: &str) -> bool {
+        observed.role_ref.name == self.cluster_role
+            && observed.role_ref.kind == "ClusterRole"
+            && observed.subjects.as_deref() == Some(&self.subjects[..])
+            && has_managed_labels(&observed.metadata, tenant)
+    }
+
+    /// The object to apply.
+    pub(crate) fn build(&self, tenant: &str, namespace: &str) -> RoleBinding {
+        RoleBinding {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(namespace.to_owned()),
+                labels: Some(managed_labels(tenant)),
+                ..Default::default()
+            },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: self.cluster_role.to_owned(),
+            },
+            subjects: Some(self.subjects.to_vec()),
+        }
+    }
+}
+
+/// The role bindings of one namespace, given its labels (custom tenant
+/// roles select namespaces by label).
+pub(crate) fn role_bindings<'a>(
     tenant: &str,
-    namespace: &Namespace,
+    labels: &BTreeMap<String, String>,
     requested: &RequestedNamespace,
     private_sandboxes: bool,
-    subjects: &RoleSubjects,
-    integration: &Integration,
-) -> Vec<RoleBinding> {
-    let ns = requested.name.as_str();
-    let empty = BTreeMap::new();
-    let roles = integration.roles_for(namespace.metadata.labels.as_ref().unwrap_or(&empty));
+    subjects: &'a RoleSubjects,
+    integration: &'a Integration,
+) -> Vec<DesiredBinding<'a>> {
+    let roles = integration.roles_for(labels);
     let mut out = Vec::new();
     for role in TenantRole::ALL {
-        let role_subjects: Vec<Subject> = match (&requested.sandbox_user, private_sandboxes) {
-            // A private sandbox belongs to its user alone, as owner.
-            (Some(user), true) => {
-                if role == TenantRole::Owner {
-                    vec![subject("User", user)]
-                } else {
-                    Vec::new()
+        let role_subjects: std::borrow::Cow<'a, [Subject]> =
+            match (&requested.sandbox_user, private_sandboxes) {
+                // A private sandbox belongs to its user alone, as owner.
+                (Some(user), true) if role == TenantRole::Owner => {
+                    std::borrow::Cow::Owned(vec![subject("User", user)])
                 }
-            }
-            _ => subjects.for_role(role).to_vec(),
-        };
+                (Some(_), true) => std::borrow::Cow::Borrowed(&[]),
+                _ => std::borrow::Cow::Borrowed(subjects.for_role(role)),
+            };
         if role_subjects.is_empty() {
             continue;
         }
         for cluster_role in roles.for_role(role) {
-            out.push(RoleBinding {
-                metadata: ObjectMeta {
-                    name: Some(format!("{tenant}-{}-{cluster_role}", role.name())),
-                    namespace: Some(ns.to_owned()),
-                    labels: Some(managed_labels(tenant)),
-                    ..Default::default()
-                },
-                role_ref: RoleRef {
-                    api_group: "rbac.authorization.k8s.io".into(),
-                    kind: "ClusterRole".into(),
-                    name: cluster_role.clone(),
-                },
-                subjects: Some(role_subjects.clone()),
+            out.push(DesiredBinding {
+                name: format!("{tenant}-{}-{cluster_role}", role.name()),
+                cluster_role,
+                subjects: role_subjects.clone(),
             });
         }
     }
     out
+}
+
+/// Whether an object carries mto's two labels for `tenant` and no other
+/// label mto owns (what `managed_labels` would apply).
+pub(crate) fn has_managed_labels(meta: &ObjectMeta, tenant: &str) -> bool {
+    is_managed_for(meta, tenant)
+        && crate::apply::owned_keys(meta, crate::apply::MetadataField::Labels)
+            .iter()
+            .all(|k| *k == MANAGED_BY_LABEL || *k == TENANT_LABEL)
 }
 
 /// A namespace's share of the tenant's quota: each resource divided evenly

@@ -216,21 +216,29 @@ impl<'a, O: Observed> Planner<'a, O> {
                 }
                 Some(_) => {}
             }
-            let bindings =
-                desired::role_bindings(self.name, &ns, requested, private, &subjects, integration);
-            self.sync_role_bindings(&requested.name, bindings);
+            let empty = BTreeMap::new();
+            let labels = ns.metadata.labels.as_ref().unwrap_or(&empty);
+            let bindings = desired::role_bindings(
+                self.name,
+                labels,
+                requested,
+                private,
+                &subjects,
+                integration,
+            );
+            self.sync_role_bindings(&requested.name, &bindings);
             self.sync_limit_range(
                 &requested.name,
                 quota.and_then(|q| q.spec.limitrange.as_ref()),
             );
-            if let Some(share) = &share {
-                quota_changes.push(desired::resource_quota(self.name, &requested.name, share));
+            if share.is_some() {
+                quota_changes.push(requested.name.as_str());
             } else if quota.is_some() {
                 self.delete_managed(Kind::ResourceQuota, &requested.name, RESOURCE_QUOTA_NAME);
             }
         }
         let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
-        self.sync_quotas(total, quota_changes, &releases);
+        self.sync_quotas(total, share.as_ref(), &quota_changes, &releases);
         let mut names: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
         names.sort();
         names
@@ -392,23 +400,12 @@ impl<'a, O: Observed> Planner<'a, O> {
         }
     }
 
-    fn sync_role_bindings(
-        &mut self,
-        namespace: &str,
-        desired: Vec<k8s_openapi::api::rbac::v1::RoleBinding>,
-    ) {
-        let observed: BTreeMap<&str, &k8s_openapi::api::rbac::v1::RoleBinding> = self
-            .observed
-            .role_bindings(namespace)
-            .map(|rb| (rb.metadata.name.as_deref().unwrap_or_default(), rb))
-            .collect();
-        let wanted: BTreeSet<String> = desired
-            .iter()
-            .filter_map(|rb| rb.metadata.name.clone())
-            .collect();
-        for (name, rb) in &observed {
-            if is_managed_for(&rb.metadata, self.name) && !wanted.contains(*name) {
-                let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, *name);
+    fn sync_role_bindings(&mut self, namespace: &str, desired: &[desired::DesiredBinding<'_>]) {
+        let tenant = self.name;
+        for rb in self.observed.role_bindings(namespace) {
+            let name = rb.metadata.name.as_deref().unwrap_or_default();
+            if is_managed_for(&rb.metadata, tenant) && !desired.iter().any(|d| d.name == name) {
+                let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
                 self.actions.push(Action::Delete {
                     target,
                     uid: rb.metadata.uid.clone(),
@@ -416,45 +413,47 @@ impl<'a, O: Observed> Planner<'a, O> {
                 });
             }
         }
-        for rb in desired {
-            let name = rb.metadata.name.as_deref().unwrap_or_default();
-            match observed.get(name) {
+        for want in desired {
+            let observed = self
+                .observed
+                .role_bindings(namespace)
+                .find(|rb| rb.metadata.name.as_deref() == Some(&want.name));
+            match observed {
                 None => self.actions.push(Action::Apply {
-                    object: Resource::RoleBinding(rb),
+                    object: Resource::RoleBinding(want.build(tenant, namespace)),
                     reason: Reason::Create,
                 }),
-                Some(o) if o.role_ref != rb.role_ref => {
+                Some(o) if want.matches(o, tenant) => {}
+                Some(o)
+                    if o.role_ref.name != want.cluster_role || o.role_ref.kind != "ClusterRole" =>
+                {
                     // roleRef is immutable: replace the binding, but only one mto made.
-                    if is_managed_for(&o.metadata, self.name) {
-                        let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
+                    if is_managed_for(&o.metadata, tenant) {
+                        let target =
+                            ObjectRef::namespaced(Kind::RoleBinding, namespace, &want.name);
                         self.actions.push(Action::Delete {
                             target,
                             uid: o.metadata.uid.clone(),
                             reason: Reason::Drift,
                         });
                         self.actions.push(Action::Apply {
-                            object: Resource::RoleBinding(rb),
+                            object: Resource::RoleBinding(want.build(tenant, namespace)),
                             reason: Reason::Create,
                         });
                     } else {
                         self.findings.conflicts.push((
                             namespace.to_owned(),
                             format!(
-                                "holds a RoleBinding {name} mto did not create; rename or remove it"
+                                "holds a RoleBinding {} mto did not create; rename or remove it",
+                                want.name
                             ),
                         ));
                     }
                 }
-                Some(o)
-                    if o.subjects != rb.subjects
-                        || !metadata_in_sync(&rb.metadata, &o.metadata) =>
-                {
-                    self.actions.push(Action::Apply {
-                        object: Resource::RoleBinding(rb),
-                        reason: Reason::Drift,
-                    });
-                }
-                Some(_) => {}
+                Some(_) => self.actions.push(Action::Apply {
+                    object: Resource::RoleBinding(want.build(tenant, namespace)),
+                    reason: Reason::Drift,
+                }),
             }
         }
     }
@@ -470,7 +469,6 @@ impl<'a, O: Observed> Planner<'a, O> {
             }
             return;
         };
-        let desired = desired::limit_range(self.name, namespace, spec);
         let in_sync = self
             .observed
             .limit_range(namespace, LIMIT_RANGE_NAME)
@@ -480,7 +478,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     .as_ref()
                     .map(|s| s.limits.as_slice())
                     .unwrap_or_default();
-                metadata_in_sync(&desired.metadata, &o.metadata)
+                desired::has_managed_labels(&o.metadata, self.name)
                     && have.len() == spec.limits.len()
                     && spec.limits.iter().zip(have).all(|(w, h)| {
                         w.type_ == h.type_
@@ -497,13 +495,14 @@ impl<'a, O: Observed> Planner<'a, O> {
                             )
                     })
             });
+        let desired = || desired::limit_range(self.name, namespace, spec);
         match in_sync {
             None => self.actions.push(Action::Apply {
-                object: Resource::LimitRange(desired),
+                object: Resource::LimitRange(desired()),
                 reason: Reason::Create,
             }),
             Some(false) => self.actions.push(Action::Apply {
-                object: Resource::LimitRange(desired),
+                object: Resource::LimitRange(desired()),
                 reason: Reason::Drift,
             }),
             Some(true) => {}
@@ -515,32 +514,37 @@ impl<'a, O: Observed> Planner<'a, O> {
     fn sync_quotas(
         &mut self,
         total: Option<&ResourceQuotaSpec>,
-        desired: Vec<k8s_openapi::api::core::v1::ResourceQuota>,
+        share: Option<&ResourceQuotaSpec>,
+        namespaces: &[&str],
         released: &[BTreeMap<String, Quantity>],
     ) {
         // Most decisions find every quota in place: compare first, and only
         // parse quantities for the quotas that differ.
         let mut changed = Vec::new();
-        for rq in desired {
-            let ns = rq.metadata.namespace.clone().unwrap_or_default();
-            let observed = self.observed.resource_quota(&ns, RESOURCE_QUOTA_NAME);
+        let Some(share) = share else { return };
+        for ns in namespaces {
+            let observed = self.observed.resource_quota(ns, RESOURCE_QUOTA_NAME);
             let reason = match observed {
                 None => Reason::Create,
                 Some(o) => {
-                    let (want, have) = (rq.spec.as_ref(), o.spec.as_ref());
+                    let have = o.spec.as_ref();
                     let same = desired::same_quantities(
-                        want.and_then(|s| s.hard.as_ref()),
+                        share.hard.as_ref(),
                         have.and_then(|s| s.hard.as_ref()),
-                    ) && want.map(|s| &s.scopes) == have.map(|s| &s.scopes)
-                        && want.map(|s| &s.scope_selector) == have.map(|s| &s.scope_selector)
-                        && metadata_in_sync(&rq.metadata, &o.metadata);
+                    ) && Some(&share.scopes) == have.map(|s| &s.scopes)
+                        && Some(&share.scope_selector) == have.map(|s| &s.scope_selector)
+                        && desired::has_managed_labels(&o.metadata, self.name);
                     if same {
                         continue;
                     }
                     Reason::Drift
                 }
             };
-            changed.push((rq, observed, reason));
+            changed.push((
+                desired::resource_quota(self.name, ns, share),
+                observed,
+                reason,
+            ));
         }
         if changed.is_empty() {
             return;
