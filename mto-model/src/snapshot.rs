@@ -161,7 +161,8 @@ impl Snapshot {
         format!("uid-{}", self.next_uid)
     }
 
-    fn namespace_ready(&self, namespace: &str) -> Result<(), ExecuteError> {
+    fn namespace_ready(&self, object: &ObjectMeta) -> Result<(), ExecuteError> {
+        let namespace = object.namespace.as_deref().unwrap_or_default();
         match self.namespaces.get(namespace) {
             Some(ns) if ns.metadata.deletion_timestamp.is_none() => Ok(()),
             _ => Err(ExecuteError::NamespaceUnavailable(namespace.to_owned())),
@@ -291,72 +292,99 @@ impl Snapshot {
                 Ok(changed)
             }
             Resource::RoleBinding(applied) => {
-                let (ns, name) = names(&applied.metadata);
-                self.namespace_ready(&ns)?;
-                let uid = self.uid();
-                let slot = self
-                    .role_bindings
-                    .entry(ns)
-                    .or_default()
-                    .entry(name.clone());
-                let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
-                let rb = slot.or_insert_with(|| RoleBinding {
-                    metadata: new_meta(&applied.metadata, uid),
+                let uid = self
+                    .namespace_ready(&applied.metadata)
+                    .map(|()| self.uid())?;
+                let new = |metadata| RoleBinding {
+                    metadata,
                     role_ref: applied.role_ref.clone(),
                     subjects: None,
-                });
-                if rb.role_ref != applied.role_ref {
-                    return Err(ExecuteError::RoleRefImmutable(name));
-                }
-                let mut changed = apply_metadata(
-                    &mut rb.metadata,
+                };
+                upsert(
+                    &mut self.role_bindings,
                     &applied.metadata,
                     "rbac.authorization.k8s.io/v1",
-                ) || created;
-                if rb.subjects != applied.subjects {
-                    rb.subjects.clone_from(&applied.subjects);
-                    changed = true;
-                }
-                Ok(changed)
+                    uid,
+                    new,
+                    |rb| &mut rb.metadata,
+                    |rb| {
+                        if rb.role_ref != applied.role_ref {
+                            return Err(ExecuteError::RoleRefImmutable(
+                                rb.metadata.name.clone().unwrap_or_default(),
+                            ));
+                        }
+                        Ok(replace(&mut rb.subjects, &applied.subjects))
+                    },
+                )
             }
             Resource::ResourceQuota(applied) => {
-                let (ns, name) = names(&applied.metadata);
-                self.namespace_ready(&ns)?;
-                let uid = self.uid();
-                let slot = self.resource_quotas.entry(ns).or_default().entry(name);
-                let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
-                let rq = slot.or_insert_with(|| ResourceQuota {
-                    metadata: new_meta(&applied.metadata, uid),
+                let uid = self
+                    .namespace_ready(&applied.metadata)
+                    .map(|()| self.uid())?;
+                let new = |metadata| ResourceQuota {
+                    metadata,
                     ..Default::default()
-                });
-                let mut changed =
-                    apply_metadata(&mut rq.metadata, &applied.metadata, "v1") || created;
-                if rq.spec != applied.spec {
-                    rq.spec.clone_from(&applied.spec);
-                    changed = true;
-                }
-                Ok(changed)
+                };
+                upsert(
+                    &mut self.resource_quotas,
+                    &applied.metadata,
+                    "v1",
+                    uid,
+                    new,
+                    |rq| &mut rq.metadata,
+                    |rq| Ok(replace(&mut rq.spec, &applied.spec)),
+                )
             }
             Resource::LimitRange(applied) => {
-                let (ns, name) = names(&applied.metadata);
-                self.namespace_ready(&ns)?;
-                let uid = self.uid();
-                let slot = self.limit_ranges.entry(ns).or_default().entry(name);
-                let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
-                let lr = slot.or_insert_with(|| LimitRange {
-                    metadata: new_meta(&applied.metadata, uid),
+                let uid = self
+                    .namespace_ready(&applied.metadata)
+                    .map(|()| self.uid())?;
+                let new = |metadata| LimitRange {
+                    metadata,
                     ..Default::default()
-                });
-                let mut changed =
-                    apply_metadata(&mut lr.metadata, &applied.metadata, "v1") || created;
-                if lr.spec != applied.spec {
-                    lr.spec.clone_from(&applied.spec);
-                    changed = true;
-                }
-                Ok(changed)
+                };
+                upsert(
+                    &mut self.limit_ranges,
+                    &applied.metadata,
+                    "v1",
+                    uid,
+                    new,
+                    |lr| &mut lr.metadata,
+                    |lr| Ok(replace(&mut lr.spec, &applied.spec)),
+                )
             }
         }
     }
+}
+
+/// Server-side apply of a namespaced object: create it if missing, apply
+/// mto's metadata, then its spec fields (`set_spec` says whether they
+/// changed). Returns whether anything changed.
+fn upsert<T>(
+    objects: &mut BTreeMap<String, BTreeMap<String, T>>,
+    applied: &ObjectMeta,
+    api_version: &str,
+    uid: String,
+    new: impl FnOnce(ObjectMeta) -> T,
+    metadata: impl Fn(&mut T) -> &mut ObjectMeta,
+    set_spec: impl FnOnce(&mut T) -> Result<bool, ExecuteError>,
+) -> Result<bool, ExecuteError> {
+    let (ns, name) = names(applied);
+    let slot = objects.entry(ns).or_default().entry(name);
+    let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
+    let object = slot.or_insert_with(|| new(new_meta(applied, uid)));
+    let spec_changed = set_spec(object)?;
+    let metadata_changed = apply_metadata(metadata(object), applied, api_version);
+    Ok(created || spec_changed || metadata_changed)
+}
+
+/// Sets `field` to `value`; whether it changed.
+fn replace<T: PartialEq + Clone>(field: &mut T, value: &T) -> bool {
+    let changed = field != value;
+    if changed {
+        field.clone_from(value);
+    }
+    changed
 }
 
 fn names(meta: &ObjectMeta) -> (String, String) {

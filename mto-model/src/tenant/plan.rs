@@ -43,13 +43,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         return terminate(tenant, name, from, has_finalizer, observed, now);
     }
 
-    let mut planner = Planner {
-        tenant,
-        name,
-        observed,
-        actions: Vec::new(),
-        findings: Findings::default(),
-    };
+    let mut planner = Planner::new(tenant, name, observed);
     if !has_finalizer {
         planner.actions.push(Action::AddFinalizer {
             tenant: name.to_owned(),
@@ -140,6 +134,16 @@ struct Planner<'a, O> {
 }
 
 impl<'a, O: Observed> Planner<'a, O> {
+    fn new(tenant: &'a Tenant, name: &'a str, observed: &'a O) -> Self {
+        Planner {
+            tenant,
+            name,
+            observed,
+            actions: Vec::new(),
+            findings: Findings::default(),
+        }
+    }
+
     /// Plans every object; returns the namespaces the tenant will have.
     fn plan(&mut self) -> Vec<String> {
         let quota = self.resolve_quota();
@@ -691,13 +695,7 @@ fn terminate(
         .as_ref()
         .and_then(|n| n.on_delete_purge_namespaces)
         .unwrap_or(false);
-    let mut planner = Planner {
-        tenant,
-        name,
-        observed,
-        actions: Vec::new(),
-        findings: Findings::default(),
-    };
+    let mut planner = Planner::new(tenant, name, observed);
     let status = status(
         tenant,
         TenantPhase::Terminating,
