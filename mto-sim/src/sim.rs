@@ -31,6 +31,8 @@ const API_LATENCY: Duration = Duration::from_millis(5);
 const WATCH_LATENCY: Duration = Duration::from_millis(50);
 /// Time the namespace controller takes to empty and remove a namespace.
 const NAMESPACE_FINALIZE: Duration = Duration::from_secs(2);
+/// Time the garbage collector takes to notice orphans.
+const GARBAGE_COLLECT: Duration = Duration::from_secs(1);
 /// Time an operator takes to come back after a crash.
 const RESTART: Duration = Duration::from_secs(10);
 /// Time a re-list takes after a watch expired.
@@ -55,6 +57,7 @@ enum Event {
         epoch: u64,
     },
     NamespaceController,
+    GarbageCollector,
     WatchExpire,
     Relist,
     OperatorRestart,
@@ -177,6 +180,7 @@ pub struct Sim {
     operator_up: bool,
     watch_down: bool,
     namespace_controller_due: bool,
+    garbage_collector_due: bool,
     pending_changes: Vec<(u64, String)>,
     touched: BTreeSet<String>,
     /// Tenants any event concerned since the last check at rest.
@@ -207,6 +211,7 @@ impl Sim {
             operator_up: true,
             watch_down: false,
             namespace_controller_due: false,
+            garbage_collector_due: false,
             pending_changes: Vec::new(),
             touched: BTreeSet::new(),
             unsettled: BTreeSet::new(),
@@ -241,7 +246,9 @@ impl Sim {
             .map(|l| l.manifest.clone())
             .collect();
         for m in &manifests {
-            self.apply_manifest(m, now);
+            if let Err(e) = self.apply_manifest(m, now) {
+                self.note(format!("{}: {e}", m.describe()));
+            }
         }
         if let Some(g) = self.scenario.generate.clone() {
             for i in 0..g.tenants {
@@ -270,7 +277,9 @@ impl Sim {
                     }),
                     ..Default::default()
                 };
-                self.store.put_tenant(Tenant::new(&name, spec), now);
+                if let Err(e) = self.store.put_tenant(Tenant::new(&name, spec), now) {
+                    self.note(format!("generating {name}: {e}"));
+                }
             }
         }
         self.store.drain_events();
@@ -283,21 +292,26 @@ impl Sim {
         self.enqueue_all();
     }
 
-    fn apply_manifest(&mut self, m: &Manifest, now: Timestamp) {
-        match m {
+    /// A user creates or replaces an object; returns what happened.
+    fn apply_manifest(&mut self, m: &Manifest, now: Timestamp) -> Result<(), String> {
+        let result = match m {
             Manifest::Tenant(t) => self.store.put_tenant(t.clone(), now),
             Manifest::Quota(q) => self.store.put_quota(q.clone(), now),
-            Manifest::IntegrationConfig(c) => match Integration::compile(Some(c)) {
-                Ok(i) => self.store.put_integration(i),
-                // Scenario loading validated it; keep the config in force.
-                Err(e) => self.note(format!("integration config refused: {e}")),
-            },
             Manifest::Namespace(ns) => self.store.put_namespace(ns.clone(), now),
-            other => self.note(format!(
-                "{} is not simulated yet; ignored",
-                other.describe()
-            )),
-        }
+            // Scenario loading validated it, so it compiles.
+            Manifest::IntegrationConfig(c) => {
+                let integration = Integration::compile(Some(c)).map_err(|e| e.to_string())?;
+                self.store.put_integration(integration);
+                Ok(())
+            }
+            other => {
+                return Err(format!(
+                    "{} is not simulated yet; ignored",
+                    other.describe()
+                ));
+            }
+        };
+        result.map_err(|e| e.to_string())
     }
 
     /// The current simulated instant.
@@ -419,6 +433,16 @@ impl Sim {
                 let events = self.store.drain_events();
                 self.route(events, false);
             }
+            Event::GarbageCollector => {
+                self.garbage_collector_due = false;
+                let removed = self.store.collect_garbage();
+                if !removed.is_empty() {
+                    let names: Vec<String> = removed.iter().map(ToString::to_string).collect();
+                    self.trace(format!("garbage collector removed {}", names.join(", ")));
+                }
+                let events = self.store.drain_events();
+                self.route(events, false);
+            }
             Event::WatchExpire => {
                 self.count_fault("watch expired");
                 self.trace("watch expired; events are lost until the re-list".into());
@@ -505,7 +529,9 @@ impl Sim {
         let description = match &action {
             UserAction::Apply(manifests) => {
                 for m in manifests {
-                    self.apply_manifest(m, now);
+                    if let Err(e) = self.apply_manifest(m, now) {
+                        self.note(format!("user applies {}: {e}", m.describe()));
+                    }
                 }
                 format!(
                     "user applies {}",
@@ -605,7 +631,9 @@ impl Sim {
                     v.0 = "1000000".into();
                 }
             }
-            self.store.put_resource_quota(rq, now);
+            if let Err(e) = self.store.put_resource_quota(rq, now) {
+                self.note(format!("user edit refused: {e}"));
+            }
             format!("user raises ResourceQuota {ns}/{name}")
         } else {
             let target = bindings[self.rng.random_range(0..bindings.len())].clone();
@@ -635,6 +663,13 @@ impl Sim {
                 self.push(
                     self.now_ms + millis(NAMESPACE_FINALIZE),
                     Event::NamespaceController,
+                );
+            }
+            if e.deleted && !self.garbage_collector_due {
+                self.garbage_collector_due = true;
+                self.push(
+                    self.now_ms + millis(GARBAGE_COLLECT),
+                    Event::GarbageCollector,
                 );
             }
             let mut tenants = self.store.affected_tenants(&e.object);
@@ -805,7 +840,8 @@ impl Sim {
         let busy = !self.scheduled.is_empty()
             || !self.operator_up
             || self.watch_down
-            || self.namespace_controller_due;
+            || self.namespace_controller_due
+            || self.garbage_collector_due;
         if self.pending_changes.is_empty() || busy {
             return Ok(());
         }

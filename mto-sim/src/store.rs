@@ -43,6 +43,9 @@ pub enum StoreError {
     /// The namespace is missing or terminating (404/403 from the apiserver).
     #[error("namespace {0} is missing or terminating")]
     NamespaceUnavailable(String),
+    /// The write names a stale resourceVersion (409).
+    #[error("{0}: the object has been modified; read it again and retry")]
+    Conflict(String),
     /// An immutable field changed (422).
     #[error("{0}")]
     Invalid(String),
@@ -100,26 +103,42 @@ impl Store {
         format!("00000000-0000-0000-0000-{:012x}", self.uid)
     }
 
-    fn stamp(&mut self, meta: &mut ObjectMeta, object: ObjectRef, now: Timestamp) {
-        if meta.uid.is_none() {
-            meta.uid = Some(self.new_uid());
-            meta.creation_timestamp = Some(Time(now));
+    /// Records a user's write of `meta` over `current`: refuses a stale
+    /// resourceVersion (409), keeps the object's identity, bumps the version.
+    fn stamp(
+        &mut self,
+        meta: &mut ObjectMeta,
+        current: Option<&ObjectMeta>,
+        object: ObjectRef,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some(expected) = &meta.resource_version
+            && current.and_then(|c| c.resource_version.as_ref()) != Some(expected)
+        {
+            return Err(StoreError::Conflict(object.to_string()));
+        }
+        match current {
+            Some(c) => {
+                meta.uid.clone_from(&c.uid);
+                meta.creation_timestamp.clone_from(&c.creation_timestamp);
+            }
+            None => {
+                meta.uid = Some(self.new_uid());
+                meta.creation_timestamp = Some(Time(now));
+            }
         }
         meta.resource_version = Some(self.bump(object, false));
+        Ok(())
     }
 
     /// Creates or replaces a tenant as a user would: the generation moves
     /// only when the spec changes; status and finalizers are kept.
-    pub fn put_tenant(&mut self, mut tenant: Tenant, now: Timestamp) {
+    pub fn put_tenant(&mut self, mut tenant: Tenant, now: Timestamp) -> Result<(), StoreError> {
         let name = tenant.metadata.name.clone().unwrap_or_default();
-        match self.view.tenants.get(&name) {
+        let current = self.view.tenants.get(&name).cloned();
+        match &current {
             Some(old) => {
                 let changed = old.spec != tenant.spec;
-                tenant.metadata.uid.clone_from(&old.metadata.uid);
-                tenant
-                    .metadata
-                    .creation_timestamp
-                    .clone_from(&old.metadata.creation_timestamp);
                 tenant
                     .metadata
                     .finalizers
@@ -140,10 +159,12 @@ impl Store {
         }
         self.stamp(
             &mut tenant.metadata,
+            current.as_ref().map(|t| &t.metadata),
             ObjectRef::cluster(Kind::Tenant, &name),
             now,
-        );
+        )?;
         self.view.put_tenant(tenant);
+        Ok(())
     }
 
     /// Deletes a tenant as a user would: marked while finalizers remain.
@@ -157,6 +178,7 @@ impl Store {
             .as_ref()
             .is_none_or(Vec::is_empty)
         {
+            self.released_claims = self.other_claimants(&tenant);
             self.view.tenants.remove(name);
             self.view.reindex();
             self.bump(ObjectRef::cluster(Kind::Tenant, name), true);
@@ -164,30 +186,25 @@ impl Store {
         }
         if tenant.metadata.deletion_timestamp.is_none() {
             tenant.metadata.deletion_timestamp = Some(Time(now));
-            self.stamp(
-                &mut tenant.metadata,
-                ObjectRef::cluster(Kind::Tenant, name),
-                now,
-            );
+            tenant.metadata.resource_version =
+                Some(self.bump(ObjectRef::cluster(Kind::Tenant, name), false));
             self.view.put_tenant(tenant);
         }
         Ok(())
     }
 
     /// Creates or replaces a quota.
-    pub fn put_quota(&mut self, mut quota: Quota, now: Timestamp) {
+    pub fn put_quota(&mut self, mut quota: Quota, now: Timestamp) -> Result<(), StoreError> {
         let name = quota.metadata.name.clone().unwrap_or_default();
-        quota.metadata.uid = self
-            .view
-            .quotas
-            .get(&name)
-            .and_then(|q| q.metadata.uid.clone());
+        let current = self.view.quotas.get(&name).map(|q| q.metadata.clone());
         self.stamp(
             &mut quota.metadata,
+            current.as_ref(),
             ObjectRef::cluster(Kind::Quota, &name),
             now,
-        );
+        )?;
         self.view.quotas.insert(name, quota);
+        Ok(())
     }
 
     /// Sets the integration config in force (compiled; an invalid one is
@@ -198,20 +215,17 @@ impl Store {
     }
 
     /// Creates or replaces a namespace as a user would.
-    pub fn put_namespace(&mut self, mut ns: Namespace, now: Timestamp) {
+    pub fn put_namespace(&mut self, mut ns: Namespace, now: Timestamp) -> Result<(), StoreError> {
         let name = ns.metadata.name.clone().unwrap_or_default();
-        if let Some(old) = self.view.namespaces.get(&name) {
-            ns.metadata.uid.clone_from(&old.metadata.uid);
-            ns.metadata
-                .creation_timestamp
-                .clone_from(&old.metadata.creation_timestamp);
-        }
+        let current = self.view.namespaces.get(&name).map(|n| n.metadata.clone());
         self.stamp(
             &mut ns.metadata,
+            current.as_ref(),
             ObjectRef::cluster(Kind::Namespace, &name),
             now,
-        );
+        )?;
         self.view.put_namespace(ns);
+        Ok(())
     }
 
     /// Deletes any object as a user would (namespaces terminate first).
@@ -224,40 +238,144 @@ impl Store {
         self.execute(&action, now)
     }
 
-    /// Replaces a namespaced object as a user would (`kubectl edit`).
-    pub fn put_role_binding(&mut self, mut rb: RoleBinding, now: Timestamp) {
+    /// Creates or replaces a role binding as a user would (`kubectl edit`).
+    pub fn put_role_binding(
+        &mut self,
+        mut rb: RoleBinding,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let (ns, name) = (
             rb.metadata.namespace.clone().unwrap_or_default(),
             rb.metadata.name.clone().unwrap_or_default(),
         );
+        let current = self
+            .view
+            .role_bindings
+            .get(&ns)
+            .and_then(|m| m.get(&name))
+            .map(|o| o.metadata.clone());
         self.stamp(
             &mut rb.metadata,
+            current.as_ref(),
             ObjectRef::namespaced(Kind::RoleBinding, &ns, &name),
             now,
-        );
+        )?;
         self.view
             .role_bindings
             .entry(ns)
             .or_default()
             .insert(name, rb);
+        Ok(())
     }
 
-    /// Replaces a resource quota as a user would.
-    pub fn put_resource_quota(&mut self, mut rq: ResourceQuota, now: Timestamp) {
+    /// Creates or replaces a resource quota as a user would.
+    pub fn put_resource_quota(
+        &mut self,
+        mut rq: ResourceQuota,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let (ns, name) = (
             rq.metadata.namespace.clone().unwrap_or_default(),
             rq.metadata.name.clone().unwrap_or_default(),
         );
+        let current = self
+            .view
+            .resource_quota(&ns, &name)
+            .map(|o| o.metadata.clone());
         self.stamp(
             &mut rq.metadata,
+            current.as_ref(),
             ObjectRef::namespaced(Kind::ResourceQuota, &ns, &name),
             now,
-        );
+        )?;
         self.view
             .resource_quotas
             .entry(ns)
             .or_default()
             .insert(name, rq);
+        Ok(())
+    }
+
+    /// The garbage collector: deletes objects whose owners (by uid) are all
+    /// gone, as Kubernetes does in the background. Returns what it removed.
+    pub fn collect_garbage(&mut self) -> Vec<ObjectRef> {
+        let view = &self.view;
+        let mut live: BTreeSet<&str> = BTreeSet::new();
+        let metas = view
+            .tenants
+            .values()
+            .map(|o| &o.metadata)
+            .chain(view.quotas.values().map(|o| &o.metadata))
+            .chain(view.namespaces.values().map(|o| &o.metadata))
+            .chain(
+                view.role_bindings
+                    .values()
+                    .flat_map(|m| m.values().map(|o| &o.metadata)),
+            )
+            .chain(
+                view.resource_quotas
+                    .values()
+                    .flat_map(|m| m.values().map(|o| &o.metadata)),
+            )
+            .chain(
+                view.limit_ranges
+                    .values()
+                    .flat_map(|m| m.values().map(|o| &o.metadata)),
+            );
+        for meta in metas {
+            live.extend(meta.uid.as_deref());
+        }
+        let orphaned = |meta: &ObjectMeta| {
+            meta.owner_references
+                .as_ref()
+                .is_some_and(|o| !o.is_empty() && o.iter().all(|r| !live.contains(r.uid.as_str())))
+        };
+        let mut doomed = Vec::new();
+        for (kind, objects) in [
+            (
+                Kind::RoleBinding,
+                view.role_bindings
+                    .iter()
+                    .flat_map(|(ns, m)| m.values().map(move |o| (ns, &o.metadata)))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                Kind::ResourceQuota,
+                view.resource_quotas
+                    .iter()
+                    .flat_map(|(ns, m)| m.values().map(move |o| (ns, &o.metadata)))
+                    .collect(),
+            ),
+            (
+                Kind::LimitRange,
+                view.limit_ranges
+                    .iter()
+                    .flat_map(|(ns, m)| m.values().map(move |o| (ns, &o.metadata)))
+                    .collect(),
+            ),
+        ] {
+            for (ns, meta) in objects {
+                if orphaned(meta) {
+                    doomed.push((
+                        ObjectRef::namespaced(kind, ns, meta.name.clone().unwrap_or_default()),
+                        meta.uid.clone(),
+                    ));
+                }
+            }
+        }
+        let mut removed = Vec::new();
+        for (target, uid) in doomed {
+            let action = Action::Delete {
+                target: target.clone(),
+                uid,
+                reason: mto_model::action::Reason::Remove,
+            };
+            if self.view.execute(&action).unwrap_or(false) {
+                self.bump(target.clone(), true);
+                removed.push(target);
+            }
+        }
+        removed
     }
 
     /// Carries out one of mto's actions as the apiserver would.
@@ -273,7 +391,7 @@ impl Store {
                 if ns.metadata.deletion_timestamp.is_none() {
                     let mut ns = ns.clone();
                     ns.metadata.deletion_timestamp = Some(Time(now));
-                    self.stamp(&mut ns.metadata, target.clone(), now);
+                    ns.metadata.resource_version = Some(self.bump(target.clone(), false));
                     self.view.put_namespace(ns);
                 }
                 Ok(())
@@ -472,5 +590,181 @@ impl Store {
             _ => out.extend(object.namespace.as_deref().and_then(label_of)),
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use mto_model::api::TenantSpec;
+
+    use super::*;
+
+    fn now() -> Timestamp {
+        Timestamp::UNIX_EPOCH
+    }
+
+    fn namespace(name: &str) -> Namespace {
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_stale_resource_version_is_a_conflict() {
+        let mut store = Store::default();
+        store.put_namespace(namespace("a"), now()).unwrap();
+        let read = store.view().namespace("a").cloned().unwrap();
+        // Someone else writes first.
+        let mut theirs = read.clone();
+        theirs.metadata.labels = Some([("x".to_string(), "1".to_string())].into());
+        store.put_namespace(theirs, now()).unwrap();
+        let mut mine = read;
+        mine.metadata.labels = Some([("x".to_string(), "2".to_string())].into());
+        assert!(matches!(
+            store.put_namespace(mine, now()),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store
+                .view()
+                .namespace("a")
+                .and_then(|n| n.metadata.labels.clone())
+                .unwrap()["x"],
+            "1",
+            "nothing lost"
+        );
+    }
+
+    #[test]
+    fn generation_moves_on_spec_changes_only() {
+        let mut store = Store::default();
+        store
+            .put_tenant(Tenant::new("t", TenantSpec::default()), now())
+            .unwrap();
+        let mut t = store.view().tenant("t").cloned().unwrap();
+        t.metadata.resource_version = None;
+        t.metadata.labels = Some([("team".to_string(), "x".to_string())].into());
+        store.put_tenant(t.clone(), now()).unwrap();
+        assert_eq!(
+            store.view().tenant("t").unwrap().metadata.generation,
+            Some(1)
+        );
+        t.spec.desc = Some("changed".into());
+        store.put_tenant(t, now()).unwrap();
+        assert_eq!(
+            store.view().tenant("t").unwrap().metadata.generation,
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn deleting_a_namespace_terminates_it_then_removes_what_it_holds() {
+        let mut store = Store::default();
+        store.put_namespace(namespace("a"), now()).unwrap();
+        let rb = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some("rb".into()),
+                namespace: Some("a".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        store.put_role_binding(rb, now()).unwrap();
+        store
+            .delete(&ObjectRef::cluster(Kind::Namespace, "a"), now())
+            .unwrap();
+        assert!(
+            store
+                .view()
+                .namespace("a")
+                .is_some_and(|n| n.metadata.deletion_timestamp.is_some()),
+            "marked, not removed"
+        );
+        assert_eq!(store.finalize_namespaces(), ["a"]);
+        assert!(store.view().namespace("a").is_none());
+        assert_eq!(store.view().role_bindings("a").count(), 0);
+    }
+
+    #[test]
+    fn the_garbage_collector_removes_orphans_only() {
+        let mut store = Store::default();
+        store.put_namespace(namespace("a"), now()).unwrap();
+        store
+            .put_tenant(Tenant::new("owner", TenantSpec::default()), now())
+            .unwrap();
+        let owner_uid = store
+            .view()
+            .tenant("owner")
+            .and_then(|t| t.metadata.uid.clone())
+            .unwrap();
+        let owned = |name: &str, uid: &str| RoleBinding {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("a".into()),
+                owner_references: Some(vec![OwnerReference {
+                    uid: uid.into(),
+                    name: "owner".into(),
+                    kind: "Tenant".into(),
+                    api_version: "v1".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        store
+            .put_role_binding(owned("kept", &owner_uid), now())
+            .unwrap();
+        store
+            .put_role_binding(owned("orphan", "no-such-uid"), now())
+            .unwrap();
+        let free = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some("free".into()),
+                namespace: Some("a".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        store.put_role_binding(free, now()).unwrap();
+        let removed: Vec<String> = store
+            .collect_garbage()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(removed, ["RoleBinding/a/orphan"]);
+        store.delete_tenant("owner", now()).unwrap();
+        let removed: Vec<String> = store
+            .collect_garbage()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(removed, ["RoleBinding/a/kept"], "its owner is gone");
+        assert_eq!(
+            store.view().role_bindings("a").count(),
+            1,
+            "objects without owners stay"
+        );
+    }
+
+    #[test]
+    fn watch_events_come_in_resource_version_order() {
+        let mut store = Store::default();
+        store.put_namespace(namespace("a"), now()).unwrap();
+        store.put_namespace(namespace("b"), now()).unwrap();
+        store
+            .delete(&ObjectRef::cluster(Kind::Namespace, "a"), now())
+            .unwrap();
+        let versions: Vec<u64> = store
+            .drain_events()
+            .iter()
+            .map(|e| e.resource_version)
+            .collect();
+        assert_eq!(versions, [1, 2, 3]);
     }
 }
