@@ -29,8 +29,8 @@ pub struct WatchEvent {
     pub object: ObjectRef,
     /// Whether the object is gone.
     pub deleted: bool,
-    /// For a tenant that is gone: the other tenants asking for one of its
-    /// namespaces, which may now have it.
+    /// For a tenant that is gone or changed which namespaces it asks for:
+    /// the other tenants asking for one of those, whose claim changed.
     pub waiting_claimants: Vec<String>,
 }
 
@@ -84,7 +84,7 @@ impl Store {
     fn bump(&mut self, object: ObjectRef, deleted: bool) -> String {
         self.resource_version += 1;
         self.writes += 1;
-        let waiting_claimants = if deleted && object.kind == Kind::Tenant {
+        let waiting_claimants = if object.kind == Kind::Tenant {
             std::mem::take(&mut self.released_claims)
         } else {
             Vec::new()
@@ -139,6 +139,20 @@ impl Store {
         match &current {
             Some(old) => {
                 let changed = old.spec != tenant.spec;
+                if changed {
+                    // Whoever asks for a namespace this tenant stops or starts
+                    // asking for may now get it, or lose it, to this tenant.
+                    let names = |t: &Tenant| -> BTreeSet<String> {
+                        mto_model::tenant::requested_namespaces(t)
+                            .into_iter()
+                            .map(|r| r.name)
+                            .collect()
+                    };
+                    let (before, after) = (names(old), names(&tenant));
+                    let mut woken = self.other_claimants_of(old, |ns| !after.contains(ns));
+                    woken.extend(self.other_claimants_of(&tenant, |ns| !before.contains(ns)));
+                    self.released_claims = woken;
+                }
                 tenant
                     .metadata
                     .finalizers
@@ -545,9 +559,18 @@ impl Store {
 
     /// Tenants other than `tenant` asking for one of its namespaces.
     fn other_claimants(&self, tenant: &Tenant) -> Vec<String> {
+        self.other_claimants_of(tenant, |_| true)
+    }
+
+    /// Tenants other than `tenant` asking for one of its namespaces that
+    /// `which` selects.
+    fn other_claimants_of(&self, tenant: &Tenant, which: impl Fn(&str) -> bool) -> Vec<String> {
         let name = tenant.metadata.name.as_deref().unwrap_or_default();
         let mut out = BTreeSet::new();
-        for requested in mto_model::tenant::requested_namespaces(tenant) {
+        for requested in mto_model::tenant::requested_namespaces(tenant)
+            .into_iter()
+            .filter(|r| which(&r.name))
+        {
             out.extend(
                 self.view
                     .claimants(&requested.name)
