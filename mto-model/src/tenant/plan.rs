@@ -149,11 +149,9 @@ impl<'a, O: Observed> Planner<'a, O> {
         let quota = self.resolve_quota();
         let integration = self.observed.integration();
         let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
-        let mut planned = self.claimable(may_create);
-        let requested: BTreeSet<String> = requested_namespaces(self.tenant)
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let all_requested = requested_namespaces(self.tenant);
+        let requested: BTreeSet<String> = all_requested.iter().map(|r| r.name.clone()).collect();
+        let mut planned = self.claimable(all_requested, may_create);
         let waiting: BTreeSet<&str> = self.findings.waiting.iter().map(String::as_str).collect();
 
         // Labelled namespaces the spec does not ask for: released when mto
@@ -270,9 +268,13 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     /// The requested namespaces this tenant may have now, with what is
     /// observed of each; records conflicts, waits and holds.
-    fn claimable(&mut self, may_create: bool) -> Vec<(RequestedNamespace, Option<&'a Namespace>)> {
+    fn claimable(
+        &mut self,
+        requested_namespaces: Vec<RequestedNamespace>,
+        may_create: bool,
+    ) -> Vec<(RequestedNamespace, Option<&'a Namespace>)> {
         let mut planned = Vec::new();
-        for requested in requested_namespaces(self.tenant) {
+        for requested in requested_namespaces {
             let ns = requested.name.as_str();
             let observed = self.observed.namespace(ns);
             if self.observed.integration().is_privileged_namespace(ns) {
