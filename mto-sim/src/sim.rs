@@ -774,16 +774,27 @@ impl Sim {
     }
 
     fn record_phase(&mut self, name: &str) {
-        let phase = self
+        let status = self
             .store
             .view()
             .tenant(name)
-            .and_then(|t| t.status.as_ref()?.phase.clone())
+            .and_then(|t| t.status.as_ref());
+        let phase = status
+            .and_then(|s| s.phase.clone())
             .unwrap_or_else(|| "Gone".into());
+        // Why a tenant is not Ready, as its Ready condition says.
+        let why = status
+            .and_then(|s| {
+                s.conditions.iter().find(|c| {
+                    c.type_ == "Ready" && c.status == "False" && c.reason != "Terminating"
+                })
+            })
+            .map(|c| format!(" ({}: {})", c.reason, c.message))
+            .unwrap_or_default();
         let previous = self.phases.insert(name.to_owned(), phase.clone());
         if previous.as_ref() != Some(&phase) {
             let text = format!(
-                "tenant {name}: {} → {phase}",
+                "tenant {name}: {} → {phase}{why}",
                 previous.unwrap_or_else(|| "new".into())
             );
             if self.store.view().tenants.len() <= TIMELINE_TENANT_LIMIT {
