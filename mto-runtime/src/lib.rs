@@ -2,5 +2,7 @@
 //! cluster, and the offline commands of the `mto` binary.
 
 pub mod crds;
+pub mod execute;
 pub mod files;
+pub mod observe;
 pub mod plan;
