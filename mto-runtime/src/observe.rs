@@ -1,8 +1,9 @@
 //! A one-shot observation of a real cluster: everything the tenant
 //! controller reads, listed into the model's [`Snapshot`].
 
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use mto_model::api::{IntegrationConfig, Quota, Tenant};
@@ -65,38 +66,35 @@ pub async fn observe(client: &Client) -> Result<Snapshot, ObserveError> {
     {
         s.put_namespace(ns);
     }
-    for rb in Api::<RoleBinding>::all(client.clone())
-        .list(&lp)
-        .await
-        .map_err(list_err("RoleBinding"))?
-    {
-        let (ns, name) = (
-            rb.metadata.namespace.clone().unwrap_or_default(),
-            rb.metadata.name.clone().unwrap_or_default(),
-        );
-        s.role_bindings.entry(ns).or_default().insert(name, rb);
-    }
-    for rq in Api::<ResourceQuota>::all(client.clone())
-        .list(&lp)
-        .await
-        .map_err(list_err("ResourceQuota"))?
-    {
-        let (ns, name) = (
-            rq.metadata.namespace.clone().unwrap_or_default(),
-            rq.metadata.name.clone().unwrap_or_default(),
-        );
-        s.resource_quotas.entry(ns).or_default().insert(name, rq);
-    }
-    for lr in Api::<LimitRange>::all(client.clone())
-        .list(&lp)
-        .await
-        .map_err(list_err("LimitRange"))?
-    {
-        let (ns, name) = (
-            lr.metadata.namespace.clone().unwrap_or_default(),
-            lr.metadata.name.clone().unwrap_or_default(),
-        );
-        s.limit_ranges.entry(ns).or_default().insert(name, lr);
-    }
+    s.role_bindings = by_namespace(client, "RoleBinding").await?;
+    s.resource_quotas = by_namespace(client, "ResourceQuota").await?;
+    s.limit_ranges = by_namespace(client, "LimitRange").await?;
     Ok(s)
+}
+
+/// Every object of a namespaced kind, by namespace, then name.
+async fn by_namespace<K>(
+    client: &Client,
+    kind: &'static str,
+) -> Result<BTreeMap<String, BTreeMap<String, K>>, ObserveError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    let list = Api::<K>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| ObserveError::List { kind, source })?;
+    let mut out: BTreeMap<String, BTreeMap<String, K>> = BTreeMap::new();
+    for object in list {
+        let (ns, name) = (
+            object.meta().namespace.clone().unwrap_or_default(),
+            object.meta().name.clone().unwrap_or_default(),
+        );
+        out.entry(ns).or_default().insert(name, object);
+    }
+    Ok(out)
 }

@@ -66,6 +66,14 @@ fn kubectl_stdin(args: &[&str], input: &str) -> (bool, String) {
     )
 }
 
+/// Creates the namespaces unless they exist (tests share one cluster).
+fn ensure_namespaces(names: &[&str]) {
+    for ns in names {
+        let (ok, _, err) = kubectl(&["create", "namespace", ns]);
+        assert!(ok || err.contains("AlreadyExists"), "{err}");
+    }
+}
+
 fn install_crds() {
     kubectl_ok(&[
         "apply",
@@ -104,10 +112,7 @@ async fn crds_install_and_examples_apply() {
         .collect();
     assert_eq!(names.len(), mto_model::api::crds().len(), "{names:?}");
 
-    for ns in ["mto-system", "alpha-dev"] {
-        let (ok, _, err) = kubectl(&["create", "namespace", ns]);
-        assert!(ok || err.contains("AlreadyExists"), "{err}");
-    }
+    ensure_namespaces(&["mto-system", "alpha-dev"]);
     // Server-side dry run first: the apiserver's schema validation, strict field checks.
     kubectl_ok(&[
         "apply",
@@ -182,10 +187,7 @@ async fn the_apiserver_rejects_invalid_manifests_with_the_field() {
 #[tokio::test]
 #[ignore = "needs a control plane: deploy/testenv/run"]
 async fn rbac_impersonation_separates_namespaces() {
-    for ns in ["imp-a", "imp-b"] {
-        let (ok, _, err) = kubectl(&["create", "namespace", ns]);
-        assert!(ok || err.contains("AlreadyExists"), "{err}");
-    }
+    ensure_namespaces(&["imp-a", "imp-b"]);
     let (ok, _, err) = kubectl(&[
         "create",
         "rolebinding",
@@ -269,10 +271,7 @@ async fn rbac_impersonation_separates_namespaces() {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 async fn the_planner_converges_a_real_cluster_to_zero_writes() {
     install_crds();
-    for ns in ["mto-system", "alpha-dev"] {
-        let (ok, _, err) = kubectl(&["create", "namespace", ns]);
-        assert!(ok || err.contains("AlreadyExists"), "{err}");
-    }
+    ensure_namespaces(&["mto-system", "alpha-dev"]);
     kubectl_ok(&["apply", "-f", "deploy/examples/"]);
     let client = client().await;
     let mut last_round = usize::MAX;
