@@ -11,12 +11,13 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::action::{Action, Kind, Resource};
+use crate::action::{Action, Kind, ObjectRef, Resource};
 use crate::api::{Quota, Tenant};
 use crate::apply::apply_metadata;
 use crate::integration::Integration;
 use crate::labels::{TENANT_FINALIZER, TENANT_LABEL};
 use crate::observed::{NamespaceClaims, Observed};
+use crate::tenant::requested_namespaces;
 
 /// An in-memory [`Observed`] built from plain objects.
 #[derive(Clone, Debug, Default)]
@@ -121,6 +122,81 @@ impl Snapshot {
         }
         self.claims.add(&tenant);
         self.tenants.insert(name, tenant);
+    }
+
+    /// Tenants other than `tenant` asking for one of its namespaces that
+    /// `which` selects: those whose claim changes when `tenant` does.
+    pub fn other_claimants(&self, tenant: &Tenant, which: impl Fn(&str) -> bool) -> Vec<String> {
+        let name = tenant.metadata.name.as_deref().unwrap_or_default();
+        let mut out = BTreeSet::new();
+        for requested in requested_namespaces(tenant)
+            .into_iter()
+            .filter(|r| which(&r.name))
+        {
+            out.extend(
+                self.claimants(&requested.name)
+                    .filter(|c| *c != name)
+                    .map(str::to_owned),
+            );
+        }
+        out.into_iter().collect()
+    }
+
+    /// When a tenant's spec goes from `before` to `after` (`None`: not
+    /// there): the other tenants asking for a namespace it stops or starts
+    /// asking for, which may now get it, or lose it, to this tenant.
+    #[must_use]
+    pub fn claims_changed(&self, before: Option<&Tenant>, after: Option<&Tenant>) -> Vec<String> {
+        let names = |t: Option<&Tenant>| -> BTreeSet<String> {
+            t.map(requested_namespaces)
+                .into_iter()
+                .flatten()
+                .map(|r| r.name)
+                .collect()
+        };
+        let (asked_before, asked_after) = (names(before), names(after));
+        let mut woken = BTreeSet::new();
+        if let Some(old) = before {
+            woken.extend(self.other_claimants(old, |ns| !asked_after.contains(ns)));
+        }
+        if let Some(new) = after {
+            woken.extend(self.other_claimants(new, |ns| !asked_before.contains(ns)));
+        }
+        woken.into_iter().collect()
+    }
+
+    /// The tenants a change to `object` concerns, as a controller's watch
+    /// mapping enqueues them: a namespace's tenant and everyone asking for
+    /// it, an object's namespace's tenant, a quota's users, everyone for
+    /// the integration config.
+    #[must_use]
+    pub fn affected_tenants(&self, object: &ObjectRef) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let label_of = |ns: &str| {
+            self.namespace(ns)
+                .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned())
+        };
+        match object.kind {
+            Kind::IntegrationConfig => out.extend(self.tenants.keys().cloned()),
+            Kind::Quota => {
+                let quota = object.name.as_str();
+                out.extend(
+                    self.tenants
+                        .values()
+                        .filter(|t| t.spec.quota.as_deref() == Some(quota))
+                        .filter_map(|t| t.metadata.name.clone()),
+                );
+            }
+            Kind::Tenant => {
+                out.insert(object.name.clone());
+            }
+            Kind::Namespace => {
+                out.extend(label_of(&object.name));
+                out.extend(self.claimants(&object.name).map(str::to_owned));
+            }
+            _ => out.extend(object.namespace.as_deref().and_then(label_of)),
+        }
+        out
     }
 
     /// Adds or replaces a namespace.

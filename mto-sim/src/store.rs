@@ -16,7 +16,6 @@ use mto_model::Timestamp;
 use mto_model::action::{Action, Kind, ObjectRef};
 use mto_model::api::{Quota, Tenant};
 use mto_model::integration::Integration;
-use mto_model::labels::TENANT_LABEL;
 use mto_model::observed::Observed;
 use mto_model::snapshot::Snapshot;
 
@@ -140,18 +139,7 @@ impl Store {
             Some(old) => {
                 let changed = old.spec != tenant.spec;
                 if changed {
-                    // Whoever asks for a namespace this tenant stops or starts
-                    // asking for may now get it, or lose it, to this tenant.
-                    let names = |t: &Tenant| -> BTreeSet<String> {
-                        mto_model::tenant::requested_namespaces(t)
-                            .into_iter()
-                            .map(|r| r.name)
-                            .collect()
-                    };
-                    let (before, after) = (names(old), names(&tenant));
-                    let mut woken = self.other_claimants_of(old, |ns| !after.contains(ns));
-                    woken.extend(self.other_claimants_of(&tenant, |ns| !before.contains(ns)));
-                    self.released_claims = woken;
+                    self.released_claims = self.view.claims_changed(Some(old), Some(&tenant));
                 }
                 tenant
                     .metadata
@@ -192,7 +180,7 @@ impl Store {
             .as_ref()
             .is_none_or(Vec::is_empty)
         {
-            self.released_claims = self.other_claimants(&tenant);
+            self.released_claims = self.view.claims_changed(Some(&tenant), None);
             self.view.tenants.remove(name);
             self.view.reindex();
             self.bump(ObjectRef::cluster(Kind::Tenant, name), true);
@@ -458,7 +446,7 @@ impl Store {
                     return Err(StoreError::NotFound(format!("Tenant/{tenant}")));
                 };
                 if matches!(action, Action::RemoveFinalizer { .. }) {
-                    self.released_claims = self.other_claimants(&before);
+                    self.released_claims = self.view.claims_changed(Some(&before), None);
                 }
                 if !self
                     .view
@@ -557,62 +545,11 @@ impl Store {
         terminating.into_iter().map(|(n, _)| n).collect()
     }
 
-    /// Tenants other than `tenant` asking for one of its namespaces.
-    fn other_claimants(&self, tenant: &Tenant) -> Vec<String> {
-        self.other_claimants_of(tenant, |_| true)
-    }
-
-    /// Tenants other than `tenant` asking for one of its namespaces that
-    /// `which` selects.
-    fn other_claimants_of(&self, tenant: &Tenant, which: impl Fn(&str) -> bool) -> Vec<String> {
-        let name = tenant.metadata.name.as_deref().unwrap_or_default();
-        let mut out = BTreeSet::new();
-        for requested in mto_model::tenant::requested_namespaces(tenant)
-            .into_iter()
-            .filter(|r| which(&r.name))
-        {
-            out.extend(
-                self.view
-                    .claimants(&requested.name)
-                    .filter(|c| *c != name)
-                    .map(str::to_owned),
-            );
-        }
-        out.into_iter().collect()
-    }
-
     /// The tenants a change to `object` concerns, as a controller's watch
     /// mapping would enqueue them.
     #[must_use]
     pub fn affected_tenants(&self, object: &ObjectRef) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        let label_of = |ns: &str| {
-            self.view
-                .namespace(ns)
-                .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned())
-        };
-        match object.kind {
-            Kind::IntegrationConfig => out.extend(self.view.tenants.keys().cloned()),
-            Kind::Quota => {
-                let quota = object.name.as_str();
-                out.extend(
-                    self.view
-                        .tenants
-                        .values()
-                        .filter(|t| t.spec.quota.as_deref() == Some(quota))
-                        .filter_map(|t| t.metadata.name.clone()),
-                );
-            }
-            Kind::Tenant => {
-                out.insert(object.name.clone());
-            }
-            Kind::Namespace => {
-                out.extend(label_of(&object.name));
-                out.extend(self.view.claimants(&object.name).map(str::to_owned));
-            }
-            _ => out.extend(object.namespace.as_deref().and_then(label_of)),
-        }
-        out
+        self.view.affected_tenants(object)
     }
 }
 
