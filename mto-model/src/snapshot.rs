@@ -199,6 +199,20 @@ impl Snapshot {
         out
     }
 
+    /// Removes a tenant (it is gone from the cluster) and its claims.
+    pub fn remove_tenant(&mut self, name: &str) -> Option<Tenant> {
+        let gone = self.tenants.remove(name)?;
+        self.claims.remove(&gone);
+        Some(gone)
+    }
+
+    /// Removes a namespace (it is gone from the cluster). What it held
+    /// stays until removed on its own, as a watch reports it.
+    pub fn remove_namespace(&mut self, name: &str) -> Option<Namespace> {
+        self.unindex(name);
+        self.namespaces.remove(name)
+    }
+
     /// Adds or replaces a namespace.
     pub fn put_namespace(&mut self, mut ns: Namespace) {
         let name = ns.metadata.name.clone().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! mto's runtime: runs the model's decisions against a real Kubernetes
 //! cluster, and the offline commands of the `mto` binary.
 
+pub mod cache;
 pub mod crds;
 pub mod execute;
 pub mod files;

@@ -1,0 +1,511 @@
+//! The operator's view of the cluster: one watch per kind, folded into the
+//! model's [`Snapshot`] so the model decides from the same [`Observed`]
+//! view the simulator gives it.
+//!
+//! Each watch event also names the tenants it concerns (the model's
+//! [`Snapshot::affected_tenants`] and [`Snapshot::claims_changed`]); the
+//! controller reconciles exactly those. A tenant change that leaves its
+//! generation, deletion and finalizers alone (a status write, mto's own
+//! included) wakes nobody: the generation predicate.
+//!
+//! [`Observed`]: mto_model::observed::Observed
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::runtime::watcher::Event;
+use mto_model::action::{Kind, ObjectRef};
+use mto_model::api::{IntegrationConfig, Quota, Tenant};
+use mto_model::integration::Integration;
+use mto_model::snapshot::Snapshot;
+
+/// Every kind the cache watches, in the order it reports them.
+pub const WATCHED: [Kind; 7] = [
+    Kind::IntegrationConfig,
+    Kind::Quota,
+    Kind::Tenant,
+    Kind::Namespace,
+    Kind::RoleBinding,
+    Kind::ResourceQuota,
+    Kind::LimitRange,
+];
+
+/// The cluster as the operator last saw it.
+#[derive(Debug, Default)]
+pub struct Cache {
+    inner: RwLock<View>,
+}
+
+/// What the cache holds; read it briefly, never across an `.await`.
+#[derive(Debug, Default)]
+pub struct View {
+    /// The objects, as the model observes them.
+    pub snapshot: Snapshot,
+    /// Why no IntegrationConfig is in force (several, or an invalid one).
+    /// While set, the operator decides nothing: roles it cannot read
+    /// must not turn into deletions.
+    pub integration_problem: Option<String>,
+    integration_configs: BTreeMap<(String, String), IntegrationConfig>,
+    synced: BTreeSet<Kind>,
+    relisting: BTreeMap<Kind, Vec<Relisted>>,
+}
+
+/// An object of a re-list, held until the list is complete.
+#[allow(missing_docs)]
+#[derive(Debug)]
+pub enum Relisted {
+    Tenant(Box<Tenant>),
+    Quota(Box<Quota>),
+    IntegrationConfig(Box<IntegrationConfig>),
+    Namespace(Box<Namespace>),
+    RoleBinding(Box<RoleBinding>),
+    ResourceQuota(Box<ResourceQuota>),
+    LimitRange(Box<LimitRange>),
+}
+
+/// A kind the cache keeps.
+pub trait Watched: kube::Resource + Clone + Sized {
+    /// The model's name for the kind.
+    const KIND: Kind;
+    /// Wraps an object of a re-list.
+    fn relisted(self) -> Relisted;
+    /// Adds or replaces the object; returns the tenants the change concerns.
+    fn put(self, view: &mut View) -> BTreeSet<String>;
+    /// Removes the object; returns the tenants the change concerns.
+    fn remove(&self, view: &mut View) -> BTreeSet<String>;
+}
+
+impl Cache {
+    /// Reads the view.
+    pub fn read(&self) -> RwLockReadGuard<'_, View> {
+        // A panic while holding the lock leaves a view that is at worst one
+        // event stale; the next event or re-list corrects it.
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, View> {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Folds one watch event in; returns the tenants to reconcile.
+    pub fn apply<K: Watched>(&self, event: Event<K>) -> BTreeSet<String> {
+        let mut view = self.write();
+        match event {
+            Event::Apply(object) => object.put(&mut view),
+            Event::Delete(object) => object.remove(&mut view),
+            Event::Init => {
+                view.relisting.insert(K::KIND, Vec::new());
+                BTreeSet::new()
+            }
+            Event::InitApply(object) => {
+                view.relisting
+                    .entry(K::KIND)
+                    .or_default()
+                    .push(object.relisted());
+                BTreeSet::new()
+            }
+            Event::InitDone => {
+                let objects = view.relisting.remove(&K::KIND).unwrap_or_default();
+                view.replace(K::KIND, objects);
+                view.synced.insert(K::KIND);
+                // A re-list may hide any number of missed changes: everyone
+                // decides again, which costs no writes where nothing changed.
+                view.snapshot.tenants.keys().cloned().collect()
+            }
+        }
+    }
+
+    /// Whether every kind has been listed once.
+    pub fn synced(&self) -> bool {
+        let view = self.read();
+        WATCHED.iter().all(|k| view.synced.contains(k))
+    }
+}
+
+impl View {
+    fn replace(&mut self, kind: Kind, objects: Vec<Relisted>) {
+        let s = &mut self.snapshot;
+        match kind {
+            Kind::Tenant => s.tenants.clear(),
+            Kind::Quota => s.quotas.clear(),
+            Kind::IntegrationConfig => self.integration_configs.clear(),
+            Kind::Namespace => s.namespaces.clear(),
+            Kind::RoleBinding => s.role_bindings.clear(),
+            Kind::ResourceQuota => s.resource_quotas.clear(),
+            Kind::LimitRange => s.limit_ranges.clear(),
+        }
+        for object in objects {
+            match object {
+                Relisted::Tenant(o) => {
+                    let name = o.metadata.name.clone().unwrap_or_default();
+                    s.tenants.insert(name, *o);
+                }
+                Relisted::Quota(o) => {
+                    s.quotas
+                        .insert(o.metadata.name.clone().unwrap_or_default(), *o);
+                }
+                Relisted::IntegrationConfig(o) => {
+                    self.integration_configs.insert(key(&o.metadata), *o);
+                }
+                Relisted::Namespace(o) => {
+                    s.namespaces
+                        .insert(o.metadata.name.clone().unwrap_or_default(), *o);
+                }
+                Relisted::RoleBinding(o) => insert(&mut s.role_bindings, *o),
+                Relisted::ResourceQuota(o) => insert(&mut s.resource_quotas, *o),
+                Relisted::LimitRange(o) => insert(&mut s.limit_ranges, *o),
+            }
+        }
+        match kind {
+            Kind::Tenant | Kind::Namespace => s.reindex(),
+            Kind::IntegrationConfig => self.compile_integration(),
+            _ => {}
+        }
+    }
+
+    fn compile_integration(&mut self) {
+        let configs: Vec<&IntegrationConfig> = self.integration_configs.values().collect();
+        let (integration, problem) = match configs.as_slice() {
+            [] => (Ok(Integration::default()), None),
+            [one] => (Integration::compile(Some(*one)), None),
+            several => (
+                Ok(Integration::default()),
+                Some(format!(
+                    "{} IntegrationConfigs found ({}); mto uses exactly one (fix: delete all but one)",
+                    several.len(),
+                    self.integration_configs
+                        .keys()
+                        .map(|(ns, name)| format!("{ns}/{name}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ),
+        };
+        match (integration, problem) {
+            (Ok(compiled), None) => {
+                self.snapshot.integration = compiled;
+                self.integration_problem = None;
+            }
+            (Ok(_), Some(problem)) => self.integration_problem = Some(problem),
+            (Err(errors), _) => {
+                self.integration_problem = Some(format!("IntegrationConfig is invalid: {errors}"));
+            }
+        }
+    }
+
+    fn everyone(&self) -> BTreeSet<String> {
+        self.snapshot.tenants.keys().cloned().collect()
+    }
+}
+
+fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn insert<K: kube::Resource>(map: &mut BTreeMap<String, BTreeMap<String, K>>, object: K) {
+    let (ns, name) = key(object.meta());
+    map.entry(ns).or_default().insert(name, object);
+}
+
+fn remove<K: kube::Resource>(map: &mut BTreeMap<String, BTreeMap<String, K>>, object: &K) {
+    let (ns, name) = key(object.meta());
+    if let Some(inner) = map.get_mut(&ns) {
+        inner.remove(&name);
+        if inner.is_empty() {
+            map.remove(&ns);
+        }
+    }
+}
+
+fn model_ref<K: Watched>(object: &K) -> ObjectRef {
+    let (ns, name) = key(object.meta());
+    ObjectRef {
+        kind: K::KIND,
+        namespace: (!ns.is_empty()).then_some(ns),
+        name,
+    }
+}
+
+/// Whether a tenant change is one the controller acts on: spec
+/// (generation), deletion, finalizers. Status and managedFields are not.
+fn tenant_changed(before: &Tenant, after: &Tenant) -> bool {
+    before.metadata.generation != after.metadata.generation
+        || before.metadata.deletion_timestamp != after.metadata.deletion_timestamp
+        || before.metadata.finalizers != after.metadata.finalizers
+        || before.metadata.uid != after.metadata.uid
+}
+
+impl Watched for Tenant {
+    const KIND: Kind = Kind::Tenant;
+    fn relisted(self) -> Relisted {
+        Relisted::Tenant(Box::new(self))
+    }
+    fn put(self, view: &mut View) -> BTreeSet<String> {
+        let name = self.metadata.name.clone().unwrap_or_default();
+        let before = view.snapshot.tenants.get(&name);
+        let mut woken = BTreeSet::new();
+        if before.is_none_or(|b| tenant_changed(b, &self)) {
+            woken.insert(name);
+            woken.extend(view.snapshot.claims_changed(before, Some(&self)));
+        }
+        view.snapshot.put_tenant(self);
+        woken
+    }
+    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+        let name = self.metadata.name.as_deref().unwrap_or_default();
+        let woken = view
+            .snapshot
+            .claims_changed(view.snapshot.tenants.get(name), None);
+        view.snapshot.remove_tenant(name);
+        woken.into_iter().collect()
+    }
+}
+
+impl Watched for Quota {
+    const KIND: Kind = Kind::Quota;
+    fn relisted(self) -> Relisted {
+        Relisted::Quota(Box::new(self))
+    }
+    fn put(self, view: &mut View) -> BTreeSet<String> {
+        let woken = view.snapshot.affected_tenants(&model_ref(&self));
+        let name = self.metadata.name.clone().unwrap_or_default();
+        view.snapshot.quotas.insert(name, self);
+        woken
+    }
+    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+        view.snapshot
+            .quotas
+            .remove(self.metadata.name.as_deref().unwrap_or_default());
+        view.snapshot.affected_tenants(&model_ref(self))
+    }
+}
+
+impl Watched for IntegrationConfig {
+    const KIND: Kind = Kind::IntegrationConfig;
+    fn relisted(self) -> Relisted {
+        Relisted::IntegrationConfig(Box::new(self))
+    }
+    fn put(self, view: &mut View) -> BTreeSet<String> {
+        view.integration_configs.insert(key(&self.metadata), self);
+        view.compile_integration();
+        view.everyone()
+    }
+    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+        view.integration_configs.remove(&key(&self.metadata));
+        view.compile_integration();
+        view.everyone()
+    }
+}
+
+impl Watched for Namespace {
+    const KIND: Kind = Kind::Namespace;
+    fn relisted(self) -> Relisted {
+        Relisted::Namespace(Box::new(self))
+    }
+    fn put(self, view: &mut View) -> BTreeSet<String> {
+        let object = model_ref(&self);
+        let mut woken = view.snapshot.affected_tenants(&object);
+        view.snapshot.put_namespace(self);
+        woken.extend(view.snapshot.affected_tenants(&object));
+        woken
+    }
+    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+        let object = model_ref(self);
+        let mut woken = view.snapshot.affected_tenants(&object);
+        view.snapshot.remove_namespace(&object.name);
+        woken.extend(view.snapshot.affected_tenants(&object));
+        woken
+    }
+}
+
+macro_rules! namespaced_child {
+    ($kind:ident, $field:ident) => {
+        impl Watched for $kind {
+            const KIND: Kind = Kind::$kind;
+            fn relisted(self) -> Relisted {
+                Relisted::$kind(Box::new(self))
+            }
+            fn put(self, view: &mut View) -> BTreeSet<String> {
+                let woken = view.snapshot.affected_tenants(&model_ref(&self));
+                insert(&mut view.snapshot.$field, self);
+                woken
+            }
+            fn remove(&self, view: &mut View) -> BTreeSet<String> {
+                remove(&mut view.snapshot.$field, self);
+                view.snapshot.affected_tenants(&model_ref(self))
+            }
+        }
+    };
+}
+
+namespaced_child!(RoleBinding, role_bindings);
+namespaced_child!(ResourceQuota, resource_quotas);
+namespaced_child!(LimitRange, limit_ranges);
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use mto_model::api::TenantSpec;
+    use mto_model::labels::TENANT_LABEL;
+    use mto_model::observed::Observed;
+
+    use super::*;
+
+    fn tenant(name: &str, namespaces: &[&str], generation: i64) -> Tenant {
+        let spec: TenantSpec = serde_json::from_value(serde_json::json!({
+            "namespaces": {"withoutTenantPrefix": namespaces}
+        }))
+        .expect("spec");
+        let mut t = Tenant::new(name, spec);
+        t.metadata.generation = Some(generation);
+        t.metadata.uid = Some(format!("uid-{name}"));
+        t
+    }
+
+    fn namespace(name: &str, tenant: Option<&str>) -> Namespace {
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: tenant.map(|t| [(TENANT_LABEL.to_owned(), t.to_owned())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn names(set: &BTreeSet<String>) -> Vec<&str> {
+        set.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_status_write_wakes_nobody_and_a_spec_change_wakes_the_tenant() {
+        let cache = Cache::default();
+        assert_eq!(
+            names(&cache.apply(Event::Apply(tenant("a", &["shared"], 1)))),
+            ["a"]
+        );
+        let mut with_status = tenant("a", &["shared"], 1);
+        with_status.status = Some(Default::default());
+        assert!(cache.apply(Event::Apply(with_status)).is_empty());
+        assert!(
+            cache
+                .read()
+                .snapshot
+                .tenant("a")
+                .is_some_and(|t| t.status.is_some())
+        );
+        assert_eq!(
+            names(&cache.apply(Event::Apply(tenant("a", &["shared", "more"], 2)))),
+            ["a"]
+        );
+    }
+
+    #[test]
+    fn a_tenant_going_away_wakes_the_tenants_waiting_for_its_namespaces() {
+        let cache = Cache::default();
+        cache.apply(Event::Apply(tenant("first", &["shared"], 1)));
+        cache.apply(Event::Apply(tenant("second", &["shared"], 1)));
+        let woken = cache.apply(Event::Delete(tenant("first", &["shared"], 1)));
+        assert_eq!(names(&woken), ["second"]);
+        assert!(cache.read().snapshot.tenant("first").is_none());
+        assert_eq!(
+            cache
+                .read()
+                .snapshot
+                .claimants("shared")
+                .collect::<Vec<_>>(),
+            ["second"]
+        );
+    }
+
+    #[test]
+    fn namespace_and_child_events_wake_the_labelled_tenant_before_and_after() {
+        let cache = Cache::default();
+        cache.apply(Event::Apply(tenant("a", &["ns"], 1)));
+        cache.apply(Event::Apply(tenant("b", &[], 1)));
+        assert_eq!(
+            names(&cache.apply(Event::Apply(namespace("ns", Some("b"))))),
+            ["a", "b"]
+        );
+        // Relabelled: the tenant it left and the one it joined.
+        assert_eq!(
+            names(&cache.apply(Event::Apply(namespace("ns", Some("a"))))),
+            ["a", "b"]
+        );
+        let rb = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some("x".into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(names(&cache.apply(Event::Apply(rb.clone()))), ["a"]);
+        assert_eq!(cache.read().snapshot.role_bindings("ns").count(), 1);
+        assert_eq!(names(&cache.apply(Event::Delete(rb))), ["a"]);
+        assert_eq!(cache.read().snapshot.role_bindings("ns").count(), 0);
+    }
+
+    #[test]
+    fn a_relist_replaces_the_kind_and_wakes_everyone_once_complete() {
+        let cache = Cache::default();
+        cache.apply(Event::Apply(tenant("a", &[], 1)));
+        cache.apply(Event::Apply(namespace("stale", Some("a"))));
+        assert!(!cache.synced());
+        assert!(cache.apply(Event::<Namespace>::Init).is_empty());
+        assert!(
+            cache
+                .apply(Event::InitApply(namespace("fresh", Some("a"))))
+                .is_empty()
+        );
+        // Until the list completes, the old view stands.
+        assert!(cache.read().snapshot.namespace("stale").is_some());
+        assert_eq!(names(&cache.apply(Event::<Namespace>::InitDone)), ["a"]);
+        let view = cache.read();
+        assert!(view.snapshot.namespace("stale").is_none());
+        assert_eq!(
+            view.snapshot.tenant_namespaces("a").collect::<Vec<_>>(),
+            ["fresh"]
+        );
+    }
+
+    #[test]
+    fn several_integration_configs_stop_decisions_until_one_remains() {
+        let cache = Cache::default();
+        let config = |ns: &str| {
+            let mut c = IntegrationConfig::new("config", Default::default());
+            c.metadata.namespace = Some(ns.into());
+            c
+        };
+        cache.apply(Event::Apply(config("one")));
+        assert!(cache.read().integration_problem.is_none());
+        cache.apply(Event::Apply(config("two")));
+        let problem = cache.read().integration_problem.clone().unwrap_or_default();
+        assert!(problem.contains("one/config, two/config"), "{problem}");
+        cache.apply(Event::Delete(config("two")));
+        assert!(cache.read().integration_problem.is_none());
+    }
+
+    #[test]
+    fn synced_once_every_kind_listed() {
+        let cache = Cache::default();
+        cache.apply(Event::<Tenant>::InitDone);
+        cache.apply(Event::<Quota>::InitDone);
+        cache.apply(Event::<IntegrationConfig>::InitDone);
+        cache.apply(Event::<Namespace>::InitDone);
+        cache.apply(Event::<RoleBinding>::InitDone);
+        cache.apply(Event::<ResourceQuota>::InitDone);
+        assert!(!cache.synced());
+        cache.apply(Event::<LimitRange>::InitDone);
+        assert!(cache.synced());
+    }
+}
