@@ -5,5 +5,7 @@ pub mod cache;
 pub mod crds;
 pub mod execute;
 pub mod files;
+pub mod journal;
+pub mod metrics;
 pub mod observe;
 pub mod plan;

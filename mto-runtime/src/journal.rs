@@ -1,0 +1,202 @@
+//! The decision journal: what the operator changed for each tenant, why and
+//! when, kept in an embedded redb file.
+//!
+//! It is history, never the source of truth: the operator never reads it to
+//! decide, so deleting the file loses the past and nothing else.
+
+use std::path::Path;
+
+use mto_model::Timestamp;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// Entries kept per tenant; older ones are dropped as new ones arrive.
+pub const KEPT_PER_TENANT: u64 = 1000;
+
+/// (tenant, sequence number) → a JSON [`Entry`].
+const DECISIONS: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("decisions");
+
+/// One reconcile that changed something.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// When the operator decided.
+    pub at: Timestamp,
+    /// The phase the tenant was in.
+    pub from: String,
+    /// The phase the decision moved it to.
+    pub to: String,
+    /// The writes carried out, as text.
+    pub actions: Vec<String>,
+    /// What users were told (events), as text.
+    pub events: Vec<String>,
+    /// The error that stopped the reconcile part way, if any.
+    pub error: Option<String>,
+}
+
+/// Why the journal could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The database failed.
+    #[error("journal {path}: {source}")]
+    Database {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: Box<redb::Error>,
+    },
+    /// An entry did not decode (written by another version).
+    #[error("journal entry: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// The journal file.
+#[derive(Debug)]
+pub struct Journal {
+    db: Database,
+    path: String,
+}
+
+impl Journal {
+    /// Opens the journal, creating it if needed.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let name = path.display().to_string();
+        let db = Database::create(path).map_err(|e| db_error(&name, e))?;
+        Ok(Journal { db, path: name })
+    }
+
+    fn fail(&self, e: impl Into<redb::Error>) -> JournalError {
+        db_error(&self.path, e)
+    }
+
+    /// Appends an entry for `tenant`, dropping its oldest beyond
+    /// [`KEPT_PER_TENANT`].
+    pub fn record(&self, tenant: &str, entry: &Entry) -> Result<(), JournalError> {
+        let value = serde_json::to_vec(entry)?;
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        {
+            let mut table = txn.open_table(DECISIONS).map_err(|e| self.fail(e))?;
+            let next = table
+                .range((tenant, 0)..=(tenant, u64::MAX))
+                .map_err(|e| self.fail(e))?
+                .next_back()
+                .transpose()
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |(k, _)| k.value().1 + 1);
+            table
+                .insert((tenant, next), value.as_slice())
+                .map_err(|e| self.fail(e))?;
+            if next >= KEPT_PER_TENANT {
+                let oldest = next - KEPT_PER_TENANT;
+                table
+                    .retain_in((tenant, 0)..=(tenant, oldest), |_, _| false)
+                    .map_err(|e| self.fail(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.fail(e))
+    }
+
+    /// Every entry kept for `tenant`, oldest first.
+    pub fn history(&self, tenant: &str) -> Result<Vec<Entry>, JournalError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = match txn.open_table(DECISIONS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(self.fail(e)),
+        };
+        let mut out = Vec::new();
+        for row in table
+            .range((tenant, 0)..=(tenant, u64::MAX))
+            .map_err(|e| self.fail(e))?
+        {
+            let (_, value) = row.map_err(|e| self.fail(e))?;
+            out.push(serde_json::from_slice(value.value())?);
+        }
+        Ok(out)
+    }
+}
+
+fn db_error(path: &str, e: impl Into<redb::Error>) -> JournalError {
+    JournalError::Database {
+        path: path.to_owned(),
+        source: Box::new(e.into()),
+    }
+}
+
+impl std::fmt::Display for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from == self.to {
+            writeln!(f, "{} {}", self.at, self.to)?;
+        } else {
+            writeln!(f, "{} {} → {}", self.at, self.from, self.to)?;
+        }
+        for a in &self.actions {
+            writeln!(f, "    {a}")?;
+        }
+        for e in &self.events {
+            writeln!(f, "    ! {e}")?;
+        }
+        if let Some(e) = &self.error {
+            writeln!(f, "    stopped: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64) -> Entry {
+        Entry {
+            at: Timestamp::from_second(1_700_000_000 + n as i64).expect("time"),
+            from: "Pending".into(),
+            to: "Active".into(),
+            actions: vec![format!("apply Namespace/ns-{n} (Create)")],
+            events: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn entries_come_back_per_tenant_in_order_and_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("mto-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("journal.redb");
+        let _ = std::fs::remove_file(&path);
+        {
+            let journal = Journal::open(&path).expect("open");
+            journal.record("alpha", &entry(1)).expect("record");
+            journal.record("beta", &entry(2)).expect("record");
+            journal.record("alpha", &entry(3)).expect("record");
+            // A tenant whose name is a prefix of another's stays apart.
+            journal.record("alph", &entry(4)).expect("record");
+        }
+        let journal = Journal::open(&path).expect("reopen");
+        assert_eq!(
+            journal.history("alpha").expect("read"),
+            [entry(1), entry(3)]
+        );
+        assert_eq!(journal.history("beta").expect("read"), [entry(2)]);
+        assert!(journal.history("gamma").expect("read").is_empty());
+        let text = entry(1).to_string();
+        assert!(text.contains("Pending → Active"), "{text}");
+        assert!(text.contains("apply Namespace/ns-1"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn old_entries_are_dropped_beyond_the_limit() {
+        let dir = std::env::temp_dir().join(format!("mto-journal-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("journal.redb");
+        let _ = std::fs::remove_file(&path);
+        let journal = Journal::open(&path).expect("open");
+        for n in 0..KEPT_PER_TENANT + 5 {
+            journal.record("busy", &entry(n)).expect("record");
+        }
+        let kept = journal.history("busy").expect("read");
+        assert_eq!(kept.len() as u64, KEPT_PER_TENANT);
+        assert_eq!(kept.first(), Some(&entry(5)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
