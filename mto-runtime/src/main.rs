@@ -1,7 +1,11 @@
 //! The `mto` command.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mto_model::manifest::Located;
@@ -29,6 +33,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the operator against the cluster in KUBECONFIG or the pod's service account.
+    Run(RunArgs),
+    /// Print what the operator changed for a tenant, from its journal.
+    History {
+        /// The tenant.
+        tenant: String,
+        /// The journal file.
+        #[arg(long, env = "MTO_JOURNAL", default_value = "/var/lib/mto/journal.redb")]
+        journal: PathBuf,
+    },
     /// Show what the operator would create for these manifests on an empty cluster.
     Plan {
         /// YAML files with Tenants, Quotas and at most one IntegrationConfig.
@@ -38,6 +52,56 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+}
+
+/// How `mto run` operates; every flag also reads from the environment.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(long, env = "MTO_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    metrics_address: SocketAddr,
+    /// The decision journal (redb). History only: deleting it loses no correctness.
+    #[arg(long, env = "MTO_JOURNAL", default_value = "/var/lib/mto/journal.redb")]
+    journal: PathBuf,
+    /// Keep no journal.
+    #[arg(long, env = "MTO_NO_JOURNAL")]
+    no_journal: bool,
+    /// Take part in leader election (turn off only for a single replica).
+    #[arg(long, env = "MTO_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// The Lease replicas elect a leader on.
+    #[arg(long, env = "MTO_LEASE_NAME", default_value = "mto")]
+    lease_name: String,
+    /// The Lease's namespace (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "mto-system")]
+    lease_namespace: String,
+    /// This replica's name in the Lease and in events (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a lease stays valid without renewal.
+    #[arg(long, env = "MTO_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds the leader keeps trying to renew before stepping down.
+    #[arg(long, env = "MTO_RENEW_DEADLINE_SECONDS", default_value_t = 10)]
+    renew_deadline_seconds: u64,
+    /// Seconds between lease attempts.
+    #[arg(long, env = "MTO_RETRY_PERIOD_SECONDS", default_value_t = 2)]
+    retry_period_seconds: u64,
+    /// Tenants reconciled at once.
+    #[arg(long, env = "MTO_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
+    /// Milliseconds of quiet before a burst of events for one tenant is acted on.
+    #[arg(long, env = "MTO_DEBOUNCE_MS", default_value_t = 200)]
+    debounce_ms: u64,
+    /// Log format.
+    #[arg(long, env = "MTO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,6 +122,32 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the async runtime: {e}"))?;
+            runtime.block_on(operate(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { tenant, journal } => {
+            if !journal.exists() {
+                return Err(format!(
+                    "{}: no journal here (fix: pass --journal, or run where the operator keeps it)",
+                    journal.display()
+                ));
+            }
+            let journal =
+                mto_runtime::journal::Journal::open(&journal).map_err(|e| e.to_string())?;
+            let entries = journal.history(&tenant).map_err(|e| e.to_string())?;
+            if entries.is_empty() {
+                println!("no changes recorded for tenant {tenant}");
+            }
+            for entry in entries {
+                print!("{entry}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Crds { out } => {
             let files = mto_runtime::crds::render().map_err(|e| e.to_string())?;
             match out {
@@ -133,4 +223,140 @@ fn load(files: &[PathBuf]) -> (Vec<Located>, Vec<String>) {
         }
     }
     (manifests, problems)
+}
+
+/// `mto run`: serve the endpoints, win the lease, reconcile until SIGTERM
+/// (then release the lease for a fast hand-over) or until the lease is lost
+/// (then exit non-zero, to be restarted as a candidate).
+async fn operate(args: RunArgs) -> Result<(), String> {
+    use mto_runtime::{cache, lease, metrics, operator, serve};
+
+    init_logs(args.log_format);
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("connecting to the cluster: {e}"))?;
+    let identity = args
+        .identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("mto-{}", std::process::id()));
+    let cache = Arc::new(cache::Cache::default());
+    let metrics = Arc::new(metrics::Metrics::default());
+    let leading = Arc::new(AtomicBool::new(false));
+    let journal = if args.no_journal {
+        None
+    } else {
+        if let Some(dir) = args.journal.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let journal =
+            mto_runtime::journal::Journal::open(&args.journal).map_err(|e| e.to_string())?;
+        Some(Arc::new(journal))
+    };
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    tokio::spawn(async move {
+        signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    let endpoints = serve::Endpoints {
+        metrics: metrics.clone(),
+        cache: cache.clone(),
+        leading: leading.clone(),
+    };
+    let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
+
+    let mut elector = args.leader_elect.then(|| {
+        lease::Elector::new(
+            client.clone(),
+            lease::LeaseConfig {
+                name: args.lease_name.clone(),
+                namespace: args.lease_namespace.clone(),
+                identity: identity.clone(),
+                duration: Duration::from_secs(args.lease_duration_seconds),
+                renew_deadline: Duration::from_secs(args.renew_deadline_seconds),
+                retry_period: Duration::from_secs(args.retry_period_seconds.max(1)),
+            },
+        )
+    });
+    if let Some(elector) = elector.as_mut() {
+        tokio::select! {
+            () = elector.acquire() => {}
+            () = shutdown() => return Ok(()),
+        }
+    }
+    leading.store(true, Ordering::Relaxed);
+
+    let config = operator::ControllerConfig {
+        concurrency: args.concurrency,
+        debounce: Duration::from_millis(args.debounce_ms),
+        backoff_base: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(300),
+        identity,
+    };
+    let controller = operator::run(client, cache, metrics, journal, config, shutdown());
+    let outcome = match elector.as_mut() {
+        Some(elector) => tokio::select! {
+            () = controller => Ok(()),
+            lost = elector.hold() => Err(lost.to_string()),
+        },
+        None => {
+            controller.await;
+            Ok(())
+        }
+    };
+    leading.store(false, Ordering::Relaxed);
+    if outcome.is_ok()
+        && let Some(elector) = elector.as_mut()
+    {
+        elector.release().await;
+    }
+    if outcome.is_ok() {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("metrics server: {e}")),
+            Err(e) => return Err(format!("metrics server: {e}")),
+        }
+    }
+    outcome
+}
+
+/// SIGTERM (the kubelet) or Ctrl-C.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
