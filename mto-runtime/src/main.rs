@@ -39,9 +39,13 @@ enum Command {
     History {
         /// The tenant.
         tenant: String,
-        /// The journal file.
+        /// The journal file (when no operator holds it open).
         #[arg(long, env = "MTO_JOURNAL", default_value = "/var/lib/mto/journal.redb")]
         journal: PathBuf,
+        /// Ask the running operator instead (its metrics address), e.g.
+        /// `kubectl exec deploy/mto -- mto history alpha --server http://127.0.0.1:8080`.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// Show what the operator would create for these manifests on an empty cluster.
     Plan {
@@ -130,16 +134,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             runtime.block_on(operate(args))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::History { tenant, journal } => {
-            if !journal.exists() {
-                return Err(format!(
-                    "{}: no journal here (fix: pass --journal, or run where the operator keeps it)",
-                    journal.display()
-                ));
-            }
-            let journal =
-                mto_runtime::journal::Journal::open(&journal).map_err(|e| e.to_string())?;
-            let entries = journal.history(&tenant).map_err(|e| e.to_string())?;
+        Command::History {
+            tenant,
+            journal,
+            server,
+        } => {
+            let entries = match server {
+                Some(server) => history_from(&server, &tenant)?,
+                None => history_file(&journal, &tenant)?,
+            };
             if entries.is_empty() {
                 println!("no changes recorded for tenant {tenant}");
             }
@@ -270,6 +273,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         metrics: metrics.clone(),
         cache: cache.clone(),
         leading: leading.clone(),
+        journal: journal.clone(),
     };
     let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
 
@@ -359,4 +363,27 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// Reads a tenant's history from a journal file no operator holds open.
+fn history_file(
+    journal: &std::path::Path,
+    tenant: &str,
+) -> Result<Vec<mto_runtime::journal::Entry>, String> {
+    if !journal.exists() {
+        return Err(format!(
+            "{}: no journal here (fix: pass --journal, or --server to ask the running operator)",
+            journal.display()
+        ));
+    }
+    let journal = mto_runtime::journal::Journal::open(journal).map_err(|e| {
+        format!("{e} (fix: while the operator runs, ask it: --server http://127.0.0.1:8080)")
+    })?;
+    journal.history(tenant).map_err(|e| e.to_string())
+}
+
+/// Asks a running operator for a tenant's history (`GET /history/{tenant}`).
+fn history_from(server: &str, tenant: &str) -> Result<Vec<mto_runtime::journal::Entry>, String> {
+    let body = mto_runtime::serve::http_get(server, &format!("/history/{tenant}"))?;
+    serde_json::from_str(&body).map_err(|e| format!("{server}: unexpected answer: {e}"))
 }

@@ -5,97 +5,17 @@
 //! Tests share one cluster and run one at a time (`--test-threads=1`); each
 //! uses its own names.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
+use common::{client, ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin};
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Client;
 use kube::api::{Api, ListParams};
 use mto_model::api::{
     ClusterResourceSupervisor, IntegrationConfig, Quota, ResourceSupervisor, Tenant,
 };
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs kubectl; returns (success, stdout, stderr).
-fn kubectl(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl")
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("kubectl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn kubectl_ok(args: &[&str]) -> String {
-    let (ok, out, err) = kubectl(args);
-    assert!(ok, "kubectl {}: {err}", args.join(" "));
-    out
-}
-
-fn kubectl_stdin(args: &[&str], input: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("kubectl waits");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// Creates the namespaces unless they exist (tests share one cluster).
-fn ensure_namespaces(names: &[&str]) {
-    for ns in names {
-        let (ok, _, err) = kubectl(&["create", "namespace", ns]);
-        assert!(ok || err.contains("AlreadyExists"), "{err}");
-    }
-}
-
-fn install_crds() {
-    kubectl_ok(&[
-        "apply",
-        "--server-side",
-        "--field-manager=mto",
-        "-f",
-        "deploy/crds/",
-    ]);
-    kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "-f",
-        "deploy/crds/",
-    ]);
-}
-
-async fn client() -> Client {
-    Client::try_default()
-        .await
-        .expect("KUBECONFIG points at the test control plane (run under deploy/testenv/run)")
-}
 
 #[tokio::test]
 #[ignore = "needs a control plane: deploy/testenv/run"]
