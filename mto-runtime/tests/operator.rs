@@ -1,0 +1,659 @@
+//! `mto run` end to end against the real control plane from deploy/testenv:
+//! the operator binary runs as a separate process, as it does in a pod, and
+//! the tests act as users do, with kubectl (and impersonation).
+//!
+//! Each test uses its own tenant names; they run one at a time
+//! (`--test-threads=1`) on one shared cluster.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin};
+use mto_model::Timestamp;
+use mto_model::snapshot::Snapshot;
+use serde_json::Value;
+
+/// The operator binary, running.
+struct Operator {
+    child: Child,
+    address: String,
+    journal: PathBuf,
+    log: PathBuf,
+}
+
+impl Operator {
+    fn start(identity: &str) -> Operator {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("mto-e2e-{}-{identity}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let journal = dir.join("journal.redb");
+        let log = dir.join("operator.log");
+        let _ = std::fs::remove_file(&journal);
+        let child = Command::new(env!("CARGO_BIN_EXE_mto"))
+            .args([
+                "run",
+                "--metrics-address",
+                &format!("127.0.0.1:{port}"),
+                "--journal",
+                journal.to_str().expect("utf-8 path"),
+                "--identity",
+                identity,
+                "--lease-namespace",
+                "mto-system",
+                "--lease-name",
+                "mto-e2e",
+                "--lease-duration-seconds",
+                "3",
+                "--renew-deadline-seconds",
+                "2",
+                "--retry-period-seconds",
+                "1",
+                "--debounce-ms",
+                "200",
+            ])
+            .env("RUST_LOG", "info,kube=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("mto runs");
+        Operator {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            journal,
+            log,
+        }
+    }
+
+    fn get(&self, path: &str) -> Option<String> {
+        mto_runtime::serve::http_get(&self.address, path).ok()
+    }
+
+    /// Sum of a metric's samples whose line contains every filter.
+    fn metric(&self, name: &str, filters: &[&str]) -> f64 {
+        self.get("/metrics")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(name) && filters.iter().all(|f| l.contains(f)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Object writes (everything but status and events) issued so far.
+    fn object_writes(&self) -> u64 {
+        let all = self.metric("mto_api_writes_total", &[]);
+        let status = self.metric("mto_api_writes_total", &["verb=\"status\""]);
+        let events = self.metric("mto_api_writes_total", &["kind=\"Event\""]);
+        (all - status - events) as u64
+    }
+
+    fn leading(&self) -> bool {
+        self.metric("mto_leader", &[]) == 1.0
+    }
+
+    fn ready(&self) -> bool {
+        self.get("/readyz").as_deref() == Some("ok")
+    }
+
+    fn wait_ready(&self) {
+        eventually("the operator is ready", 60, || self.ready());
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("----- operator log\n{}", self.log());
+        }
+    }
+}
+
+/// Waits until `check` holds, or fails the test saying what was awaited.
+fn eventually(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("not within {seconds}s: {what}");
+}
+
+fn get_json(args: &[&str]) -> Option<Value> {
+    let mut full = vec!["get"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["-o", "json"]);
+    let (ok, out, _) = kubectl(&full);
+    ok.then(|| serde_json::from_str(&out).ok()).flatten()
+}
+
+fn tenant(name: &str) -> Option<Value> {
+    get_json(&["tenant", name])
+}
+
+fn phase(name: &str) -> String {
+    tenant(name)
+        .and_then(|t| t["status"]["phase"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn condition(name: &str, type_: &str) -> Option<Value> {
+    tenant(name)?["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+}
+
+/// Active and Ready for the tenant's current generation.
+fn settled(name: &str) -> bool {
+    let Some(t) = tenant(name) else { return false };
+    let ready = condition(name, "Ready");
+    t["status"]["phase"] == "Active"
+        && t["status"]["observedGeneration"] == t["metadata"]["generation"]
+        && ready.is_some_and(|c| c["status"] == "True")
+}
+
+fn apply(yaml: &str) {
+    let (ok, out) = kubectl_stdin(&["apply", "-f", "-"], yaml);
+    assert!(ok, "{out}\n{yaml}");
+}
+
+#[derive(Clone, Copy)]
+struct TenantSpec<'a> {
+    owners: &'a [&'a str],
+    editors: &'a [&'a str],
+    viewers: &'a [&'a str],
+    prefixed: &'a [&'a str],
+    unprefixed: &'a [&'a str],
+    quota: Option<&'a str>,
+    purge: bool,
+}
+
+const EMPTY: TenantSpec<'static> = TenantSpec {
+    owners: &[],
+    editors: &[],
+    viewers: &[],
+    prefixed: &[],
+    unprefixed: &[],
+    quota: None,
+    purge: false,
+};
+
+fn tenant_yaml(name: &str, spec: &TenantSpec<'_>) -> String {
+    let list = |items: &[&str]| format!("[{}]", items.join(", "));
+    let quota = spec
+        .quota
+        .map(|q| format!("  quota: {q}\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: {name}\nspec:\n{quota}  accessControl:\n    owners:\n      users: {}\n    editors:\n      users: {}\n    viewers:\n      users: {}\n  namespaces:\n    withTenantPrefix: {}\n    withoutTenantPrefix: {}\n    onDeletePurgeNamespaces: {}\n",
+        list(spec.owners),
+        list(spec.editors),
+        list(spec.viewers),
+        list(spec.prefixed),
+        list(spec.unprefixed),
+        spec.purge
+    )
+}
+
+fn setup() {
+    install_crds();
+    ensure_namespaces(&["mto-system"]);
+}
+
+fn can(user: &str, verb: &str, resource: &str, namespace: &str) -> bool {
+    kubectl(&[
+        "auth", "can-i", verb, resource, "-n", namespace, "--as", user,
+    ])
+    .1
+    .trim()
+        == "yes"
+}
+
+fn observe() -> Snapshot {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let client = common::client().await;
+            mto_runtime::observe::observe(&client)
+                .await
+                .expect("observe")
+        })
+}
+
+/// The object writes the model needs to take `before` to the tenant's
+/// current spec: the least any executor can do.
+fn minimum_object_writes(before: &Snapshot, name: &str) -> usize {
+    let current: mto_model::api::Tenant =
+        serde_json::from_value(tenant(name).expect("tenant")).expect("typed tenant");
+    let mut cluster = before.clone();
+    let mut writes = 0;
+    let mut settled_tenant = current;
+    // The status is the operator's, not the edit's.
+    settled_tenant.status = before.tenants.get(name).and_then(|t| t.status.clone());
+    cluster.put_tenant(settled_tenant);
+    for _ in 0..10 {
+        let t = cluster.tenants[name].clone();
+        let decision = mto_model::tenant::decide(&t, &cluster, Timestamp::now());
+        if decision.actions.is_empty() {
+            break;
+        }
+        for action in &decision.actions {
+            writes += usize::from(action.is_object_write());
+            cluster
+                .execute(action)
+                .expect("the model's own actions execute");
+        }
+    }
+    writes
+}
+
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn tenants_become_ready_with_access_for_their_members_only() {
+    setup();
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: e2e-small\nspec:\n  resourcequota:\n    hard:\n      requests.cpu: \"2\"\n      pods: \"10\"\n  limitrange:\n    limits:\n      - type: Container\n        default:\n          cpu: 200m\n",
+    );
+    apply(&tenant_yaml(
+        "op-a",
+        &TenantSpec {
+            owners: &["alice@e2e"],
+            viewers: &["vera@e2e"],
+            prefixed: &["dev", "test"],
+            quota: Some("e2e-small"),
+            ..EMPTY
+        },
+    ));
+    apply(&tenant_yaml(
+        "op-b",
+        &TenantSpec {
+            owners: &["bob@e2e"],
+            prefixed: &["dev"],
+            ..EMPTY
+        },
+    ));
+    let operator = Operator::start("ready");
+    operator.wait_ready();
+    eventually("op-a and op-b are Active and Ready", 60, || {
+        settled("op-a") && settled("op-b")
+    });
+
+    let ns = get_json(&["namespace", "op-a-dev"]).expect("op-a-dev exists");
+    let labels = &ns["metadata"]["labels"];
+    assert_eq!(labels["stakater.com/tenant"], "op-a");
+    assert_eq!(labels["stakater.com/kind"], "dev");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "mto");
+    let quota = get_json(&["resourcequota", "tenant-quota", "-n", "op-a-dev"]).expect("quota");
+    assert_eq!(
+        quota["spec"]["hard"]["requests.cpu"], "1",
+        "2 CPUs split over 2 namespaces: {quota}"
+    );
+    assert!(get_json(&["limitrange", "tenant-limit-range", "-n", "op-a-test"]).is_some());
+    assert!(get_json(&["resourcequota", "tenant-quota", "-n", "op-b-dev"]).is_none());
+
+    // Access, as the apiserver's RBAC decides it.
+    eventually("alice may create deployments in her tenant", 20, || {
+        can("alice@e2e", "create", "deployments", "op-a-dev")
+    });
+    kubectl_ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.example.com/web:1",
+        "-n",
+        "op-a-dev",
+        "--as",
+        "alice@e2e",
+    ]);
+    let (ok, _, err) = kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.example.com/web:1",
+        "-n",
+        "op-b-dev",
+        "--as",
+        "alice@e2e",
+    ]);
+    assert!(!ok && err.contains("forbidden"), "alice in op-b: {err}");
+    assert!(
+        can("vera@e2e", "get", "pods", "op-a-test"),
+        "a viewer views"
+    );
+    let (ok, _, err) = kubectl(&[
+        "create",
+        "deployment",
+        "web2",
+        "--image=registry.example.com/web:1",
+        "-n",
+        "op-a-dev",
+        "--as",
+        "vera@e2e",
+    ]);
+    assert!(
+        !ok && err.contains("forbidden"),
+        "a viewer cannot create: {err}"
+    );
+    assert!(!can("nobody@e2e", "get", "pods", "op-a-dev"));
+    assert!(!can("nobody@e2e", "list", "pods", "op-b-dev"));
+
+    // Steady state: nothing to write, whatever the watches deliver.
+    let writes = operator.metric("mto_api_writes_total", &[]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(operator.metric("mto_api_writes_total", &[]), writes);
+
+    // What was done is told: an event on the tenant and the journal.
+    let events = kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        "involvedObject.name=op-a,reason=Reconciled",
+        "-o",
+        "name",
+    ]);
+    assert!(!events.trim().is_empty(), "a Reconciled event for op-a");
+    let history = Command::new(env!("CARGO_BIN_EXE_mto"))
+        .args(["history", "op-a", "--server", &operator.address])
+        .output()
+        .expect("mto history");
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        history.contains("apply Namespace/op-a-dev (Create)") && history.contains("→ Provisioning"),
+        "{history}"
+    );
+    assert!(operator.journal.exists());
+}
+
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn edits_are_followed_with_only_the_writes_they_need() {
+    setup();
+    let spec = TenantSpec {
+        owners: &["olga@e2e"],
+        editors: &["ed@e2e"],
+        prefixed: &["one"],
+        ..EMPTY
+    };
+    apply(&tenant_yaml("op-e", &spec));
+    let operator = Operator::start("edits");
+    operator.wait_ready();
+    eventually("op-e settles", 60, || settled("op-e"));
+
+    // Add a namespace.
+    let before = observe();
+    let writes = operator.object_writes();
+    apply(&tenant_yaml(
+        "op-e",
+        &TenantSpec {
+            prefixed: &["one", "two"],
+            ..spec
+        },
+    ));
+    eventually("op-e-two appears and op-e settles", 60, || {
+        get_json(&["namespace", "op-e-two"]).is_some() && settled("op-e")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let needed = minimum_object_writes(&before, "op-e");
+    assert!(needed > 0);
+    assert_eq!(
+        operator.object_writes() - writes,
+        needed as u64,
+        "adding a namespace: writes beyond the change"
+    );
+
+    // Remove the editor.
+    let before = observe();
+    let writes = operator.object_writes();
+    apply(&tenant_yaml(
+        "op-e",
+        &TenantSpec {
+            editors: &[],
+            prefixed: &["one", "two"],
+            ..spec
+        },
+    ));
+    let editor_bindings = || {
+        kubectl_ok(&["get", "rolebindings", "-A", "-o", "json"])
+            .matches("ed@e2e")
+            .count()
+    };
+    eventually("the editor's bindings go", 60, || {
+        editor_bindings() == 0 && settled("op-e")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let needed = minimum_object_writes(&before, "op-e");
+    assert!(needed > 0);
+    assert_eq!(
+        operator.object_writes() - writes,
+        needed as u64,
+        "removing a user: writes beyond the change"
+    );
+
+    // A managed binding deleted by hand comes back.
+    let bindings = get_json(&["rolebindings", "-n", "op-e-one"]).expect("bindings");
+    let owner_binding = bindings["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|b| b.to_string().contains("olga@e2e"))
+        .and_then(|b| b["metadata"]["name"].as_str().map(str::to_owned))
+        .expect("the owner's binding");
+    kubectl_ok(&["delete", "rolebinding", &owner_binding, "-n", "op-e-one"]);
+    eventually("the owner's binding is back", 30, || {
+        get_json(&["rolebinding", &owner_binding, "-n", "op-e-one"]).is_some()
+    });
+}
+
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn deleting_a_tenant_deletes_its_namespaces_only_when_asked() {
+    setup();
+    apply(&tenant_yaml(
+        "op-keep",
+        &TenantSpec {
+            owners: &["k@e2e"],
+            prefixed: &["data"],
+            ..EMPTY
+        },
+    ));
+    apply(&tenant_yaml(
+        "op-purge",
+        &TenantSpec {
+            owners: &["p@e2e"],
+            prefixed: &["data"],
+            purge: true,
+            ..EMPTY
+        },
+    ));
+    let operator = Operator::start("delete");
+    operator.wait_ready();
+    eventually("both settle", 60, || {
+        settled("op-keep") && settled("op-purge")
+    });
+    kubectl_ok(&["delete", "tenant", "op-keep", "op-purge", "--wait=false"]);
+    eventually("both tenants are gone", 60, || {
+        tenant("op-keep").is_none() && tenant("op-purge").is_none()
+    });
+    let kept = get_json(&["namespace", "op-keep-data"]).expect("op-keep-data is kept");
+    assert!(
+        kept["metadata"]["labels"]["stakater.com/tenant"].is_null(),
+        "released: no tenant label: {kept}"
+    );
+    assert!(kept["metadata"]["deletionTimestamp"].is_null());
+    eventually("op-purge-data is deleted", 60, || {
+        get_json(&["namespace", "op-purge-data"])
+            .is_none_or(|ns| !ns["metadata"]["deletionTimestamp"].is_null())
+    });
+}
+
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn a_standby_takes_over_from_a_killed_leader_and_finishes_the_work() {
+    setup();
+    let mut first = Operator::start("first");
+    let mut second = Operator::start("second");
+    eventually("one of two replicas leads", 30, || {
+        first.leading() != second.leading()
+    });
+    let (leader, standby) = if first.leading() {
+        (&mut first, &mut second)
+    } else {
+        (&mut second, &mut first)
+    };
+    assert!(standby.get("/readyz").as_deref() == Some("standby"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!standby.leading(), "two leaders at once");
+
+    let names: Vec<String> = (0..20).map(|i| format!("op-ha-{i:02}")).collect();
+    let yaml: Vec<String> = names
+        .iter()
+        .map(|n| {
+            tenant_yaml(
+                n,
+                &TenantSpec {
+                    owners: &["ha@e2e"],
+                    viewers: &["hv@e2e"],
+                    prefixed: &["a", "b"],
+                    ..EMPTY
+                },
+            )
+        })
+        .collect();
+    apply(&yaml.join("---\n"));
+    // Kill the leader mid-way: some of the work done, some not.
+    eventually("the leader has started writing", 30, || {
+        leader.object_writes() >= 5
+    });
+    leader.kill();
+    eventually("the standby leads", 30, || standby.leading());
+    eventually("every tenant settles", 90, || {
+        names.iter().all(|n| settled(n))
+    });
+    for n in &names {
+        for ns in ["a", "b"] {
+            let bindings =
+                get_json(&["rolebindings", "-n", &format!("{n}-{ns}")]).expect("bindings");
+            let count = bindings["items"].as_array().map_or(0, Vec::len);
+            assert_eq!(
+                count, 2,
+                "{n}-{ns}: one binding for owners, one for viewers"
+            );
+        }
+    }
+    let writes = standby.metric("mto_api_writes_total", &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        standby.metric("mto_api_writes_total", &[]),
+        writes,
+        "steady after the hand-over"
+    );
+}
+
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn bad_input_degrades_only_the_tenant_at_fault() {
+    setup();
+    apply(&tenant_yaml(
+        "op-good",
+        &TenantSpec {
+            owners: &["g@e2e"],
+            unprefixed: &["op-shared"],
+            ..EMPTY
+        },
+    ));
+    let operator = Operator::start("bad");
+    operator.wait_ready();
+    eventually("op-good settles", 60, || settled("op-good"));
+    let shared_before = get_json(&["namespace", "op-shared"]).expect("op-shared");
+    let bindings_before = kubectl_ok(&["get", "rolebindings", "-n", "op-shared", "-o", "json"]);
+
+    apply(&tenant_yaml(
+        "op-thief",
+        &TenantSpec {
+            owners: &["t@e2e"],
+            unprefixed: &["op-shared"],
+            ..EMPTY
+        },
+    ));
+    apply(&tenant_yaml(
+        "op-noquota",
+        &TenantSpec {
+            owners: &["n@e2e"],
+            prefixed: &["x"],
+            quota: Some("does-not-exist"),
+            ..EMPTY
+        },
+    ));
+    eventually("op-thief is Degraded", 60, || {
+        phase("op-thief") == "Degraded"
+    });
+    let claimed = condition("op-thief", "NamespacesClaimed").expect("condition");
+    assert_eq!(claimed["status"], "False");
+    assert_eq!(claimed["reason"], "NamespaceConflict");
+    let message = claimed["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("op-shared") && message.contains("op-good"),
+        "{message}"
+    );
+    eventually("op-noquota is Degraded", 60, || {
+        phase("op-noquota") == "Degraded"
+    });
+    let quota = condition("op-noquota", "QuotaResolved").expect("condition");
+    assert_eq!(quota["reason"], "QuotaNotFound");
+    assert!(
+        quota["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does-not-exist") && m.contains("spec.quota")),
+        "{quota}"
+    );
+    for (tenant, reason) in [
+        ("op-thief", "NamespaceConflict"),
+        ("op-noquota", "QuotaNotFound"),
+    ] {
+        eventually(&format!("a {reason} warning on {tenant}"), 20, || {
+            !kubectl_ok(&[
+                "get",
+                "events",
+                "-n",
+                "default",
+                "--field-selector",
+                &format!("involvedObject.name={tenant},reason={reason},type=Warning"),
+                "-o",
+                "name",
+            ])
+            .trim()
+            .is_empty()
+        });
+    }
+    // Nothing of the other tenant changed.
+    let shared_after = get_json(&["namespace", "op-shared"]).expect("op-shared");
+    assert_eq!(
+        shared_after["metadata"]["resourceVersion"],
+        shared_before["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        kubectl_ok(&["get", "rolebindings", "-n", "op-shared", "-o", "json"]),
+        bindings_before
+    );
+    assert!(settled("op-good"));
+}
