@@ -26,6 +26,11 @@ struct Operator {
 
 impl Operator {
     fn start(identity: &str) -> Operator {
+        Operator::start_as(identity, None)
+    }
+
+    /// Runs the operator with the given kubeconfig (default: the test's admin).
+    fn start_as(identity: &str, kubeconfig: Option<&std::path::Path>) -> Operator {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -35,7 +40,11 @@ impl Operator {
         let journal = dir.join("journal.redb");
         let log = dir.join("operator.log");
         let _ = std::fs::remove_file(&journal);
-        let child = Command::new(env!("CARGO_BIN_EXE_mto"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mto"));
+        if let Some(kubeconfig) = kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        let child = command
             .args([
                 "run",
                 "--metrics-address",
@@ -656,4 +665,174 @@ fn bad_input_degrades_only_the_tenant_at_fault() {
         bindings_before
     );
     assert!(settled("op-good"));
+}
+
+/// Every document of the YAML files, keyed by kind, namespace and name.
+fn documents(texts: &[String]) -> std::collections::BTreeMap<String, Value> {
+    use serde::Deserialize as _;
+    let mut out = std::collections::BTreeMap::new();
+    for text in texts {
+        for doc in serde_norway::Deserializer::from_str(text) {
+            let value = Value::deserialize(doc).expect("YAML");
+            if value.is_null() {
+                continue;
+            }
+            let key = format!(
+                "{}/{}/{}",
+                value["kind"].as_str().unwrap_or_default(),
+                value["metadata"]["namespace"].as_str().unwrap_or_default(),
+                value["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            assert!(out.insert(key.clone(), value).is_none(), "{key} twice");
+        }
+    }
+    out
+}
+
+fn helm(args: &[&str]) -> String {
+    let helm =
+        std::env::var("MTO_TESTENV_HELM").expect("run under deploy/testenv/run, which builds helm");
+    let out = Command::new(helm)
+        .args(args)
+        .current_dir(common::repo())
+        .output()
+        .expect("helm runs");
+    assert!(
+        out.status.success(),
+        "helm {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_helm_chart_renders_the_plain_manifests() {
+    helm(&["lint", "deploy/helm/mto"]);
+    let rendered = documents(&[helm(&[
+        "template",
+        "mto",
+        "deploy/helm/mto",
+        "--namespace",
+        "mto-system",
+    ])]);
+    let plain = documents(&["rbac.yaml", "deployment.yaml", "service.yaml"].map(|f| {
+        std::fs::read_to_string(common::repo().join("deploy/operator").join(f)).expect("read")
+    }));
+    assert_eq!(
+        rendered.keys().collect::<Vec<_>>(),
+        plain.keys().collect::<Vec<_>>()
+    );
+    for (key, object) in &plain {
+        assert_eq!(
+            &rendered[key], object,
+            "{key}: the chart and deploy/operator differ"
+        );
+    }
+    // The values do reach the objects.
+    let other = documents(&[helm(&[
+        "template",
+        "tenants",
+        "deploy/helm/mto",
+        "--namespace",
+        "platform",
+        "--set",
+        "replicas=3",
+        "--set",
+        "image.tag=9.9.9",
+    ])]);
+    let deployment = &other["Deployment/platform/tenants"];
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "mto:9.9.9"
+    );
+    assert_eq!(
+        other["ClusterRoleBinding//tenants"]["subjects"][0]["namespace"],
+        "platform"
+    );
+    // And the apiserver accepts every object as written.
+    kubectl_ok(&["apply", "-f", "deploy/operator/namespace.yaml"]);
+    kubectl_ok(&[
+        "apply",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        "deploy/operator/",
+    ]);
+}
+
+/// The operator runs as the service account deploy/operator/rbac.yaml
+/// grants, and does everything a tenant's lifecycle needs: the RBAC lists
+/// enough, and a forbidden call would show in the log and stop the test.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_shipped_rbac_is_all_the_operator_needs() {
+    setup();
+    kubectl_ok(&[
+        "apply",
+        "-f",
+        "deploy/operator/namespace.yaml",
+        "-f",
+        "deploy/operator/rbac.yaml",
+    ]);
+    let token = kubectl_ok(&["create", "token", "mto", "-n", "mto-system"]);
+    let admin = std::fs::read_to_string(std::env::var("KUBECONFIG").expect("KUBECONFIG"))
+        .expect("kubeconfig");
+    let ca = admin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+        .expect("CA in the test kubeconfig");
+    let server = std::env::var("MTO_TESTENV_SERVER").expect("MTO_TESTENV_SERVER");
+    let kubeconfig = std::env::temp_dir().join(format!("mto-sa-{}.kubeconfig", std::process::id()));
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: mto\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: mto}}\ncurrent-context: c\n",
+            token.trim()
+        ),
+    )
+    .expect("write kubeconfig");
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: e2e-rbac\nspec:\n  resourcequota:\n    hard:\n      pods: \"4\"\n  limitrange:\n    limits:\n      - type: Container\n        default:\n          cpu: 100m\n",
+    );
+    apply(&tenant_yaml(
+        "op-rbac",
+        &TenantSpec {
+            owners: &["r@e2e"],
+            editors: &["e@e2e"],
+            prefixed: &["a", "b"],
+            quota: Some("e2e-rbac"),
+            purge: true,
+            ..EMPTY
+        },
+    ));
+    let operator = Operator::start_as("service-account", Some(&kubeconfig));
+    operator.wait_ready();
+    eventually("op-rbac settles", 60, || settled("op-rbac"));
+    assert!(get_json(&["limitrange", "tenant-limit-range", "-n", "op-rbac-b"]).is_some());
+    kubectl_ok(&["delete", "tenant", "op-rbac", "--wait=false"]);
+    eventually("op-rbac and its namespaces go", 60, || {
+        tenant("op-rbac").is_none()
+            && get_json(&["namespace", "op-rbac-a"])
+                .is_none_or(|ns| !ns["metadata"]["deletionTimestamp"].is_null())
+    });
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+    assert!(
+        kubectl_ok(&[
+            "get",
+            "lease",
+            "mto-e2e",
+            "-n",
+            "mto-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}"
+        ])
+        .contains("service-account")
+    );
 }
