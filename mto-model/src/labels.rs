@@ -29,3 +29,13 @@ pub const HIBERNATION_EXCLUDE_ANNOTATION: &str = "hibernation.stakater.com/exclu
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Set on a namespace a tenant let go, naming that tenant.
 pub const RELEASED_FROM_ANNOTATION: &str = "tenantoperator.stakater.com/released-from";
+/// On a sleeping workload: the replica count it gets back when it wakes,
+/// written in the same write that scales it to zero.
+pub const SAVED_REPLICAS_ANNOTATION: &str = "hibernation.stakater.com/replicas";
+/// On a sleeping workload: the supervisor that put it to sleep
+/// (`ResourceSupervisor/<namespace>/<name>` or `ClusterResourceSupervisor/<name>`).
+pub const SLEPT_BY_ANNOTATION: &str = "hibernation.stakater.com/slept-by";
+/// On a supervisor: `wake` or `sleep` now, until the next scheduled transition.
+pub const OVERRIDE_ANNOTATION: &str = "hibernation.stakater.com/override";
+/// Finalizer mto puts on supervisors so their workloads wake before they go.
+pub const SUPERVISOR_FINALIZER: &str = "hibernation.stakater.com/supervisor";

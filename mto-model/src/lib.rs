@@ -13,6 +13,7 @@ pub type Timestamp = k8s_openapi::jiff::Timestamp;
 pub mod action;
 pub mod apply;
 pub mod fuzzing;
+pub mod hibernation;
 pub mod integration;
 pub mod invariants;
 pub mod labels;

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -14,6 +15,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::action::{Action, Kind, ObjectRef, Resource};
 use crate::api::{Quota, Tenant};
 use crate::apply::apply_metadata;
+use crate::hibernation::{
+    Supervisor, SupervisorAction, Workload, WorkloadKind, WorkloadRef, WorkloadView,
+};
 use crate::integration::Integration;
 use crate::labels::{TENANT_FINALIZER, TENANT_LABEL};
 use crate::observed::{NamespaceClaims, Observed};
@@ -36,6 +40,12 @@ pub struct Snapshot {
     pub resource_quotas: BTreeMap<String, BTreeMap<String, ResourceQuota>>,
     /// Limit ranges by namespace, then name.
     pub limit_ranges: BTreeMap<String, BTreeMap<String, LimitRange>>,
+    /// Deployments by namespace, then name.
+    pub deployments: BTreeMap<String, BTreeMap<String, Deployment>>,
+    /// StatefulSets by namespace, then name.
+    pub stateful_sets: BTreeMap<String, BTreeMap<String, StatefulSet>>,
+    /// Sleep supervisors of both scopes, by [`Supervisor::key`].
+    pub supervisors: BTreeMap<String, Supervisor>,
     tenant_index: BTreeMap<String, BTreeSet<String>>,
     claims: NamespaceClaims,
     next_uid: u64,
@@ -111,6 +121,9 @@ pub enum ExecuteError {
     /// A RoleBinding's roleRef cannot change.
     #[error("roleRef of RoleBinding {0} is immutable")]
     RoleRefImmutable(String),
+    /// The object changed since it was observed (a stale resourceVersion).
+    #[error("{0} changed since it was observed")]
+    Conflict(String),
 }
 
 impl Snapshot {
@@ -502,5 +515,227 @@ fn remove_if<T>(
     match map.get_mut(ns) {
         Some(objects) if objects.get(name).is_some_and(&matches) => objects.remove(name).is_some(),
         _ => false,
+    }
+}
+
+impl WorkloadView for Snapshot {
+    fn integration(&self) -> &Integration {
+        &self.integration
+    }
+
+    fn supervised_namespaces(&self, supervisor: &Supervisor) -> BTreeSet<String> {
+        let live = |name: &str| {
+            self.namespaces
+                .get(name)
+                .is_some_and(|n| n.metadata.deletion_timestamp.is_none())
+        };
+        match supervisor {
+            Supervisor::Namespaced(s) => s
+                .metadata
+                .namespace
+                .iter()
+                .filter(|n| live(n))
+                .cloned()
+                .collect(),
+            Supervisor::Cluster(s) => {
+                let selection = &s.spec.namespaces;
+                let mut out: BTreeSet<String> = selection
+                    .names
+                    .iter()
+                    .filter(|n| live(n))
+                    .cloned()
+                    .collect();
+                if let Some(selector) = &selection.label_selector {
+                    out.extend(
+                        self.namespaces
+                            .iter()
+                            .filter(|(_, ns)| ns.metadata.deletion_timestamp.is_none())
+                            .filter(|(_, ns)| {
+                                crate::selector::matches(selector, ns.metadata.labels.as_ref())
+                            })
+                            .map(|(name, _)| name.clone()),
+                    );
+                }
+                out
+            }
+        }
+    }
+
+    fn workloads_in(&self, namespace: &str) -> Vec<Workload<'_>> {
+        let deployments = self
+            .deployments
+            .get(namespace)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .map(crate::hibernation::deployment);
+        let stateful_sets = self
+            .stateful_sets
+            .get(namespace)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .map(crate::hibernation::stateful_set);
+        deployments.chain(stateful_sets).collect()
+    }
+
+    fn workloads_slept_by(&self, supervisor: &str) -> Vec<Workload<'_>> {
+        let deployments = self
+            .deployments
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(crate::hibernation::deployment);
+        let stateful_sets = self
+            .stateful_sets
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(crate::hibernation::stateful_set);
+        deployments
+            .chain(stateful_sets)
+            .filter(|w| w.slept_by() == Some(supervisor))
+            .collect()
+    }
+}
+
+impl Snapshot {
+    /// Adds or replaces a supervisor.
+    pub fn put_supervisor(&mut self, supervisor: Supervisor) {
+        self.supervisors.insert(supervisor.key(), supervisor);
+    }
+
+    /// Adds or replaces a Deployment.
+    pub fn put_deployment(&mut self, d: Deployment) {
+        let ns = d.metadata.namespace.clone().unwrap_or_default();
+        let name = d.metadata.name.clone().unwrap_or_default();
+        self.deployments.entry(ns).or_default().insert(name, d);
+    }
+
+    /// Adds or replaces a StatefulSet.
+    pub fn put_stateful_set(&mut self, s: StatefulSet) {
+        let ns = s.metadata.namespace.clone().unwrap_or_default();
+        let name = s.metadata.name.clone().unwrap_or_default();
+        self.stateful_sets.entry(ns).or_default().insert(name, s);
+    }
+
+    /// A workload's metadata and `spec.replicas`, to change.
+    pub fn workload_mut(
+        &mut self,
+        workload: &WorkloadRef,
+    ) -> Option<(&mut ObjectMeta, &mut Option<i32>)> {
+        match workload.kind {
+            WorkloadKind::Deployment => {
+                let d = self
+                    .deployments
+                    .get_mut(&workload.namespace)?
+                    .get_mut(&workload.name)?;
+                let spec = d.spec.get_or_insert_with(Default::default);
+                Some((&mut d.metadata, &mut spec.replicas))
+            }
+            WorkloadKind::StatefulSet => {
+                let s = self
+                    .stateful_sets
+                    .get_mut(&workload.namespace)?
+                    .get_mut(&workload.name)?;
+                let spec = s.spec.get_or_insert_with(Default::default);
+                Some((&mut s.metadata, &mut spec.replicas))
+            }
+        }
+    }
+
+    /// Carries out one supervisor action. Returns whether anything changed.
+    pub fn execute_supervisor(&mut self, action: &SupervisorAction) -> Result<bool, ExecuteError> {
+        use crate::labels::{
+            OVERRIDE_ANNOTATION, SAVED_REPLICAS_ANNOTATION, SLEPT_BY_ANNOTATION,
+            SUPERVISOR_FINALIZER,
+        };
+        let scale = |this: &mut Snapshot,
+                     workload: &WorkloadRef,
+                     resource_version: &Option<String>,
+                     replicas: i32,
+                     annotations: Option<(i32, &str)>|
+         -> Result<bool, ExecuteError> {
+            let (meta, current) = this
+                .workload_mut(workload)
+                .ok_or_else(|| ExecuteError::NotFound(workload.to_string()))?;
+            if resource_version.is_some()
+                && meta.resource_version.is_some()
+                && meta.resource_version != *resource_version
+            {
+                return Err(ExecuteError::Conflict(workload.to_string()));
+            }
+            let before = (current.unwrap_or(1), meta.annotations.clone());
+            *current = Some(replicas);
+            let notes = meta.annotations.get_or_insert_with(BTreeMap::new);
+            match annotations {
+                Some((saved, by)) => {
+                    notes.insert(SAVED_REPLICAS_ANNOTATION.into(), saved.to_string());
+                    notes.insert(SLEPT_BY_ANNOTATION.into(), by.into());
+                }
+                None => {
+                    notes.remove(SAVED_REPLICAS_ANNOTATION);
+                    notes.remove(SLEPT_BY_ANNOTATION);
+                }
+            }
+            if notes.is_empty() {
+                meta.annotations = None;
+            }
+            Ok(before != (replicas, meta.annotations.clone()))
+        };
+        match action {
+            SupervisorAction::Sleep {
+                workload,
+                saved,
+                supervisor,
+                resource_version,
+            } => scale(
+                self,
+                workload,
+                resource_version,
+                0,
+                Some((*saved, supervisor)),
+            ),
+            SupervisorAction::Wake {
+                workload,
+                replicas,
+                resource_version,
+            } => scale(self, workload, resource_version, *replicas, None),
+            SupervisorAction::AddFinalizer { supervisor }
+            | SupervisorAction::RemoveFinalizer { supervisor } => {
+                let s = self
+                    .supervisors
+                    .get_mut(supervisor)
+                    .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
+                let meta = s.meta_mut();
+                let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
+                let had = finalizers.iter().any(|f| f == SUPERVISOR_FINALIZER);
+                finalizers.retain(|f| f != SUPERVISOR_FINALIZER);
+                if matches!(action, SupervisorAction::AddFinalizer { .. }) {
+                    finalizers.push(SUPERVISOR_FINALIZER.into());
+                    return Ok(!had);
+                }
+                if meta.deletion_timestamp.is_some() && finalizers.is_empty() {
+                    self.supervisors.remove(supervisor);
+                }
+                Ok(had)
+            }
+            SupervisorAction::EndOverride { supervisor } => {
+                let s = self
+                    .supervisors
+                    .get_mut(supervisor)
+                    .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
+                Ok(s.meta_mut()
+                    .annotations
+                    .as_mut()
+                    .and_then(|a| a.remove(OVERRIDE_ANNOTATION))
+                    .is_some())
+            }
+            SupervisorAction::UpdateStatus { supervisor, status } => {
+                let s = self
+                    .supervisors
+                    .get_mut(supervisor)
+                    .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
+                let changed = s.status() != Some(status);
+                *s.status_mut() = Some(status.clone());
+                Ok(changed)
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use mto_model::hibernation::SupervisorPhase;
 use mto_model::machine::{Phase, stuck, to_mermaid, unreachable};
 use mto_model::namespace::NamespacePhase;
 use mto_model::tenant::TenantPhase;
@@ -35,6 +36,10 @@ fn render() -> String {
     out.push_str(&section::<NamespacePhase>(
         "Namespace ownership",
         "A namespace is released (kept, unlabelled, annotated with the tenant it came from) when its tenant stops asking for it or is deleted; it is purged only when the tenant is deleted with `onDeletePurgeNamespaces` and mto created it.",
+    ));
+    out.push_str(&section::<SupervisorPhase>(
+        "ResourceSupervisor (hibernation)",
+        "`mto_model::hibernation::decide` scales workloads to zero with the count to restore written on the workload in the same write, and back; a workload created or scaled up while asleep sends the supervisor back through `sleeping`. `status.currentStatus` holds the phase the supervisor settles in.",
     ));
     out
 }

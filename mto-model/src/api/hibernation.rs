@@ -102,6 +102,22 @@ pub struct ResourceSupervisorStatus {
     /// Workloads asleep and the replica counts they get back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sleeping_applications: Vec<SupervisedApplication>,
+    /// A manual wake or sleep in force (annotation
+    /// `hibernation.stakater.com/override`), until the next scheduled
+    /// transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_override: Option<ManualOverride>,
+}
+
+/// A manual wake or sleep, in force until the schedule next changes state.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualOverride {
+    /// `wake` or `sleep`.
+    pub action: String,
+    /// When it ends (RFC 3339); absent: until the annotation is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// A workload put to sleep.

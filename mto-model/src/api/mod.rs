@@ -16,7 +16,7 @@ mod tenant;
 
 pub use extensions::{Extensions, ExtensionsSpec, ExtensionsStatus};
 pub use hibernation::{
-    ClusterResourceSupervisor, ClusterResourceSupervisorSpec, NamespaceSelection,
+    ClusterResourceSupervisor, ClusterResourceSupervisorSpec, ManualOverride, NamespaceSelection,
     ResourceSupervisor, ResourceSupervisorSpec, ResourceSupervisorStatus, SleepSchedule,
     SupervisedApplication,
 };
