@@ -19,6 +19,7 @@ use kube::runtime::watcher::Event;
 use mto_model::action::{Kind, ObjectRef};
 use mto_model::api::{IntegrationConfig, Quota, Tenant};
 use mto_model::integration::Integration;
+use mto_model::labels::FIELD_MANAGER;
 use mto_model::snapshot::Snapshot;
 
 /// Every kind the cache watches, in the order it reports them.
@@ -95,6 +96,11 @@ impl Cache {
 
     /// Folds one watch event in; returns the tenants to reconcile.
     pub fn apply<K: Watched>(&self, event: Event<K>) -> BTreeSet<String> {
+        let event = match event {
+            Event::Apply(object) => Event::Apply(slim(object)),
+            Event::InitApply(object) => Event::InitApply(slim(object)),
+            other => other,
+        };
         let mut view = self.write();
         match event {
             Event::Apply(object) => object.put(&mut view),
@@ -203,6 +209,22 @@ impl View {
         self.snapshot.tenants.keys().cloned().collect()
     }
 }
+
+/// Drops what the model never reads and costs the most memory: other
+/// managers' managedFields entries and kubectl's copy of the last applied
+/// manifest.
+fn slim<K: kube::Resource>(mut object: K) -> K {
+    let meta = object.meta_mut();
+    if let Some(fields) = meta.managed_fields.as_mut() {
+        fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+    object
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (String, String) {
     (
@@ -493,6 +515,40 @@ mod tests {
         assert!(problem.contains("one/config, two/config"), "{problem}");
         cache.apply(Event::Delete(config("two")));
         assert!(cache.read().integration_problem.is_none());
+    }
+
+    #[test]
+    fn the_cache_keeps_only_what_the_model_reads() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let cache = Cache::default();
+        let mut ns = namespace("ns", Some("a"));
+        ns.metadata.managed_fields = Some(vec![
+            ManagedFieldsEntry {
+                manager: Some("mto".into()),
+                operation: Some("Apply".into()),
+                ..Default::default()
+            },
+            ManagedFieldsEntry {
+                manager: Some("kubectl".into()),
+                operation: Some("Update".into()),
+                ..Default::default()
+            },
+        ]);
+        ns.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_owned(), "{...}".to_owned()),
+                ("team".to_owned(), "x".to_owned()),
+            ]
+            .into(),
+        );
+        cache.apply(Event::Apply(ns));
+        let view = cache.read();
+        let kept = &view.snapshot.namespace("ns").expect("ns").metadata;
+        assert_eq!(kept.managed_fields.as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            kept.annotations.as_ref().map(|a| a.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["team".to_owned()])
+        );
     }
 
     #[test]

@@ -127,7 +127,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Run(args) => {
+            // Few threads: the work is API round trips, and every thread
+            // holds its own allocator arena.
             let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .max_blocking_threads(4)
                 .enable_all()
                 .build()
                 .map_err(|e| format!("starting the async runtime: {e}"))?;
