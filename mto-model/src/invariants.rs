@@ -73,6 +73,28 @@ pub enum Violation {
         /// The tenant's limit.
         limit: String,
     },
+    /// Invariant 4: a workload neither runs at the count it should have nor
+    /// sleeps with that count saved beside it.
+    ReplicasLost {
+        /// The workload.
+        workload: String,
+        /// Its replicas now.
+        replicas: i32,
+        /// The count saved on it, if any.
+        saved: Option<i32>,
+        /// The count it should have (its own, or the last one someone set).
+        intended: i32,
+    },
+    /// Invariant 4: a supervisor at rest asleep while a workload it
+    /// supervises runs, or awake while one it put to sleep still sleeps.
+    WrongWakefulness {
+        /// The supervisor.
+        supervisor: String,
+        /// The workload.
+        workload: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -118,6 +140,20 @@ impl fmt::Display for Violation {
                 f,
                 "invariant 6: tenant {tenant} namespaces' {resource} quotas sum to {sum}, above {limit}"
             ),
+            Violation::ReplicasLost {
+                workload,
+                replicas,
+                saved,
+                intended,
+            } => write!(
+                f,
+                "invariant 4: {workload} has {replicas} replicas (saved: {saved:?}) but should have {intended}, running or saved"
+            ),
+            Violation::WrongWakefulness {
+                supervisor,
+                workload,
+                detail,
+            } => write!(f, "invariant 4: {supervisor}: {workload} {detail}"),
         }
     }
 }
@@ -426,4 +462,65 @@ fn check_quota_write(
         }
     }
     None
+}
+
+/// Invariant 4 for one workload: it runs at `intended` replicas, or it is
+/// at zero with `intended` saved on it.
+#[must_use]
+pub fn check_workload(
+    workload: &crate::hibernation::Workload<'_>,
+    intended: i32,
+) -> Option<Violation> {
+    let saved = workload.saved_replicas();
+    // Running at its count (a user may scale a sleeping workload up before
+    // its supervisor puts it back to sleep), or asleep with it saved.
+    let running = workload.replicas == intended;
+    let asleep = workload.replicas == 0 && saved == Some(intended);
+    (!running && !asleep).then(|| Violation::ReplicasLost {
+        workload: workload.reference.to_string(),
+        replicas: workload.replicas,
+        saved,
+        intended,
+    })
+}
+
+/// Invariant 4 for a supervisor with nothing left to do: asleep, every
+/// workload it supervises is at zero; awake, none it put to sleep sleeps.
+pub fn check_supervisor_at_rest(
+    view: &impl crate::hibernation::WorkloadView,
+    supervisor: &crate::hibernation::Supervisor,
+) -> Vec<Violation> {
+    use crate::hibernation::SupervisorPhase;
+    use crate::labels::HIBERNATION_EXCLUDE_ANNOTATION;
+    let key = supervisor.key();
+    let wrong = |w: &crate::hibernation::Workload<'_>, detail: &str| Violation::WrongWakefulness {
+        supervisor: key.clone(),
+        workload: w.reference.to_string(),
+        detail: detail.into(),
+    };
+    match supervisor.phase() {
+        SupervisorPhase::Asleep if supervisor.meta().deletion_timestamp.is_none() => {
+            let integration = view.integration();
+            view.supervised_namespaces(supervisor)
+                .iter()
+                .filter(|ns| !integration.is_privileged_namespace(ns))
+                .flat_map(|ns| view.workloads_in(ns))
+                .filter(|w| {
+                    w.meta
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(HIBERNATION_EXCLUDE_ANNOTATION))
+                        .is_none_or(|v| v != "true")
+                })
+                .filter(|w| w.replicas > 0)
+                .map(|w| wrong(&w, "runs while its supervisor is asleep"))
+                .collect()
+        }
+        SupervisorPhase::Awake => view
+            .workloads_slept_by(&key)
+            .iter()
+            .map(|w| wrong(w, "still sleeps while its supervisor is awake"))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Namespace;
 
 use crate::api::{
@@ -41,6 +42,10 @@ pub enum Manifest {
     Extensions(Extensions),
     /// A namespace (existing cluster state, for plans and simulations).
     Namespace(Namespace),
+    /// A Deployment (existing workloads, for simulations of hibernation).
+    Deployment(Deployment),
+    /// A StatefulSet (existing workloads, for simulations of hibernation).
+    StatefulSet(StatefulSet),
 }
 
 impl Manifest {
@@ -61,6 +66,8 @@ impl Manifest {
             }
             Manifest::Extensions(o) => ("Extensions", &o.metadata.name),
             Manifest::Namespace(o) => ("Namespace", &o.metadata.name),
+            Manifest::Deployment(o) => ("Deployment", &o.metadata.name),
+            Manifest::StatefulSet(o) => ("StatefulSet", &o.metadata.name),
         };
         format!("{kind}/{}", name.as_deref().unwrap_or("<unnamed>"))
     }
@@ -78,7 +85,7 @@ impl Manifest {
             Manifest::TemplateGroupInstance(o) => o.validate(),
             Manifest::ResourceSupervisor(o) => o.validate(),
             Manifest::ClusterResourceSupervisor(o) => o.validate(),
-            Manifest::Extensions(_) => Ok(()),
+            Manifest::Extensions(_) | Manifest::Deployment(_) | Manifest::StatefulSet(_) => Ok(()),
             Manifest::Namespace(o) => {
                 let mut problems = crate::validation::Problems::default();
                 let name = o.metadata.name.as_deref().unwrap_or_default();
@@ -247,6 +254,8 @@ fn parse_document(location: Location, doc: &str) -> Result<Located, ManifestErro
             Manifest::ClusterResourceSupervisor(typed(&location, doc, &meta)?)
         }
         ("v1", "Namespace") => Manifest::Namespace(typed(&location, doc, &meta)?),
+        ("apps/v1", "Deployment") => Manifest::Deployment(typed(&location, doc, &meta)?),
+        ("apps/v1", "StatefulSet") => Manifest::StatefulSet(typed(&location, doc, &meta)?),
         _ => {
             let hint = if [
                 "tenantoperator.stakater.com",

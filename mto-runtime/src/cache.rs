@@ -546,7 +546,9 @@ mod tests {
         let kept = &view.snapshot.namespace("ns").expect("ns").metadata;
         assert_eq!(kept.managed_fields.as_ref().map(Vec::len), Some(1));
         assert_eq!(
-            kept.annotations.as_ref().map(|a| a.keys().cloned().collect::<Vec<_>>()),
+            kept.annotations
+                .as_ref()
+                .map(|a| a.keys().cloned().collect::<Vec<_>>()),
             Some(vec!["team".to_owned()])
         );
     }

@@ -124,6 +124,12 @@ fn print_report(r: &Report, wall: std::time::Duration) {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     println!("  tenants by phase    {}", phases.join(", "));
+    if r.supervisor_decisions > 0 {
+        println!(
+            "  hibernation         {} sleeps and wakes, {} supervisor decisions, {:.1} replica-hours saved",
+            r.hibernation_transitions, r.supervisor_decisions, r.replica_hours_saved
+        );
+    }
     println!("  trace hash          {}", r.trace_hash);
     if !r.convergence.is_empty() {
         println!();

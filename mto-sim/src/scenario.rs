@@ -40,6 +40,8 @@ pub struct Scenario {
     pub seed: u64,
     /// How long to simulate.
     pub duration: Duration,
+    /// The instant the simulation starts at.
+    pub start: mto_model::Timestamp,
     /// Manifests present at the start, in order.
     pub initial: Vec<Located>,
     /// Tenants to generate at the start.
@@ -96,6 +98,28 @@ pub struct Generate {
     /// The Quota every tenant names (it must be among the manifests).
     #[serde(default)]
     pub quota: Option<String>,
+    /// Deployments per namespace (`app0`, …, 1 to 3 replicas), deployed as
+    /// soon as their namespace exists.
+    #[serde(default)]
+    pub workloads_per_namespace: u32,
+    /// Put every tenant to sleep on this schedule: one
+    /// ClusterResourceSupervisor per tenant, selecting its namespaces.
+    #[serde(default)]
+    pub hibernation: Option<GeneratedHibernation>,
+}
+
+/// The sleep schedule of generated tenants.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GeneratedHibernation {
+    /// When to sleep (5-field cron).
+    pub sleep_schedule: String,
+    /// When to wake.
+    #[serde(default)]
+    pub wake_schedule: Option<String>,
+    /// Tenants take these time zones in turn.
+    #[serde(default)]
+    pub time_zones: Vec<String>,
 }
 
 fn default_namespaces() -> u32 {
@@ -169,6 +193,8 @@ struct RawScenario {
     seed: u64,
     #[serde(with = "duration_text")]
     duration: Duration,
+    #[serde(default)]
+    start: Option<mto_model::Timestamp>,
     #[serde(default)]
     cluster: RawCluster,
     #[serde(default)]
@@ -295,6 +321,32 @@ impl Scenario {
                 "{file}: faults.userEditsPerDay: must not be negative"
             ));
         }
+        if let Some(h) = raw
+            .cluster
+            .generate
+            .as_ref()
+            .and_then(|g| g.hibernation.as_ref())
+        {
+            let zones = if h.time_zones.is_empty() {
+                vec![String::new()]
+            } else {
+                h.time_zones.clone()
+            };
+            for zone in zones {
+                let schedule = mto_model::api::SleepSchedule {
+                    sleep_schedule: h.sleep_schedule.clone(),
+                    wake_schedule: h.wake_schedule.clone(),
+                    time_zone: (!zone.is_empty()).then_some(zone),
+                };
+                if let Err(errors) = mto_model::schedule::Hibernation::compile(&schedule) {
+                    for (field, why) in errors {
+                        let field =
+                            field.replace("spec.schedule.", "cluster.generate.hibernation.");
+                        problems.push(format!("{file}: {field}: {why}"));
+                    }
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(ScenarioError::Manifests(problems));
         }
@@ -303,6 +355,10 @@ impl Scenario {
             description: raw.description,
             seed: raw.seed,
             duration: raw.duration,
+            // Monday 2026-01-05 00:00 UTC unless the scenario says.
+            start: raw.start.unwrap_or_else(|| {
+                mto_model::Timestamp::from_second(1_767_571_200).unwrap_or_default()
+            }),
             initial,
             generate: raw.cluster.generate,
             actions,

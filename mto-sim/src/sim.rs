@@ -12,8 +12,11 @@ use std::time::Duration;
 use mto_model::Timestamp;
 use mto_model::action::{Action, Kind, ObjectRef, Reason};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
+use mto_model::hibernation::{Supervisor, SupervisorAction, WorkloadRef, WorkloadView};
 use mto_model::integration::Integration;
-use mto_model::invariants::{Scope, Violation, check_action, check_tenant};
+use mto_model::invariants::{
+    Scope, Violation, check_action, check_supervisor_at_rest, check_tenant, check_workload,
+};
 use mto_model::labels::MANAGED_BY_LABEL;
 use mto_model::machine::Phase;
 use mto_model::manifest::Manifest;
@@ -23,7 +26,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{Scenario, UserAction, duration_text};
-use crate::store::{Store, WatchEvent};
+use crate::store::{Store, WatchEvent, Workload};
 
 /// Time one API call takes.
 const API_LATENCY: Duration = Duration::from_millis(5);
@@ -54,6 +57,11 @@ enum Event {
     /// A reconcile of one tenant, valid in one operator life (epoch).
     Reconcile {
         tenant: String,
+        epoch: u64,
+    },
+    /// A decision of one supervisor (by key), valid in one operator life.
+    Supervise {
+        supervisor: String,
         epoch: u64,
     },
     NamespaceController,
@@ -111,6 +119,12 @@ pub struct Report {
     pub convergence: Vec<Convergence>,
     /// Tenants by phase at the end.
     pub tenants_by_phase: BTreeMap<String, u64>,
+    /// Supervisor decisions made.
+    pub supervisor_decisions: u64,
+    /// Sleep and wake transitions supervisors completed.
+    pub hibernation_transitions: u64,
+    /// Replica-hours not run thanks to hibernation.
+    pub replica_hours_saved: f64,
     /// Notable events.
     pub timeline: Vec<TimelineEntry>,
     /// Hash of the full trace: equal for equal seeds.
@@ -186,6 +200,17 @@ pub struct Sim {
     /// Tenants any event concerned since the last check at rest.
     unsettled: BTreeSet<String>,
     phases: BTreeMap<String, String>,
+    /// Supervisor decisions due, by supervisor key (timed wake-ups too).
+    supervisions: BTreeMap<String, u64>,
+    supervisor_phases: BTreeMap<String, String>,
+    /// The count each workload should run at: its own, or the last a user set.
+    intended: BTreeMap<WorkloadRef, i32>,
+    /// Workloads waiting for their namespace to exist, by namespace.
+    waiting_workloads: BTreeMap<String, Vec<Workload>>,
+    /// Replicas asleep right now (their saved counts), and since when counted.
+    asleep_replicas: i64,
+    asleep_since_ms: u64,
+    replica_ms: u128,
     trace_tail: std::collections::VecDeque<String>,
     trace_hash: fnv::FnvHasher,
     report: Report,
@@ -194,7 +219,7 @@ pub struct Sim {
 impl Sim {
     /// Sets up the cluster of `scenario` at time zero with `seed`.
     pub fn new(scenario: Scenario, seed: u64) -> Sim {
-        let start = Timestamp::from_second(1_767_571_200).unwrap_or(Timestamp::UNIX_EPOCH); // Monday 2026-01-05 00:00 UTC
+        let start = scenario.start;
         let until_ms = millis(scenario.duration);
         let mut sim = Sim {
             seed,
@@ -216,6 +241,13 @@ impl Sim {
             touched: BTreeSet::new(),
             unsettled: BTreeSet::new(),
             phases: BTreeMap::new(),
+            supervisions: BTreeMap::new(),
+            supervisor_phases: BTreeMap::new(),
+            intended: BTreeMap::new(),
+            waiting_workloads: BTreeMap::new(),
+            asleep_replicas: 0,
+            asleep_since_ms: 0,
+            replica_ms: 0,
             trace_tail: std::collections::VecDeque::new(),
             trace_hash: fnv::FnvHasher::default(),
             report: Report {
@@ -280,6 +312,47 @@ impl Sim {
                 if let Err(e) = self.store.put_tenant(Tenant::new(&name, spec), now) {
                     self.note(format!("generating {name}: {e}"));
                 }
+                for n in 0..g.namespaces_per_tenant {
+                    let namespace = format!("{name}-ns{n}");
+                    for w in 0..g.workloads_per_namespace {
+                        let replicas = 1 + ((i + n + w) % 3) as i32;
+                        let d = generated_deployment(&namespace, &format!("app{w}"), replicas);
+                        self.waiting_workloads
+                            .entry(namespace.clone())
+                            .or_default()
+                            .push(Workload::Deployment(d));
+                    }
+                }
+                if let Some(h) = &g.hibernation {
+                    let zone = (!h.time_zones.is_empty())
+                        .then(|| h.time_zones[i as usize % h.time_zones.len()].clone());
+                    let crs = mto_model::api::ClusterResourceSupervisor::new(
+                        &format!("{name}-sleep"),
+                        mto_model::api::ClusterResourceSupervisorSpec {
+                            namespaces: mto_model::api::NamespaceSelection {
+                                names: Vec::new(),
+                                label_selector: Some(
+                                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                                        match_labels: Some(
+                                            [(
+                                                mto_model::labels::TENANT_LABEL.to_owned(),
+                                                name.clone(),
+                                            )]
+                                            .into(),
+                                        ),
+                                        ..Default::default()
+                                    },
+                                ),
+                            },
+                            schedule: mto_model::api::SleepSchedule {
+                                sleep_schedule: h.sleep_schedule.clone(),
+                                wake_schedule: h.wake_schedule.clone(),
+                                time_zone: zone,
+                            },
+                        },
+                    );
+                    self.store.put_supervisor(Supervisor::Cluster(crs), now);
+                }
             }
         }
         self.store.drain_events();
@@ -302,6 +375,28 @@ impl Sim {
             Manifest::IntegrationConfig(c) => {
                 let integration = Integration::compile(Some(c)).map_err(|e| e.to_string())?;
                 self.store.put_integration(integration);
+                Ok(())
+            }
+            Manifest::ResourceSupervisor(r) => {
+                let supervisor = Supervisor::Namespaced(r.clone());
+                let key = supervisor.key();
+                self.store.put_supervisor(supervisor, now);
+                self.schedule_supervisor(&key, self.now_ms + millis(WATCH_LATENCY));
+                Ok(())
+            }
+            Manifest::ClusterResourceSupervisor(c) => {
+                let supervisor = Supervisor::Cluster(c.clone());
+                let key = supervisor.key();
+                self.store.put_supervisor(supervisor, now);
+                self.schedule_supervisor(&key, self.now_ms + millis(WATCH_LATENCY));
+                Ok(())
+            }
+            Manifest::Deployment(d) => {
+                self.deploy(Workload::Deployment(d.clone()));
+                Ok(())
+            }
+            Manifest::StatefulSet(st) => {
+                self.deploy(Workload::StatefulSet(st.clone()));
                 Ok(())
             }
             other => {
@@ -363,6 +458,16 @@ impl Sim {
         {
             self.schedule(&t, at);
         }
+        for key in self
+            .store
+            .view()
+            .supervisors
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            self.schedule_supervisor(&key, at);
+        }
     }
 
     fn faults_active(&self) -> bool {
@@ -408,16 +513,27 @@ impl Sim {
             self.queue.clear();
             return Ok(false);
         }
+        self.account_sleep(at);
         self.now_ms = self.now_ms.max(at);
         self.report.steps += 1;
         self.touched.clear();
         match event {
             Event::User(i) => self.user_action(i),
+            // An event of an earlier operator life is stale; it must not
+            // consume the current life's entry for the same instant.
             Event::Reconcile { tenant, epoch } => {
-                if self.scheduled.get(&tenant) == Some(&at) {
+                if epoch == self.epoch && self.scheduled.get(&tenant) == Some(&at) {
                     self.scheduled.remove(&tenant);
-                    if epoch == self.epoch && self.operator_up {
+                    if self.operator_up {
                         self.reconcile(&tenant)?;
+                    }
+                }
+            }
+            Event::Supervise { supervisor, epoch } => {
+                if epoch == self.epoch && self.supervisions.get(&supervisor) == Some(&at) {
+                    self.supervisions.remove(&supervisor);
+                    if self.operator_up {
+                        self.supervise(&supervisor)?;
                     }
                 }
             }
@@ -519,6 +635,8 @@ impl Sim {
             *phases.entry(phase).or_default() += 1;
         }
         self.report.tenants_by_phase = phases;
+        self.account_sleep(self.until_ms);
+        self.report.replica_hours_saved = self.replica_ms as f64 / 3_600_000.0;
         self.report.trace_hash = format!("{:016x}", self.trace_hash.finish());
         self.report.clone()
     }
@@ -545,6 +663,14 @@ impl Sim {
             UserAction::Delete(key) => {
                 let result = match key.kind.as_str() {
                     "Tenant" => self.store.delete_tenant(&key.name, now),
+                    "ResourceSupervisor" | "ClusterResourceSupervisor" => {
+                        let supervisor = match &key.namespace {
+                            Some(ns) => format!("{}/{ns}/{}", key.kind, key.name),
+                            None => format!("{}/{}", key.kind, key.name),
+                        };
+                        self.schedule_supervisor(&supervisor, self.now_ms + millis(WATCH_LATENCY));
+                        self.store.delete_supervisor(&supervisor, now)
+                    }
                     kind => match kind_of(kind) {
                         Some(k) => {
                             let target = match &key.namespace {
@@ -650,6 +776,11 @@ impl Sim {
     /// Turns watch events into reconciles, as the runtime's watch mappings do.
     fn route(&mut self, events: Vec<WatchEvent>, from_operator: bool) {
         let at = self.now_ms + millis(WATCH_LATENCY);
+        for e in &events {
+            if e.object.kind == Kind::Namespace && !e.deleted {
+                self.namespace_changed(&e.object.name);
+            }
+        }
         for e in events {
             if e.object.kind == Kind::Namespace
                 && self
@@ -710,34 +841,13 @@ impl Sim {
             decision.phase.name()
         ));
         for action in &decision.actions {
-            if self.fault(self.scenario.faults.crashes) {
-                self.count_fault("operator crash");
-                self.note(format!("operator crashed before: {action}"));
-                self.crash();
-                return Ok(());
-            }
-            self.now_ms += millis(API_LATENCY);
-            if self.fault(self.scenario.faults.slow_calls) {
-                self.count_fault("slow call");
-                self.now_ms += millis(
-                    self.scenario
-                        .faults
-                        .slow_by
-                        .unwrap_or(Duration::from_secs(2)),
-                );
-            }
-            let refusal = if self.fault(self.scenario.faults.conflicts) {
-                Some("conflict (409)")
-            } else if self.fault(self.scenario.faults.transient_errors) {
-                Some("transient error (500/429)")
-            } else {
-                None
-            };
-            if let Some(what) = refusal {
-                self.count_fault(what);
-                self.trace(format!("{what} on {action}"));
-                self.retry(name);
-                return Ok(());
+            match self.inject_fault(&action.to_string()) {
+                Some(Fault::Crashed) => return Ok(()),
+                Some(Fault::Refused) => {
+                    self.retry(name);
+                    return Ok(());
+                }
+                None => {}
             }
             self.report.invariant_checks += 1;
             if let Some(v) = check_action(self.store.view(), action) {
@@ -806,20 +916,58 @@ impl Sim {
     }
 
     fn retry(&mut self, name: &str) {
-        let attempt = self.attempts.entry(name.to_owned()).or_default();
+        let delay = self.backoff(name);
+        self.schedule(name, self.now_ms + millis(delay));
+    }
+
+    /// The next retry delay for a tenant or supervisor key.
+    fn backoff(&mut self, key: &str) -> Duration {
+        let attempt = self.attempts.entry(key.to_owned()).or_default();
         *attempt += 1;
         let base = BACKOFF_BASE
             .saturating_mul(1 << (*attempt).min(16))
             .min(BACKOFF_CAP);
         let jitter = 0.8 + 0.4 * self.rng.random::<f64>();
-        let delay = Duration::from_secs_f64(base.as_secs_f64() * jitter);
-        self.schedule(name, self.now_ms + millis(delay));
+        Duration::from_secs_f64(base.as_secs_f64() * jitter)
+    }
+
+    /// The faults of one API call: the operator may crash before it, the
+    /// call may be slow, or refused. `None`: the call goes through.
+    fn inject_fault(&mut self, action: &str) -> Option<Fault> {
+        if self.fault(self.scenario.faults.crashes) {
+            self.count_fault("operator crash");
+            self.note(format!("operator crashed before: {action}"));
+            self.crash();
+            return Some(Fault::Crashed);
+        }
+        self.now_ms += millis(API_LATENCY);
+        if self.fault(self.scenario.faults.slow_calls) {
+            self.count_fault("slow call");
+            self.now_ms += millis(
+                self.scenario
+                    .faults
+                    .slow_by
+                    .unwrap_or(Duration::from_secs(2)),
+            );
+        }
+        let refusal = if self.fault(self.scenario.faults.conflicts) {
+            Some("conflict (409)")
+        } else if self.fault(self.scenario.faults.transient_errors) {
+            Some("transient error (500/429)")
+        } else {
+            None
+        };
+        let what = refusal?;
+        self.count_fault(what);
+        self.trace(format!("{what} on {action}"));
+        Some(Fault::Refused)
     }
 
     fn crash(&mut self) {
         self.operator_up = false;
         self.epoch += 1;
         self.scheduled.clear();
+        self.supervisions.clear();
         self.attempts.clear();
         self.push(self.now_ms + millis(RESTART), Event::OperatorRestart);
     }
@@ -897,6 +1045,263 @@ impl Sim {
             self.store.writes()
         ));
         Ok(())
+    }
+}
+
+/// Hibernation: the supervisor controller, workloads users deploy, and
+/// what sleeping saves.
+impl Sim {
+    fn schedule_supervisor(&mut self, key: &str, at: u64) {
+        if !self.operator_up || self.supervisions.get(key).is_some_and(|t| *t <= at) {
+            return;
+        }
+        self.supervisions.insert(key.to_owned(), at);
+        let epoch = self.epoch;
+        self.push(
+            at,
+            Event::Supervise {
+                supervisor: key.to_owned(),
+                epoch,
+            },
+        );
+    }
+
+    /// The supervisors covering a namespace, as the runtime's watch mapping
+    /// finds them.
+    fn supervisors_of(&self, namespace: &str) -> Vec<String> {
+        let view = self.store.view();
+        let labels = view
+            .namespace(namespace)
+            .and_then(|n| n.metadata.labels.as_ref());
+        view.supervisors
+            .iter()
+            .filter(|(_, s)| match s {
+                Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
+                Supervisor::Cluster(c) => {
+                    c.spec.namespaces.names.iter().any(|n| n == namespace)
+                        || c.spec
+                            .namespaces
+                            .label_selector
+                            .as_ref()
+                            .is_some_and(|sel| mto_model::selector::matches(sel, labels))
+                }
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// A namespace appeared or changed: teams deploy what waited for it,
+    /// and the supervisors covering it look again.
+    fn namespace_changed(&mut self, namespace: &str) {
+        let live = self
+            .store
+            .view()
+            .namespace(namespace)
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_none());
+        if live && let Some(waiting) = self.waiting_workloads.remove(namespace) {
+            for w in waiting {
+                self.deploy(w);
+            }
+        }
+        let at = self.now_ms + millis(WATCH_LATENCY);
+        for key in self.supervisors_of(namespace) {
+            self.schedule_supervisor(&key, at);
+        }
+    }
+
+    /// A user deploys or re-applies a workload (its count becomes the one
+    /// it should run at); one whose namespace does not exist yet waits.
+    fn deploy(&mut self, workload: Workload) {
+        let (meta, replicas, kind) = match &workload {
+            Workload::Deployment(d) => (
+                &d.metadata,
+                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                mto_model::hibernation::WorkloadKind::Deployment,
+            ),
+            Workload::StatefulSet(st) => (
+                &st.metadata,
+                st.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                mto_model::hibernation::WorkloadKind::StatefulSet,
+            ),
+        };
+        let reference = WorkloadRef {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+        };
+        let before = self.asleep_count(&reference);
+        match self.store.put_workload(workload.clone(), self.now()) {
+            Ok(()) => {
+                self.intended.insert(reference.clone(), replicas);
+                self.asleep_replicas += self.asleep_count(&reference) - before;
+                self.trace(format!("user applies {reference} with {replicas} replicas"));
+                let at = self.now_ms + millis(WATCH_LATENCY);
+                for key in self.supervisors_of(&reference.namespace) {
+                    self.schedule_supervisor(&key, at);
+                }
+            }
+            Err(_) => self
+                .waiting_workloads
+                .entry(reference.namespace.clone())
+                .or_default()
+                .push(workload),
+        }
+    }
+
+    /// The replicas a workload does not run because it sleeps.
+    fn asleep_count(&self, reference: &WorkloadRef) -> i64 {
+        let view = self.store.view();
+        view.workloads_in(&reference.namespace)
+            .into_iter()
+            .find(|w| w.reference == *reference)
+            .filter(|w| w.replicas == 0 && w.slept_by().is_some())
+            .and_then(|w| w.saved_replicas())
+            .map_or(0, i64::from)
+    }
+
+    fn account_sleep(&mut self, until_ms: u64) {
+        let span = until_ms.saturating_sub(self.asleep_since_ms);
+        self.replica_ms +=
+            u128::from(span) * u128::try_from(self.asleep_replicas.max(0)).unwrap_or(0);
+        self.asleep_since_ms = self.asleep_since_ms.max(until_ms);
+    }
+
+    fn supervise(&mut self, key: &str) -> Result<(), SimError> {
+        let Some(supervisor) = self.store.view().supervisors.get(key).cloned() else {
+            return Ok(());
+        };
+        let now = self.now();
+        let decision = mto_model::hibernation::decide(&supervisor, self.store.view(), now);
+        self.report.supervisor_decisions += 1;
+        let wake_at = decision.wake_at.map(|t| {
+            let ms = (t.as_millisecond() - self.start.as_millisecond()).max(0);
+            u64::try_from(ms).unwrap_or(u64::MAX)
+        });
+        if decision.actions.is_empty() {
+            self.attempts.remove(key);
+            self.report.invariant_checks += 1;
+            if let Some(v) = check_supervisor_at_rest(self.store.view(), &supervisor).first() {
+                return Err(SimError::invariant(self, v));
+            }
+            self.record_supervisor_phase(key);
+            if let Some(at) = wake_at {
+                self.schedule_supervisor(key, at);
+            }
+            return Ok(());
+        }
+        self.trace(format!(
+            "supervise {key}: {} actions ({})",
+            decision.actions.len(),
+            decision.phase.name()
+        ));
+        for action in &decision.actions {
+            match self.inject_fault(&action.to_string()) {
+                Some(Fault::Crashed) => return Ok(()),
+                Some(Fault::Refused) => {
+                    self.retry_supervisor(key);
+                    return Ok(());
+                }
+                None => {}
+            }
+            let workload = match action {
+                SupervisorAction::Sleep { workload, .. }
+                | SupervisorAction::Wake { workload, .. } => Some(workload.clone()),
+                _ => None,
+            };
+            let before = workload.as_ref().map_or(0, |w| self.asleep_count(w));
+            if let Err(e) = self.store.execute_supervisor(action) {
+                self.trace(format!("refused {action}: {e}"));
+                self.retry_supervisor(key);
+                return Ok(());
+            }
+            self.trace(format!("  {action}"));
+            if let Some(w) = workload {
+                self.asleep_replicas += self.asleep_count(&w) - before;
+                if let Some(intended) = self.intended.get(&w).copied() {
+                    self.report.invariant_checks += 1;
+                    let view = self.store.view();
+                    let found = view
+                        .workloads_in(&w.namespace)
+                        .into_iter()
+                        .find(|x| x.reference == w);
+                    if let Some(v) = found.and_then(|x| check_workload(&x, intended)) {
+                        return Err(SimError::invariant(self, &v));
+                    }
+                }
+            }
+        }
+        self.attempts.remove(key);
+        // Its own writes come back as watch events: decide again, to rest.
+        self.schedule_supervisor(key, self.now_ms + millis(WATCH_LATENCY));
+        Ok(())
+    }
+
+    fn retry_supervisor(&mut self, key: &str) {
+        let delay = self.backoff(key);
+        self.schedule_supervisor(key, self.now_ms + millis(delay));
+    }
+
+    fn record_supervisor_phase(&mut self, key: &str) {
+        let Some(supervisor) = self.store.view().supervisors.get(key) else {
+            return;
+        };
+        let phase = supervisor.phase().name().to_owned();
+        let detail = supervisor
+            .status()
+            .map(|s| {
+                let replicas: i32 = s.sleeping_applications.iter().map(|a| a.replicas).sum();
+                if s.sleeping_applications.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} workloads, {replicas} replicas saved)",
+                        s.sleeping_applications.len()
+                    )
+                }
+            })
+            .unwrap_or_default();
+        let previous = self.supervisor_phases.insert(key.to_owned(), phase.clone());
+        if previous.as_ref() != Some(&phase) {
+            if previous.is_some() {
+                self.report.hibernation_transitions += 1;
+            }
+            let text = format!(
+                "{key}: {} → {phase}{detail}",
+                previous.unwrap_or_else(|| "new".into())
+            );
+            if self.store.view().supervisors.len() <= TIMELINE_TENANT_LIMIT {
+                self.note(text);
+            } else {
+                self.trace(text);
+            }
+        }
+    }
+}
+
+/// What an injected fault did to a call.
+enum Fault {
+    /// The operator crashed before the call.
+    Crashed,
+    /// The apiserver refused the call (a conflict or a transient error).
+    Refused,
+}
+
+fn generated_deployment(
+    namespace: &str,
+    name: &str,
+    replicas: i32,
+) -> k8s_openapi::api::apps::v1::Deployment {
+    k8s_openapi::api::apps::v1::Deployment {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            namespace: Some(namespace.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+            replicas: Some(replicas),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 

@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use mto_model::Timestamp;
 use mto_model::action::{Action, Kind, ObjectRef};
 use mto_model::api::{Quota, Tenant};
+use mto_model::hibernation::{Supervisor, SupervisorAction, WorkloadKind, WorkloadRef};
 use mto_model::integration::Integration;
 use mto_model::observed::Observed;
 use mto_model::snapshot::Snapshot;
@@ -551,6 +552,177 @@ impl Store {
     pub fn affected_tenants(&self, object: &ObjectRef) -> BTreeSet<String> {
         self.view.affected_tenants(object)
     }
+}
+
+/// Workloads and supervisors: written by users and by the supervisor
+/// controller. They send no watch events; the driver knows whom a change
+/// concerns.
+impl Store {
+    fn next_version(&mut self) -> String {
+        self.resource_version += 1;
+        self.writes += 1;
+        self.resource_version.to_string()
+    }
+
+    /// Creates or replaces a supervisor as a user would: status, finalizers
+    /// and deletion are kept; the generation moves on spec changes.
+    pub fn put_supervisor(&mut self, mut supervisor: Supervisor, now: Timestamp) {
+        let key = supervisor.key();
+        let current = self.view.supervisors.get(&key).cloned();
+        {
+            let version = self.next_version();
+            match &current {
+                Some(old) => {
+                    let changed = old.schedule() != supervisor.schedule()
+                        || match (old, &supervisor) {
+                            (Supervisor::Cluster(a), Supervisor::Cluster(b)) => {
+                                a.spec.namespaces != b.spec.namespaces
+                            }
+                            _ => false,
+                        };
+                    *supervisor.status_mut() = old.status().cloned();
+                    let (old_meta, meta) = (old.meta().clone(), supervisor.meta_mut());
+                    meta.uid = old_meta.uid;
+                    meta.creation_timestamp = old_meta.creation_timestamp;
+                    meta.finalizers = old_meta.finalizers;
+                    meta.deletion_timestamp = old_meta.deletion_timestamp;
+                    meta.generation = Some(old_meta.generation.unwrap_or(1) + i64::from(changed));
+                }
+                None => {
+                    *supervisor.status_mut() = None;
+                    let uid = self.new_uid();
+                    let meta = supervisor.meta_mut();
+                    meta.uid = Some(uid);
+                    meta.creation_timestamp = Some(Time(now));
+                    meta.generation = Some(1);
+                    meta.finalizers = None;
+                }
+            }
+            supervisor.meta_mut().resource_version = Some(version);
+        }
+        self.view.put_supervisor(supervisor);
+    }
+
+    /// Deletes a supervisor as a user would: marked while finalizers remain.
+    pub fn delete_supervisor(&mut self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        let Some(current) = self.view.supervisors.get(key) else {
+            return Err(StoreError::NotFound(key.to_owned()));
+        };
+        if current.meta().finalizers.as_ref().is_none_or(Vec::is_empty) {
+            self.view.supervisors.remove(key);
+        } else if current.meta().deletion_timestamp.is_none() {
+            let version = self.next_version();
+            if let Some(s) = self.view.supervisors.get_mut(key) {
+                s.meta_mut().deletion_timestamp = Some(Time(now));
+                s.meta_mut().resource_version = Some(version);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates or replaces a workload as a user (or a GitOps tool) would:
+    /// its spec is theirs; annotations others set (mto's sleep notes) stay.
+    pub fn put_workload(&mut self, workload: Workload, now: Timestamp) -> Result<(), StoreError> {
+        let (namespace, name, kind) = match &workload {
+            Workload::Deployment(d) => (
+                &d.metadata.namespace,
+                &d.metadata.name,
+                WorkloadKind::Deployment,
+            ),
+            Workload::StatefulSet(s) => (
+                &s.metadata.namespace,
+                &s.metadata.name,
+                WorkloadKind::StatefulSet,
+            ),
+        };
+        let reference = WorkloadRef {
+            kind,
+            namespace: namespace.clone().unwrap_or_default(),
+            name: name.clone().unwrap_or_default(),
+        };
+        if self
+            .view
+            .namespace(&reference.namespace)
+            .is_none_or(|n| n.metadata.deletion_timestamp.is_some())
+        {
+            return Err(StoreError::NamespaceUnavailable(reference.namespace));
+        }
+        let version = self.next_version();
+        let uid = self.new_uid();
+        let kept = self
+            .view
+            .workload_mut(&reference)
+            .map(|(meta, _)| meta.clone());
+        let merge = |meta: &mut ObjectMeta| {
+            match &kept {
+                Some(old) => {
+                    meta.uid.clone_from(&old.uid);
+                    meta.creation_timestamp.clone_from(&old.creation_timestamp);
+                    for (k, v) in old.annotations.iter().flatten() {
+                        meta.annotations
+                            .get_or_insert_with(Default::default)
+                            .entry(k.clone())
+                            .or_insert_with(|| v.clone());
+                    }
+                }
+                None => {
+                    meta.uid = Some(uid.clone());
+                    meta.creation_timestamp = Some(Time(now));
+                }
+            }
+            meta.resource_version = Some(version.clone());
+        };
+        match workload {
+            Workload::Deployment(mut d) => {
+                merge(&mut d.metadata);
+                self.view.put_deployment(d);
+            }
+            Workload::StatefulSet(mut st) => {
+                merge(&mut st.metadata);
+                self.view.put_stateful_set(st);
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out a supervisor's action as the apiserver would: a scale
+    /// names the resourceVersion it read, and a stale one is a 409.
+    pub fn execute_supervisor(&mut self, action: &SupervisorAction) -> Result<(), StoreError> {
+        let changed = self.view.execute_supervisor(action).map_err(|e| match e {
+            mto_model::snapshot::ExecuteError::Conflict(what) => StoreError::Conflict(what),
+            mto_model::snapshot::ExecuteError::NotFound(what) => StoreError::NotFound(what),
+            other => StoreError::Invalid(other.to_string()),
+        })?;
+        if !changed {
+            return Ok(());
+        }
+        let version = self.next_version();
+        match action {
+            SupervisorAction::Sleep { workload, .. } | SupervisorAction::Wake { workload, .. } => {
+                if let Some((meta, _)) = self.view.workload_mut(workload) {
+                    meta.resource_version = Some(version);
+                }
+            }
+            SupervisorAction::AddFinalizer { supervisor }
+            | SupervisorAction::RemoveFinalizer { supervisor }
+            | SupervisorAction::EndOverride { supervisor }
+            | SupervisorAction::UpdateStatus { supervisor, .. } => {
+                if let Some(s) = self.view.supervisors.get_mut(supervisor) {
+                    s.meta_mut().resource_version = Some(version);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A workload a user writes.
+#[derive(Clone, Debug)]
+pub enum Workload {
+    /// A Deployment.
+    Deployment(k8s_openapi::api::apps::v1::Deployment),
+    /// A StatefulSet.
+    StatefulSet(k8s_openapi::api::apps::v1::StatefulSet),
 }
 
 #[cfg(test)]
