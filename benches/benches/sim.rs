@@ -33,6 +33,15 @@ fn sim(c: &mut Criterion) {
                 .unwrap_or_else(|e| panic!("{e}"))
         })
     });
+    let hibernation = scenario("thousand-tenants-week.yaml");
+    group.bench_function("7-days-1k-tenants-hibernating", |b| {
+        b.iter(|| {
+            let report = Sim::new(hibernation.clone(), hibernation.seed)
+                .run(|_, _| {})
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(report.hibernation_transitions, 10_000);
+        })
+    });
     group.finish();
 }
 
