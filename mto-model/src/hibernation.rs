@@ -189,6 +189,41 @@ pub fn stateful_set(s: &StatefulSet) -> Workload<'_> {
     }
 }
 
+/// Which supervisor a key ([`Supervisor::key`]) names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SupervisorId {
+    /// A ResourceSupervisor.
+    Namespaced {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A ClusterResourceSupervisor.
+    Cluster {
+        /// Its name.
+        name: String,
+    },
+}
+
+impl SupervisorId {
+    /// Reads a key; `None` if it is not one.
+    #[must_use]
+    pub fn parse(key: &str) -> Option<SupervisorId> {
+        let mut parts = key.split('/');
+        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+            ("ResourceSupervisor", Some(namespace), Some(name), None) => Some(Self::Namespaced {
+                namespace: namespace.into(),
+                name: name.into(),
+            }),
+            ("ClusterResourceSupervisor", Some(name), None, None) => {
+                Some(Self::Cluster { name: name.into() })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A supervisor of either scope.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Supervisor {
@@ -679,3 +714,29 @@ fn condition(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn keys_read_back_as_what_they_name() {
+        let mut rs = ResourceSupervisor::new("nightly", Default::default());
+        rs.metadata.namespace = Some("dev".into());
+        let key = Supervisor::Namespaced(rs).key();
+        assert_eq!(
+            SupervisorId::parse(&key),
+            Some(SupervisorId::Namespaced {
+                namespace: "dev".into(),
+                name: "nightly".into()
+            })
+        );
+        let crs = ClusterResourceSupervisor::new("all", Default::default());
+        assert_eq!(
+            SupervisorId::parse(&Supervisor::Cluster(crs).key()),
+            Some(SupervisorId::Cluster { name: "all".into() })
+        );
+        assert_eq!(SupervisorId::parse("Tenant/x"), None);
+        assert_eq!(SupervisorId::parse("ResourceSupervisor/x"), None);
+    }
+}

@@ -596,6 +596,31 @@ impl WorkloadView for Snapshot {
 }
 
 impl Snapshot {
+    /// The keys of the supervisors covering `namespace` (by namespace, by
+    /// name or by label): whom a change there concerns.
+    #[must_use]
+    pub fn supervisors_covering(&self, namespace: &str) -> Vec<String> {
+        let labels = self
+            .namespaces
+            .get(namespace)
+            .and_then(|n| n.metadata.labels.as_ref());
+        self.supervisors
+            .iter()
+            .filter(|(_, s)| match s {
+                Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
+                Supervisor::Cluster(c) => {
+                    c.spec.namespaces.names.iter().any(|n| n == namespace)
+                        || c.spec
+                            .namespaces
+                            .label_selector
+                            .as_ref()
+                            .is_some_and(|sel| crate::selector::matches(sel, labels))
+                }
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
     /// Adds or replaces a supervisor.
     pub fn put_supervisor(&mut self, supervisor: Supervisor) {
         self.supervisors.insert(supervisor.key(), supervisor);

@@ -13,25 +13,57 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::runtime::watcher::Event;
 use mto_model::action::{Kind, ObjectRef};
-use mto_model::api::{IntegrationConfig, Quota, Tenant};
+use mto_model::api::{
+    ClusterResourceSupervisor, IntegrationConfig, Quota, ResourceSupervisor, Tenant,
+};
+use mto_model::hibernation::Supervisor;
 use mto_model::integration::Integration;
-use mto_model::labels::FIELD_MANAGER;
+use mto_model::labels::{FIELD_MANAGER, OVERRIDE_ANNOTATION};
 use mto_model::snapshot::Snapshot;
 
-/// Every kind the cache watches, in the order it reports them.
-pub const WATCHED: [Kind; 7] = [
-    Kind::IntegrationConfig,
-    Kind::Quota,
-    Kind::Tenant,
-    Kind::Namespace,
-    Kind::RoleBinding,
-    Kind::ResourceQuota,
-    Kind::LimitRange,
+/// Every kind the cache watches, by name.
+pub const WATCHED: [&str; 11] = [
+    "IntegrationConfig",
+    "Quota",
+    "Tenant",
+    "Namespace",
+    "RoleBinding",
+    "ResourceQuota",
+    "LimitRange",
+    "ResourceSupervisor",
+    "ClusterResourceSupervisor",
+    "Deployment",
+    "StatefulSet",
 ];
+
+/// Whom a watch event concerns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Woken {
+    /// Tenants, by name.
+    pub tenants: BTreeSet<String>,
+    /// Supervisors, by key.
+    pub supervisors: BTreeSet<String>,
+}
+
+impl Woken {
+    fn tenants(tenants: BTreeSet<String>) -> Woken {
+        Woken {
+            tenants,
+            supervisors: BTreeSet::new(),
+        }
+    }
+
+    /// Whether nobody is concerned.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tenants.is_empty() && self.supervisors.is_empty()
+    }
+}
 
 /// The cluster as the operator last saw it.
 #[derive(Debug, Default)]
@@ -49,8 +81,8 @@ pub struct View {
     /// must not turn into deletions.
     pub integration_problem: Option<String>,
     integration_configs: BTreeMap<(String, String), IntegrationConfig>,
-    synced: BTreeSet<Kind>,
-    relisting: BTreeMap<Kind, Vec<Relisted>>,
+    synced: BTreeSet<&'static str>,
+    relisting: BTreeMap<&'static str, Vec<Relisted>>,
 }
 
 /// An object of a re-list, held until the list is complete.
@@ -64,18 +96,21 @@ pub enum Relisted {
     RoleBinding(Box<RoleBinding>),
     ResourceQuota(Box<ResourceQuota>),
     LimitRange(Box<LimitRange>),
+    Supervisor(Box<Supervisor>),
+    Deployment(Box<Deployment>),
+    StatefulSet(Box<StatefulSet>),
 }
 
 /// A kind the cache keeps.
 pub trait Watched: kube::Resource + Clone + Sized {
-    /// The model's name for the kind.
-    const KIND: Kind;
+    /// The kind's name.
+    const NAME: &'static str;
     /// Wraps an object of a re-list.
     fn relisted(self) -> Relisted;
-    /// Adds or replaces the object; returns the tenants the change concerns.
-    fn put(self, view: &mut View) -> BTreeSet<String>;
-    /// Removes the object; returns the tenants the change concerns.
-    fn remove(&self, view: &mut View) -> BTreeSet<String>;
+    /// Adds or replaces the object; returns whom the change concerns.
+    fn put(self, view: &mut View) -> Woken;
+    /// Removes the object; returns whom the change concerns.
+    fn remove(&self, view: &mut View) -> Woken;
 }
 
 impl Cache {
@@ -94,8 +129,8 @@ impl Cache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Folds one watch event in; returns the tenants to reconcile.
-    pub fn apply<K: Watched>(&self, event: Event<K>) -> BTreeSet<String> {
+    /// Folds one watch event in; returns whom to reconcile.
+    pub fn apply<K: Watched>(&self, event: Event<K>) -> Woken {
         let event = match event {
             Event::Apply(object) => Event::Apply(slim(object)),
             Event::InitApply(object) => Event::InitApply(slim(object)),
@@ -106,23 +141,26 @@ impl Cache {
             Event::Apply(object) => object.put(&mut view),
             Event::Delete(object) => object.remove(&mut view),
             Event::Init => {
-                view.relisting.insert(K::KIND, Vec::new());
-                BTreeSet::new()
+                view.relisting.insert(K::NAME, Vec::new());
+                Woken::default()
             }
             Event::InitApply(object) => {
                 view.relisting
-                    .entry(K::KIND)
+                    .entry(K::NAME)
                     .or_default()
                     .push(object.relisted());
-                BTreeSet::new()
+                Woken::default()
             }
             Event::InitDone => {
-                let objects = view.relisting.remove(&K::KIND).unwrap_or_default();
-                view.replace(K::KIND, objects);
-                view.synced.insert(K::KIND);
+                let objects = view.relisting.remove(&K::NAME).unwrap_or_default();
+                view.replace(K::NAME, objects);
+                view.synced.insert(K::NAME);
                 // A re-list may hide any number of missed changes: everyone
                 // decides again, which costs no writes where nothing changed.
-                view.snapshot.tenants.keys().cloned().collect()
+                Woken {
+                    tenants: view.snapshot.tenants.keys().cloned().collect(),
+                    supervisors: view.snapshot.supervisors.keys().cloned().collect(),
+                }
             }
         }
     }
@@ -132,19 +170,49 @@ impl Cache {
         let view = self.read();
         WATCHED.iter().all(|k| view.synced.contains(k))
     }
+
+    /// Lists every kind as empty, as watches of an empty cluster do.
+    #[cfg(test)]
+    pub(crate) fn list_empty_cluster(&self) {
+        self.apply(Event::<Tenant>::InitDone);
+        self.apply(Event::<Quota>::InitDone);
+        self.apply(Event::<IntegrationConfig>::InitDone);
+        self.apply(Event::<Namespace>::InitDone);
+        self.apply(Event::<RoleBinding>::InitDone);
+        self.apply(Event::<ResourceQuota>::InitDone);
+        self.apply(Event::<LimitRange>::InitDone);
+        self.apply(Event::<ResourceSupervisor>::InitDone);
+        self.apply(Event::<ClusterResourceSupervisor>::InitDone);
+        self.apply(Event::<Deployment>::InitDone);
+        self.apply(Event::<StatefulSet>::InitDone);
+    }
+
+    /// Whether one kind has been listed once.
+    pub fn kind_synced(&self, kind: &str) -> bool {
+        self.read().synced.contains(kind)
+    }
 }
 
 impl View {
-    fn replace(&mut self, kind: Kind, objects: Vec<Relisted>) {
+    fn replace(&mut self, kind: &str, objects: Vec<Relisted>) {
         let s = &mut self.snapshot;
         match kind {
-            Kind::Tenant => s.tenants.clear(),
-            Kind::Quota => s.quotas.clear(),
-            Kind::IntegrationConfig => self.integration_configs.clear(),
-            Kind::Namespace => s.namespaces.clear(),
-            Kind::RoleBinding => s.role_bindings.clear(),
-            Kind::ResourceQuota => s.resource_quotas.clear(),
-            Kind::LimitRange => s.limit_ranges.clear(),
+            "Tenant" => s.tenants.clear(),
+            "Quota" => s.quotas.clear(),
+            "IntegrationConfig" => self.integration_configs.clear(),
+            "Namespace" => s.namespaces.clear(),
+            "RoleBinding" => s.role_bindings.clear(),
+            "ResourceQuota" => s.resource_quotas.clear(),
+            "LimitRange" => s.limit_ranges.clear(),
+            "ResourceSupervisor" => s
+                .supervisors
+                .retain(|_, v| !matches!(v, Supervisor::Namespaced(_))),
+            "ClusterResourceSupervisor" => s
+                .supervisors
+                .retain(|_, v| !matches!(v, Supervisor::Cluster(_))),
+            "Deployment" => s.deployments.clear(),
+            "StatefulSet" => s.stateful_sets.clear(),
+            _ => {}
         }
         for object in objects {
             match object {
@@ -166,11 +234,14 @@ impl View {
                 Relisted::RoleBinding(o) => insert(&mut s.role_bindings, *o),
                 Relisted::ResourceQuota(o) => insert(&mut s.resource_quotas, *o),
                 Relisted::LimitRange(o) => insert(&mut s.limit_ranges, *o),
+                Relisted::Supervisor(o) => s.put_supervisor(*o),
+                Relisted::Deployment(o) => insert(&mut s.deployments, *o),
+                Relisted::StatefulSet(o) => insert(&mut s.stateful_sets, *o),
             }
         }
         match kind {
-            Kind::Tenant | Kind::Namespace => s.reindex(),
-            Kind::IntegrationConfig => self.compile_integration(),
+            "Tenant" | "Namespace" => s.reindex(),
+            "IntegrationConfig" => self.compile_integration(),
             _ => {}
         }
     }
@@ -205,8 +276,11 @@ impl View {
         }
     }
 
-    fn everyone(&self) -> BTreeSet<String> {
-        self.snapshot.tenants.keys().cloned().collect()
+    fn everyone(&self) -> Woken {
+        Woken {
+            tenants: self.snapshot.tenants.keys().cloned().collect(),
+            supervisors: self.snapshot.supervisors.keys().cloned().collect(),
+        }
     }
 }
 
@@ -222,6 +296,25 @@ fn slim<K: kube::Resource>(mut object: K) -> K {
         annotations.remove(LAST_APPLIED);
     }
     object
+}
+
+/// Workloads: the model reads their metadata and replica count, never
+/// their pod templates and status, which are most of their size.
+fn slim_deployment(mut d: Deployment) -> Deployment {
+    if let Some(spec) = d.spec.as_mut() {
+        spec.template = Default::default();
+    }
+    d.status = None;
+    d
+}
+
+fn slim_stateful_set(mut s: StatefulSet) -> StatefulSet {
+    if let Some(spec) = s.spec.as_mut() {
+        spec.template = Default::default();
+        spec.volume_claim_templates = None;
+    }
+    s.status = None;
+    s
 }
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -248,10 +341,10 @@ fn remove<K: kube::Resource>(map: &mut BTreeMap<String, BTreeMap<String, K>>, ob
     }
 }
 
-fn model_ref<K: Watched>(object: &K) -> ObjectRef {
+fn model_ref<K: kube::Resource>(kind: Kind, object: &K) -> ObjectRef {
     let (ns, name) = key(object.meta());
     ObjectRef {
-        kind: K::KIND,
+        kind,
         namespace: (!ns.is_empty()).then_some(ns),
         name,
     }
@@ -267,11 +360,11 @@ fn tenant_changed(before: &Tenant, after: &Tenant) -> bool {
 }
 
 impl Watched for Tenant {
-    const KIND: Kind = Kind::Tenant;
+    const NAME: &'static str = "Tenant";
     fn relisted(self) -> Relisted {
         Relisted::Tenant(Box::new(self))
     }
-    fn put(self, view: &mut View) -> BTreeSet<String> {
+    fn put(self, view: &mut View) -> Woken {
         let name = self.metadata.name.clone().unwrap_or_default();
         let before = view.snapshot.tenants.get(&name);
         let mut woken = BTreeSet::new();
@@ -280,48 +373,53 @@ impl Watched for Tenant {
             woken.extend(view.snapshot.claims_changed(before, Some(&self)));
         }
         view.snapshot.put_tenant(self);
-        woken
+        Woken::tenants(woken)
     }
-    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+    fn remove(&self, view: &mut View) -> Woken {
         let name = self.metadata.name.as_deref().unwrap_or_default();
         let woken = view
             .snapshot
             .claims_changed(view.snapshot.tenants.get(name), None);
         view.snapshot.remove_tenant(name);
-        woken.into_iter().collect()
+        Woken::tenants(woken.into_iter().collect())
     }
 }
 
 impl Watched for Quota {
-    const KIND: Kind = Kind::Quota;
+    const NAME: &'static str = "Quota";
     fn relisted(self) -> Relisted {
         Relisted::Quota(Box::new(self))
     }
-    fn put(self, view: &mut View) -> BTreeSet<String> {
-        let woken = view.snapshot.affected_tenants(&model_ref(&self));
+    fn put(self, view: &mut View) -> Woken {
+        let woken = view
+            .snapshot
+            .affected_tenants(&model_ref(Kind::Quota, &self));
         let name = self.metadata.name.clone().unwrap_or_default();
         view.snapshot.quotas.insert(name, self);
-        woken
+        Woken::tenants(woken)
     }
-    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+    fn remove(&self, view: &mut View) -> Woken {
         view.snapshot
             .quotas
             .remove(self.metadata.name.as_deref().unwrap_or_default());
-        view.snapshot.affected_tenants(&model_ref(self))
+        Woken::tenants(
+            view.snapshot
+                .affected_tenants(&model_ref(Kind::Quota, self)),
+        )
     }
 }
 
 impl Watched for IntegrationConfig {
-    const KIND: Kind = Kind::IntegrationConfig;
+    const NAME: &'static str = "IntegrationConfig";
     fn relisted(self) -> Relisted {
         Relisted::IntegrationConfig(Box::new(self))
     }
-    fn put(self, view: &mut View) -> BTreeSet<String> {
+    fn put(self, view: &mut View) -> Woken {
         view.integration_configs.insert(key(&self.metadata), self);
         view.compile_integration();
         view.everyone()
     }
-    fn remove(&self, view: &mut View) -> BTreeSet<String> {
+    fn remove(&self, view: &mut View) -> Woken {
         view.integration_configs.remove(&key(&self.metadata));
         view.compile_integration();
         view.everyone()
@@ -329,41 +427,157 @@ impl Watched for IntegrationConfig {
 }
 
 impl Watched for Namespace {
-    const KIND: Kind = Kind::Namespace;
+    const NAME: &'static str = "Namespace";
     fn relisted(self) -> Relisted {
         Relisted::Namespace(Box::new(self))
     }
-    fn put(self, view: &mut View) -> BTreeSet<String> {
-        let object = model_ref(&self);
-        let mut woken = view.snapshot.affected_tenants(&object);
+    fn put(self, view: &mut View) -> Woken {
+        let object = model_ref(Kind::Namespace, &self);
+        let mut woken = around(view, &object.name);
         view.snapshot.put_namespace(self);
-        woken.extend(view.snapshot.affected_tenants(&object));
+        let after = around(view, &object.name);
+        woken.tenants.extend(after.tenants);
+        woken.supervisors.extend(after.supervisors);
         woken
     }
-    fn remove(&self, view: &mut View) -> BTreeSet<String> {
-        let object = model_ref(self);
-        let mut woken = view.snapshot.affected_tenants(&object);
+    fn remove(&self, view: &mut View) -> Woken {
+        let object = model_ref(Kind::Namespace, self);
+        let mut woken = around(view, &object.name);
         view.snapshot.remove_namespace(&object.name);
-        woken.extend(view.snapshot.affected_tenants(&object));
+        let after = around(view, &object.name);
+        woken.tenants.extend(after.tenants);
+        woken.supervisors.extend(after.supervisors);
         woken
     }
 }
 
+/// Whom a namespace's state concerns: its tenant, its claimants, the
+/// supervisors covering it.
+fn around(view: &View, namespace: &str) -> Woken {
+    Woken {
+        tenants: view
+            .snapshot
+            .affected_tenants(&ObjectRef::cluster(Kind::Namespace, namespace)),
+        supervisors: view
+            .snapshot
+            .supervisors_covering(namespace)
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Whether a supervisor change is one the controller acts on: spec,
+/// deletion, finalizers, the override annotation. Status is not.
+fn supervisor_changed(before: &Supervisor, after: &Supervisor) -> bool {
+    let (b, a) = (before.meta(), after.meta());
+    let override_of = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        m.annotations
+            .as_ref()
+            .and_then(|x| x.get(OVERRIDE_ANNOTATION))
+            .cloned()
+    };
+    b.generation != a.generation
+        || b.deletion_timestamp != a.deletion_timestamp
+        || b.finalizers != a.finalizers
+        || b.uid != a.uid
+        || override_of(b) != override_of(a)
+}
+
+macro_rules! supervisor_kind {
+    ($kind:ident, $variant:ident) => {
+        impl Watched for $kind {
+            const NAME: &'static str = stringify!($kind);
+            fn relisted(self) -> Relisted {
+                Relisted::Supervisor(Box::new(Supervisor::$variant(self)))
+            }
+            fn put(self, view: &mut View) -> Woken {
+                let supervisor = Supervisor::$variant(self);
+                let key = supervisor.key();
+                let changed = view
+                    .snapshot
+                    .supervisors
+                    .get(&key)
+                    .is_none_or(|before| supervisor_changed(before, &supervisor));
+                view.snapshot.put_supervisor(supervisor);
+                Woken {
+                    tenants: BTreeSet::new(),
+                    supervisors: if changed {
+                        [key].into()
+                    } else {
+                        BTreeSet::new()
+                    },
+                }
+            }
+            fn remove(&self, view: &mut View) -> Woken {
+                let key = Supervisor::$variant(self.clone()).key();
+                view.snapshot.supervisors.remove(&key);
+                Woken::default()
+            }
+        }
+    };
+}
+
+supervisor_kind!(ResourceSupervisor, Namespaced);
+supervisor_kind!(ClusterResourceSupervisor, Cluster);
+
+macro_rules! workload_kind {
+    ($kind:ident, $field:ident, $slim:ident) => {
+        impl Watched for $kind {
+            const NAME: &'static str = stringify!($kind);
+            fn relisted(self) -> Relisted {
+                Relisted::$kind(Box::new($slim(self)))
+            }
+            fn put(self, view: &mut View) -> Woken {
+                let namespace = self.metadata.namespace.clone().unwrap_or_default();
+                insert(&mut view.snapshot.$field, $slim(self));
+                Woken {
+                    tenants: BTreeSet::new(),
+                    supervisors: view
+                        .snapshot
+                        .supervisors_covering(&namespace)
+                        .into_iter()
+                        .collect(),
+                }
+            }
+            fn remove(&self, view: &mut View) -> Woken {
+                remove(&mut view.snapshot.$field, self);
+                let namespace = self.metadata.namespace.as_deref().unwrap_or_default();
+                Woken {
+                    tenants: BTreeSet::new(),
+                    supervisors: view
+                        .snapshot
+                        .supervisors_covering(namespace)
+                        .into_iter()
+                        .collect(),
+                }
+            }
+        }
+    };
+}
+
+workload_kind!(Deployment, deployments, slim_deployment);
+workload_kind!(StatefulSet, stateful_sets, slim_stateful_set);
+
 macro_rules! namespaced_child {
     ($kind:ident, $field:ident) => {
         impl Watched for $kind {
-            const KIND: Kind = Kind::$kind;
+            const NAME: &'static str = stringify!($kind);
             fn relisted(self) -> Relisted {
                 Relisted::$kind(Box::new(self))
             }
-            fn put(self, view: &mut View) -> BTreeSet<String> {
-                let woken = view.snapshot.affected_tenants(&model_ref(&self));
+            fn put(self, view: &mut View) -> Woken {
+                let woken = view
+                    .snapshot
+                    .affected_tenants(&model_ref(Kind::$kind, &self));
                 insert(&mut view.snapshot.$field, self);
-                woken
+                Woken::tenants(woken)
             }
-            fn remove(&self, view: &mut View) -> BTreeSet<String> {
+            fn remove(&self, view: &mut View) -> Woken {
                 remove(&mut view.snapshot.$field, self);
-                view.snapshot.affected_tenants(&model_ref(self))
+                Woken::tenants(
+                    view.snapshot
+                        .affected_tenants(&model_ref(Kind::$kind, self)),
+                )
             }
         }
     };
@@ -404,8 +618,8 @@ mod tests {
         }
     }
 
-    fn names(set: &BTreeSet<String>) -> Vec<&str> {
-        set.iter().map(String::as_str).collect()
+    fn names(woken: &Woken) -> Vec<&str> {
+        woken.tenants.iter().map(String::as_str).collect()
     }
 
     #[test]
@@ -564,6 +778,11 @@ mod tests {
         cache.apply(Event::<ResourceQuota>::InitDone);
         assert!(!cache.synced());
         cache.apply(Event::<LimitRange>::InitDone);
+        cache.apply(Event::<ResourceSupervisor>::InitDone);
+        cache.apply(Event::<ClusterResourceSupervisor>::InitDone);
+        cache.apply(Event::<Deployment>::InitDone);
+        assert!(!cache.synced());
+        cache.apply(Event::<StatefulSet>::InitDone);
         assert!(cache.synced());
     }
 }

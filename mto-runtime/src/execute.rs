@@ -2,12 +2,14 @@
 //! apply with the one field manager `mto`, uid-guarded deletes, merge
 //! patches for what apply cannot express.
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Client, Resource as KubeResource};
 use mto_model::action::{Action, Kind, ObjectRef, Resource};
-use mto_model::api::Tenant;
+use mto_model::api::{ClusterResourceSupervisor, ResourceSupervisor, Tenant};
+use mto_model::hibernation::{SupervisorAction, SupervisorId, WorkloadKind, WorkloadRef};
 use mto_model::labels::{FIELD_MANAGER, TENANT_FINALIZER};
 use serde::Serialize;
 use serde_json::json;
@@ -200,4 +202,189 @@ where
             action: action.to_string(),
             source,
         })
+}
+
+/// Runs one supervisor action: scales are merge patches guarded by the
+/// resourceVersion observed, so the count saved is the count replaced.
+pub async fn execute_supervisor(
+    client: &Client,
+    action: &SupervisorAction,
+) -> Result<(), ExecuteError> {
+    use mto_model::labels::{
+        OVERRIDE_ANNOTATION, SAVED_REPLICAS_ANNOTATION, SLEPT_BY_ANNOTATION, SUPERVISOR_FINALIZER,
+    };
+    let api_error = |source| ExecuteError::Api {
+        action: action.to_string(),
+        source,
+    };
+    let merge = PatchParams::default();
+    match action {
+        SupervisorAction::Sleep {
+            workload,
+            saved,
+            supervisor,
+            resource_version,
+        } => {
+            let patch = json!({
+                "metadata": {
+                    "resourceVersion": resource_version,
+                    "annotations": {
+                        SAVED_REPLICAS_ANNOTATION: saved.to_string(),
+                        SLEPT_BY_ANNOTATION: supervisor,
+                    }
+                },
+                "spec": {"replicas": 0}
+            });
+            patch_workload(client, workload, &patch)
+                .await
+                .map_err(api_error)
+        }
+        SupervisorAction::Wake {
+            workload,
+            replicas,
+            resource_version,
+        } => {
+            let patch = json!({
+                "metadata": {
+                    "resourceVersion": resource_version,
+                    "annotations": {
+                        SAVED_REPLICAS_ANNOTATION: null,
+                        SLEPT_BY_ANNOTATION: null,
+                    }
+                },
+                "spec": {"replicas": replicas}
+            });
+            patch_workload(client, workload, &patch)
+                .await
+                .map_err(api_error)
+        }
+        SupervisorAction::AddFinalizer { supervisor }
+        | SupervisorAction::RemoveFinalizer { supervisor } => {
+            let adding = matches!(action, SupervisorAction::AddFinalizer { .. });
+            let current = get_supervisor(client, supervisor)
+                .await
+                .map_err(api_error)?;
+            let Some((meta, _)) = current else {
+                return Ok(());
+            };
+            let mut finalizers = meta.finalizers.unwrap_or_default();
+            finalizers.retain(|f| f != SUPERVISOR_FINALIZER);
+            if adding {
+                finalizers.push(SUPERVISOR_FINALIZER.into());
+            }
+            let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": meta.resource_version}});
+            patch_supervisor(client, supervisor, &merge, &Patch::Merge(patch))
+                .await
+                .map_err(api_error)
+        }
+        SupervisorAction::EndOverride { supervisor } => {
+            let patch = json!({"metadata": {"annotations": {OVERRIDE_ANNOTATION: null}}});
+            patch_supervisor(client, supervisor, &merge, &Patch::Merge(patch))
+                .await
+                .map_err(api_error)
+        }
+        SupervisorAction::UpdateStatus { supervisor, status } => {
+            let (api_version, kind) = match SupervisorId::parse(supervisor) {
+                Some(SupervisorId::Namespaced { .. }) => (
+                    ResourceSupervisor::api_version(&()).to_string(),
+                    ResourceSupervisor::kind(&()).to_string(),
+                ),
+                _ => (
+                    ClusterResourceSupervisor::api_version(&()).to_string(),
+                    ClusterResourceSupervisor::kind(&()).to_string(),
+                ),
+            };
+            let body = json!({"apiVersion": api_version, "kind": kind, "status": status});
+            let apply = PatchParams::apply(FIELD_MANAGER).force();
+            match SupervisorId::parse(supervisor) {
+                Some(SupervisorId::Namespaced { namespace, name }) => {
+                    Api::<ResourceSupervisor>::namespaced(client.clone(), &namespace)
+                        .patch_status(&name, &apply, &Patch::Apply(body))
+                        .await
+                        .map(|_| ())
+                }
+                Some(SupervisorId::Cluster { name }) => {
+                    Api::<ClusterResourceSupervisor>::all(client.clone())
+                        .patch_status(&name, &apply, &Patch::Apply(body))
+                        .await
+                        .map(|_| ())
+                }
+                None => Ok(()),
+            }
+            .map_err(api_error)
+        }
+    }
+}
+
+async fn patch_workload(
+    client: &Client,
+    workload: &WorkloadRef,
+    patch: &serde_json::Value,
+) -> Result<(), kube::Error> {
+    let params = PatchParams::default();
+    let patch = Patch::Merge(patch);
+    match workload.kind {
+        WorkloadKind::Deployment => {
+            Api::<Deployment>::namespaced(client.clone(), &workload.namespace)
+                .patch(&workload.name, &params, &patch)
+                .await
+                .map(|_| ())
+        }
+        WorkloadKind::StatefulSet => {
+            Api::<StatefulSet>::namespaced(client.clone(), &workload.namespace)
+                .patch(&workload.name, &params, &patch)
+                .await
+                .map(|_| ())
+        }
+    }
+}
+
+async fn get_supervisor(
+    client: &Client,
+    key: &str,
+) -> Result<
+    Option<(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        (),
+    )>,
+    kube::Error,
+> {
+    Ok(match SupervisorId::parse(key) {
+        Some(SupervisorId::Namespaced { namespace, name }) => {
+            Api::<ResourceSupervisor>::namespaced(client.clone(), &namespace)
+                .get_opt(&name)
+                .await?
+                .map(|s| (s.metadata, ()))
+        }
+        Some(SupervisorId::Cluster { name }) => {
+            Api::<ClusterResourceSupervisor>::all(client.clone())
+                .get_opt(&name)
+                .await?
+                .map(|s| (s.metadata, ()))
+        }
+        None => None,
+    })
+}
+
+async fn patch_supervisor(
+    client: &Client,
+    key: &str,
+    params: &PatchParams,
+    patch: &Patch<serde_json::Value>,
+) -> Result<(), kube::Error> {
+    match SupervisorId::parse(key) {
+        Some(SupervisorId::Namespaced { namespace, name }) => {
+            Api::<ResourceSupervisor>::namespaced(client.clone(), &namespace)
+                .patch(&name, params, patch)
+                .await
+                .map(|_| ())
+        }
+        Some(SupervisorId::Cluster { name }) => {
+            Api::<ClusterResourceSupervisor>::all(client.clone())
+                .patch(&name, params, patch)
+                .await
+                .map(|_| ())
+        }
+        None => Ok(()),
+    }
 }

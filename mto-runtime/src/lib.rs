@@ -2,6 +2,7 @@
 //! cluster, and the offline commands of the `mto` binary.
 
 pub mod cache;
+pub mod clock;
 pub mod crds;
 pub mod execute;
 pub mod files;

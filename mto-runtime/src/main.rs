@@ -100,6 +100,14 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "MTO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// For demos and tests only: the operator's clock starts at this
+    /// instant (RFC 3339) instead of now.
+    #[arg(long, env = "MTO_CLOCK_START")]
+    clock_start: Option<mto_model::Timestamp>,
+    /// For demos and tests only: the operator's clock runs this many times
+    /// faster than real time.
+    #[arg(long, env = "MTO_CLOCK_SPEED", default_value_t = 1.0)]
+    clock_speed: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -308,6 +316,13 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         backoff_base: Duration::from_millis(500),
         backoff_max: Duration::from_secs(300),
         identity,
+        clock: match args.clock_start {
+            Some(start) => mto_runtime::clock::Clock::starting_at(start, args.clock_speed),
+            None => mto_runtime::clock::Clock::starting_at(
+                mto_model::Timestamp::now(),
+                args.clock_speed,
+            ),
+        },
     };
     let controller = operator::run(client, cache, metrics, journal, config, shutdown());
     let outcome = match elector.as_mut() {

@@ -110,6 +110,21 @@ impl Metrics {
         self.api_writes.get_or_create(&write_labels(action)).inc();
     }
 
+    /// Counts one write carried out for a supervisor's action.
+    pub fn wrote_for_supervisor(&self, action: &mto_model::hibernation::SupervisorAction) {
+        use mto_model::hibernation::SupervisorAction as A;
+        let (verb, kind) = match action {
+            A::Sleep { workload, .. } | A::Wake { workload, .. } => ("patch", workload.kind.name()),
+            A::AddFinalizer { .. } | A::RemoveFinalizer { .. } | A::EndOverride { .. } => {
+                ("patch", "Supervisor")
+            }
+            A::UpdateStatus { .. } => ("status", "Supervisor"),
+        };
+        self.api_writes
+            .get_or_create(&WriteLabels { verb, kind })
+            .inc();
+    }
+
     /// Counts one Event written.
     pub fn wrote_event(&self) {
         self.api_writes

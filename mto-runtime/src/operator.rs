@@ -11,8 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use futures::channel::mpsc;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::runtime::controller::{self, Action as Requeue, ReconcileRequest, applier};
@@ -22,15 +24,19 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource as _};
 use mto_model::Timestamp;
 use mto_model::action::Action;
-use mto_model::api::{IntegrationConfig, Quota, Tenant};
+use mto_model::api::{
+    ClusterResourceSupervisor, IntegrationConfig, Quota, ResourceSupervisor, Tenant,
+};
+use mto_model::hibernation::{Supervisor, SupervisorId};
 use mto_model::machine::Phase as _;
 use mto_model::observed::Observed as _;
 use mto_model::tenant::{Decision, decide};
 use rand::RngExt as _;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{Cache, Watched};
-use crate::execute::{ExecuteError, execute};
+use crate::cache::{Cache, Watched, Woken};
+use crate::clock::Clock;
+use crate::execute::{ExecuteError, execute, execute_supervisor};
 use crate::journal::{Entry, Journal};
 use crate::metrics::Metrics;
 
@@ -47,6 +53,8 @@ pub struct ControllerConfig {
     pub backoff_max: Duration,
     /// The name this replica reports events under.
     pub identity: String,
+    /// Where time comes from (real, or fast for tests and demos).
+    pub clock: Clock,
 }
 
 /// Why a reconcile did not complete.
@@ -103,8 +111,18 @@ pub async fn run(
     config: ControllerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let shutdown = shutdown.shared();
     let (tenant_store, tenant_writer) = reflector::store::<Tenant>();
-    let (triggers, queue) = mpsc::unbounded::<String>();
+    let (namespaced_store, namespaced_writer) = reflector::store::<ResourceSupervisor>();
+    let (cluster_store, cluster_writer) = reflector::store::<ClusterResourceSupervisor>();
+    let (tenant_tx, tenant_queue) = mpsc::unbounded::<String>();
+    let (namespaced_tx, namespaced_queue) = mpsc::unbounded::<ObjectRef<ResourceSupervisor>>();
+    let (cluster_tx, cluster_queue) = mpsc::unbounded::<ObjectRef<ClusterResourceSupervisor>>();
+    let triggers = Triggers {
+        tenants: tenant_tx,
+        namespaced: namespaced_tx,
+        cluster: cluster_tx,
+    };
     let wc = watcher::Config::default();
     let mut watches = tokio::task::JoinSet::new();
     let tenants = watcher(Api::<Tenant>::all(client.clone()), wc.clone())
@@ -116,12 +134,32 @@ pub async fn run(
         metrics.clone(),
         triggers.clone(),
     ));
+    let namespaced = watcher(Api::<ResourceSupervisor>::all(client.clone()), wc.clone())
+        .default_backoff()
+        .reflect(namespaced_writer);
+    watches.spawn(fold(
+        namespaced,
+        cache.clone(),
+        metrics.clone(),
+        triggers.clone(),
+    ));
+    let cluster = watcher(Api::<ClusterResourceSupervisor>::all(client.clone()), wc)
+        .default_backoff()
+        .reflect(cluster_writer);
+    watches.spawn(fold(
+        cluster,
+        cache.clone(),
+        metrics.clone(),
+        triggers.clone(),
+    ));
     spawn_watch::<Quota>(&mut watches, &client, &cache, &metrics, &triggers);
     spawn_watch::<IntegrationConfig>(&mut watches, &client, &cache, &metrics, &triggers);
     spawn_watch::<Namespace>(&mut watches, &client, &cache, &metrics, &triggers);
     spawn_watch::<RoleBinding>(&mut watches, &client, &cache, &metrics, &triggers);
     spawn_watch::<ResourceQuota>(&mut watches, &client, &cache, &metrics, &triggers);
     spawn_watch::<LimitRange>(&mut watches, &client, &cache, &metrics, &triggers);
+    spawn_watch::<Deployment>(&mut watches, &client, &cache, &metrics, &triggers);
+    spawn_watch::<StatefulSet>(&mut watches, &client, &cache, &metrics, &triggers);
 
     // Deciding on a partial view could release what is merely not listed yet.
     while !cache.synced() {
@@ -129,6 +167,7 @@ pub async fn run(
     }
     tracing::info!(
         tenants = cache.read().snapshot.tenants.len(),
+        supervisors = cache.read().snapshot.supervisors.len(),
         "every kind listed; reconciling"
     );
 
@@ -145,30 +184,94 @@ pub async fn run(
         config: config.clone(),
         failures: Mutex::new(HashMap::new()),
     });
-    let requests = queue
-        .map(|name| Ok::<_, std::convert::Infallible>(request(&name)))
-        .take_until(shutdown);
     let controller_config = controller::Config::default()
         .concurrency(config.concurrency)
         .debounce(config.debounce);
-    applier(
+    let tenants = applier(
         |tenant, ctx| Box::pin(reconcile(tenant, ctx)),
         error_policy,
-        context,
+        context.clone(),
         tenant_store,
-        requests,
+        tenant_queue
+            .map(|name| Ok::<_, std::convert::Infallible>(request(&name)))
+            .take_until(shutdown.clone()),
+        controller_config.clone(),
+    )
+    .for_each(log_outcome);
+    let namespaced = applier(
+        |s: Arc<ResourceSupervisor>, ctx| {
+            Box::pin(supervise(Supervisor::Namespaced((*s).clone()).key(), ctx))
+        },
+        supervisor_error_policy,
+        context.clone(),
+        namespaced_store,
+        namespaced_queue
+            .map(|r| Ok::<_, std::convert::Infallible>(ReconcileRequest::from(r)))
+            .take_until(shutdown.clone()),
+        controller_config.clone(),
+    )
+    .for_each(log_outcome);
+    let cluster = applier(
+        |s: Arc<ClusterResourceSupervisor>, ctx| {
+            Box::pin(supervise(Supervisor::Cluster((*s).clone()).key(), ctx))
+        },
+        supervisor_error_policy,
+        context,
+        cluster_store,
+        cluster_queue
+            .map(|r| Ok::<_, std::convert::Infallible>(ReconcileRequest::from(r)))
+            .take_until(shutdown),
         controller_config,
     )
-    .for_each(|result| async move {
-        match result {
-            Ok(_) => {}
-            // The tenant went away between the event and its turn.
-            Err(controller::Error::ObjectNotFound(_)) => {}
-            Err(e) => tracing::warn!(error = %e, "controller"),
-        }
-    })
-    .await;
+    .for_each(log_outcome);
+    futures::join!(tenants, namespaced, cluster);
     watches.abort_all();
+}
+
+async fn log_outcome<T>(
+    result: Result<T, controller::Error<ReconcileError, std::convert::Infallible>>,
+) {
+    match result {
+        Ok(_) => {}
+        // The object went away between the event and its turn.
+        Err(controller::Error::ObjectNotFound(_)) => {}
+        Err(e) => tracing::warn!(error = %e, "controller"),
+    }
+}
+
+/// Where watch events send whom they concern.
+#[derive(Clone)]
+struct Triggers {
+    tenants: mpsc::UnboundedSender<String>,
+    namespaced: mpsc::UnboundedSender<ObjectRef<ResourceSupervisor>>,
+    cluster: mpsc::UnboundedSender<ObjectRef<ClusterResourceSupervisor>>,
+}
+
+impl Triggers {
+    /// Queues everyone concerned; `false` once the controller is gone.
+    fn send(&self, woken: Woken) -> bool {
+        for tenant in woken.tenants {
+            if self.tenants.unbounded_send(tenant).is_err() {
+                return false;
+            }
+        }
+        for key in woken.supervisors {
+            let sent = match SupervisorId::parse(&key) {
+                Some(SupervisorId::Namespaced { namespace, name }) => self
+                    .namespaced
+                    .unbounded_send(ObjectRef::new(&name).within(&namespace))
+                    .is_ok(),
+                Some(SupervisorId::Cluster { name }) => {
+                    self.cluster.unbounded_send(ObjectRef::new(&name)).is_ok()
+                }
+                None => true,
+            };
+            if !sent {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 fn request(name: &str) -> ReconcileRequest<Tenant> {
@@ -180,7 +283,7 @@ fn spawn_watch<K>(
     client: &Client,
     cache: &Arc<Cache>,
     metrics: &Arc<Metrics>,
-    triggers: &mpsc::UnboundedSender<String>,
+    triggers: &Triggers,
 ) where
     K: Watched
         + kube::Resource<DynamicType = ()>
@@ -201,12 +304,8 @@ fn spawn_watch<K>(
 }
 
 /// Folds a watch into the cache, forwarding the tenants each event concerns.
-async fn fold<K, S>(
-    stream: S,
-    cache: Arc<Cache>,
-    metrics: Arc<Metrics>,
-    triggers: mpsc::UnboundedSender<String>,
-) where
+async fn fold<K, S>(stream: S, cache: Arc<Cache>, metrics: Arc<Metrics>, triggers: Triggers)
+where
     K: Watched,
     S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
 {
@@ -215,14 +314,12 @@ async fn fold<K, S>(
         match event {
             Ok(event) => {
                 metrics.watch_events.inc();
-                for tenant in cache.apply(event) {
-                    if triggers.unbounded_send(tenant).is_err() {
-                        return;
-                    }
+                if !triggers.send(cache.apply(event)) {
+                    return;
                 }
             }
             // The watcher backs off and re-lists by itself.
-            Err(e) => tracing::warn!(kind = K::KIND.name(), error = %e, "watch"),
+            Err(e) => tracing::warn!(kind = K::NAME, error = %e, "watch"),
         }
     }
 }
@@ -231,7 +328,7 @@ async fn reconcile(trigger: Arc<Tenant>, ctx: Arc<Context>) -> Result<Requeue, R
     let name = trigger.metadata.name.clone().unwrap_or_default();
     let started = Instant::now();
     ctx.metrics.reconciles.inc();
-    let now = Timestamp::now();
+    let now = ctx.config.clock.now();
     let decided = {
         let view = ctx.cache.read();
         if let Some(problem) = &view.integration_problem {
@@ -283,6 +380,139 @@ async fn reconcile(trigger: Arc<Tenant>, ctx: Arc<Context>) -> Result<Requeue, R
     Ok(decision
         .requeue_after
         .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// Decides and carries out what one supervisor does now; comes back at its
+/// next transition (requeued at the computed instant, no polling).
+async fn supervise(key: String, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
+    let started = Instant::now();
+    ctx.metrics.reconciles.inc();
+    let now = ctx.config.clock.now();
+    let decided = {
+        let view = ctx.cache.read();
+        if let Some(problem) = &view.integration_problem {
+            return Err(ReconcileError::IntegrationConfig(problem.clone()));
+        }
+        view.snapshot.supervisors.get(&key).map(|s| {
+            let reference = match s {
+                Supervisor::Namespaced(r) => r.object_ref(&()),
+                Supervisor::Cluster(c) => c.object_ref(&()),
+            };
+            (
+                mto_model::hibernation::decide(s, &view.snapshot, now),
+                reference,
+            )
+        })
+    };
+    let Some((decision, reference)) = decided else {
+        return Ok(Requeue::await_change());
+    };
+    let mut done = Vec::new();
+    let mut failure = None;
+    for action in &decision.actions {
+        match execute_supervisor(&ctx.client, action).await {
+            Ok(()) => {
+                ctx.metrics.wrote_for_supervisor(action);
+                done.push(action.to_string());
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if !done.is_empty() || failure.is_some() {
+        let scaled: Vec<&String> = done
+            .iter()
+            .filter(|a| a.starts_with("sleep ") || a.starts_with("wake "))
+            .collect();
+        let mut events = Vec::new();
+        if !scaled.is_empty() {
+            events.push(KubeEvent {
+                type_: EventType::Normal,
+                reason: if decision.phase == mto_model::hibernation::SupervisorPhase::Sleeping {
+                    "Sleeping".into()
+                } else {
+                    "Waking".into()
+                },
+                note: Some(truncate(
+                    &scaled
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )),
+                action: "Scale".into(),
+                secondary: None,
+            });
+        }
+        if let Some(f) = &failure {
+            events.push(KubeEvent {
+                type_: EventType::Warning,
+                reason: "WriteFailed".into(),
+                note: Some(truncate(&f.to_string())),
+                action: "Scale".into(),
+                secondary: None,
+            });
+        }
+        for event in &events {
+            match ctx.recorder.publish(event, &reference).await {
+                Ok(()) => ctx.metrics.wrote_event(),
+                Err(e) => tracing::warn!(supervisor = %key, error = %e, "event not recorded"),
+            }
+        }
+        tracing::info!(
+            supervisor = %key,
+            from = decision.from.name(),
+            to = decision.phase.name(),
+            writes = done.len(),
+            error = failure.as_ref().map(ToString::to_string),
+            "changed"
+        );
+        if let Some(journal) = ctx.journal.clone() {
+            let entry = Entry {
+                at: now,
+                from: decision.from.name().into(),
+                to: decision.phase.name().into(),
+                actions: done.clone(),
+                events: Vec::new(),
+                error: failure.as_ref().map(ToString::to_string),
+            };
+            let key = key.clone();
+            match tokio::task::spawn_blocking(move || journal.record(&key, &entry)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "journal"),
+                Err(e) => tracing::warn!(error = %e, "journal"),
+            }
+        }
+    }
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    if let Ok(mut failures) = ctx.failures.lock() {
+        failures.remove(&key);
+    }
+    Ok(match decision.wake_at {
+        // A second late rather than early: the schedule has turned by then.
+        Some(at) => Requeue::requeue(ctx.config.clock.until(at) + Duration::from_millis(500)),
+        None => Requeue::await_change(),
+    })
+}
+
+fn supervisor_error_policy<K: kube::Resource<DynamicType = ()>>(
+    supervisor: Arc<K>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Requeue {
+    let name = format!(
+        "{}/{}",
+        K::kind(&()),
+        supervisor.meta().name.as_deref().unwrap_or_default()
+    );
+    retry_after_failure(&name, error, &ctx)
 }
 
 /// Events and the journal entry for one reconcile that did something.
@@ -389,6 +619,11 @@ fn truncate(text: &str) -> String {
 
 fn error_policy(tenant: Arc<Tenant>, error: &ReconcileError, ctx: Arc<Context>) -> Requeue {
     let name = tenant.metadata.name.clone().unwrap_or_default();
+    retry_after_failure(&name, error, &ctx)
+}
+
+/// Counts the failure and picks the retry delay: exponential with jitter.
+fn retry_after_failure(name: &str, error: &ReconcileError, ctx: &Context) -> Requeue {
     ctx.metrics
         .reconcile_errors
         .get_or_create(&crate::metrics::ErrorLabels {
@@ -399,13 +634,13 @@ fn error_policy(tenant: Arc<Tenant>, error: &ReconcileError, ctx: Arc<Context>) 
         .failures
         .lock()
         .map(|mut f| {
-            let n = f.entry(name.clone()).or_insert(0);
+            let n = f.entry(name.to_owned()).or_insert(0);
             *n = n.saturating_add(1);
             *n
         })
         .unwrap_or(1);
     let delay = backoff(&ctx.config, attempt, rand::rng().random::<f64>());
-    tracing::warn!(tenant = %name, attempt, retry_in = ?delay, error = %error, "reconcile failed");
+    tracing::warn!(object = %name, attempt, retry_in = ?delay, error = %error, "reconcile failed");
     Requeue::requeue(delay)
 }
 
@@ -448,6 +683,7 @@ mod tests {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(300),
             identity: "test".into(),
+            clock: Clock::real(),
         }
     }
 

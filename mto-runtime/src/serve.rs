@@ -135,7 +135,6 @@ mod tests {
 
     #[tokio::test]
     async fn the_endpoints_answer_and_readiness_follows_the_cache() {
-        use kube::runtime::watcher::Event;
         let endpoints = Endpoints {
             metrics: Arc::new(Metrics::default()),
             cache: Arc::new(Cache::default()),
@@ -159,32 +158,7 @@ mod tests {
         assert_eq!(ask("/healthz").await, Ok("ok".into()));
         let not_ready = ask("/readyz").await.expect_err("not synced");
         assert!(not_ready.contains("503"), "{not_ready}");
-        for kind in crate::cache::WATCHED {
-            // Mark every kind listed, as the watches do.
-            match kind {
-                mto_model::action::Kind::Tenant => endpoints
-                    .cache
-                    .apply(Event::<mto_model::api::Tenant>::InitDone),
-                mto_model::action::Kind::Quota => endpoints
-                    .cache
-                    .apply(Event::<mto_model::api::Quota>::InitDone),
-                mto_model::action::Kind::IntegrationConfig => endpoints
-                    .cache
-                    .apply(Event::<mto_model::api::IntegrationConfig>::InitDone),
-                mto_model::action::Kind::Namespace => endpoints
-                    .cache
-                    .apply(Event::<k8s_openapi::api::core::v1::Namespace>::InitDone),
-                mto_model::action::Kind::RoleBinding => endpoints
-                    .cache
-                    .apply(Event::<k8s_openapi::api::rbac::v1::RoleBinding>::InitDone),
-                mto_model::action::Kind::ResourceQuota => endpoints
-                    .cache
-                    .apply(Event::<k8s_openapi::api::core::v1::ResourceQuota>::InitDone),
-                mto_model::action::Kind::LimitRange => endpoints
-                    .cache
-                    .apply(Event::<k8s_openapi::api::core::v1::LimitRange>::InitDone),
-            };
-        }
+        endpoints.cache.list_empty_cluster();
         assert_eq!(ask("/readyz").await, Ok("ok".into()));
         let metrics = ask("/metrics").await.expect("metrics");
         assert!(metrics.contains("mto_leader 1"), "{metrics}");

@@ -31,6 +31,15 @@ impl Operator {
 
     /// Runs the operator with the given kubeconfig (default: the test's admin).
     fn start_as(identity: &str, kubeconfig: Option<&std::path::Path>) -> Operator {
+        Operator::start_with(identity, kubeconfig, &[])
+    }
+
+    /// Runs the operator with more flags.
+    fn start_with(
+        identity: &str,
+        kubeconfig: Option<&std::path::Path>,
+        extra: &[&str],
+    ) -> Operator {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -66,6 +75,7 @@ impl Operator {
                 "--debounce-ms",
                 "200",
             ])
+            .args(extra)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -835,4 +845,84 @@ fn the_shipped_rbac_is_all_the_operator_needs() {
         ])
         .contains("service-account")
     );
+}
+
+fn replicas_and_saved(kind: &str, name: &str, namespace: &str) -> (i64, Option<String>) {
+    let w = get_json(&[kind, name, "-n", namespace]).expect("workload");
+    (
+        w["spec"]["replicas"].as_i64().unwrap_or(-1),
+        w["metadata"]["annotations"]["hibernation.stakater.com/replicas"]
+            .as_str()
+            .map(str::to_owned),
+    )
+}
+
+/// A Deployment and a StatefulSet go to zero at the sleep time with their
+/// counts written on them; the operator is killed while they sleep; a new
+/// one, started after the wake time, gives them back exactly their counts.
+/// The operator's clock starts just before 22:00 so the schedule fires in
+/// seconds.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn workloads_sleep_on_schedule_and_wake_with_their_counts_across_a_crash() {
+    setup();
+    ensure_namespaces(&["op-sleep"]);
+    apply(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: op-sleep}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: registry.example.com/web:1}]}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: op-sleep}\nspec:\n  replicas: 2\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: registry.example.com/db:1}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: agent\n  namespace: op-sleep\n  annotations: {hibernation.stakater.com/exclude: \"true\"}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec: {containers: [{name: agent, image: registry.example.com/agent:1}]}\n---\napiVersion: hibernation.stakater.com/v1beta1\nkind: ResourceSupervisor\nmetadata: {name: nightly, namespace: op-sleep}\nspec:\n  schedule:\n    sleepSchedule: \"0 22 * * *\"\n    wakeSchedule: \"0 6 * * *\"\n",
+    );
+    let mut evening =
+        Operator::start_with("evening", None, &["--clock-start", "2026-11-25T21:59:55Z"]);
+    evening.wait_ready();
+    eventually("web and db sleep with their counts saved", 60, || {
+        replicas_and_saved("deployment", "web", "op-sleep") == (0, Some("3".into()))
+            && replicas_and_saved("statefulset", "db", "op-sleep") == (0, Some("2".into()))
+    });
+    assert_eq!(
+        replicas_and_saved("deployment", "agent", "op-sleep"),
+        (1, None),
+        "excluded"
+    );
+    eventually("the supervisor says asleep", 30, || {
+        get_json(&["resourcesupervisor", "nightly", "-n", "op-sleep"])
+            .is_some_and(|s| s["status"]["currentStatus"] == "asleep")
+    });
+    let status =
+        get_json(&["resourcesupervisor", "nightly", "-n", "op-sleep"]).expect("rs")["status"]
+            .clone();
+    assert_eq!(
+        status["nextTransitionTime"], "2026-11-26T06:00:00Z",
+        "{status}"
+    );
+    let apps = status["sleepingApplications"].to_string();
+    assert!(
+        apps.contains("\"web\"") && apps.contains("\"db\""),
+        "{apps}"
+    );
+    assert!(
+        !kubectl_ok(&[
+            "get",
+            "events",
+            "-n",
+            "op-sleep",
+            "--field-selector",
+            "involvedObject.name=nightly,reason=Sleeping",
+            "-o",
+            "name",
+        ])
+        .trim()
+        .is_empty()
+    );
+
+    // The operator dies in the night; nothing of the counts is lost.
+    evening.kill();
+    let morning = Operator::start_with("morning", None, &["--clock-start", "2026-11-26T06:00:05Z"]);
+    morning.wait_ready();
+    eventually("web and db wake with exactly their counts", 60, || {
+        replicas_and_saved("deployment", "web", "op-sleep") == (3, None)
+            && replicas_and_saved("statefulset", "db", "op-sleep") == (2, None)
+    });
+    eventually("the supervisor says awake", 30, || {
+        get_json(&["resourcesupervisor", "nightly", "-n", "op-sleep"])
+            .is_some_and(|s| s["status"]["currentStatus"] == "awake")
+    });
 }

@@ -1066,28 +1066,8 @@ impl Sim {
         );
     }
 
-    /// The supervisors covering a namespace, as the runtime's watch mapping
-    /// finds them.
     fn supervisors_of(&self, namespace: &str) -> Vec<String> {
-        let view = self.store.view();
-        let labels = view
-            .namespace(namespace)
-            .and_then(|n| n.metadata.labels.as_ref());
-        view.supervisors
-            .iter()
-            .filter(|(_, s)| match s {
-                Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
-                Supervisor::Cluster(c) => {
-                    c.spec.namespaces.names.iter().any(|n| n == namespace)
-                        || c.spec
-                            .namespaces
-                            .label_selector
-                            .as_ref()
-                            .is_some_and(|sel| mto_model::selector::matches(sel, labels))
-                }
-            })
-            .map(|(key, _)| key.clone())
-            .collect()
+        self.store.view().supervisors_covering(namespace)
     }
 
     /// A namespace appeared or changed: teams deploy what waited for it,
