@@ -13,9 +13,9 @@
 //!   count it was given becomes the count it wakes with: the latest intent
 //!   wins, and sleep is not undone by a sync loop.
 //! - A workload created while asleep goes to sleep too.
-//! - A workload annotated `hibernation.stakater.com/exclude: "true"`, or in
-//!   a privileged namespace, is never put to sleep; if it was asleep when it
-//!   became excluded, it wakes.
+//! - Workloads and namespaces annotated `hibernation.stakater.com/exclude:
+//!   "true"`, and privileged namespaces, are never put to sleep; a workload
+//!   asleep when it becomes excluded wakes.
 //! - A workload that leaves the supervisor's namespaces, or whose
 //!   supervisor is deleted, wakes.
 //! - To wake or sleep early, annotate the supervisor

@@ -23,7 +23,7 @@ pub const FIELD_MANAGER: &str = "mto";
 pub const RESOURCE_QUOTA_NAME: &str = "tenant-quota";
 /// Name of the LimitRange mto keeps in each tenant namespace.
 pub const LIMIT_RANGE_NAME: &str = "tenant-limit-range";
-/// Workloads carrying this annotation with value `"true"` never sleep.
+/// Workloads, and namespaces, carrying this annotation with value `"true"` never sleep.
 pub const HIBERNATION_EXCLUDE_ANNOTATION: &str = "hibernation.stakater.com/exclude";
 /// The label every namespace gets from Kubernetes itself.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";

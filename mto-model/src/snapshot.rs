@@ -524,11 +524,18 @@ impl WorkloadView for Snapshot {
     }
 
     fn supervised_namespaces(&self, supervisor: &Supervisor) -> BTreeSet<String> {
-        let live = |name: &str| {
-            self.namespaces
-                .get(name)
-                .is_some_and(|n| n.metadata.deletion_timestamp.is_none())
+        // A namespace annotated `hibernation.stakater.com/exclude: "true"`
+        // never sleeps, whoever selects it.
+        let eligible = |ns: &Namespace| {
+            ns.metadata.deletion_timestamp.is_none()
+                && ns
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(crate::labels::HIBERNATION_EXCLUDE_ANNOTATION))
+                    .is_none_or(|v| v != "true")
         };
+        let live = |name: &str| self.namespaces.get(name).is_some_and(eligible);
         match supervisor {
             Supervisor::Namespaced(s) => s
                 .metadata
@@ -549,7 +556,7 @@ impl WorkloadView for Snapshot {
                     out.extend(
                         self.namespaces
                             .iter()
-                            .filter(|(_, ns)| ns.metadata.deletion_timestamp.is_none())
+                            .filter(|(_, ns)| eligible(ns))
                             .filter(|(_, ns)| {
                                 crate::selector::matches(selector, ns.metadata.labels.as_ref())
                             })

@@ -257,6 +257,26 @@ fn a_workload_scaled_up_while_asleep_sleeps_again_and_wakes_with_the_new_count()
 }
 
 #[test]
+fn an_excluded_namespace_never_sleeps_and_wakes_if_excluded_while_asleep() {
+    let mut c = cluster();
+    let supervisor = nightly("dev");
+    let key = supervisor.key();
+    c.put_supervisor(supervisor);
+    settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
+    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
+    let mut dev = c.namespaces["dev"].clone();
+    dev.metadata.annotations =
+        Some([(HIBERNATION_EXCLUDE_ANNOTATION.to_owned(), "true".to_owned())].into());
+    c.put_namespace(dev);
+    settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
+    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
+    assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 2);
+    // And the next night leaves it alone.
+    settle(&mut c, &key, at("2026-11-26T22:00:00Z"));
+    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
+}
+
+#[test]
 fn a_workload_created_while_asleep_goes_to_sleep_too() {
     let mut c = cluster();
     let supervisor = nightly("dev");
