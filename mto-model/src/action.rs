@@ -29,6 +29,9 @@ pub enum Kind {
     Quota,
     /// `tenantoperator.stakater.com/v1beta1/IntegrationConfig`.
     IntegrationConfig,
+    /// `hibernation.stakater.com/v1beta1/ClusterResourceSupervisor`,
+    /// cluster-scoped: the one a tenant's `spec.hibernation` asks for.
+    ClusterResourceSupervisor,
 }
 
 impl Kind {
@@ -43,6 +46,7 @@ impl Kind {
             Kind::Tenant => "Tenant",
             Kind::Quota => "Quota",
             Kind::IntegrationConfig => "IntegrationConfig",
+            Kind::ClusterResourceSupervisor => "ClusterResourceSupervisor",
         }
     }
 }
@@ -104,6 +108,8 @@ pub enum Resource {
     ResourceQuota(ResourceQuota),
     /// Default container limits.
     LimitRange(LimitRange),
+    /// The sleep schedule of a tenant's `spec.hibernation`.
+    ClusterResourceSupervisor(crate::api::ClusterResourceSupervisor),
 }
 
 impl Resource {
@@ -115,6 +121,9 @@ impl Resource {
             Resource::RoleBinding(o) => (Kind::RoleBinding, &o.metadata),
             Resource::ResourceQuota(o) => (Kind::ResourceQuota, &o.metadata),
             Resource::LimitRange(o) => (Kind::LimitRange, &o.metadata),
+            Resource::ClusterResourceSupervisor(o) => {
+                (Kind::ClusterResourceSupervisor, &o.metadata)
+            }
         };
         ObjectRef {
             kind,

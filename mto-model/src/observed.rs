@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 
-use crate::api::{Quota, Tenant};
+use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::integration::Integration;
 use crate::tenant::requested_namespaces;
 
@@ -35,6 +35,8 @@ pub trait Observed {
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange>;
     /// The tenants whose spec asks for `namespace`, first claim first.
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
+    /// A ClusterResourceSupervisor by name.
+    fn cluster_resource_supervisor(&self, name: &str) -> Option<&ClusterResourceSupervisor>;
 }
 
 /// Which tenants ask for which namespaces, in claim order: the tenant

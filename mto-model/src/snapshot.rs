@@ -76,6 +76,18 @@ impl Observed for Snapshot {
     fn tenant(&self, name: &str) -> Option<&Tenant> {
         self.tenants.get(name)
     }
+    fn cluster_resource_supervisor(
+        &self,
+        name: &str,
+    ) -> Option<&crate::api::ClusterResourceSupervisor> {
+        match self
+            .supervisors
+            .get(&format!("ClusterResourceSupervisor/{name}"))?
+        {
+            Supervisor::Cluster(c) => Some(c),
+            Supervisor::Namespaced(_) => None,
+        }
+    }
     fn quota(&self, name: &str) -> Option<&Quota> {
         self.quotas.get(name)
     }
@@ -207,6 +219,11 @@ impl Snapshot {
                 out.extend(label_of(&object.name));
                 out.extend(self.claimants(&object.name).map(str::to_owned));
             }
+            // The supervisor of a tenant's spec.hibernation: its tenant.
+            Kind::ClusterResourceSupervisor => out.extend(
+                self.cluster_resource_supervisor(&object.name)
+                    .and_then(|c| c.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned()),
+            ),
             _ => out.extend(object.namespace.as_deref().and_then(label_of)),
         }
         out
@@ -315,6 +332,32 @@ impl Snapshot {
                     },
                     Kind::Quota => self.quotas.remove(name).is_some(),
                     Kind::IntegrationConfig => false,
+                    Kind::ClusterResourceSupervisor => {
+                        let key = format!("ClusterResourceSupervisor/{name}");
+                        match self.supervisors.get_mut(&key) {
+                            Some(s) if !matches(s.meta()) => false,
+                            // Its finalizer holds it until its workloads are
+                            // awake; the snapshot has no clock, so the
+                            // deletion is marked at its creation time.
+                            Some(s)
+                                if s.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty()) =>
+                            {
+                                let meta = s.meta_mut();
+                                let marked = meta.deletion_timestamp.is_none();
+                                if marked {
+                                    meta.deletion_timestamp =
+                                        Some(meta.creation_timestamp.clone().unwrap_or(
+                                            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                                                crate::Timestamp::UNIX_EPOCH,
+                                            ),
+                                        ));
+                                }
+                                marked
+                            }
+                            Some(_) => self.supervisors.remove(&key).is_some(),
+                            None => false,
+                        }
+                    }
                 })
             }
             Action::RemoveLabels { target, keys, .. } => {
@@ -370,6 +413,38 @@ impl Snapshot {
 
     fn apply(&mut self, object: &Resource) -> Result<bool, ExecuteError> {
         match object {
+            Resource::ClusterResourceSupervisor(applied) => {
+                let key = format!(
+                    "ClusterResourceSupervisor/{}",
+                    applied.metadata.name.as_deref().unwrap_or_default()
+                );
+                let uid = self.uid();
+                let created = !self.supervisors.contains_key(&key);
+                let entry = self.supervisors.entry(key).or_insert_with(|| {
+                    let mut new = crate::api::ClusterResourceSupervisor::new(
+                        applied.metadata.name.as_deref().unwrap_or_default(),
+                        applied.spec.clone(),
+                    );
+                    new.metadata.uid = Some(uid);
+                    new.metadata.generation = Some(1);
+                    Supervisor::Cluster(new)
+                });
+                let Supervisor::Cluster(current) = entry else {
+                    return Ok(false);
+                };
+                let mut changed = apply_metadata(
+                    &mut current.metadata,
+                    &applied.metadata,
+                    "hibernation.stakater.com/v1beta1",
+                );
+                if current.spec != applied.spec {
+                    current.spec = applied.spec.clone();
+                    current.metadata.generation =
+                        Some(current.metadata.generation.unwrap_or(0) + 1);
+                    changed = true;
+                }
+                Ok(changed || created)
+            }
             Resource::Namespace(applied) => {
                 let name = applied.metadata.name.clone().unwrap_or_default();
                 let existing = self.namespaces.get(&name);

@@ -483,6 +483,18 @@ fn supervisor_changed(before: &Supervisor, after: &Supervisor) -> bool {
         || override_of(b) != override_of(a)
 }
 
+/// The tenant whose `spec.hibernation` a supervisor carries, if mto made it.
+fn tenant_of(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> BTreeSet<String> {
+    meta.labels
+        .as_ref()
+        .filter(|_| mto_model::tenant::is_managed(meta))
+        .and_then(|l| l.get(mto_model::labels::TENANT_LABEL).cloned())
+        .into_iter()
+        .collect()
+}
+
 macro_rules! supervisor_kind {
     ($kind:ident, $variant:ident) => {
         impl Watched for $kind {
@@ -498,9 +510,10 @@ macro_rules! supervisor_kind {
                     .supervisors
                     .get(&key)
                     .is_none_or(|before| supervisor_changed(before, &supervisor));
+                let tenants = tenant_of(supervisor.meta());
                 view.snapshot.put_supervisor(supervisor);
                 Woken {
-                    tenants: BTreeSet::new(),
+                    tenants,
                     supervisors: if changed {
                         [key].into()
                     } else {
@@ -511,7 +524,7 @@ macro_rules! supervisor_kind {
             fn remove(&self, view: &mut View) -> Woken {
                 let key = Supervisor::$variant(self.clone()).key();
                 view.snapshot.supervisors.remove(&key);
-                Woken::default()
+                Woken::tenants(tenant_of(&self.metadata))
             }
         }
     };

@@ -74,6 +74,15 @@ pub async fn execute(client: &Client, action: &Action) -> Result<(), ExecuteErro
                 )
                 .await
             }
+            Resource::ClusterResourceSupervisor(o) => {
+                apply_object(
+                    Api::<ClusterResourceSupervisor>::all(client.clone()),
+                    o,
+                    &apply,
+                    action,
+                )
+                .await
+            }
         },
         Action::Delete { target, uid, .. } => {
             let params = DeleteParams {
@@ -100,6 +109,12 @@ pub async fn execute(client: &Client, action: &Action) -> Result<(), ExecuteErro
                     .delete(&target.name, &params)
                     .await
                     .map(|_| ()),
+                Kind::ClusterResourceSupervisor => {
+                    Api::<ClusterResourceSupervisor>::all(client.clone())
+                        .delete(&target.name, &params)
+                        .await
+                        .map(|_| ())
+                }
                 Kind::Tenant | Kind::Quota | Kind::IntegrationConfig => return Ok(()),
             };
             match result {

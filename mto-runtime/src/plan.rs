@@ -143,6 +143,17 @@ impl Plan {
                         Resource::RoleBinding(o) => serde_norway::to_string(&typed(o))?,
                         Resource::ResourceQuota(o) => serde_norway::to_string(&typed(o))?,
                         Resource::LimitRange(o) => serde_norway::to_string(&typed(o))?,
+                        Resource::ClusterResourceSupervisor(o) => {
+                            let mut value = serde_json::to_value(o).unwrap_or_default();
+                            if let Some(map) = value.as_object_mut() {
+                                map.insert(
+                                    "apiVersion".into(),
+                                    "hibernation.stakater.com/v1beta1".into(),
+                                );
+                                map.insert("kind".into(), "ClusterResourceSupervisor".into());
+                            }
+                            serde_norway::to_string(&value)?
+                        }
                     };
                     out.push_str("---\n");
                     out.push_str(&value);
@@ -198,5 +209,10 @@ fn detail(object: &Resource) -> String {
             format!("  {}", hard.join(" "))
         }
         Resource::LimitRange(_) => String::new(),
+        Resource::ClusterResourceSupervisor(c) => format!(
+            "  sleep {:?}, wake {:?}",
+            c.spec.schedule.sleep_schedule,
+            c.spec.schedule.wake_schedule.as_deref().unwrap_or("-")
+        ),
     }
 }

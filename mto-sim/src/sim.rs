@@ -780,6 +780,11 @@ impl Sim {
             if e.object.kind == Kind::Namespace && !e.deleted {
                 self.namespace_changed(&e.object.name);
             }
+            // The supervisor a tenant's spec.hibernation asks for.
+            if e.object.kind == Kind::ClusterResourceSupervisor {
+                let key = format!("ClusterResourceSupervisor/{}", e.object.name);
+                self.schedule_supervisor(&key, at);
+            }
         }
         for e in events {
             if e.object.kind == Kind::Namespace

@@ -399,6 +399,21 @@ impl Store {
                 }
                 Ok(())
             }
+            Action::Delete { target, uid, .. }
+                if target.kind == Kind::ClusterResourceSupervisor =>
+            {
+                let key = format!("ClusterResourceSupervisor/{}", target.name);
+                let matches = self
+                    .view
+                    .supervisors
+                    .get(&key)
+                    .is_some_and(|s| uid.is_none() || s.meta().uid == *uid);
+                if matches {
+                    self.delete_supervisor(&key, now)?;
+                    self.bump(target.clone(), !self.view.supervisors.contains_key(&key));
+                }
+                Ok(())
+            }
             Action::Delete { target, .. } => {
                 if self
                     .view
@@ -515,6 +530,11 @@ impl Store {
                 .get_mut(&target.name)
                 .map(|o| &mut o.metadata),
             Kind::IntegrationConfig => None,
+            Kind::ClusterResourceSupervisor => self
+                .view
+                .supervisors
+                .get_mut(&format!("ClusterResourceSupervisor/{}", target.name))
+                .map(Supervisor::meta_mut),
         }
     }
 

@@ -319,6 +319,37 @@ pub(crate) fn has_managed_labels(meta: &ObjectMeta, tenant: &str) -> bool {
             .all(|k| *k == MANAGED_BY_LABEL || *k == TENANT_LABEL)
 }
 
+/// The ClusterResourceSupervisor a tenant's `spec.hibernation` asks for
+/// (named after the tenant, selecting its namespaces, UTC), if any.
+pub(crate) fn tenant_supervisor(tenant: &Tenant) -> Option<crate::api::ClusterResourceSupervisor> {
+    let h = tenant.spec.hibernation.as_ref()?;
+    if h.sleep_schedule.trim().is_empty() {
+        return None;
+    }
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let mut supervisor = crate::api::ClusterResourceSupervisor::new(
+        name,
+        crate::api::ClusterResourceSupervisorSpec {
+            namespaces: crate::api::NamespaceSelection {
+                names: Vec::new(),
+                label_selector: Some(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                        match_labels: Some([(TENANT_LABEL.to_owned(), name.to_owned())].into()),
+                        ..Default::default()
+                    },
+                ),
+            },
+            schedule: crate::api::SleepSchedule {
+                sleep_schedule: h.sleep_schedule.clone(),
+                wake_schedule: Some(h.wake_schedule.clone()).filter(|w| !w.trim().is_empty()),
+                time_zone: None,
+            },
+        },
+    );
+    supervisor.metadata.labels = Some(managed_labels(name));
+    Some(supervisor)
+}
+
 /// A namespace's share of the tenant's quota: each resource divided evenly
 /// over `parts` namespaces, rounded down, so the shares never sum above
 /// the tenant's total.

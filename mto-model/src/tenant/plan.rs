@@ -52,7 +52,10 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     let mut namespaces = Vec::new();
     match tenant.validate() {
         Err(errors) => planner.findings.spec_errors = Some(errors),
-        Ok(()) => namespaces = planner.plan(),
+        Ok(()) => {
+            namespaces = planner.plan();
+            planner.plan_hibernation();
+        }
     }
     let Planner {
         mut actions,
@@ -96,6 +99,9 @@ struct Findings {
     held: Vec<String>,
     /// Quota increases deferred until decreases elsewhere have landed.
     deferred_quotas: usize,
+    /// `spec.hibernation` is set: whether its supervisor could be applied
+    /// (`Err`: why not).
+    hibernation: Option<Result<(), String>>,
 }
 
 #[derive(Default)]
@@ -114,7 +120,8 @@ impl Findings {
                 self.quota,
                 QuotaFinding::Missing(_) | QuotaFinding::Invalid(..)
             )
-            || !self.conflicts.is_empty();
+            || !self.conflicts.is_empty()
+            || matches!(self.hibernation, Some(Err(_)));
         if degraded {
             TenantPhase::Degraded
         } else if !self.waiting.is_empty() || self.deferred_quotas > 0 {
@@ -370,6 +377,46 @@ impl<'a, O: Observed> Planner<'a, O> {
             reason: Reason::Release,
         });
         freed
+    }
+
+    /// The ClusterResourceSupervisor of `spec.hibernation`: applied while
+    /// asked for, deleted (its workloads wake first) when no longer.
+    fn plan_hibernation(&mut self) {
+        let desired = desired::tenant_supervisor(self.tenant);
+        let observed = self.observed.cluster_resource_supervisor(self.name);
+        let ours = observed.is_some_and(|o| is_managed_for(&o.metadata, self.name));
+        match (desired, observed) {
+            (Some(want), None) => {
+                self.actions.push(Action::Apply {
+                    object: Resource::ClusterResourceSupervisor(want),
+                    reason: Reason::Create,
+                });
+                self.findings.hibernation = Some(Ok(()));
+            }
+            (Some(want), Some(have)) if ours => {
+                if have.spec != want.spec || !metadata_in_sync(&want.metadata, &have.metadata) {
+                    self.actions.push(Action::Apply {
+                        object: Resource::ClusterResourceSupervisor(want),
+                        reason: Reason::Drift,
+                    });
+                }
+                self.findings.hibernation = Some(Ok(()));
+            }
+            (Some(_), Some(_)) => {
+                self.findings.hibernation = Some(Err(format!(
+                    "ClusterResourceSupervisor {} exists and is not this tenant's; rename it, or remove spec.hibernation and use it instead",
+                    self.name
+                )));
+            }
+            (None, Some(have)) if ours && have.metadata.deletion_timestamp.is_none() => {
+                self.actions.push(Action::Delete {
+                    target: ObjectRef::cluster(Kind::ClusterResourceSupervisor, self.name),
+                    uid: have.metadata.uid.clone(),
+                    reason: Reason::Remove,
+                });
+            }
+            (None, _) => {}
+        }
     }
 
     /// Deletes mto's object of this kind and name in `namespace`, if there
@@ -741,6 +788,18 @@ fn terminate(
             }
         }
     }
+    // The supervisor of spec.hibernation goes with the tenant (its
+    // finalizer wakes its workloads first).
+    if let Some(supervisor) = observed
+        .cluster_resource_supervisor(name)
+        .filter(|c| is_managed_for(&c.metadata, name) && c.metadata.deletion_timestamp.is_none())
+    {
+        planner.actions.push(Action::Delete {
+            target: ObjectRef::cluster(Kind::ClusterResourceSupervisor, name),
+            uid: supervisor.metadata.uid.clone(),
+            reason: Reason::Remove,
+        });
+    }
     let mut actions = planner.actions;
     if actions.len() == status_writes {
         // Everything is released or purging: let the tenant go.
@@ -846,6 +905,23 @@ fn status(
             format!("{}; change the tenant's namespaces.", detail.join("; ")),
         )
     };
+    let hibernation = findings.hibernation.as_ref().map(|h| match h {
+        Ok(()) => condition(
+            "HibernationApplied",
+            true,
+            "Applied",
+            format!(
+                "ClusterResourceSupervisor {} carries spec.hibernation.",
+                tenant.metadata.name.as_deref().unwrap_or_default()
+            ),
+        ),
+        Err(why) => condition(
+            "HibernationApplied",
+            false,
+            "SupervisorConflict",
+            why.clone(),
+        ),
+    });
     let ready = match phase {
         TenantPhase::Active => condition(
             "Ready",
@@ -862,6 +938,7 @@ fn status(
         _ => {
             let (reason, message) = [&spec, &quota, &claimed]
                 .into_iter()
+                .chain(hibernation.as_ref())
                 .find(|c| c.status == "False")
                 .map(|c| (c.reason.clone(), c.message.clone()))
                 .unwrap_or_else(|| {
@@ -886,7 +963,10 @@ fn status(
     TenantStatus {
         phase: Some(phase.name().into()),
         observed_generation: generation,
-        conditions: vec![ready, spec, quota, claimed],
+        conditions: [ready, spec, quota, claimed]
+            .into_iter()
+            .chain(hibernation)
+            .collect(),
         namespaces,
     }
 }

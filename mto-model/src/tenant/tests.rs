@@ -606,3 +606,97 @@ fn a_namespace_labelled_by_a_tenant_owner_joins_and_is_never_purged() {
             .any(|a| matches!(a, Action::RemoveLabels { .. }))
     );
 }
+
+fn with_hibernation(mut t: Tenant, sleep: &str, wake: &str) -> Tenant {
+    t.spec.hibernation = Some(crate::api::TenantHibernation {
+        sleep_schedule: sleep.into(),
+        wake_schedule: wake.into(),
+    });
+    t
+}
+
+/// A tenant from an operator version that had `spec.hibernation` keeps it:
+/// mto carries it as a ClusterResourceSupervisor over the tenant's
+/// namespaces, follows edits, and removes it with the field or the tenant.
+#[test]
+fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
+    use crate::observed::Observed as _;
+    let mut s = cluster(&[with_hibernation(alpha(), "0 20 * * 1-5", "0 8 * * 1-5")]);
+    converge(&mut s, "alpha");
+    let crs = s
+        .cluster_resource_supervisor("alpha")
+        .cloned()
+        .expect("supervisor");
+    assert_eq!(crs.spec.schedule.sleep_schedule, "0 20 * * 1-5");
+    assert_eq!(
+        crs.spec.schedule.wake_schedule.as_deref(),
+        Some("0 8 * * 1-5")
+    );
+    let selected = crate::hibernation::WorkloadView::supervised_namespaces(
+        &s,
+        &crate::hibernation::Supervisor::Cluster(crs.clone()),
+    );
+    assert_eq!(selected.len(), 5, "every namespace of alpha: {selected:?}");
+    let status = s.tenants["alpha"].status.clone().expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Active"));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "HibernationApplied" && c.status == "True")
+    );
+    // Steady.
+    let t = s.tenants["alpha"].clone();
+    assert!(decide(&t, &s, now()).actions.is_empty());
+
+    // Edited: the supervisor follows.
+    let edited = with_hibernation(s.tenants["alpha"].clone(), "0 22 * * *", "0 6 * * *");
+    s.put_tenant(edited);
+    converge(&mut s, "alpha");
+    assert_eq!(
+        s.cluster_resource_supervisor("alpha")
+            .map(|c| c.spec.schedule.sleep_schedule.clone()),
+        Some("0 22 * * *".into())
+    );
+
+    // Removed: so is the supervisor.
+    let mut plain = s.tenants["alpha"].clone();
+    plain.spec.hibernation = None;
+    s.put_tenant(plain);
+    converge(&mut s, "alpha");
+    assert!(s.cluster_resource_supervisor("alpha").is_none());
+}
+
+#[test]
+fn a_supervisor_of_the_same_name_that_is_not_the_tenants_is_left_alone() {
+    use crate::observed::Observed as _;
+    let mut s = cluster(&[with_hibernation(alpha(), "0 20 * * *", "0 8 * * *")]);
+    let theirs = crate::api::ClusterResourceSupervisor::new("alpha", Default::default());
+    s.put_supervisor(crate::hibernation::Supervisor::Cluster(theirs.clone()));
+    converge(&mut s, "alpha");
+    assert_eq!(s.cluster_resource_supervisor("alpha"), Some(&theirs));
+    let status = s.tenants["alpha"].status.clone().expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Degraded"));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("ready");
+    assert_eq!(ready.reason, "SupervisorConflict");
+    assert!(
+        ready.message.contains("remove spec.hibernation"),
+        "{}",
+        ready.message
+    );
+}
+
+#[test]
+fn a_deleted_tenant_takes_its_hibernation_supervisor_with_it() {
+    use crate::observed::Observed as _;
+    let mut s = cluster(&[with_hibernation(alpha(), "0 20 * * *", "0 8 * * *")]);
+    converge(&mut s, "alpha");
+    delete(&mut s, "alpha");
+    converge(&mut s, "alpha");
+    assert!(s.tenants.is_empty());
+    assert!(s.cluster_resource_supervisor("alpha").is_none());
+}
