@@ -542,30 +542,53 @@ macro_rules! workload_kind {
             }
             fn put(self, view: &mut View) -> Woken {
                 let namespace = self.metadata.namespace.clone().unwrap_or_default();
+                let name = self.metadata.name.clone().unwrap_or_default();
+                // Whoever put it to sleep, before or after this change, and
+                // whoever covers its namespace.
+                let mut supervisors: BTreeSet<String> = view
+                    .snapshot
+                    .supervisors_covering(&namespace)
+                    .into_iter()
+                    .collect();
+                supervisors.extend(slept_by(&self.metadata));
+                if let Some(before) = view
+                    .snapshot
+                    .$field
+                    .get(&namespace)
+                    .and_then(|m| m.get(&name))
+                {
+                    supervisors.extend(slept_by(&before.metadata));
+                }
                 insert(&mut view.snapshot.$field, $slim(self));
                 Woken {
                     tenants: BTreeSet::new(),
-                    supervisors: view
-                        .snapshot
-                        .supervisors_covering(&namespace)
-                        .into_iter()
-                        .collect(),
+                    supervisors,
                 }
             }
             fn remove(&self, view: &mut View) -> Woken {
                 remove(&mut view.snapshot.$field, self);
                 let namespace = self.metadata.namespace.as_deref().unwrap_or_default();
+                let mut supervisors: BTreeSet<String> = view
+                    .snapshot
+                    .supervisors_covering(namespace)
+                    .into_iter()
+                    .collect();
+                supervisors.extend(slept_by(&self.metadata));
                 Woken {
                     tenants: BTreeSet::new(),
-                    supervisors: view
-                        .snapshot
-                        .supervisors_covering(namespace)
-                        .into_iter()
-                        .collect(),
+                    supervisors,
                 }
             }
         }
     };
+}
+
+/// The supervisor a sleeping workload names.
+fn slept_by(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
+    meta.annotations
+        .as_ref()?
+        .get(mto_model::labels::SLEPT_BY_ANNOTATION)
+        .cloned()
 }
 
 workload_kind!(Deployment, deployments, slim_deployment);

@@ -496,7 +496,11 @@ async fn supervise(key: String, ctx: Arc<Context>) -> Result<Requeue, ReconcileE
         failures.remove(&key);
     }
     Ok(match decision.wake_at {
-        // A second late rather than early: the schedule has turned by then.
+        // After writes, look again soon: the decision that follows them is
+        // the one that rests (or, when deleting, lets the supervisor go),
+        // whatever the watches deliver.
+        _ if !done.is_empty() => Requeue::requeue(Duration::from_secs(2)),
+        // Half a second late rather than early: the schedule has turned by then.
         Some(at) => Requeue::requeue(ctx.config.clock.until(at) + Duration::from_millis(500)),
         None => Requeue::await_change(),
     })

@@ -926,3 +926,44 @@ fn workloads_sleep_on_schedule_and_wake_with_their_counts_across_a_crash() {
             .is_some_and(|s| s["status"]["currentStatus"] == "awake")
     });
 }
+
+/// A tenant carried over with `spec.hibernation` sleeps on it, through a
+/// supervisor mto creates; deleting the tenant wakes its workloads.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn a_tenants_spec_hibernation_puts_its_namespaces_to_sleep() {
+    setup();
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: op-legacy}\nspec:\n  accessControl:\n    owners: {users: [l@e2e]}\n  namespaces:\n    withTenantPrefix: [app]\n  hibernation:\n    sleepSchedule: \"0 22 * * *\"\n    wakeSchedule: \"0 6 * * *\"\n",
+    );
+    let operator = Operator::start_with("legacy", None, &["--clock-start", "2026-11-25T21:59:40Z"]);
+    operator.wait_ready();
+    eventually("op-legacy-app exists", 60, || {
+        get_json(&["namespace", "op-legacy-app"]).is_some()
+    });
+    apply(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: op-legacy-app}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: registry.example.com/api:1}]}\n",
+    );
+    let supervisor = get_json(&["clusterresourcesupervisor", "op-legacy"]).expect("supervisor");
+    assert_eq!(
+        supervisor["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "mto"
+    );
+    assert_eq!(
+        supervisor["spec"]["namespaces"]["labelSelector"]["matchLabels"]["stakater.com/tenant"],
+        "op-legacy"
+    );
+    eventually("api sleeps at 22:00", 150, || {
+        replicas_and_saved("deployment", "api", "op-legacy-app") == (0, Some("2".into()))
+    });
+    kubectl_ok(&["delete", "tenant", "op-legacy", "--wait=false"]);
+    eventually(
+        "the tenant and its supervisor go, and api wakes",
+        60,
+        || {
+            tenant("op-legacy").is_none()
+                && get_json(&["clusterresourcesupervisor", "op-legacy"]).is_none()
+                && replicas_and_saved("deployment", "api", "op-legacy-app") == (2, None)
+        },
+    );
+}

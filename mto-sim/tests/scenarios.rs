@@ -147,7 +147,12 @@ fn a_week_of_hibernation_survives_crashes_and_the_dst_change() {
     // The tenant's spec.hibernation, carried by a supervisor of its name.
     let legacy = at("ClusterResourceSupervisor/legacy: awake → asleep");
     assert_eq!(legacy.len(), 7, "18:00 every evening: {legacy:?}");
-    assert_eq!(report.tenants_by_phase.get("Active"), Some(&4), "{:?}", report.tenants_by_phase);
+    assert_eq!(
+        report.tenants_by_phase.get("Active"),
+        Some(&4),
+        "{:?}",
+        report.tenants_by_phase
+    );
     // The manual wake on Wednesday night.
     assert!(
         beta_wakes.iter().any(|t| t.starts_with("2d22h")),
