@@ -291,6 +291,25 @@ fn slim<K: kube::Resource>(mut object: K) -> K {
     let meta = object.meta_mut();
     if let Some(fields) = meta.managed_fields.as_mut() {
         fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+        // Of mto's own entry the model reads which labels and annotations
+        // it owns; the rest of the field tree (specs, subjects) is not kept.
+        for entry in fields.iter_mut() {
+            if let Some(tree) = entry.fields_v1.as_mut() {
+                let metadata = tree.0.get("f:metadata").map(|m| {
+                    let mut kept = serde_json::Map::new();
+                    for key in ["f:labels", "f:annotations"] {
+                        if let Some(v) = m.get(key) {
+                            kept.insert(key.to_owned(), v.clone());
+                        }
+                    }
+                    serde_json::Value::Object(kept)
+                });
+                tree.0 = match metadata {
+                    Some(m) => serde_json::json!({ "f:metadata": m }),
+                    None => serde_json::json!({}),
+                };
+            }
+        }
     }
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(LAST_APPLIED);
@@ -776,6 +795,12 @@ mod tests {
             ManagedFieldsEntry {
                 manager: Some("mto".into()),
                 operation: Some("Apply".into()),
+                fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
+                    serde_json::json!({
+                        "f:metadata": {"f:labels": {"f:team": {}}, "f:finalizers": {}},
+                        "f:spec": {"f:hard": {"f:pods": {}}}
+                    }),
+                )),
                 ..Default::default()
             },
             ManagedFieldsEntry {
@@ -795,6 +820,18 @@ mod tests {
         let view = cache.read();
         let kept = &view.snapshot.namespace("ns").expect("ns").metadata;
         assert_eq!(kept.managed_fields.as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            kept.managed_fields
+                .as_ref()
+                .and_then(|f| f[0].fields_v1.clone())
+                .map(|f| f.0),
+            Some(serde_json::json!({"f:metadata": {"f:labels": {"f:team": {}}}})),
+            "only the labels and annotations mto owns"
+        );
+        assert_eq!(
+            mto_model::apply::owned_keys(kept, mto_model::apply::MetadataField::Labels),
+            ["team"]
+        );
         assert_eq!(
             kept.annotations
                 .as_ref()
