@@ -92,7 +92,7 @@ struct RunArgs {
     #[arg(long, env = "MTO_RETRY_PERIOD_SECONDS", default_value_t = 2)]
     retry_period_seconds: u64,
     /// Tenants reconciled at once.
-    #[arg(long, env = "MTO_CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "MTO_CONCURRENCY", default_value_t = 8)]
     concurrency: u16,
     /// Milliseconds of quiet before a burst of events for one tenant is acted on.
     #[arg(long, env = "MTO_DEBOUNCE_MS", default_value_t = 200)]
@@ -139,7 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             // holds its own allocator arena.
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
-                .max_blocking_threads(4)
+                .max_blocking_threads(1)
                 .enable_all()
                 .build()
                 .map_err(|e| format!("starting the async runtime: {e}"))?;
