@@ -288,6 +288,13 @@ impl View {
 /// managers' managedFields entries and kubectl's copy of the last applied
 /// manifest.
 fn slim<K: kube::Resource>(mut object: K) -> K {
+    slim_in_place(&mut object);
+    object
+}
+
+/// [`slim`], for watch streams that modify objects in place (the ones a
+/// reflector store also keeps).
+pub fn slim_in_place<K: kube::Resource>(object: &mut K) {
     let meta = object.meta_mut();
     if let Some(fields) = meta.managed_fields.as_mut() {
         fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
@@ -314,7 +321,6 @@ fn slim<K: kube::Resource>(mut object: K) -> K {
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(LAST_APPLIED);
     }
-    object
 }
 
 /// Workloads: the model reads their metadata and replica count, never

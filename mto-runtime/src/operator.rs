@@ -34,7 +34,7 @@ use mto_model::tenant::{Decision, decide};
 use rand::RngExt as _;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{Cache, Watched, Woken};
+use crate::cache::{Cache, Watched, Woken, slim_in_place};
 use crate::clock::Clock;
 use crate::execute::{ExecuteError, execute, execute_supervisor};
 use crate::journal::{Entry, Journal};
@@ -125,8 +125,10 @@ pub async fn run(
     };
     let wc = watcher::Config::default();
     let mut watches = tokio::task::JoinSet::new();
+    // Slimmed before the reflector stores keep them too.
     let tenants = watcher(Api::<Tenant>::all(client.clone()), wc.clone())
         .default_backoff()
+        .modify(slim_in_place)
         .reflect(tenant_writer);
     watches.spawn(fold(
         tenants,
@@ -136,6 +138,7 @@ pub async fn run(
     ));
     let namespaced = watcher(Api::<ResourceSupervisor>::all(client.clone()), wc.clone())
         .default_backoff()
+        .modify(slim_in_place)
         .reflect(namespaced_writer);
     watches.spawn(fold(
         namespaced,
@@ -145,6 +148,7 @@ pub async fn run(
     ));
     let cluster = watcher(Api::<ClusterResourceSupervisor>::all(client.clone()), wc)
         .default_backoff()
+        .modify(slim_in_place)
         .reflect(cluster_writer);
     watches.spawn(fold(
         cluster,
