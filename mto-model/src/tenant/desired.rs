@@ -314,9 +314,11 @@ pub(crate) fn role_bindings<'a>(
 /// label mto owns (what `managed_labels` would apply).
 pub(crate) fn has_managed_labels(meta: &ObjectMeta, tenant: &str) -> bool {
     is_managed_for(meta, tenant)
-        && crate::apply::owned_keys(meta, crate::apply::MetadataField::Labels)
-            .iter()
-            .all(|k| *k == MANAGED_BY_LABEL || *k == TENANT_LABEL)
+        && crate::apply::owns_only(
+            meta,
+            crate::apply::MetadataField::Labels,
+            &[MANAGED_BY_LABEL, TENANT_LABEL],
+        )
 }
 
 /// The ClusterResourceSupervisor a tenant's `spec.hibernation` asks for
