@@ -459,12 +459,7 @@ async fn supervise(key: String, ctx: Arc<Context>) -> Result<Requeue, ReconcileE
                 secondary: None,
             });
         }
-        for event in &events {
-            match ctx.recorder.publish(event, &reference).await {
-                Ok(()) => ctx.metrics.wrote_event(),
-                Err(e) => tracing::warn!(supervisor = %key, error = %e, "event not recorded"),
-            }
-        }
+        publish(&ctx, &reference, &key, &events).await;
         tracing::info!(
             supervisor = %key,
             from = decision.from.name(),
@@ -473,22 +468,15 @@ async fn supervise(key: String, ctx: Arc<Context>) -> Result<Requeue, ReconcileE
             error = failure.as_ref().map(ToString::to_string),
             "changed"
         );
-        if let Some(journal) = ctx.journal.clone() {
-            let entry = Entry {
-                at: now,
-                from: decision.from.name().into(),
-                to: decision.phase.name().into(),
-                actions: done.clone(),
-                events: Vec::new(),
-                error: failure.as_ref().map(ToString::to_string),
-            };
-            let key = key.clone();
-            match tokio::task::spawn_blocking(move || journal.record(&key, &entry)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "journal"),
-                Err(e) => tracing::warn!(error = %e, "journal"),
-            }
-        }
+        let entry = Entry {
+            at: now,
+            from: decision.from.name().into(),
+            to: decision.phase.name().into(),
+            actions: done.clone(),
+            events: Vec::new(),
+            error: failure.as_ref().map(ToString::to_string),
+        };
+        journal(&ctx, &key, entry).await;
     }
     ctx.metrics
         .reconcile_duration
@@ -575,12 +563,7 @@ async fn tell(
             secondary: None,
         });
     }
-    for event in &events {
-        match ctx.recorder.publish(event, reference).await {
-            Ok(()) => ctx.metrics.wrote_event(),
-            Err(e) => tracing::warn!(tenant, error = %e, "event not recorded"),
-        }
-    }
+    publish(ctx, reference, tenant, &events).await;
     tracing::info!(
         tenant,
         from = decision.from.name(),
@@ -589,26 +572,48 @@ async fn tell(
         error = failure.map(ToString::to_string),
         "changed"
     );
-    if let Some(journal) = ctx.journal.clone() {
-        let entry = Entry {
-            at: now,
-            from: decision.from.name().into(),
-            to: decision.phase.name().into(),
-            actions: done.iter().map(ToString::to_string).collect(),
-            events: decision
-                .events
-                .iter()
-                .map(|e| format!("{}: {}", e.reason, e.message))
-                .collect(),
-            error: failure.map(ToString::to_string),
-        };
-        let tenant = tenant.to_owned();
-        let written = tokio::task::spawn_blocking(move || journal.record(&tenant, &entry)).await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "journal"),
-            Err(e) => tracing::warn!(error = %e, "journal"),
+    let entry = Entry {
+        at: now,
+        from: decision.from.name().into(),
+        to: decision.phase.name().into(),
+        actions: done.iter().map(ToString::to_string).collect(),
+        events: decision
+            .events
+            .iter()
+            .map(|e| format!("{}: {}", e.reason, e.message))
+            .collect(),
+        error: failure.map(ToString::to_string),
+    };
+    journal(ctx, tenant, entry).await;
+}
+
+/// Writes events about an object (a tenant or supervisor, by `key`),
+/// counting each as an API write.
+async fn publish(
+    ctx: &Context,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    key: &str,
+    events: &[KubeEvent],
+) {
+    for event in events {
+        match ctx.recorder.publish(event, reference).await {
+            Ok(()) => ctx.metrics.wrote_event(),
+            Err(e) => tracing::warn!(object = key, error = %e, "event not recorded"),
         }
+    }
+}
+
+/// Records an entry under `key` in the journal, if one is kept; a failure
+/// is logged, never fatal (the journal is history only).
+async fn journal(ctx: &Context, key: &str, entry: Entry) {
+    let Some(journal) = ctx.journal.clone() else {
+        return;
+    };
+    let key = key.to_owned();
+    match tokio::task::spawn_blocking(move || journal.record(&key, &entry)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "journal"),
+        Err(e) => tracing::warn!(error = %e, "journal"),
     }
 }
 
