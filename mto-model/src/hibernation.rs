@@ -25,13 +25,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::Timestamp;
 use crate::api::{
     ClusterResourceSupervisor, ManualOverride, ResourceSupervisor, ResourceSupervisorStatus,
     SleepSchedule, SupervisedApplication,
 };
+use crate::conditions::condition;
 use crate::integration::Integration;
 use crate::labels::{
     HIBERNATION_EXCLUDE_ANNOTATION, OVERRIDE_ANNOTATION, SAVED_REPLICAS_ANNOTATION,
@@ -425,6 +426,9 @@ pub fn decide(
         });
     }
     let previous = supervisor.status();
+    let conditions_before = previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
     let generation = meta.generation;
 
     let compiled = Hibernation::compile(supervisor.schedule());
@@ -443,7 +447,7 @@ pub fn decide(
             status.next_transition_time = None;
             status.conditions = vec![
                 condition(
-                    previous,
+                    conditions_before,
                     "Ready",
                     false,
                     "ScheduleInvalid",
@@ -452,7 +456,7 @@ pub fn decide(
                     now,
                 ),
                 condition(
-                    previous,
+                    conditions_before,
                     "ScheduleValid",
                     false,
                     "Invalid",
@@ -608,7 +612,7 @@ pub fn decide(
         asleep.keys().map(|w| w.namespace.clone()).collect();
     let mut conditions = vec![
         condition(
-            previous,
+            conditions_before,
             "Ready",
             true,
             if resting == SupervisorPhase::Asleep {
@@ -621,7 +625,7 @@ pub fn decide(
             now,
         ),
         condition(
-            previous,
+            conditions_before,
             "ScheduleValid",
             true,
             "Valid",
@@ -632,7 +636,7 @@ pub fn decide(
     ];
     if let Some(problem) = override_problem {
         conditions.push(condition(
-            previous,
+            conditions_before,
             "OverrideValid",
             false,
             "Invalid",
@@ -684,31 +688,6 @@ fn push_status(
             supervisor: key.to_owned(),
             status,
         });
-    }
-}
-
-fn condition(
-    previous: Option<&ResourceSupervisorStatus>,
-    type_: &str,
-    ok: bool,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    now: Timestamp,
-) -> Condition {
-    let status = if ok { "True" } else { "False" };
-    let last = previous
-        .into_iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == type_ && c.status == status)
-        .map_or(Time(now), |c| c.last_transition_time.clone());
-    Condition {
-        type_: type_.into(),
-        status: status.into(),
-        reason: reason.into(),
-        message: message.into(),
-        observed_generation: generation,
-        last_transition_time: last,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod api;
 pub type Timestamp = k8s_openapi::jiff::Timestamp;
 pub mod action;
 pub mod apply;
+mod conditions;
 pub mod fuzzing;
 pub mod hibernation;
 pub mod integration;

@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuotaSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::desired::{self, RoleSubjects, is_managed_for, quota_values};
 use super::{Decision, RequestedNamespace, TenantPhase, requested_namespaces};
@@ -830,19 +830,7 @@ fn status(
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
     let condition = |type_: &str, ok: bool, reason: &str, message: String| {
-        let status = if ok { "True" } else { "False" };
-        let last = previous
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status)
-            .map_or(Time(now), |c| c.last_transition_time.clone());
-        Condition {
-            type_: type_.into(),
-            status: status.into(),
-            reason: reason.into(),
-            message,
-            observed_generation: generation,
-            last_transition_time: last,
-        }
+        crate::conditions::condition(previous, type_, ok, reason, message, generation, now)
     };
     let spec = match &findings.spec_errors {
         None => condition(
