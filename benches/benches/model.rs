@@ -10,12 +10,24 @@ fn one_tenant(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/one-tenant");
     group.throughput(Throughput::Elements(1));
     let empty = empty_cluster(1, 5);
-    let tenant = empty.tenants.values().next().cloned().expect("tenant");
+    let tenant = empty
+        .objects()
+        .tenants
+        .values()
+        .next()
+        .cloned()
+        .expect("tenant");
     group.bench_function("from-scratch", |b| {
         b.iter(|| black_box(decide(&tenant, &empty, now())))
     });
     let steady = converged_cluster(1, 5);
-    let tenant = steady.tenants.values().next().cloned().expect("tenant");
+    let tenant = steady
+        .objects()
+        .tenants
+        .values()
+        .next()
+        .cloned()
+        .expect("tenant");
     assert!(
         decide(&tenant, &steady, now()).actions.is_empty(),
         "steady state has no actions"
@@ -36,7 +48,7 @@ fn whole_cluster(c: &mut Criterion) {
             b.iter_batched(
                 || (),
                 |()| {
-                    for t in empty.tenants.values() {
+                    for t in empty.objects().tenants.values() {
                         let _ = black_box(decide(t, &empty, now()));
                     }
                 },
@@ -46,6 +58,7 @@ fn whole_cluster(c: &mut Criterion) {
         let steady = converged_cluster(tenants, 5);
         assert!(
             steady
+                .objects()
                 .tenants
                 .values()
                 .all(|t| decide(t, &steady, now()).actions.is_empty()),
@@ -53,7 +66,7 @@ fn whole_cluster(c: &mut Criterion) {
         );
         group.bench_function("steady-state", |b| {
             b.iter(|| {
-                for t in steady.tenants.values() {
+                for t in steady.objects().tenants.values() {
                     let _ = black_box(decide(t, &steady, now()));
                 }
             })

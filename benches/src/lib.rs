@@ -55,7 +55,7 @@ pub fn empty_cluster(tenants: usize, namespaces: usize) -> Snapshot {
         }
     }))
     .unwrap_or_else(|_| Quota::new("small", QuotaSpec::default()));
-    s.quotas.insert("small".into(), quota);
+    s.put_quota(quota);
     for i in 0..tenants {
         s.put_tenant(tenant(i, namespaces));
     }
@@ -66,10 +66,10 @@ pub fn empty_cluster(tenants: usize, namespaces: usize) -> Snapshot {
 #[must_use]
 pub fn converged_cluster(tenants: usize, namespaces: usize) -> Snapshot {
     let mut s = empty_cluster(tenants, namespaces);
-    let names: Vec<String> = s.tenants.keys().cloned().collect();
+    let names: Vec<String> = s.objects().tenants.keys().cloned().collect();
     for _ in 0..3 {
         for name in &names {
-            let Some(t) = s.tenants.get(name).cloned() else {
+            let Some(t) = s.objects().tenants.get(name).cloned() else {
                 continue;
             };
             for action in decide(&t, &s, now()).actions {

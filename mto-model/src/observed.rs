@@ -37,6 +37,13 @@ pub trait Observed {
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
     /// A ClusterResourceSupervisor by name.
     fn cluster_resource_supervisor(&self, name: &str) -> Option<&ClusterResourceSupervisor>;
+    /// A number that moves whenever anything `tenant`'s decision reads
+    /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
+    /// view does not keep one (every decision is then made afresh).
+    fn revision(&self, tenant: &str) -> Option<u64> {
+        let _ = tenant;
+        None
+    }
 }
 
 /// Which tenants ask for which namespaces, in claim order: the tenant

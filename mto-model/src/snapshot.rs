@@ -23,9 +23,11 @@ use crate::labels::{TENANT_FINALIZER, TENANT_LABEL};
 use crate::observed::{NamespaceClaims, Observed};
 use crate::tenant::requested_namespaces;
 
-/// An in-memory [`Observed`] built from plain objects.
+/// The objects a [`Snapshot`] holds, by kind. Read them through
+/// [`Snapshot::objects`]; change them through the snapshot's methods, which
+/// keep its indexes and revisions true.
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
+pub struct Objects {
     /// Tenants by name.
     pub tenants: BTreeMap<String, Tenant>,
     /// Quotas by name.
@@ -46,41 +48,359 @@ pub struct Snapshot {
     pub stateful_sets: BTreeMap<String, BTreeMap<String, StatefulSet>>,
     /// Sleep supervisors of both scopes, by [`Supervisor::key`].
     pub supervisors: BTreeMap<String, Supervisor>,
+}
+
+/// An in-memory [`Observed`] built from plain objects.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    objects: Objects,
     tenant_index: BTreeMap<String, BTreeSet<String>>,
     claims: NamespaceClaims,
+    revisions: Revisions,
     next_uid: u64,
 }
 
-impl Snapshot {
-    /// Rebuilds the indexes after the public maps were changed directly.
-    pub fn reindex(&mut self) {
-        self.tenant_index.clear();
-        for (name, ns) in &self.namespaces {
-            if let Some(t) = ns
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(TENANT_LABEL))
-            {
-                self.tenant_index
-                    .entry(t.clone())
-                    .or_default()
-                    .insert(name.clone());
+/// When each tenant's inputs last changed, on a clock that ticks once per
+/// change: a tenant's revision moves whenever an object its decision reads
+/// does (the mapping of [`Snapshot::affected_tenants`]).
+#[derive(Clone, Debug, Default)]
+struct Revisions {
+    clock: u64,
+    /// When something every tenant reads (the integration config) changed.
+    everyone: u64,
+    tenants: BTreeMap<String, u64>,
+}
+
+impl Revisions {
+    fn touch(&mut self, tenants: impl IntoIterator<Item = String>) {
+        self.clock += 1;
+        for tenant in tenants {
+            self.tenants.insert(tenant, self.clock);
+        }
+    }
+
+    fn touch_everyone(&mut self) {
+        self.clock += 1;
+        self.everyone = self.clock;
+    }
+
+    fn of(&self, tenant: &str) -> u64 {
+        self.tenants
+            .get(tenant)
+            .copied()
+            .unwrap_or_default()
+            .max(self.everyone)
+    }
+}
+
+/// A namespaced kind the snapshot keeps by namespace, then name.
+pub trait NamespacedKind: Sized + k8s_openapi::Metadata<Ty = ObjectMeta> {
+    /// Whether the tenant planner reads this kind: a change concerns the
+    /// tenant of the object's namespace.
+    const TENANT_INPUT: bool;
+    /// Where the snapshot keeps objects of this kind.
+    fn shelf(objects: &Objects) -> &BTreeMap<String, BTreeMap<String, Self>>;
+    /// The same, to change.
+    fn shelf_mut(objects: &mut Objects) -> &mut BTreeMap<String, BTreeMap<String, Self>>;
+}
+
+macro_rules! namespaced_kind {
+    ($kind:ty, $field:ident, $tenant_input:expr) => {
+        impl NamespacedKind for $kind {
+            const TENANT_INPUT: bool = $tenant_input;
+            fn shelf(objects: &Objects) -> &BTreeMap<String, BTreeMap<String, Self>> {
+                &objects.$field
+            }
+            fn shelf_mut(objects: &mut Objects) -> &mut BTreeMap<String, BTreeMap<String, Self>> {
+                &mut objects.$field
             }
         }
-        self.claims = NamespaceClaims::build(self.tenants.values());
+    };
+}
+
+namespaced_kind!(RoleBinding, role_bindings, true);
+namespaced_kind!(ResourceQuota, resource_quotas, true);
+namespaced_kind!(LimitRange, limit_ranges, true);
+namespaced_kind!(Deployment, deployments, false);
+namespaced_kind!(StatefulSet, stateful_sets, false);
+
+impl Snapshot {
+    /// The objects, to read.
+    #[must_use]
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// The tenant labelled on a namespace.
+    fn tenant_of_namespace(&self, namespace: &str) -> Option<String> {
+        self.objects
+            .namespaces
+            .get(namespace)?
+            .metadata
+            .labels
+            .as_ref()?
+            .get(TENANT_LABEL)
+            .cloned()
+    }
+
+    /// Marks the tenants whose decisions read what is in `namespace`.
+    fn touch_namespace(&mut self, namespace: &str) {
+        let mut tenants: BTreeSet<String> = self.claimants(namespace).map(str::to_owned).collect();
+        tenants.extend(self.tenant_of_namespace(namespace));
+        self.revisions.touch(tenants);
+    }
+
+    /// Adds or replaces a namespaced object.
+    pub fn put<K: NamespacedKind>(&mut self, object: K) {
+        let (ns, name) = names(object.metadata());
+        if K::TENANT_INPUT {
+            self.touch_namespace(&ns);
+        }
+        K::shelf_mut(&mut self.objects)
+            .entry(ns)
+            .or_default()
+            .insert(name, object);
+    }
+
+    /// Removes a namespaced object.
+    pub fn remove<K: NamespacedKind>(&mut self, namespace: &str, name: &str) -> Option<K> {
+        let shelf = K::shelf_mut(&mut self.objects);
+        let objects = shelf.get_mut(namespace)?;
+        let gone = objects.remove(name)?;
+        if objects.is_empty() {
+            shelf.remove(namespace);
+        }
+        if K::TENANT_INPUT {
+            self.touch_namespace(namespace);
+        }
+        Some(gone)
+    }
+
+    /// A namespaced object, to change in place.
+    pub fn get_mut<K: NamespacedKind>(&mut self, namespace: &str, name: &str) -> Option<&mut K> {
+        if K::TENANT_INPUT {
+            self.touch_namespace(namespace);
+        }
+        K::shelf_mut(&mut self.objects)
+            .get_mut(namespace)?
+            .get_mut(name)
+    }
+
+    /// Replaces every object of a namespaced kind, as a re-list does.
+    /// Only the objects that changed, appeared or went count as changes.
+    pub fn replace_all<K: NamespacedKind + PartialEq>(
+        &mut self,
+        objects: impl IntoIterator<Item = K>,
+    ) {
+        let mut fresh: BTreeMap<String, BTreeMap<String, K>> = BTreeMap::new();
+        for object in objects {
+            let (ns, name) = names(object.metadata());
+            fresh.entry(ns).or_default().insert(name, object);
+        }
+        if K::TENANT_INPUT {
+            let old = K::shelf(&self.objects);
+            let changed: BTreeSet<String> = old
+                .keys()
+                .chain(fresh.keys())
+                .filter(|ns| old.get(*ns) != fresh.get(*ns))
+                .cloned()
+                .collect();
+            for ns in changed {
+                self.touch_namespace(&ns);
+            }
+        }
+        *K::shelf_mut(&mut self.objects) = fresh;
+    }
+
+    /// Server-side apply of a namespaced object: create it if missing, apply
+    /// mto's metadata, then its spec fields (`set_spec` says whether they
+    /// changed). Returns whether anything changed.
+    fn upsert<K: NamespacedKind>(
+        &mut self,
+        applied: &ObjectMeta,
+        api_version: &str,
+        uid: String,
+        new: impl FnOnce(ObjectMeta) -> K,
+        set_spec: impl FnOnce(&mut K) -> Result<bool, ExecuteError>,
+    ) -> Result<bool, ExecuteError> {
+        let (ns, name) = names(applied);
+        let slot = K::shelf_mut(&mut self.objects)
+            .entry(ns.clone())
+            .or_default()
+            .entry(name);
+        let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
+        let object = slot.or_insert_with(|| new(new_meta(applied, uid)));
+        let spec_changed = set_spec(object)?;
+        let metadata_changed = apply_metadata(object.metadata_mut(), applied, api_version);
+        let changed = created || spec_changed || metadata_changed;
+        if changed && K::TENANT_INPUT {
+            self.touch_namespace(&ns);
+        }
+        Ok(changed)
+    }
+
+    /// Removes a namespaced object if `matches` holds for it.
+    fn remove_if<K: NamespacedKind>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        matches: impl Fn(&K) -> bool,
+    ) -> bool {
+        let found = K::shelf(&self.objects)
+            .get(namespace)
+            .and_then(|objects| objects.get(name))
+            .is_some_and(matches);
+        found && self.remove::<K>(namespace, name).is_some()
+    }
+
+    /// An object's metadata.
+    #[must_use]
+    pub fn metadata(&self, target: &ObjectRef) -> Option<&ObjectMeta> {
+        let ns = target.namespace.as_deref().unwrap_or_default();
+        let name = target.name.as_str();
+        fn find<'a, K>(
+            shelf: &'a BTreeMap<String, BTreeMap<String, K>>,
+            ns: &str,
+            name: &str,
+        ) -> Option<&'a K> {
+            shelf.get(ns)?.get(name)
+        }
+        let o = &self.objects;
+        match target.kind {
+            Kind::Namespace => o.namespaces.get(name).map(|x| &x.metadata),
+            Kind::RoleBinding => find(&o.role_bindings, ns, name).map(|x| &x.metadata),
+            Kind::ResourceQuota => find(&o.resource_quotas, ns, name).map(|x| &x.metadata),
+            Kind::LimitRange => find(&o.limit_ranges, ns, name).map(|x| &x.metadata),
+            Kind::Tenant => o.tenants.get(name).map(|x| &x.metadata),
+            Kind::Quota => o.quotas.get(name).map(|x| &x.metadata),
+            Kind::IntegrationConfig => None,
+            Kind::ClusterResourceSupervisor => o
+                .supervisors
+                .get(&format!("ClusterResourceSupervisor/{name}"))
+                .map(Supervisor::meta),
+        }
+    }
+
+    /// Changes an object's metadata in place, as an apiserver does when it
+    /// stamps a resourceVersion; indexes and revisions follow. Returns
+    /// whether the object exists.
+    pub fn edit_metadata(
+        &mut self,
+        target: &ObjectRef,
+        edit: impl FnOnce(&mut ObjectMeta),
+    ) -> bool {
+        let ns = target.namespace.as_deref().unwrap_or_default();
+        let name = target.name.as_str();
+        match target.kind {
+            Kind::Namespace => {
+                let Some(mut namespace) = self.objects.namespaces.get(name).cloned() else {
+                    return false;
+                };
+                edit(&mut namespace.metadata);
+                self.put_namespace(namespace);
+            }
+            Kind::Tenant => {
+                let Some(mut tenant) = self.objects.tenants.get(name).cloned() else {
+                    return false;
+                };
+                edit(&mut tenant.metadata);
+                self.put_tenant(tenant);
+            }
+            Kind::Quota => {
+                let Some(mut quota) = self.objects.quotas.get(name).cloned() else {
+                    return false;
+                };
+                edit(&mut quota.metadata);
+                self.put_quota(quota);
+            }
+            Kind::RoleBinding => match self.get_mut::<RoleBinding>(ns, name) {
+                Some(o) => edit(&mut o.metadata),
+                None => return false,
+            },
+            Kind::ResourceQuota => match self.get_mut::<ResourceQuota>(ns, name) {
+                Some(o) => edit(&mut o.metadata),
+                None => return false,
+            },
+            Kind::LimitRange => match self.get_mut::<LimitRange>(ns, name) {
+                Some(o) => edit(&mut o.metadata),
+                None => return false,
+            },
+            Kind::IntegrationConfig => return false,
+            Kind::ClusterResourceSupervisor => {
+                match self.supervisor_mut(&format!("ClusterResourceSupervisor/{name}")) {
+                    Some(s) => edit(s.meta_mut()),
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// Adds or replaces a quota.
+    pub fn put_quota(&mut self, quota: Quota) {
+        let name = quota.metadata.name.clone().unwrap_or_default();
+        self.touch_quota_users(&name);
+        self.objects.quotas.insert(name, quota);
+    }
+
+    /// Removes a quota.
+    pub fn remove_quota(&mut self, name: &str) -> Option<Quota> {
+        self.touch_quota_users(name);
+        self.objects.quotas.remove(name)
+    }
+
+    /// Replaces every quota, as a re-list does; only the quotas that
+    /// changed, appeared or went count as changes.
+    pub fn replace_quotas(&mut self, quotas: impl IntoIterator<Item = Quota>) {
+        let fresh: BTreeMap<String, Quota> = quotas
+            .into_iter()
+            .map(|q| (q.metadata.name.clone().unwrap_or_default(), q))
+            .collect();
+        let gone: Vec<String> = self
+            .objects
+            .quotas
+            .keys()
+            .filter(|name| !fresh.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.remove_quota(&name);
+        }
+        for (name, quota) in fresh {
+            if self.objects.quotas.get(&name) != Some(&quota) {
+                self.put_quota(quota);
+            }
+        }
+    }
+
+    fn touch_quota_users(&mut self, quota: &str) {
+        let users: Vec<String> = self
+            .objects
+            .tenants
+            .iter()
+            .filter(|(_, t)| t.spec.quota.as_deref() == Some(quota))
+            .map(|(name, _)| name.clone())
+            .collect();
+        self.revisions.touch(users);
+    }
+
+    /// Sets the integration config in force.
+    pub fn set_integration(&mut self, integration: Integration) {
+        self.revisions.touch_everyone();
+        self.objects.integration = integration;
     }
 }
 
 impl Observed for Snapshot {
     fn tenant(&self, name: &str) -> Option<&Tenant> {
-        self.tenants.get(name)
+        self.objects.tenants.get(name)
     }
     fn cluster_resource_supervisor(
         &self,
         name: &str,
     ) -> Option<&crate::api::ClusterResourceSupervisor> {
         match self
+            .objects
             .supervisors
             .get(&format!("ClusterResourceSupervisor/{name}"))?
         {
@@ -89,13 +409,13 @@ impl Observed for Snapshot {
         }
     }
     fn quota(&self, name: &str) -> Option<&Quota> {
-        self.quotas.get(name)
+        self.objects.quotas.get(name)
     }
     fn integration(&self) -> &Integration {
-        &self.integration
+        &self.objects.integration
     }
     fn namespace(&self, name: &str) -> Option<&Namespace> {
-        self.namespaces.get(name)
+        self.objects.namespaces.get(name)
     }
     fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str> {
         self.tenant_index
@@ -105,19 +425,23 @@ impl Observed for Snapshot {
             .map(String::as_str)
     }
     fn role_bindings(&self, namespace: &str) -> impl Iterator<Item = &RoleBinding> {
-        self.role_bindings
+        self.objects
+            .role_bindings
             .get(namespace)
             .into_iter()
             .flat_map(BTreeMap::values)
     }
     fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota> {
-        self.resource_quotas.get(namespace)?.get(name)
+        self.objects.resource_quotas.get(namespace)?.get(name)
     }
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
-        self.limit_ranges.get(namespace)?.get(name)
+        self.objects.limit_ranges.get(namespace)?.get(name)
     }
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {
         self.claims.claimants(namespace)
+    }
+    fn revision(&self, tenant: &str) -> Option<u64> {
+        Some(self.revisions.of(tenant))
     }
 }
 
@@ -142,11 +466,45 @@ impl Snapshot {
     /// Adds or replaces a tenant and updates the claims index.
     pub fn put_tenant(&mut self, tenant: Tenant) {
         let name = tenant.metadata.name.clone().unwrap_or_default();
-        if let Some(old) = self.tenants.remove(&name) {
+        let mut touched = self.claims_changed(self.objects.tenants.get(&name), Some(&tenant));
+        touched.push(name.clone());
+        self.revisions.touch(touched);
+        if let Some(old) = self.objects.tenants.remove(&name) {
             self.claims.remove(&old);
         }
         self.claims.add(&tenant);
-        self.tenants.insert(name, tenant);
+        self.objects.tenants.insert(name, tenant);
+    }
+
+    /// A tenant, to change in place (not its spec: claims follow
+    /// [`Snapshot::put_tenant`]).
+    fn tenant_mut(&mut self, name: &str) -> Option<&mut Tenant> {
+        self.revisions.touch([name.to_owned()]);
+        self.objects.tenants.get_mut(name)
+    }
+
+    /// Replaces every tenant, as a re-list does; only the tenants that
+    /// changed, appeared or went count as changes.
+    pub fn replace_tenants(&mut self, tenants: impl IntoIterator<Item = Tenant>) {
+        let fresh: BTreeMap<String, Tenant> = tenants
+            .into_iter()
+            .map(|t| (t.metadata.name.clone().unwrap_or_default(), t))
+            .collect();
+        let gone: Vec<String> = self
+            .objects
+            .tenants
+            .keys()
+            .filter(|name| !fresh.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.remove_tenant(&name);
+        }
+        for (name, tenant) in fresh {
+            if self.objects.tenants.get(&name) != Some(&tenant) {
+                self.put_tenant(tenant);
+            }
+        }
     }
 
     /// Tenants other than `tenant` asking for one of its namespaces that
@@ -202,11 +560,12 @@ impl Snapshot {
                 .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned())
         };
         match object.kind {
-            Kind::IntegrationConfig => out.extend(self.tenants.keys().cloned()),
+            Kind::IntegrationConfig => out.extend(self.objects.tenants.keys().cloned()),
             Kind::Quota => {
                 let quota = object.name.as_str();
                 out.extend(
-                    self.tenants
+                    self.objects
+                        .tenants
                         .values()
                         .filter(|t| t.spec.quota.as_deref() == Some(quota))
                         .filter_map(|t| t.metadata.name.clone()),
@@ -219,11 +578,17 @@ impl Snapshot {
                 out.extend(label_of(&object.name));
                 out.extend(self.claimants(&object.name).map(str::to_owned));
             }
-            // The supervisor of a tenant's spec.hibernation: its tenant.
-            Kind::ClusterResourceSupervisor => out.extend(
-                self.cluster_resource_supervisor(&object.name)
-                    .and_then(|c| c.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned()),
-            ),
+            // The supervisor of a tenant's spec.hibernation: its tenant,
+            // and the tenant it is named after, which reads it by name.
+            Kind::ClusterResourceSupervisor => {
+                out.extend(
+                    self.cluster_resource_supervisor(&object.name)
+                        .and_then(|c| c.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned()),
+                );
+                if self.objects.tenants.contains_key(&object.name) {
+                    out.insert(object.name.clone());
+                }
+            }
             _ => out.extend(object.namespace.as_deref().and_then(label_of)),
         }
         out
@@ -231,7 +596,10 @@ impl Snapshot {
 
     /// Removes a tenant (it is gone from the cluster) and its claims.
     pub fn remove_tenant(&mut self, name: &str) -> Option<Tenant> {
-        let gone = self.tenants.remove(name)?;
+        let mut touched = self.claims_changed(self.objects.tenants.get(name), None);
+        touched.push(name.to_owned());
+        self.revisions.touch(touched);
+        let gone = self.objects.tenants.remove(name)?;
         self.claims.remove(&gone);
         Some(gone)
     }
@@ -239,8 +607,33 @@ impl Snapshot {
     /// Removes a namespace (it is gone from the cluster). What it held
     /// stays until removed on its own, as a watch reports it.
     pub fn remove_namespace(&mut self, name: &str) -> Option<Namespace> {
+        self.touch_namespace(name);
         self.unindex(name);
-        self.namespaces.remove(name)
+        self.objects.namespaces.remove(name)
+    }
+
+    /// Replaces every namespace, as a re-list does; only the namespaces
+    /// that changed, appeared or went count as changes.
+    pub fn replace_namespaces(&mut self, namespaces: impl IntoIterator<Item = Namespace>) {
+        let fresh: BTreeMap<String, Namespace> = namespaces
+            .into_iter()
+            .map(|n| (n.metadata.name.clone().unwrap_or_default(), n))
+            .collect();
+        let gone: Vec<String> = self
+            .objects
+            .namespaces
+            .keys()
+            .filter(|name| !fresh.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.remove_namespace(&name);
+        }
+        for (name, ns) in fresh {
+            if self.objects.namespaces.get(&name) != Some(&ns) {
+                self.put_namespace(ns);
+            }
+        }
     }
 
     /// Adds or replaces a namespace.
@@ -249,6 +642,15 @@ impl Snapshot {
         if ns.metadata.uid.is_none() {
             ns.metadata.uid = Some(self.uid());
         }
+        // Its tenant before and after the change, and its claimants.
+        self.touch_namespace(&name);
+        self.revisions.touch(
+            ns.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(TENANT_LABEL))
+                .cloned(),
+        );
         self.unindex(&name);
         if let Some(t) = ns
             .metadata
@@ -261,11 +663,12 @@ impl Snapshot {
                 .or_default()
                 .insert(name.clone());
         }
-        self.namespaces.insert(name, ns);
+        self.objects.namespaces.insert(name, ns);
     }
 
     fn unindex(&mut self, namespace: &str) {
         if let Some(t) = self
+            .objects
             .namespaces
             .get(namespace)
             .and_then(|n| n.metadata.labels.as_ref())
@@ -283,7 +686,7 @@ impl Snapshot {
 
     fn namespace_ready(&self, object: &ObjectMeta) -> Result<(), ExecuteError> {
         let namespace = object.namespace.as_deref().unwrap_or_default();
-        match self.namespaces.get(namespace) {
+        match self.objects.namespaces.get(namespace) {
             Some(ns) if ns.metadata.deletion_timestamp.is_none() => Ok(()),
             _ => Err(ExecuteError::NamespaceUnavailable(namespace.to_owned())),
         }
@@ -302,39 +705,36 @@ impl Snapshot {
                 Ok(match target.kind {
                     Kind::Namespace => {
                         let found = self
+                            .objects
                             .namespaces
                             .get(name)
                             .is_some_and(|n| matches(&n.metadata));
                         if found {
+                            self.touch_namespace(name);
                             self.unindex(name);
-                            self.namespaces.remove(name);
-                            self.role_bindings.remove(name);
-                            self.resource_quotas.remove(name);
-                            self.limit_ranges.remove(name);
+                            self.objects.namespaces.remove(name);
+                            self.objects.role_bindings.remove(name);
+                            self.objects.resource_quotas.remove(name);
+                            self.objects.limit_ranges.remove(name);
                         }
                         found
                     }
                     Kind::RoleBinding => {
-                        remove_if(&mut self.role_bindings, ns, name, |o| matches(&o.metadata))
+                        self.remove_if::<RoleBinding>(ns, name, |o| matches(&o.metadata))
                     }
-                    Kind::ResourceQuota => remove_if(&mut self.resource_quotas, ns, name, |o| {
-                        matches(&o.metadata)
-                    }),
+                    Kind::ResourceQuota => {
+                        self.remove_if::<ResourceQuota>(ns, name, |o| matches(&o.metadata))
+                    }
                     Kind::LimitRange => {
-                        remove_if(&mut self.limit_ranges, ns, name, |o| matches(&o.metadata))
+                        self.remove_if::<LimitRange>(ns, name, |o| matches(&o.metadata))
                     }
-                    Kind::Tenant => match self.tenants.remove(name) {
-                        Some(gone) => {
-                            self.claims.remove(&gone);
-                            true
-                        }
-                        None => false,
-                    },
-                    Kind::Quota => self.quotas.remove(name).is_some(),
+                    Kind::Tenant => self.remove_tenant(name).is_some(),
+                    Kind::Quota => self.remove_quota(name).is_some(),
                     Kind::IntegrationConfig => false,
                     Kind::ClusterResourceSupervisor => {
                         let key = format!("ClusterResourceSupervisor/{name}");
-                        match self.supervisors.get_mut(&key) {
+                        self.touch_supervisor(&key);
+                        match self.objects.supervisors.get_mut(&key) {
                             Some(s) if !matches(s.meta()) => false,
                             // Its finalizer holds it until its workloads are
                             // awake; the snapshot has no clock, so the
@@ -354,7 +754,7 @@ impl Snapshot {
                                 }
                                 marked
                             }
-                            Some(_) => self.supervisors.remove(&key).is_some(),
+                            Some(_) => self.objects.supervisors.remove(&key).is_some(),
                             None => false,
                         }
                     }
@@ -362,6 +762,7 @@ impl Snapshot {
             }
             Action::RemoveLabels { target, keys, .. } => {
                 let Some(mut ns) = self
+                    .objects
                     .namespaces
                     .get(&target.name)
                     .filter(|_| target.kind == Kind::Namespace)
@@ -381,8 +782,7 @@ impl Snapshot {
             }
             Action::AddFinalizer { tenant } | Action::RemoveFinalizer { tenant } => {
                 let t = self
-                    .tenants
-                    .get_mut(tenant)
+                    .tenant_mut(tenant)
                     .ok_or_else(|| ExecuteError::NotFound(format!("Tenant/{tenant}")))?;
                 let finalizers = t.metadata.finalizers.get_or_insert_with(Vec::new);
                 let had = finalizers.iter().any(|f| f == TENANT_FINALIZER);
@@ -391,22 +791,24 @@ impl Snapshot {
                     finalizers.push(TENANT_FINALIZER.into());
                     return Ok(!had);
                 }
-                if t.metadata.deletion_timestamp.is_some()
-                    && finalizers.is_empty()
-                    && let Some(gone) = self.tenants.remove(tenant)
-                {
-                    self.claims.remove(&gone);
+                if t.metadata.deletion_timestamp.is_some() && finalizers.is_empty() {
+                    self.remove_tenant(tenant);
                 }
                 Ok(had)
             }
             Action::UpdateTenantStatus { tenant, status } => {
                 let t = self
+                    .objects
                     .tenants
-                    .get_mut(tenant)
+                    .get(tenant)
                     .ok_or_else(|| ExecuteError::NotFound(format!("Tenant/{tenant}")))?;
-                let changed = t.status.as_ref() != Some(status);
-                t.status = Some(status.clone());
-                Ok(changed)
+                if t.status.as_ref() == Some(status) {
+                    return Ok(false);
+                }
+                if let Some(t) = self.tenant_mut(tenant) {
+                    t.status = Some(status.clone());
+                }
+                Ok(true)
             }
         }
     }
@@ -419,16 +821,21 @@ impl Snapshot {
                     applied.metadata.name.as_deref().unwrap_or_default()
                 );
                 let uid = self.uid();
-                let created = !self.supervisors.contains_key(&key);
-                let entry = self.supervisors.entry(key).or_insert_with(|| {
-                    let mut new = crate::api::ClusterResourceSupervisor::new(
-                        applied.metadata.name.as_deref().unwrap_or_default(),
-                        applied.spec.clone(),
-                    );
-                    new.metadata.uid = Some(uid);
-                    new.metadata.generation = Some(1);
-                    Supervisor::Cluster(new)
-                });
+                self.touch_supervisor(&key);
+                let created = !self.objects.supervisors.contains_key(&key);
+                let entry = self
+                    .objects
+                    .supervisors
+                    .entry(key.clone())
+                    .or_insert_with(|| {
+                        let mut new = crate::api::ClusterResourceSupervisor::new(
+                            applied.metadata.name.as_deref().unwrap_or_default(),
+                            applied.spec.clone(),
+                        );
+                        new.metadata.uid = Some(uid);
+                        new.metadata.generation = Some(1);
+                        Supervisor::Cluster(new)
+                    });
                 let Supervisor::Cluster(current) = entry else {
                     return Ok(false);
                 };
@@ -443,11 +850,13 @@ impl Snapshot {
                         Some(current.metadata.generation.unwrap_or(0) + 1);
                     changed = true;
                 }
+                // The tenant it is labelled for now.
+                self.touch_supervisor(&key);
                 Ok(changed || created)
             }
             Resource::Namespace(applied) => {
                 let name = applied.metadata.name.clone().unwrap_or_default();
-                let existing = self.namespaces.get(&name);
+                let existing = self.objects.namespaces.get(&name);
                 if existing.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
                     return Err(ExecuteError::NamespaceUnavailable(name));
                 }
@@ -478,13 +887,11 @@ impl Snapshot {
                     role_ref: applied.role_ref.clone(),
                     subjects: None,
                 };
-                upsert(
-                    &mut self.role_bindings,
+                self.upsert(
                     &applied.metadata,
                     "rbac.authorization.k8s.io/v1",
                     uid,
                     new,
-                    |rb| &mut rb.metadata,
                     |rb| {
                         if rb.role_ref != applied.role_ref {
                             return Err(ExecuteError::RoleRefImmutable(
@@ -503,15 +910,9 @@ impl Snapshot {
                     metadata,
                     ..Default::default()
                 };
-                upsert(
-                    &mut self.resource_quotas,
-                    &applied.metadata,
-                    "v1",
-                    uid,
-                    new,
-                    |rq| &mut rq.metadata,
-                    |rq| Ok(replace(&mut rq.spec, &applied.spec)),
-                )
+                self.upsert(&applied.metadata, "v1", uid, new, |rq| {
+                    Ok(replace(&mut rq.spec, &applied.spec))
+                })
             }
             Resource::LimitRange(applied) => {
                 let uid = self
@@ -521,39 +922,12 @@ impl Snapshot {
                     metadata,
                     ..Default::default()
                 };
-                upsert(
-                    &mut self.limit_ranges,
-                    &applied.metadata,
-                    "v1",
-                    uid,
-                    new,
-                    |lr| &mut lr.metadata,
-                    |lr| Ok(replace(&mut lr.spec, &applied.spec)),
-                )
+                self.upsert(&applied.metadata, "v1", uid, new, |lr| {
+                    Ok(replace(&mut lr.spec, &applied.spec))
+                })
             }
         }
     }
-}
-
-/// Server-side apply of a namespaced object: create it if missing, apply
-/// mto's metadata, then its spec fields (`set_spec` says whether they
-/// changed). Returns whether anything changed.
-fn upsert<T>(
-    objects: &mut BTreeMap<String, BTreeMap<String, T>>,
-    applied: &ObjectMeta,
-    api_version: &str,
-    uid: String,
-    new: impl FnOnce(ObjectMeta) -> T,
-    metadata: impl Fn(&mut T) -> &mut ObjectMeta,
-    set_spec: impl FnOnce(&mut T) -> Result<bool, ExecuteError>,
-) -> Result<bool, ExecuteError> {
-    let (ns, name) = names(applied);
-    let slot = objects.entry(ns).or_default().entry(name);
-    let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
-    let object = slot.or_insert_with(|| new(new_meta(applied, uid)));
-    let spec_changed = set_spec(object)?;
-    let metadata_changed = apply_metadata(metadata(object), applied, api_version);
-    Ok(created || spec_changed || metadata_changed)
 }
 
 /// Sets `field` to `value`; whether it changed.
@@ -581,21 +955,17 @@ fn new_meta(applied: &ObjectMeta, uid: String) -> ObjectMeta {
     }
 }
 
-fn remove_if<T>(
-    map: &mut BTreeMap<String, BTreeMap<String, T>>,
-    ns: &str,
-    name: &str,
-    matches: impl Fn(&T) -> bool,
-) -> bool {
-    match map.get_mut(ns) {
-        Some(objects) if objects.get(name).is_some_and(&matches) => objects.remove(name).is_some(),
-        _ => false,
+/// The tenant label of a ClusterResourceSupervisor.
+fn supervisor_of(objects: &Objects, key: &str) -> Option<String> {
+    match objects.supervisors.get(key)? {
+        Supervisor::Cluster(c) => c.metadata.labels.as_ref()?.get(TENANT_LABEL).cloned(),
+        Supervisor::Namespaced(_) => None,
     }
 }
 
 impl WorkloadView for Snapshot {
     fn integration(&self) -> &Integration {
-        &self.integration
+        &self.objects.integration
     }
 
     fn supervised_namespaces(&self, supervisor: &Supervisor) -> BTreeSet<String> {
@@ -610,7 +980,7 @@ impl WorkloadView for Snapshot {
                     .and_then(|a| a.get(crate::labels::HIBERNATION_EXCLUDE_ANNOTATION))
                     .is_none_or(|v| v != "true")
         };
-        let live = |name: &str| self.namespaces.get(name).is_some_and(eligible);
+        let live = |name: &str| self.objects.namespaces.get(name).is_some_and(eligible);
         match supervisor {
             Supervisor::Namespaced(s) => s
                 .metadata
@@ -629,7 +999,8 @@ impl WorkloadView for Snapshot {
                     .collect();
                 if let Some(selector) = &selection.label_selector {
                     out.extend(
-                        self.namespaces
+                        self.objects
+                            .namespaces
                             .iter()
                             .filter(|(_, ns)| eligible(ns))
                             .filter(|(_, ns)| {
@@ -645,12 +1016,14 @@ impl WorkloadView for Snapshot {
 
     fn workloads_in(&self, namespace: &str) -> Vec<Workload<'_>> {
         let deployments = self
+            .objects
             .deployments
             .get(namespace)
             .into_iter()
             .flat_map(BTreeMap::values)
             .map(crate::hibernation::deployment);
         let stateful_sets = self
+            .objects
             .stateful_sets
             .get(namespace)
             .into_iter()
@@ -661,11 +1034,13 @@ impl WorkloadView for Snapshot {
 
     fn workloads_slept_by(&self, supervisor: &str) -> Vec<Workload<'_>> {
         let deployments = self
+            .objects
             .deployments
             .values()
             .flat_map(BTreeMap::values)
             .map(crate::hibernation::deployment);
         let stateful_sets = self
+            .objects
             .stateful_sets
             .values()
             .flat_map(BTreeMap::values)
@@ -683,10 +1058,12 @@ impl Snapshot {
     #[must_use]
     pub fn supervisors_covering(&self, namespace: &str) -> Vec<String> {
         let labels = self
+            .objects
             .namespaces
             .get(namespace)
             .and_then(|n| n.metadata.labels.as_ref());
-        self.supervisors
+        self.objects
+            .supervisors
             .iter()
             .filter(|(_, s)| match s {
                 Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
@@ -705,21 +1082,60 @@ impl Snapshot {
 
     /// Adds or replaces a supervisor.
     pub fn put_supervisor(&mut self, supervisor: Supervisor) {
-        self.supervisors.insert(supervisor.key(), supervisor);
+        let key = supervisor.key();
+        self.touch_supervisor(&key);
+        self.objects.supervisors.insert(key.clone(), supervisor);
+        self.touch_supervisor(&key);
     }
 
-    /// Adds or replaces a Deployment.
-    pub fn put_deployment(&mut self, d: Deployment) {
-        let ns = d.metadata.namespace.clone().unwrap_or_default();
-        let name = d.metadata.name.clone().unwrap_or_default();
-        self.deployments.entry(ns).or_default().insert(name, d);
+    /// Removes a supervisor by [`Supervisor::key`].
+    pub fn remove_supervisor(&mut self, key: &str) -> Option<Supervisor> {
+        self.touch_supervisor(key);
+        self.objects.supervisors.remove(key)
     }
 
-    /// Adds or replaces a StatefulSet.
-    pub fn put_stateful_set(&mut self, s: StatefulSet) {
-        let ns = s.metadata.namespace.clone().unwrap_or_default();
-        let name = s.metadata.name.clone().unwrap_or_default();
-        self.stateful_sets.entry(ns).or_default().insert(name, s);
+    /// A supervisor by [`Supervisor::key`], to change in place.
+    pub fn supervisor_mut(&mut self, key: &str) -> Option<&mut Supervisor> {
+        self.touch_supervisor(key);
+        self.objects.supervisors.get_mut(key)
+    }
+
+    /// Replaces every supervisor of one scope (`cluster`: the
+    /// ClusterResourceSupervisors), as a re-list does.
+    pub fn replace_supervisors(
+        &mut self,
+        cluster: bool,
+        supervisors: impl IntoIterator<Item = Supervisor>,
+    ) {
+        let fresh: BTreeMap<String, Supervisor> =
+            supervisors.into_iter().map(|s| (s.key(), s)).collect();
+        let gone: Vec<String> = self
+            .objects
+            .supervisors
+            .iter()
+            .filter(|(key, s)| {
+                matches!(s, Supervisor::Cluster(_)) == cluster && !fresh.contains_key(*key)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            self.remove_supervisor(&key);
+        }
+        for (key, supervisor) in fresh {
+            if self.objects.supervisors.get(&key) != Some(&supervisor) {
+                self.put_supervisor(supervisor);
+            }
+        }
+    }
+
+    /// Marks the tenant a ClusterResourceSupervisor concerns: the tenant it
+    /// is named after (whose `spec.hibernation` it may carry) and the one
+    /// it is labelled for.
+    fn touch_supervisor(&mut self, key: &str) {
+        self.revisions.touch(supervisor_of(&self.objects, key));
+        if let Some(name) = key.strip_prefix("ClusterResourceSupervisor/") {
+            self.revisions.touch([name.to_owned()]);
+        }
     }
 
     /// A workload's metadata and `spec.replicas`, to change.
@@ -730,6 +1146,7 @@ impl Snapshot {
         match workload.kind {
             WorkloadKind::Deployment => {
                 let d = self
+                    .objects
                     .deployments
                     .get_mut(&workload.namespace)?
                     .get_mut(&workload.name)?;
@@ -738,6 +1155,7 @@ impl Snapshot {
             }
             WorkloadKind::StatefulSet => {
                 let s = self
+                    .objects
                     .stateful_sets
                     .get_mut(&workload.namespace)?
                     .get_mut(&workload.name)?;
@@ -807,8 +1225,7 @@ impl Snapshot {
             SupervisorAction::AddFinalizer { supervisor }
             | SupervisorAction::RemoveFinalizer { supervisor } => {
                 let s = self
-                    .supervisors
-                    .get_mut(supervisor)
+                    .supervisor_mut(supervisor)
                     .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
                 let meta = s.meta_mut();
                 let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
@@ -819,14 +1236,13 @@ impl Snapshot {
                     return Ok(!had);
                 }
                 if meta.deletion_timestamp.is_some() && finalizers.is_empty() {
-                    self.supervisors.remove(supervisor);
+                    self.remove_supervisor(supervisor);
                 }
                 Ok(had)
             }
             SupervisorAction::EndOverride { supervisor } => {
                 let s = self
-                    .supervisors
-                    .get_mut(supervisor)
+                    .supervisor_mut(supervisor)
                     .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
                 Ok(s.meta_mut()
                     .annotations
@@ -836,8 +1252,7 @@ impl Snapshot {
             }
             SupervisorAction::UpdateStatus { supervisor, status } => {
                 let s = self
-                    .supervisors
-                    .get_mut(supervisor)
+                    .supervisor_mut(supervisor)
                     .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
                 let changed = s.status() != Some(status);
                 *s.status_mut() = Some(status.clone());

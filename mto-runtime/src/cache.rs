@@ -158,8 +158,14 @@ impl Cache {
                 // A re-list may hide any number of missed changes: everyone
                 // decides again, which costs no writes where nothing changed.
                 Woken {
-                    tenants: view.snapshot.tenants.keys().cloned().collect(),
-                    supervisors: view.snapshot.supervisors.keys().cloned().collect(),
+                    tenants: view.snapshot.objects().tenants.keys().cloned().collect(),
+                    supervisors: view
+                        .snapshot
+                        .objects()
+                        .supervisors
+                        .keys()
+                        .cloned()
+                        .collect(),
                 }
             }
         }
@@ -194,54 +200,38 @@ impl Cache {
 }
 
 impl View {
+    /// Replaces one kind with what a re-list found; the snapshot counts
+    /// only the objects that changed as changes.
     fn replace(&mut self, kind: &str, objects: Vec<Relisted>) {
+        macro_rules! listed {
+            ($variant:ident) => {
+                objects.into_iter().filter_map(|o| match o {
+                    Relisted::$variant(o) => Some(*o),
+                    _ => None,
+                })
+            };
+        }
         let s = &mut self.snapshot;
         match kind {
-            "Tenant" => s.tenants.clear(),
-            "Quota" => s.quotas.clear(),
-            "IntegrationConfig" => self.integration_configs.clear(),
-            "Namespace" => s.namespaces.clear(),
-            "RoleBinding" => s.role_bindings.clear(),
-            "ResourceQuota" => s.resource_quotas.clear(),
-            "LimitRange" => s.limit_ranges.clear(),
-            "ResourceSupervisor" => s
-                .supervisors
-                .retain(|_, v| !matches!(v, Supervisor::Namespaced(_))),
-            "ClusterResourceSupervisor" => s
-                .supervisors
-                .retain(|_, v| !matches!(v, Supervisor::Cluster(_))),
-            "Deployment" => s.deployments.clear(),
-            "StatefulSet" => s.stateful_sets.clear(),
-            _ => {}
-        }
-        for object in objects {
-            match object {
-                Relisted::Tenant(o) => {
-                    let name = o.metadata.name.clone().unwrap_or_default();
-                    s.tenants.insert(name, *o);
+            "Tenant" => s.replace_tenants(listed!(Tenant)),
+            "Quota" => s.replace_quotas(listed!(Quota)),
+            "IntegrationConfig" => {
+                let listed = listed!(IntegrationConfig)
+                    .map(|o| (key(&o.metadata), o))
+                    .collect();
+                if listed != self.integration_configs {
+                    self.integration_configs = listed;
+                    self.compile_integration();
                 }
-                Relisted::Quota(o) => {
-                    s.quotas
-                        .insert(o.metadata.name.clone().unwrap_or_default(), *o);
-                }
-                Relisted::IntegrationConfig(o) => {
-                    self.integration_configs.insert(key(&o.metadata), *o);
-                }
-                Relisted::Namespace(o) => {
-                    s.namespaces
-                        .insert(o.metadata.name.clone().unwrap_or_default(), *o);
-                }
-                Relisted::RoleBinding(o) => insert(&mut s.role_bindings, *o),
-                Relisted::ResourceQuota(o) => insert(&mut s.resource_quotas, *o),
-                Relisted::LimitRange(o) => insert(&mut s.limit_ranges, *o),
-                Relisted::Supervisor(o) => s.put_supervisor(*o),
-                Relisted::Deployment(o) => insert(&mut s.deployments, *o),
-                Relisted::StatefulSet(o) => insert(&mut s.stateful_sets, *o),
             }
-        }
-        match kind {
-            "Tenant" | "Namespace" => s.reindex(),
-            "IntegrationConfig" => self.compile_integration(),
+            "Namespace" => s.replace_namespaces(listed!(Namespace)),
+            "RoleBinding" => s.replace_all(listed!(RoleBinding)),
+            "ResourceQuota" => s.replace_all(listed!(ResourceQuota)),
+            "LimitRange" => s.replace_all(listed!(LimitRange)),
+            "ResourceSupervisor" => s.replace_supervisors(false, listed!(Supervisor)),
+            "ClusterResourceSupervisor" => s.replace_supervisors(true, listed!(Supervisor)),
+            "Deployment" => s.replace_all(listed!(Deployment)),
+            "StatefulSet" => s.replace_all(listed!(StatefulSet)),
             _ => {}
         }
     }
@@ -266,7 +256,7 @@ impl View {
         };
         match (integration, problem) {
             (Ok(compiled), None) => {
-                self.snapshot.integration = compiled;
+                self.snapshot.set_integration(compiled);
                 self.integration_problem = None;
             }
             (Ok(_), Some(problem)) => self.integration_problem = Some(problem),
@@ -278,8 +268,14 @@ impl View {
 
     fn everyone(&self) -> Woken {
         Woken {
-            tenants: self.snapshot.tenants.keys().cloned().collect(),
-            supervisors: self.snapshot.supervisors.keys().cloned().collect(),
+            tenants: self.snapshot.objects().tenants.keys().cloned().collect(),
+            supervisors: self
+                .snapshot
+                .objects()
+                .supervisors
+                .keys()
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -351,21 +347,6 @@ fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (St
     )
 }
 
-fn insert<K: kube::Resource>(map: &mut BTreeMap<String, BTreeMap<String, K>>, object: K) {
-    let (ns, name) = key(object.meta());
-    map.entry(ns).or_default().insert(name, object);
-}
-
-fn remove<K: kube::Resource>(map: &mut BTreeMap<String, BTreeMap<String, K>>, object: &K) {
-    let (ns, name) = key(object.meta());
-    if let Some(inner) = map.get_mut(&ns) {
-        inner.remove(&name);
-        if inner.is_empty() {
-            map.remove(&ns);
-        }
-    }
-}
-
 fn model_ref<K: kube::Resource>(kind: Kind, object: &K) -> ObjectRef {
     let (ns, name) = key(object.meta());
     ObjectRef {
@@ -391,7 +372,7 @@ impl Watched for Tenant {
     }
     fn put(self, view: &mut View) -> Woken {
         let name = self.metadata.name.clone().unwrap_or_default();
-        let before = view.snapshot.tenants.get(&name);
+        let before = view.snapshot.objects().tenants.get(&name);
         let mut woken = BTreeSet::new();
         if before.is_none_or(|b| tenant_changed(b, &self)) {
             woken.insert(name);
@@ -404,7 +385,7 @@ impl Watched for Tenant {
         let name = self.metadata.name.as_deref().unwrap_or_default();
         let woken = view
             .snapshot
-            .claims_changed(view.snapshot.tenants.get(name), None);
+            .claims_changed(view.snapshot.objects().tenants.get(name), None);
         view.snapshot.remove_tenant(name);
         Woken::tenants(woken.into_iter().collect())
     }
@@ -419,14 +400,12 @@ impl Watched for Quota {
         let woken = view
             .snapshot
             .affected_tenants(&model_ref(Kind::Quota, &self));
-        let name = self.metadata.name.clone().unwrap_or_default();
-        view.snapshot.quotas.insert(name, self);
+        view.snapshot.put_quota(self);
         Woken::tenants(woken)
     }
     fn remove(&self, view: &mut View) -> Woken {
         view.snapshot
-            .quotas
-            .remove(self.metadata.name.as_deref().unwrap_or_default());
+            .remove_quota(self.metadata.name.as_deref().unwrap_or_default());
         Woken::tenants(
             view.snapshot
                 .affected_tenants(&model_ref(Kind::Quota, self)),
@@ -532,6 +511,7 @@ macro_rules! supervisor_kind {
                 let key = supervisor.key();
                 let changed = view
                     .snapshot
+                    .objects()
                     .supervisors
                     .get(&key)
                     .is_none_or(|before| supervisor_changed(before, &supervisor));
@@ -548,7 +528,7 @@ macro_rules! supervisor_kind {
             }
             fn remove(&self, view: &mut View) -> Woken {
                 let key = Supervisor::$variant(self.clone()).key();
-                view.snapshot.supervisors.remove(&key);
+                view.snapshot.remove_supervisor(&key);
                 Woken::tenants(tenant_of(&self.metadata))
             }
         }
@@ -578,20 +558,22 @@ macro_rules! workload_kind {
                 supervisors.extend(slept_by(&self.metadata));
                 if let Some(before) = view
                     .snapshot
+                    .objects()
                     .$field
                     .get(&namespace)
                     .and_then(|m| m.get(&name))
                 {
                     supervisors.extend(slept_by(&before.metadata));
                 }
-                insert(&mut view.snapshot.$field, $slim(self));
+                view.snapshot.put($slim(self));
                 Woken {
                     tenants: BTreeSet::new(),
                     supervisors,
                 }
             }
             fn remove(&self, view: &mut View) -> Woken {
-                remove(&mut view.snapshot.$field, self);
+                let (namespace, name) = key(&self.metadata);
+                view.snapshot.remove::<$kind>(&namespace, &name);
                 let namespace = self.metadata.namespace.as_deref().unwrap_or_default();
                 let mut supervisors: BTreeSet<String> = view
                     .snapshot
@@ -630,11 +612,12 @@ macro_rules! namespaced_child {
                 let woken = view
                     .snapshot
                     .affected_tenants(&model_ref(Kind::$kind, &self));
-                insert(&mut view.snapshot.$field, self);
+                view.snapshot.put(self);
                 Woken::tenants(woken)
             }
             fn remove(&self, view: &mut View) -> Woken {
-                remove(&mut view.snapshot.$field, self);
+                let (namespace, name) = key(&self.metadata);
+                view.snapshot.remove::<$kind>(&namespace, &name);
                 Woken::tenants(
                     view.snapshot
                         .affected_tenants(&model_ref(Kind::$kind, self)),

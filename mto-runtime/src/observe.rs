@@ -1,9 +1,8 @@
 //! A one-shot observation of a real cluster: everything the tenant
 //! controller reads, listed into the model's [`Snapshot`].
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use mto_model::api::{IntegrationConfig, Quota, Tenant};
@@ -36,8 +35,7 @@ pub async fn observe(client: &Client) -> Result<Snapshot, ObserveError> {
         .await
         .map_err(list_err("Quota"))?
     {
-        s.quotas
-            .insert(q.metadata.name.clone().unwrap_or_default(), q);
+        s.put_quota(q);
     }
     let configs = Api::<IntegrationConfig>::all(client.clone())
         .list(&lp)
@@ -50,8 +48,10 @@ pub async fn observe(client: &Client) -> Result<Snapshot, ObserveError> {
             configs.len()
         )));
     }
-    s.integration = Integration::compile(configs.first())
-        .map_err(|e| ObserveError::IntegrationConfig(e.to_string()))?;
+    s.set_integration(
+        Integration::compile(configs.first())
+            .map_err(|e| ObserveError::IntegrationConfig(e.to_string()))?,
+    );
     for t in Api::<Tenant>::all(client.clone())
         .list(&lp)
         .await
@@ -66,35 +66,26 @@ pub async fn observe(client: &Client) -> Result<Snapshot, ObserveError> {
     {
         s.put_namespace(ns);
     }
-    s.role_bindings = by_namespace(client, "RoleBinding").await?;
-    s.resource_quotas = by_namespace(client, "ResourceQuota").await?;
-    s.limit_ranges = by_namespace(client, "LimitRange").await?;
+    s.replace_all(list::<RoleBinding>(client).await?);
+    s.replace_all(list::<ResourceQuota>(client).await?);
+    s.replace_all(list::<LimitRange>(client).await?);
     Ok(s)
 }
 
-/// Every object of a namespaced kind, by namespace, then name.
-async fn by_namespace<K>(
-    client: &Client,
-    kind: &'static str,
-) -> Result<BTreeMap<String, BTreeMap<String, K>>, ObserveError>
+/// Every object of a namespaced kind.
+async fn list<K>(client: &Client) -> Result<Vec<K>, ObserveError>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+    K: k8s_openapi::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + std::fmt::Debug
         + serde::de::DeserializeOwned,
     <K as kube::Resource>::DynamicType: Default,
 {
-    let list = Api::<K>::all(client.clone())
+    let kind = K::KIND;
+    Ok(Api::<K>::all(client.clone())
         .list(&ListParams::default())
         .await
-        .map_err(|source| ObserveError::List { kind, source })?;
-    let mut out: BTreeMap<String, BTreeMap<String, K>> = BTreeMap::new();
-    for object in list {
-        let (ns, name) = (
-            object.meta().namespace.clone().unwrap_or_default(),
-            object.meta().name.clone().unwrap_or_default(),
-        );
-        out.entry(ns).or_default().insert(name, object);
-    }
-    Ok(out)
+        .map_err(|source| ObserveError::List { kind, source })?
+        .items)
 }

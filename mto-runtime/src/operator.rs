@@ -170,8 +170,8 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tracing::info!(
-        tenants = cache.read().snapshot.tenants.len(),
-        supervisors = cache.read().snapshot.supervisors.len(),
+        tenants = cache.read().snapshot.objects().tenants.len(),
+        supervisors = cache.read().snapshot.objects().supervisors.len(),
         "every kind listed; reconciling"
     );
 
@@ -397,7 +397,7 @@ async fn supervise(key: String, ctx: Arc<Context>) -> Result<Requeue, ReconcileE
         if let Some(problem) = &view.integration_problem {
             return Err(ReconcileError::IntegrationConfig(problem.clone()));
         }
-        view.snapshot.supervisors.get(&key).map(|s| {
+        view.snapshot.objects().supervisors.get(&key).map(|s| {
             let reference = match s {
                 Supervisor::Namespaced(r) => r.object_ref(&()),
                 Supervisor::Cluster(c) => c.object_ref(&()),
@@ -672,7 +672,7 @@ fn backoff(config: &ControllerConfig, attempt: u32, jitter: f64) -> Duration {
 /// Counts tenants by the phase in their status, for the gauge.
 pub fn phases(cache: &Cache) -> Vec<(String, i64)> {
     let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-    for t in cache.read().snapshot.tenants.values() {
+    for t in cache.read().snapshot.objects().tenants.values() {
         let phase = t
             .status
             .as_ref()

@@ -52,26 +52,26 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
         return Err(PlanError::SeveralIntegrationConfigs(configs.len()));
     }
     let mut cluster = Snapshot::default();
-    cluster.integration = Integration::compile(configs.first().copied())
-        .map_err(PlanError::InvalidIntegrationConfig)?;
+    cluster.set_integration(
+        Integration::compile(configs.first().copied())
+            .map_err(PlanError::InvalidIntegrationConfig)?,
+    );
     for m in manifests {
         match m {
             Manifest::Tenant(t) => cluster.put_tenant(t.clone()),
             Manifest::Quota(q) => {
-                cluster
-                    .quotas
-                    .insert(q.metadata.name.clone().unwrap_or_default(), q.clone());
+                cluster.put_quota(q.clone());
             }
             Manifest::Namespace(ns) => cluster.put_namespace(ns.clone()),
             _ => {}
         }
     }
     let mut tenants = Vec::new();
-    let names: Vec<String> = cluster.tenants.keys().cloned().collect();
+    let names: Vec<String> = cluster.objects().tenants.keys().cloned().collect();
     for name in names {
         let mut first = None;
         for _ in 0..MAX_DECISIONS {
-            let Some(tenant) = cluster.tenants.get(&name).cloned() else {
+            let Some(tenant) = cluster.objects().tenants.get(&name).cloned() else {
                 break;
             };
             let decision = decide(&tenant, &cluster, now);
@@ -89,11 +89,12 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
             }
         }
         let phase = cluster
+            .objects()
             .tenants
             .get(&name)
             .and_then(|t| t.status.as_ref()?.phase.clone())
             .unwrap_or_default();
-        let tenant = cluster.tenants.get(&name).cloned();
+        let tenant = cluster.objects().tenants.get(&name).cloned();
         match (first, tenant) {
             (Some(d), Some(t)) if decide(&t, &cluster, now).is_steady() => {
                 tenants.push((name, d, phase))

@@ -200,7 +200,7 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
             .await
             .expect("observe");
         let mut writes = 0;
-        for tenant in cluster.tenants.values() {
+        for tenant in cluster.objects().tenants.values() {
             let decision = mto_model::tenant::decide(tenant, &cluster, mto_model::Timestamp::now());
             for action in &decision.actions {
                 writes += 1;
@@ -226,13 +226,14 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
         .await
         .expect("observe");
     for name in ["alpha", "beta", "gamma"] {
-        let phase = cluster.tenants[name]
+        let phase = cluster.objects().tenants[name]
             .status
             .as_ref()
             .and_then(|s| s.phase.clone());
         assert_eq!(phase.as_deref(), Some("Active"), "tenant {name}");
     }
     let staging = cluster
+        .objects()
         .namespaces
         .get("alpha-staging")
         .expect("alpha-staging created");
@@ -247,6 +248,7 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
     );
     assert!(
         cluster
+            .objects()
             .resource_quotas
             .get("alpha-staging")
             .is_some_and(|q| q.contains_key("tenant-quota"))

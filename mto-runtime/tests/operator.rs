@@ -266,10 +266,14 @@ fn minimum_object_writes(before: &Snapshot, name: &str) -> usize {
     let mut writes = 0;
     let mut settled_tenant = current;
     // The status is the operator's, not the edit's.
-    settled_tenant.status = before.tenants.get(name).and_then(|t| t.status.clone());
+    settled_tenant.status = before
+        .objects()
+        .tenants
+        .get(name)
+        .and_then(|t| t.status.clone());
     cluster.put_tenant(settled_tenant);
     for _ in 0..10 {
-        let t = cluster.tenants[name].clone();
+        let t = cluster.objects().tenants[name].clone();
         let decision = mto_model::tenant::decide(&t, &cluster, Timestamp::now());
         if decision.actions.is_empty() {
             break;

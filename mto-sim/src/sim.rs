@@ -359,8 +359,8 @@ impl Sim {
         self.pending_changes.push((0, "initial cluster".into()));
         self.note(format!(
             "cluster loaded: {} tenants, {} namespaces",
-            self.store.view().tenants.len(),
-            self.store.view().namespaces.len()
+            self.store.view().objects().tenants.len(),
+            self.store.view().objects().namespaces.len()
         ));
         self.enqueue_all();
     }
@@ -451,6 +451,7 @@ impl Sim {
         for t in self
             .store
             .view()
+            .objects()
             .tenants
             .keys()
             .cloned()
@@ -461,6 +462,7 @@ impl Sim {
         for key in self
             .store
             .view()
+            .objects()
             .supervisors
             .keys()
             .cloned()
@@ -626,7 +628,7 @@ impl Sim {
         self.report.simulated = duration_text::show(self.scenario.duration);
         self.report.writes = self.store.writes();
         let mut phases = BTreeMap::new();
-        for t in self.store.view().tenants.values() {
+        for t in self.store.view().objects().tenants.values() {
             let phase = t
                 .status
                 .as_ref()
@@ -721,6 +723,7 @@ impl Sim {
                 .is_some_and(|l| l.contains_key(MANAGED_BY_LABEL))
         };
         let bindings: Vec<ObjectRef> = view
+            .objects()
             .role_bindings
             .iter()
             .flat_map(|(ns, m)| {
@@ -736,6 +739,7 @@ impl Sim {
             })
             .collect();
         let quotas: Vec<(String, String)> = view
+            .objects()
             .resource_quotas
             .iter()
             .flat_map(|(ns, m)| {
@@ -751,7 +755,7 @@ impl Sim {
         let pick_quota = !quotas.is_empty() && (bindings.is_empty() || self.rng.random_bool(0.5));
         let text = if pick_quota {
             let (ns, name) = quotas[self.rng.random_range(0..quotas.len())].clone();
-            let mut rq = self.store.view().resource_quotas[&ns][&name].clone();
+            let mut rq = self.store.view().objects().resource_quotas[&ns][&name].clone();
             if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
                 for v in hard.values_mut() {
                     v.0 = "1000000".into();
@@ -912,7 +916,7 @@ impl Sim {
                 "tenant {name}: {} → {phase}{why}",
                 previous.unwrap_or_else(|| "new".into())
             );
-            if self.store.view().tenants.len() <= TIMELINE_TENANT_LIMIT {
+            if self.store.view().objects().tenants.len() <= TIMELINE_TENANT_LIMIT {
                 self.note(text);
             } else {
                 self.trace(text);
@@ -1044,7 +1048,7 @@ impl Sim {
                 took_ms: took,
             });
         }
-        let active = self.store.view().tenants.len();
+        let active = self.store.view().objects().tenants.len();
         self.note(format!(
             "converged: {active} tenants steady, {} writes so far",
             self.store.writes()
@@ -1152,7 +1156,7 @@ impl Sim {
     }
 
     fn supervise(&mut self, key: &str) -> Result<(), SimError> {
-        let Some(supervisor) = self.store.view().supervisors.get(key).cloned() else {
+        let Some(supervisor) = self.store.view().objects().supervisors.get(key).cloned() else {
             return Ok(());
         };
         let now = self.now();
@@ -1227,7 +1231,7 @@ impl Sim {
     }
 
     fn record_supervisor_phase(&mut self, key: &str) {
-        let Some(supervisor) = self.store.view().supervisors.get(key) else {
+        let Some(supervisor) = self.store.view().objects().supervisors.get(key) else {
             return;
         };
         let phase = supervisor.phase().name().to_owned();
@@ -1254,7 +1258,7 @@ impl Sim {
                 "{key}: {} → {phase}{detail}",
                 previous.unwrap_or_else(|| "new".into())
             );
-            if self.store.view().supervisors.len() <= TIMELINE_TENANT_LIMIT {
+            if self.store.view().objects().supervisors.len() <= TIMELINE_TENANT_LIMIT {
                 self.note(text);
             } else {
                 self.trace(text);

@@ -135,7 +135,7 @@ impl Store {
     /// only when the spec changes; status and finalizers are kept.
     pub fn put_tenant(&mut self, mut tenant: Tenant, now: Timestamp) -> Result<(), StoreError> {
         let name = tenant.metadata.name.clone().unwrap_or_default();
-        let current = self.view.tenants.get(&name).cloned();
+        let current = self.view.objects().tenants.get(&name).cloned();
         match &current {
             Some(old) => {
                 let changed = old.spec != tenant.spec;
@@ -172,7 +172,7 @@ impl Store {
 
     /// Deletes a tenant as a user would: marked while finalizers remain.
     pub fn delete_tenant(&mut self, name: &str, now: Timestamp) -> Result<(), StoreError> {
-        let Some(mut tenant) = self.view.tenants.get(name).cloned() else {
+        let Some(mut tenant) = self.view.objects().tenants.get(name).cloned() else {
             return Err(StoreError::NotFound(format!("Tenant/{name}")));
         };
         if tenant
@@ -182,8 +182,7 @@ impl Store {
             .is_none_or(Vec::is_empty)
         {
             self.released_claims = self.view.claims_changed(Some(&tenant), None);
-            self.view.tenants.remove(name);
-            self.view.reindex();
+            self.view.remove_tenant(name);
             self.bump(ObjectRef::cluster(Kind::Tenant, name), true);
             return Ok(());
         }
@@ -199,28 +198,38 @@ impl Store {
     /// Creates or replaces a quota.
     pub fn put_quota(&mut self, mut quota: Quota, now: Timestamp) -> Result<(), StoreError> {
         let name = quota.metadata.name.clone().unwrap_or_default();
-        let current = self.view.quotas.get(&name).map(|q| q.metadata.clone());
+        let current = self
+            .view
+            .objects()
+            .quotas
+            .get(&name)
+            .map(|q| q.metadata.clone());
         self.stamp(
             &mut quota.metadata,
             current.as_ref(),
             ObjectRef::cluster(Kind::Quota, &name),
             now,
         )?;
-        self.view.quotas.insert(name, quota);
+        self.view.put_quota(quota);
         Ok(())
     }
 
     /// Sets the integration config in force (compiled; an invalid one is
     /// refused before it gets here).
     pub fn put_integration(&mut self, integration: Integration) {
-        self.view.integration = integration;
+        self.view.set_integration(integration);
         self.bump(ObjectRef::cluster(Kind::IntegrationConfig, "config"), false);
     }
 
     /// Creates or replaces a namespace as a user would.
     pub fn put_namespace(&mut self, mut ns: Namespace, now: Timestamp) -> Result<(), StoreError> {
         let name = ns.metadata.name.clone().unwrap_or_default();
-        let current = self.view.namespaces.get(&name).map(|n| n.metadata.clone());
+        let current = self
+            .view
+            .objects()
+            .namespaces
+            .get(&name)
+            .map(|n| n.metadata.clone());
         self.stamp(
             &mut ns.metadata,
             current.as_ref(),
@@ -253,6 +262,7 @@ impl Store {
         );
         let current = self
             .view
+            .objects()
             .role_bindings
             .get(&ns)
             .and_then(|m| m.get(&name))
@@ -263,11 +273,7 @@ impl Store {
             ObjectRef::namespaced(Kind::RoleBinding, &ns, &name),
             now,
         )?;
-        self.view
-            .role_bindings
-            .entry(ns)
-            .or_default()
-            .insert(name, rb);
+        self.view.put(rb);
         Ok(())
     }
 
@@ -291,11 +297,7 @@ impl Store {
             ObjectRef::namespaced(Kind::ResourceQuota, &ns, &name),
             now,
         )?;
-        self.view
-            .resource_quotas
-            .entry(ns)
-            .or_default()
-            .insert(name, rq);
+        self.view.put(rq);
         Ok(())
     }
 
@@ -305,23 +307,27 @@ impl Store {
         let view = &self.view;
         let mut live: BTreeSet<&str> = BTreeSet::new();
         let metas = view
+            .objects()
             .tenants
             .values()
             .map(|o| &o.metadata)
-            .chain(view.quotas.values().map(|o| &o.metadata))
-            .chain(view.namespaces.values().map(|o| &o.metadata))
+            .chain(view.objects().quotas.values().map(|o| &o.metadata))
+            .chain(view.objects().namespaces.values().map(|o| &o.metadata))
             .chain(
-                view.role_bindings
+                view.objects()
+                    .role_bindings
                     .values()
                     .flat_map(|m| m.values().map(|o| &o.metadata)),
             )
             .chain(
-                view.resource_quotas
+                view.objects()
+                    .resource_quotas
                     .values()
                     .flat_map(|m| m.values().map(|o| &o.metadata)),
             )
             .chain(
-                view.limit_ranges
+                view.objects()
+                    .limit_ranges
                     .values()
                     .flat_map(|m| m.values().map(|o| &o.metadata)),
             );
@@ -337,21 +343,24 @@ impl Store {
         for (kind, objects) in [
             (
                 Kind::RoleBinding,
-                view.role_bindings
+                view.objects()
+                    .role_bindings
                     .iter()
                     .flat_map(|(ns, m)| m.values().map(move |o| (ns, &o.metadata)))
                     .collect::<Vec<_>>(),
             ),
             (
                 Kind::ResourceQuota,
-                view.resource_quotas
+                view.objects()
+                    .resource_quotas
                     .iter()
                     .flat_map(|(ns, m)| m.values().map(move |o| (ns, &o.metadata)))
                     .collect(),
             ),
             (
                 Kind::LimitRange,
-                view.limit_ranges
+                view.objects()
+                    .limit_ranges
                     .iter()
                     .flat_map(|(ns, m)| m.values().map(move |o| (ns, &o.metadata)))
                     .collect(),
@@ -385,7 +394,7 @@ impl Store {
     pub fn execute(&mut self, action: &Action, now: Timestamp) -> Result<(), StoreError> {
         match action {
             Action::Delete { target, uid, .. } if target.kind == Kind::Namespace => {
-                let Some(ns) = self.view.namespaces.get(&target.name) else {
+                let Some(ns) = self.view.objects().namespaces.get(&target.name) else {
                     return Ok(());
                 };
                 if uid.is_some() && ns.metadata.uid != *uid {
@@ -405,12 +414,16 @@ impl Store {
                 let key = format!("ClusterResourceSupervisor/{}", target.name);
                 let matches = self
                     .view
+                    .objects()
                     .supervisors
                     .get(&key)
                     .is_some_and(|s| uid.is_none() || s.meta().uid == *uid);
                 if matches {
                     self.delete_supervisor(&key, now)?;
-                    self.bump(target.clone(), !self.view.supervisors.contains_key(&key));
+                    self.bump(
+                        target.clone(),
+                        !self.view.objects().supervisors.contains_key(&key),
+                    );
                 }
                 Ok(())
             }
@@ -434,7 +447,7 @@ impl Store {
                 {
                     return Err(StoreError::NamespaceUnavailable(ns.clone()));
                 }
-                let created = self.meta_mut(&target).is_none();
+                let created = self.view.metadata(&target).is_none();
                 // Server-side apply of an unchanged object writes nothing.
                 if self
                     .view
@@ -458,7 +471,7 @@ impl Store {
             Action::AddFinalizer { tenant }
             | Action::RemoveFinalizer { tenant }
             | Action::UpdateTenantStatus { tenant, .. } => {
-                let Some(before) = self.view.tenants.get(tenant).cloned() else {
+                let Some(before) = self.view.objects().tenants.get(tenant).cloned() else {
                     return Err(StoreError::NotFound(format!("Tenant/{tenant}")));
                 };
                 if matches!(action, Action::RemoveFinalizer { .. }) {
@@ -472,7 +485,7 @@ impl Store {
                     return Ok(());
                 }
                 let target = ObjectRef::cluster(Kind::Tenant, tenant);
-                if self.view.tenants.contains_key(tenant) {
+                if self.view.objects().tenants.contains_key(tenant) {
                     self.restamp(&target, false, now);
                 } else {
                     self.bump(target, true);
@@ -485,57 +498,12 @@ impl Store {
     /// Records a write: a new resource version, and a creation time for new objects.
     fn restamp(&mut self, target: &ObjectRef, created: bool, now: Timestamp) {
         let rv = self.bump(target.clone(), false);
-        if let Some(meta) = self.meta_mut(target) {
+        self.view.edit_metadata(target, |meta| {
             meta.resource_version = Some(rv);
             if created {
                 meta.creation_timestamp = Some(Time(now));
             }
-        }
-    }
-
-    fn meta_mut(&mut self, target: &ObjectRef) -> Option<&mut ObjectMeta> {
-        let ns = target.namespace.as_deref().unwrap_or_default();
-        match target.kind {
-            Kind::Namespace => self
-                .view
-                .namespaces
-                .get_mut(&target.name)
-                .map(|o| &mut o.metadata),
-            Kind::RoleBinding => self
-                .view
-                .role_bindings
-                .get_mut(ns)?
-                .get_mut(&target.name)
-                .map(|o| &mut o.metadata),
-            Kind::ResourceQuota => self
-                .view
-                .resource_quotas
-                .get_mut(ns)?
-                .get_mut(&target.name)
-                .map(|o| &mut o.metadata),
-            Kind::LimitRange => self
-                .view
-                .limit_ranges
-                .get_mut(ns)?
-                .get_mut(&target.name)
-                .map(|o| &mut o.metadata),
-            Kind::Tenant => self
-                .view
-                .tenants
-                .get_mut(&target.name)
-                .map(|o| &mut o.metadata),
-            Kind::Quota => self
-                .view
-                .quotas
-                .get_mut(&target.name)
-                .map(|o| &mut o.metadata),
-            Kind::IntegrationConfig => None,
-            Kind::ClusterResourceSupervisor => self
-                .view
-                .supervisors
-                .get_mut(&format!("ClusterResourceSupervisor/{}", target.name))
-                .map(Supervisor::meta_mut),
-        }
+        });
     }
 
     /// The namespace controller: removes terminating namespaces and
@@ -543,6 +511,7 @@ impl Store {
     pub fn finalize_namespaces(&mut self) -> Vec<String> {
         let terminating: Vec<(String, Option<String>)> = self
             .view
+            .objects()
             .namespaces
             .values()
             .filter(|n| n.metadata.deletion_timestamp.is_some())
@@ -588,7 +557,7 @@ impl Store {
     /// and deletion are kept; the generation moves on spec changes.
     pub fn put_supervisor(&mut self, mut supervisor: Supervisor, now: Timestamp) {
         let key = supervisor.key();
-        let current = self.view.supervisors.get(&key).cloned();
+        let current = self.view.objects().supervisors.get(&key).cloned();
         {
             let version = self.next_version();
             match &current {
@@ -625,14 +594,14 @@ impl Store {
 
     /// Deletes a supervisor as a user would: marked while finalizers remain.
     pub fn delete_supervisor(&mut self, key: &str, now: Timestamp) -> Result<(), StoreError> {
-        let Some(current) = self.view.supervisors.get(key) else {
+        let Some(current) = self.view.objects().supervisors.get(key) else {
             return Err(StoreError::NotFound(key.to_owned()));
         };
         if current.meta().finalizers.as_ref().is_none_or(Vec::is_empty) {
-            self.view.supervisors.remove(key);
+            self.view.remove_supervisor(key);
         } else if current.meta().deletion_timestamp.is_none() {
             let version = self.next_version();
-            if let Some(s) = self.view.supervisors.get_mut(key) {
+            if let Some(s) = self.view.supervisor_mut(key) {
                 s.meta_mut().deletion_timestamp = Some(Time(now));
                 s.meta_mut().resource_version = Some(version);
             }
@@ -695,11 +664,11 @@ impl Store {
         match workload {
             Workload::Deployment(mut d) => {
                 merge(&mut d.metadata);
-                self.view.put_deployment(d);
+                self.view.put(d);
             }
             Workload::StatefulSet(mut st) => {
                 merge(&mut st.metadata);
-                self.view.put_stateful_set(st);
+                self.view.put(st);
             }
         }
         Ok(())
@@ -727,7 +696,7 @@ impl Store {
             | SupervisorAction::RemoveFinalizer { supervisor }
             | SupervisorAction::EndOverride { supervisor }
             | SupervisorAction::UpdateStatus { supervisor, .. } => {
-                if let Some(s) = self.view.supervisors.get_mut(supervisor) {
+                if let Some(s) = self.view.supervisor_mut(supervisor) {
                     s.meta_mut().resource_version = Some(version);
                 }
             }

@@ -92,30 +92,32 @@ fn nightly(namespace: &str) -> Supervisor {
 /// and the privileged `kube-system` with a deployment of its own.
 fn cluster() -> Snapshot {
     let mut s = Snapshot::default();
-    s.integration = crate::integration::Integration::compile(Some(
-        &serde_json::from_value(serde_json::json!({
-            "apiVersion": "tenantoperator.stakater.com/v1beta1",
-            "kind": "IntegrationConfig",
-            "metadata": {"name": "c", "namespace": "mto-system"},
-            "spec": {"accessControl": {"privileged": {"namespaces": ["^kube-.*"]}}}
-        }))
-        .expect("config"),
-    ))
-    .expect("compiles");
+    s.set_integration(
+        crate::integration::Integration::compile(Some(
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "tenantoperator.stakater.com/v1beta1",
+                "kind": "IntegrationConfig",
+                "metadata": {"name": "c", "namespace": "mto-system"},
+                "spec": {"accessControl": {"privileged": {"namespaces": ["^kube-.*"]}}}
+            }))
+            .expect("config"),
+        ))
+        .expect("compiles"),
+    );
     s.put_namespace(namespace("dev", &[("stakater.com/tenant", "alpha")]));
     s.put_namespace(namespace(
         "kube-system",
         &[("stakater.com/tenant", "alpha")],
     ));
-    s.put_deployment(deployment_of("dev", "web", 3, &[]));
-    s.put_stateful_set(stateful_set_of("dev", "db", 2));
-    s.put_deployment(deployment_of(
+    s.put(deployment_of("dev", "web", 3, &[]));
+    s.put(stateful_set_of("dev", "db", 2));
+    s.put(deployment_of(
         "dev",
         "job",
         4,
         &[(HIBERNATION_EXCLUDE_ANNOTATION, "true")],
     ));
-    s.put_deployment(deployment_of("kube-system", "dns", 2, &[]));
+    s.put(deployment_of("kube-system", "dns", 2, &[]));
     s
 }
 
@@ -123,7 +125,7 @@ fn cluster() -> Snapshot {
 fn settle(cluster: &mut Snapshot, key: &str, now: Timestamp) -> Vec<SupervisorDecision> {
     let mut decisions = Vec::new();
     for _ in 0..10 {
-        let Some(supervisor) = cluster.supervisors.get(key).cloned() else {
+        let Some(supervisor) = cluster.objects().supervisors.get(key).cloned() else {
             return decisions;
         };
         let decision = decide(&supervisor, cluster, now);
@@ -147,8 +149,10 @@ fn settle(cluster: &mut Snapshot, key: &str, now: Timestamp) -> Vec<SupervisorDe
 
 fn replicas(cluster: &Snapshot, kind: WorkloadKind, namespace: &str, name: &str) -> i32 {
     let w = match kind {
-        WorkloadKind::Deployment => deployment(&cluster.deployments[namespace][name]),
-        WorkloadKind::StatefulSet => stateful_set(&cluster.stateful_sets[namespace][name]),
+        WorkloadKind::Deployment => deployment(&cluster.objects().deployments[namespace][name]),
+        WorkloadKind::StatefulSet => {
+            stateful_set(&cluster.objects().stateful_sets[namespace][name])
+        }
     };
     w.replicas
 }
@@ -171,7 +175,10 @@ fn a_night_puts_workloads_to_sleep_and_the_morning_brings_back_their_counts() {
         SupervisorAction::AddFinalizer { .. }
     ));
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    let status = c.supervisors[&key].status().cloned().expect("status");
+    let status = c.objects().supervisors[&key]
+        .status()
+        .cloned()
+        .expect("status");
     assert_eq!(status.current_status.as_deref(), Some("awake"));
     assert_eq!(
         status.next_transition_time.as_deref(),
@@ -196,10 +203,13 @@ fn a_night_puts_workloads_to_sleep_and_the_morning_brings_back_their_counts() {
         replicas(&c, WorkloadKind::Deployment, "kube-system", "dns"),
         2
     );
-    let web = deployment(&c.deployments["dev"]["web"]);
+    let web = deployment(&c.objects().deployments["dev"]["web"]);
     assert_eq!(web.saved_replicas(), Some(3));
     assert_eq!(web.slept_by(), Some(key.as_str()));
-    let status = c.supervisors[&key].status().cloned().expect("status");
+    let status = c.objects().supervisors[&key]
+        .status()
+        .cloned()
+        .expect("status");
     assert_eq!(status.current_status.as_deref(), Some("asleep"));
     assert_eq!(status.sleeping_namespaces, ["dev"]);
     assert_eq!(
@@ -216,17 +226,29 @@ fn a_night_puts_workloads_to_sleep_and_the_morning_brings_back_their_counts() {
     );
     // Asleep and nothing changed: no writes.
     assert!(
-        decide(&c.supervisors[&key], &c, at("2026-11-26T03:00:00Z"))
-            .actions
-            .is_empty()
+        decide(
+            &c.objects().supervisors[&key],
+            &c,
+            at("2026-11-26T03:00:00Z")
+        )
+        .actions
+        .is_empty()
     );
 
     let morning = settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
     assert_eq!(morning[0].phase, SupervisorPhase::Waking);
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
     assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 2);
-    assert_eq!(deployment(&c.deployments["dev"]["web"]).slept_by(), None);
-    assert!(c.deployments["dev"]["web"].metadata.annotations.is_none());
+    assert_eq!(
+        deployment(&c.objects().deployments["dev"]["web"]).slept_by(),
+        None
+    );
+    assert!(
+        c.objects().deployments["dev"]["web"]
+            .metadata
+            .annotations
+            .is_none()
+    );
 }
 
 #[test]
@@ -264,7 +286,7 @@ fn an_excluded_namespace_never_sleeps_and_wakes_if_excluded_while_asleep() {
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
-    let mut dev = c.namespaces["dev"].clone();
+    let mut dev = c.objects().namespaces["dev"].clone();
     dev.metadata.annotations =
         Some([(HIBERNATION_EXCLUDE_ANNOTATION.to_owned(), "true".to_owned())].into());
     c.put_namespace(dev);
@@ -283,7 +305,7 @@ fn a_workload_created_while_asleep_goes_to_sleep_too() {
     let key = supervisor.key();
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    c.put_deployment(deployment_of("dev", "late", 2, &[]));
+    c.put(deployment_of("dev", "late", 2, &[]));
     settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "late"), 0);
     settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
@@ -297,7 +319,7 @@ fn a_manual_wake_holds_until_the_next_scheduled_transition() {
     let key = supervisor.key();
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    if let Some(s) = c.supervisors.get_mut(&key) {
+    if let Some(s) = c.supervisor_mut(&key) {
         s.meta_mut()
             .annotations
             .get_or_insert_with(BTreeMap::new)
@@ -305,7 +327,10 @@ fn a_manual_wake_holds_until_the_next_scheduled_transition() {
     }
     settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    let status = c.supervisors[&key].status().cloned().expect("status");
+    let status = c.objects().supervisors[&key]
+        .status()
+        .cloned()
+        .expect("status");
     assert_eq!(
         status.manual_override,
         Some(ManualOverride {
@@ -316,9 +341,13 @@ fn a_manual_wake_holds_until_the_next_scheduled_transition() {
     assert_eq!(status.current_status.as_deref(), Some("awake"));
     // Still overridden at 05:00, steady.
     assert!(
-        decide(&c.supervisors[&key], &c, at("2026-11-26T05:00:00Z"))
-            .actions
-            .is_empty()
+        decide(
+            &c.objects().supervisors[&key],
+            &c,
+            at("2026-11-26T05:00:00Z")
+        )
+        .actions
+        .is_empty()
     );
     // At 06:00 the override ends; the schedule says awake anyway.
     let ended = settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
@@ -329,7 +358,7 @@ fn a_manual_wake_holds_until_the_next_scheduled_transition() {
             .any(|a| matches!(a, SupervisorAction::EndOverride { .. }))
     );
     assert!(
-        c.supervisors[&key]
+        c.objects().supervisors[&key]
             .meta()
             .annotations
             .as_ref()
@@ -352,7 +381,10 @@ fn an_invalid_schedule_scales_nothing_and_says_which_field() {
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    let status = c.supervisors[&key].status().cloned().expect("status");
+    let status = c.objects().supervisors[&key]
+        .status()
+        .cloned()
+        .expect("status");
     let valid = status
         .conditions
         .iter()
@@ -374,11 +406,14 @@ fn deleting_a_supervisor_wakes_what_it_put_to_sleep_before_it_goes() {
     let key = supervisor.key();
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    if let Some(s) = c.supervisors.get_mut(&key) {
+    if let Some(s) = c.supervisor_mut(&key) {
         s.meta_mut().deletion_timestamp = Some(Time(at("2026-11-25T23:00:00Z")));
     }
     settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
-    assert!(!c.supervisors.contains_key(&key), "finalizer removed, gone");
+    assert!(
+        !c.objects().supervisors.contains_key(&key),
+        "finalizer removed, gone"
+    );
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
     assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 2);
 }
@@ -461,10 +496,10 @@ proptest! {
         for (i, n) in counts.iter().enumerate() {
             let name = if i == 0 { "web".to_owned() } else { format!("app-{i}") };
             if i % 2 == 0 {
-                c.put_deployment(deployment_of("dev", &name, *n, &[]));
+                c.put(deployment_of("dev", &name, *n, &[]));
                 intended.insert((WorkloadKind::Deployment, name), *n);
             } else {
-                c.put_stateful_set(stateful_set_of("dev", &name, *n));
+                c.put(stateful_set_of("dev", &name, *n));
                 intended.insert((WorkloadKind::StatefulSet, name), *n);
             }
         }
@@ -481,15 +516,15 @@ proptest! {
                     intended.insert((WorkloadKind::Deployment, "web".into()), n);
                 }
             }
-            let decision = decide(&c.supervisors[&key], &c, now);
+            let decision = decide(&c.objects().supervisors[&key], &c, now);
             prop_assert!(allowed(decision.from, decision.phase));
             for action in decision.actions.iter().take(hour.landed) {
                 c.execute_supervisor(action).expect("executes");
             }
             for ((kind, name), want) in &intended {
                 let w = match kind {
-                    WorkloadKind::Deployment => deployment(&c.deployments["dev"][name]),
-                    WorkloadKind::StatefulSet => stateful_set(&c.stateful_sets["dev"][name]),
+                    WorkloadKind::Deployment => deployment(&c.objects().deployments["dev"][name]),
+                    WorkloadKind::StatefulSet => stateful_set(&c.objects().stateful_sets["dev"][name]),
                 };
                 let asleep_with_count = w.replicas == 0 && w.saved_replicas() == Some(*want);
                 prop_assert!(w.replicas == *want || asleep_with_count,
@@ -500,6 +535,6 @@ proptest! {
         for ((kind, name), want) in &intended {
             prop_assert_eq!(replicas(&c, *kind, "dev", name), *want);
         }
-        prop_assert!(decide(&c.supervisors[&key], &c, at("2026-11-26T07:30:00Z")).actions.is_empty());
+        prop_assert!(decide(&c.objects().supervisors[&key], &c, at("2026-11-26T07:30:00Z")).actions.is_empty());
     }
 }

@@ -9,11 +9,13 @@
 
 mod desired;
 mod plan;
+mod settled;
 
 use std::time::Duration;
 
 pub use desired::{RequestedNamespace, USERNAME_PLACEHOLDER, is_managed, requested_namespaces};
 pub use plan::decide;
+pub use settled::Settled;
 
 use crate::action::{Action, Event};
 use crate::machine::Phase;

@@ -1,12 +1,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde_json::json;
 
 use super::*;
 use crate::Timestamp;
-use crate::action::{Action, Kind, Reason, Resource};
+use crate::action::{Action, Kind, ObjectRef, Reason, Resource};
 use crate::api::{IntegrationConfig, Quota, Tenant};
 use crate::integration::Integration;
 use crate::labels::{KIND_LABEL, RELEASED_FROM_ANNOTATION, TENANT_LABEL};
@@ -59,13 +60,10 @@ fn alpha() -> Tenant {
 
 fn cluster(tenants: &[Tenant]) -> Snapshot {
     let mut s = Snapshot::default();
-    s.quotas.insert(
-        "small".into(),
-        quota(
-            "small",
-            json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
-        ),
-    );
+    s.put_quota(quota(
+        "small",
+        json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
+    ));
     for t in tenants {
         s.put_tenant(t.clone());
     }
@@ -93,7 +91,8 @@ pub(crate) fn converge(s: &mut Snapshot, name: &str) -> Vec<Decision> {
 }
 
 fn labels(s: &Snapshot, ns: &str) -> BTreeMap<String, String> {
-    s.namespaces
+    s.objects()
+        .namespaces
         .get(ns)
         .and_then(|n| n.metadata.labels.clone())
         .unwrap_or_default()
@@ -166,11 +165,11 @@ fn a_new_tenant_gets_everything_in_one_decision() {
 #[test]
 fn metadata_follows_precedence_and_mandatory_labels_win() {
     let mut s = cluster(&[alpha()]);
-    s.integration = Integration::compile(Some(&serde_json::from_value::<IntegrationConfig>(json!({
+    s.set_integration(Integration::compile(Some(&serde_json::from_value::<IntegrationConfig>(json!({
         "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
         "metadata": {"name": "mto", "namespace": "mto-system"},
         "spec": {"metadata": {"namespaces": {"labels": {"team": "cluster-default", "cost-center": "42"}}}}
-    })).unwrap_or_else(|e| panic!("{e}")))).unwrap_or_else(|e| panic!("{e}"));
+    })).unwrap_or_else(|e| panic!("{e}")))).unwrap_or_else(|e| panic!("{e}")));
     converge(&mut s, "alpha");
     let dev = labels(&s, "alpha-dev");
     assert_eq!(
@@ -236,12 +235,12 @@ fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
         Quantity::parse("800m").ok()
     );
     // Add a namespace: every share shrinks before the new one is created.
-    let mut t = s.tenants["alpha"].clone();
+    let mut t = s.objects().tenants["alpha"].clone();
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix.push("qa".into())
     }
     s.put_tenant(t);
-    let t = s.tenants["alpha"].clone();
+    let t = s.objects().tenants["alpha"].clone();
     let d = decide(&t, &s, now());
     let total = Quantity::from_units(20);
     for a in &d.actions {
@@ -278,7 +277,10 @@ fn a_namespace_two_tenants_ask_for_goes_to_the_first() {
     converge(&mut s, "second");
     assert!(s.namespace("shared").is_none());
     assert!(s.namespace("second-own").is_some());
-    let status = s.tenants["second"].status.clone().unwrap_or_default();
+    let status = s.objects().tenants["second"]
+        .status
+        .clone()
+        .unwrap_or_default();
     assert_eq!(status.phase.as_deref(), Some("Degraded"));
     let claimed = status
         .conditions
@@ -343,7 +345,7 @@ fn privileged_namespaces_are_never_claimed() {
     converge(&mut s, "t");
     assert!(s.namespace("kube-system").is_none() && s.namespace("default").is_none());
     assert_eq!(
-        s.tenants["t"]
+        s.objects().tenants["t"]
             .status
             .as_ref()
             .and_then(|s| s.phase.clone())
@@ -356,7 +358,7 @@ fn privileged_namespaces_are_never_claimed() {
 fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let mut t = s.tenants["alpha"].clone();
+    let mut t = s.objects().tenants["alpha"].clone();
     t.spec.quota = Some("missing".into());
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix.push("qa".into())
@@ -372,7 +374,10 @@ fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
         s.resource_quota("alpha-dev", "tenant-quota").is_some(),
         "existing quota objects are kept"
     );
-    let status = s.tenants["alpha"].status.clone().unwrap_or_default();
+    let status = s.objects().tenants["alpha"]
+        .status
+        .clone()
+        .unwrap_or_default();
     let ready = &status.conditions[0];
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
@@ -391,13 +396,13 @@ fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
 fn an_invalid_spec_changes_nothing_but_status() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let before = s.namespaces.clone();
-    let mut t = s.tenants["alpha"].clone();
+    let before = s.objects().namespaces.clone();
+    let mut t = s.objects().tenants["alpha"].clone();
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix = vec!["Bad_Name".into()];
     }
     s.put_tenant(t);
-    let d = decide(&s.tenants["alpha"], &s, now());
+    let d = decide(&s.objects().tenants["alpha"], &s, now());
     assert!(
         d.actions
             .iter()
@@ -406,8 +411,8 @@ fn an_invalid_spec_changes_nothing_but_status() {
         d.actions
     );
     converge(&mut s, "alpha");
-    assert_eq!(s.namespaces, before, "no deletion on doubt");
-    let cond = s.tenants["alpha"]
+    assert_eq!(s.objects().namespaces, before, "no deletion on doubt");
+    let cond = s.objects().tenants["alpha"]
         .status
         .clone()
         .unwrap_or_default()
@@ -428,7 +433,7 @@ fn an_invalid_spec_changes_nothing_but_status() {
 fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let mut t = s.tenants["alpha"].clone();
+    let mut t = s.objects().tenants["alpha"].clone();
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix.retain(|n| n != "build")
     }
@@ -476,10 +481,8 @@ fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
 fn a_deleted_managed_role_binding_comes_back() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    if let Some(m) = s.role_bindings.get_mut("alpha-dev") {
-        m.remove("alpha-owner-admin");
-    }
-    let d = decide(&s.tenants["alpha"], &s, now());
+    s.remove::<RoleBinding>("alpha-dev", "alpha-owner-admin");
+    let d = decide(&s.objects().tenants["alpha"], &s, now());
     assert_eq!(d.actions.len(), 1, "{:#?}", d.actions);
     assert!(
         matches!(&d.actions[0], Action::Apply { object: Resource::RoleBinding(rb), reason: Reason::Create } if rb.metadata.name.as_deref() == Some("alpha-owner-admin"))
@@ -487,9 +490,9 @@ fn a_deleted_managed_role_binding_comes_back() {
 }
 
 fn delete(s: &mut Snapshot, name: &str) {
-    if let Some(t) = s.tenants.get_mut(name) {
-        t.metadata.deletion_timestamp = Some(Time(now()));
-    }
+    s.edit_metadata(&ObjectRef::cluster(Kind::Tenant, name), |m| {
+        m.deletion_timestamp = Some(Time(now()));
+    });
 }
 
 #[test]
@@ -498,7 +501,10 @@ fn deleting_without_purge_releases_every_namespace() {
     converge(&mut s, "alpha");
     delete(&mut s, "alpha");
     let decisions = converge(&mut s, "alpha");
-    assert!(s.tenants.is_empty(), "finalizer removed, tenant gone");
+    assert!(
+        s.objects().tenants.is_empty(),
+        "finalizer removed, tenant gone"
+    );
     assert_eq!(
         decisions.last().map(|d| d.phase),
         Some(TenantPhase::Terminating)
@@ -507,8 +513,8 @@ fn deleting_without_purge_releases_every_namespace() {
         == [Action::RemoveFinalizer {
             tenant: "alpha".into()
         }]));
-    assert_eq!(s.namespaces.len(), 5, "all kept");
-    assert!(s.namespaces.values().all(|n| {
+    assert_eq!(s.objects().namespaces.len(), 5, "all kept");
+    assert!(s.objects().namespaces.values().all(|n| {
         !n.metadata
             .labels
             .as_ref()
@@ -541,7 +547,7 @@ fn purge_deletes_only_namespaces_mto_created() {
     delete(&mut s, "alpha");
     converge(&mut s, "alpha");
     assert_eq!(
-        s.namespaces.keys().collect::<Vec<_>>(),
+        s.objects().namespaces.keys().collect::<Vec<_>>(),
         ["alpha-shared"],
         "the adopted namespace is kept"
     );
@@ -587,7 +593,7 @@ fn a_namespace_labelled_by_a_tenant_owner_joins_and_is_never_purged() {
         "joined namespaces get the tenant's access"
     );
     assert!(
-        s.tenants["alpha"]
+        s.objects().tenants["alpha"]
             .status
             .as_ref()
             .is_some_and(|st| st.namespaces.contains(&"alpha-extra".to_string()))
@@ -637,7 +643,7 @@ fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
         &crate::hibernation::Supervisor::Cluster(crs.clone()),
     );
     assert_eq!(selected.len(), 5, "every namespace of alpha: {selected:?}");
-    let status = s.tenants["alpha"].status.clone().expect("status");
+    let status = s.objects().tenants["alpha"].status.clone().expect("status");
     assert_eq!(status.phase.as_deref(), Some("Active"));
     assert!(
         status
@@ -646,11 +652,15 @@ fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
             .any(|c| c.type_ == "HibernationApplied" && c.status == "True")
     );
     // Steady.
-    let t = s.tenants["alpha"].clone();
+    let t = s.objects().tenants["alpha"].clone();
     assert!(decide(&t, &s, now()).actions.is_empty());
 
     // Edited: the supervisor follows.
-    let edited = with_hibernation(s.tenants["alpha"].clone(), "0 22 * * *", "0 6 * * *");
+    let edited = with_hibernation(
+        s.objects().tenants["alpha"].clone(),
+        "0 22 * * *",
+        "0 6 * * *",
+    );
     s.put_tenant(edited);
     converge(&mut s, "alpha");
     assert_eq!(
@@ -660,7 +670,7 @@ fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
     );
 
     // Removed: so is the supervisor.
-    let mut plain = s.tenants["alpha"].clone();
+    let mut plain = s.objects().tenants["alpha"].clone();
     plain.spec.hibernation = None;
     s.put_tenant(plain);
     converge(&mut s, "alpha");
@@ -675,7 +685,7 @@ fn a_supervisor_of_the_same_name_that_is_not_the_tenants_is_left_alone() {
     s.put_supervisor(crate::hibernation::Supervisor::Cluster(theirs.clone()));
     converge(&mut s, "alpha");
     assert_eq!(s.cluster_resource_supervisor("alpha"), Some(&theirs));
-    let status = s.tenants["alpha"].status.clone().expect("status");
+    let status = s.objects().tenants["alpha"].status.clone().expect("status");
     assert_eq!(status.phase.as_deref(), Some("Degraded"));
     let ready = status
         .conditions
@@ -697,6 +707,6 @@ fn a_deleted_tenant_takes_its_hibernation_supervisor_with_it() {
     converge(&mut s, "alpha");
     delete(&mut s, "alpha");
     converge(&mut s, "alpha");
-    assert!(s.tenants.is_empty());
+    assert!(s.objects().tenants.is_empty());
     assert!(s.cluster_resource_supervisor("alpha").is_none());
 }
