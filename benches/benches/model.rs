@@ -4,7 +4,8 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mto_benches::{converged_cluster, empty_cluster, now};
-use mto_model::tenant::decide;
+use mto_model::snapshot::Snapshot;
+use mto_model::tenant::{Settled, decide};
 
 fn one_tenant(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/one-tenant");
@@ -64,7 +65,18 @@ fn whole_cluster(c: &mut Criterion) {
                 .all(|t| decide(t, &steady, now()).actions.is_empty()),
             "steady state has no actions"
         );
+        // What a pass over every tenant costs when nothing changed: each
+        // settled tenant is skipped on its revision.
         group.bench_function("steady-state", |b| {
+            let mut settled = settle(&steady);
+            b.iter(|| {
+                for name in steady.objects().tenants.keys() {
+                    let _ = black_box(settled.decide(name, &steady, now()));
+                }
+            })
+        });
+        // The same pass planning every tenant afresh.
+        group.bench_function("steady-state-recomputed", |b| {
             b.iter(|| {
                 for t in steady.objects().tenants.values() {
                     let _ = black_box(decide(t, &steady, now()));
@@ -73,6 +85,24 @@ fn whole_cluster(c: &mut Criterion) {
         });
         group.finish();
     }
+}
+
+/// Every tenant of a converged cluster, settled.
+fn settle(cluster: &Snapshot) -> Settled {
+    let mut settled = Settled::default();
+    for name in cluster.objects().tenants.keys() {
+        let decided = settled.decide(name, cluster, now());
+        assert!(
+            decided.is_some_and(|d| d.actions.is_empty()),
+            "{name} is steady"
+        );
+    }
+    assert_eq!(
+        settled.len(),
+        cluster.objects().tenants.len(),
+        "all settled"
+    );
+    settled
 }
 
 criterion_group!(benches, one_tenant, whole_cluster);

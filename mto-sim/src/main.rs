@@ -102,7 +102,10 @@ fn print_report(r: &Report, wall: std::time::Duration) {
     println!();
     println!("summary");
     println!("  steps               {}", r.steps);
-    println!("  decisions           {}", r.decisions);
+    println!(
+        "  decisions           {} ({} reconciles skipped: tenant settled)",
+        r.decisions, r.decisions_skipped
+    );
     println!("  API writes          {}", r.writes);
     println!("  objects created     {}", r.objects_created);
     println!(
