@@ -655,6 +655,7 @@ mod tests {
         Namespace {
             metadata: ObjectMeta {
                 name: Some(name.into()),
+                uid: Some(format!("uid-{name}")),
                 labels: tenant.map(|t| [(TENANT_LABEL.to_owned(), t.to_owned())].into()),
                 ..Default::default()
             },
@@ -756,6 +757,42 @@ mod tests {
             view.snapshot.tenant_namespaces("a").collect::<Vec<_>>(),
             ["fresh"]
         );
+    }
+
+    #[test]
+    fn a_relist_of_what_is_already_known_changes_no_revision() {
+        let cache = Cache::default();
+        cache.apply(Event::Apply(tenant("a", &["ns-a"], 1)));
+        cache.apply(Event::Apply(tenant("b", &["ns-b"], 1)));
+        cache.apply(Event::Apply(namespace("ns-a", Some("a"))));
+        cache.apply(Event::Apply(namespace("ns-b", Some("b"))));
+        let revisions = |cache: &Cache| {
+            let view = cache.read();
+            (
+                view.snapshot.revision("a").unwrap_or_default(),
+                view.snapshot.revision("b").unwrap_or_default(),
+            )
+        };
+        let before = revisions(&cache);
+        let relist = |objects: Vec<Namespace>| {
+            cache.apply(Event::<Namespace>::Init);
+            for ns in objects {
+                cache.apply(Event::InitApply(ns));
+            }
+            cache.apply(Event::<Namespace>::InitDone)
+        };
+        let woken = relist(vec![
+            namespace("ns-a", Some("a")),
+            namespace("ns-b", Some("b")),
+        ]);
+        assert_eq!(names(&woken), ["a", "b"], "a re-list still wakes everyone");
+        assert_eq!(revisions(&cache), before, "nothing changed");
+        let mut edited = namespace("ns-b", Some("b"));
+        edited.metadata.annotations = Some([("note".to_owned(), "x".to_owned())].into());
+        relist(vec![namespace("ns-a", Some("a")), edited]);
+        let after = revisions(&cache);
+        assert_eq!(after.0, before.0, "a's namespace is as it was");
+        assert!(after.1 > before.1, "b's namespace changed");
     }
 
     #[test]

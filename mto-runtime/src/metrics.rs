@@ -40,6 +40,8 @@ pub struct Metrics {
     registry: Registry,
     /// Reconciles run.
     pub reconciles: Counter,
+    /// Tenant reconciles that needed no decision: the tenant was settled.
+    pub reconciles_settled: Counter,
     /// Reconciles that failed, by reason.
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     /// Reconcile durations, in seconds.
@@ -58,6 +60,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("mto");
         let reconciles = Counter::default();
+        let reconciles_settled = Counter::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
         let reconcile_duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let api_writes = Family::<WriteLabels, Counter>::default();
@@ -65,6 +68,11 @@ impl Default for Metrics {
         let tenants = Family::<PhaseLabels, Gauge>::default();
         let leader = Gauge::default();
         registry.register("reconciles", "Tenant reconciles run", reconciles.clone());
+        registry.register(
+            "reconciles_settled",
+            "Tenant reconciles that decided nothing: nothing the tenant's last, empty, decision read had changed",
+            reconciles_settled.clone(),
+        );
         registry.register(
             "reconcile_errors",
             "Tenant reconciles that failed, by reason",
@@ -94,6 +102,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             reconciles,
+            reconciles_settled,
             reconcile_errors,
             reconcile_duration,
             api_writes,

@@ -30,7 +30,7 @@ use mto_model::api::{
 use mto_model::hibernation::{Supervisor, SupervisorId};
 use mto_model::machine::Phase as _;
 use mto_model::observed::Observed as _;
-use mto_model::tenant::{Decision, decide};
+use mto_model::tenant::{Decision, Settled, decide};
 use rand::RngExt as _;
 use serde::de::DeserializeOwned;
 
@@ -99,6 +99,7 @@ pub struct Context {
     recorder: Recorder,
     config: ControllerConfig,
     failures: Mutex<HashMap<String, u32>>,
+    settled: Mutex<Settled>,
 }
 
 /// Runs the controller until `shutdown` resolves: starts the watches,
@@ -187,6 +188,7 @@ pub async fn run(
         journal,
         config: config.clone(),
         failures: Mutex::new(HashMap::new()),
+        settled: Mutex::new(Settled::default()),
     });
     let controller_config = controller::Config::default()
         .concurrency(config.concurrency)
@@ -338,9 +340,24 @@ async fn reconcile(trigger: Arc<Tenant>, ctx: Arc<Context>) -> Result<Requeue, R
         if let Some(problem) = &view.integration_problem {
             return Err(ReconcileError::IntegrationConfig(problem.clone()));
         }
-        view.snapshot
-            .tenant(&name)
-            .map(|tenant| (decide(tenant, &view.snapshot, now), tenant.object_ref(&())))
+        let settled = || {
+            ctx.settled
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let Some(tenant) = view.snapshot.tenant(&name) else {
+            settled().forget(&name);
+            return Ok(Requeue::await_change());
+        };
+        if settled().is_settled(&name, &view.snapshot) {
+            ctx.metrics.reconciles_settled.inc();
+            return Ok(Requeue::await_change());
+        }
+        // Decided outside the lock: reconciles of other tenants decide
+        // at the same time.
+        let decision = decide(tenant, &view.snapshot, now);
+        settled().record(&name, &view.snapshot, &decision);
+        Some((decision, tenant.object_ref(&())))
     };
     let Some((decision, reference)) = decided else {
         return Ok(Requeue::await_change());

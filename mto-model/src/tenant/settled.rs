@@ -29,28 +29,42 @@ impl Settled {
         observed: &impl Observed,
         now: Timestamp,
     ) -> Option<Decision> {
-        let revision = observed.revision(tenant);
-        if revision.is_some() && self.at.get(tenant) == revision.as_ref() {
+        if self.is_settled(tenant, observed) {
             return None;
         }
         let Some(object) = observed.tenant(tenant) else {
-            self.at.remove(tenant);
+            self.forget(tenant);
             return None;
         };
         let decision = decide(object, observed, now);
+        self.record(tenant, observed, &decision);
+        Some(decision)
+    }
+
+    /// Whether `tenant`'s last decision had nothing to do and nothing it
+    /// read has changed since.
+    #[must_use]
+    pub fn is_settled(&self, tenant: &str, observed: &impl Observed) -> bool {
+        observed
+            .revision(tenant)
+            .is_some_and(|revision| self.at.get(tenant) == Some(&revision))
+    }
+
+    /// Remembers `decision`, just made for `tenant` from `observed`: the
+    /// tenant is settled if it had nothing to do.
+    pub fn record(&mut self, tenant: &str, observed: &impl Observed, decision: &Decision) {
         let quiet = decision.actions.is_empty()
             && decision.events.is_empty()
             && decision.requeue_after.is_none()
-            && object.metadata.deletion_timestamp.is_none();
-        match revision {
+            && observed
+                .tenant(tenant)
+                .is_some_and(|t| t.metadata.deletion_timestamp.is_none());
+        match observed.revision(tenant) {
             Some(revision) if quiet => {
                 self.at.insert(tenant.to_owned(), revision);
             }
-            _ => {
-                self.at.remove(tenant);
-            }
+            _ => self.forget(tenant),
         }
-        Some(decision)
     }
 
     /// Forgets a tenant (it is gone).
