@@ -37,18 +37,22 @@ pub struct Objects {
     /// Namespaces by name.
     pub namespaces: BTreeMap<String, Namespace>,
     /// Role bindings by namespace, then name.
-    pub role_bindings: BTreeMap<String, BTreeMap<String, RoleBinding>>,
+    pub role_bindings: ByNamespace<RoleBinding>,
     /// Resource quotas by namespace, then name.
-    pub resource_quotas: BTreeMap<String, BTreeMap<String, ResourceQuota>>,
+    pub resource_quotas: ByNamespace<ResourceQuota>,
     /// Limit ranges by namespace, then name.
-    pub limit_ranges: BTreeMap<String, BTreeMap<String, LimitRange>>,
+    pub limit_ranges: ByNamespace<LimitRange>,
     /// Deployments by namespace, then name.
-    pub deployments: BTreeMap<String, BTreeMap<String, Deployment>>,
+    pub deployments: ByNamespace<Deployment>,
     /// StatefulSets by namespace, then name.
-    pub stateful_sets: BTreeMap<String, BTreeMap<String, StatefulSet>>,
+    pub stateful_sets: ByNamespace<StatefulSet>,
     /// Sleep supervisors of both scopes, by [`Supervisor::key`].
     pub supervisors: BTreeMap<String, Supervisor>,
 }
+
+/// Namespaced objects by namespace, then name. Boxed: most namespaces hold
+/// one or two objects of a kind, and a map node has room for eleven.
+pub type ByNamespace<K> = BTreeMap<String, BTreeMap<String, Box<K>>>;
 
 /// An in-memory [`Observed`] built from plain objects.
 #[derive(Clone, Debug, Default)]
@@ -99,19 +103,19 @@ pub trait NamespacedKind: Sized + k8s_openapi::Metadata<Ty = ObjectMeta> {
     /// tenant of the object's namespace.
     const TENANT_INPUT: bool;
     /// Where the snapshot keeps objects of this kind.
-    fn shelf(objects: &Objects) -> &BTreeMap<String, BTreeMap<String, Self>>;
+    fn shelf(objects: &Objects) -> &ByNamespace<Self>;
     /// The same, to change.
-    fn shelf_mut(objects: &mut Objects) -> &mut BTreeMap<String, BTreeMap<String, Self>>;
+    fn shelf_mut(objects: &mut Objects) -> &mut ByNamespace<Self>;
 }
 
 macro_rules! namespaced_kind {
     ($kind:ty, $field:ident, $tenant_input:expr) => {
         impl NamespacedKind for $kind {
             const TENANT_INPUT: bool = $tenant_input;
-            fn shelf(objects: &Objects) -> &BTreeMap<String, BTreeMap<String, Self>> {
+            fn shelf(objects: &Objects) -> &ByNamespace<Self> {
                 &objects.$field
             }
-            fn shelf_mut(objects: &mut Objects) -> &mut BTreeMap<String, BTreeMap<String, Self>> {
+            fn shelf_mut(objects: &mut Objects) -> &mut ByNamespace<Self> {
                 &mut objects.$field
             }
         }
@@ -159,7 +163,7 @@ impl Snapshot {
         K::shelf_mut(&mut self.objects)
             .entry(ns)
             .or_default()
-            .insert(name, object);
+            .insert(name, Box::new(object));
     }
 
     /// Removes a namespaced object.
@@ -173,7 +177,7 @@ impl Snapshot {
         if K::TENANT_INPUT {
             self.touch_namespace(namespace);
         }
-        Some(gone)
+        Some(*gone)
     }
 
     /// A namespaced object, to change in place.
@@ -184,6 +188,7 @@ impl Snapshot {
         K::shelf_mut(&mut self.objects)
             .get_mut(namespace)?
             .get_mut(name)
+            .map(|object| &mut **object)
     }
 
     /// Replaces every object of a namespaced kind, as a re-list does.
@@ -192,10 +197,10 @@ impl Snapshot {
         &mut self,
         objects: impl IntoIterator<Item = K>,
     ) {
-        let mut fresh: BTreeMap<String, BTreeMap<String, K>> = BTreeMap::new();
+        let mut fresh: ByNamespace<K> = BTreeMap::new();
         for object in objects {
             let (ns, name) = names(object.metadata());
-            fresh.entry(ns).or_default().insert(name, object);
+            fresh.entry(ns).or_default().insert(name, Box::new(object));
         }
         if K::TENANT_INPUT {
             let old = K::shelf(&self.objects);
@@ -229,7 +234,7 @@ impl Snapshot {
             .or_default()
             .entry(name);
         let created = matches!(slot, std::collections::btree_map::Entry::Vacant(_));
-        let object = slot.or_insert_with(|| new(new_meta(applied, uid)));
+        let object = slot.or_insert_with(|| Box::new(new(new_meta(applied, uid))));
         let spec_changed = set_spec(object)?;
         let metadata_changed = apply_metadata(object.metadata_mut(), applied, api_version);
         let changed = created || spec_changed || metadata_changed;
@@ -249,7 +254,7 @@ impl Snapshot {
         let found = K::shelf(&self.objects)
             .get(namespace)
             .and_then(|objects| objects.get(name))
-            .is_some_and(matches);
+            .is_some_and(|object| matches(object));
         found && self.remove::<K>(namespace, name).is_some()
     }
 
@@ -430,12 +435,21 @@ impl Observed for Snapshot {
             .get(namespace)
             .into_iter()
             .flat_map(BTreeMap::values)
+            .map(|rb| &**rb)
     }
     fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota> {
-        self.objects.resource_quotas.get(namespace)?.get(name)
+        self.objects
+            .resource_quotas
+            .get(namespace)?
+            .get(name)
+            .map(|rq| &**rq)
     }
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
-        self.objects.limit_ranges.get(namespace)?.get(name)
+        self.objects
+            .limit_ranges
+            .get(namespace)?
+            .get(name)
+            .map(|lr| &**lr)
     }
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {
         self.claims.claimants(namespace)
@@ -1021,14 +1035,14 @@ impl WorkloadView for Snapshot {
             .get(namespace)
             .into_iter()
             .flat_map(BTreeMap::values)
-            .map(crate::hibernation::deployment);
+            .map(|d| crate::hibernation::deployment(d));
         let stateful_sets = self
             .objects
             .stateful_sets
             .get(namespace)
             .into_iter()
             .flat_map(BTreeMap::values)
-            .map(crate::hibernation::stateful_set);
+            .map(|s| crate::hibernation::stateful_set(s));
         deployments.chain(stateful_sets).collect()
     }
 
@@ -1038,13 +1052,13 @@ impl WorkloadView for Snapshot {
             .deployments
             .values()
             .flat_map(BTreeMap::values)
-            .map(crate::hibernation::deployment);
+            .map(|d| crate::hibernation::deployment(d));
         let stateful_sets = self
             .objects
             .stateful_sets
             .values()
             .flat_map(BTreeMap::values)
-            .map(crate::hibernation::stateful_set);
+            .map(|s| crate::hibernation::stateful_set(s));
         deployments
             .chain(stateful_sets)
             .filter(|w| w.slept_by() == Some(supervisor))

@@ -767,7 +767,7 @@ impl Sim {
                     v.0 = "1000000".into();
                 }
             }
-            if let Err(e) = self.store.put_resource_quota(rq, now) {
+            if let Err(e) = self.store.put_resource_quota(*rq, now) {
                 self.note(format!("user edit refused: {e}"));
             }
             format!("user raises ResourceQuota {ns}/{name}")
