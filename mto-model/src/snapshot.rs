@@ -61,6 +61,8 @@ pub struct Snapshot {
     tenant_index: BTreeMap<String, BTreeSet<String>>,
     claims: NamespaceClaims,
     revisions: Revisions,
+    /// The workloads each supervisor (by key) put to sleep.
+    asleep: BTreeMap<String, BTreeSet<WorkloadRef>>,
     next_uid: u64,
 }
 
@@ -102,6 +104,8 @@ pub trait NamespacedKind: Sized + k8s_openapi::Metadata<Ty = ObjectMeta> {
     /// Whether the tenant planner reads this kind: a change concerns the
     /// tenant of the object's namespace.
     const TENANT_INPUT: bool;
+    /// The workload kind, for kinds supervisors put to sleep.
+    const WORKLOAD: Option<WorkloadKind>;
     /// Where the snapshot keeps objects of this kind.
     fn shelf(objects: &Objects) -> &ByNamespace<Self>;
     /// The same, to change.
@@ -109,9 +113,10 @@ pub trait NamespacedKind: Sized + k8s_openapi::Metadata<Ty = ObjectMeta> {
 }
 
 macro_rules! namespaced_kind {
-    ($kind:ty, $field:ident, $tenant_input:expr) => {
+    ($kind:ty, $field:ident, $tenant_input:expr, $workload:expr) => {
         impl NamespacedKind for $kind {
             const TENANT_INPUT: bool = $tenant_input;
+            const WORKLOAD: Option<WorkloadKind> = $workload;
             fn shelf(objects: &Objects) -> &ByNamespace<Self> {
                 &objects.$field
             }
@@ -122,11 +127,21 @@ macro_rules! namespaced_kind {
     };
 }
 
-namespaced_kind!(RoleBinding, role_bindings, true);
-namespaced_kind!(ResourceQuota, resource_quotas, true);
-namespaced_kind!(LimitRange, limit_ranges, true);
-namespaced_kind!(Deployment, deployments, false);
-namespaced_kind!(StatefulSet, stateful_sets, false);
+namespaced_kind!(RoleBinding, role_bindings, true, None);
+namespaced_kind!(ResourceQuota, resource_quotas, true, None);
+namespaced_kind!(LimitRange, limit_ranges, true, None);
+namespaced_kind!(
+    Deployment,
+    deployments,
+    false,
+    Some(WorkloadKind::Deployment)
+);
+namespaced_kind!(
+    StatefulSet,
+    stateful_sets,
+    false,
+    Some(WorkloadKind::StatefulSet)
+);
 
 impl Snapshot {
     /// The objects, to read.
@@ -160,14 +175,17 @@ impl Snapshot {
         if K::TENANT_INPUT {
             self.touch_namespace(&ns);
         }
+        let before = self.slept_by::<K>(&ns, &name);
         K::shelf_mut(&mut self.objects)
-            .entry(ns)
+            .entry(ns.clone())
             .or_default()
-            .insert(name, Box::new(object));
+            .insert(name.clone(), Box::new(object));
+        self.track_sleep::<K>(&ns, &name, before);
     }
 
     /// Removes a namespaced object.
     pub fn remove<K: NamespacedKind>(&mut self, namespace: &str, name: &str) -> Option<K> {
+        let before = self.slept_by::<K>(namespace, name);
         let shelf = K::shelf_mut(&mut self.objects);
         let objects = shelf.get_mut(namespace)?;
         let gone = objects.remove(name)?;
@@ -177,18 +195,72 @@ impl Snapshot {
         if K::TENANT_INPUT {
             self.touch_namespace(namespace);
         }
+        self.track_sleep::<K>(namespace, name, before);
         Some(*gone)
     }
 
-    /// A namespaced object, to change in place.
-    pub fn get_mut<K: NamespacedKind>(&mut self, namespace: &str, name: &str) -> Option<&mut K> {
+    /// Changes a namespaced object in place; `None` if there is none.
+    pub fn edit<K: NamespacedKind, R>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut K) -> R,
+    ) -> Option<R> {
+        let before = self.slept_by::<K>(namespace, name);
+        let object = K::shelf_mut(&mut self.objects)
+            .get_mut(namespace)?
+            .get_mut(name)?;
+        let out = change(object);
         if K::TENANT_INPUT {
             self.touch_namespace(namespace);
         }
-        K::shelf_mut(&mut self.objects)
-            .get_mut(namespace)?
-            .get_mut(name)
-            .map(|object| &mut **object)
+        self.track_sleep::<K>(namespace, name, before);
+        Some(out)
+    }
+
+    /// The supervisor a stored workload names as having put it to sleep.
+    fn slept_by<K: NamespacedKind>(&self, namespace: &str, name: &str) -> Option<String> {
+        K::WORKLOAD?;
+        K::shelf(&self.objects)
+            .get(namespace)?
+            .get(name)?
+            .metadata()
+            .annotations
+            .as_ref()?
+            .get(crate::labels::SLEPT_BY_ANNOTATION)
+            .cloned()
+    }
+
+    /// Moves a workload in the sleep index after a change.
+    fn track_sleep<K: NamespacedKind>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        before: Option<String>,
+    ) {
+        let Some(kind) = K::WORKLOAD else {
+            return;
+        };
+        let after = self.slept_by::<K>(namespace, name);
+        if before == after {
+            return;
+        }
+        let workload = WorkloadRef {
+            kind,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        if let Some(supervisor) = before
+            && let Some(set) = self.asleep.get_mut(&supervisor)
+        {
+            set.remove(&workload);
+            if set.is_empty() {
+                self.asleep.remove(&supervisor);
+            }
+        }
+        if let Some(supervisor) = after {
+            self.asleep.entry(supervisor).or_default().insert(workload);
+        }
     }
 
     /// Replaces every object of a namespaced kind, as a re-list does.
@@ -214,7 +286,24 @@ impl Snapshot {
                 self.touch_namespace(&ns);
             }
         }
+        if let Some(kind) = K::WORKLOAD {
+            for set in self.asleep.values_mut() {
+                set.retain(|w| w.kind != kind);
+            }
+            self.asleep.retain(|_, set| !set.is_empty());
+        }
         *K::shelf_mut(&mut self.objects) = fresh;
+        if K::WORKLOAD.is_some() {
+            let stored: Vec<(String, String)> = K::shelf(&self.objects)
+                .iter()
+                .flat_map(|(ns, objects)| {
+                    objects.keys().map(move |name| (ns.clone(), name.clone()))
+                })
+                .collect();
+            for (ns, name) in stored {
+                self.track_sleep::<K>(&ns, &name, None);
+            }
+        }
     }
 
     /// Server-side apply of a namespaced object: create it if missing, apply
@@ -318,18 +407,21 @@ impl Snapshot {
                 edit(&mut quota.metadata);
                 self.put_quota(quota);
             }
-            Kind::RoleBinding => match self.get_mut::<RoleBinding>(ns, name) {
-                Some(o) => edit(&mut o.metadata),
-                None => return false,
-            },
-            Kind::ResourceQuota => match self.get_mut::<ResourceQuota>(ns, name) {
-                Some(o) => edit(&mut o.metadata),
-                None => return false,
-            },
-            Kind::LimitRange => match self.get_mut::<LimitRange>(ns, name) {
-                Some(o) => edit(&mut o.metadata),
-                None => return false,
-            },
+            Kind::RoleBinding => {
+                return self
+                    .edit(ns, name, |o: &mut RoleBinding| edit(&mut o.metadata))
+                    .is_some();
+            }
+            Kind::ResourceQuota => {
+                return self
+                    .edit(ns, name, |o: &mut ResourceQuota| edit(&mut o.metadata))
+                    .is_some();
+            }
+            Kind::LimitRange => {
+                return self
+                    .edit(ns, name, |o: &mut LimitRange| edit(&mut o.metadata))
+                    .is_some();
+            }
             Kind::IntegrationConfig => return false,
             Kind::ClusterResourceSupervisor => {
                 match self.supervisor_mut(&format!("ClusterResourceSupervisor/{name}")) {
@@ -1012,16 +1104,32 @@ impl WorkloadView for Snapshot {
                     .cloned()
                     .collect();
                 if let Some(selector) = &selection.label_selector {
-                    out.extend(
-                        self.objects
-                            .namespaces
-                            .iter()
-                            .filter(|(_, ns)| eligible(ns))
-                            .filter(|(_, ns)| {
-                                crate::selector::matches(selector, ns.metadata.labels.as_ref())
-                            })
-                            .map(|(name, _)| name.clone()),
-                    );
+                    let selected = |ns: &Namespace| {
+                        eligible(ns)
+                            && crate::selector::matches(selector, ns.metadata.labels.as_ref())
+                    };
+                    // A tenant's supervisor selects by the tenant label, which
+                    // the snapshot indexes: no need to look at every namespace.
+                    match selector
+                        .match_labels
+                        .as_ref()
+                        .and_then(|l| l.get(TENANT_LABEL))
+                    {
+                        Some(tenant) => out.extend(
+                            self.tenant_namespaces(tenant)
+                                .filter(|name| {
+                                    self.objects.namespaces.get(*name).is_some_and(selected)
+                                })
+                                .map(str::to_owned),
+                        ),
+                        None => out.extend(
+                            self.objects
+                                .namespaces
+                                .iter()
+                                .filter(|(_, ns)| selected(ns))
+                                .map(|(name, _)| name.clone()),
+                        ),
+                    }
                 }
                 out
             }
@@ -1047,21 +1155,22 @@ impl WorkloadView for Snapshot {
     }
 
     fn workloads_slept_by(&self, supervisor: &str) -> Vec<Workload<'_>> {
-        let deployments = self
-            .objects
-            .deployments
-            .values()
-            .flat_map(BTreeMap::values)
-            .map(|d| crate::hibernation::deployment(d));
-        let stateful_sets = self
-            .objects
-            .stateful_sets
-            .values()
-            .flat_map(BTreeMap::values)
-            .map(|s| crate::hibernation::stateful_set(s));
-        deployments
-            .chain(stateful_sets)
-            .filter(|w| w.slept_by() == Some(supervisor))
+        let find = |w: &WorkloadRef| -> Option<Workload<'_>> {
+            let (ns, name) = (w.namespace.as_str(), w.name.as_str());
+            Some(match w.kind {
+                WorkloadKind::Deployment => {
+                    crate::hibernation::deployment(self.objects.deployments.get(ns)?.get(name)?)
+                }
+                WorkloadKind::StatefulSet => {
+                    crate::hibernation::stateful_set(self.objects.stateful_sets.get(ns)?.get(name)?)
+                }
+            })
+        };
+        self.asleep
+            .get(supervisor)
+            .into_iter()
+            .flatten()
+            .filter_map(find)
             .collect()
     }
 }
@@ -1152,30 +1261,23 @@ impl Snapshot {
         }
     }
 
-    /// A workload's metadata and `spec.replicas`, to change.
-    pub fn workload_mut(
+    /// Changes a workload's metadata and `spec.replicas` in place; `None`
+    /// if there is no such workload.
+    pub fn edit_workload<R>(
         &mut self,
         workload: &WorkloadRef,
-    ) -> Option<(&mut ObjectMeta, &mut Option<i32>)> {
+        change: impl FnOnce(&mut ObjectMeta, &mut Option<i32>) -> R,
+    ) -> Option<R> {
+        let (ns, name) = (workload.namespace.as_str(), workload.name.as_str());
         match workload.kind {
-            WorkloadKind::Deployment => {
-                let d = self
-                    .objects
-                    .deployments
-                    .get_mut(&workload.namespace)?
-                    .get_mut(&workload.name)?;
+            WorkloadKind::Deployment => self.edit(ns, name, |d: &mut Deployment| {
                 let spec = d.spec.get_or_insert_with(Default::default);
-                Some((&mut d.metadata, &mut spec.replicas))
-            }
-            WorkloadKind::StatefulSet => {
-                let s = self
-                    .objects
-                    .stateful_sets
-                    .get_mut(&workload.namespace)?
-                    .get_mut(&workload.name)?;
+                change(&mut d.metadata, &mut spec.replicas)
+            }),
+            WorkloadKind::StatefulSet => self.edit(ns, name, |s: &mut StatefulSet| {
                 let spec = s.spec.get_or_insert_with(Default::default);
-                Some((&mut s.metadata, &mut spec.replicas))
-            }
+                change(&mut s.metadata, &mut spec.replicas)
+            }),
         }
     }
 
@@ -1191,32 +1293,32 @@ impl Snapshot {
                      replicas: i32,
                      annotations: Option<(i32, &str)>|
          -> Result<bool, ExecuteError> {
-            let (meta, current) = this
-                .workload_mut(workload)
-                .ok_or_else(|| ExecuteError::NotFound(workload.to_string()))?;
-            if resource_version.is_some()
-                && meta.resource_version.is_some()
-                && meta.resource_version != *resource_version
-            {
-                return Err(ExecuteError::Conflict(workload.to_string()));
-            }
-            let before = (current.unwrap_or(1), meta.annotations.clone());
-            *current = Some(replicas);
-            let notes = meta.annotations.get_or_insert_with(BTreeMap::new);
-            match annotations {
-                Some((saved, by)) => {
-                    notes.insert(SAVED_REPLICAS_ANNOTATION.into(), saved.to_string());
-                    notes.insert(SLEPT_BY_ANNOTATION.into(), by.into());
+            this.edit_workload(workload, |meta, current| {
+                if resource_version.is_some()
+                    && meta.resource_version.is_some()
+                    && meta.resource_version != *resource_version
+                {
+                    return Err(ExecuteError::Conflict(workload.to_string()));
                 }
-                None => {
-                    notes.remove(SAVED_REPLICAS_ANNOTATION);
-                    notes.remove(SLEPT_BY_ANNOTATION);
+                let before = (current.unwrap_or(1), meta.annotations.clone());
+                *current = Some(replicas);
+                let notes = meta.annotations.get_or_insert_with(BTreeMap::new);
+                match annotations {
+                    Some((saved, by)) => {
+                        notes.insert(SAVED_REPLICAS_ANNOTATION.into(), saved.to_string());
+                        notes.insert(SLEPT_BY_ANNOTATION.into(), by.into());
+                    }
+                    None => {
+                        notes.remove(SAVED_REPLICAS_ANNOTATION);
+                        notes.remove(SLEPT_BY_ANNOTATION);
+                    }
                 }
-            }
-            if notes.is_empty() {
-                meta.annotations = None;
-            }
-            Ok(before != (replicas, meta.annotations.clone()))
+                if notes.is_empty() {
+                    meta.annotations = None;
+                }
+                Ok(before != (replicas, meta.annotations.clone()))
+            })
+            .ok_or_else(|| ExecuteError::NotFound(workload.to_string()))?
         };
         match action {
             SupervisorAction::Sleep {

@@ -347,24 +347,24 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
             }
         }
         Change::EditBinding(n) => {
-            if let Some((ns, name)) = nth(&s.objects().role_bindings, *n)
-                && let Some(rb) = s.get_mut::<RoleBinding>(&ns, &name)
-            {
-                rb.subjects = Some(vec![k8s_openapi::api::rbac::v1::Subject {
-                    kind: "User".into(),
-                    name: "stranger".into(),
-                    ..Default::default()
-                }]);
+            if let Some((ns, name)) = nth(&s.objects().role_bindings, *n) {
+                s.edit(&ns, &name, |rb: &mut RoleBinding| {
+                    rb.subjects = Some(vec![k8s_openapi::api::rbac::v1::Subject {
+                        kind: "User".into(),
+                        name: "stranger".into(),
+                        ..Default::default()
+                    }]);
+                });
             }
         }
         Change::EditResourceQuota(n) => {
-            if let Some((ns, name)) = nth(&s.objects().resource_quotas, *n)
-                && let Some(rq) = s.get_mut::<ResourceQuota>(&ns, &name)
-            {
-                rq.spec.get_or_insert_with(Default::default).hard = Some(BTreeMap::from([(
-                    "pods".to_string(),
-                    k8s_openapi::apimachinery::pkg::api::resource::Quantity("999".into()),
-                )]));
+            if let Some((ns, name)) = nth(&s.objects().resource_quotas, *n) {
+                s.edit(&ns, &name, |rq: &mut ResourceQuota| {
+                    rq.spec.get_or_insert_with(Default::default).hard = Some(BTreeMap::from([(
+                        "pods".to_string(),
+                        k8s_openapi::apimachinery::pkg::api::resource::Quantity("999".into()),
+                    )]));
+                });
             }
         }
         Change::DeleteLimitRange(n) => {

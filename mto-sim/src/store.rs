@@ -638,10 +638,7 @@ impl Store {
         }
         let version = self.next_version();
         let uid = self.new_uid();
-        let kept = self
-            .view
-            .workload_mut(&reference)
-            .map(|(meta, _)| meta.clone());
+        let kept = self.view.edit_workload(&reference, |meta, _| meta.clone());
         let merge = |meta: &mut ObjectMeta| {
             match &kept {
                 Some(old) => {
@@ -688,9 +685,9 @@ impl Store {
         let version = self.next_version();
         match action {
             SupervisorAction::Sleep { workload, .. } | SupervisorAction::Wake { workload, .. } => {
-                if let Some((meta, _)) = self.view.workload_mut(workload) {
+                self.view.edit_workload(workload, |meta, _| {
                     meta.resource_version = Some(version);
-                }
+                });
             }
             SupervisorAction::AddFinalizer { supervisor }
             | SupervisorAction::RemoveFinalizer { supervisor }

@@ -259,13 +259,14 @@ fn a_workload_scaled_up_while_asleep_sleeps_again_and_wakes_with_the_new_count()
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
     // A GitOps sync sets web to 5 at 01:00.
-    if let Some((_, r)) = c.workload_mut(&WorkloadRef {
-        kind: WorkloadKind::Deployment,
-        namespace: "dev".into(),
-        name: "web".into(),
-    }) {
-        *r = Some(5);
-    }
+    c.edit_workload(
+        &WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            namespace: "dev".into(),
+            name: "web".into(),
+        },
+        |_, r| *r = Some(5),
+    );
     let night = settle(&mut c, &key, at("2026-11-26T01:00:00Z"));
     assert!(
         night[0]
@@ -511,8 +512,7 @@ proptest! {
             let now = Timestamp::from_second(at("2026-11-25T20:00:00Z").as_second() + 3600 * h as i64).expect("t");
             if let Some(n) = hour.user_scales_web_to {
                 let web = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "dev".into(), name: "web".into() };
-                if let Some((_, r)) = c.workload_mut(&web) {
-                    *r = Some(n);
+                if c.edit_workload(&web, |_, r| *r = Some(n)).is_some() {
                     intended.insert((WorkloadKind::Deployment, "web".into()), n);
                 }
             }
@@ -521,6 +521,13 @@ proptest! {
             for action in decision.actions.iter().take(hour.landed) {
                 c.execute_supervisor(action).expect("executes");
             }
+            // The snapshot's sleep index agrees with the workloads' annotations.
+            let indexed: Vec<WorkloadRef> = c.workloads_slept_by(&key).iter().map(|w| w.reference.clone()).collect();
+            let scanned: Vec<WorkloadRef> = c.workloads_in("dev").iter()
+                .filter(|w| w.slept_by() == Some(key.as_str()))
+                .map(|w| w.reference.clone())
+                .collect();
+            prop_assert_eq!(indexed, scanned);
             for ((kind, name), want) in &intended {
                 let w = match kind {
                     WorkloadKind::Deployment => deployment(&c.objects().deployments["dev"][name]),
