@@ -68,6 +68,9 @@ fn main() -> ExitCode {
     let mut sim = Sim::new(loaded, seed);
     let result = sim.run(|done, _| bar.set_position(done.as_secs()));
     bar.finish_and_clear();
+    // The process ends here: freeing a large cluster object by object would
+    // take a tenth of the run, for memory the exit returns anyway.
+    std::mem::forget(sim);
     match result {
         Ok(report) => {
             if json {
