@@ -4,6 +4,12 @@
 //! apply of mto's fields, uid-guarded deletes, namespace deletion removing
 //! what the namespace holds) without the rest of an apiserver; `mto-sim`
 //! adds resource versions, finalizers on namespaces, watches and faults.
+//!
+//! Every change goes through the snapshot's methods, so what it derives
+//! stays true: the namespaces labelled for each tenant, who claims which
+//! namespace, the workloads each supervisor put to sleep, and a revision
+//! per tenant that moves whenever anything the tenant's decision reads
+//! changes (what [`crate::tenant::Settled`] relies on).
 
 use std::collections::{BTreeMap, BTreeSet};
 
