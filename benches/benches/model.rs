@@ -4,6 +4,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mto_benches::{converged_cluster, empty_cluster, now};
+use mto_model::api::Tenant;
 use mto_model::snapshot::Snapshot;
 use mto_model::tenant::{Settled, decide};
 
@@ -11,24 +12,12 @@ fn one_tenant(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/one-tenant");
     group.throughput(Throughput::Elements(1));
     let empty = empty_cluster(1, 5);
-    let tenant = empty
-        .objects()
-        .tenants
-        .values()
-        .next()
-        .cloned()
-        .expect("tenant");
+    let tenant = first_tenant(&empty);
     group.bench_function("from-scratch", |b| {
         b.iter(|| black_box(decide(&tenant, &empty, now())))
     });
     let steady = converged_cluster(1, 5);
-    let tenant = steady
-        .objects()
-        .tenants
-        .values()
-        .next()
-        .cloned()
-        .expect("tenant");
+    let tenant = first_tenant(&steady);
     assert!(
         decide(&tenant, &steady, now()).actions.is_empty(),
         "steady state has no actions"
@@ -85,6 +74,16 @@ fn whole_cluster(c: &mut Criterion) {
         });
         group.finish();
     }
+}
+
+fn first_tenant(cluster: &Snapshot) -> Tenant {
+    cluster
+        .objects()
+        .tenants
+        .values()
+        .next()
+        .cloned()
+        .expect("a tenant")
 }
 
 /// Every tenant of a converged cluster, settled.

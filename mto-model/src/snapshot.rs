@@ -455,25 +455,19 @@ impl Snapshot {
     /// Replaces every quota, as a re-list does; only the quotas that
     /// changed, appeared or went count as changes.
     pub fn replace_quotas(&mut self, quotas: impl IntoIterator<Item = Quota>) {
-        let fresh: BTreeMap<String, Quota> = quotas
+        let fresh = quotas
             .into_iter()
-            .map(|q| (q.metadata.name.clone().unwrap_or_default(), q))
+            .map(|q| (name_of(&q.metadata), q))
             .collect();
-        let gone: Vec<String> = self
-            .objects
-            .quotas
-            .keys()
-            .filter(|name| !fresh.contains_key(*name))
-            .cloned()
-            .collect();
-        for name in gone {
-            self.remove_quota(&name);
-        }
-        for (name, quota) in fresh {
-            if self.objects.quotas.get(&name) != Some(&quota) {
-                self.put_quota(quota);
-            }
-        }
+        self.replace_named(
+            fresh,
+            |o| &o.quotas,
+            |_| true,
+            |s, name| {
+                s.remove_quota(name);
+            },
+            Snapshot::put_quota,
+        );
     }
 
     fn touch_quota_users(&mut self, quota: &str) {
@@ -598,23 +592,43 @@ impl Snapshot {
     /// Replaces every tenant, as a re-list does; only the tenants that
     /// changed, appeared or went count as changes.
     pub fn replace_tenants(&mut self, tenants: impl IntoIterator<Item = Tenant>) {
-        let fresh: BTreeMap<String, Tenant> = tenants
+        let fresh = tenants
             .into_iter()
-            .map(|t| (t.metadata.name.clone().unwrap_or_default(), t))
+            .map(|t| (name_of(&t.metadata), t))
             .collect();
-        let gone: Vec<String> = self
-            .objects
-            .tenants
-            .keys()
-            .filter(|name| !fresh.contains_key(*name))
-            .cloned()
+        self.replace_named(
+            fresh,
+            |o| &o.tenants,
+            |_| true,
+            |s, name| {
+                s.remove_tenant(name);
+            },
+            Snapshot::put_tenant,
+        );
+    }
+
+    /// Replaces the objects of one kind the snapshot keeps by name (those
+    /// `listed` selects) with `fresh`: what went is removed, what is new or
+    /// changed is put, what is unchanged is left alone.
+    fn replace_named<T: PartialEq>(
+        &mut self,
+        fresh: BTreeMap<String, T>,
+        shelf: fn(&Objects) -> &BTreeMap<String, T>,
+        listed: impl Fn(&T) -> bool,
+        remove: fn(&mut Snapshot, &str),
+        put: fn(&mut Snapshot, T),
+    ) {
+        let gone: Vec<String> = shelf(&self.objects)
+            .iter()
+            .filter(|(name, object)| listed(object) && !fresh.contains_key(*name))
+            .map(|(name, _)| name.clone())
             .collect();
         for name in gone {
-            self.remove_tenant(&name);
+            remove(self, &name);
         }
-        for (name, tenant) in fresh {
-            if self.objects.tenants.get(&name) != Some(&tenant) {
-                self.put_tenant(tenant);
+        for (name, object) in fresh {
+            if shelf(&self.objects).get(&name) != Some(&object) {
+                put(self, object);
             }
         }
     }
@@ -727,25 +741,19 @@ impl Snapshot {
     /// Replaces every namespace, as a re-list does; only the namespaces
     /// that changed, appeared or went count as changes.
     pub fn replace_namespaces(&mut self, namespaces: impl IntoIterator<Item = Namespace>) {
-        let fresh: BTreeMap<String, Namespace> = namespaces
+        let fresh = namespaces
             .into_iter()
-            .map(|n| (n.metadata.name.clone().unwrap_or_default(), n))
+            .map(|n| (name_of(&n.metadata), n))
             .collect();
-        let gone: Vec<String> = self
-            .objects
-            .namespaces
-            .keys()
-            .filter(|name| !fresh.contains_key(*name))
-            .cloned()
-            .collect();
-        for name in gone {
-            self.remove_namespace(&name);
-        }
-        for (name, ns) in fresh {
-            if self.objects.namespaces.get(&name) != Some(&ns) {
-                self.put_namespace(ns);
-            }
-        }
+        self.replace_named(
+            fresh,
+            |o| &o.namespaces,
+            |_| true,
+            |s, name| {
+                s.remove_namespace(name);
+            },
+            Snapshot::put_namespace,
+        );
     }
 
     /// Adds or replaces a namespace.
@@ -1051,6 +1059,10 @@ fn replace<T: PartialEq + Clone>(field: &mut T, value: &T) -> bool {
     changed
 }
 
+fn name_of(meta: &ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
+
 fn names(meta: &ObjectMeta) -> (String, String) {
     (
         meta.namespace.clone().unwrap_or_default(),
@@ -1236,25 +1248,16 @@ impl Snapshot {
         cluster: bool,
         supervisors: impl IntoIterator<Item = Supervisor>,
     ) {
-        let fresh: BTreeMap<String, Supervisor> =
-            supervisors.into_iter().map(|s| (s.key(), s)).collect();
-        let gone: Vec<String> = self
-            .objects
-            .supervisors
-            .iter()
-            .filter(|(key, s)| {
-                matches!(s, Supervisor::Cluster(_)) == cluster && !fresh.contains_key(*key)
-            })
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in gone {
-            self.remove_supervisor(&key);
-        }
-        for (key, supervisor) in fresh {
-            if self.objects.supervisors.get(&key) != Some(&supervisor) {
-                self.put_supervisor(supervisor);
-            }
-        }
+        let fresh = supervisors.into_iter().map(|s| (s.key(), s)).collect();
+        self.replace_named(
+            fresh,
+            |o| &o.supervisors,
+            |s| matches!(s, Supervisor::Cluster(_)) == cluster,
+            |s, key| {
+                s.remove_supervisor(key);
+            },
+            Snapshot::put_supervisor,
+        );
     }
 
     /// Marks the tenant a ClusterResourceSupervisor concerns: the tenant it

@@ -156,17 +156,9 @@ impl Cache {
                 view.replace(K::NAME, objects);
                 view.synced.insert(K::NAME);
                 // A re-list may hide any number of missed changes: everyone
-                // decides again, which costs no writes where nothing changed.
-                Woken {
-                    tenants: view.snapshot.objects().tenants.keys().cloned().collect(),
-                    supervisors: view
-                        .snapshot
-                        .objects()
-                        .supervisors
-                        .keys()
-                        .cloned()
-                        .collect(),
-                }
+                // is woken; a tenant whose inputs did not change is settled
+                // and costs a lookup.
+                view.everyone()
             }
         }
     }
