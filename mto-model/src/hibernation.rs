@@ -225,6 +225,12 @@ impl SupervisorId {
     }
 }
 
+/// The [`Supervisor::key`] of the ClusterResourceSupervisor `name`.
+#[must_use]
+pub fn cluster_key(name: &str) -> String {
+    format!("ClusterResourceSupervisor/{name}")
+}
+
 /// A supervisor of either scope.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Supervisor {
@@ -245,10 +251,7 @@ impl Supervisor {
                 s.metadata.namespace.as_deref().unwrap_or_default(),
                 s.metadata.name.as_deref().unwrap_or_default()
             ),
-            Supervisor::Cluster(s) => format!(
-                "ClusterResourceSupervisor/{}",
-                s.metadata.name.as_deref().unwrap_or_default()
-            ),
+            Supervisor::Cluster(s) => cluster_key(s.metadata.name.as_deref().unwrap_or_default()),
         }
     }
 

@@ -22,7 +22,8 @@ use crate::action::{Action, Kind, ObjectRef, Resource};
 use crate::api::{Quota, Tenant};
 use crate::apply::apply_metadata;
 use crate::hibernation::{
-    Supervisor, SupervisorAction, Workload, WorkloadKind, WorkloadRef, WorkloadView,
+    Supervisor, SupervisorAction, SupervisorId, Workload, WorkloadKind, WorkloadRef, WorkloadView,
+    cluster_key,
 };
 use crate::integration::Integration;
 use crate::labels::{TENANT_FINALIZER, TENANT_LABEL};
@@ -374,10 +375,9 @@ impl Snapshot {
             Kind::Tenant => o.tenants.get(name).map(|x| &x.metadata),
             Kind::Quota => o.quotas.get(name).map(|x| &x.metadata),
             Kind::IntegrationConfig => None,
-            Kind::ClusterResourceSupervisor => o
-                .supervisors
-                .get(&format!("ClusterResourceSupervisor/{name}"))
-                .map(Supervisor::meta),
+            Kind::ClusterResourceSupervisor => {
+                o.supervisors.get(&cluster_key(name)).map(Supervisor::meta)
+            }
         }
     }
 
@@ -429,12 +429,10 @@ impl Snapshot {
                     .is_some();
             }
             Kind::IntegrationConfig => return false,
-            Kind::ClusterResourceSupervisor => {
-                match self.supervisor_mut(&format!("ClusterResourceSupervisor/{name}")) {
-                    Some(s) => edit(s.meta_mut()),
-                    None => return false,
-                }
-            }
+            Kind::ClusterResourceSupervisor => match self.supervisor_mut(&cluster_key(name)) {
+                Some(s) => edit(s.meta_mut()),
+                None => return false,
+            },
         }
         true
     }
@@ -496,11 +494,7 @@ impl Observed for Snapshot {
         &self,
         name: &str,
     ) -> Option<&crate::api::ClusterResourceSupervisor> {
-        match self
-            .objects
-            .supervisors
-            .get(&format!("ClusterResourceSupervisor/{name}"))?
-        {
+        match self.objects.supervisors.get(&cluster_key(name))? {
             Supervisor::Cluster(c) => Some(c),
             Supervisor::Namespaced(_) => None,
         }
@@ -852,7 +846,7 @@ impl Snapshot {
                     Kind::Quota => self.remove_quota(name).is_some(),
                     Kind::IntegrationConfig => false,
                     Kind::ClusterResourceSupervisor => {
-                        let key = format!("ClusterResourceSupervisor/{name}");
+                        let key = cluster_key(name);
                         self.touch_supervisor(&key);
                         match self.objects.supervisors.get_mut(&key) {
                             Some(s) if !matches(s.meta()) => false,
@@ -936,10 +930,7 @@ impl Snapshot {
     fn apply(&mut self, object: &Resource) -> Result<bool, ExecuteError> {
         match object {
             Resource::ClusterResourceSupervisor(applied) => {
-                let key = format!(
-                    "ClusterResourceSupervisor/{}",
-                    applied.metadata.name.as_deref().unwrap_or_default()
-                );
+                let key = cluster_key(applied.metadata.name.as_deref().unwrap_or_default());
                 let uid = self.uid();
                 self.touch_supervisor(&key);
                 let created = !self.objects.supervisors.contains_key(&key);
@@ -1265,8 +1256,8 @@ impl Snapshot {
     /// it is labelled for.
     fn touch_supervisor(&mut self, key: &str) {
         self.revisions.touch(supervisor_of(&self.objects, key));
-        if let Some(name) = key.strip_prefix("ClusterResourceSupervisor/") {
-            self.revisions.touch([name.to_owned()]);
+        if let Some(SupervisorId::Cluster { name }) = SupervisorId::parse(key) {
+            self.revisions.touch([name]);
         }
     }
 

@@ -454,7 +454,7 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
             s.put_supervisor(Supervisor::Cluster(crs));
         }
         Change::RemoveSupervisor(i) => {
-            s.remove_supervisor(&format!("ClusterResourceSupervisor/{}", tenant(*i)));
+            s.remove_supervisor(&mto_model::hibernation::cluster_key(&tenant(*i)));
         }
     }
     Ok(())

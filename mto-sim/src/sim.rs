@@ -792,7 +792,7 @@ impl Sim {
             }
             // The supervisor a tenant's spec.hibernation asks for.
             if e.object.kind == Kind::ClusterResourceSupervisor {
-                let key = format!("ClusterResourceSupervisor/{}", e.object.name);
+                let key = mto_model::hibernation::cluster_key(&e.object.name);
                 self.schedule_supervisor(&key, at);
             }
         }
