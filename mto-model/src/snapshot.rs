@@ -70,7 +70,73 @@ pub struct Snapshot {
     revisions: Revisions,
     /// The workloads each supervisor (by key) put to sleep.
     asleep: BTreeMap<String, BTreeSet<WorkloadRef>>,
+    coverage: Coverage,
     next_uid: u64,
+}
+
+/// Which ClusterResourceSupervisors may cover a namespace, by key: those
+/// naming it, those whose selector names a tenant (`stakater.com/tenant`,
+/// as a tenant's `spec.hibernation` does), and the other selectors, which
+/// are matched one by one.
+#[derive(Clone, Debug, Default)]
+struct Coverage {
+    by_name: BTreeMap<String, BTreeSet<String>>,
+    by_tenant: BTreeMap<String, BTreeSet<String>>,
+    other_selectors: BTreeSet<String>,
+}
+
+impl Coverage {
+    /// Where a supervisor's key goes: (namespace names, tenant selector,
+    /// another selector).
+    fn places(supervisor: &Supervisor) -> (Vec<String>, Option<String>, bool) {
+        let Supervisor::Cluster(c) = supervisor else {
+            return (Vec::new(), None, false);
+        };
+        let selection = &c.spec.namespaces;
+        let tenant = selection
+            .label_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.as_ref()?.get(TENANT_LABEL).cloned());
+        let other = selection.label_selector.is_some() && tenant.is_none();
+        (selection.names.clone(), tenant, other)
+    }
+
+    fn add(&mut self, key: &str, supervisor: &Supervisor) {
+        let (names, tenant, other) = Self::places(supervisor);
+        for name in names {
+            self.by_name.entry(name).or_default().insert(key.to_owned());
+        }
+        if let Some(tenant) = tenant {
+            self.by_tenant
+                .entry(tenant)
+                .or_default()
+                .insert(key.to_owned());
+        }
+        if other {
+            self.other_selectors.insert(key.to_owned());
+        }
+    }
+
+    fn remove(&mut self, key: &str, supervisor: &Supervisor) {
+        let (names, tenant, _) = Self::places(supervisor);
+        for name in names {
+            if let Some(set) = self.by_name.get_mut(&name) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.by_name.remove(&name);
+                }
+            }
+        }
+        if let Some(tenant) = tenant
+            && let Some(set) = self.by_tenant.get_mut(&tenant)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.by_tenant.remove(&tenant);
+            }
+        }
+        self.other_selectors.remove(key);
+    }
 }
 
 /// When each tenant's inputs last changed, on a clock that ticks once per
@@ -429,10 +495,11 @@ impl Snapshot {
                     .is_some();
             }
             Kind::IntegrationConfig => return false,
-            Kind::ClusterResourceSupervisor => match self.supervisor_mut(&cluster_key(name)) {
-                Some(s) => edit(s.meta_mut()),
-                None => return false,
-            },
+            Kind::ClusterResourceSupervisor => {
+                return self
+                    .edit_supervisor(&cluster_key(name), |s| edit(s.meta_mut()))
+                    .is_some();
+            }
         }
         true
     }
@@ -868,7 +935,7 @@ impl Snapshot {
                                 }
                                 marked
                             }
-                            Some(_) => self.objects.supervisors.remove(&key).is_some(),
+                            Some(_) => self.remove_supervisor(&key).is_some(),
                             None => false,
                         }
                     }
@@ -933,6 +1000,7 @@ impl Snapshot {
                 let key = cluster_key(applied.metadata.name.as_deref().unwrap_or_default());
                 let uid = self.uid();
                 self.touch_supervisor(&key);
+                self.uncover(&key);
                 let created = !self.objects.supervisors.contains_key(&key);
                 let entry = self
                     .objects
@@ -960,6 +1028,9 @@ impl Snapshot {
                     current.metadata.generation =
                         Some(current.metadata.generation.unwrap_or(0) + 1);
                     changed = true;
+                }
+                if let Some(supervisor) = self.objects.supervisors.get(&key) {
+                    self.coverage.add(&key, supervisor);
                 }
                 // The tenant it is labelled for now.
                 self.touch_supervisor(&key);
@@ -1194,28 +1265,55 @@ impl Snapshot {
             .namespaces
             .get(namespace)
             .and_then(|n| n.metadata.labels.as_ref());
-        self.objects
-            .supervisors
-            .iter()
-            .filter(|(_, s)| match s {
-                Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
-                Supervisor::Cluster(c) => {
-                    c.spec.namespaces.names.iter().any(|n| n == namespace)
-                        || c.spec
-                            .namespaces
-                            .label_selector
-                            .as_ref()
-                            .is_some_and(|sel| crate::selector::matches(sel, labels))
-                }
-            })
-            .map(|(key, _)| key.clone())
-            .collect()
+        let selects = |key: &&String| match self.objects.supervisors.get(*key) {
+            Some(Supervisor::Cluster(c)) => c
+                .spec
+                .namespaces
+                .label_selector
+                .as_ref()
+                .is_some_and(|selector| crate::selector::matches(selector, labels)),
+            _ => false,
+        };
+        let mut out = BTreeSet::new();
+        // ResourceSupervisor keys start with their namespace.
+        let prefix = format!("ResourceSupervisor/{namespace}/");
+        out.extend(
+            self.objects
+                .supervisors
+                .range(prefix.clone()..)
+                .take_while(|(key, _)| key.starts_with(&prefix))
+                .map(|(key, _)| key.clone()),
+        );
+        let coverage = &self.coverage;
+        out.extend(
+            coverage
+                .by_name
+                .get(namespace)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        if let Some(tenant) = labels.and_then(|l| l.get(TENANT_LABEL)) {
+            out.extend(
+                coverage
+                    .by_tenant
+                    .get(tenant)
+                    .into_iter()
+                    .flatten()
+                    .filter(selects)
+                    .cloned(),
+            );
+        }
+        out.extend(coverage.other_selectors.iter().filter(selects).cloned());
+        out.into_iter().collect()
     }
 
     /// Adds or replaces a supervisor.
     pub fn put_supervisor(&mut self, supervisor: Supervisor) {
         let key = supervisor.key();
         self.touch_supervisor(&key);
+        self.uncover(&key);
+        self.coverage.add(&key, &supervisor);
         self.objects.supervisors.insert(key.clone(), supervisor);
         self.touch_supervisor(&key);
     }
@@ -1223,13 +1321,32 @@ impl Snapshot {
     /// Removes a supervisor by [`Supervisor::key`].
     pub fn remove_supervisor(&mut self, key: &str) -> Option<Supervisor> {
         self.touch_supervisor(key);
+        self.uncover(key);
         self.objects.supervisors.remove(key)
     }
 
-    /// A supervisor by [`Supervisor::key`], to change in place.
-    pub fn supervisor_mut(&mut self, key: &str) -> Option<&mut Supervisor> {
+    /// Changes a supervisor (by [`Supervisor::key`]) in place; `None` if
+    /// there is none.
+    pub fn edit_supervisor<R>(
+        &mut self,
+        key: &str,
+        change: impl FnOnce(&mut Supervisor) -> R,
+    ) -> Option<R> {
         self.touch_supervisor(key);
-        self.objects.supervisors.get_mut(key)
+        self.uncover(key);
+        let out = self.objects.supervisors.get_mut(key).map(change);
+        if let Some(supervisor) = self.objects.supervisors.get(key) {
+            self.coverage.add(key, supervisor);
+        }
+        self.touch_supervisor(key);
+        out
+    }
+
+    /// Takes a stored supervisor out of the coverage index.
+    fn uncover(&mut self, key: &str) {
+        if let Some(supervisor) = self.objects.supervisors.get(key) {
+            self.coverage.remove(key, supervisor);
+        }
     }
 
     /// Replaces every supervisor of one scope (`cluster`: the
@@ -1340,40 +1457,46 @@ impl Snapshot {
             } => scale(self, workload, resource_version, *replicas, None),
             SupervisorAction::AddFinalizer { supervisor }
             | SupervisorAction::RemoveFinalizer { supervisor } => {
-                let s = self
-                    .supervisor_mut(supervisor)
+                let adding = matches!(action, SupervisorAction::AddFinalizer { .. });
+                let (had, released) = self
+                    .edit_supervisor(supervisor, |s| {
+                        let meta = s.meta_mut();
+                        let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
+                        let had = finalizers.iter().any(|f| f == SUPERVISOR_FINALIZER);
+                        finalizers.retain(|f| f != SUPERVISOR_FINALIZER);
+                        if adding {
+                            finalizers.push(SUPERVISOR_FINALIZER.into());
+                        }
+                        (
+                            had,
+                            meta.deletion_timestamp.is_some() && finalizers.is_empty(),
+                        )
+                    })
                     .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
-                let meta = s.meta_mut();
-                let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
-                let had = finalizers.iter().any(|f| f == SUPERVISOR_FINALIZER);
-                finalizers.retain(|f| f != SUPERVISOR_FINALIZER);
-                if matches!(action, SupervisorAction::AddFinalizer { .. }) {
-                    finalizers.push(SUPERVISOR_FINALIZER.into());
+                if adding {
                     return Ok(!had);
                 }
-                if meta.deletion_timestamp.is_some() && finalizers.is_empty() {
+                if released {
                     self.remove_supervisor(supervisor);
                 }
                 Ok(had)
             }
-            SupervisorAction::EndOverride { supervisor } => {
-                let s = self
-                    .supervisor_mut(supervisor)
-                    .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
-                Ok(s.meta_mut()
-                    .annotations
-                    .as_mut()
-                    .and_then(|a| a.remove(OVERRIDE_ANNOTATION))
-                    .is_some())
-            }
-            SupervisorAction::UpdateStatus { supervisor, status } => {
-                let s = self
-                    .supervisor_mut(supervisor)
-                    .ok_or_else(|| ExecuteError::NotFound(supervisor.clone()))?;
-                let changed = s.status() != Some(status);
-                *s.status_mut() = Some(status.clone());
-                Ok(changed)
-            }
+            SupervisorAction::EndOverride { supervisor } => self
+                .edit_supervisor(supervisor, |s| {
+                    s.meta_mut()
+                        .annotations
+                        .as_mut()
+                        .and_then(|a| a.remove(OVERRIDE_ANNOTATION))
+                        .is_some()
+                })
+                .ok_or_else(|| ExecuteError::NotFound(supervisor.clone())),
+            SupervisorAction::UpdateStatus { supervisor, status } => self
+                .edit_supervisor(supervisor, |s| {
+                    let changed = s.status() != Some(status);
+                    *s.status_mut() = Some(status.clone());
+                    changed
+                })
+                .ok_or_else(|| ExecuteError::NotFound(supervisor.clone())),
         }
     }
 }

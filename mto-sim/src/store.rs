@@ -601,10 +601,10 @@ impl Store {
             self.view.remove_supervisor(key);
         } else if current.meta().deletion_timestamp.is_none() {
             let version = self.next_version();
-            if let Some(s) = self.view.supervisor_mut(key) {
+            self.view.edit_supervisor(key, |s| {
                 s.meta_mut().deletion_timestamp = Some(Time(now));
                 s.meta_mut().resource_version = Some(version);
-            }
+            });
         }
         Ok(())
     }
@@ -693,9 +693,9 @@ impl Store {
             | SupervisorAction::RemoveFinalizer { supervisor }
             | SupervisorAction::EndOverride { supervisor }
             | SupervisorAction::UpdateStatus { supervisor, .. } => {
-                if let Some(s) = self.view.supervisor_mut(supervisor) {
+                self.view.edit_supervisor(supervisor, |s| {
                     s.meta_mut().resource_version = Some(version);
-                }
+                });
             }
         }
         Ok(())

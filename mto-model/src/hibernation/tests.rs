@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::api::{ClusterResourceSupervisorSpec, NamespaceSelection, ResourceSupervisorSpec};
+use crate::labels::TENANT_LABEL;
 use crate::machine::{allowed, assert_sound};
 use crate::snapshot::Snapshot;
 
@@ -320,12 +321,12 @@ fn a_manual_wake_holds_until_the_next_scheduled_transition() {
     let key = supervisor.key();
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    if let Some(s) = c.supervisor_mut(&key) {
+    c.edit_supervisor(&key, |s| {
         s.meta_mut()
             .annotations
             .get_or_insert_with(BTreeMap::new)
             .insert(OVERRIDE_ANNOTATION.into(), "wake".into());
-    }
+    });
     settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
     assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
     let status = c.objects().supervisors[&key]
@@ -407,9 +408,9 @@ fn deleting_a_supervisor_wakes_what_it_put_to_sleep_before_it_goes() {
     let key = supervisor.key();
     c.put_supervisor(supervisor);
     settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    if let Some(s) = c.supervisor_mut(&key) {
+    c.edit_supervisor(&key, |s| {
         s.meta_mut().deletion_timestamp = Some(Time(at("2026-11-25T23:00:00Z")));
-    }
+    });
     settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
     assert!(
         !c.objects().supervisors.contains_key(&key),
@@ -543,5 +544,156 @@ proptest! {
             prop_assert_eq!(replicas(&c, *kind, "dev", name), *want);
         }
         prop_assert!(decide(&c.objects().supervisors[&key], &c, at("2026-11-26T07:30:00Z")).actions.is_empty());
+    }
+}
+
+/// What happens to supervisors and namespaces, for the coverage index.
+#[derive(Clone, Debug)]
+enum CoverageChange {
+    /// Namespace n is put with a tenant label (or none) and maybe a team label.
+    Namespace(usize, Option<usize>, bool),
+    /// A ResourceSupervisor in namespace n.
+    Namespaced(usize),
+    /// ClusterResourceSupervisor k: the namespaces it names, and its selector
+    /// (0: none, 1: `{}`, 2: a tenant, 3: a team, 4: a tenant and a team).
+    Cluster(usize, Vec<usize>, u8, usize),
+    /// The same, applied by mto (the executor's path).
+    Applied(usize, Vec<usize>, u8, usize),
+    /// Supervisor k of either scope is removed.
+    Remove(usize),
+    /// Supervisor k's status is written.
+    Status(usize),
+}
+
+const NAMESPACES: [&str; 5] = ["n0", "n1", "n2", "n3", "gone"];
+
+fn cluster_supervisor(
+    k: usize,
+    names: &[usize],
+    selector: u8,
+    tenant: usize,
+) -> ClusterResourceSupervisor {
+    let tenant_label = (TENANT_LABEL.to_owned(), format!("t{tenant}"));
+    let team = ("team".to_owned(), "x".to_owned());
+    let select = |labels: BTreeMap<String, String>| LabelSelector {
+        match_labels: Some(labels),
+        ..Default::default()
+    };
+    let label_selector = match selector {
+        0 => None,
+        1 => Some(LabelSelector::default()),
+        2 => Some(select([tenant_label].into())),
+        3 => Some(select([team].into())),
+        _ => Some(select([tenant_label, team].into())),
+    };
+    ClusterResourceSupervisor::new(
+        &format!("c{k}"),
+        ClusterResourceSupervisorSpec {
+            namespaces: NamespaceSelection {
+                names: names
+                    .iter()
+                    .map(|n| NAMESPACES[n % NAMESPACES.len()].to_owned())
+                    .collect(),
+                label_selector,
+            },
+            schedule: SleepSchedule {
+                sleep_schedule: "0 22 * * *".into(),
+                wake_schedule: None,
+                time_zone: None,
+            },
+        },
+    )
+}
+
+fn coverage_change() -> impl Strategy<Value = CoverageChange> {
+    let names = prop::collection::vec(0usize..5, 0..3);
+    prop_oneof![
+        (0usize..4, prop::option::of(0usize..2), any::<bool>())
+            .prop_map(|(n, t, team)| CoverageChange::Namespace(n, t, team)),
+        (0usize..4).prop_map(CoverageChange::Namespaced),
+        (0usize..3, names.clone(), 0u8..5, 0usize..2)
+            .prop_map(|(k, n, s, t)| CoverageChange::Cluster(k, n, s, t)),
+        (0usize..3, names, 0u8..5, 0usize..2)
+            .prop_map(|(k, n, s, t)| CoverageChange::Applied(k, n, s, t)),
+        (0usize..7).prop_map(CoverageChange::Remove),
+        (0usize..7).prop_map(CoverageChange::Status),
+    ]
+}
+
+/// Every supervisor covering `namespace`, by looking at each one.
+fn covering_by_scan(c: &Snapshot, namespace: &str) -> Vec<String> {
+    let labels = c
+        .objects()
+        .namespaces
+        .get(namespace)
+        .and_then(|n| n.metadata.labels.as_ref());
+    c.objects()
+        .supervisors
+        .iter()
+        .filter(|(_, s)| match s {
+            Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
+            Supervisor::Cluster(c) => {
+                c.spec.namespaces.names.iter().any(|n| n == namespace)
+                    || c.spec
+                        .namespaces
+                        .label_selector
+                        .as_ref()
+                        .is_some_and(|sel| crate::selector::matches(sel, labels))
+            }
+        })
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+proptest! {
+    /// The snapshot's coverage index answers as a scan of every supervisor
+    /// would, whatever is put, applied, edited or removed.
+    #[test]
+    fn supervisors_covering_matches_a_scan(changes in prop::collection::vec(coverage_change(), 1..30)) {
+        let mut c = Snapshot::default();
+        let keys = |c: &Snapshot| c.objects().supervisors.keys().cloned().collect::<Vec<_>>();
+        for change in &changes {
+            match change {
+                CoverageChange::Namespace(n, tenant, team) => {
+                    let mut labels = Vec::new();
+                    let tenant = tenant.map(|t| format!("t{t}"));
+                    if let Some(t) = &tenant {
+                        labels.push((TENANT_LABEL, t.as_str()));
+                    }
+                    if *team {
+                        labels.push(("team", "x"));
+                    }
+                    c.put_namespace(namespace(NAMESPACES[*n], &labels));
+                }
+                CoverageChange::Namespaced(n) => {
+                    c.put_supervisor(nightly(NAMESPACES[*n]));
+                }
+                CoverageChange::Cluster(k, names, selector, tenant) => {
+                    c.put_supervisor(Supervisor::Cluster(cluster_supervisor(*k, names, *selector, *tenant)));
+                }
+                CoverageChange::Applied(k, names, selector, tenant) => {
+                    let action = crate::action::Action::Apply {
+                        object: crate::action::Resource::ClusterResourceSupervisor(cluster_supervisor(*k, names, *selector, *tenant)),
+                        reason: crate::action::Reason::Create,
+                    };
+                    c.execute(&action).expect("applies");
+                }
+                CoverageChange::Remove(k) => {
+                    let all = keys(&c);
+                    if !all.is_empty() {
+                        c.remove_supervisor(&all[k % all.len()]);
+                    }
+                }
+                CoverageChange::Status(k) => {
+                    let all = keys(&c);
+                    if !all.is_empty() {
+                        c.edit_supervisor(&all[k % all.len()], |s| *s.status_mut() = Some(Default::default()));
+                    }
+                }
+            }
+            for ns in NAMESPACES {
+                prop_assert_eq!(c.supervisors_covering(ns), covering_by_scan(&c, ns), "{} after {:?}", ns, change);
+            }
+        }
     }
 }
