@@ -478,17 +478,33 @@ impl Observed for Snapshot {
 }
 
 impl Snapshot {
-    /// Adds or replaces a tenant and updates the claims index.
-    pub fn put_tenant(&mut self, tenant: Tenant) {
+    /// Adds or replaces a tenant and updates the claims index. Returns the
+    /// other tenants whose claim on a namespace this moves
+    /// ([`Snapshot::claims_changed`]).
+    pub fn put_tenant(&mut self, tenant: Tenant) -> Vec<String> {
         let name = tenant.metadata.name.clone().unwrap_or_default();
-        let mut touched = self.claims_changed(self.objects.tenants.get(&name), Some(&tenant));
-        touched.push(name.clone());
-        self.revisions.touch(touched);
-        if let Some(old) = self.objects.tenants.remove(&name) {
-            self.claims.remove(&old);
+        let old = self.objects.tenants.get(&name);
+        // Claims follow the spec (and the creation time, which orders
+        // them); a status or finalizer write leaves them be.
+        let claims_move = old.is_none_or(|o| {
+            o.spec != tenant.spec
+                || o.metadata.creation_timestamp != tenant.metadata.creation_timestamp
+        });
+        let moved = if claims_move {
+            self.claims_changed(old, Some(&tenant))
+        } else {
+            Vec::new()
+        };
+        self.revisions
+            .touch(moved.iter().cloned().chain([name.clone()]));
+        if claims_move {
+            if let Some(old) = self.objects.tenants.get(&name) {
+                self.claims.remove(old);
+            }
+            self.claims.add(&tenant);
         }
-        self.claims.add(&tenant);
         self.objects.tenants.insert(name, tenant);
+        moved
     }
 
     /// A tenant, to change in place (not its spec: claims follow
@@ -512,7 +528,9 @@ impl Snapshot {
             |s, name| {
                 s.remove_tenant(name);
             },
-            Snapshot::put_tenant,
+            |s, tenant| {
+                s.put_tenant(tenant);
+            },
         );
     }
 

@@ -364,13 +364,18 @@ impl Watched for Tenant {
     }
     fn put(self, view: &mut View) -> Woken {
         let name = self.metadata.name.clone().unwrap_or_default();
-        let before = view.snapshot.objects().tenants.get(&name);
+        let changed = view
+            .snapshot
+            .objects()
+            .tenants
+            .get(&name)
+            .is_none_or(|b| tenant_changed(b, &self));
+        let moved = view.snapshot.put_tenant(self);
         let mut woken = BTreeSet::new();
-        if before.is_none_or(|b| tenant_changed(b, &self)) {
+        if changed {
             woken.insert(name);
-            woken.extend(view.snapshot.claims_changed(before, Some(&self)));
+            woken.extend(moved);
         }
-        view.snapshot.put_tenant(self);
         Woken::tenants(woken)
     }
     fn remove(&self, view: &mut View) -> Woken {

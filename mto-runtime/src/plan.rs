@@ -58,7 +58,9 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     );
     for m in manifests {
         match m {
-            Manifest::Tenant(t) => cluster.put_tenant(t.clone()),
+            Manifest::Tenant(t) => {
+                cluster.put_tenant(t.clone());
+            }
             Manifest::Quota(q) => {
                 cluster.put_quota(q.clone());
             }

@@ -1,6 +1,6 @@
 //! Deciding again only when something changed.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::{Decision, decide};
 use crate::Timestamp;
@@ -17,7 +17,7 @@ use crate::observed::Observed;
 /// tenant instead of re-planning all its objects.
 #[derive(Clone, Debug, Default)]
 pub struct Settled {
-    at: HashMap<String, u64>,
+    at: BTreeMap<String, u64>,
 }
 
 impl Settled {
