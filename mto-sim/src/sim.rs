@@ -12,11 +12,9 @@ use std::time::Duration;
 use mto_model::Timestamp;
 use mto_model::action::{Action, Kind, ObjectRef, Reason};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
-use mto_model::hibernation::{Supervisor, SupervisorAction, WorkloadRef, WorkloadView};
+use mto_model::hibernation::{Supervisor, WorkloadRef};
 use mto_model::integration::Integration;
-use mto_model::invariants::{
-    Scope, Violation, check_action, check_supervisor_at_rest, check_tenant, check_workload,
-};
+use mto_model::invariants::{Scope, check_action, check_tenant};
 use mto_model::labels::MANAGED_BY_LABEL;
 use mto_model::machine::Phase;
 use mto_model::manifest::Manifest;
@@ -27,6 +25,11 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{Scenario, UserAction, duration_text};
 use crate::store::{Store, WatchEvent, Workload};
+
+mod hibernation;
+mod report;
+
+pub use report::{Convergence, Report, SimError, TimelineEntry};
 
 /// Time one API call takes.
 const API_LATENCY: Duration = Duration::from_millis(5);
@@ -70,114 +73,6 @@ enum Event {
     Relist,
     OperatorRestart,
     UserEdit,
-}
-
-/// A line of the timeline.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct TimelineEntry {
-    /// Simulated time from the start.
-    pub at: String,
-    /// What happened.
-    pub text: String,
-}
-
-/// How long the cluster took to settle after a change.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Convergence {
-    /// The change.
-    pub change: String,
-    /// When it happened.
-    pub at: String,
-    /// How long until every tenant was steady.
-    pub took: String,
-    /// The same, in milliseconds.
-    pub took_ms: u64,
-}
-
-/// What a run did.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct Report {
-    /// The scenario.
-    pub scenario: String,
-    /// The seed.
-    pub seed: u64,
-    /// Simulated time covered.
-    pub simulated: String,
-    /// Events processed.
-    pub steps: u64,
-    /// Tenant decisions made.
-    pub decisions: u64,
-    /// Tenant reconciles that needed no decision: nothing the tenant's
-    /// last, empty, decision read had changed.
-    pub decisions_skipped: u64,
-    /// API writes accepted by the cluster.
-    pub writes: u64,
-    /// Objects mto created.
-    pub objects_created: u64,
-    /// Faults injected, by name.
-    pub faults: BTreeMap<String, u64>,
-    /// Invariant checks run (per tenant, per step, plus every delete).
-    pub invariant_checks: u64,
-    /// Settling time after each change.
-    pub convergence: Vec<Convergence>,
-    /// Tenants by phase at the end.
-    pub tenants_by_phase: BTreeMap<String, u64>,
-    /// Supervisor decisions made.
-    pub supervisor_decisions: u64,
-    /// Sleep and wake transitions supervisors completed.
-    pub hibernation_transitions: u64,
-    /// Replica-hours not run thanks to hibernation.
-    pub replica_hours_saved: f64,
-    /// Notable events.
-    pub timeline: Vec<TimelineEntry>,
-    /// Hash of the full trace: equal for equal seeds.
-    pub trace_hash: String,
-}
-
-/// Why a run stopped early.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SimError {
-    /// Changes were still not settled long after the last change and the
-    /// end of faults.
-    #[error("not converged at the end ({at}), seed {seed}: still pending since {since}: {change}\nlast steps:\n{}", trace.join("\n"))]
-    NotConverged {
-        /// The seed.
-        seed: u64,
-        /// The end of the run.
-        at: String,
-        /// When the oldest pending change happened.
-        since: String,
-        /// The oldest pending change.
-        change: String,
-        /// The last lines of the trace.
-        trace: Vec<String>,
-    },
-    /// An invariant broke.
-    #[error("invariant violated at step {step} ({at}), seed {seed}: {violation}\nlast steps:\n{}", trace.join("\n"))]
-    Invariant {
-        /// The seed.
-        seed: u64,
-        /// The step.
-        step: u64,
-        /// Simulated time.
-        at: String,
-        /// What broke.
-        violation: String,
-        /// The last lines of the trace.
-        trace: Vec<String>,
-    },
-}
-
-impl SimError {
-    fn invariant(sim: &Sim, v: &Violation) -> SimError {
-        SimError::Invariant {
-            seed: sim.seed,
-            step: sim.report.steps,
-            at: duration_text::show(sim.elapsed()),
-            violation: v.to_string(),
-            trace: sim.trace_tail.iter().cloned().collect(),
-        }
-    }
 }
 
 /// A simulation in progress.
@@ -363,11 +258,13 @@ impl Sim {
         }
         self.store.drain_events();
         self.pending_changes.push((0, "initial cluster".into()));
-        self.note(format!(
-            "cluster loaded: {} tenants, {} namespaces",
-            self.store.view().objects().tenants.len(),
-            self.store.view().objects().namespaces.len()
-        ));
+        let objects = self.store.view().objects();
+        let loaded = format!(
+            "cluster loaded: {}, {}",
+            counted(objects.tenants.len(), "tenant"),
+            counted(objects.namespaces.len(), "namespace")
+        );
+        self.note(loaded);
         self.enqueue_all();
     }
 
@@ -1070,214 +967,6 @@ impl Sim {
 
 /// Hibernation: the supervisor controller, workloads users deploy, and
 /// what sleeping saves.
-impl Sim {
-    fn schedule_supervisor(&mut self, key: &str, at: u64) {
-        if !self.operator_up || self.supervisions.get(key).is_some_and(|t| *t <= at) {
-            return;
-        }
-        self.supervisions.insert(key.to_owned(), at);
-        let epoch = self.epoch;
-        self.push(
-            at,
-            Event::Supervise {
-                supervisor: key.to_owned(),
-                epoch,
-            },
-        );
-    }
-
-    fn supervisors_of(&self, namespace: &str) -> Vec<String> {
-        self.store.view().supervisors_covering(namespace)
-    }
-
-    /// A namespace appeared or changed: teams deploy what waited for it,
-    /// and the supervisors covering it look again.
-    fn namespace_changed(&mut self, namespace: &str) {
-        let live = self
-            .store
-            .view()
-            .namespace(namespace)
-            .is_some_and(|n| n.metadata.deletion_timestamp.is_none());
-        if live && let Some(waiting) = self.waiting_workloads.remove(namespace) {
-            for w in waiting {
-                self.deploy(w);
-            }
-        }
-        let at = self.now_ms + millis(WATCH_LATENCY);
-        for key in self.supervisors_of(namespace) {
-            self.schedule_supervisor(&key, at);
-        }
-    }
-
-    /// A user deploys or re-applies a workload (its count becomes the one
-    /// it should run at); one whose namespace does not exist yet waits.
-    fn deploy(&mut self, workload: Workload) {
-        let (meta, replicas, kind) = match &workload {
-            Workload::Deployment(d) => (
-                &d.metadata,
-                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                mto_model::hibernation::WorkloadKind::Deployment,
-            ),
-            Workload::StatefulSet(st) => (
-                &st.metadata,
-                st.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                mto_model::hibernation::WorkloadKind::StatefulSet,
-            ),
-        };
-        let reference = WorkloadRef {
-            kind,
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-        };
-        let before = self.asleep_count(&reference);
-        match self.store.put_workload(workload.clone(), self.now()) {
-            Ok(()) => {
-                self.intended.insert(reference.clone(), replicas);
-                self.asleep_replicas += self.asleep_count(&reference) - before;
-                self.trace(format!("user applies {reference} with {replicas} replicas"));
-                let at = self.now_ms + millis(WATCH_LATENCY);
-                for key in self.supervisors_of(&reference.namespace) {
-                    self.schedule_supervisor(&key, at);
-                }
-            }
-            Err(_) => self
-                .waiting_workloads
-                .entry(reference.namespace.clone())
-                .or_default()
-                .push(workload),
-        }
-    }
-
-    /// The replicas a workload does not run because it sleeps.
-    fn asleep_count(&self, reference: &WorkloadRef) -> i64 {
-        let view = self.store.view();
-        view.workloads_in(&reference.namespace)
-            .into_iter()
-            .find(|w| w.reference == *reference)
-            .filter(|w| w.replicas == 0 && w.slept_by().is_some())
-            .and_then(|w| w.saved_replicas())
-            .map_or(0, i64::from)
-    }
-
-    fn account_sleep(&mut self, until_ms: u64) {
-        let span = until_ms.saturating_sub(self.asleep_since_ms);
-        self.replica_ms +=
-            u128::from(span) * u128::try_from(self.asleep_replicas.max(0)).unwrap_or(0);
-        self.asleep_since_ms = self.asleep_since_ms.max(until_ms);
-    }
-
-    fn supervise(&mut self, key: &str) -> Result<(), SimError> {
-        let Some(supervisor) = self.store.view().objects().supervisors.get(key).cloned() else {
-            return Ok(());
-        };
-        let now = self.now();
-        let decision = mto_model::hibernation::decide(&supervisor, self.store.view(), now);
-        self.report.supervisor_decisions += 1;
-        let wake_at = decision.wake_at.map(|t| {
-            let ms = (t.as_millisecond() - self.start.as_millisecond()).max(0);
-            u64::try_from(ms).unwrap_or(u64::MAX)
-        });
-        if decision.actions.is_empty() {
-            self.attempts.remove(key);
-            self.report.invariant_checks += 1;
-            if let Some(v) = check_supervisor_at_rest(self.store.view(), &supervisor).first() {
-                return Err(SimError::invariant(self, v));
-            }
-            self.record_supervisor_phase(key);
-            if let Some(at) = wake_at {
-                self.schedule_supervisor(key, at);
-            }
-            return Ok(());
-        }
-        self.trace(format!(
-            "supervise {key}: {} actions ({})",
-            decision.actions.len(),
-            decision.phase.name()
-        ));
-        for action in &decision.actions {
-            match self.inject_fault(&action.to_string()) {
-                Some(Fault::Crashed) => return Ok(()),
-                Some(Fault::Refused) => {
-                    self.retry_supervisor(key);
-                    return Ok(());
-                }
-                None => {}
-            }
-            let workload = match action {
-                SupervisorAction::Sleep { workload, .. }
-                | SupervisorAction::Wake { workload, .. } => Some(workload.clone()),
-                _ => None,
-            };
-            let before = workload.as_ref().map_or(0, |w| self.asleep_count(w));
-            if let Err(e) = self.store.execute_supervisor(action) {
-                self.trace(format!("refused {action}: {e}"));
-                self.retry_supervisor(key);
-                return Ok(());
-            }
-            self.trace(format!("  {action}"));
-            if let Some(w) = workload {
-                self.asleep_replicas += self.asleep_count(&w) - before;
-                if let Some(intended) = self.intended.get(&w).copied() {
-                    self.report.invariant_checks += 1;
-                    let view = self.store.view();
-                    let found = view
-                        .workloads_in(&w.namespace)
-                        .into_iter()
-                        .find(|x| x.reference == w);
-                    if let Some(v) = found.and_then(|x| check_workload(&x, intended)) {
-                        return Err(SimError::invariant(self, &v));
-                    }
-                }
-            }
-        }
-        self.attempts.remove(key);
-        // Its own writes come back as watch events: decide again, to rest.
-        self.schedule_supervisor(key, self.now_ms + millis(WATCH_LATENCY));
-        Ok(())
-    }
-
-    fn retry_supervisor(&mut self, key: &str) {
-        let delay = self.backoff(key);
-        self.schedule_supervisor(key, self.now_ms + millis(delay));
-    }
-
-    fn record_supervisor_phase(&mut self, key: &str) {
-        let Some(supervisor) = self.store.view().objects().supervisors.get(key) else {
-            return;
-        };
-        let phase = supervisor.phase().name().to_owned();
-        let detail = supervisor
-            .status()
-            .map(|s| {
-                let replicas: i32 = s.sleeping_applications.iter().map(|a| a.replicas).sum();
-                if s.sleeping_applications.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " ({} workloads, {replicas} replicas saved)",
-                        s.sleeping_applications.len()
-                    )
-                }
-            })
-            .unwrap_or_default();
-        let previous = self.supervisor_phases.insert(key.to_owned(), phase.clone());
-        if previous.as_ref() != Some(&phase) {
-            if previous.is_some() {
-                self.report.hibernation_transitions += 1;
-            }
-            let text = format!(
-                "{key}: {} → {phase}{detail}",
-                previous.unwrap_or_else(|| "new".into())
-            );
-            if self.store.view().objects().supervisors.len() <= TIMELINE_TENANT_LIMIT {
-                self.note(text);
-            } else {
-                self.trace(text);
-            }
-        }
-    }
-}
-
 /// What an injected fault did to a call.
 enum Fault {
     /// The operator crashed before the call.
@@ -1302,6 +991,15 @@ fn generated_deployment(
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// "1 tenant", "3 tenants".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

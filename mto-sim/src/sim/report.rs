@@ -1,0 +1,116 @@
+//! What a run reports, and why one stops early.
+
+use std::collections::BTreeMap;
+
+use mto_model::invariants::Violation;
+
+use super::Sim;
+use crate::scenario::duration_text;
+
+/// A line of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TimelineEntry {
+    /// Simulated time from the start.
+    pub at: String,
+    /// What happened.
+    pub text: String,
+}
+
+/// How long the cluster took to settle after a change.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Convergence {
+    /// The change.
+    pub change: String,
+    /// When it happened.
+    pub at: String,
+    /// How long until every tenant was steady.
+    pub took: String,
+    /// The same, in milliseconds.
+    pub took_ms: u64,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Report {
+    /// The scenario.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Simulated time covered.
+    pub simulated: String,
+    /// Events processed.
+    pub steps: u64,
+    /// Tenant decisions made.
+    pub decisions: u64,
+    /// Tenant reconciles that needed no decision: nothing the tenant's
+    /// last, empty, decision read had changed.
+    pub decisions_skipped: u64,
+    /// API writes accepted by the cluster.
+    pub writes: u64,
+    /// Objects mto created.
+    pub objects_created: u64,
+    /// Faults injected, by name.
+    pub faults: BTreeMap<String, u64>,
+    /// Invariant checks run (per tenant, per step, plus every delete).
+    pub invariant_checks: u64,
+    /// Settling time after each change.
+    pub convergence: Vec<Convergence>,
+    /// Tenants by phase at the end.
+    pub tenants_by_phase: BTreeMap<String, u64>,
+    /// Supervisor decisions made.
+    pub supervisor_decisions: u64,
+    /// Sleep and wake transitions supervisors completed.
+    pub hibernation_transitions: u64,
+    /// Replica-hours not run thanks to hibernation.
+    pub replica_hours_saved: f64,
+    /// Notable events.
+    pub timeline: Vec<TimelineEntry>,
+    /// Hash of the full trace: equal for equal seeds.
+    pub trace_hash: String,
+}
+
+/// Why a run stopped early.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// Changes were still not settled long after the last change and the
+    /// end of faults.
+    #[error("not converged at the end ({at}), seed {seed}: still pending since {since}: {change}\nlast steps:\n{}", trace.join("\n"))]
+    NotConverged {
+        /// The seed.
+        seed: u64,
+        /// The end of the run.
+        at: String,
+        /// When the oldest pending change happened.
+        since: String,
+        /// The oldest pending change.
+        change: String,
+        /// The last lines of the trace.
+        trace: Vec<String>,
+    },
+    /// An invariant broke.
+    #[error("invariant violated at step {step} ({at}), seed {seed}: {violation}\nlast steps:\n{}", trace.join("\n"))]
+    Invariant {
+        /// The seed.
+        seed: u64,
+        /// The step.
+        step: u64,
+        /// Simulated time.
+        at: String,
+        /// What broke.
+        violation: String,
+        /// The last lines of the trace.
+        trace: Vec<String>,
+    },
+}
+
+impl SimError {
+    pub(super) fn invariant(sim: &Sim, v: &Violation) -> SimError {
+        SimError::Invariant {
+            seed: sim.seed,
+            step: sim.report.steps,
+            at: duration_text::show(sim.elapsed()),
+            violation: v.to_string(),
+            trace: sim.trace_tail.iter().cloned().collect(),
+        }
+    }
+}
