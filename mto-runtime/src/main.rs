@@ -156,10 +156,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 None => history_file(&journal, &tenant)?,
             };
             if entries.is_empty() {
-                println!("no changes recorded for tenant {tenant}");
+                to_stdout(format_args!("no changes recorded for tenant {tenant}\n"))?;
             }
             for entry in entries {
-                print!("{entry}");
+                to_stdout(entry)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -168,7 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             match out {
                 None => {
                     for (_, yaml) in files {
-                        print!("---\n{yaml}");
+                        to_stdout(format_args!("---\n{yaml}"))?;
                     }
                 }
                 Some(dir) => {
@@ -193,7 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 eprintln!("{p}");
             }
             if problems.is_empty() {
-                println!("{} manifests valid", manifests.len());
+                to_stdout(format_args!("{} manifests valid\n", manifests.len()))?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("{} problems in {} files", problems.len(), files.len());
@@ -212,11 +212,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let now = mto_model::Timestamp::now();
             let plan = mto_runtime::plan::plan(&manifests, now).map_err(|e| e.to_string())?;
             match output {
-                Output::Text => print!("{}", plan.render_text()),
-                Output::Yaml => print!("{}", plan.render_yaml().map_err(|e| e.to_string())?),
+                Output::Text => to_stdout(plan.render_text())?,
+                Output::Yaml => to_stdout(plan.render_yaml().map_err(|e| e.to_string())?)?,
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes to standard output. A reader that stopped early (`| head`) has
+/// what it wanted, so a closed pipe is not an error.
+fn to_stdout(text: impl std::fmt::Display) -> Result<(), String> {
+    use std::io::Write;
+    match write!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing to standard output: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 

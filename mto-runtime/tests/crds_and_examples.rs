@@ -251,3 +251,30 @@ fn a_missing_file_is_an_error_not_a_panic() {
     assert!(!ok);
     assert!(err.contains("no/such/file.yaml"), "{err}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    for args in [
+        &["crds"][..],
+        &[
+            "plan",
+            "deploy/examples/tenant-alpha.yaml",
+            "--output",
+            "yaml",
+        ][..],
+    ] {
+        // The read end is closed before mto writes a byte, so every write
+        // meets a closed pipe, as under `mto crds | head -1`.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_mto"))
+            .args(args)
+            .current_dir(repo())
+            .stdout(writer)
+            .output()
+            .expect("run mto");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "mto {args:?}: {err}");
+        assert!(!err.contains("panicked"), "mto {args:?}: {err}");
+    }
+}

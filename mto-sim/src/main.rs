@@ -1,5 +1,6 @@
 //! `mto-sim`: run a scenario on a simulated cluster.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,77 +72,86 @@ fn main() -> ExitCode {
     // The process ends here: freeing a large cluster object by object would
     // take a tenth of the run, for memory the exit returns anyway.
     std::mem::forget(sim);
-    match result {
-        Ok(report) => {
-            if json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(text) => println!("{text}"),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print_report(&report, started.elapsed());
-            }
-            ExitCode::SUCCESS
-        }
+    let report = match result {
+        Ok(report) => report,
         Err(e) => {
             eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        print_report(&mut out, &report, started.elapsed())
+    };
+    match written {
+        // A reader that stopped early (`| head`) has what it wanted.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("mto-sim: cannot write the report: {e}");
             ExitCode::FAILURE
         }
+        _ => ExitCode::SUCCESS,
     }
 }
 
-fn print_report(r: &Report, wall: std::time::Duration) {
-    println!(
+fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> io::Result<()> {
+    writeln!(
+        out,
         "scenario {} (seed {}), {} simulated in {:.2?}",
         r.scenario, r.seed, r.simulated, wall
-    );
-    println!();
+    )?;
+    writeln!(out)?;
     for entry in &r.timeline {
-        println!("  {:>10}  {}", entry.at, entry.text);
+        writeln!(out, "  {:>10}  {}", entry.at, entry.text)?;
     }
-    println!();
-    println!("summary");
-    println!("  steps               {}", r.steps);
-    println!(
+    writeln!(out)?;
+    writeln!(out, "summary")?;
+    writeln!(out, "  steps               {}", r.steps)?;
+    writeln!(
+        out,
         "  decisions           {} ({} reconciles skipped: tenant settled)",
         r.decisions, r.decisions_skipped
-    );
-    println!("  API writes          {}", r.writes);
-    println!("  objects created     {}", r.objects_created);
-    println!(
+    )?;
+    writeln!(out, "  API writes          {}", r.writes)?;
+    writeln!(out, "  objects created     {}", r.objects_created)?;
+    writeln!(
+        out,
         "  invariant checks    {} (none violated)",
         r.invariant_checks
-    );
+    )?;
     let faults: Vec<String> = r.faults.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    println!(
+    writeln!(
+        out,
         "  faults injected     {}",
         if faults.is_empty() {
             "none".into()
         } else {
             faults.join(", ")
         }
-    );
+    )?;
     let phases: Vec<String> = r
         .tenants_by_phase
         .iter()
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
-    println!("  tenants by phase    {}", phases.join(", "));
+    writeln!(out, "  tenants by phase    {}", phases.join(", "))?;
     if r.supervisor_decisions > 0 {
-        println!(
+        writeln!(
+            out,
             "  hibernation         {} sleeps and wakes, {} supervisor decisions, {:.1} replica-hours saved",
             r.hibernation_transitions, r.supervisor_decisions, r.replica_hours_saved
-        );
+        )?;
     }
-    println!("  trace hash          {}", r.trace_hash);
+    writeln!(out, "  trace hash          {}", r.trace_hash)?;
     if !r.convergence.is_empty() {
-        println!();
-        println!("time to convergence");
+        writeln!(out)?;
+        writeln!(out, "time to convergence")?;
         for c in &r.convergence {
-            println!("  {:>10}  {:>8}  {}", c.at, c.took, c.change);
+            writeln!(out, "  {:>10}  {:>8}  {}", c.at, c.took, c.change)?;
         }
     }
+    Ok(())
 }

@@ -178,3 +178,23 @@ fn hibernation_seed_sweep() {
         assert!(report.hibernation_transitions > 30, "seed {seed}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/small-team.yaml");
+    for json in [false, true] {
+        // The read end is closed before the report is written, as under
+        // `mto-sim run … | head -1`.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mto-sim"));
+        command.arg("run").arg(&path).stdout(writer);
+        if json {
+            command.arg("--json");
+        }
+        let out = command.output().expect("run mto-sim");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "json: {json}: {err}");
+        assert!(!err.contains("panicked"), "json: {json}: {err}");
+    }
+}
