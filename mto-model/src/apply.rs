@@ -132,9 +132,12 @@ pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version
             *field.of_mut(target) = None;
         }
     }
-    let mut metadata = Map::new();
-    for field in [MetadataField::Labels, MetadataField::Annotations] {
-        if let Some(m) = field.of(applied).filter(|m| !m.is_empty()) {
+    // Sized exactly: a simulated cluster holds one of these per object.
+    let applied_fields = [MetadataField::Labels, MetadataField::Annotations]
+        .map(|field| (field, field.of(applied).filter(|m| !m.is_empty())));
+    let mut metadata = Map::with_capacity(applied_fields.iter().filter(|(_, m)| m.is_some()).count());
+    for (field, applied) in applied_fields {
+        if let Some(m) = applied {
             let keys = m
                 .keys()
                 .map(|k| (format!("f:{k}"), Value::Object(Map::new())))
@@ -157,6 +160,7 @@ pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version
         return changed;
     }
     entries.retain(|e| !ours(e));
+    entries.reserve_exact(1);
     entries.push(ManagedFieldsEntry {
         manager: Some(FIELD_MANAGER.into()),
         operation: Some("Apply".into()),
