@@ -286,6 +286,8 @@ pub fn slim_in_place<K: kube::Resource>(object: &mut K) {
     let meta = object.meta_mut();
     if let Some(fields) = meta.managed_fields.as_mut() {
         fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+        // A decoded list has room for four entries of over 200 bytes.
+        fields.shrink_to_fit();
         // Of mto's own entry the model reads which labels and annotations
         // it owns; the rest of the field tree (specs, subjects) is not kept.
         for entry in fields.iter_mut() {
@@ -843,6 +845,11 @@ mod tests {
         let view = cache.read();
         let kept = &view.snapshot.namespace("ns").expect("ns").metadata;
         assert_eq!(kept.managed_fields.as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            kept.managed_fields.as_ref().map(Vec::capacity),
+            Some(1),
+            "no room kept for the entries dropped"
+        );
         assert_eq!(
             kept.managed_fields
                 .as_ref()
