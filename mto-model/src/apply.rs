@@ -135,7 +135,8 @@ pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version
     // Sized exactly: a simulated cluster holds one of these per object.
     let applied_fields = [MetadataField::Labels, MetadataField::Annotations]
         .map(|field| (field, field.of(applied).filter(|m| !m.is_empty())));
-    let mut metadata = Map::with_capacity(applied_fields.iter().filter(|(_, m)| m.is_some()).count());
+    let mut metadata =
+        Map::with_capacity(applied_fields.iter().filter(|(_, m)| m.is_some()).count());
     for (field, applied) in applied_fields {
         if let Some(m) = applied {
             let keys = m

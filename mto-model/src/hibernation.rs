@@ -207,28 +207,46 @@ pub enum SupervisorId {
     },
 }
 
+const NAMESPACED_KIND: &str = "ResourceSupervisor";
+const CLUSTER_KIND: &str = "ClusterResourceSupervisor";
+
 impl SupervisorId {
     /// Reads a key; `None` if it is not one.
     #[must_use]
     pub fn parse(key: &str) -> Option<SupervisorId> {
         let mut parts = key.split('/');
         match (parts.next()?, parts.next(), parts.next(), parts.next()) {
-            ("ResourceSupervisor", Some(namespace), Some(name), None) => Some(Self::Namespaced {
+            (NAMESPACED_KIND, Some(namespace), Some(name), None) => Some(Self::Namespaced {
                 namespace: namespace.into(),
                 name: name.into(),
             }),
-            ("ClusterResourceSupervisor", Some(name), None, None) => {
-                Some(Self::Cluster { name: name.into() })
-            }
+            (CLUSTER_KIND, Some(name), None, None) => Some(Self::Cluster { name: name.into() }),
             _ => None,
         }
     }
+
+    /// `ResourceSupervisor/<namespace>/<name>` or `ClusterResourceSupervisor/<name>`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Self::Namespaced { namespace, name } => format!("{NAMESPACED_KIND}/{namespace}/{name}"),
+            Self::Cluster { name } => cluster_key(name),
+        }
+    }
+
+    /// What the keys of every ResourceSupervisor in `namespace` start with,
+    /// and no other key does.
+    #[must_use]
+    pub fn namespace_prefix(namespace: &str) -> String {
+        format!("{NAMESPACED_KIND}/{namespace}/")
+    }
 }
 
-/// The [`Supervisor::key`] of the ClusterResourceSupervisor `name`.
+/// The key of the ClusterResourceSupervisor `name`, without building its
+/// [`SupervisorId`].
 #[must_use]
 pub fn cluster_key(name: &str) -> String {
-    format!("ClusterResourceSupervisor/{name}")
+    format!("{CLUSTER_KIND}/{name}")
 }
 
 /// A supervisor of either scope.
@@ -241,18 +259,24 @@ pub enum Supervisor {
 }
 
 impl Supervisor {
-    /// `ResourceSupervisor/<namespace>/<name>` or `ClusterResourceSupervisor/<name>`:
-    /// its key, and what sleeping workloads name in their slept-by annotation.
+    /// Which supervisor this is.
+    #[must_use]
+    pub fn id(&self) -> SupervisorId {
+        let name = self.meta().name.clone().unwrap_or_default();
+        match self {
+            Supervisor::Namespaced(s) => SupervisorId::Namespaced {
+                namespace: s.metadata.namespace.clone().unwrap_or_default(),
+                name,
+            },
+            Supervisor::Cluster(_) => SupervisorId::Cluster { name },
+        }
+    }
+
+    /// Its key ([`SupervisorId::key`]), and what sleeping workloads name in
+    /// their slept-by annotation.
     #[must_use]
     pub fn key(&self) -> String {
-        match self {
-            Supervisor::Namespaced(s) => format!(
-                "ResourceSupervisor/{}/{}",
-                s.metadata.namespace.as_deref().unwrap_or_default(),
-                s.metadata.name.as_deref().unwrap_or_default()
-            ),
-            Supervisor::Cluster(s) => cluster_key(s.metadata.name.as_deref().unwrap_or_default()),
-        }
+        self.id().key()
     }
 
     /// Its metadata.
@@ -720,5 +744,25 @@ mod key_tests {
         );
         assert_eq!(SupervisorId::parse("Tenant/x"), None);
         assert_eq!(SupervisorId::parse("ResourceSupervisor/x"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_key_reads_back_and_only_its_namespace_prefix_matches_it(
+            namespace in "[a-z][a-z0-9-]{0,12}",
+            other in "[a-z][a-z0-9-]{0,12}",
+            name in "[a-z][a-z0-9-]{0,12}",
+        ) {
+            let id = SupervisorId::Namespaced { namespace: namespace.clone(), name: name.clone() };
+            proptest::prop_assert_eq!(SupervisorId::parse(&id.key()), Some(id.clone()));
+            proptest::prop_assert!(id.key().starts_with(&SupervisorId::namespace_prefix(&namespace)));
+            proptest::prop_assert_eq!(
+                id.key().starts_with(&SupervisorId::namespace_prefix(&other)),
+                namespace == other
+            );
+            let cluster = SupervisorId::Cluster { name: name.clone() };
+            proptest::prop_assert_eq!(cluster.key(), cluster_key(&name));
+            proptest::prop_assert_eq!(SupervisorId::parse(&cluster.key()), Some(cluster));
+        }
     }
 }

@@ -885,8 +885,7 @@ impl Snapshot {
             _ => false,
         };
         let mut out = BTreeSet::new();
-        // ResourceSupervisor keys start with their namespace.
-        let prefix = format!("ResourceSupervisor/{namespace}/");
+        let prefix = SupervisorId::namespace_prefix(namespace);
         out.extend(
             self.objects
                 .supervisors
