@@ -17,7 +17,8 @@
 //!     apply: |                                    # create or replace
 //!       ...
 //!   - at: 1d
-//!     delete: {kind: Tenant, name: alpha}
+//!     delete: {kind: Tenant, name: alpha}        # or Quota, Namespace, and with
+//!                                                 # a namespace: RoleBinding, …
 //! faults:
 //!   conflicts: 0.05
 //!   until: 1d
@@ -74,13 +75,54 @@ pub enum UserAction {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectKey {
-    /// `Tenant`, `Quota`, `Namespace`, `RoleBinding`, `ResourceQuota` or `LimitRange`.
-    pub kind: String,
+    /// What kind of object.
+    pub kind: DeletableKind,
     /// The name.
     pub name: String,
     /// The namespace, for namespaced kinds.
     #[serde(default)]
     pub namespace: Option<String>,
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{:?}/{ns}/{}", self.kind, self.name),
+            None => write!(f, "{:?}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// The kinds a scenario's user can delete.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum DeletableKind {
+    /// A Tenant (its on-delete policy applies).
+    Tenant,
+    /// A Quota.
+    Quota,
+    /// A Namespace (it terminates, then goes with what it holds).
+    Namespace,
+    /// A RoleBinding, namespaced.
+    RoleBinding,
+    /// A ResourceQuota, namespaced.
+    ResourceQuota,
+    /// A LimitRange, namespaced.
+    LimitRange,
+    /// A ResourceSupervisor, namespaced (its workloads wake first).
+    ResourceSupervisor,
+    /// A ClusterResourceSupervisor (its workloads wake first).
+    ClusterResourceSupervisor,
+}
+
+impl DeletableKind {
+    /// Whether objects of the kind live in a namespace.
+    #[must_use]
+    pub fn namespaced(self) -> bool {
+        matches!(
+            self,
+            Self::RoleBinding | Self::ResourceQuota | Self::LimitRange | Self::ResourceSupervisor
+        )
+    }
 }
 
 /// Tenants generated in bulk, for scale scenarios.
@@ -293,7 +335,20 @@ impl Scenario {
                     );
                     UserAction::Apply(docs.into_iter().map(|d| d.manifest).collect())
                 }
-                (None, Some(key)) => UserAction::Delete(key.clone()),
+                (None, Some(key)) => {
+                    match (key.kind.namespaced(), &key.namespace) {
+                        (true, None) => problems.push(format!(
+                            "{file}: actions[{i}].delete.namespace: a {:?} lives in a namespace; give it",
+                            key.kind
+                        )),
+                        (false, Some(_)) => problems.push(format!(
+                            "{file}: actions[{i}].delete.namespace: a {:?} is cluster-scoped; leave the namespace out",
+                            key.kind
+                        )),
+                        _ => {}
+                    }
+                    UserAction::Delete(key.clone())
+                }
                 _ => {
                     problems.push(format!(
                         "{file}: actions[{i}]: give exactly one of `apply` or `delete`"
@@ -555,5 +610,40 @@ mod tests {
             e.to_string().contains("actions[0]: give exactly one"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_delete_names_a_known_kind_and_its_namespace_when_it_has_one() {
+        let parse = |delete: &str| {
+            Scenario::parse(
+                Path::new("s.yaml"),
+                &format!("name: x\nduration: 1d\nactions:\n  - at: 1h\n    delete: {delete}\n"),
+            )
+        };
+        let e = parse("{kind: Tenat, name: a}").unwrap_err().to_string();
+        assert!(e.starts_with("s.yaml:5: actions[0].delete.kind"), "{e}");
+        assert!(e.contains("unknown variant `Tenat`"), "{e}");
+        assert!(e.contains("`Tenant`"), "the kinds it could be: {e}");
+
+        let e = parse("{kind: RoleBinding, name: a}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("actions[0].delete.namespace: a RoleBinding lives in a namespace"),
+            "{e}"
+        );
+        let e = parse("{kind: Quota, name: a, namespace: dev}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("actions[0].delete.namespace: a Quota is cluster-scoped"),
+            "{e}"
+        );
+
+        let ok = parse("{kind: ResourceSupervisor, name: a, namespace: dev}").expect("valid");
+        let UserAction::Delete(key) = &ok.actions[0].action else {
+            panic!("a delete");
+        };
+        assert_eq!(key.to_string(), "ResourceSupervisor/dev/a");
     }
 }

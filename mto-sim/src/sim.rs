@@ -12,7 +12,7 @@ use std::time::Duration;
 use mto_model::Timestamp;
 use mto_model::action::{Action, Kind, ObjectRef, Reason};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
-use mto_model::hibernation::{Supervisor, WorkloadRef};
+use mto_model::hibernation::{Supervisor, SupervisorId, WorkloadRef};
 use mto_model::integration::Integration;
 use mto_model::invariants::{Scope, check_action, check_tenant};
 use mto_model::labels::MANAGED_BY_LABEL;
@@ -23,8 +23,8 @@ use mto_model::tenant::{Settled, decide};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{Scenario, UserAction, duration_text};
-use crate::store::{Store, WatchEvent, Workload};
+use crate::scenario::{DeletableKind, Scenario, UserAction, duration_text};
+use crate::store::{Store, StoreError, WatchEvent, Workload};
 
 mod hibernation;
 mod report;
@@ -566,34 +566,39 @@ impl Sim {
                 )
             }
             UserAction::Delete(key) => {
-                let result = match key.kind.as_str() {
-                    "Tenant" => self.store.delete_tenant(&key.name, now),
-                    "ResourceSupervisor" | "ClusterResourceSupervisor" => {
-                        let supervisor = match &key.namespace {
-                            Some(ns) => format!("{}/{ns}/{}", key.kind, key.name),
-                            None => format!("{}/{}", key.kind, key.name),
-                        };
-                        self.schedule_supervisor(&supervisor, self.now_ms + millis(WATCH_LATENCY));
-                        self.store.delete_supervisor(&supervisor, now)
+                let name = key.name.clone();
+                let namespace = key.namespace.clone().unwrap_or_default();
+                let result = match key.kind {
+                    DeletableKind::Tenant => self.store.delete_tenant(&name, now),
+                    DeletableKind::ResourceSupervisor => {
+                        self.delete_supervisor(&SupervisorId::Namespaced { namespace, name })
                     }
-                    kind => match kind_of(kind) {
-                        Some(k) => {
-                            let target = match &key.namespace {
-                                Some(ns) => ObjectRef::namespaced(k, ns, &key.name),
-                                None => ObjectRef::cluster(k, &key.name),
-                            };
-                            self.store.delete(&target, now)
-                        }
-                        None => Ok(()),
-                    },
-                };
-                let what = match &key.namespace {
-                    Some(ns) => format!("{}/{ns}/{}", key.kind, key.name),
-                    None => format!("{}/{}", key.kind, key.name),
+                    DeletableKind::ClusterResourceSupervisor => {
+                        self.delete_supervisor(&SupervisorId::Cluster { name })
+                    }
+                    DeletableKind::Quota => self
+                        .store
+                        .delete(&ObjectRef::cluster(Kind::Quota, name), now),
+                    DeletableKind::Namespace => self
+                        .store
+                        .delete(&ObjectRef::cluster(Kind::Namespace, name), now),
+                    DeletableKind::RoleBinding => self.store.delete(
+                        &ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
+                        now,
+                    ),
+                    DeletableKind::ResourceQuota => self.store.delete(
+                        &ObjectRef::namespaced(Kind::ResourceQuota, namespace, name),
+                        now,
+                    ),
+                    DeletableKind::LimitRange => self.store.delete(
+                        &ObjectRef::namespaced(Kind::LimitRange, namespace, name),
+                        now,
+                    ),
                 };
                 match result {
-                    Ok(()) => format!("user deletes {what}"),
-                    Err(e) => format!("user deletes {what}: {e}"),
+                    Ok(()) => format!("user deletes {key}"),
+                    Err(StoreError::NotFound(_)) => format!("user deletes {key}: not found"),
+                    Err(e) => format!("user deletes {key}: {e}"),
                 }
             }
         };
@@ -1005,14 +1010,4 @@ fn counted(n: usize, noun: &str) -> String {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn kind_of(kind: &str) -> Option<Kind> {
-    Some(match kind {
-        "Namespace" => Kind::Namespace,
-        "RoleBinding" => Kind::RoleBinding,
-        "ResourceQuota" => Kind::ResourceQuota,
-        "LimitRange" => Kind::LimitRange,
-        _ => return None,
-    })
 }

@@ -240,8 +240,12 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes any object as a user would (namespaces terminate first).
+    /// Deletes any object as a user would (namespaces terminate first); one
+    /// that does not exist is not found, as `kubectl delete` reports.
     pub fn delete(&mut self, target: &ObjectRef, now: Timestamp) -> Result<(), StoreError> {
+        if self.view.metadata(target).is_none() {
+            return Err(StoreError::NotFound(target.to_string()));
+        }
         let action = Action::Delete {
             target: target.clone(),
             uid: None,
@@ -411,7 +415,7 @@ impl Store {
             Action::Delete { target, uid, .. }
                 if target.kind == Kind::ClusterResourceSupervisor =>
             {
-                let key = format!("ClusterResourceSupervisor/{}", target.name);
+                let key = mto_model::hibernation::cluster_key(&target.name);
                 let matches = self
                     .view
                     .objects()

@@ -198,3 +198,90 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert!(!err.contains("panicked"), "json: {json}: {err}");
     }
 }
+
+#[test]
+fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
+    use mto_model::observed::Observed;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let deletes = [
+        "{kind: Namespace, name: alpha-dev}",
+        "{kind: RoleBinding, namespace: alpha-staging, name: alpha-owner-admin}",
+        "{kind: ResourceQuota, namespace: alpha-staging, name: tenant-quota}",
+        "{kind: LimitRange, namespace: beta-jobs, name: tenant-limit-range}",
+        "{kind: Tenant, name: gamma}",
+        "{kind: Quota, name: medium}",
+        "{kind: LimitRange, namespace: beta-jobs, name: no-such-range}",
+    ];
+    let actions: String = deletes
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("  - at: {}h\n    delete: {d}\n", i + 1))
+        .collect();
+    let files: String = [
+        "integration-config",
+        "quotas",
+        "tenant-alpha",
+        "tenant-beta",
+        "tenant-gamma",
+    ]
+    .iter()
+    .map(|f| format!("    - ../../deploy/examples/{f}.yaml\n"))
+    .collect();
+    let text =
+        format!("name: deletes\nduration: 1d\ncluster:\n  files:\n{files}actions:\n{actions}");
+    let scenario =
+        Scenario::parse(&dir.join("deletes.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let start = scenario.start.as_millisecond();
+    let mut sim = Sim::new(scenario, 1);
+
+    // Half an hour after the limit range went, what mto manages is back.
+    while sim.now().as_millisecond() - start < 4 * 3_600_000 + 1_800_000 {
+        assert!(
+            sim.step().unwrap_or_else(|e| panic!("{e}")),
+            "the run ended early"
+        );
+    }
+    let view = sim.store().view();
+    assert!(view.namespace("alpha-dev").is_some(), "the namespace");
+    assert!(
+        view.role_bindings("alpha-staging")
+            .any(|rb| rb.metadata.name.as_deref() == Some("alpha-owner-admin")),
+        "the role binding"
+    );
+    assert!(
+        view.resource_quota("alpha-staging", "tenant-quota")
+            .is_some(),
+        "the resource quota"
+    );
+    assert!(
+        view.objects()
+            .limit_ranges
+            .get("beta-jobs")
+            .is_some_and(|m| m.contains_key("tenant-limit-range")),
+        "the limit range"
+    );
+
+    let report = sim.run(|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let deleted: Vec<&str> = report
+        .timeline
+        .iter()
+        .filter_map(|e| e.text.strip_prefix("user deletes "))
+        .collect();
+    assert_eq!(deleted.len(), deletes.len(), "{deleted:?}");
+    let (found, missing) = deleted.split_at(deleted.len() - 1);
+    assert!(
+        found.iter().all(|d| !d.contains(": ")),
+        "every delete found its object: {found:?}"
+    );
+    assert_eq!(
+        missing,
+        ["LimitRange/beta-jobs/no-such-range: not found"],
+        "a missing object is reported"
+    );
+    let view = sim.store().view();
+    assert!(view.tenant("gamma").is_none(), "gamma is gone");
+    assert!(
+        !view.objects().quotas.contains_key("medium"),
+        "a Quota is the platform team's: it stays deleted"
+    );
+}

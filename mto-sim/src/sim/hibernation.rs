@@ -2,13 +2,13 @@
 //! on a schedule and on the events of the namespaces they cover, and the run
 //! counts the replica-hours their sleep saves.
 
-use mto_model::hibernation::{SupervisorAction, WorkloadRef, WorkloadView};
+use mto_model::hibernation::{SupervisorAction, SupervisorId, WorkloadRef, WorkloadView};
 use mto_model::invariants::{check_supervisor_at_rest, check_workload};
 use mto_model::machine::Phase;
 use mto_model::observed::Observed;
 
 use super::{Event, Fault, Sim, SimError, TIMELINE_TENANT_LIMIT, WATCH_LATENCY, millis};
-use crate::store::Workload;
+use crate::store::{StoreError, Workload};
 
 impl Sim {
     pub(super) fn schedule_supervisor(&mut self, key: &str, at: u64) {
@@ -174,6 +174,14 @@ impl Sim {
         // Its own writes come back as watch events: decide again, to rest.
         self.schedule_supervisor(key, self.now_ms + millis(WATCH_LATENCY));
         Ok(())
+    }
+
+    /// A user deletes a supervisor; it decides again at once, to wake what
+    /// it put to sleep before its finalizer lets it go.
+    pub(super) fn delete_supervisor(&mut self, id: &SupervisorId) -> Result<(), StoreError> {
+        let key = id.key();
+        self.schedule_supervisor(&key, self.now_ms + millis(WATCH_LATENCY));
+        self.store.delete_supervisor(&key, self.now())
     }
 
     pub(super) fn retry_supervisor(&mut self, key: &str) {
