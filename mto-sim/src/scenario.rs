@@ -129,7 +129,7 @@ impl DeletableKind {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Generate {
-    /// How many tenants (`t0000`, `t0001`, …).
+    /// How many tenants (`t00000`, `t00001`, …).
     pub tenants: u32,
     /// Namespaces per tenant (`<tenant>-ns0`, …).
     #[serde(default = "default_namespaces")]
