@@ -97,6 +97,37 @@ pub enum Violation {
     },
 }
 
+impl Violation {
+    /// What the violation is about — tenants, namespaces, supervisors and
+    /// workloads, as its message names them — to find the history that led
+    /// to it.
+    #[must_use]
+    pub fn subjects(&self) -> Vec<&str> {
+        match self {
+            Violation::SharedNamespace {
+                namespace,
+                owner,
+                other,
+            } => vec![namespace, owner, other],
+            Violation::MissingNamespace { tenant, namespace }
+            | Violation::WrongAccess {
+                tenant, namespace, ..
+            }
+            | Violation::CrossTenantAccess {
+                tenant, namespace, ..
+            } => vec![tenant, namespace],
+            Violation::UnsafeDelete { namespace, .. } => vec![namespace],
+            Violation::QuotaExceeded { tenant, .. } => vec![tenant],
+            Violation::ReplicasLost { workload, .. } => vec![workload],
+            Violation::WrongWakefulness {
+                supervisor,
+                workload,
+                ..
+            } => vec![supervisor, workload],
+        }
+    }
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -522,5 +553,64 @@ pub fn check_supervisor_at_rest(
             .map(|w| wrong(w, "still sleeps while its supervisor is awake"))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_violation_names_its_subjects_in_its_message() {
+        let s = |v: &str| v.to_owned();
+        let violations = [
+            Violation::SharedNamespace {
+                namespace: s("shared"),
+                owner: s("alpha"),
+                other: s("beta"),
+            },
+            Violation::MissingNamespace {
+                tenant: s("alpha"),
+                namespace: s("alpha-dev"),
+            },
+            Violation::WrongAccess {
+                tenant: s("alpha"),
+                namespace: s("alpha-dev"),
+                detail: s("User:x granted"),
+            },
+            Violation::CrossTenantAccess {
+                subject: s("User:x"),
+                namespace: s("alpha-dev"),
+                tenant: s("alpha"),
+            },
+            Violation::UnsafeDelete {
+                namespace: s("alpha-dev"),
+                reason: s("tenant alpha is not being deleted"),
+            },
+            Violation::QuotaExceeded {
+                tenant: s("alpha"),
+                resource: s("pods"),
+                sum: s("20"),
+                limit: s("10"),
+            },
+            Violation::ReplicasLost {
+                workload: s("Deployment/alpha-dev/api"),
+                replicas: 0,
+                saved: None,
+                intended: 2,
+            },
+            Violation::WrongWakefulness {
+                supervisor: s("ResourceSupervisor/alpha-dev/nightly"),
+                workload: s("Deployment/alpha-dev/api"),
+                detail: s("runs while its supervisor sleeps"),
+            },
+        ];
+        for v in &violations {
+            let message = v.to_string();
+            assert!(!v.subjects().is_empty(), "{message}");
+            for subject in v.subjects() {
+                assert!(message.contains(subject), "{subject} in {message}");
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ use crate::store::{Store, StoreError, WatchEvent, Workload};
 mod hibernation;
 mod report;
 
-pub use report::{Convergence, Report, SimError, TimelineEntry};
+pub use report::{BrokenInvariant, Convergence, Report, SimError, TimelineEntry};
 
 /// Time one API call takes.
 const API_LATENCY: Duration = Duration::from_millis(5);
@@ -112,6 +112,8 @@ pub struct Sim {
     asleep_since_ms: u64,
     replica_ms: u128,
     trace_tail: std::collections::VecDeque<String>,
+    /// While replaying a failed run: the trace lines about what broke.
+    focus: Option<Focus>,
     trace_hash: fnv::FnvHasher,
     report: Report,
 }
@@ -150,6 +152,7 @@ impl Sim {
             asleep_since_ms: 0,
             replica_ms: 0,
             trace_tail: std::collections::VecDeque::new(),
+            focus: None,
             trace_hash: fnv::FnvHasher::default(),
             report: Report {
                 scenario: scenario.name.clone(),
@@ -394,6 +397,9 @@ impl Sim {
         let line = format!("[{}] {line}", duration_text::show(self.elapsed()));
         self.trace_hash.write(line.as_bytes());
         self.trace_hash.write_u8(b'\n');
+        if let Some(focus) = &mut self.focus {
+            focus.observe(&line);
+        }
         if self.trace_tail.len() == TRACE_TAIL {
             self.trace_tail.pop_front();
         }
@@ -500,7 +506,12 @@ impl Sim {
         mut progress: impl FnMut(Duration, Duration),
     ) -> Result<Report, SimError> {
         let mut last_report = 0;
-        while self.step()? {
+        loop {
+            match self.step() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(self.explain(e)),
+            }
             if self.report.steps - last_report >= 10_000 {
                 last_report = self.report.steps;
                 progress(self.elapsed(), self.scenario.duration);
@@ -525,6 +536,25 @@ impl Sim {
             });
         }
         Ok(self.finish())
+    }
+
+    /// Adds to a violation the history of what it is about: the run is
+    /// deterministic, so a replay with the same seed up to the failing step
+    /// sees every trace line again, and keeps those that name a subject.
+    fn explain(&self, mut error: SimError) -> SimError {
+        let SimError::Invariant(broken) = &mut error else {
+            return error;
+        };
+        if broken.subjects.is_empty() {
+            return error;
+        }
+        let mut replay = Sim::new(self.scenario.clone(), self.seed);
+        replay.focus = Some(Focus::new(broken.subjects.clone()));
+        while replay.report.steps < broken.step && matches!(replay.step(), Ok(true)) {}
+        if let Some(focus) = replay.focus.take() {
+            broken.history = focus.lines.into();
+        }
+        error
     }
 
     fn finish(&mut self) -> Report {
@@ -943,13 +973,7 @@ impl Sim {
                     d.actions.len(),
                     d.actions[0]
                 );
-                return Err(SimError::Invariant {
-                    seed: self.seed,
-                    step: self.report.steps,
-                    at: duration_text::show(self.elapsed()),
-                    violation,
-                    trace: self.trace_tail.iter().cloned().collect(),
-                });
+                return Err(SimError::broken(self, violation, vec![name]));
             }
         }
         for (at, change) in std::mem::take(&mut self.pending_changes) {
@@ -970,8 +994,45 @@ impl Sim {
     }
 }
 
-/// Hibernation: the supervisor controller, workloads users deploy, and
-/// what sleeping saves.
+/// The trace lines that name any of a violation's subjects.
+struct Focus {
+    subjects: Vec<String>,
+    lines: std::collections::VecDeque<String>,
+}
+
+impl Focus {
+    /// Enough to show a tenant's week without holding a storm's worth.
+    const LIMIT: usize = 400;
+
+    fn new(subjects: Vec<String>) -> Focus {
+        Focus {
+            subjects,
+            lines: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn observe(&mut self, line: &str) {
+        if self.subjects.iter().any(|s| mentions(line, s)) {
+            if self.lines.len() == Self::LIMIT {
+                self.lines.pop_front();
+            }
+            self.lines.push_back(line.to_owned());
+        }
+    }
+}
+
+/// Whether `line` names `subject` as a whole name: `alpha` is named in
+/// `alpha: 3 actions` and `RoleBinding/alpha-dev/x` (its namespaces), not in
+/// `alphabet`.
+fn mentions(line: &str, subject: &str) -> bool {
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    line.match_indices(subject).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + subject.len()..].chars().next();
+        !before.is_some_and(part_of_name) && !after.is_some_and(part_of_name)
+    })
+}
+
 /// What an injected fault did to a call.
 enum Fault {
     /// The operator crashed before the call.
@@ -1010,4 +1071,61 @@ fn counted(n: usize, noun: &str) -> String {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_is_mentioned_as_a_whole_name() {
+        assert!(mentions("[1h] reconcile alpha: 3 actions", "alpha"));
+        assert!(mentions(
+            "  apply RoleBinding/alpha-dev/alpha-owner-admin",
+            "alpha"
+        ));
+        assert!(mentions("user deletes Tenant/alpha", "alpha"));
+        assert!(!mentions("reconcile alphabet: 1 actions", "alpha"));
+        assert!(!mentions("reconcile t000010: 1 actions", "t00001"));
+        assert!(mentions(
+            "sleep Deployment/alpha-dev/api (2 replicas)",
+            "Deployment/alpha-dev/api"
+        ));
+    }
+
+    #[test]
+    fn a_violation_comes_with_the_history_of_what_it_is_about() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/small-team.yaml");
+        let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut sim = Sim::new(scenario, 7);
+        // Past beta's deletion on day 1.
+        while sim.elapsed() < Duration::from_secs(26 * 3600) {
+            assert!(sim.step().unwrap_or_else(|e| panic!("{e}")), "ended early");
+        }
+        let made_up = SimError::broken(
+            &sim,
+            "a made-up violation about beta".into(),
+            vec!["beta".into()],
+        );
+        let SimError::Invariant(broken) = sim.explain(made_up) else {
+            panic!("still an invariant violation");
+        };
+        let history = broken.history;
+        assert!(history.iter().all(|l| mentions(l, "beta")), "{history:#?}");
+        for expected in [
+            "tenant beta: new → Active",
+            "user deletes Tenant/beta",
+            "tenant beta: Terminating → Gone",
+        ] {
+            assert!(
+                history.iter().any(|l| l.contains(expected)),
+                "{expected:?} in {history:#?}"
+            );
+        }
+        assert!(
+            !history.iter().any(|l| l.contains("reconcile alpha")),
+            "nothing about other tenants"
+        );
+    }
 }

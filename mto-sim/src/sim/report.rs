@@ -88,29 +88,66 @@ pub enum SimError {
         trace: Vec<String>,
     },
     /// An invariant broke.
-    #[error("invariant violated at step {step} ({at}), seed {seed}: {violation}\nlast steps:\n{}", trace.join("\n"))]
-    Invariant {
-        /// The seed.
-        seed: u64,
-        /// The step.
-        step: u64,
-        /// Simulated time.
-        at: String,
-        /// What broke.
-        violation: String,
-        /// The last lines of the trace.
-        trace: Vec<String>,
-    },
+    #[error("{0}")]
+    Invariant(Box<BrokenInvariant>),
+}
+
+/// An invariant that broke, where, and what led to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenInvariant {
+    /// The seed.
+    pub seed: u64,
+    /// The step.
+    pub step: u64,
+    /// Simulated time.
+    pub at: String,
+    /// What broke.
+    pub violation: String,
+    /// What it is about: tenants, namespaces, supervisors, workloads.
+    pub subjects: Vec<String>,
+    /// Every line of the run's trace that names a subject, from the start:
+    /// what led to the violation, without the rest of the cluster. Filled
+    /// by replaying the run with the same seed.
+    pub history: Vec<String>,
+    /// The last lines of the trace.
+    pub trace: Vec<String>,
+}
+
+impl std::fmt::Display for BrokenInvariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "invariant violated at step {} ({}), seed {}: {}",
+            self.step, self.at, self.seed, self.violation
+        )?;
+        if !self.history.is_empty() {
+            writeln!(f, "what happened to {}:", self.subjects.join(", "))?;
+            for line in &self.history {
+                writeln!(f, "{line}")?;
+            }
+        }
+        write!(f, "last steps:\n{}", self.trace.join("\n"))
+    }
 }
 
 impl SimError {
     pub(super) fn invariant(sim: &Sim, v: &Violation) -> SimError {
-        SimError::Invariant {
+        Self::broken(
+            sim,
+            v.to_string(),
+            v.subjects().into_iter().map(str::to_owned).collect(),
+        )
+    }
+
+    pub(super) fn broken(sim: &Sim, violation: String, subjects: Vec<String>) -> SimError {
+        SimError::Invariant(Box::new(BrokenInvariant {
             seed: sim.seed,
             step: sim.report.steps,
             at: duration_text::show(sim.elapsed()),
-            violation: v.to_string(),
+            violation,
+            subjects,
+            history: Vec::new(),
             trace: sim.trace_tail.iter().cloned().collect(),
-        }
+        }))
     }
 }
