@@ -113,7 +113,11 @@ fn scenario() -> impl Strategy<Value = (String, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // 64 cases unless PROPTEST_CASES asks for more (or fewer).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_runs_converge_without_violations((yaml, seed) in scenario()) {

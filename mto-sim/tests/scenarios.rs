@@ -16,6 +16,15 @@ fn run(s: &Scenario, seed: u64) -> Result<Report, SimError> {
     Sim::new(s.clone(), seed).run(|_, _| {})
 }
 
+/// Seeds a sweep tries: 16, or `MTO_SIM_SEEDS` for a deeper one
+/// (`MTO_SIM_SEEDS=1000 cargo test --release -p mto-sim --test scenarios sweep`).
+fn sweep_seeds() -> u64 {
+    std::env::var("MTO_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
+}
+
 #[test]
 fn small_team_converges_after_every_change() {
     let s = scenario("small-team.yaml");
@@ -68,7 +77,7 @@ fn same_seed_same_trace_different_seed_different_trace() {
 #[test]
 fn fault_storm_seed_sweep() {
     let s = scenario("fault-storm.yaml");
-    for seed in 0..16 {
+    for seed in 0..sweep_seeds() {
         let report = run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert!(
             report
@@ -173,7 +182,7 @@ fn a_week_of_hibernation_survives_crashes_and_the_dst_change() {
 #[test]
 fn hibernation_seed_sweep() {
     let s = scenario("hibernation-week.yaml");
-    for seed in 100..116 {
+    for seed in 100..100 + sweep_seeds() {
         let report = run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert!(report.hibernation_transitions > 30, "seed {seed}");
     }
