@@ -14,7 +14,7 @@ use mto_model::action::{Action, Kind, ObjectRef, Reason};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
 use mto_model::hibernation::{Supervisor, SupervisorId, WorkloadRef};
 use mto_model::integration::Integration;
-use mto_model::invariants::{Scope, check_action, check_tenant};
+use mto_model::invariants::{Scope, Violation, check_action, check_tenant};
 use mto_model::labels::MANAGED_BY_LABEL;
 use mto_model::machine::Phase;
 use mto_model::manifest::Manifest;
@@ -105,6 +105,9 @@ pub struct Sim {
     supervisor_phases: BTreeMap<String, String>,
     /// The count each workload should run at: its own, or the last a user set.
     intended: BTreeMap<WorkloadRef, i32>,
+    /// Namespaces users created (mto may adopt them, never delete them),
+    /// known here from what happened rather than from their annotations.
+    users_namespaces: BTreeSet<String>,
     /// Workloads waiting for their namespace to exist, by namespace.
     waiting_workloads: BTreeMap<String, Vec<Workload>>,
     /// Replicas asleep right now (their saved counts), and since when counted.
@@ -153,6 +156,7 @@ impl Sim {
             replica_ms: 0,
             trace_tail: std::collections::VecDeque::new(),
             focus: None,
+            users_namespaces: BTreeSet::new(),
             trace_hash: fnv::FnvHasher::default(),
             report: Report {
                 scenario: scenario.name.clone(),
@@ -276,7 +280,15 @@ impl Sim {
         let result = match m {
             Manifest::Tenant(t) => self.store.put_tenant(t.clone(), now),
             Manifest::Quota(q) => self.store.put_quota(q.clone(), now),
-            Manifest::Namespace(ns) => self.store.put_namespace(ns.clone(), now),
+            Manifest::Namespace(ns) => {
+                let name = ns.metadata.name.clone().unwrap_or_default();
+                let created = self.store.view().namespace(&name).is_none();
+                let result = self.store.put_namespace(ns.clone(), now);
+                if created && result.is_ok() {
+                    self.users_namespaces.insert(name);
+                }
+                result
+            }
             // Scenario loading validated it, so it compiles.
             Manifest::IntegrationConfig(c) => {
                 let integration = Integration::compile(Some(c)).map_err(|e| e.to_string())?;
@@ -722,6 +734,9 @@ impl Sim {
             if e.object.kind == Kind::Namespace && !e.deleted {
                 self.namespace_changed(&e.object.name);
             }
+            if e.object.kind == Kind::Namespace && e.deleted {
+                self.users_namespaces.remove(&e.object.name);
+            }
             // The supervisor a tenant's spec.hibernation asks for.
             if e.object.kind == Kind::ClusterResourceSupervisor {
                 let key = mto_model::hibernation::cluster_key(&e.object.name);
@@ -802,6 +817,16 @@ impl Sim {
             }
             self.report.invariant_checks += 1;
             if let Some(v) = check_action(self.store.view(), action) {
+                return Err(SimError::invariant(self, &v));
+            }
+            if let Action::Delete { target, .. } = action
+                && target.kind == Kind::Namespace
+                && self.users_namespaces.contains(&target.name)
+            {
+                let v = Violation::UnsafeDelete {
+                    namespace: target.name.clone(),
+                    reason: "a user created it, and mto deletes only namespaces it created".into(),
+                };
                 return Err(SimError::invariant(self, &v));
             }
             match self.store.execute(action, self.now()) {
