@@ -72,29 +72,32 @@ fn main() -> ExitCode {
     // The process ends here: freeing a large cluster object by object would
     // take a tenth of the run, for memory the exit returns anyway.
     std::mem::forget(sim);
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => {
+    let mut out = io::stdout().lock();
+    let (written, code) = match (&result, json) {
+        (Ok(report), true) => (write_json(&mut out, report), ExitCode::SUCCESS),
+        (Ok(report), false) => (
+            print_report(&mut out, report, started.elapsed()),
+            ExitCode::SUCCESS,
+        ),
+        (Err(e), true) => (write_json(&mut out, e), ExitCode::FAILURE),
+        (Err(e), false) => {
             eprintln!("{e}");
-            return ExitCode::FAILURE;
+            (Ok(()), ExitCode::FAILURE)
         }
-    };
-    let mut out = std::io::stdout().lock();
-    let written = if json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        print_report(&mut out, &report, started.elapsed())
     };
     match written {
         // A reader that stopped early (`| head`) has what it wanted.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             eprintln!("mto-sim: cannot write the report: {e}");
             ExitCode::FAILURE
         }
-        _ => ExitCode::SUCCESS,
+        _ => code,
     }
+}
+
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
 }
 
 fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> io::Result<()> {

@@ -29,7 +29,7 @@ use crate::store::{Store, StoreError, WatchEvent, Workload};
 mod hibernation;
 mod report;
 
-pub use report::{BrokenInvariant, Convergence, Report, SimError, TimelineEntry};
+pub use report::{BrokenInvariant, Convergence, NotConverged, Report, SimError, TimelineEntry};
 
 /// Time one API call takes.
 const API_LATENCY: Duration = Duration::from_millis(5);
@@ -539,32 +539,79 @@ impl Sim {
         if let Some((at, change)) = self.pending_changes.first().cloned()
             && self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT)
         {
-            return Err(SimError::NotConverged {
+            let (busy, subjects) = self.still_busy();
+            let error = SimError::NotConverged(Box::new(NotConverged {
                 seed: self.seed,
+                step: self.report.steps,
                 at: duration_text::show(self.elapsed()),
                 since: duration_text::show(Duration::from_millis(at)),
                 change,
+                busy,
+                subjects,
+                history: Vec::new(),
                 trace: self.trace_tail.iter().cloned().collect(),
-            });
+            }));
+            return Err(self.explain(error));
         }
         Ok(self.finish())
+    }
+
+    /// What keeps the cluster from rest, and the tenants it concerns.
+    fn still_busy(&self) -> (String, Vec<String>) {
+        const SHOWN: usize = 5;
+        let queued: Vec<String> = self.scheduled.keys().take(SHOWN).cloned().collect();
+        let mut why = Vec::new();
+        if !queued.is_empty() {
+            let more = if self.scheduled.len() > SHOWN {
+                ", …"
+            } else {
+                ""
+            };
+            why.push(format!(
+                "{} still queued ({}{more})",
+                counted(self.scheduled.len(), "tenant"),
+                queued.join(", ")
+            ));
+        }
+        for (busy, what) in [
+            (!self.operator_up, "the operator is down"),
+            (self.watch_down, "a watch expired and its re-list is due"),
+            (
+                self.namespace_controller_due,
+                "the namespace controller is due",
+            ),
+            (self.garbage_collector_due, "the garbage collector is due"),
+        ] {
+            if busy {
+                why.push(what.to_owned());
+            }
+        }
+        if why.is_empty() {
+            why.push("nothing was queued, yet the change never settled".into());
+        }
+        // The tenants to follow: those queued, else those not seen at rest
+        // since something concerned them.
+        let subjects = if queued.is_empty() {
+            self.unsettled.iter().take(SHOWN).cloned().collect()
+        } else {
+            queued
+        };
+        (format!("at the end: {}", why.join("; ")), subjects)
     }
 
     /// Adds to a violation the history of what it is about: the run is
     /// deterministic, so a replay with the same seed up to the failing step
     /// sees every trace line again, and keeps those that name a subject.
     fn explain(&self, mut error: SimError) -> SimError {
-        let SimError::Invariant(broken) = &mut error else {
-            return error;
-        };
-        if broken.subjects.is_empty() {
+        let (subjects, step, history) = error.focus();
+        if subjects.is_empty() {
             return error;
         }
         let mut replay = Sim::new(self.scenario.clone(), self.seed);
-        replay.focus = Some(Focus::new(broken.subjects.clone()));
-        while replay.report.steps < broken.step && matches!(replay.step(), Ok(true)) {}
+        replay.focus = Some(Focus::new(subjects.to_vec()));
+        while replay.report.steps < step && matches!(replay.step(), Ok(true)) {}
         if let Some(focus) = replay.focus.take() {
-            broken.history = focus.lines.into();
+            *history = focus.lines.into();
         }
         error
     }

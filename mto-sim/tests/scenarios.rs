@@ -294,3 +294,58 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
         "a Quota is the platform team's: it stays deleted"
     );
 }
+
+#[test]
+fn a_run_that_never_settles_says_what_kept_it_busy() {
+    // The operator crashes before every API call and the faults never end.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let text = "name: doomed\nduration: 3h\ncluster:\n  files:\n    - ../../deploy/examples/quotas.yaml\n    - ../../deploy/examples/tenant-beta.yaml\nfaults:\n  crashes: 1\n";
+    let s = Scenario::parse(&dir.join("doomed.yaml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let error = run(&s, 3).expect_err("no call ever succeeds");
+    let SimError::NotConverged(stuck) = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(stuck.change, "initial cluster");
+    assert!(
+        stuck.busy.contains("the operator is down") || stuck.busy.contains("beta"),
+        "{}",
+        stuck.busy
+    );
+    assert_eq!(stuck.subjects, ["beta"], "the tenant not at rest");
+    assert!(
+        stuck.history.iter().any(|l| l.contains("reconcile beta")),
+        "{:#?}",
+        stuck.history
+    );
+    let message = error.to_string();
+    assert!(
+        message.starts_with("not converged at the end (3h), seed 3"),
+        "{message}"
+    );
+    let json = serde_json::to_value(&error).expect("serializable");
+    assert_eq!(json["error"], "notConverged");
+    assert_eq!(json["seed"], 3);
+}
+
+#[test]
+fn json_output_of_a_failed_run_is_json_too() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let path = std::env::temp_dir().join(format!("mto-sim-doomed-{}.yaml", std::process::id()));
+    let text = format!(
+        "name: doomed\nduration: 3h\ncluster:\n  files:\n    - {}\n    - {}\nfaults:\n  crashes: 1\n",
+        dir.join("../../deploy/examples/quotas.yaml").display(),
+        dir.join("../../deploy/examples/tenant-beta.yaml").display()
+    );
+    std::fs::write(&path, text).expect("write scenario");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mto-sim"))
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .expect("run mto-sim");
+    let _ = std::fs::remove_file(&path);
+    assert!(!out.status.success(), "a failed run exits non-zero");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(json["error"], "notConverged");
+}

@@ -70,30 +70,56 @@ pub struct Report {
 }
 
 /// Why a run stopped early.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "error", rename_all = "camelCase")]
 pub enum SimError {
     /// Changes were still not settled long after the last change and the
     /// end of faults.
-    #[error("not converged at the end ({at}), seed {seed}: still pending since {since}: {change}\nlast steps:\n{}", trace.join("\n"))]
-    NotConverged {
-        /// The seed.
-        seed: u64,
-        /// The end of the run.
-        at: String,
-        /// When the oldest pending change happened.
-        since: String,
-        /// The oldest pending change.
-        change: String,
-        /// The last lines of the trace.
-        trace: Vec<String>,
-    },
+    #[error("{0}")]
+    NotConverged(Box<NotConverged>),
     /// An invariant broke.
     #[error("{0}")]
     Invariant(Box<BrokenInvariant>),
 }
 
+/// A run that did not settle, and what kept it busy.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotConverged {
+    /// The seed.
+    pub seed: u64,
+    /// Steps run.
+    pub step: u64,
+    /// The end of the run.
+    pub at: String,
+    /// When the oldest pending change happened.
+    pub since: String,
+    /// The oldest pending change.
+    pub change: String,
+    /// What was still going on at the end.
+    pub busy: String,
+    /// The tenants still queued at the end, or else those not at rest.
+    pub subjects: Vec<String>,
+    /// Every line of the run's trace that names a subject: filled by
+    /// replaying the run with the same seed.
+    pub history: Vec<String>,
+    /// The last lines of the trace.
+    pub trace: Vec<String>,
+}
+
+impl std::fmt::Display for NotConverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "not converged at the end ({}), seed {}: still pending since {}: {}\n{}",
+            self.at, self.seed, self.since, self.change, self.busy
+        )?;
+        write_history(f, &self.subjects, &self.history)?;
+        write!(f, "last steps:\n{}", self.trace.join("\n"))
+    }
+}
+
 /// An invariant that broke, where, and what led to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct BrokenInvariant {
     /// The seed.
     pub seed: u64,
@@ -120,17 +146,36 @@ impl std::fmt::Display for BrokenInvariant {
             "invariant violated at step {} ({}), seed {}: {}",
             self.step, self.at, self.seed, self.violation
         )?;
-        if !self.history.is_empty() {
-            writeln!(f, "what happened to {}:", self.subjects.join(", "))?;
-            for line in &self.history {
-                writeln!(f, "{line}")?;
-            }
-        }
+        write_history(f, &self.subjects, &self.history)?;
         write!(f, "last steps:\n{}", self.trace.join("\n"))
     }
 }
 
+fn write_history(
+    f: &mut std::fmt::Formatter<'_>,
+    subjects: &[String],
+    history: &[String],
+) -> std::fmt::Result {
+    if history.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "what happened to {}:", subjects.join(", "))?;
+    for line in history {
+        writeln!(f, "{line}")?;
+    }
+    Ok(())
+}
+
 impl SimError {
+    /// What the failure is about, the step the replay runs to, and where
+    /// the replay's history goes.
+    pub(super) fn focus(&mut self) -> (&[String], u64, &mut Vec<String>) {
+        match self {
+            SimError::NotConverged(e) => (&e.subjects, e.step, &mut e.history),
+            SimError::Invariant(e) => (&e.subjects, e.step, &mut e.history),
+        }
+    }
+
     pub(super) fn invariant(sim: &Sim, v: &Violation) -> SimError {
         Self::broken(
             sim,
