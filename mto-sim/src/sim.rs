@@ -29,7 +29,9 @@ use crate::store::{Store, StoreError, WatchEvent, Workload};
 mod hibernation;
 mod report;
 
-pub use report::{BrokenInvariant, Convergence, NotConverged, Report, SimError, TimelineEntry};
+pub use report::{
+    BrokenInvariant, Convergence, Failure, NotConverged, Report, SimError, TimelineEntry,
+};
 
 /// Time one API call takes.
 const API_LATENCY: Duration = Duration::from_millis(5);
@@ -540,17 +542,8 @@ impl Sim {
             && self.until_ms.saturating_sub(calm_since) > millis(SETTLE_LIMIT)
         {
             let (busy, subjects) = self.still_busy();
-            let error = SimError::NotConverged(Box::new(NotConverged {
-                seed: self.seed,
-                step: self.report.steps,
-                at: duration_text::show(self.elapsed()),
-                since: duration_text::show(Duration::from_millis(at)),
-                change,
-                busy,
-                subjects,
-                history: Vec::new(),
-                trace: self.trace_tail.iter().cloned().collect(),
-            }));
+            let since = duration_text::show(Duration::from_millis(at));
+            let error = SimError::not_converged(self, since, change, busy, subjects);
             return Err(self.explain(error));
         }
         Ok(self.finish())
@@ -603,15 +596,15 @@ impl Sim {
     /// deterministic, so a replay with the same seed up to the failing step
     /// sees every trace line again, and keeps those that name a subject.
     fn explain(&self, mut error: SimError) -> SimError {
-        let (subjects, step, history) = error.focus();
-        if subjects.is_empty() {
+        let failure = error.failure_mut();
+        if failure.subjects.is_empty() {
             return error;
         }
         let mut replay = Sim::new(self.scenario.clone(), self.seed);
-        replay.focus = Some(Focus::new(subjects.to_vec()));
-        while replay.report.steps < step && matches!(replay.step(), Ok(true)) {}
+        replay.focus = Some(Focus::new(failure.subjects.clone()));
+        while replay.report.steps < failure.step && matches!(replay.step(), Ok(true)) {}
         if let Some(focus) = replay.focus.take() {
-            *history = focus.lines.into();
+            failure.history = focus.lines.into();
         }
         error
     }
@@ -1180,10 +1173,7 @@ mod tests {
             "a made-up violation about beta".into(),
             vec!["beta".into()],
         );
-        let SimError::Invariant(broken) = sim.explain(made_up) else {
-            panic!("still an invariant violation");
-        };
-        let history = broken.history;
+        let history = sim.explain(made_up).failure().history.clone();
         assert!(history.iter().all(|l| mentions(l, "beta")), "{history:#?}");
         for expected in [
             "tenant beta: new → Active",

@@ -311,11 +311,15 @@ fn a_run_that_never_settles_says_what_kept_it_busy() {
         "{}",
         stuck.busy
     );
-    assert_eq!(stuck.subjects, ["beta"], "the tenant not at rest");
+    assert_eq!(stuck.failure.subjects, ["beta"], "the tenant not at rest");
     assert!(
-        stuck.history.iter().any(|l| l.contains("reconcile beta")),
+        stuck
+            .failure
+            .history
+            .iter()
+            .any(|l| l.contains("reconcile beta")),
         "{:#?}",
-        stuck.history
+        stuck.failure.history
     );
     let message = error.to_string();
     assert!(

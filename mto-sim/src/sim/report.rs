@@ -82,28 +82,63 @@ pub enum SimError {
     Invariant(Box<BrokenInvariant>),
 }
 
+/// Where a run failed, and what led there.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The seed: `--seed` replays the run.
+    pub seed: u64,
+    /// The step it failed at.
+    pub step: u64,
+    /// Simulated time.
+    pub at: String,
+    /// What the failure is about: tenants, namespaces, supervisors,
+    /// workloads.
+    pub subjects: Vec<String>,
+    /// Every line of the run's trace that names a subject, from the start:
+    /// what led there, without the rest of the cluster. Filled by replaying
+    /// the run with the same seed.
+    pub history: Vec<String>,
+    /// The last lines of the trace.
+    pub trace: Vec<String>,
+}
+
+impl Failure {
+    fn at(sim: &Sim, subjects: Vec<String>) -> Failure {
+        Failure {
+            seed: sim.seed,
+            step: sim.report.steps,
+            at: duration_text::show(sim.elapsed()),
+            subjects,
+            history: Vec::new(),
+            trace: sim.trace_tail.iter().cloned().collect(),
+        }
+    }
+
+    /// The history, then the last steps.
+    fn write_details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.history.is_empty() {
+            writeln!(f, "what happened to {}:", self.subjects.join(", "))?;
+            for line in &self.history {
+                writeln!(f, "{line}")?;
+            }
+        }
+        write!(f, "last steps:\n{}", self.trace.join("\n"))
+    }
+}
+
 /// A run that did not settle, and what kept it busy.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NotConverged {
-    /// The seed.
-    pub seed: u64,
-    /// Steps run.
-    pub step: u64,
-    /// The end of the run.
-    pub at: String,
     /// When the oldest pending change happened.
     pub since: String,
     /// The oldest pending change.
     pub change: String,
     /// What was still going on at the end.
     pub busy: String,
-    /// The tenants still queued at the end, or else those not at rest.
-    pub subjects: Vec<String>,
-    /// Every line of the run's trace that names a subject: filled by
-    /// replaying the run with the same seed.
-    pub history: Vec<String>,
-    /// The last lines of the trace.
-    pub trace: Vec<String>,
+    /// The end of the run; its subjects are the tenants still queued, or
+    /// else those not at rest.
+    #[serde(flatten)]
+    pub failure: Failure,
 }
 
 impl std::fmt::Display for NotConverged {
@@ -111,32 +146,20 @@ impl std::fmt::Display for NotConverged {
         writeln!(
             f,
             "not converged at the end ({}), seed {}: still pending since {}: {}\n{}",
-            self.at, self.seed, self.since, self.change, self.busy
+            self.failure.at, self.failure.seed, self.since, self.change, self.busy
         )?;
-        write_history(f, &self.subjects, &self.history)?;
-        write!(f, "last steps:\n{}", self.trace.join("\n"))
+        self.failure.write_details(f)
     }
 }
 
 /// An invariant that broke, where, and what led to it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct BrokenInvariant {
-    /// The seed.
-    pub seed: u64,
-    /// The step.
-    pub step: u64,
-    /// Simulated time.
-    pub at: String,
     /// What broke.
     pub violation: String,
-    /// What it is about: tenants, namespaces, supervisors, workloads.
-    pub subjects: Vec<String>,
-    /// Every line of the run's trace that names a subject, from the start:
-    /// what led to the violation, without the rest of the cluster. Filled
-    /// by replaying the run with the same seed.
-    pub history: Vec<String>,
-    /// The last lines of the trace.
-    pub trace: Vec<String>,
+    /// Where.
+    #[serde(flatten)]
+    pub failure: Failure,
 }
 
 impl std::fmt::Display for BrokenInvariant {
@@ -144,35 +167,25 @@ impl std::fmt::Display for BrokenInvariant {
         writeln!(
             f,
             "invariant violated at step {} ({}), seed {}: {}",
-            self.step, self.at, self.seed, self.violation
+            self.failure.step, self.failure.at, self.failure.seed, self.violation
         )?;
-        write_history(f, &self.subjects, &self.history)?;
-        write!(f, "last steps:\n{}", self.trace.join("\n"))
+        self.failure.write_details(f)
     }
-}
-
-fn write_history(
-    f: &mut std::fmt::Formatter<'_>,
-    subjects: &[String],
-    history: &[String],
-) -> std::fmt::Result {
-    if history.is_empty() {
-        return Ok(());
-    }
-    writeln!(f, "what happened to {}:", subjects.join(", "))?;
-    for line in history {
-        writeln!(f, "{line}")?;
-    }
-    Ok(())
 }
 
 impl SimError {
-    /// What the failure is about, the step the replay runs to, and where
-    /// the replay's history goes.
-    pub(super) fn focus(&mut self) -> (&[String], u64, &mut Vec<String>) {
+    /// Where and about what the run failed.
+    pub fn failure(&self) -> &Failure {
         match self {
-            SimError::NotConverged(e) => (&e.subjects, e.step, &mut e.history),
-            SimError::Invariant(e) => (&e.subjects, e.step, &mut e.history),
+            SimError::NotConverged(e) => &e.failure,
+            SimError::Invariant(e) => &e.failure,
+        }
+    }
+
+    pub(super) fn failure_mut(&mut self) -> &mut Failure {
+        match self {
+            SimError::NotConverged(e) => &mut e.failure,
+            SimError::Invariant(e) => &mut e.failure,
         }
     }
 
@@ -186,13 +199,23 @@ impl SimError {
 
     pub(super) fn broken(sim: &Sim, violation: String, subjects: Vec<String>) -> SimError {
         SimError::Invariant(Box::new(BrokenInvariant {
-            seed: sim.seed,
-            step: sim.report.steps,
-            at: duration_text::show(sim.elapsed()),
             violation,
-            subjects,
-            history: Vec::new(),
-            trace: sim.trace_tail.iter().cloned().collect(),
+            failure: Failure::at(sim, subjects),
+        }))
+    }
+
+    pub(super) fn not_converged(
+        sim: &Sim,
+        since: String,
+        change: String,
+        busy: String,
+        subjects: Vec<String>,
+    ) -> SimError {
+        SimError::NotConverged(Box::new(NotConverged {
+            since,
+            change,
+            busy,
+            failure: Failure::at(sim, subjects),
         }))
     }
 }
