@@ -23,7 +23,7 @@ use mto_model::tenant::{Settled, decide};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{DeletableKind, Scenario, UserAction, duration_text};
+use crate::scenario::{DeletableKind, ObjectKey, Scenario, UserAction, duration_text};
 use crate::store::{Store, StoreError, WatchEvent, Workload};
 
 mod hibernation;
@@ -649,33 +649,20 @@ impl Sim {
             }
             UserAction::Delete(key) => {
                 let name = key.name.clone();
-                let namespace = key.namespace.clone().unwrap_or_default();
                 let result = match key.kind {
                     DeletableKind::Tenant => self.store.delete_tenant(&name, now),
                     DeletableKind::ResourceSupervisor => {
+                        let namespace = key.namespace.clone().unwrap_or_default();
                         self.delete_supervisor(&SupervisorId::Namespaced { namespace, name })
                     }
                     DeletableKind::ClusterResourceSupervisor => {
                         self.delete_supervisor(&SupervisorId::Cluster { name })
                     }
-                    DeletableKind::Quota => self
-                        .store
-                        .delete(&ObjectRef::cluster(Kind::Quota, name), now),
-                    DeletableKind::Namespace => self
-                        .store
-                        .delete(&ObjectRef::cluster(Kind::Namespace, name), now),
-                    DeletableKind::RoleBinding => self.store.delete(
-                        &ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
-                        now,
-                    ),
-                    DeletableKind::ResourceQuota => self.store.delete(
-                        &ObjectRef::namespaced(Kind::ResourceQuota, namespace, name),
-                        now,
-                    ),
-                    DeletableKind::LimitRange => self.store.delete(
-                        &ObjectRef::namespaced(Kind::LimitRange, namespace, name),
-                        now,
-                    ),
+                    DeletableKind::Quota => self.delete_object(Kind::Quota, key),
+                    DeletableKind::Namespace => self.delete_object(Kind::Namespace, key),
+                    DeletableKind::RoleBinding => self.delete_object(Kind::RoleBinding, key),
+                    DeletableKind::ResourceQuota => self.delete_object(Kind::ResourceQuota, key),
+                    DeletableKind::LimitRange => self.delete_object(Kind::LimitRange, key),
                 };
                 match result {
                     Ok(()) => format!("user deletes {key}"),
@@ -688,6 +675,16 @@ impl Sim {
         self.pending_changes.push((self.now_ms, description));
         let events = self.store.drain_events();
         self.route(events, false);
+    }
+
+    /// A user deletes an object the store deletes by reference.
+    fn delete_object(&mut self, kind: Kind, key: &ObjectKey) -> Result<(), StoreError> {
+        let target = ObjectRef {
+            kind,
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        };
+        self.store.delete(&target, self.now())
     }
 
     fn schedule_user_edit(&mut self) {
@@ -771,11 +768,12 @@ impl Sim {
     fn route(&mut self, events: Vec<WatchEvent>, from_operator: bool) {
         let at = self.now_ms + millis(WATCH_LATENCY);
         for e in &events {
-            if e.object.kind == Kind::Namespace && !e.deleted {
-                self.namespace_changed(&e.object.name);
-            }
-            if e.object.kind == Kind::Namespace && e.deleted {
-                self.users_namespaces.remove(&e.object.name);
+            if e.object.kind == Kind::Namespace {
+                if e.deleted {
+                    self.users_namespaces.remove(&e.object.name);
+                } else {
+                    self.namespace_changed(&e.object.name);
+                }
             }
             // The supervisor a tenant's spec.hibernation asks for.
             if e.object.kind == Kind::ClusterResourceSupervisor {
