@@ -3,10 +3,10 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use mto_benches::{converged_cluster, empty_cluster, now};
+use mto_benches::{converged_cluster, empty_cluster, now, tenant_names, tenants};
 use mto_model::api::Tenant;
-use mto_model::snapshot::Snapshot;
 use mto_model::tenant::{Settled, decide};
+use mto_model::view::Snapshot;
 
 fn one_tenant(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/one-tenant");
@@ -29,37 +29,34 @@ fn one_tenant(c: &mut Criterion) {
 }
 
 fn whole_cluster(c: &mut Criterion) {
-    for tenants in [1_000, 10_000] {
-        let mut group = c.benchmark_group(format!("decide/{tenants}-tenants-x5-namespaces"));
+    for count in [1_000, 10_000] {
+        let mut group = c.benchmark_group(format!("decide/{count}-tenants-x5-namespaces"));
         group.sample_size(10);
-        group.throughput(Throughput::Elements(tenants as u64));
-        let empty = empty_cluster(tenants, 5);
+        group.throughput(Throughput::Elements(count as u64));
+        let empty = empty_cluster(count, 5);
         group.bench_function("from-scratch", |b| {
             b.iter_batched(
                 || (),
                 |()| {
-                    for t in empty.objects().tenants.values() {
+                    for t in tenants(&empty) {
                         let _ = black_box(decide(t, &empty, now()));
                     }
                 },
                 BatchSize::PerIteration,
             )
         });
-        let steady = converged_cluster(tenants, 5);
+        let steady = converged_cluster(count, 5);
         assert!(
-            steady
-                .objects()
-                .tenants
-                .values()
-                .all(|t| decide(t, &steady, now()).actions.is_empty()),
+            tenants(&steady).all(|t| decide(t, &steady, now()).actions.is_empty()),
             "steady state has no actions"
         );
         // What a pass over every tenant costs when nothing changed: each
         // settled tenant is skipped on its revision.
         group.bench_function("steady-state", |b| {
             let mut settled = settle(&steady);
+            let names = tenant_names(&steady);
             b.iter(|| {
-                for name in steady.objects().tenants.keys() {
+                for name in &names {
                     let _ = black_box(settled.decide(name, &steady, now()));
                 }
             })
@@ -67,7 +64,7 @@ fn whole_cluster(c: &mut Criterion) {
         // The same pass planning every tenant afresh.
         group.bench_function("steady-state-recomputed", |b| {
             b.iter(|| {
-                for t in steady.objects().tenants.values() {
+                for t in tenants(&steady) {
                     let _ = black_box(decide(t, &steady, now()));
                 }
             })
@@ -77,30 +74,20 @@ fn whole_cluster(c: &mut Criterion) {
 }
 
 fn first_tenant(cluster: &Snapshot) -> Tenant {
-    cluster
-        .objects()
-        .tenants
-        .values()
-        .next()
-        .cloned()
-        .expect("a tenant")
+    tenants(cluster).next().cloned().expect("a tenant")
 }
 
 /// Every tenant of a converged cluster, settled.
 fn settle(cluster: &Snapshot) -> Settled {
     let mut settled = Settled::default();
-    for name in cluster.objects().tenants.keys() {
-        let decided = settled.decide(name, cluster, now());
+    for name in tenant_names(cluster) {
+        let decided = settled.decide(&name, cluster, now());
         assert!(
             decided.is_some_and(|d| d.actions.is_empty()),
             "{name} is steady"
         );
     }
-    assert_eq!(
-        settled.len(),
-        cluster.objects().tenants.len(),
-        "all settled"
-    );
+    assert_eq!(settled.len(), tenant_names(cluster).len(), "all settled");
     settled
 }
 

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mto_model::Timestamp;
 use mto_model::api::SleepSchedule;
-use mto_model::schedule::Hibernation;
+use mto_model::hibernation::schedule::Hibernation;
 
 fn schedule(c: &mut Criterion) {
     let mut group = c.benchmark_group("schedule");

@@ -2,8 +2,9 @@
 
 use mto_model::Timestamp;
 use mto_model::api::{AccessControl, Namespaces, Quota, QuotaSpec, Subjects, Tenant, TenantSpec};
-use mto_model::snapshot::Snapshot;
+use mto_model::apiserver::ApiServer;
 use mto_model::tenant::decide;
+use mto_model::view::Snapshot;
 
 /// The instant every benchmark decides at.
 #[must_use]
@@ -46,7 +47,11 @@ pub fn tenant(i: usize, namespaces: usize) -> Tenant {
 /// A cluster with `tenants` tenants and nothing created yet.
 #[must_use]
 pub fn empty_cluster(tenants: usize, namespaces: usize) -> Snapshot {
-    let mut s = Snapshot::default();
+    cluster(tenants, namespaces).snapshot().clone()
+}
+
+fn cluster(tenants: usize, namespaces: usize) -> ApiServer {
+    let mut s = ApiServer::default();
     let quota: Quota = serde_json::from_value(serde_json::json!({
         "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"},
         "spec": {
@@ -55,9 +60,9 @@ pub fn empty_cluster(tenants: usize, namespaces: usize) -> Snapshot {
         }
     }))
     .unwrap_or_else(|_| Quota::new("small", QuotaSpec::default()));
-    s.put_quota(quota);
+    let _ = s.put(quota.into(), now());
     for i in 0..tenants {
-        s.put_tenant(tenant(i, namespaces));
+        let _ = s.put(tenant(i, namespaces).into(), now());
     }
     s
 }
@@ -65,17 +70,31 @@ pub fn empty_cluster(tenants: usize, namespaces: usize) -> Snapshot {
 /// The same cluster after mto converged it.
 #[must_use]
 pub fn converged_cluster(tenants: usize, namespaces: usize) -> Snapshot {
-    let mut s = empty_cluster(tenants, namespaces);
-    let names: Vec<String> = s.objects().tenants.keys().cloned().collect();
+    let mut s = cluster(tenants, namespaces);
+    let names: Vec<String> = tenant_names(s.snapshot());
     for _ in 0..3 {
         for name in &names {
-            let Some(t) = s.objects().tenants.get(name).cloned() else {
+            let Some(t) = s.snapshot().get::<Tenant>("", name).cloned() else {
                 continue;
             };
-            for action in decide(&t, &s, now()).actions {
-                let _ = s.execute(&action);
+            for action in decide(&t, s.snapshot(), now()).actions {
+                let _ = s.execute(&action, now());
             }
         }
     }
-    s
+    s.snapshot().clone()
+}
+
+/// The names of every tenant.
+#[must_use]
+pub fn tenant_names(s: &Snapshot) -> Vec<String> {
+    s.shelf::<Tenant>()
+        .keys()
+        .map(|(_, name)| name.to_owned())
+        .collect()
+}
+
+/// Every tenant.
+pub fn tenants(s: &Snapshot) -> impl Iterator<Item = &Tenant> {
+    s.shelf::<Tenant>().iter().map(|t| &**t)
 }

@@ -30,3 +30,30 @@ pub(crate) fn condition(
         last_transition_time: last,
     }
 }
+
+/// Warning events for the conditions that turned False, or changed reason
+/// or message while False, since `previous`.
+pub(crate) fn new_problems(
+    regarding: &crate::view::ObjectRef,
+    previous: &[Condition],
+    current: &[Condition],
+) -> Vec<crate::action::Event> {
+    current
+        .iter()
+        .filter(|c| c.status == "False" && c.type_ != "Ready")
+        .filter(|c| {
+            !previous.iter().any(|p| {
+                p.type_ == c.type_
+                    && p.status == c.status
+                    && p.reason == c.reason
+                    && p.message == c.message
+            })
+        })
+        .map(|c| crate::action::Event {
+            regarding: regarding.clone(),
+            warning: true,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        })
+        .collect()
+}

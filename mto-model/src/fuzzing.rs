@@ -4,16 +4,16 @@
 
 use std::path::Path;
 
+use crate::hibernation::schedule::Cron;
 use crate::manifest::parse;
 use crate::quantity::Quantity;
-use crate::schedule::Cron;
 
 /// Reads `text` as manifests and validates each; must never panic.
 pub fn manifest(text: &str) {
     for doc in parse(Path::new("fuzz.yaml"), text).into_iter().flatten() {
         let _ = doc.manifest.problems();
         if let crate::manifest::Manifest::Tenant(t) = &doc.manifest {
-            let _ = crate::tenant::requested_namespaces(t);
+            let _ = crate::claims::requested_namespaces(t);
         }
     }
 }

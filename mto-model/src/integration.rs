@@ -7,7 +7,55 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use regex::RegexSet;
 
 use crate::api::{IntegrationConfig, Metadata, RoleClusterRoles, TenantRoleSet};
-use crate::validation::{Validate, ValidationErrors};
+use crate::validation::{FieldError, Validate, ValidationErrors};
+
+/// Why no IntegrationConfig is in force.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrationProblem {
+    /// More than one exists.
+    #[error(
+        "{} IntegrationConfigs found ({}); mto uses exactly one (fix: delete all but one)",
+        names.len(),
+        names.join(", ")
+    )]
+    Several {
+        /// Their `namespace/name`s.
+        names: Vec<String>,
+    },
+    /// The one there is does not validate.
+    #[error("IntegrationConfig {name} is invalid: {errors}")]
+    Invalid {
+        /// Its `namespace/name`.
+        name: String,
+        /// What is wrong with it.
+        errors: ValidationErrors,
+    },
+}
+
+fn object_name(config: &IntegrationConfig) -> String {
+    match &config.metadata.namespace {
+        Some(ns) => format!(
+            "{ns}/{}",
+            config.metadata.name.as_deref().unwrap_or_default()
+        ),
+        None => config.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// The patterns as one set; `None` when there are none.
+fn pattern_set(patterns: &[String], path: &str) -> Result<Option<RegexSet>, FieldError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    RegexSet::new(patterns).map(Some).map_err(|e| FieldError {
+        path: path.to_owned(),
+        problem: format!(
+            "the patterns cannot be compiled together: {}",
+            crate::validation::error_summary(&e.to_string())
+        ),
+        fix: "fix or simplify the patterns".into(),
+    })
+}
 
 /// Namespaces no tenant may ever claim, whatever the integration config says.
 pub const RESERVED_NAMESPACES: [&str; 4] =
@@ -131,27 +179,59 @@ impl Integration {
             })
             .collect();
         let privileged = ac.privileged.unwrap_or_default();
-        // Validation has compiled every pattern already.
-        let set = |patterns: Vec<String>| {
-            (!patterns.is_empty())
-                .then(|| RegexSet::new(patterns).ok())
-                .flatten()
-        };
+        let base = "spec.accessControl.privileged";
         let subjects: Vec<String> = privileged
             .users
             .into_iter()
             .chain(privileged.groups)
             .chain(privileged.service_accounts)
             .collect();
+        // A pattern that does not compile must not silently match nothing:
+        // privileged namespaces would then be claimable and sleepable.
+        let namespaces = pattern_set(&privileged.namespaces, &format!("{base}.namespaces"));
+        let subjects = pattern_set(
+            &subjects,
+            &format!("{base}.users, groups and serviceAccounts"),
+        );
+        let (privileged_namespaces, privileged_subjects) = match (namespaces, subjects) {
+            (Ok(n), Ok(s)) => (n, s),
+            (n, s) => {
+                return Err(ValidationErrors {
+                    errors: n.err().into_iter().chain(s.err()).collect(),
+                });
+            }
+        };
         let metadata = spec.metadata.clone().unwrap_or_default();
         Ok(Integration {
-            privileged_namespaces: set(privileged.namespaces),
-            privileged_subjects: set(subjects),
+            privileged_namespaces,
+            privileged_subjects,
             default_roles,
             custom_roles,
             namespace_metadata: metadata.namespaces.unwrap_or_default(),
             sandbox_metadata: metadata.sandboxes.unwrap_or_default(),
         })
+    }
+
+    /// The integration config in force among `configs`: the defaults when
+    /// there is none, the one when it is valid. Several, or an invalid one,
+    /// is a problem: controllers then decide nothing, since roles they
+    /// cannot read must not turn into deleted bindings.
+    pub fn select<'a>(
+        configs: impl IntoIterator<Item = &'a IntegrationConfig>,
+    ) -> Result<Integration, IntegrationProblem> {
+        let configs: Vec<&IntegrationConfig> = configs.into_iter().collect();
+        match configs.as_slice() {
+            [] => Ok(Integration::default()),
+            [one] => {
+                Integration::compile(Some(one)).map_err(|errors| IntegrationProblem::Invalid {
+                    name: object_name(one),
+                    errors,
+                })
+            }
+            several => Err(IntegrationProblem::Several {
+                names: several.iter().map(|c| object_name(c)).collect(),
+            }),
+        }
     }
 
     /// Whether no tenant may claim `namespace`.
@@ -180,5 +260,63 @@ impl Integration {
             .iter()
             .find(|(sel, _)| crate::selector::matches(sel, Some(labels)))
             .map_or(&self.default_roles, |(_, roles)| roles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(namespace: &str, patterns: serde_json::Value) -> IntegrationConfig {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta1",
+            "kind": "IntegrationConfig",
+            "metadata": {"name": "config", "namespace": namespace},
+            "spec": {"accessControl": {"privileged": {"namespaces": patterns}}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn one_valid_config_is_in_force() {
+        let c = config("mto", serde_json::json!(["^openshift-.*"]));
+        let integration = Integration::select([&c]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(integration.is_privileged_namespace("openshift-monitoring"));
+        assert!(!integration.is_privileged_namespace("team-a"));
+        assert!(Integration::select([]).is_ok_and(|i| !i.is_privileged_namespace("team-a")));
+    }
+
+    #[test]
+    fn several_configs_are_a_problem_naming_them() {
+        let (a, b) = (
+            config("one", serde_json::json!([])),
+            config("two", serde_json::json!([])),
+        );
+        let problem = Integration::select([&a, &b])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            problem.contains("2 IntegrationConfigs found (one/config, two/config)"),
+            "{problem}"
+        );
+        assert!(problem.contains("fix: delete all but one"), "{problem}");
+    }
+
+    /// A pattern that does not compile used to be dropped, and with it
+    /// every privileged pattern: the privileged namespaces became
+    /// claimable. It is refused, naming the field.
+    #[test]
+    fn a_pattern_that_does_not_compile_is_refused_not_ignored() {
+        let c = config("mto", serde_json::json!(["^kube-.*", "(unclosed"]));
+        let problem = Integration::select([&c])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            problem.contains("spec.accessControl.privileged.namespaces"),
+            "{problem}"
+        );
+        assert!(Integration::compile(Some(&c)).is_err());
     }
 }

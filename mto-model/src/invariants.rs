@@ -7,14 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::action::{Action, Kind, Resource};
+use crate::action::{Action, Kind, Object};
 use crate::api::Tenant;
+use crate::labels::is_managed;
 use crate::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
 use crate::machine::Phase;
 use crate::names::sandbox_namespace;
-use crate::observed::Observed;
 use crate::quantity::Quantity;
-use crate::tenant::{TenantPhase, is_managed};
+use crate::tenant::TenantPhase;
+use crate::view::Observed;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -375,7 +376,7 @@ fn check_quota(observed: &impl Observed, name: &str, tenant: &Tenant) -> Vec<Vio
 /// for purge.
 pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violation> {
     if let Action::Apply {
-        object: Resource::RoleBinding(rb),
+        object: Object::RoleBinding(rb),
         ..
     } = action
     {
@@ -400,7 +401,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         });
     }
     if let Action::Apply {
-        object: Resource::ResourceQuota(rq),
+        object: Object::ResourceQuota(rq),
         ..
     } = action
     {
@@ -519,7 +520,7 @@ pub fn check_workload(
 /// workload it supervises is at zero; awake, none it put to sleep sleeps.
 pub fn check_supervisor_at_rest(
     view: &impl crate::hibernation::WorkloadView,
-    supervisor: &crate::hibernation::Supervisor,
+    supervisor: &crate::hibernation::Supervisor<'_>,
 ) -> Vec<Violation> {
     use crate::hibernation::SupervisorPhase;
     use crate::labels::HIBERNATION_EXCLUDE_ANNOTATION;

@@ -39,3 +39,28 @@ pub const SLEPT_BY_ANNOTATION: &str = "hibernation.stakater.com/slept-by";
 pub const OVERRIDE_ANNOTATION: &str = "hibernation.stakater.com/override";
 /// Finalizer mto puts on supervisors so their workloads wake before they go.
 pub const SUPERVISOR_FINALIZER: &str = "hibernation.stakater.com/supervisor";
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Whether an object carries mto's managed-by label.
+#[must_use]
+pub fn is_managed(meta: &ObjectMeta) -> bool {
+    meta.labels
+        .as_ref()
+        .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE))
+}
+
+/// Whether an object was put there by mto for `tenant`.
+#[must_use]
+pub fn is_managed_for(meta: &ObjectMeta, tenant: &str) -> bool {
+    meta.labels.as_ref().is_some_and(|l| {
+        l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && l.get(TENANT_LABEL).map(String::as_str) == Some(tenant)
+    })
+}
+
+/// The tenant an object is labelled for.
+#[must_use]
+pub fn tenant_of(meta: &ObjectMeta) -> Option<&str> {
+    meta.labels.as_ref()?.get(TENANT_LABEL).map(String::as_str)
+}

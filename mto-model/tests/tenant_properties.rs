@@ -4,22 +4,21 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mto_model::Timestamp;
-use mto_model::action::{Action, Kind, ObjectRef, Resource};
+use mto_model::action::{Action, Kind, Object, ObjectRef, Requeue};
 use mto_model::api::{
     AccessControl, ClusterResourceSupervisor, IntegrationConfig, Namespaces, Quota, QuotaSpec,
     Sandboxes, Subjects, Tenant, TenantHibernation, TenantSpec,
 };
-use mto_model::hibernation::Supervisor;
-use mto_model::integration::Integration;
+use mto_model::apiserver::ApiServer;
+use mto_model::claims::requested_namespaces;
 use mto_model::invariants::{check_action, check_cluster};
 use mto_model::labels::TENANT_LABEL;
 use mto_model::machine;
 use mto_model::namespace::NamespacePhase;
-use mto_model::observed::Observed;
-use mto_model::snapshot::Snapshot;
-use mto_model::tenant::{Settled, decide, requested_namespaces};
+use mto_model::tenant::{Settled, decide};
+use mto_model::view::{Observed, Shelf, Snapshot, Typed};
 use proptest::prelude::*;
 
 const TENANTS: [&str; 4] = ["a", "b", "c", "d"];
@@ -70,34 +69,69 @@ prop_compose! {
         specs in proptest::collection::vec(tenant_spec(), 1..=4),
         existing in proptest::collection::btree_map(prop_oneof![Just("shared"), Just("legacy"), Just("a-dev"), Just("b-qa")], proptest::option::of(0usize..4), 0..=3),
         pods in 1u32..60, millicpu in 1u32..8000,
-    ) -> Snapshot {
-        let mut s = Snapshot::default();
+    ) -> ApiServer {
+        let mut s = ApiServer::default();
         let hard = BTreeMap::from([
             ("pods".to_string(), k8s_openapi::apimachinery::pkg::api::resource::Quantity(pods.to_string())),
             ("requests.cpu".to_string(), k8s_openapi::apimachinery::pkg::api::resource::Quantity(format!("{millicpu}m"))),
         ]);
-        s.put_quota(Quota::new("q", QuotaSpec { resourcequota: Some(k8s_openapi::api::core::v1::ResourceQuotaSpec { hard: Some(hard), ..Default::default() }), limitrange: None }));
+        put(&mut s, Quota::new("q", QuotaSpec { resourcequota: Some(k8s_openapi::api::core::v1::ResourceQuotaSpec { hard: Some(hard), ..Default::default() }), limitrange: None }));
+        put(&mut s, namespace("mto-system", None));
         for (i, spec) in specs.into_iter().enumerate() {
-            let mut t = Tenant::new(TENANTS[i], spec);
-            t.metadata.generation = Some(1);
-            t.metadata.creation_timestamp = Some(Time(Timestamp::from_second(1_700_000_000 + i as i64).unwrap_or(Timestamp::UNIX_EPOCH)));
-            s.put_tenant(t);
+            // Created one after the other: the claim order.
+            let created = Timestamp::from_second(1_700_000_000 + i as i64).unwrap_or(Timestamp::UNIX_EPOCH);
+            let _ = s.put(Tenant::new(TENANTS[i], spec).into(), created);
         }
         for (name, owner) in existing {
-            let labels = owner.map(|o| BTreeMap::from([(TENANT_LABEL.to_string(), TENANTS[o].to_string())]));
-            s.put_namespace(Namespace { metadata: ObjectMeta { name: Some(name.into()), labels, ..Default::default() }, ..Default::default() });
+            put(&mut s, namespace(name, owner.map(|o| TENANTS[o])));
         }
         s
     }
 }
 
+fn namespace(name: &str, tenant: Option<&str>) -> Namespace {
+    let labels = tenant.map(|t| BTreeMap::from([(TENANT_LABEL.to_string(), t.to_string())]));
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A person creates or replaces an object; refusals are fine.
+fn put(s: &mut ApiServer, object: impl Into<Object>) {
+    let _ = s.put(object.into(), now());
+}
+
+/// The tenants, by name.
+fn tenants(s: &ApiServer) -> Vec<Tenant> {
+    s.snapshot()
+        .shelf::<Tenant>()
+        .iter()
+        .map(|t| (**t).clone())
+        .collect()
+}
+
+/// The n-th object of a namespaced kind (wrapping).
+fn nth<K: Typed>(shelf: &Shelf<K>, n: usize) -> Option<K> {
+    let all: Vec<&K> = shelf.iter().map(|o| &**o).collect();
+    (!all.is_empty()).then(|| all[n % all.len()].clone())
+}
+
+fn delete(s: &mut ApiServer, target: ObjectRef) {
+    let _ = s.delete(&target, None, now());
+}
+
 fn namespace_touched(a: &Action) -> Option<String> {
     match a {
         Action::Apply {
-            object: Resource::Namespace(ns),
+            object: Object::Namespace(ns),
             ..
         } => ns.metadata.name.clone(),
-        Action::Delete { target, .. } | Action::RemoveLabels { target, .. }
+        Action::Delete { target, .. } | Action::Patch { target, .. }
             if target.kind == Kind::Namespace =>
         {
             Some(target.name.clone())
@@ -121,15 +155,15 @@ fn namespace_phase(s: &Snapshot, name: &str) -> NamespacePhase {
 }
 
 /// Runs every tenant until all are steady, checking invariants after each
-/// action; returns how many decisions it took.
-fn converge(s: &mut Snapshot) -> Result<usize, TestCaseError> {
+/// action, the namespace controller removing what was purged after each
+/// round; returns how many decisions it took.
+fn converge(api: &mut ApiServer) -> Result<usize, TestCaseError> {
     let mut decisions = 0;
     for _round in 0..12 {
         let mut steady = true;
-        for name in s.objects().tenants.keys().cloned().collect::<Vec<_>>() {
-            let Some(t) = s.objects().tenants.get(&name).cloned() else {
-                continue;
-            };
+        for t in tenants(api) {
+            let name = t.metadata.name.clone().unwrap_or_default();
+            let s = api.snapshot();
             let d = decide(&t, s, now());
             decisions += 1;
             prop_assert_eq!(&d, &decide(&t, s, now()), "decide is deterministic");
@@ -141,12 +175,13 @@ fn converge(s: &mut Snapshot) -> Result<usize, TestCaseError> {
             );
             steady &= d.is_steady();
             for a in &d.actions {
+                let s = api.snapshot();
                 if let Some(v) = check_action(s, a) {
                     return Err(TestCaseError::fail(format!("{v} (by {a})")));
                 }
                 // No tenant writes into a namespace labelled for another.
                 if let Action::Apply {
-                    object: Resource::Namespace(ns),
+                    object: Object::Namespace(ns),
                     ..
                 } = a
                 {
@@ -163,23 +198,26 @@ fn converge(s: &mut Snapshot) -> Result<usize, TestCaseError> {
                 }
                 let touched = namespace_touched(a);
                 let before = touched.as_deref().map(|n| namespace_phase(s, n));
-                if let Err(e) = s.execute(a) {
+                if let Err(e) = api.execute(a, now()) {
                     return Err(TestCaseError::fail(format!("{a}: {e}")));
                 }
+                let s = api.snapshot();
                 if let (Some(n), Some(before)) = (touched.as_deref(), before) {
                     let after = namespace_phase(s, n);
-                    let ok = if matches!(a, Action::Delete { .. }) {
-                        // The snapshot removes at once what Kubernetes marks first.
-                        machine::allowed(before, NamespacePhase::Purging)
-                            && after == NamespacePhase::Unclaimed
-                    } else {
-                        machine::allowed(before, after)
-                    };
-                    prop_assert!(ok, "namespace {n}: {before:?} -> {after:?} by {a}");
+                    prop_assert!(
+                        machine::allowed(before, after),
+                        "namespace {n}: {before:?} -> {after:?} by {a}"
+                    );
                 }
-                let violations = check_cluster(s, s.objects().tenants.values());
+                let violations = check_cluster(s, s.shelf::<Tenant>().iter().map(|t| &**t));
                 prop_assert!(violations.is_empty(), "after {a}: {violations:?}");
             }
+        }
+        for purged in api.finalize_namespaces() {
+            prop_assert_eq!(
+                namespace_phase(api.snapshot(), &purged),
+                NamespacePhase::Unclaimed
+            );
         }
         if steady {
             return Ok(decisions);
@@ -196,8 +234,8 @@ proptest! {
     #[test]
     fn converges_to_zero_writes(mut s in cluster()) {
         converge(&mut s)?;
-        for t in s.objects().tenants.values() {
-            let d = decide(t, &s, now());
+        for t in tenants(&s) {
+            let d = decide(&t, s.snapshot(), now());
             prop_assert!(d.actions.is_empty(), "steady state must have no actions: {:?}", d.actions);
         }
     }
@@ -207,15 +245,16 @@ proptest! {
     #[test]
     fn one_decision_does_the_work(mut s in cluster()) {
         // Single tenant so no other tenant's progress interleaves.
-        let first = s.objects().tenants.keys().next().cloned().unwrap_or_default();
-        let others: Vec<String> = s.objects().tenants.keys().filter(|k| **k != first).cloned().collect();
-        for other in others { s.remove_tenant(&other); }
-        let t = s.objects().tenants[&first].clone();
-        s.put_tenant(t.clone());
-        let d = decide(&t, &s, now());
-        for a in &d.actions { prop_assert!(s.execute(a).is_ok()); }
-        let t = s.objects().tenants[&first].clone();
-        let again = decide(&t, &s, now());
+        let all = tenants(&s);
+        let first = all[0].metadata.name.clone().unwrap_or_default();
+        for other in &all[1..] {
+            delete(&mut s, ObjectRef::cluster(Kind::Tenant, other.metadata.name.clone().unwrap_or_default()));
+        }
+        let t = s.snapshot().tenant(&first).cloned().unwrap_or_default();
+        let d = decide(&t, s.snapshot(), now());
+        for a in &d.actions { prop_assert!(s.execute(a, now()).is_ok()); }
+        let t = s.snapshot().tenant(&first).cloned().unwrap_or_default();
+        let again = decide(&t, s.snapshot(), now());
         prop_assert!(again.actions.is_empty(), "second decision: {:?}", again.actions);
     }
 
@@ -224,26 +263,26 @@ proptest! {
     #[test]
     fn deletion_is_safe(mut s in cluster(), doomed in proptest::sample::subsequence(TENANTS.to_vec(), 0..=4)) {
         converge(&mut s)?;
-        let doomed: Vec<&str> = doomed.into_iter().filter(|t| s.objects().tenants.contains_key(*t)).collect();
-        let before: Vec<String> = s.objects().namespaces.keys().cloned().collect();
+        let doomed: Vec<&str> = doomed.into_iter().filter(|t| s.snapshot().tenant(t).is_some()).collect();
+        let names = |s: &ApiServer| -> Vec<String> { s.snapshot().shelf::<Namespace>().keys().map(|(_, n)| n.to_owned()).collect() };
+        let before = names(&s);
         for name in &doomed {
-            s.edit_metadata(&ObjectRef::cluster(Kind::Tenant, *name), |m| {
-                m.deletion_timestamp = Some(Time(now()));
-            });
+            delete(&mut s, ObjectRef::cluster(Kind::Tenant, *name));
         }
         converge(&mut s)?;
         for name in &doomed {
-            prop_assert!(!s.objects().tenants.contains_key(*name), "tenant {name} still there");
+            prop_assert!(s.snapshot().tenant(name).is_none(), "tenant {name} still there");
         }
+        let after = names(&s);
         for ns in before {
-            if !s.objects().namespaces.contains_key(&ns) {
+            if !after.contains(&ns) {
                 // Only namespaces of purged tenants may be gone, and check_action
                 // already proved each delete was asked for.
                 prop_assert!(doomed.iter().any(|t| ns.starts_with(&format!("{t}-")) || ["shared", "common", "legacy"].contains(&ns.as_str())), "{ns} vanished");
             }
         }
-        let remaining = s.objects().tenants.keys().cloned().collect::<Vec<_>>();
-        for ns in s.objects().namespaces.values() {
+        let remaining: Vec<String> = tenants(&s).into_iter().filter_map(|t| t.metadata.name).collect();
+        for ns in s.snapshot().shelf::<Namespace>().iter() {
             if let Some(owner) = ns.metadata.labels.as_ref().and_then(|l| l.get(TENANT_LABEL)) {
                 prop_assert!(!doomed.contains(&owner.as_str()) || remaining.contains(owner), "{:?} still labelled for deleted {owner}", ns.metadata.name);
             }
@@ -306,22 +345,14 @@ fn change() -> impl Strategy<Value = Change> {
     ]
 }
 
-/// The n-th namespaced object of a kind (wrapping), as (namespace, name).
-fn nth<K>(shelf: &BTreeMap<String, BTreeMap<String, K>>, n: usize) -> Option<(String, String)> {
-    let all: Vec<(String, String)> = shelf
-        .iter()
-        .flat_map(|(ns, m)| m.keys().map(move |name| (ns.clone(), name.clone())))
-        .collect();
-    (!all.is_empty()).then(|| all[n % all.len()].clone())
-}
-
-fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> {
+fn apply_change(api: &mut ApiServer, change: &Change) -> Result<(), TestCaseError> {
     let tenant = |i: usize| TENANTS[i].to_owned();
+    let s = api.snapshot();
     match change {
         Change::Act(i) => {
             if let Some(t) = s.tenant(&tenant(*i)).cloned() {
                 for a in decide(&t, s, now()).actions {
-                    let _ = s.execute(&a);
+                    let _ = api.execute(&a, now());
                 }
             }
         }
@@ -330,69 +361,64 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
         Change::Converge => {
             for _round in 0..12 {
                 let mut steady = true;
-                for t in s.objects().tenants.values().cloned().collect::<Vec<_>>() {
-                    for a in decide(&t, s, now()).actions {
+                for t in tenants(api) {
+                    for a in decide(&t, api.snapshot(), now()).actions {
                         steady = false;
-                        let _ = s.execute(&a);
+                        let _ = api.execute(&a, now());
                     }
                 }
+                api.finalize_namespaces();
                 if steady {
                     break;
                 }
             }
         }
         Change::DeleteBinding(n) => {
-            if let Some((ns, name)) = nth(&s.objects().role_bindings, *n) {
-                s.remove::<RoleBinding>(&ns, &name);
+            if let Some(rb) = nth(s.shelf::<RoleBinding>(), *n) {
+                delete(api, ObjectRef::of::<RoleBinding>(&rb.metadata));
             }
         }
         Change::EditBinding(n) => {
-            if let Some((ns, name)) = nth(&s.objects().role_bindings, *n) {
-                s.edit(&ns, &name, |rb: &mut RoleBinding| {
-                    rb.subjects = Some(vec![k8s_openapi::api::rbac::v1::Subject {
-                        kind: "User".into(),
-                        name: "stranger".into(),
-                        ..Default::default()
-                    }]);
-                });
+            if let Some(mut rb) = nth(s.shelf::<RoleBinding>(), *n) {
+                rb.subjects = Some(vec![k8s_openapi::api::rbac::v1::Subject {
+                    kind: "User".into(),
+                    name: "stranger".into(),
+                    ..Default::default()
+                }]);
+                put(api, rb);
             }
         }
         Change::EditResourceQuota(n) => {
-            if let Some((ns, name)) = nth(&s.objects().resource_quotas, *n) {
-                s.edit(&ns, &name, |rq: &mut ResourceQuota| {
-                    rq.spec.get_or_insert_with(Default::default).hard = Some(BTreeMap::from([(
-                        "pods".to_string(),
-                        k8s_openapi::apimachinery::pkg::api::resource::Quantity("999".into()),
-                    )]));
-                });
+            if let Some(mut rq) = nth(s.shelf::<ResourceQuota>(), *n) {
+                rq.spec.get_or_insert_with(Default::default).hard = Some(BTreeMap::from([(
+                    "pods".to_string(),
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity("999".into()),
+                )]));
+                put(api, rq);
             }
         }
         Change::DeleteLimitRange(n) => {
-            if let Some((ns, name)) = nth(&s.objects().limit_ranges, *n) {
-                s.remove::<LimitRange>(&ns, &name);
+            if let Some(lr) = nth(s.shelf::<LimitRange>(), *n) {
+                delete(api, ObjectRef::of::<LimitRange>(&lr.metadata));
             }
         }
         Change::LabelNamespace(n, owner) => {
-            let names: Vec<String> = s.objects().namespaces.keys().cloned().collect();
-            if !names.is_empty() {
-                let mut ns = s.objects().namespaces[&names[n % names.len()]].clone();
+            if let Some(mut ns) = nth(s.shelf::<Namespace>(), *n) {
                 let labels = ns.metadata.labels.get_or_insert_with(BTreeMap::new);
                 match owner {
                     Some(o) => labels.insert(TENANT_LABEL.into(), tenant(*o)),
                     None => labels.remove(TENANT_LABEL),
                 };
-                s.put_namespace(ns);
+                put(api, ns);
             }
         }
         Change::AnnotateNamespace(n) => {
-            let names: Vec<String> = s.objects().namespaces.keys().cloned().collect();
-            if !names.is_empty() {
-                let mut ns = s.objects().namespaces[&names[n % names.len()]].clone();
+            if let Some(mut ns) = nth(s.shelf::<Namespace>(), *n) {
                 ns.metadata
                     .annotations
                     .get_or_insert_with(BTreeMap::new)
                     .insert("example.com/note".into(), "hello".into());
-                s.put_namespace(ns);
+                put(api, ns);
             }
         }
         Change::Quota(pods) => {
@@ -400,20 +426,21 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
                 "pods".to_string(),
                 k8s_openapi::apimachinery::pkg::api::resource::Quantity(pods.to_string()),
             )]);
-            s.put_quota(Quota::new(
-                "q",
-                QuotaSpec {
-                    resourcequota: Some(k8s_openapi::api::core::v1::ResourceQuotaSpec {
-                        hard: Some(hard),
-                        ..Default::default()
-                    }),
-                    limitrange: None,
-                },
-            ));
+            put(
+                api,
+                Quota::new(
+                    "q",
+                    QuotaSpec {
+                        resourcequota: Some(k8s_openapi::api::core::v1::ResourceQuotaSpec {
+                            hard: Some(hard),
+                            ..Default::default()
+                        }),
+                        limitrange: None,
+                    },
+                ),
+            );
         }
-        Change::DropQuota => {
-            s.remove_quota("q");
-        }
+        Change::DropQuota => delete(api, ObjectRef::cluster(Kind::Quota, "q")),
         Change::Respec(i, spec, hibernate) => {
             if let Some(mut t) = s.tenant(&tenant(*i)).cloned() {
                 t.spec = (**spec).clone();
@@ -421,15 +448,10 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
                     sleep_schedule: "0 22 * * *".into(),
                     wake_schedule: "0 6 * * *".into(),
                 });
-                t.metadata.generation = Some(t.metadata.generation.unwrap_or(1) + 1);
-                s.put_tenant(t);
+                put(api, t);
             }
         }
-        Change::DeleteTenant(i) => {
-            s.edit_metadata(&ObjectRef::cluster(Kind::Tenant, tenant(*i)), |m| {
-                m.deletion_timestamp = Some(Time(now()));
-            });
-        }
+        Change::DeleteTenant(i) => delete(api, ObjectRef::cluster(Kind::Tenant, tenant(*i))),
         Change::Privilege(on) => {
             let config: IntegrationConfig = serde_json::from_value(serde_json::json!({
                 "apiVersion": "tenantoperator.stakater.com/v1beta1",
@@ -438,10 +460,7 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
                 "spec": {"accessControl": {"privileged": {"namespaces": if *on { vec!["^shared$"] } else { Vec::new() }}}}
             }))
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            s.set_integration(
-                Integration::compile(Some(&config))
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?,
-            );
+            put(api, config);
         }
         Change::ForeignSupervisor(i) => {
             let crs: ClusterResourceSupervisor = serde_json::from_value(serde_json::json!({
@@ -451,10 +470,13 @@ fn apply_change(s: &mut Snapshot, change: &Change) -> Result<(), TestCaseError> 
                 "spec": {"namespaces": {"names": ["elsewhere"]}, "schedule": {"sleepSchedule": "0 20 * * *"}}
             }))
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            s.put_supervisor(Supervisor::Cluster(crs));
+            put(api, crs);
         }
         Change::RemoveSupervisor(i) => {
-            s.remove_supervisor(&mto_model::hibernation::cluster_key(&tenant(*i)));
+            delete(
+                api,
+                ObjectRef::cluster(Kind::ClusterResourceSupervisor, tenant(*i)),
+            );
         }
     }
     Ok(())
@@ -474,11 +496,12 @@ proptest! {
         let mut settled = Settled::default();
         for change in &changes {
             apply_change(&mut s, change)?;
-            for (name, t) in s.objects().tenants.clone() {
-                let fresh = decide(&t, &s, now());
-                match settled.decide(&name, &s, now()) {
+            for t in tenants(&s) {
+                let name = t.metadata.name.clone().unwrap_or_default();
+                let fresh = decide(&t, s.snapshot(), now());
+                match settled.decide(&name, s.snapshot(), now()) {
                     None => prop_assert!(
-                        fresh.actions.is_empty() && fresh.events.is_empty() && fresh.requeue_after.is_none(),
+                        fresh.actions.is_empty() && fresh.events.is_empty() && fresh.requeue == Requeue::OnChange,
                         "{name} skipped after {change:?} but has work: {fresh:?}"
                     ),
                     Some(d) => prop_assert_eq!(d, fresh),
@@ -506,9 +529,9 @@ fn settled_skips_all_but_the_tenants_a_change_concerns() -> Result<(), TestCaseE
         }),
         ..Default::default()
     };
-    let mut s = Snapshot::default();
+    let mut s = ApiServer::default();
     for name in TENANTS {
-        s.put_tenant(Tenant::new(name, spec(&["dev", "qa"])));
+        put(&mut s, Tenant::new(name, spec(&["dev", "qa"])));
     }
     converge(&mut s)?;
     let mut settled = Settled::default();
@@ -520,15 +543,21 @@ fn settled_skips_all_but_the_tenants_a_change_concerns() -> Result<(), TestCaseE
             .collect()
     };
     assert_eq!(
-        decided(&mut settled, &s),
+        decided(&mut settled, s.snapshot()),
         TENANTS.to_vec(),
         "first pass decides all"
     );
     assert_eq!(settled.len(), TENANTS.len());
-    assert!(decided(&mut settled, &s).is_empty(), "nothing changed");
-    s.remove::<RoleBinding>("b-dev", "b-owner-admin");
+    assert!(
+        decided(&mut settled, s.snapshot()).is_empty(),
+        "nothing changed"
+    );
+    delete(
+        &mut s,
+        ObjectRef::namespaced(Kind::RoleBinding, "b-dev", "b-owner-admin"),
+    );
     assert_eq!(
-        decided(&mut settled, &s),
+        decided(&mut settled, s.snapshot()),
         vec!["b"],
         "only b's binding went"
     );
@@ -538,7 +567,7 @@ fn settled_skips_all_but_the_tenants_a_change_concerns() -> Result<(), TestCaseE
         "b has work, so is not settled"
     );
     converge(&mut s)?;
-    assert_eq!(decided(&mut settled, &s), vec!["b"]);
-    assert!(decided(&mut settled, &s).is_empty());
+    assert_eq!(decided(&mut settled, s.snapshot()), vec!["b"]);
+    assert!(decided(&mut settled, s.snapshot()).is_empty());
     Ok(())
 }

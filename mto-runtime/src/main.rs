@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mto_model::manifest::Located;
-use mto_runtime::files::read_manifests;
+use mto_runtime::cli::files::read_manifests;
 
 /// mto: a multi-tenant operator for Kubernetes.
 #[derive(Parser)]
@@ -164,7 +164,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Crds { out } => {
-            let files = mto_runtime::crds::render().map_err(|e| e.to_string())?;
+            let files = mto_runtime::cli::crds::render().map_err(|e| e.to_string())?;
             match out {
                 None => {
                     for (_, yaml) in files {
@@ -210,7 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let manifests: Vec<_> = manifests.into_iter().map(|m| m.manifest).collect();
             let now = mto_model::Timestamp::now();
-            let plan = mto_runtime::plan::plan(&manifests, now).map_err(|e| e.to_string())?;
+            let plan = mto_runtime::cli::plan::plan(&manifests, now).map_err(|e| e.to_string())?;
             match output {
                 Output::Text => to_stdout(plan.render_text())?,
                 Output::Yaml => to_stdout(plan.render_yaml().map_err(|e| e.to_string())?)?,
@@ -256,7 +256,7 @@ fn load(files: &[PathBuf]) -> (Vec<Located>, Vec<String>) {
 /// (then release the lease for a fast hand-over) or until the lease is lost
 /// (then exit non-zero, to be restarted as a candidate).
 async fn operate(args: RunArgs) -> Result<(), String> {
-    use mto_runtime::{cache, lease, metrics, operator, serve};
+    use mto_runtime::operator::{self, journal, lease, metrics, serve};
 
     init_logs(args.log_format);
     let client = kube::Client::try_default()
@@ -267,7 +267,6 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         .clone()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("mto-{}", std::process::id()));
-    let cache = Arc::new(cache::Cache::default());
     let metrics = Arc::new(metrics::Metrics::default());
     let leading = Arc::new(AtomicBool::new(false));
     let journal = if args.no_journal {
@@ -276,10 +275,29 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         if let Some(dir) = args.journal.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let journal =
-            mto_runtime::journal::Journal::open(&args.journal).map_err(|e| e.to_string())?;
+        let journal = journal::Journal::open(&args.journal).map_err(|e| e.to_string())?;
         Some(Arc::new(journal))
     };
+    let config = operator::ControllerConfig {
+        driver: mto_model::driver::Config {
+            concurrency: usize::from(args.concurrency.max(1)),
+            debounce: Duration::from_millis(args.debounce_ms),
+            backoff: mto_model::driver::Backoff::default(),
+        },
+        identity: identity.clone(),
+        clock: match args.clock_start {
+            Some(start) => operator::clock::Clock::starting_at(start, args.clock_speed),
+            None => {
+                operator::clock::Clock::starting_at(mto_model::Timestamp::now(), args.clock_speed)
+            }
+        },
+    };
+    let shared = Arc::new(operator::Shared::new(
+        client.clone(),
+        metrics.clone(),
+        journal.clone(),
+        &config,
+    ));
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let shutdown = move || {
@@ -294,17 +312,17 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         let _ = stop.send(true);
     });
     let endpoints = serve::Endpoints {
-        metrics: metrics.clone(),
-        cache: cache.clone(),
+        metrics,
+        shared: shared.clone(),
         leading: leading.clone(),
-        journal: journal.clone(),
+        journal,
     };
     let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
 
     let mut elector = args.leader_elect.then(|| {
         lease::Elector::new(
             client.clone(),
-            lease::LeaseConfig {
+            mto_model::lease::LeaseConfig {
                 name: args.lease_name.clone(),
                 namespace: args.lease_namespace.clone(),
                 identity: identity.clone(),
@@ -322,21 +340,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
     }
     leading.store(true, Ordering::Relaxed);
 
-    let config = operator::ControllerConfig {
-        concurrency: args.concurrency,
-        debounce: Duration::from_millis(args.debounce_ms),
-        backoff_base: Duration::from_millis(500),
-        backoff_max: Duration::from_secs(300),
-        identity,
-        clock: match args.clock_start {
-            Some(start) => mto_runtime::clock::Clock::starting_at(start, args.clock_speed),
-            None => mto_runtime::clock::Clock::starting_at(
-                mto_model::Timestamp::now(),
-                args.clock_speed,
-            ),
-        },
-    };
-    let controller = operator::run(client, cache, metrics, journal, config, shutdown());
+    let controller = operator::run(shared, shutdown());
     let outcome = match elector.as_mut() {
         Some(elector) => tokio::select! {
             () = controller => Ok(()),
@@ -404,21 +408,24 @@ fn init_logs(format: LogFormat) {
 fn history_file(
     journal: &std::path::Path,
     tenant: &str,
-) -> Result<Vec<mto_runtime::journal::Entry>, String> {
+) -> Result<Vec<mto_runtime::operator::journal::Entry>, String> {
     if !journal.exists() {
         return Err(format!(
             "{}: no journal here (fix: pass --journal, or --server to ask the running operator)",
             journal.display()
         ));
     }
-    let journal = mto_runtime::journal::Journal::open(journal).map_err(|e| {
+    let journal = mto_runtime::operator::journal::Journal::open(journal).map_err(|e| {
         format!("{e} (fix: while the operator runs, ask it: --server http://127.0.0.1:8080)")
     })?;
     journal.history(tenant).map_err(|e| e.to_string())
 }
 
 /// Asks a running operator for a tenant's history (`GET /history/{tenant}`).
-fn history_from(server: &str, tenant: &str) -> Result<Vec<mto_runtime::journal::Entry>, String> {
-    let body = mto_runtime::serve::http_get(server, &format!("/history/{tenant}"))?;
+fn history_from(
+    server: &str,
+    tenant: &str,
+) -> Result<Vec<mto_runtime::operator::journal::Entry>, String> {
+    let body = mto_runtime::operator::serve::http_get(server, &format!("/history/{tenant}"))?;
     serde_json::from_str(&body).map_err(|e| format!("{server}: unexpected answer: {e}"))
 }

@@ -16,6 +16,7 @@ use kube::api::{Api, ListParams};
 use mto_model::api::{
     ClusterResourceSupervisor, IntegrationConfig, Quota, ResourceSupervisor, Tenant,
 };
+use mto_model::view::Observed as _;
 
 #[tokio::test]
 #[ignore = "needs a control plane: deploy/testenv/run"]
@@ -196,12 +197,13 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
     let client = client().await;
     let mut last_round = usize::MAX;
     for round in 0..8 {
-        let cluster = mto_runtime::observe::observe(&client)
+        let view = mto_runtime::operator::watch::observe(&client)
             .await
             .expect("observe");
+        let cluster = view.snapshot();
         let mut writes = 0;
-        for tenant in cluster.objects().tenants.values() {
-            let decision = mto_model::tenant::decide(tenant, &cluster, mto_model::Timestamp::now());
+        for tenant in cluster.shelf::<mto_model::api::Tenant>().iter() {
+            let decision = mto_model::tenant::decide(tenant, cluster, mto_model::Timestamp::now());
             for action in &decision.actions {
                 writes += 1;
                 if let Err(e) = mto_runtime::execute::execute(&client, action).await {
@@ -222,20 +224,18 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
         "a real cluster must reach zero writes at steady state"
     );
 
-    let cluster = mto_runtime::observe::observe(&client)
+    let view = mto_runtime::operator::watch::observe(&client)
         .await
         .expect("observe");
+    let cluster = view.snapshot();
     for name in ["alpha", "beta", "gamma"] {
-        let phase = cluster.objects().tenants[name]
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.clone());
+        let phase = cluster
+            .tenant(name)
+            .and_then(|t| t.status.as_ref()?.phase.clone());
         assert_eq!(phase.as_deref(), Some("Active"), "tenant {name}");
     }
     let staging = cluster
-        .objects()
-        .namespaces
-        .get("alpha-staging")
+        .namespace("alpha-staging")
         .expect("alpha-staging created");
     assert_eq!(
         staging
@@ -248,10 +248,8 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
     );
     assert!(
         cluster
-            .objects()
-            .resource_quotas
-            .get("alpha-staging")
-            .is_some_and(|q| q.contains_key("tenant-quota"))
+            .resource_quota("alpha-staging", "tenant-quota")
+            .is_some()
     );
     // Isolation, as the apiserver's RBAC sees it.
     let can = |verb: &str, ns: &str, user: &str| {

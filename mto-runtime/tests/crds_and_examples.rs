@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mto_model::manifest::Manifest;
-use mto_runtime::files::read_manifests as read_file;
+use mto_runtime::cli::files::read_manifests as read_file;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -24,7 +24,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn checked_in_crds_match_the_code() {
-    let generated: BTreeMap<String, String> = mto_runtime::crds::render()
+    let generated: BTreeMap<String, String> = mto_runtime::cli::crds::render()
         .expect("render")
         .into_iter()
         .collect();
@@ -169,11 +169,12 @@ fn plan_of_the_examples_settles_every_tenant() {
                 .map(|d| d.expect("doc").manifest),
         );
     }
-    let plan = mto_runtime::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH).expect("plan");
+    let plan =
+        mto_runtime::cli::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH).expect("plan");
     let phases: Vec<(&str, &str)> = plan
         .tenants
         .iter()
-        .map(|(n, _, p)| (n.as_str(), p.as_str()))
+        .map(|t| (t.name.as_str(), t.phase.as_str()))
         .collect();
     assert_eq!(
         phases,

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::{ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin};
 use mto_model::Timestamp;
-use mto_model::snapshot::Snapshot;
+use mto_model::apiserver::ApiServer;
+use mto_model::view::{Observed as _, View};
 use serde_json::Value;
 
 /// The operator binary, running.
@@ -90,7 +91,7 @@ impl Operator {
     }
 
     fn get(&self, path: &str) -> Option<String> {
-        mto_runtime::serve::http_get(&self.address, path).ok()
+        mto_runtime::operator::serve::http_get(&self.address, path).ok()
     }
 
     /// Sum of a metric's samples whose line contains every filter.
@@ -246,12 +247,12 @@ fn can(user: &str, verb: &str, resource: &str, namespace: &str) -> bool {
         == "yes"
 }
 
-fn observe() -> Snapshot {
+fn observe() -> View {
     tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(async {
             let client = common::client().await;
-            mto_runtime::observe::observe(&client)
+            mto_runtime::operator::watch::observe(&client)
                 .await
                 .expect("observe")
         })
@@ -259,29 +260,29 @@ fn observe() -> Snapshot {
 
 /// The object writes the model needs to take `before` to the tenant's
 /// current spec: the least any executor can do.
-fn minimum_object_writes(before: &Snapshot, name: &str) -> usize {
-    let current: mto_model::api::Tenant =
+fn minimum_object_writes(before: &View, name: &str) -> usize {
+    let mut current: mto_model::api::Tenant =
         serde_json::from_value(tenant(name).expect("tenant")).expect("typed tenant");
-    let mut cluster = before.clone();
+    let mut cluster = ApiServer::from(before.snapshot().clone());
     let mut writes = 0;
-    let mut settled_tenant = current;
-    // The status is the operator's, not the edit's.
-    settled_tenant.status = before
-        .objects()
-        .tenants
-        .get(name)
-        .and_then(|t| t.status.clone());
-    cluster.put_tenant(settled_tenant);
+    // The edit, as its author made it: a replace of what was read.
+    current.metadata.resource_version = before
+        .snapshot()
+        .tenant(name)
+        .and_then(|t| t.metadata.resource_version.clone());
+    cluster
+        .put(current.into(), Timestamp::now())
+        .expect("the edit");
     for _ in 0..10 {
-        let t = cluster.objects().tenants[name].clone();
-        let decision = mto_model::tenant::decide(&t, &cluster, Timestamp::now());
+        let t = cluster.snapshot().tenant(name).cloned().expect("tenant");
+        let decision = mto_model::tenant::decide(&t, cluster.snapshot(), Timestamp::now());
         if decision.actions.is_empty() {
             break;
         }
         for action in &decision.actions {
             writes += usize::from(action.is_object_write());
             cluster
-                .execute(action)
+                .execute(action, Timestamp::now())
                 .expect("the model's own actions execute");
         }
     }

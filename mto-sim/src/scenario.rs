@@ -19,6 +19,10 @@
 //!   - at: 1d
 //!     delete: {kind: Tenant, name: alpha}        # or Quota, Namespace, and with
 //!                                                 # a namespace: RoleBinding, …
+//!   - at: 30h
+//!     crash: 0                                    # or expireWatch: 0, or
+//!                                                 # partition: {replica: 0, for: 1m}
+//! operator: {replicas: 2, concurrency: 8, clockSkew: 90s}
 //! faults:
 //!   conflicts: 0.05
 //!   until: 1d
@@ -33,6 +37,8 @@ use serde::Deserialize;
 /// A parsed scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// How the operator runs: replicas, concurrency, their clocks.
+    pub operator: OperatorPlan,
     /// Its name.
     pub name: String,
     /// What it shows.
@@ -62,13 +68,64 @@ pub struct TimedAction {
     pub action: UserAction,
 }
 
-/// What a user does.
+/// What a user does, or what happens to the operator.
 #[derive(Clone, Debug)]
 pub enum UserAction {
     /// Create or replace objects.
     Apply(Vec<Manifest>),
     /// Delete an object.
     Delete(ObjectKey),
+    /// An operator replica crashes (and restarts).
+    Crash(usize),
+    /// An operator replica's watches expire (and it re-lists).
+    ExpireWatch(usize),
+    /// An operator replica cannot reach the apiserver for a while.
+    Partition(Partition),
+}
+
+/// A replica cut off from the apiserver.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// Which replica (0 is the first).
+    pub replica: usize,
+    /// For how long.
+    #[serde(rename = "for", with = "duration_text")]
+    pub duration: Duration,
+}
+
+/// How the simulated operator runs.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OperatorPlan {
+    /// Replicas; with more than one they elect a leader on a Lease.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+    /// Objects reconciled at once (`mto run --concurrency`).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// How far apart the replicas' clocks are: replica `i` runs `i` times
+    /// this much ahead of the first.
+    #[serde(default, with = "duration_text::option")]
+    pub clock_skew: Option<Duration>,
+}
+
+impl Default for OperatorPlan {
+    fn default() -> Self {
+        OperatorPlan {
+            replicas: default_replicas(),
+            concurrency: default_concurrency(),
+            clock_skew: None,
+        }
+    }
+}
+
+fn default_replicas() -> usize {
+    1
+}
+
+fn default_concurrency() -> usize {
+    8
 }
 
 /// An object by kind, name and (for namespaced kinds) namespace.
@@ -197,6 +254,9 @@ pub struct FaultPlan {
     /// Users edit or delete objects mto manages this many times a day.
     #[serde(default)]
     pub user_edits_per_day: f64,
+    /// The operator crashes once, right after its N-th write of a life.
+    #[serde(default)]
+    pub crash_after_writes: Option<u64>,
     /// No fault after this point, so the run can show convergence.
     #[serde(default, with = "duration_text::option")]
     pub until: Option<Duration>,
@@ -243,6 +303,8 @@ struct RawScenario {
     actions: Vec<RawAction>,
     #[serde(default)]
     faults: FaultPlan,
+    #[serde(default)]
+    operator: OperatorPlan,
 }
 
 #[derive(Deserialize, Default)]
@@ -265,6 +327,12 @@ struct RawAction {
     apply: Option<String>,
     #[serde(default)]
     delete: Option<ObjectKey>,
+    #[serde(default)]
+    crash: Option<usize>,
+    #[serde(default)]
+    expire_watch: Option<usize>,
+    #[serde(default)]
+    partition: Option<Partition>,
 }
 
 impl Scenario {
@@ -324,7 +392,41 @@ impl Scenario {
         }
         let mut actions = Vec::new();
         for (i, a) in raw.actions.iter().enumerate() {
+            let verbs = [
+                a.apply.is_some(),
+                a.delete.is_some(),
+                a.crash.is_some(),
+                a.expire_watch.is_some(),
+                a.partition.is_some(),
+            ];
+            if verbs.iter().filter(|v| **v).count() != 1 {
+                problems.push(format!(
+                    "{file}: actions[{i}]: give exactly one of `apply`, `delete`, `crash`, `expireWatch` or `partition`"
+                ));
+                continue;
+            }
+            let replica = a
+                .crash
+                .or(a.expire_watch)
+                .or(a.partition.as_ref().map(|p| p.replica));
+            if let Some(r) = replica
+                && r >= raw.operator.replicas
+            {
+                problems.push(format!(
+                    "{file}: actions[{i}]: replica {r} does not exist; replicas are numbered from 0 to {}",
+                    raw.operator.replicas.saturating_sub(1)
+                ));
+                continue;
+            }
             let action = match (&a.apply, &a.delete) {
+                _ if a.crash.is_some() => UserAction::Crash(a.crash.unwrap_or_default()),
+                _ if a.expire_watch.is_some() => {
+                    UserAction::ExpireWatch(a.expire_watch.unwrap_or_default())
+                }
+                _ if a.partition.is_some() => match a.partition.clone() {
+                    Some(p) => UserAction::Partition(p),
+                    None => continue,
+                },
                 (Some(text), None) => {
                     let label = PathBuf::from(format!("{file} (actions[{i}].apply)"));
                     let mut docs = Vec::new();
@@ -349,12 +451,7 @@ impl Scenario {
                     }
                     UserAction::Delete(key.clone())
                 }
-                _ => {
-                    problems.push(format!(
-                        "{file}: actions[{i}]: give exactly one of `apply` or `delete`"
-                    ));
-                    continue;
-                }
+                _ => continue,
             };
             actions.push(TimedAction { at: a.at, action });
         }
@@ -370,6 +467,11 @@ impl Scenario {
                     "{file}: faults.{name}: {rate} is not a share between 0 and 1"
                 ));
             }
+        }
+        if raw.operator.replicas == 0 || raw.operator.concurrency == 0 {
+            problems.push(format!(
+                "{file}: operator: replicas and concurrency must be at least 1"
+            ));
         }
         if raw.faults.user_edits_per_day < 0.0 {
             problems.push(format!(
@@ -393,7 +495,9 @@ impl Scenario {
                     wake_schedule: h.wake_schedule.clone(),
                     time_zone: (!zone.is_empty()).then_some(zone),
                 };
-                if let Err(errors) = mto_model::schedule::Hibernation::compile(&schedule) {
+                if let Err(errors) =
+                    mto_model::hibernation::schedule::Hibernation::compile(&schedule)
+                {
                     for (field, why) in errors {
                         let field =
                             field.replace("spec.schedule.", "cluster.generate.hibernation.");
@@ -406,6 +510,7 @@ impl Scenario {
             return Err(ScenarioError::Manifests(problems));
         }
         Ok(Scenario {
+            operator: raw.operator,
             name: raw.name,
             description: raw.description,
             seed: raw.seed,
@@ -610,6 +715,12 @@ mod tests {
             e.to_string().contains("actions[0]: give exactly one"),
             "{e}"
         );
+        let e = Scenario::parse(
+            Path::new("s.yaml"),
+            "name: x\nduration: 1d\nactions:\n  - at: 1h\n    crash: 1\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("replica 1 does not exist"), "{e}");
     }
 
     #[test]

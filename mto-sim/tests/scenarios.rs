@@ -210,7 +210,7 @@ fn a_reader_that_stops_early_is_not_an_error() {
 
 #[test]
 fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
-    use mto_model::observed::Observed;
+    use mto_model::view::Observed;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let deletes = [
         "{kind: Namespace, name: alpha-dev}",
@@ -250,7 +250,7 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
             "the run ended early"
         );
     }
-    let view = sim.store().view();
+    let view = sim.cluster().snapshot();
     assert!(view.namespace("alpha-dev").is_some(), "the namespace");
     assert!(
         view.role_bindings("alpha-staging")
@@ -263,10 +263,8 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
         "the resource quota"
     );
     assert!(
-        view.objects()
-            .limit_ranges
-            .get("beta-jobs")
-            .is_some_and(|m| m.contains_key("tenant-limit-range")),
+        view.limit_range("beta-jobs", "tenant-limit-range")
+            .is_some(),
         "the limit range"
     );
 
@@ -287,10 +285,10 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
         ["LimitRange/beta-jobs/no-such-range: not found"],
         "a missing object is reported"
     );
-    let view = sim.store().view();
+    let view = sim.cluster().snapshot();
     assert!(view.tenant("gamma").is_none(), "gamma is gone");
     assert!(
-        !view.objects().quotas.contains_key("medium"),
+        view.quota("medium").is_none(),
         "a Quota is the platform team's: it stays deleted"
     );
 }
@@ -307,7 +305,7 @@ fn a_run_that_never_settles_says_what_kept_it_busy() {
     };
     assert_eq!(stuck.change, "initial cluster");
     assert!(
-        stuck.busy.contains("the operator is down") || stuck.busy.contains("beta"),
+        stuck.busy.contains("replica 0 is down") || stuck.busy.contains("beta"),
         "{}",
         stuck.busy
     );

@@ -2,17 +2,26 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use proptest::prelude::*;
 
 use super::*;
-use crate::api::{ClusterResourceSupervisorSpec, NamespaceSelection, ResourceSupervisorSpec};
-use crate::labels::TENANT_LABEL;
+use crate::action::{Object, Patch};
+use crate::api::{
+    ClusterResourceSupervisor, ClusterResourceSupervisorSpec, IntegrationConfig, ManualOverride,
+    NamespaceSelection, ResourceSupervisor, ResourceSupervisorSpec, SleepSchedule,
+};
+use crate::apiserver::ApiServer;
+use crate::labels::{HIBERNATION_EXCLUDE_ANNOTATION, OVERRIDE_ANNOTATION, TENANT_LABEL};
 use crate::machine::{allowed, assert_sound};
-use crate::snapshot::Snapshot;
+use crate::view::{Kind, ObjectRef, Observed as _, Snapshot};
 
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn created() -> Timestamp {
+    at("2026-11-01T00:00:00Z")
 }
 
 fn meta(namespace: &str, name: &str, annotations: &[(&str, &str)]) -> ObjectMeta {
@@ -72,7 +81,7 @@ fn namespace(name: &str, labels: &[(&str, &str)]) -> Namespace {
     }
 }
 
-fn nightly(namespace: &str) -> Supervisor {
+fn nightly(namespace: &str) -> ResourceSupervisor {
     let mut s = ResourceSupervisor::new(
         "nightly",
         ResourceSupervisorSpec {
@@ -84,52 +93,55 @@ fn nightly(namespace: &str) -> Supervisor {
         },
     );
     s.metadata.namespace = Some(namespace.into());
-    s.metadata.generation = Some(1);
-    s.metadata.creation_timestamp = Some(Time(at("2026-11-01T00:00:00Z")));
-    Supervisor::Namespaced(s)
+    s
+}
+
+fn nightly_id(namespace: &str) -> SupervisorId {
+    SupervisorId::Namespaced {
+        namespace: namespace.into(),
+        name: "nightly".into(),
+    }
+}
+
+/// A person creates or replaces an object, at the time supervisors are made.
+fn put(c: &mut ApiServer, object: impl Into<Object>) {
+    c.put(object.into(), created())
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// A cluster with namespace `dev`: web (3), db (2), an excluded job (4),
 /// and the privileged `kube-system` with a deployment of its own.
-fn cluster() -> Snapshot {
-    let mut s = Snapshot::default();
-    s.set_integration(
-        crate::integration::Integration::compile(Some(
-            &serde_json::from_value(serde_json::json!({
-                "apiVersion": "tenantoperator.stakater.com/v1beta1",
-                "kind": "IntegrationConfig",
-                "metadata": {"name": "c", "namespace": "mto-system"},
-                "spec": {"accessControl": {"privileged": {"namespaces": ["^kube-.*"]}}}
-            }))
-            .expect("config"),
-        ))
-        .expect("compiles"),
+fn cluster() -> ApiServer {
+    let mut c = ApiServer::default();
+    put(&mut c, namespace("mto-system", &[]));
+    let config: IntegrationConfig = serde_json::from_value(serde_json::json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta1",
+        "kind": "IntegrationConfig",
+        "metadata": {"name": "c", "namespace": "mto-system"},
+        "spec": {"accessControl": {"privileged": {"namespaces": ["^kube-.*"]}}}
+    }))
+    .expect("config");
+    put(&mut c, config);
+    put(&mut c, namespace("dev", &[(TENANT_LABEL, "alpha")]));
+    put(&mut c, namespace("kube-system", &[(TENANT_LABEL, "alpha")]));
+    put(&mut c, deployment_of("dev", "web", 3, &[]));
+    put(&mut c, stateful_set_of("dev", "db", 2));
+    put(
+        &mut c,
+        deployment_of("dev", "job", 4, &[(HIBERNATION_EXCLUDE_ANNOTATION, "true")]),
     );
-    s.put_namespace(namespace("dev", &[("stakater.com/tenant", "alpha")]));
-    s.put_namespace(namespace(
-        "kube-system",
-        &[("stakater.com/tenant", "alpha")],
-    ));
-    s.put(deployment_of("dev", "web", 3, &[]));
-    s.put(stateful_set_of("dev", "db", 2));
-    s.put(deployment_of(
-        "dev",
-        "job",
-        4,
-        &[(HIBERNATION_EXCLUDE_ANNOTATION, "true")],
-    ));
-    s.put(deployment_of("kube-system", "dns", 2, &[]));
-    s
+    put(&mut c, deployment_of("kube-system", "dns", 2, &[]));
+    c
 }
 
 /// Decides and carries everything out until nothing is left to do.
-fn settle(cluster: &mut Snapshot, key: &str, now: Timestamp) -> Vec<SupervisorDecision> {
+fn settle(c: &mut ApiServer, id: &SupervisorId, now: Timestamp) -> Vec<SupervisorDecision> {
     let mut decisions = Vec::new();
     for _ in 0..10 {
-        let Some(supervisor) = cluster.objects().supervisors.get(key).cloned() else {
+        let Some(supervisor) = Supervisor::find(c.snapshot(), id) else {
             return decisions;
         };
-        let decision = decide(&supervisor, cluster, now);
+        let decision = decide(supervisor, c.snapshot(), now);
         assert!(
             allowed(decision.from, decision.phase),
             "{:?} → {:?}",
@@ -138,24 +150,41 @@ fn settle(cluster: &mut Snapshot, key: &str, now: Timestamp) -> Vec<SupervisorDe
         );
         let steady = decision.actions.is_empty();
         for action in &decision.actions {
-            cluster.execute_supervisor(action).expect("executes");
+            c.execute(action, now).expect("executes");
         }
         decisions.push(decision);
         if steady {
             return decisions;
         }
     }
-    panic!("{key} did not settle at {now}");
+    panic!("{} did not settle at {now}", id.key());
 }
 
-fn replicas(cluster: &Snapshot, kind: WorkloadKind, namespace: &str, name: &str) -> i32 {
-    let w = match kind {
-        WorkloadKind::Deployment => deployment(&cluster.objects().deployments[namespace][name]),
-        WorkloadKind::StatefulSet => {
-            stateful_set(&cluster.objects().stateful_sets[namespace][name])
-        }
-    };
-    w.replicas
+fn find<'a>(c: &'a Snapshot, kind: &Kind, namespace: &str, name: &str) -> Option<Workload<'a>> {
+    match kind {
+        Kind::Deployment => c.get::<Deployment>(namespace, name).map(workload),
+        _ => c.get::<StatefulSet>(namespace, name).map(workload),
+    }
+}
+
+fn replicas(c: &ApiServer, kind: Kind, namespace: &str, name: &str) -> i32 {
+    find(c.snapshot(), &kind, namespace, name)
+        .map(|w| w.replicas)
+        .unwrap_or_else(|| panic!("no {kind} {namespace}/{name}"))
+}
+
+fn status(c: &ApiServer, id: &SupervisorId) -> crate::api::ResourceSupervisorStatus {
+    Supervisor::find(c.snapshot(), id)
+        .and_then(|s| s.status().cloned())
+        .expect("status")
+}
+
+fn decide_at(c: &ApiServer, id: &SupervisorId, now: Timestamp) -> SupervisorDecision {
+    decide(
+        Supervisor::find(c.snapshot(), id).expect("supervisor"),
+        c.snapshot(),
+        now,
+    )
 }
 
 #[test]
@@ -166,228 +195,286 @@ fn the_machine_is_sound() {
 #[test]
 fn a_night_puts_workloads_to_sleep_and_the_morning_brings_back_their_counts() {
     let mut c = cluster();
-    let supervisor = nightly("dev");
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    let key = id.key();
 
-    let evening = settle(&mut c, &key, at("2026-11-25T21:00:00Z"));
+    let evening = settle(&mut c, &id, at("2026-11-25T21:00:00Z"));
     assert!(matches!(
         evening[0].actions[0],
-        SupervisorAction::AddFinalizer { .. }
+        Action::Patch {
+            reason: Reason::AddFinalizer,
+            ..
+        }
     ));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    let status = c.objects().supervisors[&key]
-        .status()
-        .cloned()
-        .expect("status");
-    assert_eq!(status.current_status.as_deref(), Some("awake"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+    let s = status(&c, &id);
+    assert_eq!(s.current_status.as_deref(), Some("awake"));
     assert_eq!(
-        status.next_transition_time.as_deref(),
+        s.next_transition_time.as_deref(),
         Some("2026-11-25T22:00:00Z")
     );
 
-    let night = settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
+    let night = settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
     assert_eq!(night[0].phase, SupervisorPhase::Sleeping);
     let sleeps = night[0]
         .actions
         .iter()
-        .filter(|a| matches!(a, SupervisorAction::Sleep { .. }))
+        .filter(|a| a.reason() == Some(Reason::Sleep))
         .count();
     assert_eq!(
         sleeps, 2,
         "web and db; not the excluded job, not kube-system"
     );
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
-    assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 0);
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "job"), 4);
-    assert_eq!(
-        replicas(&c, WorkloadKind::Deployment, "kube-system", "dns"),
-        2
-    );
-    let web = deployment(&c.objects().deployments["dev"]["web"]);
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 0);
+    assert_eq!(replicas(&c, Kind::StatefulSet, "dev", "db"), 0);
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "job"), 4);
+    assert_eq!(replicas(&c, Kind::Deployment, "kube-system", "dns"), 2);
+    let web = find(c.snapshot(), &Kind::Deployment, "dev", "web").expect("web");
     assert_eq!(web.saved_replicas(), Some(3));
     assert_eq!(web.slept_by(), Some(key.as_str()));
-    let status = c.objects().supervisors[&key]
-        .status()
-        .cloned()
-        .expect("status");
-    assert_eq!(status.current_status.as_deref(), Some("asleep"));
-    assert_eq!(status.sleeping_namespaces, ["dev"]);
+    let s = status(&c, &id);
+    assert_eq!(s.current_status.as_deref(), Some("asleep"));
+    assert_eq!(s.sleeping_namespaces, ["dev"]);
     assert_eq!(
-        status
-            .sleeping_applications
+        s.sleeping_applications
             .iter()
             .map(|a| (a.kind.as_str(), a.name.as_str(), a.replicas))
             .collect::<Vec<_>>(),
         [("Deployment", "web", 3), ("StatefulSet", "db", 2)]
     );
     assert_eq!(
-        status.next_transition_time.as_deref(),
+        s.next_transition_time.as_deref(),
         Some("2026-11-26T06:00:00Z")
     );
     // Asleep and nothing changed: no writes.
     assert!(
-        decide(
-            &c.objects().supervisors[&key],
-            &c,
-            at("2026-11-26T03:00:00Z")
-        )
-        .actions
-        .is_empty()
+        decide_at(&c, &id, at("2026-11-26T03:00:00Z"))
+            .actions
+            .is_empty()
     );
 
-    let morning = settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
+    let morning = settle(&mut c, &id, at("2026-11-26T06:00:00Z"));
     assert_eq!(morning[0].phase, SupervisorPhase::Waking);
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 2);
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+    assert_eq!(replicas(&c, Kind::StatefulSet, "dev", "db"), 2);
+    let web = find(c.snapshot(), &Kind::Deployment, "dev", "web").expect("web");
+    assert_eq!(web.slept_by(), None);
+    assert!(web.meta.annotations.is_none());
+}
+
+#[test]
+fn the_sleep_patch_saves_the_count_and_swaps_on_the_version_read() {
+    let web = deployment_of("dev", "web", 3, &[]);
+    let mut read = web.clone();
+    read.metadata.resource_version = Some("41".into());
+    let action = sleep_patch(&workload(&read), 3, "ResourceSupervisor/dev/nightly");
+    let Action::Patch {
+        patch: Patch::Merge(patch),
+        target,
+        ..
+    } = &action
+    else {
+        panic!("{action:?}");
+    };
     assert_eq!(
-        deployment(&c.objects().deployments["dev"]["web"]).slept_by(),
-        None
+        *target,
+        ObjectRef::namespaced(Kind::Deployment, "dev", "web")
     );
-    assert!(
-        c.objects().deployments["dev"]["web"]
-            .metadata
-            .annotations
-            .is_none()
+    assert_eq!(
+        patch.to_json(),
+        serde_json::json!({
+            "metadata": {
+                "annotations": {
+                    "hibernation.stakater.com/replicas": "3",
+                    "hibernation.stakater.com/slept-by": "ResourceSupervisor/dev/nightly"
+                },
+                "resourceVersion": "41"
+            },
+            "spec": {"replicas": 0}
+        })
+    );
+    let Action::Patch {
+        patch: Patch::Merge(patch),
+        ..
+    } = wake_patch(&workload(&read), 3)
+    else {
+        panic!("a patch");
+    };
+    assert_eq!(
+        patch.to_json(),
+        serde_json::json!({
+            "metadata": {
+                "annotations": {
+                    "hibernation.stakater.com/replicas": null,
+                    "hibernation.stakater.com/slept-by": null
+                },
+                "resourceVersion": "41"
+            },
+            "spec": {"replicas": 3}
+        })
     );
 }
 
 #[test]
 fn a_workload_scaled_up_while_asleep_sleeps_again_and_wakes_with_the_new_count() {
     let mut c = cluster();
-    let supervisor = nightly("dev");
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
-    settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
     // A GitOps sync sets web to 5 at 01:00.
-    c.edit_workload(
-        &WorkloadRef {
-            kind: WorkloadKind::Deployment,
-            namespace: "dev".into(),
-            name: "web".into(),
-        },
-        |_, r| *r = Some(5),
-    );
-    let night = settle(&mut c, &key, at("2026-11-26T01:00:00Z"));
-    assert!(
-        night[0]
-            .actions
-            .iter()
-            .any(|a| matches!(a, SupervisorAction::Sleep { saved: 5, .. }))
-    );
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
-    settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 5);
+    put(&mut c, deployment_of("dev", "web", 5, &[]));
+    let night = settle(&mut c, &id, at("2026-11-26T01:00:00Z"));
+    assert!(night[0].actions.iter().any(|a| matches!(
+        a,
+        Action::Patch { reason: Reason::Sleep, patch, .. }
+            if patch.merge().and_then(|p| p.annotations.get(crate::labels::SAVED_REPLICAS_ANNOTATION)) == Some(&Some("5".into()))
+    )));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 0);
+    settle(&mut c, &id, at("2026-11-26T06:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 5);
 }
 
 #[test]
 fn an_excluded_namespace_never_sleeps_and_wakes_if_excluded_while_asleep() {
     let mut c = cluster();
-    let supervisor = nightly("dev");
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
-    settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
-    let mut dev = c.objects().namespaces["dev"].clone();
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 0);
+    let mut dev = c.snapshot().namespace("dev").cloned().expect("dev");
     dev.metadata.annotations =
         Some([(HIBERNATION_EXCLUDE_ANNOTATION.to_owned(), "true".to_owned())].into());
-    c.put_namespace(dev);
-    settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 2);
+    put(&mut c, dev);
+    settle(&mut c, &id, at("2026-11-25T23:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+    assert_eq!(replicas(&c, Kind::StatefulSet, "dev", "db"), 2);
     // And the next night leaves it alone.
-    settle(&mut c, &key, at("2026-11-26T22:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
+    settle(&mut c, &id, at("2026-11-26T22:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
 }
 
 #[test]
 fn a_workload_created_while_asleep_goes_to_sleep_too() {
     let mut c = cluster();
-    let supervisor = nightly("dev");
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
-    settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    c.put(deployment_of("dev", "late", 2, &[]));
-    settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "late"), 0);
-    settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "late"), 2);
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
+    put(&mut c, deployment_of("dev", "late", 2, &[]));
+    settle(&mut c, &id, at("2026-11-25T23:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "late"), 0);
+    settle(&mut c, &id, at("2026-11-26T06:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "late"), 2);
+}
+
+/// A person annotates the supervisor (a replace of what they read).
+fn annotate(c: &mut ApiServer, id: &SupervisorId, value: &str) {
+    let SupervisorId::Namespaced { namespace, name } = id else {
+        panic!("namespaced");
+    };
+    let mut s = c
+        .snapshot()
+        .get::<ResourceSupervisor>(namespace, name)
+        .cloned()
+        .expect("supervisor");
+    s.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(OVERRIDE_ANNOTATION.into(), value.into());
+    put(c, s);
 }
 
 #[test]
 fn a_manual_wake_holds_until_the_next_scheduled_transition() {
     let mut c = cluster();
-    let supervisor = nightly("dev");
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
-    settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    c.edit_supervisor(&key, |s| {
-        s.meta_mut()
-            .annotations
-            .get_or_insert_with(BTreeMap::new)
-            .insert(OVERRIDE_ANNOTATION.into(), "wake".into());
-    });
-    settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    let status = c.objects().supervisors[&key]
-        .status()
-        .cloned()
-        .expect("status");
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
+    annotate(&mut c, &id, "wake");
+    settle(&mut c, &id, at("2026-11-25T23:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+    let s = status(&c, &id);
     assert_eq!(
-        status.manual_override,
+        s.manual_override,
         Some(ManualOverride {
             action: "wake".into(),
             until: Some("2026-11-26T06:00:00Z".into()),
         })
     );
-    assert_eq!(status.current_status.as_deref(), Some("awake"));
+    assert_eq!(s.current_status.as_deref(), Some("awake"));
     // Still overridden at 05:00, steady.
     assert!(
-        decide(
-            &c.objects().supervisors[&key],
-            &c,
-            at("2026-11-26T05:00:00Z")
-        )
-        .actions
-        .is_empty()
+        decide_at(&c, &id, at("2026-11-26T05:00:00Z"))
+            .actions
+            .is_empty()
     );
     // At 06:00 the override ends; the schedule says awake anyway.
-    let ended = settle(&mut c, &key, at("2026-11-26T06:00:00Z"));
+    let ended = settle(&mut c, &id, at("2026-11-26T06:00:00Z"));
     assert!(
         ended[0]
             .actions
             .iter()
-            .any(|a| matches!(a, SupervisorAction::EndOverride { .. }))
+            .any(|a| a.reason() == Some(Reason::EndOverride))
     );
+    let supervisor = Supervisor::find(c.snapshot(), &id).expect("supervisor");
     assert!(
-        c.objects().supervisors[&key]
+        supervisor
             .meta()
             .annotations
             .as_ref()
             .is_none_or(|a| !a.contains_key(OVERRIDE_ANNOTATION))
     );
     // And the next night sleeps on schedule.
-    settle(&mut c, &key, at("2026-11-26T22:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
+    settle(&mut c, &id, at("2026-11-26T22:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 0);
+}
+
+#[test]
+fn an_invalid_override_is_ignored_and_said_so() {
+    let mut c = cluster();
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    annotate(&mut c, &id, "snooze");
+    let decisions = settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
+    assert_eq!(
+        replicas(&c, Kind::Deployment, "dev", "web"),
+        0,
+        "the schedule rules"
+    );
+    let s = status(&c, &id);
+    let condition = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "OverrideValid")
+        .expect("condition");
+    assert_eq!(condition.status, "False");
+    assert!(
+        condition.message.contains("\"snooze\""),
+        "{}",
+        condition.message
+    );
+    assert!(
+        decisions[0]
+            .events
+            .iter()
+            .any(|e| e.warning && e.reason == "Invalid"),
+        "{:?}",
+        decisions[0].events
+    );
 }
 
 #[test]
 fn an_invalid_schedule_scales_nothing_and_says_which_field() {
     let mut c = cluster();
     let mut supervisor = nightly("dev");
-    if let Supervisor::Namespaced(s) = &mut supervisor {
-        s.spec.schedule.sleep_schedule = "0 25 * * *".into();
-        s.spec.schedule.time_zone = Some("Mars/Olympus".into());
-    }
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
-    settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    let status = c.objects().supervisors[&key]
-        .status()
-        .cloned()
-        .expect("status");
-    let valid = status
+    supervisor.spec.schedule.sleep_schedule = "0 25 * * *".into();
+    supervisor.spec.schedule.time_zone = Some("Mars/Olympus".into());
+    put(&mut c, supervisor);
+    let id = nightly_id("dev");
+    let decisions = settle(&mut c, &id, at("2026-11-25T23:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+    let s = status(&c, &id);
+    let valid = s
         .conditions
         .iter()
         .find(|c| c.type_ == "ScheduleValid")
@@ -399,74 +486,85 @@ fn an_invalid_schedule_scales_nothing_and_says_which_field() {
         "{}",
         valid.message
     );
+    assert!(
+        decisions[0].events.iter().any(|e| e.reason == "Invalid"),
+        "a warning event: {:?}",
+        decisions[0].events
+    );
 }
 
 #[test]
 fn deleting_a_supervisor_wakes_what_it_put_to_sleep_before_it_goes() {
     let mut c = cluster();
-    let supervisor = nightly("dev");
-    let key = supervisor.key();
-    c.put_supervisor(supervisor);
-    settle(&mut c, &key, at("2026-11-25T22:00:00Z"));
-    c.edit_supervisor(&key, |s| {
-        s.meta_mut().deletion_timestamp = Some(Time(at("2026-11-25T23:00:00Z")));
-    });
-    settle(&mut c, &key, at("2026-11-25T23:00:00Z"));
+    put(&mut c, nightly("dev"));
+    let id = nightly_id("dev");
+    settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
+    c.delete(&id.object_ref(), None, at("2026-11-25T23:00:00Z"))
+        .expect("deletes");
     assert!(
-        !c.objects().supervisors.contains_key(&key),
+        Supervisor::find(c.snapshot(), &id).is_some(),
+        "its finalizer holds it"
+    );
+    settle(&mut c, &id, at("2026-11-25T23:00:00Z"));
+    assert!(
+        Supervisor::find(c.snapshot(), &id).is_none(),
         "finalizer removed, gone"
     );
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 3);
-    assert_eq!(replicas(&c, WorkloadKind::StatefulSet, "dev", "db"), 2);
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+    assert_eq!(replicas(&c, Kind::StatefulSet, "dev", "db"), 2);
+}
+
+fn cluster_wide(selection: NamespaceSelection) -> ClusterResourceSupervisor {
+    ClusterResourceSupervisor::new(
+        "all",
+        ClusterResourceSupervisorSpec {
+            namespaces: selection,
+            schedule: SleepSchedule::default(),
+        },
+    )
 }
 
 #[test]
 fn a_cluster_supervisor_selects_by_name_and_label_and_an_absent_selector_matches_none() {
     let mut c = cluster();
-    c.put_namespace(namespace("other", &[]));
-    let crs = |selection: NamespaceSelection| {
-        Supervisor::Cluster(ClusterResourceSupervisor::new(
-            "all",
-            ClusterResourceSupervisorSpec {
-                namespaces: selection,
-                schedule: SleepSchedule::default(),
-            },
-        ))
-    };
-    let everything = crs(NamespaceSelection {
+    put(&mut c, namespace("other", &[]));
+    let everything = cluster_wide(NamespaceSelection {
         names: Vec::new(),
         label_selector: Some(LabelSelector::default()),
     });
     assert_eq!(
-        c.supervised_namespaces(&everything)
+        c.snapshot()
+            .supervised_namespaces(&Supervisor::Cluster(&everything))
             .into_iter()
             .collect::<Vec<_>>(),
-        ["dev", "kube-system", "other"]
+        ["dev", "kube-system", "mto-system", "other"]
     );
-    let none = crs(NamespaceSelection::default());
-    assert!(c.supervised_namespaces(&none).is_empty());
-    let by_tenant = crs(NamespaceSelection {
+    let none = cluster_wide(NamespaceSelection::default());
+    assert!(
+        c.snapshot()
+            .supervised_namespaces(&Supervisor::Cluster(&none))
+            .is_empty()
+    );
+    let by_tenant = cluster_wide(NamespaceSelection {
         names: vec!["other".into()],
         label_selector: Some(LabelSelector {
-            match_labels: Some([("stakater.com/tenant".to_owned(), "alpha".to_owned())].into()),
+            match_labels: Some([(TENANT_LABEL.to_owned(), "alpha".to_owned())].into()),
             ..Default::default()
         }),
     });
     assert_eq!(
-        c.supervised_namespaces(&by_tenant)
+        c.snapshot()
+            .supervised_namespaces(&Supervisor::Cluster(&by_tenant))
             .into_iter()
             .collect::<Vec<_>>(),
         ["dev", "kube-system", "other"]
     );
     // An empty sleep schedule sleeps now; privileged namespaces are left alone.
-    let key = everything.key();
-    c.put_supervisor(everything);
-    settle(&mut c, &key, at("2026-11-25T12:00:00Z"));
-    assert_eq!(replicas(&c, WorkloadKind::Deployment, "dev", "web"), 0);
-    assert_eq!(
-        replicas(&c, WorkloadKind::Deployment, "kube-system", "dns"),
-        2
-    );
+    put(&mut c, everything);
+    let id = SupervisorId::Cluster { name: "all".into() };
+    settle(&mut c, &id, at("2026-11-25T12:00:00Z"));
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 0);
+    assert_eq!(replicas(&c, Kind::Deployment, "kube-system", "dns"), 2);
 }
 
 /// One hour of the simulated night: which of the decision's actions land
@@ -492,58 +590,54 @@ proptest! {
             12,
         ),
     ) {
-        let mut c = Snapshot::default();
-        c.put_namespace(namespace("dev", &[]));
+        let mut c = ApiServer::default();
+        put(&mut c, namespace("dev", &[]));
         let mut intended = BTreeMap::new();
         for (i, n) in counts.iter().enumerate() {
             let name = if i == 0 { "web".to_owned() } else { format!("app-{i}") };
             if i % 2 == 0 {
-                c.put(deployment_of("dev", &name, *n, &[]));
-                intended.insert((WorkloadKind::Deployment, name), *n);
+                put(&mut c, deployment_of("dev", &name, *n, &[]));
+                intended.insert((Kind::Deployment, name), *n);
             } else {
-                c.put(stateful_set_of("dev", &name, *n));
-                intended.insert((WorkloadKind::StatefulSet, name), *n);
+                put(&mut c, stateful_set_of("dev", &name, *n));
+                intended.insert((Kind::StatefulSet, name), *n);
             }
         }
-        let supervisor = nightly("dev");
-        let key = supervisor.key();
-        c.put_supervisor(supervisor);
+        put(&mut c, nightly("dev"));
+        let id = nightly_id("dev");
+        let key = id.key();
         // 20:00 to 07:00, one decision an hour, each cut short by a crash.
         for (h, hour) in hours.iter().enumerate() {
             let now = Timestamp::from_second(at("2026-11-25T20:00:00Z").as_second() + 3600 * h as i64).expect("t");
             if let Some(n) = hour.user_scales_web_to {
-                let web = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "dev".into(), name: "web".into() };
-                if c.edit_workload(&web, |_, r| *r = Some(n)).is_some() {
-                    intended.insert((WorkloadKind::Deployment, "web".into()), n);
-                }
+                put(&mut c, deployment_of("dev", "web", n, &[]));
+                intended.insert((Kind::Deployment, "web".into()), n);
             }
-            let decision = decide(&c.objects().supervisors[&key], &c, now);
+            let decision = decide_at(&c, &id, now);
             prop_assert!(allowed(decision.from, decision.phase));
             for action in decision.actions.iter().take(hour.landed) {
-                c.execute_supervisor(action).expect("executes");
+                c.execute(action, now).expect("executes");
             }
-            // The snapshot's sleep index agrees with the workloads' annotations.
-            let indexed: Vec<WorkloadRef> = c.workloads_slept_by(&key).iter().map(|w| w.reference.clone()).collect();
-            let scanned: Vec<WorkloadRef> = c.workloads_in("dev").iter()
+            // The view's sleep index agrees with the workloads' annotations.
+            let v = c.snapshot();
+            let indexed: Vec<ObjectRef> = v.workloads_slept_by(&key).iter().map(|w| w.reference.clone()).collect();
+            let scanned: Vec<ObjectRef> = v.workloads_in("dev").iter()
                 .filter(|w| w.slept_by() == Some(key.as_str()))
                 .map(|w| w.reference.clone())
                 .collect();
             prop_assert_eq!(indexed, scanned);
             for ((kind, name), want) in &intended {
-                let w = match kind {
-                    WorkloadKind::Deployment => deployment(&c.objects().deployments["dev"][name]),
-                    WorkloadKind::StatefulSet => stateful_set(&c.objects().stateful_sets["dev"][name]),
-                };
+                let w = find(v, kind, "dev", name).expect("workload");
                 let asleep_with_count = w.replicas == 0 && w.saved_replicas() == Some(*want);
                 prop_assert!(w.replicas == *want || asleep_with_count,
-                    "{kind:?}/{name} at {} (saved {:?}), intended {want}", w.replicas, w.saved_replicas());
+                    "{kind}/{name} at {} (saved {:?}), intended {want}", w.replicas, w.saved_replicas());
             }
         }
-        settle(&mut c, &key, at("2026-11-26T07:00:00Z"));
+        settle(&mut c, &id, at("2026-11-26T07:00:00Z"));
         for ((kind, name), want) in &intended {
-            prop_assert_eq!(replicas(&c, *kind, "dev", name), *want);
+            prop_assert_eq!(replicas(&c, kind.clone(), "dev", name), *want);
         }
-        prop_assert!(decide(&c.objects().supervisors[&key], &c, at("2026-11-26T07:30:00Z")).actions.is_empty());
+        prop_assert!(decide_at(&c, &id, at("2026-11-26T07:30:00Z")).actions.is_empty());
     }
 }
 
@@ -557,9 +651,9 @@ enum CoverageChange {
     /// ClusterResourceSupervisor k: the namespaces it names, and its selector
     /// (0: none, 1: `{}`, 2: a tenant, 3: a team, 4: a tenant and a team).
     Cluster(usize, Vec<usize>, u8, usize),
-    /// The same, applied by mto (the executor's path).
+    /// The same, applied by mto.
     Applied(usize, Vec<usize>, u8, usize),
-    /// Supervisor k of either scope is removed.
+    /// Supervisor k of either scope is deleted.
     Remove(usize),
     /// Supervisor k's status is written.
     Status(usize),
@@ -620,19 +714,26 @@ fn coverage_change() -> impl Strategy<Value = CoverageChange> {
     ]
 }
 
+/// Every supervisor, by key.
+fn supervisors(c: &Snapshot) -> Vec<SupervisorId> {
+    c.keys()
+        .filter_map(|k| match k {
+            crate::view::Key::Supervisor(id) => Some(id),
+            crate::view::Key::Tenant(_) => None,
+        })
+        .collect()
+}
+
 /// Every supervisor covering `namespace`, by looking at each one.
-fn covering_by_scan(c: &Snapshot, namespace: &str) -> Vec<String> {
+fn covering_by_scan(c: &Snapshot, namespace: &str) -> std::collections::BTreeSet<SupervisorId> {
     let labels = c
-        .objects()
-        .namespaces
-        .get(namespace)
+        .namespace(namespace)
         .and_then(|n| n.metadata.labels.as_ref());
-    c.objects()
-        .supervisors
-        .iter()
-        .filter(|(_, s)| match s {
-            Supervisor::Namespaced(r) => r.metadata.namespace.as_deref() == Some(namespace),
-            Supervisor::Cluster(c) => {
+    supervisors(c)
+        .into_iter()
+        .filter(|id| match Supervisor::find(c, id) {
+            Some(Supervisor::Namespaced(r)) => r.metadata.namespace.as_deref() == Some(namespace),
+            Some(Supervisor::Cluster(c)) => {
                 c.spec.namespaces.names.iter().any(|n| n == namespace)
                     || c.spec
                         .namespaces
@@ -640,20 +741,21 @@ fn covering_by_scan(c: &Snapshot, namespace: &str) -> Vec<String> {
                         .as_ref()
                         .is_some_and(|sel| crate::selector::matches(sel, labels))
             }
+            None => false,
         })
-        .map(|(key, _)| key.clone())
         .collect()
 }
 
 proptest! {
-    /// The snapshot's coverage index answers as a scan of every supervisor
+    /// The view's coverage index answers as a scan of every supervisor
     /// would, whatever is put, applied, edited or removed.
     #[test]
     fn supervisors_covering_matches_a_scan(changes in prop::collection::vec(coverage_change(), 1..30)) {
-        let mut c = Snapshot::default();
-        let keys = |c: &Snapshot| c.objects().supervisors.keys().cloned().collect::<Vec<_>>();
+        let mut c = ApiServer::default();
+        let now = created();
         for change in &changes {
-            match change {
+            // Refusals (a supervisor in a namespace not there yet) are fine.
+            let _ = match change {
                 CoverageChange::Namespace(n, tenant, team) => {
                     let mut labels = Vec::new();
                     let tenant = tenant.map(|t| format!("t{t}"));
@@ -663,36 +765,45 @@ proptest! {
                     if *team {
                         labels.push(("team", "x"));
                     }
-                    c.put_namespace(namespace(NAMESPACES[*n], &labels));
+                    let mut ns = namespace(NAMESPACES[*n], &labels);
+                    // A replace: the labels are exactly these.
+                    ns.metadata.resource_version = c.snapshot().namespace(NAMESPACES[*n])
+                        .and_then(|n| n.metadata.resource_version.clone());
+                    c.put(ns.into(), now).map(|()| true)
                 }
-                CoverageChange::Namespaced(n) => {
-                    c.put_supervisor(nightly(NAMESPACES[*n]));
-                }
+                CoverageChange::Namespaced(n) => c.put(nightly(NAMESPACES[*n]).into(), now).map(|()| true),
                 CoverageChange::Cluster(k, names, selector, tenant) => {
-                    c.put_supervisor(Supervisor::Cluster(cluster_supervisor(*k, names, *selector, *tenant)));
+                    c.put(cluster_supervisor(*k, names, *selector, *tenant).into(), now).map(|()| true)
                 }
                 CoverageChange::Applied(k, names, selector, tenant) => {
-                    let action = crate::action::Action::Apply {
-                        object: crate::action::Resource::ClusterResourceSupervisor(cluster_supervisor(*k, names, *selector, *tenant)),
-                        reason: crate::action::Reason::Create,
+                    let action = Action::Apply {
+                        object: cluster_supervisor(*k, names, *selector, *tenant).into(),
+                        reason: Reason::Create,
                     };
-                    c.execute(&action).expect("applies");
+                    c.execute(&action, now)
                 }
                 CoverageChange::Remove(k) => {
-                    let all = keys(&c);
-                    if !all.is_empty() {
-                        c.remove_supervisor(&all[k % all.len()]);
+                    let all = supervisors(c.snapshot());
+                    match all.get(k % all.len().max(1)) {
+                        Some(id) => c.delete(&id.object_ref(), None, now),
+                        None => Ok(false),
                     }
                 }
                 CoverageChange::Status(k) => {
-                    let all = keys(&c);
-                    if !all.is_empty() {
-                        c.edit_supervisor(&all[k % all.len()], |s| *s.status_mut() = Some(Default::default()));
+                    let all = supervisors(c.snapshot());
+                    match all.get(k % all.len().max(1)).and_then(|id| Supervisor::find(c.snapshot(), id)) {
+                        Some(s) => {
+                            let write = Action::ApplyStatus { object: s.with_status(Default::default()) };
+                            c.execute(&write, now)
+                        }
+                        None => Ok(false),
                     }
                 }
-            }
+            };
+            let v = c.snapshot();
             for ns in NAMESPACES {
-                prop_assert_eq!(c.supervisors_covering(ns), covering_by_scan(&c, ns), "{} after {:?}", ns, change);
+                let labels = v.namespace(ns).and_then(|n| n.metadata.labels.as_ref());
+                prop_assert_eq!(v.supervisors_covering(ns, labels), covering_by_scan(v, ns), "{} after {:?}", ns, change);
             }
         }
     }

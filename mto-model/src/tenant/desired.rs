@@ -10,80 +10,18 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::{Metadata, Tenant, TenantSpec};
+use crate::claims::RequestedNamespace;
 use crate::integration::{Integration, TenantRole};
+use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
     RESOURCE_QUOTA_NAME, SANDBOX_USER_ANNOTATION, TENANT_LABEL,
 };
-use crate::names::{dns_label_problem, sandbox_namespace, sanitize_user};
+use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
 
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
-
-/// A namespace a tenant asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestedNamespace {
-    /// Full namespace name.
-    pub name: String,
-    /// Value of the `stakater.com/kind` label.
-    pub kind: String,
-    /// For a sandbox: the user it belongs to.
-    pub sandbox_user: Option<String>,
-    /// Labelled into the tenant by someone other than mto (a tenant owner,
-    /// or the operator mto replaces): not in the spec, never purged, and its
-    /// tenant and kind labels are left to whoever set them.
-    pub joined: bool,
-}
-
-/// Every namespace a tenant asks for, in spec order, once each. Names that
-/// are not valid namespace names are left out (validation reports them).
-#[must_use]
-pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
-    let name = tenant.metadata.name.as_deref().unwrap_or_default();
-    let mut out: Vec<RequestedNamespace> = Vec::new();
-    let mut push = |ns: RequestedNamespace| {
-        if dns_label_problem(&ns.name).is_none() && !out.iter().any(|o| o.name == ns.name) {
-            out.push(ns);
-        }
-    };
-    let Some(namespaces) = &tenant.spec.namespaces else {
-        return out;
-    };
-    for short in &namespaces.with_tenant_prefix {
-        push(RequestedNamespace {
-            name: format!("{name}-{short}"),
-            kind: short.clone(),
-            sandbox_user: None,
-            joined: false,
-        });
-    }
-    for full in &namespaces.without_tenant_prefix {
-        push(RequestedNamespace {
-            name: full.clone(),
-            kind: full.clone(),
-            sandbox_user: None,
-            joined: false,
-        });
-    }
-    if namespaces.sandboxes.as_ref().is_some_and(|s| s.enabled) {
-        let ac = tenant.spec.access_control.as_ref();
-        let users = ac
-            .into_iter()
-            .flat_map(|ac| [&ac.owners, &ac.editors])
-            .flatten()
-            .flat_map(|s| s.users.iter());
-        for user in users {
-            push(RequestedNamespace {
-                name: sandbox_namespace(name, user),
-                kind: "sandbox".into(),
-                sandbox_user: Some(user.clone()),
-                joined: false,
-            });
-        }
-    }
-    out
-}
 
 /// The subjects of each tenant role, sorted, once each.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -139,22 +77,6 @@ pub(crate) fn managed_labels(tenant: &str) -> BTreeMap<String, String> {
         (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
         (TENANT_LABEL.to_owned(), tenant.to_owned()),
     ])
-}
-
-/// Whether an object carries mto's managed-by label.
-#[must_use]
-pub fn is_managed(meta: &ObjectMeta) -> bool {
-    meta.labels
-        .as_ref()
-        .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE))
-}
-
-/// Whether an observed object was put there by mto for `tenant`.
-pub(crate) fn is_managed_for(meta: &ObjectMeta, tenant: &str) -> bool {
-    meta.labels.as_ref().is_some_and(|l| {
-        l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
-            && l.get(TENANT_LABEL).map(String::as_str) == Some(tenant)
-    })
 }
 
 /// The namespace object mto applies: metadata precedence is

@@ -11,13 +11,10 @@ mod desired;
 mod plan;
 mod settled;
 
-use std::time::Duration;
-
-pub use desired::{RequestedNamespace, USERNAME_PLACEHOLDER, is_managed, requested_namespaces};
+pub use desired::USERNAME_PLACEHOLDER;
 pub use plan::decide;
 pub use settled::Settled;
 
-use crate::action::{Action, Event};
 use crate::machine::Phase;
 
 /// Where a tenant is in its lifecycle.
@@ -83,29 +80,7 @@ impl Phase for TenantPhase {
 }
 
 /// What the tenant controller decided.
-#[must_use]
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    /// The phase recorded in the tenant's status when observed.
-    pub from: TenantPhase,
-    /// The phase while these actions run.
-    pub phase: TenantPhase,
-    /// What to do, in order. Empty at steady state.
-    pub actions: Vec<Action>,
-    /// What to tell users.
-    pub events: Vec<Event>,
-    /// Decide again after this long even if nothing changes (waiting on
-    /// something that sends no watch event). `None`: on the next change.
-    pub requeue_after: Option<Duration>,
-}
-
-impl Decision {
-    /// Whether the cluster already matches (no writes at all).
-    #[must_use]
-    pub fn is_steady(&self) -> bool {
-        self.actions.is_empty()
-    }
-}
+pub type Decision = crate::action::Decision<TenantPhase>;
 
 #[cfg(test)]
 mod tests;

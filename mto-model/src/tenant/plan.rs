@@ -4,20 +4,24 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::desired::{self, RoleSubjects, is_managed_for, quota_values};
-use super::{Decision, RequestedNamespace, TenantPhase, requested_namespaces};
+use super::desired::{self, RoleSubjects, quota_values};
+use super::{Decision, TenantPhase};
 use crate::Timestamp;
-use crate::action::{Action, Event, Kind, ObjectRef, Reason, Resource};
+use crate::action::{
+    Action, Event, FinalizerEdit, Kind, MergePatch, Object, ObjectRef, Patch, Reason, Requeue,
+};
 use crate::api::{Quota, Tenant, TenantStatus};
 use crate::apply::metadata_in_sync;
+use crate::claims::{RequestedNamespace, requested_namespaces};
+use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, RELEASED_FROM_ANNOTATION,
     RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
 };
 use crate::machine::Phase;
-use crate::observed::Observed;
 use crate::quantity::Quantity;
 use crate::validation::{Validate, ValidationErrors};
+use crate::view::Observed;
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -44,9 +48,11 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     }
 
     let mut planner = Planner::new(tenant, name, observed);
-    if !has_finalizer {
-        planner.actions.push(Action::AddFinalizer {
-            tenant: name.to_owned(),
+    if let Some(patch) = FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, true) {
+        planner.actions.push(Action::Patch {
+            target: ObjectRef::cluster(Kind::Tenant, name),
+            patch: Patch::Finalizer(patch),
+            reason: Reason::AddFinalizer,
         });
     }
     let mut namespaces = Vec::new();
@@ -71,18 +77,19 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     let status = status(tenant, after, &findings, namespaces, now);
     let events = new_problems(tenant, &status);
     if tenant.status.as_ref() != Some(&status) {
-        actions.push(Action::UpdateTenantStatus {
-            tenant: name.to_owned(),
-            status,
-        });
+        actions.push(status_write(name, status));
     }
-    let requeue_after = (!findings.waiting.is_empty()).then_some(TERMINATING_NAMESPACE_RECHECK);
+    let requeue = if findings.waiting.is_empty() {
+        Requeue::OnChange
+    } else {
+        Requeue::After(TERMINATING_NAMESPACE_RECHECK)
+    };
     Decision {
         from,
         phase,
         actions,
         events,
-        requeue_after,
+        requeue,
     }
 }
 
@@ -214,12 +221,12 @@ impl<'a, O: Observed> Planner<'a, O> {
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
-                    object: Resource::Namespace(ns.clone()),
+                    object: Object::from(ns.clone()),
                     reason: Reason::Create,
                 }),
                 Some(o) if !metadata_in_sync(&ns.metadata, &o.metadata) => {
                     self.actions.push(Action::Apply {
-                        object: Resource::Namespace(ns.clone()),
+                        object: Object::from(ns.clone()),
                         reason: Reason::Drift,
                     });
                 }
@@ -373,7 +380,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             ..Default::default()
         };
         self.actions.push(Action::Apply {
-            object: Resource::Namespace(released),
+            object: Object::from(released),
             reason: Reason::Release,
         });
         freed
@@ -388,7 +395,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         match (desired, observed) {
             (Some(want), None) => {
                 self.actions.push(Action::Apply {
-                    object: Resource::ClusterResourceSupervisor(want),
+                    object: Object::from(want),
                     reason: Reason::Create,
                 });
                 self.findings.hibernation = Some(Ok(()));
@@ -396,7 +403,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             (Some(want), Some(have)) if ours => {
                 if have.spec != want.spec || !metadata_in_sync(&want.metadata, &have.metadata) {
                     self.actions.push(Action::Apply {
-                        object: Resource::ClusterResourceSupervisor(want),
+                        object: Object::from(want),
                         reason: Reason::Drift,
                     });
                 }
@@ -442,7 +449,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             return BTreeMap::new();
         };
         self.actions.push(Action::Delete {
-            target: ObjectRef::namespaced(kind, namespace, name),
+            target: ObjectRef::namespaced(kind.clone(), namespace, name),
             uid: meta.uid.clone(),
             reason: Reason::Remove,
         });
@@ -473,7 +480,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 .find(|rb| rb.metadata.name.as_deref() == Some(&want.name));
             match observed {
                 None => self.actions.push(Action::Apply {
-                    object: Resource::RoleBinding(want.build(tenant, namespace)),
+                    object: Object::from(want.build(tenant, namespace)),
                     reason: Reason::Create,
                 }),
                 Some(o) if want.matches(o, tenant) => {}
@@ -490,7 +497,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                             reason: Reason::Drift,
                         });
                         self.actions.push(Action::Apply {
-                            object: Resource::RoleBinding(want.build(tenant, namespace)),
+                            object: Object::from(want.build(tenant, namespace)),
                             reason: Reason::Create,
                         });
                     } else {
@@ -504,7 +511,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     }
                 }
                 Some(_) => self.actions.push(Action::Apply {
-                    object: Resource::RoleBinding(want.build(tenant, namespace)),
+                    object: Object::from(want.build(tenant, namespace)),
                     reason: Reason::Drift,
                 }),
             }
@@ -551,11 +558,11 @@ impl<'a, O: Observed> Planner<'a, O> {
         let desired = || desired::limit_range(self.name, namespace, spec);
         match in_sync {
             None => self.actions.push(Action::Apply {
-                object: Resource::LimitRange(desired()),
+                object: Object::from(desired()),
                 reason: Reason::Create,
             }),
             Some(false) => self.actions.push(Action::Apply {
-                object: Resource::LimitRange(desired()),
+                object: Object::from(desired()),
                 reason: Reason::Drift,
             }),
             Some(true) => {}
@@ -637,7 +644,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 add(&mut sum, &old, -1);
                 add(&mut sum, &new, 1);
                 self.actions.push(Action::Apply {
-                    object: Resource::ResourceQuota(rq),
+                    object: Object::from(rq),
                     reason,
                 });
             } else {
@@ -657,7 +664,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             if fits {
                 sum = after;
                 self.actions.push(Action::Apply {
-                    object: Resource::ResourceQuota(rq),
+                    object: Object::from(rq),
                     reason,
                 });
                 continue;
@@ -671,7 +678,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 add(&mut sum, &old, -1);
                 add(&mut sum, &quota_values(Some(&lowered)), 1);
                 self.actions.push(Action::Apply {
-                    object: Resource::ResourceQuota(lowered),
+                    object: Object::from(lowered),
                     reason,
                 });
             }
@@ -720,6 +727,15 @@ fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
     !ours && !released_by_mto
 }
 
+/// The write of a tenant's whole status.
+fn status_write(name: &str, status: TenantStatus) -> Action {
+    let mut object = Tenant::new(name, Default::default());
+    object.status = Some(status);
+    Action::ApplyStatus {
+        object: object.into(),
+    }
+}
+
 fn terminate(
     tenant: &Tenant,
     name: &str,
@@ -735,7 +751,7 @@ fn terminate(
             phase: TenantPhase::Terminating,
             actions: Vec::new(),
             events: Vec::new(),
-            requeue_after: None,
+            requeue: Requeue::OnChange,
         };
     }
     let purge = tenant
@@ -753,10 +769,7 @@ fn terminate(
         now,
     );
     if tenant.status.as_ref() != Some(&status) {
-        planner.actions.push(Action::UpdateTenantStatus {
-            tenant: name.to_owned(),
-            status,
-        });
+        planner.actions.push(status_write(name, status));
     }
     let status_writes = planner.actions.len();
     let owned: Vec<&str> = observed.tenant_namespaces(name).collect();
@@ -779,10 +792,16 @@ fn terminate(
             if !mto_owns_tenant_label(namespace) {
                 // A tenant label mto did not set would hand the namespace to
                 // any future tenant of the same name.
-                let target = ObjectRef::cluster(Kind::Namespace, ns);
-                planner.actions.push(Action::RemoveLabels {
-                    target,
-                    keys: vec![TENANT_LABEL.into(), KIND_LABEL.into()],
+                planner.actions.push(Action::Patch {
+                    target: ObjectRef::cluster(Kind::Namespace, ns),
+                    patch: Patch::Merge(MergePatch {
+                        labels: [
+                            (TENANT_LABEL.to_owned(), None),
+                            (KIND_LABEL.to_owned(), None),
+                        ]
+                        .into(),
+                        ..MergePatch::default()
+                    }),
                     reason: Reason::Release,
                 });
             }
@@ -803,16 +822,22 @@ fn terminate(
     let mut actions = planner.actions;
     if actions.len() == status_writes {
         // Everything is released or purging: let the tenant go.
-        actions.push(Action::RemoveFinalizer {
-            tenant: name.to_owned(),
-        });
+        actions.extend(
+            FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, false).map(|patch| {
+                Action::Patch {
+                    target: ObjectRef::cluster(Kind::Tenant, name),
+                    patch: Patch::Finalizer(patch),
+                    reason: Reason::RemoveFinalizer,
+                }
+            }),
+        );
     }
     Decision {
         from,
         phase: TenantPhase::Terminating,
         actions,
         events: Vec::new(),
-        requeue_after: None,
+        requeue: Requeue::OnChange,
     }
 }
 
@@ -974,26 +999,9 @@ fn new_problems(tenant: &Tenant, status: &TenantStatus) -> Vec<Event> {
         .as_ref()
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    status
-        .conditions
-        .iter()
-        .filter(|c| c.status == "False" && c.type_ != "Ready")
-        .filter(|c| {
-            !previous.iter().any(|p| {
-                p.type_ == c.type_
-                    && p.status == c.status
-                    && p.reason == c.reason
-                    && p.message == c.message
-            })
-        })
-        .map(|c| Event {
-            regarding: ObjectRef::cluster(
-                Kind::Tenant,
-                tenant.metadata.name.clone().unwrap_or_default(),
-            ),
-            warning: true,
-            reason: c.reason.clone(),
-            message: c.message.clone(),
-        })
-        .collect()
+    let regarding = ObjectRef::cluster(
+        Kind::Tenant,
+        tenant.metadata.name.clone().unwrap_or_default(),
+    );
+    crate::conditions::new_problems(&regarding, previous, &status.conditions)
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::{Decision, decide};
 use crate::Timestamp;
-use crate::observed::Observed;
+use crate::action::Requeue;
+use crate::view::Observed;
 
 /// The tenants whose last decision had nothing to do, with the revision of
 /// their inputs ([`Observed::revision`]) it was made at.
@@ -55,7 +56,7 @@ impl Settled {
     pub fn record(&mut self, tenant: &str, observed: &impl Observed, decision: &Decision) {
         let quiet = decision.actions.is_empty()
             && decision.events.is_empty()
-            && decision.requeue_after.is_none()
+            && decision.requeue == Requeue::OnChange
             && observed
                 .tenant(tenant)
                 .is_some_and(|t| t.metadata.deletion_timestamp.is_none());

@@ -1,20 +1,18 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::RoleBinding;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::*;
 use crate::Timestamp;
-use crate::action::{Action, Kind, ObjectRef, Reason, Resource};
+use crate::action::{Action, Kind, Object, ObjectRef, Reason};
 use crate::api::{IntegrationConfig, Quota, Tenant};
-use crate::integration::Integration;
+use crate::apiserver::ApiServer;
 use crate::labels::{KIND_LABEL, RELEASED_FROM_ANNOTATION, TENANT_LABEL};
 use crate::machine;
-use crate::observed::Observed;
 use crate::quantity::Quantity;
-use crate::snapshot::Snapshot;
+use crate::view::{Observed, Snapshot};
 
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_second(1_790_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
@@ -58,29 +56,45 @@ fn alpha() -> Tenant {
     }))
 }
 
-fn cluster(tenants: &[Tenant]) -> Snapshot {
-    let mut s = Snapshot::default();
-    s.put_quota(quota(
-        "small",
-        json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
-    ));
+fn cluster(tenants: &[Tenant]) -> ApiServer {
+    let mut s = ApiServer::default();
+    put(
+        &mut s,
+        quota(
+            "small",
+            json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
+        ),
+    );
     for t in tenants {
-        s.put_tenant(t.clone());
+        put(&mut s, t.clone());
     }
     s
 }
 
+/// A person creates or replaces an object.
+fn put(s: &mut ApiServer, object: impl Into<Object>) {
+    s.put(object.into(), now())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn tenant_of(s: &ApiServer, name: &str) -> Tenant {
+    s.snapshot()
+        .tenant(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no tenant {name}"))
+}
+
 /// Decides and executes until the tenant is steady; returns every decision.
-pub(crate) fn converge(s: &mut Snapshot, name: &str) -> Vec<Decision> {
+pub(crate) fn converge(s: &mut ApiServer, name: &str) -> Vec<Decision> {
     let mut decisions = Vec::new();
     for _ in 0..10 {
-        let Some(t) = s.tenant(name).cloned() else {
+        let Some(t) = s.snapshot().tenant(name).cloned() else {
             return decisions;
         };
-        let d = decide(&t, s, now());
+        let d = decide(&t, s.snapshot(), now());
         let steady = d.is_steady();
         for a in &d.actions {
-            s.execute(a).unwrap_or_else(|e| panic!("{a}: {e}"));
+            s.execute(a, now()).unwrap_or_else(|e| panic!("{a}: {e}"));
         }
         decisions.push(d);
         if steady {
@@ -90,10 +104,9 @@ pub(crate) fn converge(s: &mut Snapshot, name: &str) -> Vec<Decision> {
     panic!("tenant {name} did not converge: {:#?}", decisions.last());
 }
 
-fn labels(s: &Snapshot, ns: &str) -> BTreeMap<String, String> {
-    s.objects()
-        .namespaces
-        .get(ns)
+fn labels(s: &ApiServer, ns: &str) -> BTreeMap<String, String> {
+    s.snapshot()
+        .namespace(ns)
         .and_then(|n| n.metadata.labels.clone())
         .unwrap_or_default()
 }
@@ -108,14 +121,16 @@ fn table_is_sound() {
 #[test]
 fn a_new_tenant_gets_everything_in_one_decision() {
     let s = cluster(&[alpha()]);
-    let d = decide(&alpha(), &s, now());
+    let d = decide(&alpha(), s.snapshot(), now());
     assert_eq!(d.from, TenantPhase::Pending);
     assert_eq!(d.phase, TenantPhase::Provisioning);
-    assert_eq!(
-        d.actions.first(),
-        Some(&Action::AddFinalizer {
-            tenant: "alpha".into()
-        })
+    assert!(
+        matches!(
+            d.actions.first(),
+            Some(Action::Patch { target, reason: Reason::AddFinalizer, .. }) if target.name == "alpha"
+        ),
+        "{:?}",
+        d.actions.first()
     );
     let applied: Vec<String> = d
         .actions
@@ -153,7 +168,10 @@ fn a_new_tenant_gets_everything_in_one_decision() {
             .any(|a| a.starts_with("RoleBinding/alpha-ed-sandbox/alpha-viewer"))
     );
     match d.actions.last() {
-        Some(Action::UpdateTenantStatus { status, .. }) => {
+        Some(Action::ApplyStatus {
+            object: Object::Tenant(t),
+        }) => {
+            let status = t.status.clone().unwrap_or_default();
             assert_eq!(status.phase.as_deref(), Some("Active"));
             assert_eq!(status.observed_generation, Some(1));
             assert_eq!(status.namespaces.len(), 5);
@@ -165,11 +183,21 @@ fn a_new_tenant_gets_everything_in_one_decision() {
 #[test]
 fn metadata_follows_precedence_and_mandatory_labels_win() {
     let mut s = cluster(&[alpha()]);
-    s.set_integration(Integration::compile(Some(&serde_json::from_value::<IntegrationConfig>(json!({
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("mto-system".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    put(&mut s, serde_json::from_value::<IntegrationConfig>(json!({
         "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
         "metadata": {"name": "mto", "namespace": "mto-system"},
         "spec": {"metadata": {"namespaces": {"labels": {"team": "cluster-default", "cost-center": "42"}}}}
-    })).unwrap_or_else(|e| panic!("{e}")))).unwrap_or_else(|e| panic!("{e}")));
+    })).unwrap_or_else(|e| panic!("{e}")));
     converge(&mut s, "alpha");
     let dev = labels(&s, "alpha-dev");
     assert_eq!(
@@ -226,28 +254,29 @@ fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
         })
     };
     assert_eq!(
-        share(&s, "alpha-dev", "pods"),
+        share(s.snapshot(), "alpha-dev", "pods"),
         Some(Quantity::from_units(4)),
         "20 pods over 5 namespaces"
     );
     assert_eq!(
-        share(&s, "alpha-dev", "requests.cpu"),
+        share(s.snapshot(), "alpha-dev", "requests.cpu"),
         Quantity::parse("800m").ok()
     );
     // Add a namespace: every share shrinks before the new one is created.
-    let mut t = s.objects().tenants["alpha"].clone();
+    let mut t = tenant_of(&s, "alpha");
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix.push("qa".into())
     }
-    s.put_tenant(t);
-    let t = s.objects().tenants["alpha"].clone();
-    let d = decide(&t, &s, now());
+    put(&mut s, t);
+    let t = tenant_of(&s, "alpha");
+    let d = decide(&t, s.snapshot(), now());
     let total = Quantity::from_units(20);
     for a in &d.actions {
-        s.execute(a).unwrap_or_else(|e| panic!("{e}"));
-        let sum: i128 = s
+        s.execute(a, now()).unwrap_or_else(|e| panic!("{e}"));
+        let v = s.snapshot();
+        let sum: i128 = v
             .tenant_namespaces("alpha")
-            .filter_map(|ns| share(&s, ns, "pods"))
+            .filter_map(|ns| share(v, ns, "pods"))
             .map(Quantity::nanos)
             .sum();
         assert!(
@@ -257,7 +286,7 @@ fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
     }
     converge(&mut s, "alpha");
     assert_eq!(
-        share(&s, "alpha-qa", "pods"),
+        share(s.snapshot(), "alpha-qa", "pods"),
         Some(Quantity::from_units(3)),
         "20 pods over 6 namespaces"
     );
@@ -275,12 +304,9 @@ fn a_namespace_two_tenants_ask_for_goes_to_the_first() {
     let mut s = cluster(&[first, second]);
     // The later tenant decides first; it still must not take the namespace.
     converge(&mut s, "second");
-    assert!(s.namespace("shared").is_none());
-    assert!(s.namespace("second-own").is_some());
-    let status = s.objects().tenants["second"]
-        .status
-        .clone()
-        .unwrap_or_default();
+    assert!(s.snapshot().namespace("shared").is_none());
+    assert!(s.snapshot().namespace("second-own").is_some());
+    let status = tenant_of(&s, "second").status.clone().unwrap_or_default();
     assert_eq!(status.phase.as_deref(), Some("Degraded"));
     let claimed = status
         .conditions
@@ -312,17 +338,23 @@ fn a_namespace_two_tenants_ask_for_goes_to_the_first() {
 #[test]
 fn a_conflict_is_reported_as_an_event_once() {
     let mut s = cluster(&[]);
-    s.put_namespace(Namespace {
-        metadata: ObjectMeta {
-            name: Some("x".into()),
-            labels: Some([(TENANT_LABEL.to_string(), "other".to_string())].into()),
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("x".into()),
+                labels: Some([(TENANT_LABEL.to_string(), "other".to_string())].into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
-    });
-    s.put_tenant(tenant(
-        json!({"metadata": {"name": "t"}, "spec": {"namespaces": {"withoutTenantPrefix": ["x"]}}}),
-    ));
+    );
+    put(
+        &mut s,
+        tenant(
+            json!({"metadata": {"name": "t"}, "spec": {"namespaces": {"withoutTenantPrefix": ["x"]}}}),
+        ),
+    );
     let decisions = converge(&mut s, "t");
     assert_eq!(decisions[0].events.len(), 1);
     assert!(
@@ -343,9 +375,12 @@ fn privileged_namespaces_are_never_claimed() {
         json!({"metadata": {"name": "t"}, "spec": {"namespaces": {"withoutTenantPrefix": ["kube-system", "default"]}}}),
     )]);
     converge(&mut s, "t");
-    assert!(s.namespace("kube-system").is_none() && s.namespace("default").is_none());
+    assert!(
+        s.snapshot().namespace("kube-system").is_none()
+            && s.snapshot().namespace("default").is_none()
+    );
     assert_eq!(
-        s.objects().tenants["t"]
+        tenant_of(&s, "t")
             .status
             .as_ref()
             .and_then(|s| s.phase.clone())
@@ -358,26 +393,25 @@ fn privileged_namespaces_are_never_claimed() {
 fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let mut t = s.objects().tenants["alpha"].clone();
+    let mut t = tenant_of(&s, "alpha");
     t.spec.quota = Some("missing".into());
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix.push("qa".into())
     }
-    s.put_tenant(t);
+    put(&mut s, t);
     let decisions = converge(&mut s, "alpha");
     assert!(
-        s.namespace("alpha-qa").is_none(),
+        s.snapshot().namespace("alpha-qa").is_none(),
         "not created without its quota"
     );
-    assert!(s.namespace("alpha-dev").is_some());
+    assert!(s.snapshot().namespace("alpha-dev").is_some());
     assert!(
-        s.resource_quota("alpha-dev", "tenant-quota").is_some(),
+        s.snapshot()
+            .resource_quota("alpha-dev", "tenant-quota")
+            .is_some(),
         "existing quota objects are kept"
     );
-    let status = s.objects().tenants["alpha"]
-        .status
-        .clone()
-        .unwrap_or_default();
+    let status = tenant_of(&s, "alpha").status.clone().unwrap_or_default();
     let ready = &status.conditions[0];
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
@@ -396,23 +430,30 @@ fn a_missing_quota_holds_new_namespaces_and_keeps_existing_ones() {
 fn an_invalid_spec_changes_nothing_but_status() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let before = s.objects().namespaces.clone();
-    let mut t = s.objects().tenants["alpha"].clone();
+    let namespaces = |s: &ApiServer| -> Vec<Namespace> {
+        s.snapshot()
+            .shelf::<Namespace>()
+            .iter()
+            .map(|n| (**n).clone())
+            .collect()
+    };
+    let before = namespaces(&s);
+    let mut t = tenant_of(&s, "alpha");
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix = vec!["Bad_Name".into()];
     }
-    s.put_tenant(t);
-    let d = decide(&s.objects().tenants["alpha"], &s, now());
+    put(&mut s, t);
+    let d = decide(&tenant_of(&s, "alpha"), s.snapshot(), now());
     assert!(
         d.actions
             .iter()
-            .all(|a| matches!(a, Action::UpdateTenantStatus { .. })),
+            .all(|a| matches!(a, Action::ApplyStatus { .. })),
         "{:#?}",
         d.actions
     );
     converge(&mut s, "alpha");
-    assert_eq!(s.objects().namespaces, before, "no deletion on doubt");
-    let cond = s.objects().tenants["alpha"]
+    assert_eq!(namespaces(&s), before, "no deletion on doubt");
+    let cond = tenant_of(&s, "alpha")
         .status
         .clone()
         .unwrap_or_default()
@@ -433,16 +474,17 @@ fn an_invalid_spec_changes_nothing_but_status() {
 fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let mut t = s.objects().tenants["alpha"].clone();
+    let mut t = tenant_of(&s, "alpha");
     if let Some(n) = t.spec.namespaces.as_mut() {
         n.with_tenant_prefix.retain(|n| n != "build")
     }
     if let Some(ac) = t.spec.access_control.as_mut() {
         ac.viewers = None;
     }
-    s.put_tenant(t);
+    put(&mut s, t);
     let decisions = converge(&mut s, "alpha");
     let build = s
+        .snapshot()
         .namespace("alpha-build")
         .cloned()
         .unwrap_or_else(|| panic!("released, not deleted"));
@@ -460,13 +502,18 @@ fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
         Some("alpha")
     );
     assert_eq!(
-        s.role_bindings("alpha-build").count(),
+        s.snapshot().role_bindings("alpha-build").count(),
         0,
         "access is removed"
     );
-    assert!(s.resource_quota("alpha-build", "tenant-quota").is_none());
     assert!(
-        !s.role_bindings("alpha-dev")
+        s.snapshot()
+            .resource_quota("alpha-build", "tenant-quota")
+            .is_none()
+    );
+    assert!(
+        !s.snapshot()
+            .role_bindings("alpha-dev")
             .any(|rb| rb.metadata.name.as_deref() == Some("alpha-viewer-view"))
     );
     assert!(
@@ -481,18 +528,22 @@ fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
 fn a_deleted_managed_role_binding_comes_back() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    s.remove::<RoleBinding>("alpha-dev", "alpha-owner-admin");
-    let d = decide(&s.objects().tenants["alpha"], &s, now());
+    s.delete(
+        &ObjectRef::namespaced(Kind::RoleBinding, "alpha-dev", "alpha-owner-admin"),
+        None,
+        now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let d = decide(&tenant_of(&s, "alpha"), s.snapshot(), now());
     assert_eq!(d.actions.len(), 1, "{:#?}", d.actions);
     assert!(
-        matches!(&d.actions[0], Action::Apply { object: Resource::RoleBinding(rb), reason: Reason::Create } if rb.metadata.name.as_deref() == Some("alpha-owner-admin"))
+        matches!(&d.actions[0], Action::Apply { object: Object::RoleBinding(rb), reason: Reason::Create } if rb.metadata.name.as_deref() == Some("alpha-owner-admin"))
     );
 }
 
-fn delete(s: &mut Snapshot, name: &str) {
-    s.edit_metadata(&ObjectRef::cluster(Kind::Tenant, name), |m| {
-        m.deletion_timestamp = Some(Time(now()));
-    });
+fn delete(s: &mut ApiServer, name: &str) {
+    s.delete(&ObjectRef::cluster(Kind::Tenant, name), None, now())
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -502,19 +553,22 @@ fn deleting_without_purge_releases_every_namespace() {
     delete(&mut s, "alpha");
     let decisions = converge(&mut s, "alpha");
     assert!(
-        s.objects().tenants.is_empty(),
+        s.snapshot().shelf::<Tenant>().is_empty(),
         "finalizer removed, tenant gone"
     );
     assert_eq!(
         decisions.last().map(|d| d.phase),
         Some(TenantPhase::Terminating)
     );
-    assert!(decisions.last().is_some_and(|d| d.actions
-        == [Action::RemoveFinalizer {
-            tenant: "alpha".into()
-        }]));
-    assert_eq!(s.objects().namespaces.len(), 5, "all kept");
-    assert!(s.objects().namespaces.values().all(|n| {
+    assert!(decisions.last().is_some_and(|d| matches!(
+        d.actions.as_slice(),
+        [Action::Patch {
+            reason: Reason::RemoveFinalizer,
+            ..
+        }]
+    )));
+    assert_eq!(s.snapshot().shelf::<Namespace>().len(), 5, "all kept");
+    assert!(s.snapshot().shelf::<Namespace>().iter().all(|n| {
         !n.metadata
             .labels
             .as_ref()
@@ -529,13 +583,16 @@ fn purge_deletes_only_namespaces_mto_created() {
         n.on_delete_purge_namespaces = Some(true);
     }
     let mut s = cluster(&[t]);
-    s.put_namespace(Namespace {
-        metadata: ObjectMeta {
-            name: Some("alpha-shared".into()),
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("alpha-shared".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
-    });
+    );
     converge(&mut s, "alpha");
     assert_eq!(
         labels(&s, "alpha-shared")
@@ -546,8 +603,13 @@ fn purge_deletes_only_namespaces_mto_created() {
     );
     delete(&mut s, "alpha");
     converge(&mut s, "alpha");
+    s.finalize_namespaces();
     assert_eq!(
-        s.objects().namespaces.keys().collect::<Vec<_>>(),
+        s.snapshot()
+            .shelf::<Namespace>()
+            .keys()
+            .map(|(_, n)| n)
+            .collect::<Vec<_>>(),
         ["alpha-shared"],
         "the adopted namespace is kept"
     );
@@ -578,39 +640,47 @@ fn a_namespace_labelled_by_a_tenant_owner_joins_and_is_never_purged() {
         n.on_delete_purge_namespaces = Some(true);
     }
     let mut s = cluster(&[t]);
-    s.put_namespace(Namespace {
-        metadata: ObjectMeta {
-            name: Some("alpha-extra".into()),
-            labels: Some([(TENANT_LABEL.to_string(), "alpha".to_string())].into()),
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("alpha-extra".into()),
+                labels: Some([(TENANT_LABEL.to_string(), "alpha".to_string())].into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
-    });
+    );
     converge(&mut s, "alpha");
     assert!(
-        s.role_bindings("alpha-extra")
+        s.snapshot()
+            .role_bindings("alpha-extra")
             .any(|rb| rb.metadata.name.as_deref() == Some("alpha-owner-admin")),
         "joined namespaces get the tenant's access"
     );
     assert!(
-        s.objects().tenants["alpha"]
+        tenant_of(&s, "alpha")
             .status
             .as_ref()
             .is_some_and(|st| st.namespaces.contains(&"alpha-extra".to_string()))
     );
     delete(&mut s, "alpha");
     let decisions = converge(&mut s, "alpha");
-    assert!(s.namespace("alpha-extra").is_some(), "never purged");
+    assert!(
+        s.snapshot().namespace("alpha-extra").is_some(),
+        "never purged"
+    );
     assert!(
         !labels(&s, "alpha-extra").contains_key(TENANT_LABEL),
         "its tenant label goes with the tenant"
     );
-    assert!(
-        decisions
-            .iter()
-            .flat_map(|d| &d.actions)
-            .any(|a| matches!(a, Action::RemoveLabels { .. }))
-    );
+    assert!(decisions.iter().flat_map(|d| &d.actions).any(|a| matches!(
+        a,
+        Action::Patch {
+            reason: Reason::Release,
+            ..
+        }
+    )));
 }
 
 fn with_hibernation(mut t: Tenant, sleep: &str, wake: &str) -> Tenant {
@@ -626,10 +696,10 @@ fn with_hibernation(mut t: Tenant, sleep: &str, wake: &str) -> Tenant {
 /// namespaces, follows edits, and removes it with the field or the tenant.
 #[test]
 fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
-    use crate::observed::Observed as _;
     let mut s = cluster(&[with_hibernation(alpha(), "0 20 * * 1-5", "0 8 * * 1-5")]);
     converge(&mut s, "alpha");
     let crs = s
+        .snapshot()
         .cluster_resource_supervisor("alpha")
         .cloned()
         .expect("supervisor");
@@ -639,11 +709,11 @@ fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
         Some("0 8 * * 1-5")
     );
     let selected = crate::hibernation::WorkloadView::supervised_namespaces(
-        &s,
-        &crate::hibernation::Supervisor::Cluster(crs.clone()),
+        s.snapshot(),
+        &crate::hibernation::Supervisor::Cluster(&crs),
     );
     assert_eq!(selected.len(), 5, "every namespace of alpha: {selected:?}");
-    let status = s.objects().tenants["alpha"].status.clone().expect("status");
+    let status = tenant_of(&s, "alpha").status.expect("status");
     assert_eq!(status.phase.as_deref(), Some("Active"));
     assert!(
         status
@@ -652,40 +722,43 @@ fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
             .any(|c| c.type_ == "HibernationApplied" && c.status == "True")
     );
     // Steady.
-    let t = s.objects().tenants["alpha"].clone();
-    assert!(decide(&t, &s, now()).actions.is_empty());
+    let t = tenant_of(&s, "alpha");
+    assert!(decide(&t, s.snapshot(), now()).actions.is_empty());
 
     // Edited: the supervisor follows.
-    let edited = with_hibernation(
-        s.objects().tenants["alpha"].clone(),
-        "0 22 * * *",
-        "0 6 * * *",
-    );
-    s.put_tenant(edited);
+    let edited = with_hibernation(tenant_of(&s, "alpha"), "0 22 * * *", "0 6 * * *");
+    put(&mut s, edited);
     converge(&mut s, "alpha");
     assert_eq!(
-        s.cluster_resource_supervisor("alpha")
-            .map(|c| c.spec.schedule.sleep_schedule.clone()),
+        s.snapshot().cluster_resource_supervisor("alpha").map(|c| c
+            .spec
+            .schedule
+            .sleep_schedule
+            .clone()),
         Some("0 22 * * *".into())
     );
 
     // Removed: so is the supervisor.
-    let mut plain = s.objects().tenants["alpha"].clone();
+    let mut plain = tenant_of(&s, "alpha");
     plain.spec.hibernation = None;
-    s.put_tenant(plain);
+    put(&mut s, plain);
     converge(&mut s, "alpha");
-    assert!(s.cluster_resource_supervisor("alpha").is_none());
+    assert!(s.snapshot().cluster_resource_supervisor("alpha").is_none());
 }
 
 #[test]
 fn a_supervisor_of_the_same_name_that_is_not_the_tenants_is_left_alone() {
-    use crate::observed::Observed as _;
     let mut s = cluster(&[with_hibernation(alpha(), "0 20 * * *", "0 8 * * *")]);
     let theirs = crate::api::ClusterResourceSupervisor::new("alpha", Default::default());
-    s.put_supervisor(crate::hibernation::Supervisor::Cluster(theirs.clone()));
+    put(&mut s, theirs.clone());
     converge(&mut s, "alpha");
-    assert_eq!(s.cluster_resource_supervisor("alpha"), Some(&theirs));
-    let status = s.objects().tenants["alpha"].status.clone().expect("status");
+    assert_eq!(
+        s.snapshot()
+            .cluster_resource_supervisor("alpha")
+            .map(|c| &c.spec),
+        Some(&theirs.spec)
+    );
+    let status = tenant_of(&s, "alpha").status.expect("status");
     assert_eq!(status.phase.as_deref(), Some("Degraded"));
     let ready = status
         .conditions
@@ -702,11 +775,10 @@ fn a_supervisor_of_the_same_name_that_is_not_the_tenants_is_left_alone() {
 
 #[test]
 fn a_deleted_tenant_takes_its_hibernation_supervisor_with_it() {
-    use crate::observed::Observed as _;
     let mut s = cluster(&[with_hibernation(alpha(), "0 20 * * *", "0 8 * * *")]);
     converge(&mut s, "alpha");
     delete(&mut s, "alpha");
     converge(&mut s, "alpha");
-    assert!(s.objects().tenants.is_empty());
-    assert!(s.cluster_resource_supervisor("alpha").is_none());
+    assert!(s.snapshot().shelf::<Tenant>().is_empty());
+    assert!(s.snapshot().cluster_resource_supervisor("alpha").is_none());
 }

@@ -1,6 +1,6 @@
 use super::{Problems, Validate, ValidationErrors};
 use crate::api::{ClusterResourceSupervisor, ResourceSupervisor, SleepSchedule};
-use crate::schedule::Cron;
+use crate::hibernation::schedule::Cron;
 
 fn validate_schedule(schedule: &SleepSchedule, problems: &mut Problems) {
     if !schedule.sleep_schedule.trim().is_empty()

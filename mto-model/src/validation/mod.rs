@@ -152,7 +152,7 @@ fn validate_regexes(patterns: &[String], path: &str, problems: &mut Problems) {
                 format!("{path}[{i}]"),
                 format!(
                     "{pattern:?} is not a regular expression: {}",
-                    first_line(&e.to_string())
+                    error_summary(&e.to_string())
                 ),
                 "fix the pattern (for a prefix match write `^kube-.*`)",
             );
@@ -160,6 +160,33 @@ fn validate_regexes(patterns: &[String], path: &str, problems: &mut Problems) {
     }
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().last().unwrap_or(text).trim()
+/// The line of a multi-line error message that says what is wrong: the
+/// regex crate prints the pattern, a caret under the problem, then
+/// `error: <what>`; other errors are one line.
+pub(crate) fn error_summary(text: &str) -> &str {
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find_map(|l| l.strip_prefix("error:"))
+        .map(str::trim)
+        .or_else(|| lines().next_back())
+        .unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_summary_is_the_line_that_says_what_is_wrong() {
+        // Built at run time, as a user's pattern is.
+        let pattern = String::from("(unclosed");
+        let e = regex::Regex::new(&pattern)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.lines().count() > 1, "{e}");
+        assert_eq!(error_summary(&e), "unclosed group");
+        assert_eq!(error_summary("one line"), "one line");
+        assert_eq!(error_summary("first\n\nsecond\n"), "second");
+    }
 }

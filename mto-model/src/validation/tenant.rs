@@ -185,7 +185,7 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
                     "is empty",
                     "give both sleepSchedule and wakeSchedule as 5-field cron expressions",
                 );
-            } else if let Err(e) = crate::schedule::Cron::parse(expr) {
+            } else if let Err(e) = crate::hibernation::schedule::Cron::parse(expr) {
                 problems.push(
                     path,
                     e.to_string(),

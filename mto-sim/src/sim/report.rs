@@ -61,6 +61,8 @@ pub struct Report {
     pub supervisor_decisions: u64,
     /// Sleep and wake transitions supervisors completed.
     pub hibernation_transitions: u64,
+    /// Times a replica took the lead (with several replicas).
+    pub leader_changes: u64,
     /// Replica-hours not run thanks to hibernation.
     pub replica_hours_saved: f64,
     /// Notable events.

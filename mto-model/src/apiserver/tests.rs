@@ -1,0 +1,370 @@
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+use super::*;
+use crate::action::{MergePatch, Reason};
+use crate::api::{Tenant, TenantSpec};
+use crate::labels::FIELD_MANAGER;
+
+fn now() -> Timestamp {
+    Timestamp::UNIX_EPOCH
+}
+
+fn namespace(name: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn binding(namespace: &str, name: &str, subject: &str) -> RoleBinding {
+    RoleBinding {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            labels: Some([("app.kubernetes.io/managed-by".to_owned(), "mto".to_owned())].into()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: "admin".into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "User".into(),
+            name: subject.into(),
+            ..Default::default()
+        }]),
+    }
+}
+
+fn apply(object: impl Into<Object>) -> Action {
+    Action::Apply {
+        object: object.into(),
+        reason: Reason::Create,
+    }
+}
+
+#[test]
+fn a_stale_resource_version_is_a_conflict_and_loses_nothing() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    let read = api.snapshot().namespace("a").cloned().expect("a");
+    // Someone else writes first.
+    let mut theirs = read.clone();
+    theirs.metadata.labels = Some([("x".to_string(), "1".to_string())].into());
+    api.put(theirs.into(), now()).expect("put");
+    let mut mine = read;
+    mine.metadata.labels = Some([("x".to_string(), "2".to_string())].into());
+    assert!(matches!(
+        api.put(mine.into(), now()),
+        Err(ApiError::Conflict(_))
+    ));
+    assert_eq!(
+        api.snapshot()
+            .namespace("a")
+            .and_then(|n| n.metadata.labels.clone())
+            .expect("labels")["x"],
+        "1",
+        "nothing lost"
+    );
+}
+
+#[test]
+fn generation_moves_on_spec_changes_only() {
+    let mut api = ApiServer::default();
+    api.put(Tenant::new("t", TenantSpec::default()).into(), now())
+        .expect("put");
+    let generation = |api: &ApiServer| {
+        api.snapshot()
+            .tenant("t")
+            .and_then(|t| t.metadata.generation)
+    };
+    let mut t = api.snapshot().tenant("t").cloned().expect("t");
+    t.metadata.resource_version = None;
+    t.metadata.labels = Some([("team".to_string(), "x".to_string())].into());
+    api.put(t.clone().into(), now()).expect("put");
+    assert_eq!(generation(&api), Some(1));
+    t.spec.desc = Some("changed".into());
+    api.put(t.into(), now()).expect("put");
+    assert_eq!(generation(&api), Some(2));
+}
+
+#[test]
+fn deleting_a_namespace_terminates_it_then_removes_what_it_holds() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    api.put(binding("a", "rb", "ann").into(), now())
+        .expect("put");
+    assert!(
+        matches!(
+            api.put(binding("b", "rb", "ann").into(), now()),
+            Err(ApiError::Rejected { .. })
+        ),
+        "no namespace b"
+    );
+    api.delete(&ObjectRef::cluster(Kind::Namespace, "a"), None, now())
+        .expect("deletes");
+    assert!(
+        api.snapshot()
+            .namespace("a")
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_some()),
+        "marked, not removed"
+    );
+    assert!(
+        api.execute(&apply(binding("a", "other", "bo")), now())
+            .is_err(),
+        "nothing new in a terminating namespace"
+    );
+    assert_eq!(api.finalize_namespaces(), ["a"]);
+    assert!(api.snapshot().namespace("a").is_none());
+    assert_eq!(api.snapshot().role_bindings("a").count(), 0);
+}
+
+#[test]
+fn the_garbage_collector_removes_orphans_only() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    api.put(Tenant::new("owner", TenantSpec::default()).into(), now())
+        .expect("put");
+    let owner_uid = api
+        .snapshot()
+        .tenant("owner")
+        .and_then(|t| t.metadata.uid.clone())
+        .expect("uid");
+    let owned = |name: &str, uid: &str| {
+        let mut rb = binding("a", name, "ann");
+        rb.metadata.owner_references = Some(vec![OwnerReference {
+            uid: uid.into(),
+            name: "owner".into(),
+            kind: "Tenant".into(),
+            api_version: "v1".into(),
+            ..Default::default()
+        }]);
+        rb
+    };
+    api.put(owned("kept", &owner_uid).into(), now())
+        .expect("put");
+    api.put(owned("orphan", "no-such-uid").into(), now())
+        .expect("put");
+    api.put(binding("a", "free", "ann").into(), now())
+        .expect("put");
+    let removed: Vec<String> = api
+        .collect_garbage(now())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(removed, ["RoleBinding/a/orphan"]);
+    api.delete(&ObjectRef::cluster(Kind::Tenant, "owner"), None, now())
+        .expect("deletes");
+    let removed: Vec<String> = api
+        .collect_garbage(now())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(removed, ["RoleBinding/a/kept"], "its owner is gone");
+    assert_eq!(
+        api.snapshot().role_bindings("a").count(),
+        1,
+        "objects without owners stay"
+    );
+}
+
+#[test]
+fn changes_come_in_resource_version_order_with_the_objects() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    api.put(namespace("b").into(), now()).expect("put");
+    api.delete(&ObjectRef::cluster(Kind::Namespace, "a"), None, now())
+        .expect("deletes");
+    api.finalize_namespaces();
+    let changes = api.drain_changes();
+    let versions: Vec<u64> = changes.iter().map(|c| c.resource_version).collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    assert!(
+        matches!(&changes[3].event, WatchEvent::Delete(o) if o.meta().name.as_deref() == Some("a"))
+    );
+    assert!(api.drain_changes().is_empty());
+}
+
+#[test]
+fn applying_what_is_there_writes_nothing_and_dropped_fields_go() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    assert_eq!(
+        api.execute(&apply(binding("a", "rb", "ann")), now()),
+        Ok(true)
+    );
+    let writes = api.writes();
+    assert_eq!(
+        api.execute(&apply(binding("a", "rb", "ann")), now()),
+        Ok(false)
+    );
+    assert_eq!(api.writes(), writes, "no write at steady state");
+    let rb = api
+        .snapshot()
+        .get::<RoleBinding>("a", "rb")
+        .cloned()
+        .expect("rb");
+    let entry = rb
+        .metadata
+        .managed_fields
+        .as_ref()
+        .and_then(|f| f.first())
+        .expect("managed");
+    assert_eq!(entry.manager.as_deref(), Some(FIELD_MANAGER));
+    // A label mto no longer applies goes; one someone else set stays.
+    let mut theirs = rb.clone();
+    theirs
+        .metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert("team".into(), "x".into());
+    api.put(theirs.into(), now()).expect("put");
+    let mut less = binding("a", "rb", "ann");
+    less.metadata.labels = None;
+    assert_eq!(api.execute(&apply(less), now()), Ok(true));
+    let labels = api
+        .snapshot()
+        .get::<RoleBinding>("a", "rb")
+        .and_then(|rb| rb.metadata.labels.clone())
+        .unwrap_or_default();
+    assert_eq!(labels.keys().collect::<Vec<_>>(), ["team"]);
+}
+
+#[test]
+fn a_role_bindings_role_ref_cannot_change() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    api.execute(&apply(binding("a", "rb", "ann")), now())
+        .expect("applies");
+    let mut other = binding("a", "rb", "ann");
+    other.role_ref.name = "edit".into();
+    assert!(matches!(
+        api.execute(&apply(other), now()),
+        Err(ApiError::Rejected { message, .. }) if message.contains("immutable")
+    ));
+}
+
+#[test]
+fn a_delete_guarded_by_uid_leaves_a_recreated_object_alone() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    api.execute(&apply(binding("a", "rb", "ann")), now())
+        .expect("applies");
+    let target = ObjectRef::namespaced(Kind::RoleBinding, "a", "rb");
+    assert!(matches!(
+        api.delete(&target, Some("not-its-uid"), now()),
+        Err(ApiError::Conflict(_))
+    ));
+    assert!(api.snapshot().get::<RoleBinding>("a", "rb").is_some());
+    assert!(matches!(
+        api.delete(
+            &ObjectRef::namespaced(Kind::RoleBinding, "a", "gone"),
+            None,
+            now()
+        ),
+        Err(ApiError::NotFound(_))
+    ));
+}
+
+#[test]
+fn a_patch_swaps_on_the_version_and_finalizers_hold_a_deletion() {
+    let mut api = ApiServer::default();
+    api.put(namespace("a").into(), now()).expect("put");
+    let deployment = Deployment {
+        metadata: ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("a".into()),
+            ..Default::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(3),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    api.put(deployment.into(), now()).expect("put");
+    let target = ObjectRef::namespaced(Kind::Deployment, "a", "web");
+    let read = api
+        .snapshot()
+        .get::<Deployment>("a", "web")
+        .cloned()
+        .expect("web");
+    let scale = |rv: Option<String>| Action::Patch {
+        target: target.clone(),
+        patch: Patch::Merge(MergePatch {
+            replicas: Some(0),
+            resource_version: rv,
+            ..MergePatch::default()
+        }),
+        reason: Reason::Sleep,
+    };
+    let hold = |meta: &ObjectMeta, add: bool| Action::Patch {
+        target: target.clone(),
+        patch: Patch::Finalizer(
+            crate::action::FinalizerEdit::of(meta, "hold", add).expect("an edit"),
+        ),
+        reason: Reason::AddFinalizer,
+    };
+    assert!(matches!(
+        api.execute(&scale(Some("999".into())), now()),
+        Err(ApiError::Conflict(_))
+    ));
+    assert_eq!(
+        api.execute(&scale(read.metadata.resource_version.clone()), now()),
+        Ok(true)
+    );
+    let web = api
+        .snapshot()
+        .get::<Deployment>("a", "web")
+        .cloned()
+        .expect("web");
+    assert_eq!(web.spec.and_then(|s| s.replicas), Some(0));
+    assert_eq!(web.metadata.generation, Some(2), "a spec change");
+    assert_eq!(api.execute(&hold(&web.metadata, true), now()), Ok(true));
+    assert!(
+        matches!(
+            api.execute(&hold(&web.metadata, true), now()),
+            Err(ApiError::Conflict(_))
+        ),
+        "the list it observed changed"
+    );
+    api.delete(&target, None, now()).expect("deletes");
+    let held = api
+        .snapshot()
+        .get::<Deployment>("a", "web")
+        .cloned()
+        .expect("held by its finalizer");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(api.execute(&hold(&held.metadata, false), now()), Ok(true));
+    assert!(
+        api.snapshot().get::<Deployment>("a", "web").is_none(),
+        "released"
+    );
+}
+
+#[test]
+fn a_status_write_moves_no_generation() {
+    let mut api = ApiServer::default();
+    api.put(Tenant::new("t", TenantSpec::default()).into(), now())
+        .expect("put");
+    let mut body = Tenant::new("t", TenantSpec::default());
+    body.status = Some(crate::api::TenantStatus {
+        phase: Some("Active".into()),
+        ..Default::default()
+    });
+    let write = Action::ApplyStatus {
+        object: body.into(),
+    };
+    assert_eq!(api.execute(&write, now()), Ok(true));
+    assert_eq!(api.execute(&write, now()), Ok(false));
+    let t = api.snapshot().tenant("t").cloned().expect("t");
+    assert_eq!(t.metadata.generation, Some(1));
+    assert_eq!(t.status.and_then(|s| s.phase).as_deref(), Some("Active"));
+}

@@ -1,0 +1,183 @@
+//! What a change wakes: the objects whose controllers decide again.
+
+use std::collections::BTreeSet;
+
+/// An object a controller reconciles.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// A tenant, by name.
+    Tenant(String),
+    /// A sleep supervisor.
+    Supervisor(SupervisorId),
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Tenant(name) => write!(f, "Tenant/{name}"),
+            Key::Supervisor(id) => f.write_str(&id.key()),
+        }
+    }
+}
+
+/// Whom a change concerns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Woken {
+    keys: BTreeSet<Key>,
+    everyone: bool,
+}
+
+impl Woken {
+    /// Nobody.
+    #[must_use]
+    pub fn none() -> Woken {
+        Woken::default()
+    }
+
+    /// Every tenant and supervisor: a change everyone's decision reads.
+    #[must_use]
+    pub fn everyone() -> Woken {
+        Woken {
+            keys: BTreeSet::new(),
+            everyone: true,
+        }
+    }
+
+    /// Adds one.
+    pub fn insert(&mut self, key: Key) {
+        self.keys.insert(key);
+    }
+
+    /// Adds an object's subject, if it has one.
+    pub(crate) fn extend_subject(&mut self, key: Option<Key>) {
+        if let Some(key) = key {
+            self.keys.insert(key);
+        }
+    }
+
+    /// Adds a tenant.
+    pub fn tenant(&mut self, name: &str) {
+        self.keys.insert(Key::Tenant(name.to_owned()));
+    }
+
+    /// Adds everyone `other` names.
+    pub fn extend(&mut self, other: Woken) {
+        self.everyone |= other.everyone;
+        self.keys.extend(other.keys);
+    }
+
+    /// Takes one out.
+    pub fn remove(&mut self, key: &Key) {
+        self.keys.remove(key);
+    }
+
+    /// Whether everyone is concerned.
+    #[must_use]
+    pub fn is_everyone(&self) -> bool {
+        self.everyone
+    }
+
+    /// Whether nobody is concerned.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        !self.everyone && self.keys.is_empty()
+    }
+
+    /// Those named one by one (beside [`Woken::is_everyone`]).
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter()
+    }
+
+    /// The tenants named one by one.
+    pub fn tenants(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|k| match k {
+            Key::Tenant(name) => Some(name.as_str()),
+            Key::Supervisor(_) => None,
+        })
+    }
+}
+
+/// Which supervisor: a ResourceSupervisor or a ClusterResourceSupervisor.
+/// Its key ([`SupervisorId::key`]) is what sleeping workloads name in their
+/// slept-by annotation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SupervisorId {
+    /// A ResourceSupervisor.
+    Namespaced {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A ClusterResourceSupervisor.
+    Cluster {
+        /// Its name.
+        name: String,
+    },
+}
+
+const NAMESPACED_KIND: &str = "ResourceSupervisor";
+const CLUSTER_KIND: &str = "ClusterResourceSupervisor";
+
+impl SupervisorId {
+    /// Reads a key; `None` if it is not one.
+    #[must_use]
+    pub fn parse(key: &str) -> Option<SupervisorId> {
+        let mut parts = key.split('/');
+        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+            (NAMESPACED_KIND, Some(namespace), Some(name), None) => Some(Self::Namespaced {
+                namespace: namespace.into(),
+                name: name.into(),
+            }),
+            (CLUSTER_KIND, Some(name), None, None) => Some(Self::Cluster { name: name.into() }),
+            _ => None,
+        }
+    }
+
+    /// `ResourceSupervisor/<namespace>/<name>` or `ClusterResourceSupervisor/<name>`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Self::Namespaced { namespace, name } => format!("{NAMESPACED_KIND}/{namespace}/{name}"),
+            Self::Cluster { name } => format!("{CLUSTER_KIND}/{name}"),
+        }
+    }
+
+    /// The supervisor object.
+    #[must_use]
+    pub fn object_ref(&self) -> super::ObjectRef {
+        match self {
+            Self::Namespaced { namespace, name } => {
+                super::ObjectRef::namespaced(super::Kind::ResourceSupervisor, namespace, name)
+            }
+            Self::Cluster { name } => {
+                super::ObjectRef::cluster(super::Kind::ClusterResourceSupervisor, name)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn a_key_reads_back_as_what_it_names(
+            namespace in "[a-z][a-z0-9-]{0,12}",
+            name in "[a-z][a-z0-9-]{0,12}",
+        ) {
+            let id = SupervisorId::Namespaced { namespace, name: name.clone() };
+            proptest::prop_assert_eq!(SupervisorId::parse(&id.key()), Some(id));
+            let cluster = SupervisorId::Cluster { name };
+            proptest::prop_assert_eq!(SupervisorId::parse(&cluster.key()), Some(cluster));
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_key_reads_as_nothing() {
+        assert_eq!(SupervisorId::parse("Tenant/x"), None);
+        assert_eq!(SupervisorId::parse("ResourceSupervisor/x"), None);
+        assert_eq!(SupervisorId::parse("ClusterResourceSupervisor/a/b"), None);
+    }
+}

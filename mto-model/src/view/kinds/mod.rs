@@ -1,0 +1,269 @@
+//! What each typed kind means to mto: one file per kind, each implementing
+//! [`Typed`] for it.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{Indexes, Key, Objects, Snapshot, Stored, Woken};
+use crate::labels::FIELD_MANAGER;
+
+mod cluster_resource_supervisor;
+mod deployment;
+mod integration_config;
+mod lease;
+mod limit_range;
+mod namespace;
+mod quota;
+mod resource_quota;
+mod resource_supervisor;
+mod role_binding;
+mod stateful_set;
+mod tenant;
+
+/// Why an apiserver refused to apply a field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FieldRefused(pub String);
+
+/// A kind mto reads or writes, and what it means to mto. Every method has
+/// a default, so a kind states only what is particular to it.
+pub trait Typed: Stored {
+    /// Whether the apiserver keeps a generation for the kind, moved by
+    /// [`Typed::spec_changed`].
+    const GENERATION: bool = false;
+
+    /// The controller key this object is the subject of (a tenant, a
+    /// supervisor), if any.
+    fn subject(&self) -> Option<Key> {
+        None
+    }
+
+    /// Whether the controller of this object's [`Typed::subject`] acts on
+    /// a change from `before` to `after` (the predicate). A status write,
+    /// mto's own included, changes nothing it decides on.
+    fn acts_on(before: &Self, after: &Self) -> bool {
+        let _ = (before, after);
+        true
+    }
+
+    /// Adds whose decisions read this object as it stands.
+    fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
+        let _ = (snapshot, woken);
+    }
+
+    /// Adds whom a change concerns beyond the readers of its two versions,
+    /// read from the snapshot before the change.
+    fn moved(snapshot: &Snapshot, before: Option<&Self>, after: Option<&Self>, woken: &mut Woken) {
+        let _ = (snapshot, before, after, woken);
+    }
+
+    /// Keeps the snapshot's indexes true across a change (the shelf already
+    /// holds `after`).
+    fn reindex(
+        indexes: &mut Indexes,
+        objects: &Objects,
+        before: Option<&Self>,
+        after: Option<&Self>,
+    ) {
+        let _ = (indexes, objects, before, after);
+    }
+
+    /// Drops what the model never reads, before the view keeps the object.
+    fn slim(&mut self) {
+        slim_metadata(self.meta_mut());
+    }
+
+    /// Server-side apply of mto's fields other than metadata: sets in
+    /// `current` what `applied` sets. Returns whether anything changed.
+    fn apply_fields(current: &mut Self, applied: &Self) -> Result<bool, FieldRefused> {
+        let _ = (current, applied);
+        Err(FieldRefused(format!(
+            "mto applies no fields of {} besides its metadata",
+            Self::KIND
+        )))
+    }
+
+    /// Whether a change from `before` to `after` moves the generation.
+    fn spec_changed(before: &Self, after: &Self) -> bool {
+        let _ = (before, after);
+        false
+    }
+
+    /// Writes `applied`'s status over `current`'s; whether it changed.
+    /// `None`: the kind has no status subresource.
+    fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
+        let _ = (current, applied);
+        None
+    }
+
+    /// Keeps what the apiserver owns of `current` (its status) in an
+    /// object a user writes over it.
+    fn keep_status(current: &Self, written: &mut Self) {
+        let _ = (current, written);
+    }
+
+    /// What the apiserver adds to a new object of the kind.
+    fn created(&mut self) {}
+
+    /// `spec.replicas`, for the kinds a supervisor scales.
+    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
+        None
+    }
+}
+
+/// Sets `field` to `value`; whether it changed.
+fn replace<T: PartialEq + Clone>(field: &mut T, value: &T) -> bool {
+    let changed = field != value;
+    if changed {
+        field.clone_from(value);
+    }
+    changed
+}
+
+/// Adds the tenant labelled on `namespace` and everyone asking for it:
+/// whose decisions read what the namespace holds.
+fn namespace_readers(snapshot: &Snapshot, namespace: &str, woken: &mut Woken) {
+    use super::Observed as _;
+    if let Some(tenant) = snapshot.tenant_of_namespace(namespace) {
+        woken.tenant(tenant);
+    }
+    for claimant in snapshot.claimants(namespace) {
+        woken.tenant(claimant);
+    }
+}
+
+/// Adds the supervisors covering a workload's namespace and the one that
+/// put it to sleep.
+fn workload_readers(meta: &ObjectMeta, snapshot: &Snapshot, woken: &mut Woken) {
+    use super::Observed as _;
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let labels = snapshot
+        .namespace(namespace)
+        .and_then(|n| n.metadata.labels.as_ref());
+    for supervisor in snapshot.supervisors_covering(namespace, labels) {
+        woken.insert(Key::Supervisor(supervisor));
+    }
+    if let Some(supervisor) = slept_by(meta).and_then(super::SupervisorId::parse) {
+        woken.insert(Key::Supervisor(supervisor));
+    }
+}
+
+/// Moves a workload in the sleep index.
+fn workload_reindex<K: Stored>(
+    indexes: &mut Indexes,
+    before: Option<&ObjectMeta>,
+    after: Option<&ObjectMeta>,
+) {
+    let (before_by, after_by) = (before.and_then(slept_by), after.and_then(slept_by));
+    if before_by == after_by {
+        return;
+    }
+    if let Some(meta) = before.or(after) {
+        indexes.resleep(&super::ObjectRef::of::<K>(meta), before_by, after_by);
+    }
+}
+
+/// The supervisor a sleeping workload names.
+fn slept_by(meta: &ObjectMeta) -> Option<&str> {
+    meta.annotations
+        .as_ref()?
+        .get(crate::labels::SLEPT_BY_ANNOTATION)
+        .map(String::as_str)
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the model never reads and costs the most memory: other
+/// managers' managedFields entries, all of mto's own entry but the labels
+/// and annotations it owns, and kubectl's copy of the last applied manifest.
+pub(crate) fn slim_metadata(meta: &mut ObjectMeta) {
+    if let Some(fields) = meta.managed_fields.as_mut() {
+        fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+        // A decoded list has room for four entries of over 200 bytes.
+        fields.shrink_to_fit();
+        for entry in fields.iter_mut() {
+            if let Some(tree) = entry.fields_v1.as_mut() {
+                let kept: serde_json::Map<String, serde_json::Value> = tree
+                    .0
+                    .get("f:metadata")
+                    .and_then(|m| m.as_object())
+                    .map(|m| {
+                        ["f:labels", "f:annotations"]
+                            .into_iter()
+                            .filter_map(|key| Some((key.to_owned(), m.get(key)?.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                tree.0 = if kept.is_empty() && tree.0.get("f:metadata").is_none() {
+                    serde_json::json!({})
+                } else {
+                    serde_json::json!({ "f:metadata": kept })
+                };
+            }
+        }
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        FieldsV1, ManagedFieldsEntry, ObjectMeta,
+    };
+
+    use super::*;
+
+    #[test]
+    fn slimming_keeps_only_what_the_model_reads() {
+        let mut meta = ObjectMeta {
+            managed_fields: Some(vec![
+                ManagedFieldsEntry {
+                    manager: Some("mto".into()),
+                    operation: Some("Apply".into()),
+                    fields_v1: Some(FieldsV1(serde_json::json!({
+                        "f:metadata": {"f:labels": {"f:team": {}}, "f:finalizers": {}},
+                        "f:spec": {"f:hard": {"f:pods": {}}}
+                    }))),
+                    ..Default::default()
+                },
+                ManagedFieldsEntry {
+                    manager: Some("kubectl".into()),
+                    operation: Some("Update".into()),
+                    ..Default::default()
+                },
+            ]),
+            annotations: Some(
+                [
+                    (LAST_APPLIED.to_owned(), "{...}".to_owned()),
+                    ("team".to_owned(), "x".to_owned()),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        slim_metadata(&mut meta);
+        assert_eq!(meta.managed_fields.as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            meta.managed_fields.as_ref().map(Vec::capacity),
+            Some(1),
+            "no room kept for the entries dropped"
+        );
+        assert_eq!(
+            meta.managed_fields
+                .as_ref()
+                .and_then(|f| f[0].fields_v1.clone())
+                .map(|f| f.0),
+            Some(serde_json::json!({"f:metadata": {"f:labels": {"f:team": {}}}}))
+        );
+        assert_eq!(
+            meta.annotations
+                .as_ref()
+                .map(|a| a.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["team".to_owned()])
+        );
+    }
+}

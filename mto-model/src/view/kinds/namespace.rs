@@ -1,0 +1,59 @@
+//! Namespaces: claimed by tenants through their label, covered by
+//! supervisors.
+
+use k8s_openapi::api::core::v1::Namespace;
+
+use crate::labels::tenant_of;
+use crate::view::{Indexes, Key, Objects, Observed as _, Snapshot, Typed, Woken};
+
+impl Typed for Namespace {
+    /// Its tenant, everyone asking for it, and the supervisors covering it.
+    fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
+        let name = self.metadata.name.as_deref().unwrap_or_default();
+        if let Some(tenant) = tenant_of(&self.metadata) {
+            woken.tenant(tenant);
+        }
+        for claimant in snapshot.claimants(name) {
+            woken.tenant(claimant);
+        }
+        for supervisor in snapshot.supervisors_covering(name, self.metadata.labels.as_ref()) {
+            woken.insert(Key::Supervisor(supervisor));
+        }
+    }
+
+    fn reindex(
+        indexes: &mut Indexes,
+        _: &Objects,
+        before: Option<&Namespace>,
+        after: Option<&Namespace>,
+    ) {
+        let name = before
+            .or(after)
+            .and_then(|n| n.metadata.name.as_deref())
+            .unwrap_or_default();
+        indexes.relabel(
+            name,
+            before.and_then(|n| tenant_of(&n.metadata)),
+            after.and_then(|n| tenant_of(&n.metadata)),
+        );
+    }
+
+    /// mto applies only a namespace's labels and annotations.
+    fn apply_fields(_: &mut Namespace, _: &Namespace) -> Result<bool, super::FieldRefused> {
+        Ok(false)
+    }
+
+    /// Kubernetes labels every namespace with its own name.
+    fn created(&mut self) {
+        let name = self.metadata.name.clone().unwrap_or_default();
+        self.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(crate::labels::NAMESPACE_NAME_LABEL.to_owned(), name);
+    }
+
+    fn keep_status(current: &Namespace, written: &mut Namespace) {
+        written.spec.clone_from(&current.spec);
+        written.status.clone_from(&current.status);
+    }
+}

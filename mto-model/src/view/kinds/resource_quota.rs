@@ -1,0 +1,26 @@
+//! ResourceQuotas: each tenant namespace's share of the tenant's quota.
+
+use k8s_openapi::api::core::v1::ResourceQuota;
+
+use crate::view::{Snapshot, Typed, Woken};
+
+impl Typed for ResourceQuota {
+    fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
+        super::namespace_readers(
+            snapshot,
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            woken,
+        );
+    }
+
+    fn apply_fields(
+        current: &mut ResourceQuota,
+        applied: &ResourceQuota,
+    ) -> Result<bool, super::FieldRefused> {
+        Ok(super::replace(&mut current.spec, &applied.spec))
+    }
+
+    fn keep_status(current: &ResourceQuota, written: &mut ResourceQuota) {
+        written.status.clone_from(&current.status);
+    }
+}

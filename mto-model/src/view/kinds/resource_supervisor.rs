@@ -1,0 +1,35 @@
+//! ResourceSupervisors: sleep schedules of one namespace.
+
+use crate::api::ResourceSupervisor;
+use crate::view::{Key, Snapshot, SupervisorId, Typed, Woken};
+
+impl Typed for ResourceSupervisor {
+    const GENERATION: bool = true;
+
+    fn subject(&self) -> Option<Key> {
+        Some(Key::Supervisor(SupervisorId::Namespaced {
+            namespace: self.metadata.namespace.clone().unwrap_or_default(),
+            name: self.metadata.name.clone().unwrap_or_default(),
+        }))
+    }
+
+    fn acts_on(before: &Self, after: &Self) -> bool {
+        super::cluster_resource_supervisor::supervisor_acts_on(&before.metadata, &after.metadata)
+    }
+
+    fn readers(&self, _: &Snapshot, woken: &mut Woken) {
+        woken.extend_subject(self.subject());
+    }
+
+    fn spec_changed(before: &Self, after: &Self) -> bool {
+        before.spec != after.spec
+    }
+
+    fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
+        Some(super::replace(&mut current.status, &applied.status))
+    }
+
+    fn keep_status(current: &Self, written: &mut Self) {
+        written.status.clone_from(&current.status);
+    }
+}

@@ -1,0 +1,33 @@
+//! RoleBindings: the access mto grants in tenant namespaces.
+
+use k8s_openapi::api::rbac::v1::RoleBinding;
+
+use crate::view::{Snapshot, Typed, Woken};
+
+impl Typed for RoleBinding {
+    fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
+        super::namespace_readers(
+            snapshot,
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            woken,
+        );
+    }
+
+    /// `roleRef` cannot change; the subjects are mto's.
+    fn apply_fields(
+        current: &mut RoleBinding,
+        applied: &RoleBinding,
+    ) -> Result<bool, super::FieldRefused> {
+        if current.role_ref != applied.role_ref {
+            if current.role_ref == Default::default() {
+                current.role_ref.clone_from(&applied.role_ref);
+            } else {
+                return Err(super::FieldRefused(format!(
+                    "roleRef of RoleBinding {} is immutable",
+                    current.metadata.name.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(super::replace(&mut current.subjects, &applied.subjects))
+    }
+}

@@ -1,0 +1,76 @@
+//! Tenants: the subject of the tenant controller; their specs claim
+//! namespaces.
+
+use crate::api::Tenant;
+use crate::claims::claims_may_differ;
+use crate::view::{Indexes, Key, Objects, Snapshot, Typed, Woken};
+
+impl Typed for Tenant {
+    const GENERATION: bool = true;
+
+    fn subject(&self) -> Option<Key> {
+        Some(Key::Tenant(self.metadata.name.clone().unwrap_or_default()))
+    }
+
+    /// Spec (generation), deletion, finalizers, identity: not status.
+    fn acts_on(before: &Tenant, after: &Tenant) -> bool {
+        let (b, a) = (&before.metadata, &after.metadata);
+        b.generation != a.generation
+            || b.deletion_timestamp != a.deletion_timestamp
+            || b.finalizers != a.finalizers
+            || b.uid != a.uid
+    }
+
+    fn readers(&self, _: &Snapshot, woken: &mut Woken) {
+        woken.tenant(self.metadata.name.as_deref().unwrap_or_default());
+    }
+
+    /// The other tenants asking for a namespace it starts or stops asking
+    /// for: their claims move.
+    fn moved(
+        snapshot: &Snapshot,
+        before: Option<&Tenant>,
+        after: Option<&Tenant>,
+        woken: &mut Woken,
+    ) {
+        if let (Some(b), Some(a)) = (before, after)
+            && !claims_may_differ(b, a)
+        {
+            return;
+        }
+        for tenant in snapshot.claims_changed(before, after) {
+            woken.tenant(&tenant);
+        }
+    }
+
+    fn reindex(
+        indexes: &mut Indexes,
+        _: &Objects,
+        before: Option<&Tenant>,
+        after: Option<&Tenant>,
+    ) {
+        if let (Some(b), Some(a)) = (before, after)
+            && !claims_may_differ(b, a)
+        {
+            return;
+        }
+        if let Some(b) = before {
+            indexes.claims.remove(b);
+        }
+        if let Some(a) = after {
+            indexes.claims.add(a);
+        }
+    }
+
+    fn spec_changed(before: &Tenant, after: &Tenant) -> bool {
+        before.spec != after.spec
+    }
+
+    fn apply_status(current: &mut Tenant, applied: &Tenant) -> Option<bool> {
+        Some(super::replace(&mut current.status, &applied.status))
+    }
+
+    fn keep_status(current: &Tenant, written: &mut Tenant) {
+        written.status.clone_from(&current.status);
+    }
+}

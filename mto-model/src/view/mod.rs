@@ -1,0 +1,627 @@
+//! What controllers see: the cluster as a view of objects by kind, with
+//! the indexes decisions need, and the rules of what a change wakes.
+//!
+//! One [`Snapshot`] is the operator's view (fed from watch events by
+//! [`View`]) and the in-memory apiserver's store: the same objects, kept by
+//! the same code, so the simulator decides from what a real operator would
+//! see. Every change goes through [`Snapshot::put`], [`Snapshot::remove`]
+//! or [`Snapshot::replace`], which keep the indexes true, move the
+//! revision of every tenant whose decision reads what changed, and return
+//! whom the change wakes (each kind's rules, in `view/kinds/`).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
+use crate::integration::Integration;
+
+mod indexes;
+mod keys;
+mod kinds;
+mod registry;
+mod shelf;
+mod watch;
+
+pub use indexes::Indexes;
+pub use keys::{Key, SupervisorId, Woken};
+pub use kinds::{FieldRefused, Typed};
+pub use registry::{
+    DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
+};
+pub use shelf::Shelf;
+pub use watch::{View, WatchEvent};
+
+/// Which object: kind, namespace (for namespaced kinds) and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectRef {
+    /// The kind.
+    pub kind: Kind,
+    /// The namespace, for namespaced kinds.
+    pub namespace: Option<String>,
+    /// The name.
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// A cluster-scoped object.
+    #[must_use]
+    pub fn cluster(kind: Kind, name: impl Into<String>) -> ObjectRef {
+        ObjectRef {
+            kind,
+            namespace: None,
+            name: name.into(),
+        }
+    }
+
+    /// A namespaced object.
+    #[must_use]
+    pub fn namespaced(
+        kind: Kind,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> ObjectRef {
+        ObjectRef {
+            kind,
+            namespace: Some(namespace.into()),
+            name: name.into(),
+        }
+    }
+
+    /// Which object `meta` describes, as an object of kind `K`.
+    #[must_use]
+    pub fn of<K: Stored>(meta: &ObjectMeta) -> ObjectRef {
+        ObjectRef {
+            kind: K::KIND,
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind.name(), ns, self.name),
+            None => write!(f, "{}/{}", self.kind.name(), self.name),
+        }
+    }
+}
+
+/// A read-only view of the objects the tenant controller cares about.
+pub trait Observed {
+    /// A tenant by name.
+    fn tenant(&self, name: &str) -> Option<&Tenant>;
+    /// A quota by name.
+    fn quota(&self, name: &str) -> Option<&Quota>;
+    /// The compiled integration config in force.
+    fn integration(&self) -> &Integration;
+    /// A namespace by name.
+    fn namespace(&self, name: &str) -> Option<&Namespace>;
+    /// Names of the namespaces labelled `stakater.com/tenant=<tenant>`, sorted.
+    fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str>;
+    /// The role bindings in a namespace, by name.
+    fn role_bindings(&self, namespace: &str) -> impl Iterator<Item = &RoleBinding>;
+    /// A resource quota.
+    fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota>;
+    /// A limit range.
+    fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange>;
+    /// The tenants whose spec asks for `namespace`, first claim first.
+    fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
+    /// A ClusterResourceSupervisor by name.
+    fn cluster_resource_supervisor(&self, name: &str) -> Option<&ClusterResourceSupervisor>;
+    /// A number that moves whenever anything `tenant`'s decision reads
+    /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
+    /// view does not keep one (every decision is then made afresh).
+    fn revision(&self, tenant: &str) -> Option<u64> {
+        let _ = tenant;
+        None
+    }
+}
+
+/// The objects of a cluster, indexed for decisions.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    objects: Objects,
+    indexes: Indexes,
+}
+
+impl Snapshot {
+    /// Every object, by kind.
+    #[must_use]
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// The objects of kind `K`.
+    #[must_use]
+    pub fn shelf<K: Typed>(&self) -> &Shelf<K> {
+        K::shelf(&self.objects)
+    }
+
+    /// An object of kind `K` by namespace (empty for cluster-scoped kinds)
+    /// and name.
+    #[must_use]
+    pub fn get<K: Typed>(&self, namespace: &str, name: &str) -> Option<&K> {
+        K::shelf(&self.objects).get(namespace, name).map(|o| &**o)
+    }
+
+    /// What the indexes hold.
+    #[must_use]
+    pub fn indexes(&self) -> &Indexes {
+        &self.indexes
+    }
+
+    /// An object by reference, shared.
+    #[must_use]
+    pub fn object(&self, target: &ObjectRef) -> Option<Object> {
+        struct Find<'a> {
+            objects: &'a Objects,
+            namespace: &'a str,
+            name: &'a str,
+        }
+        impl KindVisitor for Find<'_> {
+            type Output = Option<Object>;
+            fn typed<K: Typed>(&mut self) -> Option<Object> {
+                K::shelf(self.objects)
+                    .get(self.namespace, self.name)
+                    .map(|o| K::wrap(o.clone()))
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> Option<Object> {
+                self.objects
+                    .dynamic
+                    .get(gvk)?
+                    .get(self.namespace, self.name)
+                    .map(|o| Object::Dynamic(o.clone()))
+            }
+        }
+        target.kind.visit(&mut Find {
+            objects: &self.objects,
+            namespace: target.namespace.as_deref().unwrap_or_default(),
+            name: &target.name,
+        })
+    }
+
+    /// Every object of one kind, shared.
+    #[must_use]
+    pub fn list(&self, kind: &Kind) -> Vec<Object> {
+        struct List<'a>(&'a Objects);
+        impl KindVisitor for List<'_> {
+            type Output = Vec<Object>;
+            fn typed<K: Typed>(&mut self) -> Vec<Object> {
+                K::shelf(self.0)
+                    .iter()
+                    .map(|o| K::wrap(o.clone()))
+                    .collect()
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> Vec<Object> {
+                self.0
+                    .dynamic
+                    .get(gvk)
+                    .into_iter()
+                    .flat_map(Shelf::iter)
+                    .map(|o| Object::Dynamic(o.clone()))
+                    .collect()
+            }
+        }
+        kind.visit(&mut List(&self.objects))
+    }
+
+    /// Adds or replaces an object of kind `K`; returns whom it wakes.
+    pub fn insert<K: Typed>(&mut self, object: K) -> Woken {
+        self.put_typed(Arc::new(object))
+    }
+
+    /// Adds or replaces an object; returns whom the change wakes.
+    pub fn put(&mut self, object: Object) -> Woken {
+        struct Put<'a>(&'a mut Snapshot);
+        impl ObjectVisitor for Put<'_> {
+            type Output = Woken;
+            fn typed<K: Typed>(&mut self, object: Arc<K>) -> Woken {
+                self.0.put_typed(object)
+            }
+            fn dynamic(&mut self, object: Arc<DynamicObject>) -> Woken {
+                self.0.put_dynamic(object)
+            }
+        }
+        object.visit(&mut Put(self))
+    }
+
+    /// Removes an object; returns it and whom its going wakes.
+    pub fn remove(&mut self, target: &ObjectRef) -> Option<(Object, Woken)> {
+        struct Remove<'a> {
+            snapshot: &'a mut Snapshot,
+            namespace: &'a str,
+            name: &'a str,
+        }
+        impl KindVisitor for Remove<'_> {
+            type Output = Option<(Object, Woken)>;
+            fn typed<K: Typed>(&mut self) -> Option<(Object, Woken)> {
+                self.snapshot
+                    .remove_typed::<K>(self.namespace, self.name)
+                    .map(|(o, w)| (K::wrap(o), w))
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> Option<(Object, Woken)> {
+                let shelf = self.snapshot.objects.dynamic.get_mut(gvk)?;
+                let gone = shelf.remove(self.namespace, self.name)?;
+                Some((Object::Dynamic(gone), Woken::none()))
+            }
+        }
+        target.kind.visit(&mut Remove {
+            snapshot: self,
+            namespace: target.namespace.as_deref().unwrap_or_default(),
+            name: &target.name,
+        })
+    }
+
+    /// Replaces every object of one kind with `fresh`, as a re-list does:
+    /// what went is removed, what is new or changed is put, what is the
+    /// same is left alone. Returns whom the differences wake.
+    pub fn replace(&mut self, kind: &Kind, fresh: Vec<Object>) -> Woken {
+        struct Replace<'a> {
+            snapshot: &'a mut Snapshot,
+            fresh: Vec<Object>,
+        }
+        impl KindVisitor for Replace<'_> {
+            type Output = Woken;
+            fn typed<K: Typed>(&mut self) -> Woken {
+                let key = |o: &Arc<K>| {
+                    let meta = o.meta();
+                    (
+                        meta.namespace.clone().unwrap_or_default(),
+                        meta.name.clone().unwrap_or_default(),
+                    )
+                };
+                let mut fresh: Vec<((String, String), Arc<K>)> = self
+                    .fresh
+                    .iter()
+                    .filter_map(|o| K::unwrap(o))
+                    .map(|o| (key(o), o.clone()))
+                    .collect();
+                // In the shelf's order (a list usually is already), so the
+                // objects gone are found in one walk of both.
+                fresh.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut listed = fresh
+                    .iter()
+                    .map(|(k, _)| (k.0.as_str(), k.1.as_str()))
+                    .peekable();
+                let mut gone: Vec<(String, String)> = Vec::new();
+                for (ns, name) in K::shelf(&self.snapshot.objects).keys() {
+                    while listed.next_if(|l| *l < (ns, name)).is_some() {}
+                    if listed.peek() != Some(&(ns, name)) {
+                        gone.push((ns.to_owned(), name.to_owned()));
+                    }
+                }
+                let mut woken = Woken::none();
+                for (ns, name) in gone {
+                    if let Some((_, w)) = self.snapshot.remove_typed::<K>(&ns, &name) {
+                        woken.extend(w);
+                    }
+                }
+                for (_, object) in fresh {
+                    woken.extend(self.snapshot.put_typed(object));
+                }
+                woken
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> Woken {
+                self.snapshot.objects.dynamic.remove(gvk);
+                for object in std::mem::take(&mut self.fresh) {
+                    self.snapshot.put(object);
+                }
+                Woken::none()
+            }
+        }
+        kind.visit(&mut Replace {
+            snapshot: self,
+            fresh,
+        })
+    }
+
+    /// Whether `other` holds the same objects of `kind` in the same states.
+    #[must_use]
+    pub fn same_objects(&self, other: &Snapshot, kind: &Kind) -> bool {
+        struct Same<'a>(&'a Objects, &'a Objects);
+        impl KindVisitor for Same<'_> {
+            type Output = bool;
+            fn typed<K: Typed>(&mut self) -> bool {
+                let (a, b) = (K::shelf(self.0), K::shelf(self.1));
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b.iter())
+                        .all(|(x, y)| Arc::ptr_eq(x, y) || x == y)
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> bool {
+                self.0
+                    .dynamic
+                    .get(gvk)
+                    .map(|s| s.iter().collect::<Vec<_>>())
+                    == self
+                        .1
+                        .dynamic
+                        .get(gvk)
+                        .map(|s| s.iter().collect::<Vec<_>>())
+            }
+        }
+        kind.visit(&mut Same(&self.objects, &other.objects))
+    }
+
+    fn put_typed<K: Typed>(&mut self, object: Arc<K>) -> Woken {
+        let meta = object.meta();
+        let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
+        let name = meta.name.as_deref().unwrap_or_default().to_owned();
+        let before = K::shelf(&self.objects).get(&namespace, &name).cloned();
+        if let Some(b) = &before
+            && (Arc::ptr_eq(b, &object) || **b == *object)
+        {
+            return Woken::none();
+        }
+        // Whom the object concerns as it was and as it is, read before the
+        // change: the rules read the object they are given, not the shelf.
+        let mut woken = Woken::none();
+        if let Some(b) = &before {
+            b.readers(self, &mut woken);
+        }
+        object.readers(self, &mut woken);
+        K::moved(self, before.as_deref(), Some(&object), &mut woken);
+        K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
+        K::reindex(
+            &mut self.indexes,
+            &self.objects,
+            before.as_deref(),
+            Some(&object),
+        );
+        self.indexes.revisions.touch(&woken);
+        if let Some(b) = &before
+            && !K::acts_on(b, &object)
+            && let Some(subject) = object.subject()
+        {
+            woken.remove(&subject);
+        }
+        woken
+    }
+
+    fn remove_typed<K: Typed>(&mut self, namespace: &str, name: &str) -> Option<(Arc<K>, Woken)> {
+        let before = K::shelf(&self.objects).get(namespace, name)?.clone();
+        let mut woken = Woken::none();
+        before.readers(self, &mut woken);
+        K::moved(self, Some(&before), None, &mut woken);
+        K::shelf_mut(&mut self.objects).remove(namespace, name);
+        K::reindex(&mut self.indexes, &self.objects, Some(&before), None);
+        self.indexes.revisions.touch(&woken);
+        Some((before, woken))
+    }
+
+    fn put_dynamic(&mut self, object: Arc<DynamicObject>) -> Woken {
+        let Kind::Dynamic(gvk) = Object::Dynamic(object.clone()).kind() else {
+            return Woken::none();
+        };
+        let namespace = object.metadata.namespace.clone().unwrap_or_default();
+        let name = object.metadata.name.clone().unwrap_or_default();
+        self.objects
+            .dynamic
+            .entry(gvk)
+            .or_default()
+            .insert(&namespace, &name, object);
+        Woken::none()
+    }
+
+    /// Changes an object of kind `K` in place, as an apiserver does (the
+    /// object is copied if the view shares it); `None` if there is none.
+    pub fn edit<K: Typed, R>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut K) -> R,
+    ) -> Option<(R, Woken)> {
+        let mut object = K::shelf(&self.objects).get(namespace, name)?.clone();
+        let out = change(Arc::make_mut(&mut object));
+        Some((out, self.put_typed(object)))
+    }
+
+    /// An object's metadata.
+    #[must_use]
+    pub fn metadata<'a>(&'a self, target: &'a ObjectRef) -> Option<&'a ObjectMeta> {
+        struct Meta<'a> {
+            objects: &'a Objects,
+            namespace: &'a str,
+            name: &'a str,
+        }
+        impl<'a> KindVisitor for Meta<'a> {
+            type Output = Option<&'a ObjectMeta>;
+            fn typed<K: Typed>(&mut self) -> Option<&'a ObjectMeta> {
+                K::shelf(self.objects)
+                    .get(self.namespace, self.name)
+                    .map(|o| o.meta())
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> Option<&'a ObjectMeta> {
+                self.objects
+                    .dynamic
+                    .get(gvk)?
+                    .get(self.namespace, self.name)
+                    .map(|o| &o.metadata)
+            }
+        }
+        target.kind.visit(&mut Meta {
+            objects: &self.objects,
+            namespace: target.namespace.as_deref().unwrap_or_default(),
+            name: &target.name,
+        })
+    }
+
+    /// Why no IntegrationConfig is in force (several, or an invalid one).
+    /// While set, controllers decide nothing: roles mto cannot read must
+    /// not turn into deleted bindings.
+    #[must_use]
+    pub fn integration_problem(&self) -> Option<&str> {
+        self.indexes.integration_problem.as_deref()
+    }
+
+    /// Every tenant and supervisor: whom [`Woken::everyone`] wakes.
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        let tenants = self
+            .shelf::<Tenant>()
+            .keys()
+            .map(|(_, name)| Key::Tenant(name.to_owned()));
+        let namespaced =
+            self.shelf::<crate::api::ResourceSupervisor>()
+                .keys()
+                .map(|(namespace, name)| {
+                    Key::Supervisor(SupervisorId::Namespaced {
+                        namespace: namespace.to_owned(),
+                        name: name.to_owned(),
+                    })
+                });
+        let cluster = self
+            .shelf::<ClusterResourceSupervisor>()
+            .keys()
+            .map(|(_, name)| {
+                Key::Supervisor(SupervisorId::Cluster {
+                    name: name.to_owned(),
+                })
+            });
+        tenants.chain(namespaced).chain(cluster)
+    }
+
+    /// The tenant labelled on a namespace.
+    #[must_use]
+    pub fn tenant_of_namespace(&self, namespace: &str) -> Option<&str> {
+        crate::labels::tenant_of(&self.namespace(namespace)?.metadata)
+    }
+
+    /// Tenants other than `tenant` asking for one of its namespaces that
+    /// `which` selects: those whose claim changes when `tenant` does.
+    pub fn other_claimants(&self, tenant: &Tenant, which: impl Fn(&str) -> bool) -> Vec<String> {
+        let name = tenant.metadata.name.as_deref().unwrap_or_default();
+        let mut out = BTreeSet::new();
+        for requested in crate::claims::requested_namespaces(tenant)
+            .into_iter()
+            .filter(|r| which(&r.name))
+        {
+            out.extend(
+                self.claimants(&requested.name)
+                    .filter(|c| *c != name)
+                    .map(str::to_owned),
+            );
+        }
+        out.into_iter().collect()
+    }
+
+    /// When a tenant's spec goes from `before` to `after` (`None`: not
+    /// there): the other tenants asking for a namespace it stops or starts
+    /// asking for, which may now get it, or lose it, to this tenant.
+    #[must_use]
+    pub fn claims_changed(&self, before: Option<&Tenant>, after: Option<&Tenant>) -> Vec<String> {
+        let names = |t: Option<&Tenant>| -> BTreeSet<String> {
+            t.map(crate::claims::requested_namespaces)
+                .into_iter()
+                .flatten()
+                .map(|r| r.name)
+                .collect()
+        };
+        let (asked_before, asked_after) = (names(before), names(after));
+        let mut woken = BTreeSet::new();
+        if let Some(old) = before {
+            woken.extend(self.other_claimants(old, |ns| !asked_after.contains(ns)));
+        }
+        if let Some(new) = after {
+            woken.extend(self.other_claimants(new, |ns| !asked_before.contains(ns)));
+        }
+        woken.into_iter().collect()
+    }
+
+    /// The supervisors covering `namespace` with these labels (by
+    /// namespace, by name or by label selector): whom a change there
+    /// concerns.
+    #[must_use]
+    pub fn supervisors_covering(
+        &self,
+        namespace: &str,
+        labels: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> BTreeSet<SupervisorId> {
+        let mut out: BTreeSet<SupervisorId> = self
+            .shelf::<crate::api::ResourceSupervisor>()
+            .in_namespace(namespace)
+            .map(|s| SupervisorId::Namespaced {
+                namespace: namespace.to_owned(),
+                name: s.metadata.name.clone().unwrap_or_default(),
+            })
+            .collect();
+        let cluster = self.shelf::<ClusterResourceSupervisor>();
+        let selects = |name: &&String| {
+            cluster.named(name).is_some_and(|c| {
+                c.spec
+                    .namespaces
+                    .label_selector
+                    .as_ref()
+                    .is_some_and(|selector| crate::selector::matches(selector, labels))
+            })
+        };
+        let coverage = &self.indexes.coverage;
+        let by_name = coverage.by_name.get(namespace).into_iter().flatten();
+        let by_tenant = labels
+            .and_then(|l| l.get(crate::labels::TENANT_LABEL))
+            .and_then(|tenant| coverage.by_tenant.get(tenant))
+            .into_iter()
+            .flatten()
+            .filter(selects);
+        let others = coverage.other_selectors.iter().filter(selects);
+        out.extend(
+            by_name
+                .chain(by_tenant)
+                .chain(others)
+                .map(|name| SupervisorId::Cluster { name: name.clone() }),
+        );
+        out
+    }
+
+    /// The workloads the supervisor with this key put to sleep.
+    pub fn slept_by(&self, supervisor: &str) -> impl Iterator<Item = &ObjectRef> {
+        self.indexes.asleep.get(supervisor).into_iter().flatten()
+    }
+}
+
+impl Observed for Snapshot {
+    fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.get("", name)
+    }
+    fn quota(&self, name: &str) -> Option<&Quota> {
+        self.get("", name)
+    }
+    fn integration(&self) -> &Integration {
+        &self.indexes.integration
+    }
+    fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.get("", name)
+    }
+    fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str> {
+        self.indexes
+            .tenant_namespaces
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+    fn role_bindings(&self, namespace: &str) -> impl Iterator<Item = &RoleBinding> {
+        self.shelf::<RoleBinding>()
+            .in_namespace(namespace)
+            .map(|rb| &**rb)
+    }
+    fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota> {
+        self.get(namespace, name)
+    }
+    fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
+        self.get(namespace, name)
+    }
+    fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {
+        self.indexes.claims.claimants(namespace)
+    }
+    fn cluster_resource_supervisor(&self, name: &str) -> Option<&ClusterResourceSupervisor> {
+        self.get("", name)
+    }
+    fn revision(&self, tenant: &str) -> Option<u64> {
+        Some(self.indexes.revisions.of(tenant))
+    }
+}

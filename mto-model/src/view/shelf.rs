@@ -1,0 +1,97 @@
+//! Objects of one kind, by namespace then name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The objects of one kind, by namespace (empty for cluster-scoped kinds),
+/// then name.
+#[derive(Clone, Debug)]
+pub struct Shelf<K> {
+    by_namespace: BTreeMap<String, BTreeMap<String, Arc<K>>>,
+    len: usize,
+}
+
+impl<K> Default for Shelf<K> {
+    fn default() -> Self {
+        Shelf {
+            by_namespace: BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<K> Shelf<K> {
+    /// An object by namespace (empty for cluster-scoped kinds) and name.
+    #[must_use]
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&Arc<K>> {
+        self.by_namespace.get(namespace)?.get(name)
+    }
+
+    /// A cluster-scoped object by name.
+    #[must_use]
+    pub fn named(&self, name: &str) -> Option<&Arc<K>> {
+        self.get("", name)
+    }
+
+    /// The objects in one namespace, by name.
+    pub fn in_namespace(&self, namespace: &str) -> impl Iterator<Item = &Arc<K>> {
+        self.by_namespace
+            .get(namespace)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+    }
+
+    /// The namespaces holding objects of the kind.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.by_namespace.keys().map(String::as_str)
+    }
+
+    /// Every object, by namespace then name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<K>> {
+        self.by_namespace.values().flat_map(BTreeMap::values)
+    }
+
+    /// Every object's namespace and name, in order.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_namespace
+            .iter()
+            .flat_map(|(ns, m)| m.keys().map(move |name| (ns.as_str(), name.as_str())))
+    }
+
+    /// How many objects.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn insert(&mut self, namespace: &str, name: &str, object: Arc<K>) -> Option<Arc<K>> {
+        let objects = match self.by_namespace.get_mut(namespace) {
+            Some(objects) => objects,
+            None => self.by_namespace.entry(namespace.to_owned()).or_default(),
+        };
+        let before = match objects.get_mut(name) {
+            Some(slot) => Some(std::mem::replace(slot, object)),
+            None => objects.insert(name.to_owned(), object),
+        };
+        if before.is_none() {
+            self.len += 1;
+        }
+        before
+    }
+
+    pub(crate) fn remove(&mut self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let objects = self.by_namespace.get_mut(namespace)?;
+        let gone = objects.remove(name)?;
+        if objects.is_empty() {
+            self.by_namespace.remove(namespace);
+        }
+        self.len -= 1;
+        Some(gone)
+    }
+}

@@ -1,0 +1,114 @@
+//! The operator's view: watch events folded into a [`Snapshot`].
+//!
+//! The runtime feeds it from kube-runtime's watchers, the simulator from
+//! its apiserver's change log (late, lost, duplicated, re-listed), and the
+//! controllers decide from it: the same fold, so the simulator decides from
+//! the same possibly stale view a real operator has.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{DynamicObject, Kind, Object, ObjectVisitor, Snapshot, Typed, Woken};
+
+/// What a watch reports: kube-runtime's watcher events, in the model's
+/// terms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchEvent {
+    /// An object was created or changed.
+    Apply(Object),
+    /// An object was deleted; its last state.
+    Delete(Object),
+    /// A list of `kind` begins (at start, or after a watch expired). The
+    /// view keeps what it has until the list completes.
+    Init(Kind),
+    /// An object of the list in progress.
+    InitApply(Object),
+    /// The list of `kind` is complete and replaces what the view held.
+    InitDone(Kind),
+}
+
+/// The cluster as the operator last heard of it.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    snapshot: Snapshot,
+    relisting: BTreeMap<Kind, Vec<Object>>,
+    listed: BTreeSet<Kind>,
+}
+
+impl View {
+    /// Folds one event in; returns whom it wakes.
+    ///
+    /// A list wakes exactly those whose inputs it found changed: the
+    /// changes a lost watch missed are the differences between the view
+    /// and the list.
+    pub fn fold(&mut self, event: WatchEvent) -> Woken {
+        match event {
+            WatchEvent::Apply(object) => self.snapshot.put(slim(object)),
+            WatchEvent::Delete(object) => self
+                .snapshot
+                .remove(&object.object_ref())
+                .map(|(_, woken)| woken)
+                .unwrap_or_default(),
+            WatchEvent::Init(kind) => {
+                self.relisting.insert(kind, Vec::new());
+                Woken::none()
+            }
+            WatchEvent::InitApply(object) => {
+                let object = slim(object);
+                self.relisting
+                    .entry(object.kind())
+                    .or_default()
+                    .push(object);
+                Woken::none()
+            }
+            WatchEvent::InitDone(kind) => {
+                let objects = self.relisting.remove(&kind).unwrap_or_default();
+                let woken = self.snapshot.replace(&kind, objects);
+                self.listed.insert(kind);
+                woken
+            }
+        }
+    }
+
+    /// The objects as last heard of.
+    #[must_use]
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Whether `kind` has been listed once.
+    #[must_use]
+    pub fn is_listed(&self, kind: &Kind) -> bool {
+        self.listed.contains(kind)
+    }
+
+    /// Whether every watched kind has been listed once: before that, a
+    /// decision could release what is merely not listed yet.
+    #[must_use]
+    pub fn synced(&self) -> bool {
+        Kind::watched_kinds().all(|k| self.listed.contains(k))
+    }
+}
+
+/// The object as the view keeps it. An object only the view holds (fresh
+/// from a real watch) is slimmed in place; one it shares (with the
+/// simulator's apiserver) is already lean and is not copied.
+fn slim(object: Object) -> Object {
+    struct Slim;
+    impl ObjectVisitor for Slim {
+        type Output = Object;
+        fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> Object {
+            if let Some(owned) = Arc::get_mut(&mut object) {
+                owned.slim();
+            }
+            K::wrap(object)
+        }
+        fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> Object {
+            if let Some(owned) = Arc::get_mut(&mut object) {
+                super::kinds::slim_metadata(&mut owned.metadata);
+            }
+            Object::Dynamic(object)
+        }
+    }
+    object.visit(&mut Slim)
+}

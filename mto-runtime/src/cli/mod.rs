@@ -1,0 +1,6 @@
+//! The offline commands of `mto`: each command's work, apart from parsing
+//! its arguments.
+
+pub mod crds;
+pub mod files;
+pub mod plan;

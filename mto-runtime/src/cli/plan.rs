@@ -1,0 +1,257 @@
+//! `mto plan`: what the operator would create for a set of manifests on a
+//! cluster holding only them — the operator's own loop (the model's view
+//! and driver) run against the model's in-memory apiserver.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use mto_model::Timestamp;
+use mto_model::action::{Action, Object};
+use mto_model::apiserver::ApiServer;
+use mto_model::driver::{Config, Driver, Started};
+use mto_model::manifest::Manifest;
+use mto_model::view::{Key, Kind, View, WatchEvent};
+
+/// What the operator would do for one tenant.
+#[derive(Debug)]
+pub struct TenantPlan {
+    /// The tenant.
+    pub name: String,
+    /// Its first decision: everything it creates.
+    pub actions: Vec<Action>,
+    /// The phase it settles in.
+    pub phase: String,
+}
+
+/// The plan for every tenant, by name.
+#[derive(Debug)]
+pub struct Plan {
+    /// The tenants.
+    pub tenants: Vec<TenantPlan>,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No IntegrationConfig can be used (several, or an invalid one).
+    #[error("{0}")]
+    IntegrationConfig(String),
+    /// A manifest could not be stored.
+    #[error("{0}")]
+    Refused(#[from] mto_model::apiserver::ApiError),
+    /// The tenants did not settle (a planner bug).
+    #[error("the tenants did not settle within {0} decisions")]
+    NoConvergence(usize),
+}
+
+const MAX_DECISIONS: usize = 10_000;
+
+/// Plans the given manifests against a cluster holding only them.
+pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
+    let mut api = ApiServer::default();
+    // The namespaces first, as they exist before what lives in them; the
+    // IntegrationConfig's own namespace exists on any real cluster.
+    for m in manifests {
+        if let Manifest::IntegrationConfig(c) = m
+            && let Some(ns) = &c.metadata.namespace
+            && !manifests.iter().any(
+                |m| matches!(m, Manifest::Namespace(n) if n.metadata.name.as_ref() == Some(ns)),
+            )
+        {
+            let namespace = k8s_openapi::api::core::v1::Namespace {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: Some(ns.clone()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            api.put(namespace.into(), now)?;
+        }
+    }
+    for m in manifests {
+        if let Manifest::Namespace(ns) = m {
+            api.put(ns.clone().into(), now)?;
+        }
+    }
+    for m in manifests {
+        let object: Object = match m {
+            Manifest::Tenant(t) => t.clone().into(),
+            Manifest::Quota(q) => q.clone().into(),
+            Manifest::IntegrationConfig(c) => c.clone().into(),
+            _ => continue,
+        };
+        api.put(object, now)?;
+    }
+    if let Some(problem) = api.snapshot().integration_problem() {
+        return Err(PlanError::IntegrationConfig(problem.to_owned()));
+    }
+    // The operator's view, listed, then kept by the apiserver's changes.
+    let mut view = View::default();
+    for kind in Kind::watched_kinds() {
+        view.fold(WatchEvent::Init(kind.clone()));
+        for object in api.list(kind) {
+            view.fold(WatchEvent::InitApply(object));
+        }
+        view.fold(WatchEvent::InitDone(kind.clone()));
+    }
+    api.drain_changes();
+    let mut driver = Driver::new(Config {
+        concurrency: 1,
+        debounce: std::time::Duration::ZERO,
+        ..Config::default()
+    });
+    for key in view.snapshot().keys() {
+        if matches!(key, Key::Tenant(_)) {
+            driver.schedule(key, now);
+        }
+    }
+    let mut first: BTreeMap<String, Vec<Action>> = BTreeMap::new();
+    for _ in 0..MAX_DECISIONS {
+        let Some(key) = driver.poll_due(now) else {
+            return Ok(finish(&api, first));
+        };
+        let Started::Run(mut run) = driver.start(key.clone(), view.snapshot(), now) else {
+            continue;
+        };
+        if let Key::Tenant(name) = &key {
+            first
+                .entry(name.clone())
+                .or_insert_with(|| run.actions().to_vec());
+        }
+        while let Some(action) = run.poll_action().cloned() {
+            let result = api.execute(&action, now).map(|_| ());
+            run.handle_result(result);
+        }
+        let finished = driver.finish(run, now, 0.5);
+        if let Some(failure) = finished.failure {
+            // Everything the planner asks of an in-memory cluster holding
+            // only these manifests succeeds; a refusal is a planner bug.
+            return Err(PlanError::Refused(failure));
+        }
+        for change in api.drain_changes() {
+            let woken = view.fold(change.event);
+            driver.handle_woken(&woken, view.snapshot(), now);
+        }
+    }
+    Err(PlanError::NoConvergence(MAX_DECISIONS))
+}
+
+fn finish(api: &ApiServer, first: BTreeMap<String, Vec<Action>>) -> Plan {
+    use mto_model::view::Observed as _;
+    let tenants = first
+        .into_iter()
+        .map(|(name, actions)| {
+            let phase = api
+                .snapshot()
+                .tenant(&name)
+                .and_then(|t| t.status.as_ref()?.phase.clone())
+                .unwrap_or_default();
+            TenantPlan {
+                name,
+                actions,
+                phase,
+            }
+        })
+        .collect();
+    Plan { tenants }
+}
+
+impl Plan {
+    /// A readable summary: one line per object.
+    #[must_use]
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for tenant in &self.tenants {
+            let _ = writeln!(out, "Tenant {} → {}", tenant.name, tenant.phase);
+            for action in &tenant.actions {
+                match action {
+                    Action::Apply { object, .. } => {
+                        let _ = writeln!(out, "  + {}{}", object.object_ref(), detail(object));
+                    }
+                    Action::ApplyStatus {
+                        object: Object::Tenant(t),
+                    } => {
+                        for c in t
+                            .status
+                            .iter()
+                            .flat_map(|s| &s.conditions)
+                            .filter(|c| c.status == "False" && c.type_ != "Ready")
+                        {
+                            let _ = writeln!(out, "  ! {}: {}", c.reason, c.message);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// The objects as YAML documents, for review or GitOps.
+    pub fn render_yaml(&self) -> Result<String, PlanRenderError> {
+        let mut out = String::new();
+        for tenant in &self.tenants {
+            for action in &tenant.actions {
+                if let Action::Apply { object, .. } = action {
+                    out.push_str("---\n");
+                    out.push_str(&serde_norway::to_string(&object.to_json()?)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Why a plan could not be written as YAML.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanRenderError {
+    /// An object did not serialize.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The YAML writer failed.
+    #[error(transparent)]
+    Yaml(#[from] serde_norway::Error),
+}
+
+fn detail(object: &Object) -> String {
+    match object {
+        Object::Namespace(ns) => {
+            let labels: Vec<String> = ns
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("  [{}]", labels.join(", "))
+        }
+        Object::RoleBinding(rb) => {
+            let subjects: Vec<String> = rb
+                .subjects
+                .iter()
+                .flatten()
+                .map(|s| format!("{}:{}", s.kind, s.name))
+                .collect();
+            format!(
+                "  ClusterRole {} → {}",
+                rb.role_ref.name,
+                subjects.join(", ")
+            )
+        }
+        Object::ResourceQuota(rq) => {
+            let hard: Vec<String> = rq
+                .spec
+                .iter()
+                .flat_map(|s| s.hard.iter().flatten())
+                .map(|(k, v)| format!("{k}={}", v.0))
+                .collect();
+            format!("  {}", hard.join(" "))
+        }
+        Object::ClusterResourceSupervisor(c) => format!(
+            "  sleep {:?}, wake {:?}",
+            c.spec.schedule.sleep_schedule,
+            c.spec.schedule.wake_schedule.as_deref().unwrap_or("-")
+        ),
+        _ => String::new(),
+    }
+}

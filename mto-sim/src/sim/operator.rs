@@ -1,0 +1,680 @@
+//! The operator's replicas in the simulation: each runs the model's view
+//! and driver, and the simulation plays the I/O around them — watch events
+//! late, lost or re-listed, API calls that take time and fail, crashes,
+//! partitions, and the Lease they elect a leader on.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use mto_model::Timestamp;
+use mto_model::action::{Action, Reason};
+use mto_model::apiserver::ApiError;
+use mto_model::driver::{Config, Driver, Reconcile, Skipped, Started};
+use mto_model::invariants::{Violation, check_action, check_workload};
+use mto_model::lease::{Candidate, LeaseConfig, LeaseStep};
+use mto_model::view::{Key, Kind, View, WatchEvent};
+use rand::RngExt as _;
+
+use super::faults::{Call, Verdict, crash_after, judge};
+use super::{API_LATENCY, Event, RELIST, RESTART, Sim, SimError, WATCH_LATENCY, counted, millis};
+
+/// The Lease the replicas elect a leader on.
+const LEASE_NAME: &str = "mto";
+const LEASE_NAMESPACE: &str = "mto-system";
+
+/// One replica of the operator.
+pub(super) struct Replica {
+    id: usize,
+    /// Its process's life; events of an earlier life are stale.
+    life: u64,
+    up: bool,
+    /// How far its clock runs ahead of the simulation's.
+    offset_ms: i64,
+    /// Taking part in the election (with more than one replica).
+    candidate: Option<Candidate>,
+    /// Running the controllers.
+    pub(super) operator: Option<Operator>,
+    /// Cut off from the apiserver until then.
+    partitioned_until: Option<u64>,
+}
+
+/// A replica's controllers: what `mto run` runs once it leads.
+pub(super) struct Operator {
+    pub(super) view: View,
+    pub(super) driver: Driver,
+    pub(super) runs: BTreeMap<Key, Box<Reconcile>>,
+    /// Watch events on their way, with when they arrive.
+    pub(super) inbox: VecDeque<(u64, WatchEvent)>,
+    deliver_at: Option<u64>,
+    poll_at: Option<u64>,
+    /// Whether its watches are up (else it owes a re-list).
+    pub(super) watching: bool,
+    /// Successful writes in this life.
+    writes: u64,
+}
+
+impl Replica {
+    pub(super) fn new(id: usize, offset_ms: i64) -> Replica {
+        Replica {
+            id,
+            life: 0,
+            up: false,
+            offset_ms,
+            candidate: None,
+            operator: None,
+            partitioned_until: None,
+        }
+    }
+}
+
+impl Sim {
+    /// The replica's own clock.
+    fn local_now(&self, replica: usize) -> Timestamp {
+        let offset = self.replicas[replica].offset_ms;
+        let ms = if offset >= 0 {
+            self.now_ms.saturating_add(offset.unsigned_abs())
+        } else {
+            self.now_ms.saturating_sub(offset.unsigned_abs())
+        };
+        mto_model::time::after(self.start, Duration::from_millis(ms))
+    }
+
+    fn elections(&self) -> bool {
+        self.replicas.len() > 1
+    }
+
+    fn partitioned(&self, replica: usize) -> bool {
+        self.replicas[replica]
+            .partitioned_until
+            .is_some_and(|until| self.now_ms < until)
+    }
+
+    /// Starts a replica's process: a candidate with several replicas, the
+    /// controllers at once with one.
+    pub(super) fn boot(&mut self, replica: usize) {
+        let r = &mut self.replicas[replica];
+        r.up = true;
+        let life = r.life;
+        if self.replicas.len() > 1 {
+            self.replicas[replica].candidate = Some(Candidate::new(LeaseConfig {
+                name: LEASE_NAME.into(),
+                namespace: LEASE_NAMESPACE.into(),
+                identity: format!("mto-{replica}"),
+                duration: Duration::from_secs(15),
+                renew_deadline: Duration::from_secs(10),
+                retry_period: Duration::from_secs(2),
+            }));
+            self.push(self.now_ms, Event::LeaseTick { replica, life });
+        } else {
+            self.lead(replica);
+        }
+    }
+
+    /// The replica's controllers start: they list every kind, then decide.
+    fn lead(&mut self, replica: usize) {
+        let concurrency = self.scenario.operator.concurrency;
+        let r = &mut self.replicas[replica];
+        r.operator = Some(Operator {
+            view: View::default(),
+            driver: Driver::new(Config {
+                concurrency,
+                ..Config::default()
+            }),
+            runs: BTreeMap::new(),
+            inbox: VecDeque::new(),
+            deliver_at: None,
+            poll_at: None,
+            watching: false,
+            writes: 0,
+        });
+        let life = r.life;
+        if self.elections() {
+            self.note(format!("replica {replica} leads"));
+            self.report.leader_changes += 1;
+        }
+        self.push(
+            self.now_ms + millis(WATCH_LATENCY),
+            Event::Relist { replica, life },
+        );
+    }
+
+    /// The replica's process dies: everything in memory is lost.
+    pub(super) fn crash(&mut self, replica: usize, why: &str) {
+        if !self.replicas[replica].up {
+            return;
+        }
+        self.note(format!("replica {replica} crashed: {why}"));
+        let r = &mut self.replicas[replica];
+        r.up = false;
+        r.life += 1;
+        r.operator = None;
+        r.candidate = None;
+        self.push(self.now_ms + millis(RESTART), Event::Restart { replica });
+    }
+
+    pub(super) fn restart(&mut self, replica: usize) {
+        if self.replicas[replica].up {
+            return;
+        }
+        self.note(format!("replica {replica} restarted"));
+        self.boot(replica);
+    }
+
+    /// The replica's watches expire: events are lost until it re-lists.
+    pub(super) fn expire_watch(&mut self, replica: usize) {
+        let life = self.replicas[replica].life;
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        if !op.watching {
+            return;
+        }
+        op.watching = false;
+        op.inbox.clear();
+        op.deliver_at = None;
+        self.count_fault("watch expired");
+        self.trace(format!(
+            "replica {replica}: watch expired; events are lost until the re-list"
+        ));
+        if !self.partitioned(replica) {
+            self.push(
+                self.now_ms + millis(RELIST),
+                Event::Relist { replica, life },
+            );
+        }
+    }
+
+    /// The replica cannot reach the apiserver for `duration`.
+    pub(super) fn partition(&mut self, replica: usize, duration: Duration) {
+        let until = self.now_ms + millis(duration);
+        self.replicas[replica].partitioned_until = Some(until);
+        self.count_fault("partition");
+        self.note(format!(
+            "replica {replica} cut off from the apiserver for {}",
+            super::duration_text::show(duration)
+        ));
+        self.expire_watch(replica);
+        self.push(until, Event::PartitionEnd { replica });
+    }
+
+    pub(super) fn partition_end(&mut self, replica: usize) {
+        if self.partitioned(replica) {
+            return;
+        }
+        self.replicas[replica].partitioned_until = None;
+        let life = self.replicas[replica].life;
+        if self.replicas[replica]
+            .operator
+            .as_ref()
+            .is_some_and(|op| !op.watching)
+        {
+            self.push(self.now_ms, Event::Relist { replica, life });
+        }
+    }
+
+    /// The replica lists every watched kind into its view.
+    pub(super) fn relist(&mut self, replica: usize, life: u64) {
+        if self.replicas[replica].life != life || self.partitioned(replica) {
+            return;
+        }
+        let now = self.local_now(replica);
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        // What changed before the list is in it.
+        op.inbox.clear();
+        op.deliver_at = None;
+        op.watching = true;
+        for kind in Kind::watched_kinds() {
+            op.view.fold(WatchEvent::Init(kind.clone()));
+            for object in self.cluster.list(kind) {
+                op.view.fold(WatchEvent::InitApply(object));
+            }
+            let woken = op.view.fold(WatchEvent::InitDone(kind.clone()));
+            op.driver.handle_woken(&woken, op.view.snapshot(), now);
+        }
+        self.trace(format!("replica {replica} listed the cluster"));
+        self.schedule_poll(replica);
+    }
+
+    /// Passes the cluster's changes on: to every replica whose watch is
+    /// up, after the watch latency.
+    pub(super) fn deliver_later(&mut self, event: &WatchEvent) {
+        let at = self.now_ms + millis(WATCH_LATENCY);
+        let watched = match event {
+            WatchEvent::Apply(o) | WatchEvent::Delete(o) => o.kind().watched(),
+            _ => false,
+        };
+        if !watched {
+            return;
+        }
+        for replica in 0..self.replicas.len() {
+            let partitioned = self.partitioned(replica);
+            let life = self.replicas[replica].life;
+            let Some(op) = self.replicas[replica].operator.as_mut() else {
+                continue;
+            };
+            if !op.watching || partitioned {
+                continue;
+            }
+            op.inbox.push_back((at, event.clone()));
+            if op.deliver_at.is_none() {
+                op.deliver_at = Some(at);
+                self.push(at, Event::Deliver { replica, life });
+            }
+        }
+    }
+
+    /// The watch events due now reach the replica's view.
+    pub(super) fn deliver(&mut self, replica: usize, life: u64) {
+        if self.replicas[replica].life != life {
+            return;
+        }
+        let now_ms = self.now_ms;
+        let now = self.local_now(replica);
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        op.deliver_at = None;
+        while op.inbox.front().is_some_and(|(at, _)| *at <= now_ms) {
+            let Some((_, event)) = op.inbox.pop_front() else {
+                break;
+            };
+            let woken = op.view.fold(event);
+            op.driver.handle_woken(&woken, op.view.snapshot(), now);
+        }
+        if let Some((at, _)) = op.inbox.front() {
+            let at = *at;
+            op.deliver_at = Some(at);
+            self.push(at, Event::Deliver { replica, life });
+        }
+        self.schedule_poll(replica);
+    }
+
+    /// Makes sure the replica looks at its queue when something is due.
+    fn schedule_poll(&mut self, replica: usize) {
+        let start = self.start;
+        let offset = self.replicas[replica].offset_ms;
+        let life = self.replicas[replica].life;
+        let now_ms = self.now_ms;
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        let Some(due) = op.driver.poll_timeout() else {
+            return;
+        };
+        // From the replica's clock back to the simulation's, rounded up:
+        // polled a moment early, nothing is due yet.
+        let span = mto_model::time::until(start, due);
+        let local_ms = u64::try_from(span.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+        let at = if offset >= 0 {
+            local_ms.saturating_sub(offset.unsigned_abs())
+        } else {
+            local_ms.saturating_add(offset.unsigned_abs())
+        }
+        .max(now_ms);
+        if op.poll_at.is_some_and(|p| p <= at) {
+            return;
+        }
+        op.poll_at = Some(at);
+        self.push(at, Event::Poll { replica, life });
+    }
+
+    /// Starts every reconcile due.
+    pub(super) fn poll(&mut self, replica: usize, life: u64, at: u64) {
+        if self.replicas[replica].life != life {
+            return;
+        }
+        let now = self.local_now(replica);
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        if op.poll_at != Some(at) {
+            return;
+        }
+        op.poll_at = None;
+        let mut started = Vec::new();
+        while let Some(key) = op.driver.poll_due(now) {
+            match op.driver.start(key.clone(), op.view.snapshot(), now) {
+                Started::Run(run) => {
+                    op.runs.insert(key.clone(), run);
+                    started.push(key);
+                }
+                Started::Skipped(Skipped::Settled) => self.report.decisions_skipped += 1,
+                Started::Skipped(_) => {}
+            }
+        }
+        for key in started {
+            self.begin(replica, key);
+        }
+        self.schedule_poll(replica);
+    }
+
+    /// A reconcile starts: its decision is made; the first call follows.
+    fn begin(&mut self, replica: usize, key: Key) {
+        let life = self.replicas[replica].life;
+        let Some(run) = self.replicas[replica]
+            .operator
+            .as_ref()
+            .and_then(|op| op.runs.get(&key))
+        else {
+            return;
+        };
+        let actions = run.actions().len();
+        match &key {
+            Key::Tenant(name) => {
+                self.report.decisions += 1;
+                self.touched.insert(name.clone());
+            }
+            Key::Supervisor(id) => {
+                self.report.supervisor_decisions += 1;
+                self.unsettled_supervisors.insert(id.clone());
+            }
+        }
+        if actions > 0 {
+            let what = match &key {
+                Key::Tenant(name) => format!("reconcile {name}"),
+                Key::Supervisor(id) => format!("supervise {}", id.key()),
+            };
+            let phase = self.replicas[replica]
+                .operator
+                .as_ref()
+                .and_then(|op| op.runs.get(&key))
+                .map_or("", |run| run.phase());
+            self.trace(format!("{what}: {} ({phase})", counted(actions, "action")));
+        }
+        self.push(self.now_ms, Event::Call { replica, life, key });
+    }
+
+    /// The next API call of a reconcile, through the fault rules.
+    pub(super) fn call(&mut self, replica: usize, life: u64, key: Key) -> Result<(), SimError> {
+        if self.replicas[replica].life != life {
+            return Ok(());
+        }
+        let Some(action) = self.replicas[replica]
+            .operator
+            .as_ref()
+            .and_then(|op| op.runs.get(&key))
+            .and_then(|run| run.poll_action().cloned())
+        else {
+            self.end(replica, key);
+            return Ok(());
+        };
+        let writes = self.replicas[replica]
+            .operator
+            .as_ref()
+            .map_or(0, |op| op.writes);
+        let call = Call {
+            replica,
+            action: &action,
+            writes,
+        };
+        let verdict = if self.partitioned(replica) {
+            Some((
+                "partition",
+                Verdict::Fail(ApiError::Unavailable {
+                    target: action.target().to_string(),
+                    message: "the apiserver cannot be reached".into(),
+                }),
+            ))
+        } else if self.faults_active() {
+            judge(&mut self.rules, &call, &mut self.rng)
+        } else {
+            None
+        };
+        let mut latency = API_LATENCY;
+        let result = match verdict {
+            Some((name, Verdict::Crash)) => {
+                self.count_fault(name);
+                self.crash(replica, &format!("before {action}"));
+                return Ok(());
+            }
+            Some((name, Verdict::Fail(error))) => {
+                if name != "partition" {
+                    self.count_fault(name);
+                }
+                self.trace(format!("{name} on {action}"));
+                Ok(Err(error))
+            }
+            Some((name, Verdict::Slow(by))) => {
+                self.count_fault(name);
+                latency += by;
+                self.carry_out(&action)
+            }
+            Some((_, Verdict::Pass)) | None => self.carry_out(&action),
+        };
+        let result = result?;
+        let wrote = result.is_ok();
+        if let Some(op) = self.replicas[replica].operator.as_mut() {
+            if wrote {
+                op.writes += 1;
+            }
+            if let Some(run) = op.runs.get_mut(&key) {
+                run.handle_result(result);
+            }
+        }
+        self.broadcast();
+        self.check_after_write(&action)?;
+        if wrote && self.faults_active() {
+            let call = Call {
+                replica,
+                action: &action,
+                writes: writes + 1,
+            };
+            if let Some(name) = crash_after(&mut self.rules, &call) {
+                self.count_fault(name);
+                self.crash(replica, &format!("after {action}"));
+                return Ok(());
+            }
+        }
+        self.push(
+            self.now_ms + millis(latency),
+            Event::Call { replica, life, key },
+        );
+        Ok(())
+    }
+
+    /// Carries one of mto's actions out against the cluster, checking the
+    /// invariants a write must keep first. The outer `Err` is a broken
+    /// invariant; the inner one the apiserver's answer.
+    fn carry_out(&mut self, action: &Action) -> Result<Result<(), ApiError>, SimError> {
+        self.report.invariant_checks += 1;
+        if let Some(v) = check_action(self.cluster.snapshot(), action) {
+            return Err(SimError::invariant(self, &v));
+        }
+        if let Action::Delete { target, .. } = action
+            && target.kind == Kind::Namespace
+            && self.users.namespaces.contains(&target.name)
+        {
+            let v = Violation::UnsafeDelete {
+                namespace: target.name.clone(),
+                reason: "a user created it, and mto deletes only namespaces it created".into(),
+            };
+            return Err(SimError::invariant(self, &v));
+        }
+        let now = self.now();
+        match self.cluster.execute(action, now) {
+            Ok(_) => {
+                if matches!(
+                    action,
+                    Action::Apply {
+                        reason: Reason::Create,
+                        ..
+                    }
+                ) {
+                    self.report.objects_created += 1;
+                }
+                self.trace(format!("  {action}"));
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                self.trace(format!("refused {action}: {e}"));
+                Ok(Err(e))
+            }
+        }
+    }
+
+    /// Invariant 4 after a scale: the workload runs at the count it should,
+    /// or sleeps with that count saved.
+    fn check_after_write(&mut self, action: &Action) -> Result<(), SimError> {
+        let Action::Patch {
+            target,
+            reason: Reason::Sleep | Reason::Wake,
+            ..
+        } = action
+        else {
+            return Ok(());
+        };
+        let Some(intended) = self.users.intended.get(target).copied() else {
+            return Ok(());
+        };
+        self.report.invariant_checks += 1;
+        let snapshot = self.cluster.snapshot();
+        let ns = target.namespace.as_deref().unwrap_or_default();
+        let found = match target.kind {
+            Kind::Deployment => snapshot
+                .get::<k8s_openapi::api::apps::v1::Deployment>(ns, &target.name)
+                .map(mto_model::hibernation::workload),
+            _ => snapshot
+                .get::<k8s_openapi::api::apps::v1::StatefulSet>(ns, &target.name)
+                .map(mto_model::hibernation::workload),
+        };
+        if let Some(v) = found.and_then(|w| check_workload(&w, intended)) {
+            return Err(SimError::invariant(self, &v));
+        }
+        Ok(())
+    }
+
+    /// A reconcile ends: the driver schedules what comes next.
+    fn end(&mut self, replica: usize, key: Key) {
+        let now = self.local_now(replica);
+        let jitter = self.rng.random::<f64>();
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        let Some(run) = op.runs.remove(&key) else {
+            return;
+        };
+        let finished = op.driver.finish(run, now, jitter);
+        if let Some(failure) = &finished.failure {
+            self.trace(format!(
+                "{}: stopped at {} ({}); retry at {}",
+                finished.key,
+                failure.reason(),
+                failure,
+                finished
+                    .next
+                    .map(|n| super::duration_text::show(mto_model::time::until(self.start, n)))
+                    .unwrap_or_default()
+            ));
+        }
+        match &finished.key {
+            Key::Tenant(name) => self.record_phase(name),
+            Key::Supervisor(id) => self.record_supervisor_phase(&id.key()),
+        }
+        self.schedule_poll(replica);
+    }
+
+    /// Leader election: read the Lease, decide, write.
+    pub(super) fn lease_tick(&mut self, replica: usize, life: u64) {
+        if self.replicas[replica].life != life || !self.replicas[replica].up {
+            return;
+        }
+        let local = self.local_now(replica);
+        if !self.partitioned(replica) {
+            let lease = self
+                .cluster
+                .snapshot()
+                .get::<k8s_openapi::api::coordination::v1::Lease>(LEASE_NAMESPACE, LEASE_NAME)
+                .cloned();
+            let Some(candidate) = self.replicas[replica].candidate.as_mut() else {
+                return;
+            };
+            let step = candidate.decide(lease.as_ref(), local);
+            let now = self.now();
+            let written = match step {
+                LeaseStep::Wait => None,
+                LeaseStep::Create(lease) => self
+                    .cluster
+                    .create(lease.clone().into(), now)
+                    .ok()
+                    .map(|()| lease),
+                LeaseStep::Replace(lease) => self
+                    .cluster
+                    .put(lease.clone().into(), now)
+                    .ok()
+                    .map(|()| lease),
+            };
+            if let (Some(lease), Some(candidate)) =
+                (written, self.replicas[replica].candidate.as_mut())
+            {
+                candidate.handle_written(&lease, local);
+            }
+            self.broadcast();
+        }
+        let leading = self.replicas[replica]
+            .candidate
+            .as_ref()
+            .is_some_and(|c| c.is_leading(local));
+        match (leading, self.replicas[replica].operator.is_some()) {
+            (true, false) => self.lead(replica),
+            // `mto run` exits when it loses the lease, to come back as a
+            // candidate.
+            (false, true) => {
+                self.crash(replica, "lost the lease");
+                return;
+            }
+            _ => {}
+        }
+        let retry = self.replicas[replica]
+            .candidate
+            .as_ref()
+            .map_or(Duration::from_secs(2), |c| c.config().retry_period);
+        self.push(
+            self.now_ms + millis(retry),
+            Event::LeaseTick { replica, life },
+        );
+    }
+
+    /// The replicas running controllers now.
+    pub(super) fn leaders(&self) -> Vec<usize> {
+        self.replicas
+            .iter()
+            .filter(|r| r.up && r.operator.is_some())
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// Whether a replica is down, or its controllers still owe work.
+    pub(super) fn operators_busy(&self) -> Vec<String> {
+        let horizon = mto_model::time::after(self.now(), Duration::from_secs(5 * 60));
+        let mut why = Vec::new();
+        for r in &self.replicas {
+            if !r.up {
+                why.push(format!("replica {} is down", r.id));
+                continue;
+            }
+            let Some(op) = &r.operator else {
+                continue;
+            };
+            if !op.watching {
+                why.push(format!("replica {} owes a re-list", r.id));
+            }
+            if !op.inbox.is_empty() {
+                why.push(format!("replica {} has watch events on the way", r.id));
+            }
+            if !op.runs.is_empty() {
+                why.push(format!("replica {} is reconciling", r.id));
+            }
+            // Due soon (a retry, a short requeue): not at rest. A schedule's
+            // next turn, hours away, is not work owed.
+            if op.driver.poll_timeout().is_some_and(|due| due <= horizon) {
+                why.push(format!("replica {} has objects queued", r.id));
+            }
+        }
+        if self.elections() && self.leaders().is_empty() {
+            why.push("no replica leads".into());
+        }
+        why
+    }
+}

@@ -1,0 +1,555 @@
+//! The people using the cluster, and what the simulation keeps track of
+//! about them: the cluster they start with, what they apply and delete,
+//! the workloads they deploy (waiting for their namespace), the counts
+//! those should run at, and the replica-hours sleep saves.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use mto_model::action::{Object, ObjectRef};
+use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
+use mto_model::apiserver::ApiError;
+use mto_model::hibernation::{Supervisor, Workload};
+use mto_model::labels::{MANAGED_BY_LABEL, TENANT_LABEL};
+use mto_model::machine::Phase as _;
+use mto_model::manifest::Manifest;
+use mto_model::view::{Key, Kind, WatchEvent};
+use rand::RngExt as _;
+
+use super::{
+    Event, GARBAGE_COLLECT, NAMESPACE_FINALIZE, Sim, SimError, TIMELINE_TENANT_LIMIT, counted,
+    is_workload, millis,
+};
+use crate::scenario::{DeletableKind, ObjectKey, UserAction};
+
+/// What the simulation knows of the people using the cluster.
+#[derive(Debug, Default)]
+pub(super) struct Users {
+    /// The count each workload should run at: its own, or the last a user set.
+    pub(super) intended: BTreeMap<ObjectRef, i32>,
+    /// Namespaces users created (mto may adopt them, never delete them),
+    /// known from what happened rather than from their annotations.
+    pub(super) namespaces: BTreeSet<String>,
+    /// Objects waiting for their namespace to exist, by namespace: what a
+    /// GitOps tool applies keeps being applied until it lands.
+    waiting: BTreeMap<String, Vec<Object>>,
+    /// Replicas asleep per workload (their saved counts), and in all.
+    asleep: BTreeMap<ObjectRef, i64>,
+    asleep_replicas: i64,
+    asleep_since_ms: u64,
+    pub(super) replica_ms: u128,
+}
+
+impl Sim {
+    pub(super) fn load_initial(&mut self) {
+        let manifests: Vec<Manifest> = self
+            .scenario
+            .initial
+            .iter()
+            .map(|l| l.manifest.clone())
+            .collect();
+        for m in &manifests {
+            if let Err(e) = self.apply_manifest(m) {
+                self.note(format!("{}: {e}", m.describe()));
+            }
+        }
+        if let Some(g) = self.scenario.generate.clone() {
+            for i in 0..g.tenants {
+                let name = format!("t{i:05}");
+                let users: Vec<String> = (0..g.users_per_tenant)
+                    .map(|u| format!("{name}-user{u}@example.com"))
+                    .collect();
+                let spec = TenantSpec {
+                    quota: g.quota.clone(),
+                    access_control: Some(AccessControl {
+                        owners: Some(Subjects {
+                            users: users.iter().take(1).cloned().collect(),
+                            groups: vec![format!("{name}-admins")],
+                        }),
+                        editors: Some(Subjects {
+                            users: users.iter().skip(1).cloned().collect(),
+                            groups: Vec::new(),
+                        }),
+                        viewers: None,
+                    }),
+                    namespaces: Some(Namespaces {
+                        with_tenant_prefix: (0..g.namespaces_per_tenant)
+                            .map(|n| format!("ns{n}"))
+                            .collect(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                if let Err(e) = self
+                    .cluster
+                    .put(Tenant::new(&name, spec).into(), self.now())
+                {
+                    self.note(format!("generating {name}: {e}"));
+                }
+                for n in 0..g.namespaces_per_tenant {
+                    let namespace = format!("{name}-ns{n}");
+                    for w in 0..g.workloads_per_namespace {
+                        let replicas = 1 + ((i + n + w) % 3) as i32;
+                        self.users
+                            .waiting
+                            .entry(namespace.clone())
+                            .or_default()
+                            .push(deployment(&namespace, &format!("app{w}"), replicas).into());
+                    }
+                }
+                if let Some(h) = &g.hibernation {
+                    let zone = (!h.time_zones.is_empty())
+                        .then(|| h.time_zones[i as usize % h.time_zones.len()].clone());
+                    let crs = mto_model::api::ClusterResourceSupervisor::new(
+                        &format!("{name}-sleep"),
+                        mto_model::api::ClusterResourceSupervisorSpec {
+                            namespaces: mto_model::api::NamespaceSelection {
+                                names: Vec::new(),
+                                label_selector: Some(LabelSelector {
+                                    match_labels: Some(
+                                        [(TENANT_LABEL.to_owned(), name.clone())].into(),
+                                    ),
+                                    ..Default::default()
+                                }),
+                            },
+                            schedule: mto_model::api::SleepSchedule {
+                                sleep_schedule: h.sleep_schedule.clone(),
+                                wake_schedule: h.wake_schedule.clone(),
+                                time_zone: zone,
+                            },
+                        },
+                    );
+                    if let Err(e) = self.cluster.put(crs.into(), self.now()) {
+                        self.note(format!("generating {name}'s supervisor: {e}"));
+                    }
+                }
+            }
+        }
+        self.broadcast();
+        self.pending_changes.push((0, "initial cluster".into()));
+        let snapshot = self.cluster.snapshot();
+        let loaded = format!(
+            "cluster loaded: {}, {}",
+            counted(snapshot.shelf::<Tenant>().len(), "tenant"),
+            counted(snapshot.shelf::<Namespace>().len(), "namespace")
+        );
+        self.note(loaded);
+    }
+
+    /// A user creates or replaces an object.
+    fn apply_manifest(&mut self, m: &Manifest) -> Result<(), ApiError> {
+        let now = self.now();
+        let object: Object = match m {
+            Manifest::Tenant(t) => t.clone().into(),
+            Manifest::Quota(q) => q.clone().into(),
+            Manifest::IntegrationConfig(c) => {
+                // Its namespace is the operator's own, which exists.
+                if let Some(ns) = &c.metadata.namespace
+                    && self.cluster.snapshot().get::<Namespace>("", ns).is_none()
+                {
+                    self.cluster.put(namespace(ns).into(), now)?;
+                }
+                c.clone().into()
+            }
+            Manifest::Namespace(ns) => {
+                let name = ns.metadata.name.clone().unwrap_or_default();
+                let created = self
+                    .cluster
+                    .snapshot()
+                    .get::<Namespace>("", &name)
+                    .is_none();
+                self.cluster.put(ns.clone().into(), now)?;
+                if created {
+                    self.users.namespaces.insert(name);
+                }
+                return Ok(());
+            }
+            Manifest::ResourceSupervisor(r) => {
+                self.deploy(r.clone().into());
+                return Ok(());
+            }
+            Manifest::ClusterResourceSupervisor(c) => c.clone().into(),
+            Manifest::Deployment(d) => {
+                self.deploy(d.clone().into());
+                return Ok(());
+            }
+            Manifest::StatefulSet(s) => {
+                self.deploy(s.clone().into());
+                return Ok(());
+            }
+            other => {
+                return Err(ApiError::Rejected {
+                    target: other.describe(),
+                    message: "not simulated yet; ignored".into(),
+                });
+            }
+        };
+        self.cluster.put(object, now)
+    }
+
+    /// A user applies a namespaced object; one whose namespace does not
+    /// exist yet waits for it. A workload's count becomes the one it should
+    /// run at.
+    fn deploy(&mut self, object: Object) {
+        let reference = object.object_ref();
+        let replicas = match &object {
+            Object::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas),
+            Object::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas),
+            _ => None,
+        };
+        match self.cluster.put(object.clone(), self.now()) {
+            Ok(()) if is_workload(&reference) => {
+                let replicas = replicas.unwrap_or(1);
+                self.users.intended.insert(reference.clone(), replicas);
+                self.trace(format!("user applies {reference} with {replicas} replicas"));
+            }
+            Ok(()) => self.trace(format!("user applies {reference}")),
+            Err(_) => self
+                .users
+                .waiting
+                .entry(reference.namespace.clone().unwrap_or_default())
+                .or_default()
+                .push(object),
+        }
+    }
+
+    pub(super) fn user_action(&mut self, index: usize) -> Result<(), SimError> {
+        let action = self.scenario.actions[index].action.clone();
+        let description = match &action {
+            UserAction::Apply(manifests) => {
+                for m in manifests {
+                    if let Err(e) = self.apply_manifest(m) {
+                        self.note(format!("user applies {}: {e}", m.describe()));
+                    }
+                }
+                format!(
+                    "user applies {}",
+                    manifests
+                        .iter()
+                        .map(Manifest::describe)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            UserAction::Delete(key) => {
+                let result = self.cluster.delete(&target_of(key), None, self.now());
+                match result {
+                    Ok(_) => format!("user deletes {key}"),
+                    Err(ApiError::NotFound(_)) => format!("user deletes {key}: not found"),
+                    Err(e) => format!("user deletes {key}: {e}"),
+                }
+            }
+            UserAction::Crash(replica) => {
+                self.crash(*replica, "the scenario says so");
+                return Ok(());
+            }
+            UserAction::ExpireWatch(replica) => {
+                self.expire_watch(*replica);
+                return Ok(());
+            }
+            UserAction::Partition(p) => {
+                self.partition(p.replica, p.duration);
+                return Ok(());
+            }
+        };
+        self.note(description.clone());
+        self.pending_changes.push((self.now_ms, description));
+        self.broadcast();
+        Ok(())
+    }
+
+    pub(super) fn schedule_user_edit(&mut self) {
+        let per_day = self.scenario.faults.user_edits_per_day;
+        if per_day <= 0.0 {
+            return;
+        }
+        // Exponential inter-arrival times.
+        let u: f64 = self.rng.random::<f64>().max(f64::MIN_POSITIVE);
+        let gap_ms = (-u.ln() / per_day * 86_400_000.0) as u64;
+        self.push(self.now_ms + gap_ms.max(1), Event::UserEdit);
+    }
+
+    /// A user deletes a role binding mto manages, or raises a quota mto set.
+    pub(super) fn user_edit(&mut self) {
+        if !self.faults_active() {
+            return;
+        }
+        let snapshot = self.cluster.snapshot();
+        let managed = |m: &ObjectMeta| {
+            m.labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(MANAGED_BY_LABEL))
+        };
+        let bindings = || {
+            snapshot
+                .shelf::<RoleBinding>()
+                .iter()
+                .filter(|rb| managed(&rb.metadata))
+        };
+        let quotas = || {
+            snapshot
+                .shelf::<ResourceQuota>()
+                .iter()
+                .filter(|q| managed(&q.metadata))
+        };
+        let (binding_count, quota_count) = (bindings().count(), quotas().count());
+        if binding_count == 0 && quota_count == 0 {
+            return;
+        }
+        let pick_quota = quota_count > 0 && (binding_count == 0 || self.rng.random_bool(0.5));
+        let now = self.now();
+        let text = if pick_quota {
+            let at = self.rng.random_range(0..quota_count);
+            let Some(mut rq) = quotas().nth(at).map(|q| (**q).clone()) else {
+                return;
+            };
+            let target = ObjectRef::of::<ResourceQuota>(&rq.metadata);
+            if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
+                for v in hard.values_mut() {
+                    v.0 = "1000000".into();
+                }
+            }
+            // A replace of what was read.
+            if let Err(e) = self.cluster.put(rq.into(), now) {
+                self.note(format!("user edit refused: {e}"));
+            }
+            format!("user raises {target}")
+        } else {
+            let at = self.rng.random_range(0..binding_count);
+            let Some(target) = bindings()
+                .nth(at)
+                .map(|rb| ObjectRef::of::<RoleBinding>(&rb.metadata))
+            else {
+                return;
+            };
+            let _ = self.cluster.delete(&target, None, now);
+            format!("user deletes {target}")
+        };
+        self.count_fault("user edit");
+        self.note(text.clone());
+        self.pending_changes.push((self.now_ms, text));
+        self.broadcast();
+    }
+
+    /// Takes the cluster's changes since the last call: passes them to the
+    /// replicas' watches, and keeps the simulation's own books (whom to
+    /// check, the cluster controllers due, workloads waiting for a
+    /// namespace, replicas asleep).
+    pub(super) fn broadcast(&mut self) {
+        loop {
+            let changes = self.cluster.drain_changes();
+            if changes.is_empty() {
+                return;
+            }
+            let mut ready_namespaces = Vec::new();
+            for change in changes {
+                if change.woken.is_everyone() {
+                    let all: Vec<String> = self
+                        .cluster
+                        .snapshot()
+                        .shelf::<Tenant>()
+                        .keys()
+                        .map(|(_, n)| n.to_owned())
+                        .collect();
+                    self.touched.extend(all);
+                }
+                for key in change.woken.keys() {
+                    match key {
+                        Key::Tenant(name) => {
+                            self.touched.insert(name.clone());
+                        }
+                        Key::Supervisor(id) => {
+                            self.unsettled_supervisors.insert(id.clone());
+                        }
+                    }
+                }
+                let (object, deleted) = match &change.event {
+                    WatchEvent::Apply(o) => (o, false),
+                    WatchEvent::Delete(o) => (o, true),
+                    _ => continue,
+                };
+                let target = object.object_ref();
+                if deleted && !self.garbage_collector_due {
+                    self.garbage_collector_due = true;
+                    self.push(
+                        self.now_ms + millis(GARBAGE_COLLECT),
+                        Event::GarbageCollector,
+                    );
+                }
+                if target.kind == Kind::Namespace {
+                    if deleted {
+                        self.users.namespaces.remove(&target.name);
+                    } else if object.meta().deletion_timestamp.is_some() {
+                        if !self.namespace_controller_due {
+                            self.namespace_controller_due = true;
+                            self.push(
+                                self.now_ms + millis(NAMESPACE_FINALIZE),
+                                Event::NamespaceController,
+                            );
+                        }
+                    } else if self.users.waiting.contains_key(&target.name) {
+                        ready_namespaces.push(target.name.clone());
+                    }
+                }
+                if is_workload(&target) {
+                    let asleep = if deleted { 0 } else { asleep_replicas(object) };
+                    let before = self.users.asleep.insert(target, asleep).unwrap_or(0);
+                    self.users.asleep_replicas += asleep - before;
+                }
+                self.deliver_later(&change.event);
+            }
+            for namespace in ready_namespaces {
+                for workload in self.users.waiting.remove(&namespace).unwrap_or_default() {
+                    self.deploy(workload);
+                }
+            }
+        }
+    }
+
+    pub(super) fn account_sleep(&mut self, until_ms: u64) {
+        let u = &mut self.users;
+        let span = until_ms.saturating_sub(u.asleep_since_ms);
+        u.replica_ms += u128::from(span) * u128::try_from(u.asleep_replicas.max(0)).unwrap_or(0);
+        u.asleep_since_ms = u.asleep_since_ms.max(until_ms);
+    }
+
+    pub(super) fn record_phase(&mut self, name: &str) {
+        let tenant = self.cluster.snapshot().get::<Tenant>("", name);
+        if tenant.is_some_and(|t| t.status.is_none()) {
+            // Nothing said yet.
+            return;
+        }
+        let status = tenant.and_then(|t| t.status.as_ref());
+        let phase = status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Gone".into());
+        // Why a tenant is not Ready, as its Ready condition says.
+        let why = status
+            .and_then(|s| {
+                s.conditions.iter().find(|c| {
+                    c.type_ == "Ready" && c.status == "False" && c.reason != "Terminating"
+                })
+            })
+            .map(|c| format!(" ({}: {})", c.reason, c.message))
+            .unwrap_or_default();
+        let previous = self.phases.insert(name.to_owned(), phase.clone());
+        if previous.as_ref() != Some(&phase) {
+            let text = format!(
+                "tenant {name}: {} → {phase}{why}",
+                previous.unwrap_or_else(|| "new".into())
+            );
+            if self.cluster.snapshot().shelf::<Tenant>().len() <= TIMELINE_TENANT_LIMIT {
+                self.note(text);
+            } else {
+                self.trace(text);
+            }
+        }
+    }
+
+    pub(super) fn record_supervisor_phase(&mut self, key: &str) {
+        let Some(id) = mto_model::view::SupervisorId::parse(key) else {
+            return;
+        };
+        let snapshot = self.cluster.snapshot();
+        // Gone, or nothing said yet.
+        let Some(supervisor) = Supervisor::find(snapshot, &id).filter(|s| s.status().is_some())
+        else {
+            return;
+        };
+        let phase = supervisor.phase().name().to_owned();
+        let detail = supervisor
+            .status()
+            .map(|s| {
+                let replicas: i32 = s.sleeping_applications.iter().map(|a| a.replicas).sum();
+                if s.sleeping_applications.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} workloads, {replicas} replicas saved)",
+                        s.sleeping_applications.len()
+                    )
+                }
+            })
+            .unwrap_or_default();
+        let many = snapshot.shelf::<mto_model::api::ResourceSupervisor>().len()
+            + snapshot
+                .shelf::<mto_model::api::ClusterResourceSupervisor>()
+                .len()
+            > TIMELINE_TENANT_LIMIT;
+        let previous = self.supervisor_phases.insert(key.to_owned(), phase.clone());
+        if previous.as_ref() != Some(&phase) {
+            if previous.is_some() {
+                self.report.hibernation_transitions += 1;
+            }
+            let text = format!(
+                "{key}: {} → {phase}{detail}",
+                previous.unwrap_or_else(|| "new".into())
+            );
+            if many {
+                self.trace(text);
+            } else {
+                self.note(text);
+            }
+        }
+    }
+}
+
+/// The replicas a workload does not run because it sleeps.
+fn asleep_replicas(object: &Object) -> i64 {
+    let workload: Option<Workload<'_>> = match object {
+        Object::Deployment(d) => Some(mto_model::hibernation::workload(&**d)),
+        Object::StatefulSet(s) => Some(mto_model::hibernation::workload(&**s)),
+        _ => None,
+    };
+    workload
+        .filter(|w| w.replicas == 0 && w.slept_by().is_some())
+        .and_then(|w| w.saved_replicas())
+        .map_or(0, i64::from)
+}
+
+/// The object a scenario deletes.
+fn target_of(key: &ObjectKey) -> ObjectRef {
+    let kind = match key.kind {
+        DeletableKind::Tenant => Kind::Tenant,
+        DeletableKind::Quota => Kind::Quota,
+        DeletableKind::Namespace => Kind::Namespace,
+        DeletableKind::RoleBinding => Kind::RoleBinding,
+        DeletableKind::ResourceQuota => Kind::ResourceQuota,
+        DeletableKind::LimitRange => Kind::LimitRange,
+        DeletableKind::ResourceSupervisor => Kind::ResourceSupervisor,
+        DeletableKind::ClusterResourceSupervisor => Kind::ClusterResourceSupervisor,
+    };
+    ObjectRef {
+        kind,
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+    }
+}
+
+fn namespace(name: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn deployment(namespace: &str, name: &str, replicas: i32) -> Deployment {
+    Deployment {
+        metadata: ObjectMeta {
+            namespace: Some(namespace.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
