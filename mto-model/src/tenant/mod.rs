@@ -9,7 +9,10 @@
 
 mod desired;
 mod plan;
+mod quotas;
 mod settled;
+mod status;
+mod terminate;
 
 pub use desired::USERNAME_PLACEHOLDER;
 pub use plan::decide;

@@ -1,16 +1,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::desired::{self, RoleSubjects, quota_values};
-use super::{Decision, TenantPhase};
+use super::{Decision, TenantPhase, status};
 use crate::Timestamp;
-use crate::action::{
-    Action, Event, FinalizerEdit, Kind, MergePatch, Object, ObjectRef, Patch, Reason, Requeue,
-};
-use crate::api::{Quota, Tenant, TenantStatus};
+use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
+use crate::api::{Quota, Tenant};
 use crate::apply::metadata_in_sync;
 use crate::claims::{RequestedNamespace, requested_namespaces};
 use crate::labels::is_managed_for;
@@ -44,7 +42,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         .flatten()
         .any(|f| f == TENANT_FINALIZER);
     if tenant.metadata.deletion_timestamp.is_some() {
-        return terminate(tenant, name, from, has_finalizer, observed, now);
+        return super::terminate::terminate(tenant, name, from, has_finalizer, observed, now);
     }
 
     let mut planner = Planner::new(tenant, name, observed);
@@ -74,10 +72,10 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     } else {
         TenantPhase::Provisioning
     };
-    let status = status(tenant, after, &findings, namespaces, now);
-    let events = new_problems(tenant, &status);
+    let status = status::status(tenant, after, &findings, namespaces, now);
+    let events = status::new_problems(tenant, &status);
     if tenant.status.as_ref() != Some(&status) {
-        actions.push(status_write(name, status));
+        actions.push(status::status_write(name, status));
     }
     let requeue = if findings.waiting.is_empty() {
         Requeue::OnChange
@@ -95,24 +93,24 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
 
 /// Everything that keeps a tenant from Active.
 #[derive(Default)]
-struct Findings {
-    spec_errors: Option<ValidationErrors>,
-    quota: QuotaFinding,
+pub(super) struct Findings {
+    pub(super) spec_errors: Option<ValidationErrors>,
+    pub(super) quota: QuotaFinding,
     /// Namespaces the tenant cannot have, with the reason.
-    conflicts: Vec<(String, String)>,
+    pub(super) conflicts: Vec<(String, String)>,
     /// Namespaces someone else is deleting; claimed once they are gone.
-    waiting: Vec<String>,
+    pub(super) waiting: Vec<String>,
     /// Namespaces not created while the quota cannot be resolved.
-    held: Vec<String>,
+    pub(super) held: Vec<String>,
     /// Quota increases deferred until decreases elsewhere have landed.
-    deferred_quotas: usize,
+    pub(super) deferred_quotas: usize,
     /// `spec.hibernation` is set: whether its supervisor could be applied
     /// (`Err`: why not).
-    hibernation: Option<Result<(), String>>,
+    pub(super) hibernation: Option<Result<(), String>>,
 }
 
 #[derive(Default)]
-enum QuotaFinding {
+pub(super) enum QuotaFinding {
     #[default]
     NotSet,
     Resolved,
@@ -139,16 +137,16 @@ impl Findings {
     }
 }
 
-struct Planner<'a, O> {
-    tenant: &'a Tenant,
-    name: &'a str,
-    observed: &'a O,
-    actions: Vec<Action>,
-    findings: Findings,
+pub(super) struct Planner<'a, O> {
+    pub(super) tenant: &'a Tenant,
+    pub(super) name: &'a str,
+    pub(super) observed: &'a O,
+    pub(super) actions: Vec<Action>,
+    pub(super) findings: Findings,
 }
 
 impl<'a, O: Observed> Planner<'a, O> {
-    fn new(tenant: &'a Tenant, name: &'a str, observed: &'a O) -> Self {
+    pub(super) fn new(tenant: &'a Tenant, name: &'a str, observed: &'a O) -> Self {
         Planner {
             tenant,
             name,
@@ -339,7 +337,7 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     /// Removes mto's objects from a namespace the tenant no longer asks for,
     /// then its labels. Returns the namespace's quota values, now freed.
-    fn release(&mut self, ns: &Namespace) -> BTreeMap<String, Quantity> {
+    pub(super) fn release(&mut self, ns: &Namespace) -> BTreeMap<String, Quantity> {
         let name = ns.metadata.name.as_deref().unwrap_or_default();
         let bindings: Vec<(String, Option<String>)> = self
             .observed
@@ -568,151 +566,17 @@ impl<'a, O: Observed> Planner<'a, O> {
             Some(true) => {}
         }
     }
-
-    /// Quota writes ordered so the namespaces' quotas never sum above the
-    /// tenant's: decreases first, then increases that fit.
-    fn sync_quotas(
-        &mut self,
-        total: Option<&ResourceQuotaSpec>,
-        share: Option<&ResourceQuotaSpec>,
-        namespaces: &[&str],
-        released: &[BTreeMap<String, Quantity>],
-    ) {
-        // Most decisions find every quota in place: compare first, and only
-        // parse quantities for the quotas that differ.
-        let mut changed = Vec::new();
-        let Some(share) = share else { return };
-        for ns in namespaces {
-            let observed = self.observed.resource_quota(ns, RESOURCE_QUOTA_NAME);
-            let reason = match observed {
-                None => Reason::Create,
-                Some(o) => {
-                    let have = o.spec.as_ref();
-                    let same = desired::same_quantities(
-                        share.hard.as_ref(),
-                        have.and_then(|s| s.hard.as_ref()),
-                    ) && Some(&share.scopes) == have.map(|s| &s.scopes)
-                        && Some(&share.scope_selector) == have.map(|s| &s.scope_selector)
-                        && desired::has_managed_labels(&o.metadata, self.name);
-                    if same {
-                        continue;
-                    }
-                    Reason::Drift
-                }
-            };
-            changed.push((
-                desired::resource_quota(self.name, ns, share),
-                observed,
-                reason,
-            ));
-        }
-        if changed.is_empty() {
-            return;
-        }
-        let limits: BTreeMap<&str, Quantity> = total
-            .and_then(|t| t.hard.as_ref())
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), Quantity::parse(&v.0).unwrap_or_default()))
-            .collect();
-        let mut sum: BTreeMap<String, Quantity> = BTreeMap::new();
-        let add = |sum: &mut BTreeMap<String, Quantity>,
-                   values: &BTreeMap<String, Quantity>,
-                   sign: i128| {
-            for (r, v) in values {
-                let e = sum.entry(r.clone()).or_default();
-                *e = Quantity::from_nanos(e.nanos() + sign * v.nanos());
-            }
-        };
-        for ns in self.observed.tenant_namespaces(self.name) {
-            let rq = self
-                .observed
-                .resource_quota(ns, RESOURCE_QUOTA_NAME)
-                .filter(|rq| is_managed_for(&rq.metadata, self.name));
-            add(&mut sum, &quota_values(rq), 1);
-        }
-        for freed in released {
-            add(&mut sum, freed, -1);
-        }
-        let mut grows = Vec::new();
-        for (rq, observed, reason) in changed {
-            let old = quota_values(observed);
-            let new = quota_values(Some(&rq));
-            let shrink =
-                observed.is_some() && new.iter().all(|(r, v)| old.get(r).is_some_and(|o| v <= o));
-            if shrink {
-                add(&mut sum, &old, -1);
-                add(&mut sum, &new, 1);
-                self.actions.push(Action::Apply {
-                    object: Object::from(rq),
-                    reason,
-                });
-            } else {
-                grows.push((rq, old, new, reason));
-            }
-        }
-        for (rq, old, new, reason) in grows {
-            let mut after = sum.clone();
-            add(&mut after, &old, -1);
-            add(&mut after, &new, 1);
-            // A write may not raise a sum above the tenant's limit; lowering
-            // one a user pushed over it is always fine.
-            let fits = limits.iter().all(|(r, limit)| {
-                let a = after.get(*r).copied().unwrap_or_default();
-                a <= *limit || a <= sum.get(*r).copied().unwrap_or_default()
-            });
-            if fits {
-                sum = after;
-                self.actions.push(Action::Apply {
-                    object: Object::from(rq),
-                    reason,
-                });
-                continue;
-            }
-            self.findings.deferred_quotas += 1;
-            // A change that lowers some resources and raises others is
-            // written in two steps, lowering first, so two such changes
-            // never wait on each other.
-            if new.iter().any(|(r, v)| old.get(r).is_some_and(|o| v < o)) {
-                let lowered = lower_only(rq, &old, &new);
-                add(&mut sum, &old, -1);
-                add(&mut sum, &quota_values(Some(&lowered)), 1);
-                self.actions.push(Action::Apply {
-                    object: Object::from(lowered),
-                    reason,
-                });
-            }
-        }
-    }
-}
-
-/// The quota with each resource at the lower of its old and new values.
-fn lower_only(
-    mut rq: k8s_openapi::api::core::v1::ResourceQuota,
-    old: &BTreeMap<String, Quantity>,
-    new: &BTreeMap<String, Quantity>,
-) -> k8s_openapi::api::core::v1::ResourceQuota {
-    if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
-        for (r, value) in hard.iter_mut() {
-            if let (Some(o), Some(n)) = (old.get(r), new.get(r))
-                && o < n
-            {
-                value.0 = o.to_string();
-            }
-        }
-    }
-    rq
 }
 
 /// Whether mto's field manager owns the namespace's tenant label.
-fn mto_owns_tenant_label(ns: &Namespace) -> bool {
+pub(super) fn mto_owns_tenant_label(ns: &Namespace) -> bool {
     crate::apply::owned_keys(&ns.metadata, crate::apply::MetadataField::Labels)
         .contains(&TENANT_LABEL)
 }
 
 /// Whether a namespace existed before mto claimed it for `tenant`: such
 /// namespaces are never deleted by a purge.
-fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
+pub(super) fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
     let annotations = ns.metadata.annotations.as_ref();
     if annotations.is_some_and(|a| a.contains_key(ADOPTED_ANNOTATION)) {
         return true;
@@ -725,283 +589,4 @@ fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
         .is_some_and(|t| t == tenant);
     let released_by_mto = annotations.is_some_and(|a| a.contains_key(RELEASED_FROM_ANNOTATION));
     !ours && !released_by_mto
-}
-
-/// The write of a tenant's whole status.
-fn status_write(name: &str, status: TenantStatus) -> Action {
-    let mut object = Tenant::new(name, Default::default());
-    object.status = Some(status);
-    Action::ApplyStatus {
-        object: object.into(),
-    }
-}
-
-fn terminate(
-    tenant: &Tenant,
-    name: &str,
-    from: TenantPhase,
-    has_finalizer: bool,
-    observed: &impl Observed,
-    now: Timestamp,
-) -> Decision {
-    if !has_finalizer {
-        // Nothing of mto's holds the tenant back; Kubernetes removes it.
-        return Decision {
-            from,
-            phase: TenantPhase::Terminating,
-            actions: Vec::new(),
-            events: Vec::new(),
-            requeue: Requeue::OnChange,
-        };
-    }
-    let purge = tenant
-        .spec
-        .namespaces
-        .as_ref()
-        .and_then(|n| n.on_delete_purge_namespaces)
-        .unwrap_or(false);
-    let mut planner = Planner::new(tenant, name, observed);
-    let status = status(
-        tenant,
-        TenantPhase::Terminating,
-        &planner.findings,
-        Vec::new(),
-        now,
-    );
-    if tenant.status.as_ref() != Some(&status) {
-        planner.actions.push(status_write(name, status));
-    }
-    let status_writes = planner.actions.len();
-    let owned: Vec<&str> = observed.tenant_namespaces(name).collect();
-    for ns in owned {
-        let Some(namespace) = observed.namespace(ns) else {
-            continue;
-        };
-        if namespace.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        if purge && !is_adopted(namespace, name) {
-            let target = ObjectRef::cluster(Kind::Namespace, ns);
-            planner.actions.push(Action::Delete {
-                target,
-                uid: namespace.metadata.uid.clone(),
-                reason: Reason::Purge,
-            });
-        } else {
-            planner.release(namespace);
-            if !mto_owns_tenant_label(namespace) {
-                // A tenant label mto did not set would hand the namespace to
-                // any future tenant of the same name.
-                planner.actions.push(Action::Patch {
-                    target: ObjectRef::cluster(Kind::Namespace, ns),
-                    patch: Patch::Merge(MergePatch {
-                        labels: [
-                            (TENANT_LABEL.to_owned(), None),
-                            (KIND_LABEL.to_owned(), None),
-                        ]
-                        .into(),
-                        ..MergePatch::default()
-                    }),
-                    reason: Reason::Release,
-                });
-            }
-        }
-    }
-    // The supervisor of spec.hibernation goes with the tenant (its
-    // finalizer wakes its workloads first).
-    if let Some(supervisor) = observed
-        .cluster_resource_supervisor(name)
-        .filter(|c| is_managed_for(&c.metadata, name) && c.metadata.deletion_timestamp.is_none())
-    {
-        planner.actions.push(Action::Delete {
-            target: ObjectRef::cluster(Kind::ClusterResourceSupervisor, name),
-            uid: supervisor.metadata.uid.clone(),
-            reason: Reason::Remove,
-        });
-    }
-    let mut actions = planner.actions;
-    if actions.len() == status_writes {
-        // Everything is released or purging: let the tenant go.
-        actions.extend(
-            FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, false).map(|patch| {
-                Action::Patch {
-                    target: ObjectRef::cluster(Kind::Tenant, name),
-                    patch: Patch::Finalizer(patch),
-                    reason: Reason::RemoveFinalizer,
-                }
-            }),
-        );
-    }
-    Decision {
-        from,
-        phase: TenantPhase::Terminating,
-        actions,
-        events: Vec::new(),
-        requeue: Requeue::OnChange,
-    }
-}
-
-fn status(
-    tenant: &Tenant,
-    phase: TenantPhase,
-    findings: &Findings,
-    namespaces: Vec<String>,
-    now: Timestamp,
-) -> TenantStatus {
-    let generation = tenant.metadata.generation;
-    let previous = tenant
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    let condition = |type_: &str, ok: bool, reason: &str, message: String| {
-        crate::conditions::condition(previous, type_, ok, reason, message, generation, now)
-    };
-    let spec = match &findings.spec_errors {
-        None => condition(
-            "SpecValid",
-            true,
-            "Valid",
-            "The tenant spec is valid.".into(),
-        ),
-        Some(e) => condition("SpecValid", false, "Invalid", e.to_string()),
-    };
-    let quota = match &findings.quota {
-        QuotaFinding::NotSet => condition(
-            "QuotaResolved",
-            true,
-            "NotSet",
-            "The tenant names no quota; its namespaces get none.".into(),
-        ),
-        QuotaFinding::Resolved => condition(
-            "QuotaResolved",
-            true,
-            "Resolved",
-            format!(
-                "Quota {} is applied.",
-                tenant.spec.quota.as_deref().unwrap_or_default()
-            ),
-        ),
-        QuotaFinding::Missing(q) => condition(
-            "QuotaResolved",
-            false,
-            "QuotaNotFound",
-            format!(
-                "Quota {q} does not exist; create it or change spec.quota. New namespaces wait for it: {}.",
-                list_or_none(&findings.held)
-            ),
-        ),
-        QuotaFinding::Invalid(q, e) => condition(
-            "QuotaResolved",
-            false,
-            "QuotaInvalid",
-            format!("Quota {q} is invalid: {e}"),
-        ),
-    };
-    let claimed = if findings.conflicts.is_empty() {
-        condition(
-            "NamespacesClaimed",
-            true,
-            "Claimed",
-            format!("{} namespaces claimed.", namespaces.len()),
-        )
-    } else {
-        let detail: Vec<String> = findings
-            .conflicts
-            .iter()
-            .map(|(ns, why)| format!("{ns} {why}"))
-            .collect();
-        condition(
-            "NamespacesClaimed",
-            false,
-            "NamespaceConflict",
-            format!("{}; change the tenant's namespaces.", detail.join("; ")),
-        )
-    };
-    let hibernation = findings.hibernation.as_ref().map(|h| match h {
-        Ok(()) => condition(
-            "HibernationApplied",
-            true,
-            "Applied",
-            format!(
-                "ClusterResourceSupervisor {} carries spec.hibernation.",
-                tenant.metadata.name.as_deref().unwrap_or_default()
-            ),
-        ),
-        Err(why) => condition(
-            "HibernationApplied",
-            false,
-            "SupervisorConflict",
-            why.clone(),
-        ),
-    });
-    let ready = match phase {
-        TenantPhase::Active => condition(
-            "Ready",
-            true,
-            "Active",
-            "Everything the tenant asks for is in place.".into(),
-        ),
-        TenantPhase::Terminating | TenantPhase::Gone => condition(
-            "Ready",
-            false,
-            "Terminating",
-            "The tenant is being deleted.".into(),
-        ),
-        _ => {
-            let (reason, message) = [&spec, &quota, &claimed]
-                .into_iter()
-                .chain(hibernation.as_ref())
-                .find(|c| c.status == "False")
-                .map(|c| (c.reason.clone(), c.message.clone()))
-                .unwrap_or_else(|| {
-                    if findings.waiting.is_empty() {
-                        (
-                            "Provisioning".into(),
-                            "Quota changes are waiting for decreases elsewhere to land.".into(),
-                        )
-                    } else {
-                        (
-                            "NamespaceTerminating".into(),
-                            format!(
-                                "Waiting for namespaces being deleted: {}.",
-                                findings.waiting.join(", ")
-                            ),
-                        )
-                    }
-                });
-            condition("Ready", false, &reason, message)
-        }
-    };
-    TenantStatus {
-        phase: Some(phase.name().into()),
-        observed_generation: generation,
-        conditions: [ready, spec, quota, claimed]
-            .into_iter()
-            .chain(hibernation)
-            .collect(),
-        namespaces,
-    }
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// Warning events for conditions that turned False (or changed reason).
-fn new_problems(tenant: &Tenant, status: &TenantStatus) -> Vec<Event> {
-    let previous = tenant
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    let regarding = ObjectRef::cluster(
-        Kind::Tenant,
-        tenant.metadata.name.clone().unwrap_or_default(),
-    );
-    crate::conditions::new_problems(&regarding, previous, &status.conditions)
 }

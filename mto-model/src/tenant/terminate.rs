@@ -1,0 +1,116 @@
+//! A deleted tenant: its namespaces released or purged, then its finalizer
+//! comes off.
+
+use super::plan::{Planner, is_adopted, mto_owns_tenant_label};
+use super::status::{status, status_write};
+use super::{Decision, TenantPhase};
+use crate::Timestamp;
+use crate::action::{Action, FinalizerEdit, Kind, MergePatch, ObjectRef, Patch, Reason, Requeue};
+use crate::api::Tenant;
+use crate::labels::{KIND_LABEL, TENANT_FINALIZER, TENANT_LABEL, is_managed_for};
+use crate::view::Observed;
+
+pub(super) fn terminate(
+    tenant: &Tenant,
+    name: &str,
+    from: TenantPhase,
+    has_finalizer: bool,
+    observed: &impl Observed,
+    now: Timestamp,
+) -> Decision {
+    if !has_finalizer {
+        // Nothing of mto's holds the tenant back; Kubernetes removes it.
+        return Decision {
+            from,
+            phase: TenantPhase::Terminating,
+            actions: Vec::new(),
+            events: Vec::new(),
+            requeue: Requeue::OnChange,
+        };
+    }
+    let purge = tenant
+        .spec
+        .namespaces
+        .as_ref()
+        .and_then(|n| n.on_delete_purge_namespaces)
+        .unwrap_or(false);
+    let mut planner = Planner::new(tenant, name, observed);
+    let status = status(
+        tenant,
+        TenantPhase::Terminating,
+        &planner.findings,
+        Vec::new(),
+        now,
+    );
+    if tenant.status.as_ref() != Some(&status) {
+        planner.actions.push(status_write(name, status));
+    }
+    let status_writes = planner.actions.len();
+    let owned: Vec<&str> = observed.tenant_namespaces(name).collect();
+    for ns in owned {
+        let Some(namespace) = observed.namespace(ns) else {
+            continue;
+        };
+        if namespace.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        if purge && !is_adopted(namespace, name) {
+            let target = ObjectRef::cluster(Kind::Namespace, ns);
+            planner.actions.push(Action::Delete {
+                target,
+                uid: namespace.metadata.uid.clone(),
+                reason: Reason::Purge,
+            });
+        } else {
+            planner.release(namespace);
+            if !mto_owns_tenant_label(namespace) {
+                // A tenant label mto did not set would hand the namespace to
+                // any future tenant of the same name.
+                planner.actions.push(Action::Patch {
+                    target: ObjectRef::cluster(Kind::Namespace, ns),
+                    patch: Patch::Merge(MergePatch {
+                        labels: [
+                            (TENANT_LABEL.to_owned(), None),
+                            (KIND_LABEL.to_owned(), None),
+                        ]
+                        .into(),
+                        ..MergePatch::default()
+                    }),
+                    reason: Reason::Release,
+                });
+            }
+        }
+    }
+    // The supervisor of spec.hibernation goes with the tenant (its
+    // finalizer wakes its workloads first).
+    if let Some(supervisor) = observed
+        .cluster_resource_supervisor(name)
+        .filter(|c| is_managed_for(&c.metadata, name) && c.metadata.deletion_timestamp.is_none())
+    {
+        planner.actions.push(Action::Delete {
+            target: ObjectRef::cluster(Kind::ClusterResourceSupervisor, name),
+            uid: supervisor.metadata.uid.clone(),
+            reason: Reason::Remove,
+        });
+    }
+    let mut actions = planner.actions;
+    if actions.len() == status_writes {
+        // Everything is released or purging: let the tenant go.
+        actions.extend(
+            FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, false).map(|patch| {
+                Action::Patch {
+                    target: ObjectRef::cluster(Kind::Tenant, name),
+                    patch: Patch::Finalizer(patch),
+                    reason: Reason::RemoveFinalizer,
+                }
+            }),
+        );
+    }
+    Decision {
+        from,
+        phase: TenantPhase::Terminating,
+        actions,
+        events: Vec::new(),
+        requeue: Requeue::OnChange,
+    }
+}
