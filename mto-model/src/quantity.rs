@@ -99,8 +99,9 @@ impl Quantity {
         } else {
             let divisor = 10i128.checked_pow((-scale) as u32).ok_or_else(overflow)?;
             let product = digits.checked_mul(binary).ok_or_else(overflow)?;
-            // Round up what cannot be represented.
-            (product + divisor - 1) / divisor
+            // Round up what cannot be represented (without adding first: a
+            // product near the top of i128 would overflow).
+            product / divisor + i128::from(product % divisor != 0)
         };
         if scaled > NANO * 10i128.pow(21) {
             return Err(overflow());
@@ -227,6 +228,19 @@ mod tests {
         assert_eq!(q("-2"), Quantity::from_units(-2));
         assert_eq!(q("1n"), Quantity::from_nanos(1));
         assert_eq!(q("0.1n"), Quantity::from_nanos(1), "rounds up below a nano");
+    }
+
+    /// The rounding used to add before dividing: 29 digits times 2^60
+    /// overflowed i128, a panic in debug builds and a negative quantity in
+    /// release, from a Quota or an observed ResourceQuota.
+    #[test]
+    fn a_huge_binary_quantity_with_many_fraction_digits_is_refused_not_wrapped() {
+        let text = "0.0000000147573952589676412927Ei";
+        match Quantity::parse(text) {
+            Ok(q) => assert!(q.nanos() > 0, "{text} became {q:?}"),
+            Err(e) => assert!(e.to_string().contains(text), "{e}"),
+        }
+        assert_eq!(q("0.5Ei"), Quantity::from_units(1 << 59));
     }
 
     #[test]
