@@ -11,11 +11,11 @@ use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reaso
 use crate::api::{Quota, Tenant};
 use crate::apply::metadata_in_sync;
 use crate::claims::{RequestedNamespace, requested_namespaces};
-use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, RELEASED_FROM_ANNOTATION,
     RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
 };
+use crate::labels::{is_managed, is_managed_for};
 use crate::machine::Phase;
 use crate::quantity::Quantity;
 use crate::validation::{Validate, ValidationErrors};
@@ -462,7 +462,14 @@ impl<'a, O: Observed> Planner<'a, O> {
         let tenant = self.name;
         for rb in self.observed.role_bindings(namespace) {
             let name = rb.metadata.name.as_deref().unwrap_or_default();
-            if is_managed_for(&rb.metadata, tenant) && !desired.iter().any(|d| d.name == name) {
+            // Bindings mto made for another tenant (the namespace was
+            // relabelled from it) grant that tenant's members access here:
+            // they go, as this tenant's own bindings it no longer wants do.
+            let foreign =
+                is_managed(&rb.metadata) && crate::labels::tenant_of(&rb.metadata) != Some(tenant);
+            let unwanted =
+                is_managed_for(&rb.metadata, tenant) && !desired.iter().any(|d| d.name == name);
+            if foreign || unwanted {
                 let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
                 self.actions.push(Action::Delete {
                     target,

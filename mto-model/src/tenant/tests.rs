@@ -782,3 +782,49 @@ fn a_deleted_tenant_takes_its_hibernation_supervisor_with_it() {
     assert!(s.snapshot().shelf::<Tenant>().is_empty());
     assert!(s.snapshot().cluster_resource_supervisor("alpha").is_none());
 }
+
+/// A namespace someone relabels from one tenant to another loses the
+/// first tenant's bindings: its members must not keep access.
+#[test]
+fn a_namespace_relabelled_to_another_tenant_loses_the_first_tenants_access() {
+    let other = tenant(json!({
+        "metadata": {"name": "other"},
+        "spec": {"accessControl": {"owners": {"users": ["olga"]}}}
+    }));
+    let mut s = cluster(&[alpha(), other]);
+    // A namespace its owner labelled into alpha: it joins alpha.
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("team-tools".into()),
+                labels: Some([(TENANT_LABEL.to_string(), "alpha".to_string())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    converge(&mut s, "alpha");
+    converge(&mut s, "other");
+    assert!(s.snapshot().role_bindings("team-tools").count() > 0);
+    let mut tools = s
+        .snapshot()
+        .namespace("team-tools")
+        .cloned()
+        .expect("tools");
+    if let Some(labels) = tools.metadata.labels.as_mut() {
+        labels.insert(TENANT_LABEL.into(), "other".into());
+    }
+    put(&mut s, tools);
+    converge(&mut s, "other");
+    let bindings: Vec<String> = s
+        .snapshot()
+        .role_bindings("team-tools")
+        .filter_map(|rb| rb.metadata.name.clone())
+        .collect();
+    assert_eq!(
+        bindings,
+        ["other-owner-admin"],
+        "only the new tenant's access"
+    );
+}

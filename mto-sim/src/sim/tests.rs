@@ -63,7 +63,9 @@ fn a_run_past_the_year_9999_ends_without_panicking() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let text = "name: long\nduration: 3000000d\ncluster:\n  files:\n    - ../../deploy/examples/quotas.yaml\n    - ../../deploy/examples/tenant-beta.yaml\nfaults:\n  watchExpiry: 1000000d\n";
     let s = Scenario::parse(&dir.join("long.yaml"), text).unwrap_or_else(|e| panic!("{e}"));
-    let report = Sim::new(s, 1).run(|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let report = Sim::new(s, 1)
+        .run(|_, _| {})
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.faults.get("watch expired"), Some(&3));
     assert_eq!(report.tenants_by_phase.get("Active"), Some(&1));
 }

@@ -1,0 +1,107 @@
+//! The bodies of the fuzz targets in `fuzz/`, here so their corpora also
+//! run as ordinary tests (`tests/fuzz_corpus.rs`) without a nightly
+//! toolchain. Each takes the fuzzer's raw bytes, exactly as the target
+//! does, so a corpus file is replayed as the fuzzer saw it.
+
+use std::path::Path;
+
+use arbitrary::{Arbitrary, Unstructured};
+
+use crate::hibernation::schedule::{Cron, Hibernation};
+use crate::manifest::parse;
+use crate::quantity::Quantity;
+
+pub mod cluster;
+
+/// Reads the bytes as manifests and validates each; must never panic.
+pub fn manifest(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for doc in parse(Path::new("fuzz.yaml"), text).into_iter().flatten() {
+        let _ = doc.manifest.problems();
+        if let crate::manifest::Manifest::Tenant(t) = &doc.manifest {
+            let _ = crate::claims::requested_namespaces(t);
+        }
+    }
+}
+
+/// Parses the bytes as a quantity; what parses must print and parse back
+/// to the same value.
+pub fn quantity(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(q) = Quantity::parse(text) {
+        assert_eq!(
+            Quantity::parse(&q.to_string()),
+            Ok(q),
+            "round trip of {text:?}"
+        );
+    }
+}
+
+/// Parses the bytes as a 5-field cron expression; must never panic.
+pub fn cron(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = Cron::parse(text);
+    }
+}
+
+/// A sleep schedule and two instants, as the fuzzer draws them.
+#[derive(Arbitrary, Debug)]
+struct ScheduleInput {
+    sleep: String,
+    wake: Option<String>,
+    /// An IANA zone by index, or any text.
+    zone: Zone,
+    /// Seconds after 2026-01-01, within a few years either way.
+    at: i32,
+    since: i32,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Zone {
+    None,
+    Known(u16),
+    Text(String),
+}
+
+/// Compiles a schedule in an arbitrary zone and asks it when it sleeps:
+/// never a panic, and a next transition really changes the state.
+pub fn schedule(data: &[u8]) {
+    let Ok(input) = ScheduleInput::arbitrary(&mut Unstructured::new(data)) else {
+        return;
+    };
+    let zone = match input.zone {
+        Zone::None => None,
+        Zone::Known(i) => {
+            let zones = chrono_tz::TZ_VARIANTS;
+            Some(zones[usize::from(i) % zones.len()].name().to_owned())
+        }
+        Zone::Text(t) => Some(t),
+    };
+    let schedule = crate::api::SleepSchedule {
+        sleep_schedule: input.sleep,
+        wake_schedule: input.wake,
+        time_zone: zone,
+    };
+    let Ok(compiled) = Hibernation::compile(&schedule) else {
+        return;
+    };
+    let base = 1_767_225_600_i64;
+    let instant = |offset: i32| {
+        crate::Timestamp::from_second(base + i64::from(offset) * 8)
+            .unwrap_or(crate::Timestamp::UNIX_EPOCH)
+    };
+    let (at, since) = (instant(input.at), instant(input.since));
+    let now = compiled.state_at(at, since);
+    if let Some(next) = compiled.next_transition(at, since) {
+        assert!(next > at, "{schedule:?}: next {next} not after {at}");
+        assert_ne!(
+            compiled.state_at(next, since),
+            now,
+            "{schedule:?}: nothing changes at {next}"
+        );
+    }
+}
