@@ -532,14 +532,15 @@ fn namespace_touched(a: &Action) -> Option<String> {
 }
 
 /// The namespace's ownership phase: wanted when its labelled tenant exists,
-/// is not being deleted, and asks for it.
+/// is not being deleted, and asks for it, and it is not privileged.
 #[must_use]
 pub fn namespace_phase(s: &Snapshot, name: &str) -> NamespacePhase {
     let ns = s.namespace(name);
     let owner = ns.and_then(|n| crate::labels::tenant_of(&n.metadata));
-    let wanted = owner.and_then(|o| s.tenant(o)).is_some_and(|t| {
-        t.metadata.deletion_timestamp.is_none()
-            && requested_namespaces(t).iter().any(|r| r.name == name)
-    });
+    let wanted = !s.integration().is_privileged_namespace(name)
+        && owner.and_then(|o| s.tenant(o)).is_some_and(|t| {
+            t.metadata.deletion_timestamp.is_none()
+                && requested_namespaces(t).iter().any(|r| r.name == name)
+        });
     NamespacePhase::observe(ns, wanted)
 }

@@ -159,7 +159,6 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// Plans every object; returns the namespaces the tenant will have.
     fn plan(&mut self) -> Vec<String> {
         let quota = self.resolve_quota();
-        let integration = self.observed.integration();
         let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
         let all_requested = requested_namespaces(self.tenant);
         let requested: BTreeSet<String> = all_requested.iter().map(|r| r.name.clone()).collect();
@@ -168,11 +167,17 @@ impl<'a, O: Observed> Planner<'a, O> {
 
         // Labelled namespaces the spec does not ask for: released when mto
         // claimed them, joined to the tenant when someone else labelled them.
+        // A privileged namespace is no tenant's, asked for or not: what mto
+        // put there for the tenant goes.
         let mut releases = Vec::new();
+        let integration = self.observed.integration();
         let labelled: Vec<&str> = self
             .observed
             .tenant_namespaces(self.name)
-            .filter(|ns| !requested.contains(*ns) && !waiting.contains(ns))
+            .filter(|ns| {
+                (!requested.contains(*ns) && !waiting.contains(ns))
+                    || integration.is_privileged_namespace(ns)
+            })
             .collect();
         for ns in labelled {
             let Some(observed) = self
@@ -184,6 +189,17 @@ impl<'a, O: Observed> Planner<'a, O> {
             };
             if mto_owns_tenant_label(observed) {
                 releases.push(self.release(observed));
+            } else if integration.is_privileged_namespace(ns) {
+                // Someone else's label: theirs to remove; what mto put
+                // there, for this tenant or any other, goes.
+                self.remove_foreign_bindings(ns);
+                releases.push(self.clear(ns));
+                if !requested.contains(ns) {
+                    self.findings.conflicts.push((
+                        ns.to_owned(),
+                        "is labelled for the tenant but is a privileged namespace no tenant may claim".into(),
+                    ));
+                }
             } else {
                 let kind = observed
                     .metadata
@@ -217,6 +233,9 @@ impl<'a, O: Observed> Planner<'a, O> {
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
+            // Another tenant's access goes before the namespace is this
+            // tenant's, never after.
+            self.remove_foreign_bindings(&requested.name);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(ns.clone()),
@@ -339,26 +358,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// then its labels. Returns the namespace's quota values, now freed.
     pub(super) fn release(&mut self, ns: &Namespace) -> BTreeMap<String, Quantity> {
         let name = ns.metadata.name.as_deref().unwrap_or_default();
-        let bindings: Vec<(String, Option<String>)> = self
-            .observed
-            .role_bindings(name)
-            .filter(|rb| is_managed_for(&rb.metadata, self.name))
-            .map(|rb| {
-                (
-                    rb.metadata.name.clone().unwrap_or_default(),
-                    rb.metadata.uid.clone(),
-                )
-            })
-            .collect();
-        for (rb, uid) in bindings {
-            self.actions.push(Action::Delete {
-                target: ObjectRef::namespaced(Kind::RoleBinding, name, rb),
-                uid,
-                reason: Reason::Release,
-            });
-        }
-        self.delete_managed(Kind::LimitRange, name, LIMIT_RANGE_NAME);
-        let freed = self.delete_managed(Kind::ResourceQuota, name, RESOURCE_QUOTA_NAME);
+        let freed = self.clear(name);
         let mut annotations =
             BTreeMap::from([(RELEASED_FROM_ANNOTATION.to_owned(), self.name.to_owned())]);
         if ns
@@ -382,6 +382,31 @@ impl<'a, O: Observed> Planner<'a, O> {
             reason: Reason::Release,
         });
         freed
+    }
+
+    /// Removes what mto put in `name` for the tenant: its access, limit
+    /// range and quota. Returns the quota's values, now freed.
+    fn clear(&mut self, name: &str) -> BTreeMap<String, Quantity> {
+        let bindings: Vec<(String, Option<String>)> = self
+            .observed
+            .role_bindings(name)
+            .filter(|rb| is_managed_for(&rb.metadata, self.name))
+            .map(|rb| {
+                (
+                    rb.metadata.name.clone().unwrap_or_default(),
+                    rb.metadata.uid.clone(),
+                )
+            })
+            .collect();
+        for (rb, uid) in bindings {
+            self.actions.push(Action::Delete {
+                target: ObjectRef::namespaced(Kind::RoleBinding, name, rb),
+                uid,
+                reason: Reason::Release,
+            });
+        }
+        self.delete_managed(Kind::LimitRange, name, LIMIT_RANGE_NAME);
+        self.delete_managed(Kind::ResourceQuota, name, RESOURCE_QUOTA_NAME)
     }
 
     /// The ClusterResourceSupervisor of `spec.hibernation`: applied while
@@ -458,18 +483,38 @@ impl<'a, O: Observed> Planner<'a, O> {
         }
     }
 
+    /// Deletes the bindings mto made for another tenant in `namespace` (it
+    /// was that tenant's, then someone relabelled it): they grant that
+    /// tenant's members access here.
+    fn remove_foreign_bindings(&mut self, namespace: &str) {
+        let tenant = self.name;
+        let foreign: Vec<(String, Option<String>)> = self
+            .observed
+            .role_bindings(namespace)
+            .filter(|rb| {
+                is_managed(&rb.metadata) && crate::labels::tenant_of(&rb.metadata) != Some(tenant)
+            })
+            .map(|rb| {
+                (
+                    rb.metadata.name.clone().unwrap_or_default(),
+                    rb.metadata.uid.clone(),
+                )
+            })
+            .collect();
+        for (name, uid) in foreign {
+            self.actions.push(Action::Delete {
+                target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
+                uid,
+                reason: Reason::Remove,
+            });
+        }
+    }
+
     fn sync_role_bindings(&mut self, namespace: &str, desired: &[desired::DesiredBinding<'_>]) {
         let tenant = self.name;
         for rb in self.observed.role_bindings(namespace) {
             let name = rb.metadata.name.as_deref().unwrap_or_default();
-            // Bindings mto made for another tenant (the namespace was
-            // relabelled from it) grant that tenant's members access here:
-            // they go, as this tenant's own bindings it no longer wants do.
-            let foreign =
-                is_managed(&rb.metadata) && crate::labels::tenant_of(&rb.metadata) != Some(tenant);
-            let unwanted =
-                is_managed_for(&rb.metadata, tenant) && !desired.iter().any(|d| d.name == name);
-            if foreign || unwanted {
+            if is_managed_for(&rb.metadata, tenant) && !desired.iter().any(|d| d.name == name) {
                 let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
                 self.actions.push(Action::Delete {
                     target,

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 use super::desired::{self, quota_values};
 use super::plan::Planner;
 use crate::action::{Action, Object, Reason};
-use crate::labels::{RESOURCE_QUOTA_NAME, is_managed_for};
+use crate::labels::{RESOURCE_QUOTA_NAME, is_managed};
 use crate::quantity::Quantity;
 use crate::view::Observed;
 
@@ -101,7 +101,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .flatten()
             .map(|(k, v)| (k.as_str(), Quantity::parse(&v.0).unwrap_or_default()))
             .collect();
-        let mut sums = self.current_sums(released);
+        let mut sums = self.current_sums(namespaces, released);
         let (lowers, grows): (Vec<_>, Vec<_>) =
             changed.into_iter().partition(QuotaWrite::only_lowers);
         for write in lowers {
@@ -164,15 +164,22 @@ impl<'a, O: Observed> Planner<'a, O> {
         changed
     }
 
-    /// What the tenant's namespaces' quotas add up to now, less what the
-    /// namespaces released in this decision held.
-    fn current_sums(&self, released: &[BTreeMap<String, Quantity>]) -> Sums {
+    /// What the quotas of the tenant's namespaces add up to once this
+    /// decision's namespace writes land: those labelled for it now and
+    /// `planned` (a namespace it labels again holds its quota again), less
+    /// what the namespaces released in this decision held.
+    fn current_sums(&self, planned: &[&str], released: &[BTreeMap<String, Quantity>]) -> Sums {
         let mut sums = Sums::default();
-        for ns in self.observed.tenant_namespaces(self.name) {
+        let labelled: std::collections::BTreeSet<&str> =
+            self.observed.tenant_namespaces(self.name).collect();
+        let unlabelled = planned.iter().copied().filter(|ns| !labelled.contains(ns));
+        for ns in labelled.iter().copied().chain(unlabelled) {
+            // Any quota mto made, for this tenant or one that had the
+            // namespace before: it limits what runs there all the same.
             let rq = self
                 .observed
                 .resource_quota(ns, RESOURCE_QUOTA_NAME)
-                .filter(|rq| is_managed_for(&rq.metadata, self.name));
+                .filter(|rq| is_managed(&rq.metadata));
             sums.add(&quota_values(rq));
         }
         for freed in released {
@@ -190,12 +197,15 @@ impl<'a, O: Observed> Planner<'a, O> {
 }
 
 /// The quota with each resource at the lower of its old and new values.
+/// A resource the old quota did not hold stays out: adding it would raise
+/// the tenant's sum, which is what waiting is for.
 fn lower_only(
     mut rq: ResourceQuota,
     old: &BTreeMap<String, Quantity>,
     new: &BTreeMap<String, Quantity>,
 ) -> ResourceQuota {
     if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
+        hard.retain(|r, _| old.contains_key(r));
         for (r, value) in hard.iter_mut() {
             if let (Some(o), Some(n)) = (old.get(r), new.get(r))
                 && o < n

@@ -828,3 +828,79 @@ fn a_namespace_relabelled_to_another_tenant_loses_the_first_tenants_access() {
         "only the new tenant's access"
     );
 }
+
+/// A namespace made privileged while a tenant has it is no tenant's any
+/// more: the tenant's access and quota there go.
+#[test]
+fn a_namespace_made_privileged_loses_the_tenants_access_and_quota() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    assert!(s.snapshot().role_bindings("alpha-shared").count() > 0);
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("mto-system".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    put(
+        &mut s,
+        serde_json::from_value::<IntegrationConfig>(json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
+            "metadata": {"name": "mto", "namespace": "mto-system"},
+            "spec": {"accessControl": {"privileged": {"namespaces": ["^alpha-shared$"]}}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    converge(&mut s, "alpha");
+    let v = s.snapshot();
+    assert_eq!(v.role_bindings("alpha-shared").count(), 0, "no access");
+    assert!(
+        v.resource_quota("alpha-shared", "tenant-quota").is_none(),
+        "no quota"
+    );
+    assert!(
+        !labels(&s, "alpha-shared").contains_key(TENANT_LABEL),
+        "released: mto had labelled it"
+    );
+    assert!(s.snapshot().namespace("alpha-shared").is_some(), "kept");
+}
+
+/// A namespace's quota someone stripped and raised is mended, and no write
+/// on the way takes the tenant's sums above its quota.
+#[test]
+fn a_stripped_and_raised_quota_is_mended_within_the_tenants_quota() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let mut rq = s
+        .snapshot()
+        .resource_quota("alpha-dev", "tenant-quota")
+        .cloned()
+        .expect("quota");
+    rq.spec.get_or_insert_with(Default::default).hard = Some(
+        [(
+            "pods".to_owned(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity("999".into()),
+        )]
+        .into(),
+    );
+    put(&mut s, rq);
+    for d in converge(&mut s, "alpha") {
+        for a in &d.actions {
+            assert!(
+                crate::invariants::check_action(s.snapshot(), a).is_none(),
+                "{a}"
+            );
+        }
+    }
+    let hard = s
+        .snapshot()
+        .resource_quota("alpha-dev", "tenant-quota")
+        .and_then(|q| q.spec.as_ref()?.hard.clone())
+        .unwrap_or_default();
+    assert_eq!(hard.get("pods").map(|q| q.0.as_str()), Some("4"), "mended");
+    assert!(hard.contains_key("requests.cpu"), "and whole again");
+}
