@@ -119,6 +119,18 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
         r.decisions, r.decisions_skipped
     )?;
     writeln!(out, "  API writes          {}", r.writes)?;
+    writeln!(
+        out,
+        "  stale views         {} decisions made with changes still on their way",
+        r.stale_decisions
+    )?;
+    if r.leader_changes > 0 {
+        writeln!(
+            out,
+            "  leaders             {} times a replica took the lead, {} lease writes",
+            r.leader_changes, r.lease_writes
+        )?;
+    }
     writeln!(out, "  objects created     {}", r.objects_created)?;
     writeln!(
         out,

@@ -244,6 +244,9 @@ pub struct FaultPlan {
     /// How much longer a slow call takes.
     #[serde(default, with = "duration_text::option")]
     pub slow_by: Option<Duration>,
+    /// Share of watch events delivered twice.
+    #[serde(default)]
+    pub duplicated_events: f64,
     /// Watches expire this often, forcing a re-list.
     #[serde(default, with = "duration_text::option")]
     pub watch_expiry: Option<Duration>,
@@ -461,6 +464,7 @@ impl Scenario {
             ("transientErrors", raw.faults.transient_errors),
             ("slowCalls", raw.faults.slow_calls),
             ("crashes", raw.faults.crashes),
+            ("duplicatedEvents", raw.faults.duplicated_events),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 problems.push(format!(

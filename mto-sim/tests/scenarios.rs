@@ -351,3 +351,91 @@ fn json_output_of_a_failed_run_is_json_too() {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(json["error"], "notConverged");
 }
+
+/// Two replicas with clocks ninety seconds apart: the leader crashes, the
+/// other crashes, the first is cut off from the apiserver. Each time the
+/// other replica takes the lead (the run fails on two leaders at once),
+/// and what users applied meanwhile still converges.
+#[test]
+fn two_replicas_hand_over_the_lead_and_never_share_it() {
+    let s = scenario("two-replicas.yaml");
+    let report = run(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    // The first election, then one hand-over per crash or partition.
+    assert!(report.leader_changes >= 3, "{}", report.leader_changes);
+    assert!(report.lease_writes > 0);
+    assert!(
+        report
+            .faults
+            .get("duplicated watch event")
+            .copied()
+            .unwrap_or_default()
+            > 0,
+        "{:?}",
+        report.faults
+    );
+    for tenant in ["delta", "epsilon"] {
+        let change = format!("user applies Tenant/{tenant}");
+        assert!(
+            report.convergence.iter().any(|c| c.change == change),
+            "{change} never converged: {:#?}",
+            report.convergence
+        );
+    }
+    assert!(
+        report.tenants_by_phase.keys().all(|p| p == "Active"),
+        "{:?}",
+        report.tenants_by_phase
+    );
+}
+
+#[test]
+fn two_replicas_seed_sweep() {
+    let s = scenario("two-replicas.yaml");
+    for seed in 0..sweep_seeds().min(8) {
+        let report = run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(
+            report.leader_changes >= 3,
+            "seed {seed}: {}",
+            report.leader_changes
+        );
+        assert!(
+            report.tenants_by_phase.keys().all(|p| p == "Active"),
+            "seed {seed}: {:?}",
+            report.tenants_by_phase
+        );
+    }
+}
+
+/// The operator dies right after its n-th write, for every n a clean run
+/// makes: half-done decisions are finished by the next life, and the end
+/// state is the clean run's.
+#[test]
+fn a_crash_after_any_write_ends_where_a_clean_run_ends() {
+    let mut s = scenario("small-team.yaml");
+    s.faults = mto_sim::scenario::FaultPlan::default();
+    let clean = run(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(clean.writes > 10, "{}", clean.writes);
+    for n in 1..=clean.writes.min(80) {
+        s.faults.crash_after_writes = Some(n);
+        let report = run(&s, s.seed).unwrap_or_else(|e| panic!("crash after write {n}: {e}"));
+        assert_eq!(
+            report.faults.get("operator crash after writes"),
+            Some(&1),
+            "crash after write {n}"
+        );
+        assert_eq!(
+            report.tenants_by_phase, clean.tenants_by_phase,
+            "crash after write {n}"
+        );
+    }
+}
+
+/// Under the storm some decisions are made while changes are still on
+/// their way to the view; they are counted, and they do no harm.
+#[test]
+fn stale_views_are_counted() {
+    let s = scenario("fault-storm.yaml");
+    let report = run(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.stale_decisions > 0, "{report:?}");
+    assert!(report.stale_decisions < report.decisions + report.supervisor_decisions);
+}

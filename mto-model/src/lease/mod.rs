@@ -37,6 +37,21 @@ pub struct LeaseConfig {
     pub retry_period: Duration,
 }
 
+impl LeaseConfig {
+    /// The Lease `mto run` elects on by default: `mto-system/mto`, valid
+    /// 15 s, given up after 10 s without renewal, tried every 2 s.
+    pub fn new(identity: impl Into<String>) -> LeaseConfig {
+        LeaseConfig {
+            name: "mto".into(),
+            namespace: "mto-system".into(),
+            identity: identity.into(),
+            duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+        }
+    }
+}
+
 /// What to do after reading the lease.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LeaseStep {

@@ -3,14 +3,7 @@ use proptest::prelude::*;
 use super::*;
 
 fn config(identity: &str) -> LeaseConfig {
-    LeaseConfig {
-        name: "mto".into(),
-        namespace: "mto-system".into(),
-        identity: identity.into(),
-        duration: Duration::from_secs(15),
-        renew_deadline: Duration::from_secs(10),
-        retry_period: Duration::from_secs(2),
-    }
+    LeaseConfig::new(identity)
 }
 
 fn at(second: i64) -> Timestamp {

@@ -98,7 +98,7 @@ impl Sim {
         let tenants = self.cluster.snapshot().shelf::<Tenant>().len();
         self.note(format!(
             "converged: {tenants} tenants steady, {} writes so far",
-            self.cluster.writes()
+            self.cluster.writes() - self.report.lease_writes
         ));
         Ok(())
     }

@@ -423,7 +423,7 @@ impl Sim {
 
     fn finish(&mut self) -> Report {
         self.report.simulated = duration_text::show(self.scenario.duration);
-        self.report.writes = self.cluster.writes();
+        self.report.writes = self.cluster.writes() - self.report.lease_writes;
         let mut phases = BTreeMap::new();
         for t in self
             .cluster

@@ -18,10 +18,6 @@ use rand::RngExt as _;
 use super::faults::{Call, Verdict, crash_after, judge};
 use super::{API_LATENCY, Event, RELIST, RESTART, Sim, SimError, WATCH_LATENCY, counted, millis};
 
-/// The Lease the replicas elect a leader on.
-const LEASE_NAME: &str = "mto";
-const LEASE_NAMESPACE: &str = "mto-system";
-
 /// One replica of the operator.
 pub(super) struct Replica {
     id: usize,
@@ -96,14 +92,8 @@ impl Sim {
         r.up = true;
         let life = r.life;
         if self.replicas.len() > 1 {
-            self.replicas[replica].candidate = Some(Candidate::new(LeaseConfig {
-                name: LEASE_NAME.into(),
-                namespace: LEASE_NAMESPACE.into(),
-                identity: format!("mto-{replica}"),
-                duration: Duration::from_secs(15),
-                renew_deadline: Duration::from_secs(10),
-                retry_period: Duration::from_secs(2),
-            }));
+            self.replicas[replica].candidate =
+                Some(Candidate::new(LeaseConfig::new(format!("mto-{replica}"))));
             self.push(self.now_ms, Event::LeaseTick { replica, life });
         } else {
             self.lead(replica);
@@ -138,8 +128,12 @@ impl Sim {
         );
     }
 
-    /// The replica's process dies: everything in memory is lost.
-    pub(super) fn crash(&mut self, replica: usize, why: &str) {
+    /// Replica `replica`'s process dies now, losing everything in memory;
+    /// it restarts after a while.
+    pub fn crash(&mut self, replica: usize, why: &str) {
+        if replica >= self.replicas.len() {
+            return;
+        }
         if !self.replicas[replica].up {
             return;
         }
@@ -160,8 +154,12 @@ impl Sim {
         self.boot(replica);
     }
 
-    /// The replica's watches expire: events are lost until it re-lists.
-    pub(super) fn expire_watch(&mut self, replica: usize) {
+    /// Replica `replica`'s watches expire now: events are lost until it
+    /// re-lists.
+    pub fn expire_watch(&mut self, replica: usize) {
+        if replica >= self.replicas.len() {
+            return;
+        }
         let life = self.replicas[replica].life;
         let Some(op) = self.replicas[replica].operator.as_mut() else {
             return;
@@ -184,8 +182,12 @@ impl Sim {
         }
     }
 
-    /// The replica cannot reach the apiserver for `duration`.
-    pub(super) fn partition(&mut self, replica: usize, duration: Duration) {
+    /// Replica `replica` cannot reach the apiserver for `duration`, from
+    /// now: its calls fail, its watches expire, it cannot renew a lease.
+    pub fn partition(&mut self, replica: usize, duration: Duration) {
+        if replica >= self.replicas.len() {
+            return;
+        }
         let until = self.now_ms + millis(duration);
         self.replicas[replica].partitioned_until = Some(until);
         self.count_fault("partition");
@@ -241,6 +243,11 @@ impl Sim {
     /// up, after the watch latency.
     pub(super) fn deliver_later(&mut self, event: &WatchEvent) {
         let at = self.now_ms + millis(WATCH_LATENCY);
+        let share = self.scenario.faults.duplicated_events;
+        let duplicate = share > 0.0 && self.faults_active() && self.rng.random_bool(share.min(1.0));
+        if duplicate {
+            self.count_fault("duplicated watch event");
+        }
         let watched = match event {
             WatchEvent::Apply(o) | WatchEvent::Delete(o) => o.kind().watched(),
             _ => false,
@@ -258,6 +265,9 @@ impl Sim {
                 continue;
             }
             op.inbox.push_back((at, event.clone()));
+            if duplicate {
+                op.inbox.push_back((at, event.clone()));
+            }
             if op.deliver_at.is_none() {
                 op.deliver_at = Some(at);
                 self.push(at, Event::Deliver { replica, life });
@@ -361,6 +371,14 @@ impl Sim {
             return;
         };
         let actions = run.actions().len();
+        // Decided while changes were still on their way to the view.
+        if self.replicas[replica]
+            .operator
+            .as_ref()
+            .is_some_and(|op| !op.inbox.is_empty() || !op.watching)
+        {
+            self.report.stale_decisions += 1;
+        }
         match &key {
             Key::Tenant(name) => {
                 self.report.decisions += 1;
@@ -582,14 +600,15 @@ impl Sim {
         }
         let local = self.local_now(replica);
         if !self.partitioned(replica) {
-            let lease = self
-                .cluster
-                .snapshot()
-                .get::<k8s_openapi::api::coordination::v1::Lease>(LEASE_NAMESPACE, LEASE_NAME)
-                .cloned();
             let Some(candidate) = self.replicas[replica].candidate.as_mut() else {
                 return;
             };
+            let config = candidate.config();
+            let lease = self
+                .cluster
+                .snapshot()
+                .get::<k8s_openapi::api::coordination::v1::Lease>(&config.namespace, &config.name)
+                .cloned();
             let step = candidate.decide(lease.as_ref(), local);
             let now = self.now();
             let written = match step {
@@ -605,6 +624,9 @@ impl Sim {
                     .ok()
                     .map(|()| lease),
             };
+            if written.is_some() {
+                self.report.lease_writes += 1;
+            }
             if let (Some(lease), Some(candidate)) =
                 (written, self.replicas[replica].candidate.as_mut())
             {

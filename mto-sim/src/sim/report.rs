@@ -45,8 +45,12 @@ pub struct Report {
     /// Tenant reconciles that needed no decision: nothing the tenant's
     /// last, empty, decision read had changed.
     pub decisions_skipped: u64,
-    /// API writes accepted by the cluster.
+    /// API writes accepted by the cluster, leader election's Lease
+    /// renewals aside.
     pub writes: u64,
+    /// Lease writes of leader election: one per renewal, every retry
+    /// period, whatever the tenants do.
+    pub lease_writes: u64,
     /// Objects mto created.
     pub objects_created: u64,
     /// Faults injected, by name.
@@ -61,6 +65,9 @@ pub struct Report {
     pub supervisor_decisions: u64,
     /// Sleep and wake transitions supervisors completed.
     pub hibernation_transitions: u64,
+    /// Decisions made while changes were still on their way to the
+    /// replica's view (or its watch was down): from a stale view.
+    pub stale_decisions: u64,
     /// Times a replica took the lead (with several replicas).
     pub leader_changes: u64,
     /// Replica-hours not run thanks to hibernation.

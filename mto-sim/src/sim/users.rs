@@ -244,6 +244,8 @@ impl Sim {
             }
             UserAction::Crash(replica) => {
                 self.crash(*replica, "the scenario says so");
+                self.pending_changes
+                    .push((self.now_ms, format!("replica {replica} crashes")));
                 return Ok(());
             }
             UserAction::ExpireWatch(replica) => {
