@@ -91,9 +91,7 @@ fn owned_map(meta: &ObjectMeta, field: MetadataField) -> Option<&Map<String, Val
     meta.managed_fields
         .iter()
         .flatten()
-        .filter(|e| {
-            e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
-        })
+        .filter(|e| ours(e))
         .find_map(|e| {
             e.fields_v1
                 .as_ref()?
@@ -109,6 +107,141 @@ fn owned_map(meta: &ObjectMeta, field: MetadataField) -> Option<&Map<String, Val
 /// executors without an apiserver (the simulator and tests). Returns
 /// whether anything changed.
 pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version: &str) -> bool {
+    let changed = merge_metadata(target, applied);
+    record_ownership(target, applied, Map::new(), api_version) || changed
+}
+
+/// Applies an object mto does not type — its metadata and `body`, every
+/// top-level field but `apiVersion`, `kind`, `metadata` and `status` — as
+/// mto's field manager would: what mto set before and leaves out now is
+/// removed, what it sets is set, maps merge field by field and what other
+/// managers set stays. Lists and scalars are set whole, as a schema-less
+/// custom resource's are. Returns whether anything changed.
+pub fn apply_object(
+    target: &mut ObjectMeta,
+    target_body: &mut Value,
+    applied: &ObjectMeta,
+    applied_body: &Value,
+    api_version: &str,
+) -> bool {
+    let empty = Map::new();
+    let wanted = body_fields(applied_body.as_object().unwrap_or(&empty));
+    let previously = owned_body(target);
+    let mut changed = merge_metadata(target, applied);
+    if !target_body.is_object() {
+        *target_body = Value::Object(Map::new());
+        changed = true;
+    }
+    if let (Value::Object(have), Some(want)) = (target_body, applied_body.as_object()) {
+        changed |= remove_dropped(have, &previously, &wanted);
+        changed |= set_fields(have, want);
+    }
+    record_ownership(target, applied, wanted, api_version) || changed
+}
+
+/// The fields a body sets, as a FieldsV1 tree (`{"f:spec": {"f:size": {}}}`):
+/// maps recurse, anything else is a leaf.
+fn body_fields(body: &Map<String, Value>) -> Map<String, Value> {
+    fn fields(map: &Map<String, Value>) -> Map<String, Value> {
+        map.iter()
+            .map(|(key, value)| {
+                let sub = match value {
+                    Value::Object(m) => fields(m),
+                    _ => Map::new(),
+                };
+                (format!("f:{key}"), Value::Object(sub))
+            })
+            .collect()
+    }
+    let mut top = fields(body);
+    for reserved in ["f:apiVersion", "f:kind", "f:metadata", "f:status"] {
+        top.remove(reserved);
+    }
+    top
+}
+
+/// The body fields mto's field manager owns, per managedFields.
+fn owned_body(meta: &ObjectMeta) -> Map<String, Value> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .find(|e| ours(e))
+        .and_then(|e| e.fields_v1.as_ref()?.0.as_object())
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(k, _)| *k != "f:metadata")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes from `target` the fields mto `owned` and no longer `wanted`;
+/// a map left empty by the removal goes too.
+fn remove_dropped(
+    target: &mut Map<String, Value>,
+    owned: &Map<String, Value>,
+    wanted: &Map<String, Value>,
+) -> bool {
+    let mut changed = false;
+    for (field, owned_children) in owned {
+        let Some(key) = field.strip_prefix("f:") else {
+            continue;
+        };
+        let owned_children = owned_children.as_object().filter(|m| !m.is_empty());
+        match (wanted.get(field).and_then(Value::as_object), owned_children) {
+            (Some(wanted_children), Some(children)) => {
+                if let Some(Value::Object(sub)) = target.get_mut(key) {
+                    changed |= remove_dropped(sub, children, wanted_children);
+                }
+            }
+            // Still set, whole: setting it is enough.
+            (Some(_), None) => {}
+            (None, Some(children)) => {
+                if let Some(Value::Object(sub)) = target.get_mut(key) {
+                    changed |= remove_dropped(sub, children, &Map::new());
+                    if sub.is_empty() {
+                        target.remove(key);
+                        changed = true;
+                    }
+                }
+            }
+            (None, None) => changed |= target.remove(key).is_some(),
+        }
+    }
+    changed
+}
+
+/// Sets every field of `applied` in `target`, merging maps.
+fn set_fields(target: &mut Map<String, Value>, applied: &Map<String, Value>) -> bool {
+    let mut changed = false;
+    for (key, value) in applied {
+        if matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "status") {
+            continue;
+        }
+        match (target.get_mut(key), value) {
+            (Some(Value::Object(have)), Value::Object(want)) => {
+                changed |= set_fields(have, want);
+            }
+            (Some(have), want) if have == want => {}
+            _ => {
+                target.insert(key.clone(), value.clone());
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Whether a managedFields entry is mto's apply.
+fn ours(e: &ManagedFieldsEntry) -> bool {
+    e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
+}
+
+/// Sets `applied`'s labels and annotations in `target`, removing those mto
+/// set before and leaves out now.
+fn merge_metadata(target: &mut ObjectMeta, applied: &ObjectMeta) -> bool {
     let mut changed = false;
     for field in [MetadataField::Labels, MetadataField::Annotations] {
         let previously: Vec<String> = owned_keys(target, field)
@@ -132,6 +265,18 @@ pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version
             *field.of_mut(target) = None;
         }
     }
+    changed
+}
+
+/// Records in managedFields that mto's field manager owns `applied`'s
+/// labels and annotations and `body` fields. Returns whether the record
+/// changed.
+fn record_ownership(
+    target: &mut ObjectMeta,
+    applied: &ObjectMeta,
+    body: Map<String, Value>,
+    api_version: &str,
+) -> bool {
     // Sized exactly: a simulated cluster holds one of these per object.
     let applied_fields = [MetadataField::Labels, MetadataField::Annotations]
         .map(|field| (field, field.of(applied).filter(|m| !m.is_empty())));
@@ -146,19 +291,15 @@ pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version
             metadata.insert(field.key().into(), Value::Object(keys));
         }
     }
-    let fields = Value::Object(Map::from_iter([(
-        "f:metadata".to_owned(),
-        Value::Object(metadata),
-    )]));
+    let mut fields = body;
+    fields.insert("f:metadata".to_owned(), Value::Object(metadata));
+    let fields = Value::Object(fields);
     let entries = target.managed_fields.get_or_insert_with(Vec::new);
-    let ours = |e: &ManagedFieldsEntry| {
-        e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some("Apply")
-    };
     if entries
         .iter()
         .any(|e| ours(e) && e.fields_v1.as_ref().map(|f| &f.0) == Some(&fields))
     {
-        return changed;
+        return false;
     }
     entries.retain(|e| !ours(e));
     entries.reserve_exact(1);
@@ -218,5 +359,113 @@ mod tests {
         apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1");
         ns.labels.as_mut().map(|l| l.insert("a".into(), "2".into()));
         assert!(!metadata_in_sync(&meta(&[("a", "1")]), &ns));
+    }
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Applies `body` as mto to `object` (metadata, body).
+    fn apply(object: &mut (ObjectMeta, Value), body: &Value) -> bool {
+        apply_object(
+            &mut object.0,
+            &mut object.1,
+            &ObjectMeta::default(),
+            body,
+            "v1",
+        )
+    }
+
+    #[test]
+    fn a_field_mto_stops_setting_goes_and_what_others_set_stays() {
+        // Someone else set spec.replicas and a top-level field.
+        let mut widget = (
+            ObjectMeta::default(),
+            json!({"spec": {"replicas": 2}, "note": "theirs"}),
+        );
+        assert!(apply(
+            &mut widget,
+            &json!({"spec": {"size": 3, "colour": "blue"}, "data": {"a": "1"}})
+        ));
+        assert_eq!(
+            widget.1,
+            json!({"spec": {"replicas": 2, "size": 3, "colour": "blue"}, "note": "theirs", "data": {"a": "1"}})
+        );
+        assert!(
+            !apply(
+                &mut widget,
+                &json!({"spec": {"size": 3, "colour": "blue"}, "data": {"a": "1"}})
+            ),
+            "applying the same again changes nothing"
+        );
+        assert!(apply(&mut widget, &json!({"spec": {"size": 4}})));
+        assert_eq!(
+            widget.1,
+            json!({"spec": {"replicas": 2, "size": 4}, "note": "theirs"}),
+            "colour and data were mto's; replicas and note were not"
+        );
+    }
+
+    #[test]
+    fn lists_are_set_whole() {
+        let mut widget = (ObjectMeta::default(), json!({}));
+        apply(&mut widget, &json!({"spec": {"ports": [80, 443]}}));
+        apply(&mut widget, &json!({"spec": {"ports": [8080]}}));
+        assert_eq!(widget.1, json!({"spec": {"ports": [8080]}}));
+    }
+
+    #[test]
+    fn status_and_identity_are_not_the_body() {
+        let mut widget = (ObjectMeta::default(), json!({}));
+        apply(
+            &mut widget,
+            &json!({"apiVersion": "example.com/v1", "kind": "Widget", "status": {"ok": true}, "spec": {}}),
+        );
+        assert_eq!(widget.1, json!({"spec": {}}));
+    }
+
+    /// A JSON body of small maps, lists and scalars.
+    fn body() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            (0i64..4).prop_map(Value::from),
+            "[a-c]".prop_map(Value::from),
+            prop::collection::vec(0i64..3, 0..3).prop_map(Value::from),
+        ];
+        let tree = leaf.prop_recursive(3, 24, 4, |inner| {
+            prop::collection::btree_map("[k-n]", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        });
+        prop::collection::btree_map("[k-n]", tree, 0..4)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    /// `theirs` under keys mto never uses.
+    fn prefixed(value: &Value) -> Value {
+        match value {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (format!("x{k}"), v.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    proptest! {
+        /// Whatever mto applied before, applying `b` leaves exactly `b`
+        /// plus what others set; and applying it again changes nothing.
+        #[test]
+        fn the_last_apply_wins_and_others_keep_theirs(a in body(), b in body(), theirs in body()) {
+            let theirs = prefixed(&theirs);
+            let mut object = (ObjectMeta::default(), theirs.clone());
+            apply(&mut object, &a);
+            apply(&mut object, &b);
+            let mut expected = theirs.as_object().cloned().unwrap_or_default();
+            for (k, v) in b.as_object().into_iter().flatten() {
+                expected.insert(k.clone(), v.clone());
+            }
+            prop_assert_eq!(&object.1, &Value::Object(expected));
+            prop_assert!(!apply(&mut object, &b));
+        }
     }
 }

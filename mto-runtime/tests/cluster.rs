@@ -195,6 +195,7 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
     ensure_namespaces(&["mto-system", "alpha-dev"]);
     kubectl_ok(&["apply", "-f", "deploy/examples/"]);
     let client = client().await;
+    let executor = mto_runtime::execute::Executor::new(client.clone());
     let mut last_round = usize::MAX;
     for round in 0..8 {
         let view = mto_runtime::operator::watch::observe(&client)
@@ -206,7 +207,7 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
             let decision = mto_model::tenant::decide(tenant, cluster, mto_model::Timestamp::now());
             for action in &decision.actions {
                 writes += 1;
-                if let Err(e) = mto_runtime::execute::execute(&client, action).await {
+                if let Err(e) = executor.execute(action).await {
                     // As the operator does: stop this tenant, decide again from a fresh observation.
                     eprintln!("round {round}: {e}");
                     break;
@@ -292,5 +293,114 @@ async fn the_planner_converges_a_real_cluster_to_zero_writes() {
         can("create", "alpha-prod", "bo@example.com"),
         "no",
         "editors only view in production (custom roles)"
+    );
+}
+
+/// A kind outside mto's registry — a core kind and a custom resource a
+/// template might bring — is found by discovery and applied with mto's
+/// field manager; a kind whose CRD is missing is refused with the fix,
+/// and found once its CRD is installed.
+#[tokio::test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+async fn kinds_outside_the_registry_are_discovered_and_applied() {
+    use mto_model::action::{Action, Object, Reason};
+    use mto_model::apiserver::ApiError;
+
+    ensure_namespaces(&["widgets-dev"]);
+    kubectl(&[
+        "delete",
+        "crd",
+        "gadgets.example.mto.dev",
+        "--ignore-not-found",
+    ]);
+    let executor = mto_runtime::execute::Executor::new(client().await);
+    let apply = |value: serde_json::Value| Action::Apply {
+        object: Object::from_json(value).expect("an object"),
+        reason: Reason::Create,
+    };
+    let config_map = apply(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "widgets-dev"},
+        "data": {"colour": "blue"},
+    }));
+    executor
+        .execute(&config_map)
+        .await
+        .expect("a ConfigMap applies");
+    assert_eq!(
+        kubectl_ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "widgets-dev",
+            "-o",
+            "jsonpath={.data.colour} {.metadata.managedFields[0].manager}",
+        ]),
+        "blue mto"
+    );
+
+    let gadget = apply(serde_json::json!({
+        "apiVersion": "example.mto.dev/v1",
+        "kind": "Gadget",
+        "metadata": {"name": "g1", "namespace": "widgets-dev"},
+        "spec": {"size": 3},
+    }));
+    let refused = executor.execute(&gadget).await;
+    let Err(ApiError::Rejected { message, .. }) = &refused else {
+        panic!("{refused:?}");
+    };
+    assert!(message.contains("install the CRD"), "{message}");
+
+    let (ok, out) = kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.mto.dev
+spec:
+  group: example.mto.dev
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"#,
+    );
+    assert!(ok, "{out}");
+    kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/gadgets.example.mto.dev",
+    ]);
+    let mut applied = executor.execute(&gadget).await;
+    for _ in 0..20 {
+        if applied.is_ok() {
+            break;
+        }
+        // Discovery can lag the CRD's Established condition by a moment.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        applied = executor.execute(&gadget).await;
+    }
+    applied.expect("the Gadget applies once its CRD is installed");
+    assert_eq!(
+        kubectl_ok(&[
+            "get",
+            "gadgets.example.mto.dev",
+            "g1",
+            "-n",
+            "widgets-dev",
+            "-o",
+            "jsonpath={.spec.size}",
+        ]),
+        "3"
     );
 }

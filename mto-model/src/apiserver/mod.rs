@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::Timestamp;
 use crate::action::{Action, Patch};
-use crate::apply::apply_metadata;
+use crate::apply::{apply_metadata, apply_object};
 use crate::view::{
     DynamicObject, Gvk, Kind, Object, ObjectRef, ObjectVisitor, Observed as _, Snapshot, Typed,
     WatchEvent,
@@ -386,8 +386,8 @@ impl ApiServer {
         Ok(true)
     }
 
-    /// A kind mto does not type: its top-level fields other than metadata
-    /// and status are mto's and replaced whole.
+    /// A kind mto does not type: applied field by field, as the real
+    /// apiserver's server-side apply would (see [`apply_object`]).
     fn apply_dynamic(&mut self, applied: &DynamicObject, now: Timestamp) -> Result<bool, ApiError> {
         let wrapped = Object::Dynamic(Arc::new(applied.clone()));
         let target = wrapped.object_ref();
@@ -400,27 +400,33 @@ impl ApiServer {
             self.namespace_open(&applied.metadata)?;
         }
         let Some(Object::Dynamic(current)) = self.store.object(&target) else {
-            let mut created = applied.clone();
-            created.metadata = self.identity(&applied.metadata, now, true);
-            apply_metadata(&mut created.metadata, &applied.metadata, &api_version);
+            let mut created = DynamicObject {
+                types: applied.types.clone(),
+                metadata: self.identity(&applied.metadata, now, true),
+                data: serde_json::Value::Object(serde_json::Map::new()),
+            };
+            apply_object(
+                &mut created.metadata,
+                &mut created.data,
+                &applied.metadata,
+                &applied.data,
+                &api_version,
+            );
             self.record(Object::Dynamic(Arc::new(created)));
             return Ok(true);
         };
         let mut next = (*current).clone();
-        let metadata = apply_metadata(&mut next.metadata, &applied.metadata, &api_version);
-        let mut fields = false;
-        if let (Some(have), Some(want)) = (next.data.as_object_mut(), applied.data.as_object()) {
-            for (key, value) in want.iter().filter(|(k, _)| *k != "status") {
-                if have.get(key) != Some(value) {
-                    have.insert(key.clone(), value.clone());
-                    fields = true;
-                }
-            }
-        }
-        if !(metadata || fields) {
+        let before = next.data.clone();
+        if !apply_object(
+            &mut next.metadata,
+            &mut next.data,
+            &applied.metadata,
+            &applied.data,
+            &api_version,
+        ) {
             return Ok(false);
         }
-        if fields {
+        if next.data != before {
             bump_generation(&mut next.metadata);
         }
         self.restamp(Object::Dynamic(Arc::new(next)));

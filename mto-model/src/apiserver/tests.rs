@@ -368,3 +368,71 @@ fn a_status_write_moves_no_generation() {
     assert_eq!(t.metadata.generation, Some(1));
     assert_eq!(t.status.and_then(|s| s.phase).as_deref(), Some("Active"));
 }
+
+/// A ConfigMap, a kind outside the registry, as mto would apply it.
+fn settings(data: serde_json::Value) -> Object {
+    Object::from_json(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "dev"},
+        "data": data,
+    }))
+    .expect("a ConfigMap")
+}
+
+#[test]
+fn a_kind_outside_the_registry_is_stored_applied_watched_and_deleted() {
+    let mut api = ApiServer::default();
+    api.put(namespace("dev").into(), now()).expect("namespace");
+    api.drain_changes();
+    let applied = apply(settings(serde_json::json!({"colour": "blue", "size": "3"})));
+    assert_eq!(api.execute(&applied, now()), Ok(true));
+    assert_eq!(api.execute(&applied, now()), Ok(false), "nothing to write");
+    let target = applied.target();
+    assert!(matches!(target.kind, Kind::Dynamic(_)), "{:?}", target.kind);
+    let stored = api.snapshot().object(&target).expect("stored");
+    assert_eq!(stored.meta().generation, Some(1));
+    assert!(stored.meta().uid.is_some());
+
+    // A person adds a key; mto drops one of its own.
+    let mut edited = stored.to_json().expect("json");
+    edited["data"]["owner"] = "ops".into();
+    api.put(Object::from_json(edited).expect("object"), now())
+        .expect("a person's write");
+    let applied = apply(settings(serde_json::json!({"colour": "blue"})));
+    assert_eq!(api.execute(&applied, now()), Ok(true));
+    let stored = api.snapshot().object(&target).expect("stored");
+    let json = stored.to_json().expect("json");
+    assert_eq!(
+        json["data"],
+        serde_json::json!({"colour": "blue", "owner": "ops"})
+    );
+
+    // Every write reached the watch, and a view folding it holds the same.
+    let mut view = crate::view::View::default();
+    for change in api.drain_changes() {
+        view.fold(change.event);
+    }
+    assert!(view.snapshot().same_objects(api.snapshot(), &target.kind));
+    assert_eq!(api.list(&target.kind).len(), 1);
+
+    assert_eq!(api.delete(&target, None, now()), Ok(true));
+    assert!(api.snapshot().object(&target).is_none());
+    for change in api.drain_changes() {
+        view.fold(change.event);
+    }
+    assert!(view.snapshot().object(&target).is_none());
+}
+
+#[test]
+fn deleting_a_namespace_takes_the_kinds_outside_the_registry_with_it() {
+    let mut api = ApiServer::default();
+    api.put(namespace("dev").into(), now()).expect("namespace");
+    api.execute(&apply(settings(serde_json::json!({}))), now())
+        .expect("apply");
+    let target = apply(settings(serde_json::json!({}))).target();
+    api.delete(&ObjectRef::cluster(Kind::Namespace, "dev"), None, now())
+        .expect("delete");
+    api.finalize_namespaces();
+    assert!(api.snapshot().object(&target).is_none());
+}

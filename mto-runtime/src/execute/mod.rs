@@ -1,34 +1,135 @@
 //! Carries out the model's actions against a real cluster, whatever the
 //! kind: server-side apply with the one field manager `mto`, status by
 //! apply on the status subresource, uid-guarded deletes, and the patches
-//! the model built. Every request goes through the dynamic API, with the
-//! kind's group, version and plural from the registry of kinds, so a new
-//! kind needs nothing here.
+//! the model built. Every request goes through the dynamic API: a kind in
+//! the registry brings its group, version and plural; any other kind (a
+//! template's) is looked up once by discovery and remembered. A new kind
+//! needs nothing here.
+
+use std::collections::BTreeMap;
 
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch as KubePatch, PatchParams, Preconditions};
-use kube::core::ApiResource;
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::Scope;
 use mto_model::action::{Action, Object, ObjectRef, Patch};
 use mto_model::apiserver::ApiError;
 use mto_model::labels::FIELD_MANAGER;
 use mto_model::view::{Gvk, KindVisitor, Typed};
 use serde_json::json;
+use tokio::sync::RwLock;
 
-/// Runs one action; the error says, in the model's terms, how it failed.
-pub async fn execute(client: &Client, action: &Action) -> Result<(), ApiError> {
-    let target = action.target();
-    let api = api_for(client, &target)?;
+/// Carries out actions against one cluster, remembering where the kinds
+/// outside the registry are served.
+pub struct Executor {
+    client: Client,
+    /// Kinds found by discovery, with their scope. Only what the cluster
+    /// serves is remembered: a kind missing now is looked up again next
+    /// time, so installing its CRD is enough.
+    discovered: RwLock<BTreeMap<Gvk, (ApiResource, Scope)>>,
+}
+
+impl Executor {
+    /// An executor sending its requests through `client`.
+    #[must_use]
+    pub fn new(client: Client) -> Executor {
+        Executor {
+            client,
+            discovered: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Runs one action; the error says, in the model's terms, how it failed.
+    pub async fn execute(&self, action: &Action) -> Result<(), ApiError> {
+        let target = action.target();
+        let api = self.api_for(&target).await?;
+        run(&api, action, &target).await
+    }
+
+    /// The dynamic API of the target's kind, in its namespace if the kind
+    /// has namespaces.
+    async fn api_for(&self, target: &ObjectRef) -> Result<Api<DynamicObject>, ApiError> {
+        /// A registered kind's resource, or the kind to discover.
+        struct Registered;
+        impl KindVisitor for Registered {
+            type Output = Result<ApiResource, Gvk>;
+            fn typed<K: Typed>(&mut self) -> Result<ApiResource, Gvk> {
+                Ok(ApiResource::erase::<K>(&()))
+            }
+            fn dynamic(&mut self, gvk: &Gvk) -> Result<ApiResource, Gvk> {
+                Err(gvk.clone())
+            }
+        }
+        let (resource, scope) = match target.kind.visit(&mut Registered) {
+            Ok(resource) if target.kind.namespaced() == Some(false) => (resource, Scope::Cluster),
+            Ok(resource) => (resource, Scope::Namespaced),
+            Err(gvk) => self.discover(&gvk, target).await?,
+        };
+        match (scope, target.namespace.as_deref()) {
+            (Scope::Namespaced, Some(namespace)) => Ok(Api::namespaced_with(
+                self.client.clone(),
+                namespace,
+                &resource,
+            )),
+            (Scope::Namespaced, None) => Err(ApiError::Rejected {
+                target: target.to_string(),
+                message: format!("{} is namespaced: give metadata.namespace", resource.kind),
+            }),
+            (Scope::Cluster, _) => Ok(Api::all_with(self.client.clone(), &resource)),
+        }
+    }
+
+    /// Where the cluster serves `gvk`, from discovery the first time.
+    async fn discover(
+        &self,
+        gvk: &Gvk,
+        target: &ObjectRef,
+    ) -> Result<(ApiResource, Scope), ApiError> {
+        if let Some(known) = self.discovered.read().await.get(gvk) {
+            return Ok(known.clone());
+        }
+        let wanted = GroupVersionKind::gvk(&gvk.group, &gvk.version, &gvk.kind);
+        let not_served = || ApiError::Rejected {
+            target: target.to_string(),
+            message: format!(
+                "the cluster serves no {} in {}: install the CRD that defines it, or fix apiVersion and kind",
+                gvk.kind,
+                target.kind.api_version()
+            ),
+        };
+        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &wanted)
+            .await
+            .map_err(|e| match e {
+                kube::Error::Discovery(_) => not_served(),
+                kube::Error::Api(status) if status.code == 404 => not_served(),
+                other => api_error(target, other),
+            })?;
+        let found = (resource, capabilities.scope);
+        self.discovered
+            .write()
+            .await
+            .insert(gvk.clone(), found.clone());
+        Ok(found)
+    }
+}
+
+/// Sends `action` through `api`.
+async fn run(
+    api: &Api<DynamicObject>,
+    action: &Action,
+    target: &ObjectRef,
+) -> Result<(), ApiError> {
     let name = target.name.as_str();
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let result = match action {
         Action::Apply { object, .. } => {
-            let body = body(object, &target)?;
+            let body = body(object, target)?;
             api.patch(name, &apply, &KubePatch::Apply(body))
                 .await
                 .map(|_| ())
         }
         Action::ApplyStatus { object } => {
-            let body = status_body(object, &target)?;
+            let body = status_body(object, target)?;
             api.patch_status(name, &apply, &KubePatch::Apply(body))
                 .await
                 .map(|_| ())
@@ -59,38 +160,13 @@ pub async fn execute(client: &Client, action: &Action) -> Result<(), ApiError> {
             ..
         } => {
             let ops: json_patch::Patch = serde_json::from_value(edit.to_json_patch())
-                .map_err(|e| encode_error(&target, &e))?;
+                .map_err(|e| encode_error(target, &e))?;
             api.patch(name, &PatchParams::default(), &KubePatch::<()>::Json(ops))
                 .await
                 .map(|_| ())
         }
     };
-    result.map_err(|e| api_error(&target, e))
-}
-
-/// The dynamic API of the target's kind, in its namespace if it has one.
-fn api_for(client: &Client, target: &ObjectRef) -> Result<Api<DynamicObject>, ApiError> {
-    struct Resource;
-    impl KindVisitor for Resource {
-        type Output = Option<ApiResource>;
-        fn typed<K: Typed>(&mut self) -> Option<ApiResource> {
-            Some(ApiResource::erase::<K>(&()))
-        }
-        fn dynamic(&mut self, _: &Gvk) -> Option<ApiResource> {
-            None
-        }
-    }
-    let resource = target
-        .kind
-        .visit(&mut Resource)
-        .ok_or_else(|| ApiError::Rejected {
-            target: target.to_string(),
-            message: "mto does not know where this kind is served yet".into(),
-        })?;
-    Ok(match target.namespace.as_deref() {
-        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    })
+    result.map_err(|e| api_error(target, e))
 }
 
 /// The body of a server-side apply: the object with its apiVersion and kind.

@@ -6,6 +6,7 @@
 //! events, the journal, metrics — on a tokio runtime. The simulator runs
 //! the same view and driver against its simulated cluster.
 
+use crate::execute::Executor;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ pub struct Shared {
     wake: tokio::sync::Notify,
     /// The API client.
     pub client: Client,
+    executor: Executor,
     /// The metrics.
     pub metrics: Arc<Metrics>,
     journal: Option<Arc<Journal>>,
@@ -72,6 +74,7 @@ impl Shared {
             driver: Mutex::new(Driver::new(config.driver)),
             wake: tokio::sync::Notify::new(),
             recorder: Recorder::new(client.clone(), reporter),
+            executor: Executor::new(client.clone()),
             client,
             metrics,
             journal,
@@ -194,7 +197,7 @@ async fn reconcile(shared: Arc<Shared>, key: Key) {
         }
     };
     while let Some(action) = run.poll_action().cloned() {
-        let result = crate::execute::execute(&shared.client, &action).await;
+        let result = shared.executor.execute(&action).await;
         if result.is_ok() {
             shared.metrics.wrote(&action);
         }
