@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin};
+use common::{
+    ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin, remove_supervisors,
+};
 use mto_model::Timestamp;
 use mto_model::apiserver::ApiServer;
 use mto_model::view::{Observed as _, View};
@@ -236,6 +238,7 @@ fn tenant_yaml(name: &str, spec: &TenantSpec<'_>) -> String {
 fn setup() {
     install_crds();
     ensure_namespaces(&["mto-system"]);
+    remove_supervisors();
 }
 
 fn can(user: &str, verb: &str, resource: &str, namespace: &str) -> bool {

@@ -66,7 +66,7 @@ pub struct NamespaceSelection {
 }
 
 /// Sleep and wake schedules: standard 5-field cron in a time zone.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SleepSchedule {
     /// When to sleep. Empty: sleep now, until the supervisor is removed.

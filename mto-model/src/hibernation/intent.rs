@@ -75,7 +75,7 @@ impl Intent {
                 override_problem: None,
             });
         }
-        let schedule = Hibernation::compile(supervisor.schedule()).map_err(|problems| {
+        let schedule = Hibernation::compiled(supervisor.schedule()).map_err(|problems| {
             problems
                 .iter()
                 .map(|(field, why)| format!("{field}: {why}"))

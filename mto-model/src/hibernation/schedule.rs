@@ -151,7 +151,44 @@ pub enum Wakefulness {
 /// covers every 5-field expression that fires at all.
 const LOOKBACK_FIRINGS: usize = 600_000;
 
+/// Schedules compiled so far. Supervisors share a handful of schedules
+/// and every decision reads one, so each is parsed once per process, not
+/// once per decision. Bounded: a cluster with more distinct schedules than
+/// this starts over.
+static COMPILED: std::sync::LazyLock<
+    std::sync::Mutex<
+        std::collections::HashMap<crate::api::SleepSchedule, std::sync::Arc<Hibernation>>,
+    >,
+> = std::sync::LazyLock::new(Default::default);
+const COMPILED_AT_MOST: usize = 4096;
+
 impl Hibernation {
+    /// [`Hibernation::compile`], once per distinct schedule.
+    pub fn compiled(
+        schedule: &crate::api::SleepSchedule,
+    ) -> Result<std::sync::Arc<Hibernation>, Vec<(&'static str, String)>> {
+        // A poisoned cache only ever held finished entries: keep using it.
+        let cached = |cache: &std::collections::HashMap<_, std::sync::Arc<Hibernation>>| {
+            cache.get(schedule).cloned()
+        };
+        if let Some(hit) = cached(
+            &COMPILED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ) {
+            return Ok(hit);
+        }
+        let compiled = std::sync::Arc::new(Hibernation::compile(schedule)?);
+        let mut cache = COMPILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= COMPILED_AT_MOST {
+            cache.clear();
+        }
+        cache.insert(schedule.clone(), compiled.clone());
+        Ok(compiled)
+    }
+
     /// Compiles a supervisor's schedule; every problem names its field.
     pub fn compile(
         schedule: &crate::api::SleepSchedule,

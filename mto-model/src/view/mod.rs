@@ -284,6 +284,9 @@ impl Snapshot {
                 // In the shelf's order (a list usually is already), so the
                 // objects gone are found in one walk of both.
                 fresh.sort_by(|a, b| a.0.cmp(&b.0));
+                if K::shelf(&self.snapshot.objects).is_empty() {
+                    return self.snapshot.fill::<K>(fresh);
+                }
                 let mut listed = fresh
                     .iter()
                     .map(|(k, _)| (k.0.as_str(), k.1.as_str()))
@@ -361,10 +364,26 @@ impl Snapshot {
         // Whom the object concerns as it was and as it is, read before the
         // change: the rules read the object they are given, not the shelf.
         let mut woken = Woken::none();
-        if let Some(b) = &before {
-            b.readers(self, &mut woken);
+        match &before {
+            Some(b) if K::same_readers(b, &object) => {
+                b.readers(self, &mut woken);
+                debug_assert_eq!(
+                    woken,
+                    {
+                        let mut after = Woken::none();
+                        object.readers(self, &mut after);
+                        after
+                    },
+                    "{}::same_readers is wrong",
+                    K::KIND
+                );
+            }
+            Some(b) => {
+                b.readers(self, &mut woken);
+                object.readers(self, &mut woken);
+            }
+            None => object.readers(self, &mut woken),
         }
-        object.readers(self, &mut woken);
         K::moved(self, before.as_deref(), Some(&object), &mut woken);
         K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
         K::reindex(
@@ -380,6 +399,22 @@ impl Snapshot {
         {
             woken.remove(&subject);
         }
+        woken
+    }
+
+    /// Puts `fresh` into an empty shelf, as the first list after a start
+    /// does: a start decides for everyone anyway, so the readers of each
+    /// object are not looked for.
+    fn fill<K: Typed>(&mut self, fresh: Vec<((String, String), Arc<K>)>) -> Woken {
+        if fresh.is_empty() {
+            return Woken::none();
+        }
+        for ((namespace, name), object) in fresh {
+            K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
+            K::reindex(&mut self.indexes, &self.objects, None, Some(&object));
+        }
+        let woken = Woken::everyone();
+        self.indexes.revisions.touch(&woken);
         woken
     }
 

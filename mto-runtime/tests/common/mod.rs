@@ -88,3 +88,33 @@ pub(crate) async fn client() -> Client {
         .await
         .expect("KUBECONFIG points at the test control plane (run under deploy/testenv/run)")
 }
+
+/// Removes every sleep schedule left by earlier tests (the examples put
+/// tenant beta to sleep at 20:00 Berlin time), so that a schedule firing
+/// mid-test cannot break another test's count of writes. Their finalizers
+/// are dropped first: no operator may be running to release them.
+pub(crate) fn remove_supervisors() {
+    for kind in ["clusterresourcesupervisors", "resourcesupervisors"] {
+        let listed = kubectl_ok(&[
+            "get",
+            kind,
+            "--all-namespaces",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}",
+        ]);
+        for entry in listed.lines().filter(|l| !l.is_empty()) {
+            let (namespace, name) = entry.split_once('/').unwrap_or(("", entry));
+            let mut target = vec![kind, name];
+            if !namespace.is_empty() {
+                target.extend(["-n", namespace]);
+            }
+            let mut patch = vec!["patch"];
+            patch.extend(&target);
+            patch.extend(["--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+            kubectl(&patch);
+            let mut delete = vec!["delete", "--ignore-not-found", "--wait=false"];
+            delete.extend(&target);
+            kubectl_ok(&delete);
+        }
+    }
+}

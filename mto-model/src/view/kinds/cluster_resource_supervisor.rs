@@ -24,6 +24,11 @@ pub(super) fn supervisor_acts_on(before: &ObjectMeta, after: &ObjectMeta) -> boo
 }
 
 impl Typed for ClusterResourceSupervisor {
+    /// Its readers follow from its labels and name.
+    fn same_readers(before: &Self, after: &Self) -> bool {
+        before.metadata.labels == after.metadata.labels
+    }
+
     const GENERATION: bool = true;
 
     fn subject(&self) -> Option<Key> {

@@ -5,6 +5,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use crate::view::{Indexes, Objects, Snapshot, Typed, Woken};
 
 impl Typed for Deployment {
+    fn same_readers(before: &Self, after: &Self) -> bool {
+        super::slept_by(&before.metadata) == super::slept_by(&after.metadata)
+    }
+
     const GENERATION: bool = true;
 
     fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {

@@ -50,6 +50,14 @@ pub trait Typed: Stored {
         let _ = (snapshot, woken);
     }
 
+    /// Whether whoever reads `before` reads `after`, and no one else: the
+    /// readers of a change between them are then found once. `false`, the
+    /// default, is always right; debug builds check every `true`.
+    fn same_readers(before: &Self, after: &Self) -> bool {
+        let _ = (before, after);
+        false
+    }
+
     /// Adds whom a change concerns beyond the readers of its two versions,
     /// read from the snapshot before the change.
     fn moved(snapshot: &Snapshot, before: Option<&Self>, after: Option<&Self>, woken: &mut Woken) {

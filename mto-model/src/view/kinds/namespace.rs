@@ -7,6 +7,11 @@ use crate::labels::tenant_of;
 use crate::view::{Indexes, Key, Objects, Observed as _, Snapshot, Typed, Woken};
 
 impl Typed for Namespace {
+    /// Its readers follow from its name and labels.
+    fn same_readers(before: &Self, after: &Self) -> bool {
+        before.metadata.labels == after.metadata.labels
+    }
+
     /// Its tenant, everyone asking for it, and the supervisors covering it.
     fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
         let name = self.metadata.name.as_deref().unwrap_or_default();

@@ -4,6 +4,11 @@ use crate::api::ResourceSupervisor;
 use crate::view::{Key, Snapshot, SupervisorId, Typed, Woken};
 
 impl Typed for ResourceSupervisor {
+    /// Read by itself alone.
+    fn same_readers(_: &Self, _: &Self) -> bool {
+        true
+    }
+
     const GENERATION: bool = true;
 
     fn subject(&self) -> Option<Key> {

@@ -5,6 +5,11 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use crate::view::{Snapshot, Typed, Woken};
 
 impl Typed for RoleBinding {
+    /// Read by whoever reads its namespace, whatever changed.
+    fn same_readers(_: &Self, _: &Self) -> bool {
+        true
+    }
+
     fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
         super::namespace_readers(
             snapshot,
