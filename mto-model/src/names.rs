@@ -117,10 +117,22 @@ pub fn sanitize_user(user: &str) -> String {
     out.trim_matches('-').to_owned()
 }
 
-/// `<tenant>-<user>-sandbox`.
+/// `<tenant>-<user>-<domain>-sandbox`, named as the Multi-Tenant Operator
+/// names it, so that a migrating team finds its sandboxes where they were:
+/// an e-mail address loses its top-level domain (`anna@aurora.org` →
+/// `<tenant>-anna-aurora-sandbox`, `muhammad.mustafa@stakater.com` →
+/// `<tenant>-muhammad-mustafa-stakater-sandbox`); any other user name is
+/// used whole.
 #[must_use]
 pub fn sandbox_namespace(tenant: &str, user: &str) -> String {
-    format!("{tenant}-{}-sandbox", sanitize_user(user))
+    let user = match user.rsplit_once('@') {
+        Some((local, domain)) => {
+            let domain = domain.rsplit_once('.').map_or(domain, |(rest, _tld)| rest);
+            format!("{local}@{domain}")
+        }
+        None => user.to_owned(),
+    };
+    format!("{tenant}-{}-sandbox", sanitize_user(&user))
 }
 
 #[cfg(test)]
@@ -148,10 +160,33 @@ mod tests {
 
     #[test]
     fn sandbox_names() {
+        // The shapes of MTO's published examples.
         assert_eq!(
-            sandbox_namespace("alpha", "Dave.Smith@example.com"),
-            "alpha-dave-smith-example-com-sandbox"
+            sandbox_namespace("bluesky", "anna@aurora.org"),
+            "bluesky-anna-aurora-sandbox"
         );
+        assert_eq!(
+            sandbox_namespace("bluesky", "john@aurora.org"),
+            "bluesky-john-aurora-sandbox"
+        );
+        assert_eq!(
+            sandbox_namespace("alpha", "dave@stakater.com"),
+            "alpha-dave-stakater-sandbox"
+        );
+        assert_eq!(
+            sandbox_namespace("gabbar", "muhammad.mustafa@stakater.com"),
+            "gabbar-muhammad-mustafa-stakater-sandbox"
+        );
+        // Only the top-level domain goes; a name without one is kept whole.
+        assert_eq!(
+            sandbox_namespace("alpha", "Dave.Smith@eu.example.co"),
+            "alpha-dave-smith-eu-example-sandbox"
+        );
+        assert_eq!(
+            sandbox_namespace("alpha", "root@localhost"),
+            "alpha-root-localhost-sandbox"
+        );
+        assert_eq!(sandbox_namespace("alpha", "ci-bot"), "alpha-ci-bot-sandbox");
         assert_eq!(sanitize_user("--x__y--"), "x-y");
     }
 }

@@ -127,16 +127,40 @@ impl Quantity {
         self.0
     }
 
-    /// This quantity split `parts` ways, rounded down to `granularity`
-    /// (so the parts never sum above the whole).
+    /// This quantity split `parts` ways in steps of `granularity`, the
+    /// parts summing to exactly the whole: every part holds the same whole
+    /// number of steps, the first parts one step more until the remainder
+    /// is spent, and what is left below one step goes to the first part.
+    /// So `2` split 7 ways is `[1, 1, 0, 0, 0, 0, 0]`: both units stay
+    /// usable, where an even split rounded down would leave none.
     #[must_use]
-    pub fn share(self, parts: u32, granularity: Granularity) -> Quantity {
-        if parts == 0 {
-            return self;
+    pub fn split(self, parts: u32, granularity: Granularity) -> Vec<Quantity> {
+        let Some(count) = usize::try_from(parts).ok().filter(|&c| c > 0) else {
+            return Vec::new();
+        };
+        if self.0 <= 0 {
+            // Nothing to hand out (or a negative quota, refused by
+            // validation): every part holds the whole, as written.
+            return vec![self; count];
         }
         let step = granularity.nanos();
-        let each = self.0 / i128::from(parts);
-        Quantity(each.div_euclid(step) * step)
+        let steps = self.0 / step;
+        let below_step = self.0 % step;
+        let each = steps / i128::from(parts);
+        let mut extra = steps % i128::from(parts);
+        (0..count)
+            .map(|i| {
+                let mut part = each * step;
+                if extra > 0 {
+                    part += step;
+                    extra -= 1;
+                }
+                if i == 0 {
+                    part += below_step;
+                }
+                Quantity(part)
+            })
+            .collect()
     }
 
     /// Checked addition.
@@ -252,14 +276,32 @@ mod tests {
         assert!(e.to_string().contains("10GB"));
     }
 
+    fn shown(parts: Vec<Quantity>) -> Vec<String> {
+        parts.into_iter().map(|p| p.to_string()).collect()
+    }
+
     #[test]
-    fn shares_never_sum_above_the_whole() {
-        let total = q("10");
-        let each = total.share(3, Granularity::Unit);
-        assert_eq!(each, q("3"));
-        let cpu = q("1").share(3, Granularity::Milli);
-        assert_eq!(cpu, q("333m"));
-        assert_eq!(q("32Gi").share(6, Granularity::Mebi).to_string(), "5461Mi");
+    fn splits_hand_out_the_remainder_first_come_first_served() {
+        assert_eq!(
+            shown(q("2").split(7, Granularity::Unit)),
+            ["1", "1", "0", "0", "0", "0", "0"]
+        );
+        assert_eq!(
+            shown(q("10").split(7, Granularity::Unit)),
+            ["2", "2", "2", "1", "1", "1", "1"]
+        );
+        assert_eq!(
+            shown(q("1").split(3, Granularity::Milli)),
+            ["334m", "333m", "333m"]
+        );
+        assert_eq!(
+            shown(q("32Gi").split(6, Granularity::Mebi)),
+            ["5462Mi", "5462Mi", "5461Mi", "5461Mi", "5461Mi", "5461Mi"]
+        );
+        // Below one step: to the first part, so nothing is lost.
+        let parts = q("1G").split(2, Granularity::Mebi);
+        assert_eq!(parts[0].nanos() + parts[1].nanos(), q("1G").nanos());
+        assert!(q("3").split(0, Granularity::Unit).is_empty());
     }
 
     #[test]
@@ -277,11 +319,21 @@ mod tests {
         }
 
         #[test]
-        fn shares_times_parts_fit(units in 0i64..1_000_000_000, parts in 1u32..500, pick in 0usize..3) {
+        fn splits_sum_to_the_whole_and_differ_by_at_most_one_step(
+            nanos in 0i128..(1i128 << 70),
+            parts in 1u32..500,
+            pick in 0usize..3,
+        ) {
             let g = [Granularity::Milli, Granularity::Unit, Granularity::Mebi][pick];
-            let whole = Quantity::from_units(units);
-            let each = whole.share(parts, g);
-            prop_assert!(each.nanos() * i128::from(parts) <= whole.nanos());
+            let whole = Quantity::from_nanos(nanos);
+            let split = whole.split(parts, g);
+            prop_assert_eq!(split.len(), parts as usize);
+            prop_assert_eq!(split.iter().map(|p| p.nanos()).sum::<i128>(), whole.nanos());
+            let whole_steps = |p: &Quantity| p.nanos() / g.nanos();
+            let most = split.iter().map(whole_steps).max().unwrap_or_default();
+            let least = split.iter().map(whole_steps).min().unwrap_or_default();
+            prop_assert!(most - least <= 1, "{:?}", split);
+            prop_assert!(split.windows(2).all(|w| w[0] >= w[1]), "larger parts first");
         }
     }
 }

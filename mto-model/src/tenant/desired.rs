@@ -274,33 +274,45 @@ pub(crate) fn tenant_supervisor(tenant: &Tenant) -> Option<crate::api::ClusterRe
     Some(supervisor)
 }
 
-/// A namespace's share of the tenant's quota: each resource divided evenly
-/// over `parts` namespaces, rounded down, so the shares never sum above
-/// the tenant's total.
-pub(crate) fn quota_share(total: &ResourceQuotaSpec, parts: u32) -> ResourceQuotaSpec {
-    let hard = total.hard.as_ref().map(|hard| {
-        hard.iter()
-            .map(|(resource, q)| {
-                let share = if parts <= 1 {
-                    q.clone()
-                } else {
-                    // Validation guarantees the quota parses before it is used.
-                    let whole = Quantity::parse(&q.0).unwrap_or_default();
-                    K8sQuantity(
-                        whole
-                            .share(parts, Granularity::for_resource(resource))
-                            .to_string(),
-                    )
-                };
-                (resource.clone(), share)
-            })
-            .collect()
-    });
-    ResourceQuotaSpec {
-        hard,
-        scopes: total.scopes.clone(),
-        scope_selector: total.scope_selector.clone(),
+/// Each namespace's share of the tenant's quota: every resource split
+/// over the namespaces so that the shares sum to exactly the tenant's
+/// total, the remainder going one step at a time to the namespaces first
+/// by name (deterministic, and stable while the set of namespaces is).
+pub(crate) fn quota_shares<'n>(
+    total: &ResourceQuotaSpec,
+    namespaces: &[&'n str],
+) -> BTreeMap<&'n str, ResourceQuotaSpec> {
+    let mut by_name = namespaces.to_vec();
+    by_name.sort_unstable();
+    by_name.dedup();
+    let parts = u32::try_from(by_name.len()).unwrap_or(u32::MAX);
+    let mut hards: Vec<BTreeMap<String, K8sQuantity>> = vec![BTreeMap::new(); by_name.len()];
+    for (resource, q) in total.hard.iter().flatten() {
+        if parts == 1 {
+            hards[0].insert(resource.clone(), q.clone());
+            continue;
+        }
+        // Validation guarantees the quota parses before it is used.
+        let whole = Quantity::parse(&q.0).unwrap_or_default();
+        for (hard, part) in hards
+            .iter_mut()
+            .zip(whole.split(parts, Granularity::for_resource(resource)))
+        {
+            hard.insert(resource.clone(), K8sQuantity(part.to_string()));
+        }
     }
+    by_name
+        .into_iter()
+        .zip(hards)
+        .map(|(ns, hard)| {
+            let spec = ResourceQuotaSpec {
+                hard: total.hard.as_ref().map(|_| hard),
+                scopes: total.scopes.clone(),
+                scope_selector: total.scope_selector.clone(),
+            };
+            (ns, spec)
+        })
+        .collect()
 }
 
 /// The ResourceQuota holding one namespace's share.

@@ -226,10 +226,10 @@ impl<'a, O: Observed> Planner<'a, O> {
             .and_then(|n| n.sandboxes.as_ref())
             .is_some_and(|s| s.private);
         let mut quota_changes = Vec::new();
-        let parts = u32::try_from(planned.len()).unwrap_or(u32::MAX);
-        let share = quota
+        let planned_names: Vec<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
+        let shares = quota
             .and_then(|q| q.spec.resourcequota.as_ref())
-            .map(|total| desired::quota_share(total, parts));
+            .map(|total| desired::quota_shares(total, &planned_names));
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
@@ -264,14 +264,14 @@ impl<'a, O: Observed> Planner<'a, O> {
                 &requested.name,
                 quota.and_then(|q| q.spec.limitrange.as_ref()),
             );
-            if share.is_some() {
+            if shares.is_some() {
                 quota_changes.push(requested.name.as_str());
             } else if quota.is_some() {
                 self.delete_managed(Kind::ResourceQuota, &requested.name, RESOURCE_QUOTA_NAME);
             }
         }
         let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
-        self.sync_quotas(total, share.as_ref(), &quota_changes, &releases);
+        self.sync_quotas(total, shares.as_ref(), &quota_changes, &releases);
         let mut names: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
         names.sort();
         names

@@ -77,7 +77,7 @@ impl QuotaWrite {
 }
 
 impl<'a, O: Observed> Planner<'a, O> {
-    /// Writes each namespace's `share` of `total` where it differs:
+    /// Writes each namespace's share of `total` where it differs:
     /// decreases first, then the increases that fit within the tenant's
     /// quota. An increase that does not fit yet waits for decreases
     /// elsewhere to land (a change that lowers some resources and raises
@@ -86,12 +86,12 @@ impl<'a, O: Observed> Planner<'a, O> {
     pub(super) fn sync_quotas(
         &mut self,
         total: Option<&ResourceQuotaSpec>,
-        share: Option<&ResourceQuotaSpec>,
+        shares: Option<&BTreeMap<&str, ResourceQuotaSpec>>,
         namespaces: &[&str],
         released: &[BTreeMap<String, Quantity>],
     ) {
-        let Some(share) = share else { return };
-        let changed = self.quotas_to_write(share, namespaces);
+        let Some(shares) = shares else { return };
+        let changed = self.quotas_to_write(shares, namespaces);
         if changed.is_empty() {
             return;
         }
@@ -129,12 +129,19 @@ impl<'a, O: Observed> Planner<'a, O> {
         }
     }
 
-    /// The namespaces whose quota differs from `share`. Most decisions
+    /// The namespaces whose quota differs from their share. Most decisions
     /// find every quota in place: this compares first, and parses
     /// quantities only for the quotas that differ.
-    fn quotas_to_write(&self, share: &ResourceQuotaSpec, namespaces: &[&str]) -> Vec<QuotaWrite> {
+    fn quotas_to_write(
+        &self,
+        shares: &BTreeMap<&str, ResourceQuotaSpec>,
+        namespaces: &[&str],
+    ) -> Vec<QuotaWrite> {
         let mut changed = Vec::new();
         for ns in namespaces {
+            let Some(share) = shares.get(ns) else {
+                continue;
+            };
             let observed = self.observed.resource_quota(ns, RESOURCE_QUOTA_NAME);
             let reason = match observed {
                 None => Reason::Create,

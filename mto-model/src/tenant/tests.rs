@@ -147,7 +147,7 @@ fn a_new_tenant_gets_everything_in_one_decision() {
         "Namespace/alpha-dev",
         "Namespace/alpha-build",
         "Namespace/alpha-shared",
-        "Namespace/alpha-anna-example-com-sandbox",
+        "Namespace/alpha-anna-example-sandbox",
         "Namespace/alpha-ed-sandbox",
         "RoleBinding/alpha-dev/alpha-owner-admin",
         "RoleBinding/alpha-dev/alpha-editor-edit",
@@ -217,7 +217,7 @@ fn metadata_follows_precedence_and_mandatory_labels_win() {
         Some("alpha"),
         "common wins over the integration config"
     );
-    let sandbox = labels(&s, "alpha-anna-example-com-sandbox");
+    let sandbox = labels(&s, "alpha-anna-example-sandbox");
     assert_eq!(
         sandbox.get("sandbox-of").map(String::as_str),
         Some("anna-example-com")
@@ -240,7 +240,7 @@ fn steady_state_has_no_actions_and_status_is_written_once() {
 }
 
 #[test]
-fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
+fn quota_is_split_so_namespaces_sum_to_the_tenant_exactly() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
     let share = |s: &Snapshot, ns: &str, r: &str| {
@@ -285,11 +285,67 @@ fn quota_is_split_so_namespaces_never_sum_above_the_tenant() {
         );
     }
     converge(&mut s, "alpha");
+    // 20 pods over 6 namespaces: 4 for the first two by name, 3 for the rest.
+    let pods = |ns: &str| share(s.snapshot(), ns, "pods");
     assert_eq!(
-        share(s.snapshot(), "alpha-qa", "pods"),
-        Some(Quantity::from_units(3)),
-        "20 pods over 6 namespaces"
+        pods("alpha-anna-example-sandbox"),
+        Some(Quantity::from_units(4))
     );
+    assert_eq!(pods("alpha-build"), Some(Quantity::from_units(4)));
+    assert_eq!(pods("alpha-qa"), Some(Quantity::from_units(3)));
+    let sum: i128 = s
+        .snapshot()
+        .tenant_namespaces("alpha")
+        .filter_map(pods)
+        .map(Quantity::nanos)
+        .sum();
+    assert_eq!(sum, total.nanos(), "the shares sum to the tenant's quota");
+}
+
+#[test]
+fn a_small_quota_over_many_namespaces_stays_usable() {
+    let mut t = alpha();
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.with_tenant_prefix = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        n.sandboxes = None;
+    }
+    let mut s = ApiServer::default();
+    put(
+        &mut s,
+        quota(
+            "small",
+            json!({"services.loadbalancers": "2", "configmaps": "10"}),
+        ),
+    );
+    put(&mut s, t);
+    converge(&mut s, "alpha");
+    let hard = |ns: &str, r: &str| {
+        s.snapshot()
+            .resource_quota(ns, "tenant-quota")
+            .and_then(|q| q.spec.as_ref()?.hard.as_ref()?.get(r).cloned())
+            .map(|v| v.0)
+            .unwrap_or_else(|| panic!("no {r} quota in {ns}"))
+    };
+    // Six namespaces, alpha-a … alpha-e and alpha-shared: by name.
+    let namespaces = [
+        "alpha-a",
+        "alpha-b",
+        "alpha-c",
+        "alpha-d",
+        "alpha-e",
+        "alpha-shared",
+    ];
+    let lbs: Vec<String> = namespaces
+        .iter()
+        .map(|ns| hard(ns, "services.loadbalancers"))
+        .collect();
+    assert_eq!(
+        lbs,
+        ["1", "1", "0", "0", "0", "0"],
+        "both load balancers usable"
+    );
+    let configmaps: Vec<String> = namespaces.iter().map(|ns| hard(ns, "configmaps")).collect();
+    assert_eq!(configmaps, ["2", "2", "2", "2", "1", "1"], "all ten usable");
 }
 
 #[test]

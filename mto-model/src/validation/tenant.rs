@@ -134,15 +134,14 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
             for (i, specific) in meta.specific.iter().enumerate() {
                 let at = format!("spec.namespaces.metadata.specific[{i}]");
                 validate_metadata(&specific.labels, &specific.annotations, &at, problems);
+                // A namespace named here need not be in the tenant's lists:
+                // one that joins by its tenant label gets the metadata too.
                 for (j, ns) in specific.namespaces.iter().enumerate() {
-                    if !requested.contains_key(ns) {
+                    if let Some(p) = dns_label_problem(ns) {
                         problems.push(
                             format!("{at}.namespaces[{j}]"),
-                            format!("{ns:?} is not a namespace of this tenant"),
-                            format!(
-                                "use the full name of one of: {}",
-                                requested.keys().cloned().collect::<Vec<_>>().join(", ")
-                            ),
+                            format!("{ns:?} is not a namespace name: {p}"),
+                            "use the namespace's full name",
                         );
                     }
                 }
@@ -243,7 +242,8 @@ mod tests {
                         ..Default::default()
                     }),
                     specific: vec![SpecificMetadata {
-                        namespaces: vec!["dev".into()],
+                        // Joined by its label, not from the lists: fine.
+                        namespaces: vec!["Not_A_Name".into(), "joined-by-label".into()],
                         ..Default::default()
                     }],
                     ..Default::default()
