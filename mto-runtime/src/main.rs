@@ -185,8 +185,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Validate { files } => {
             let (manifests, mut problems) = load(&files);
             for m in &manifests {
-                for e in m.manifest.problems() {
-                    problems.push(format!("{}: {}: {e}", m.location, m.manifest.describe()));
+                for (at, e) in m.problems() {
+                    problems.push(format!("{at}: {}: {e}", m.manifest.describe()));
                 }
             }
             for p in &problems {

@@ -185,7 +185,7 @@ fn plan_of_the_examples_settles_every_tenant() {
         text.contains("RoleBinding/alpha-prod/alpha-editor-view  ClusterRole view"),
         "custom roles apply in production:\n{text}"
     );
-    assert!(text.contains("ResourceQuota/alpha-dev/tenant-quota  pods=33 requests.cpu=2666m requests.memory=5461Mi"), "{text}");
+    assert!(text.contains("ResourceQuota/alpha-dev/tenant-quota  pods=33 requests.cpu=2667m requests.memory=5461Mi"), "{text}");
     let yaml = plan.render_yaml().expect("yaml");
     assert!(
         yaml.contains("kind: Namespace")
@@ -216,12 +216,13 @@ fn validate_reports_every_problem_with_file_line_and_field() {
     let (ok, _, err) = mto(&["validate", "mto-runtime/tests/data/invalid.yaml"]);
     assert!(!ok, "must exit non-zero");
     for expected in [
-        "invalid.yaml:1: Tenant/Team_A: metadata.name:",
-        "invalid.yaml:1: Tenant/Team_A: spec.namespaces.withTenantPrefix[1]: namespace \"Team_A-dev\"",
-        "spec.namespaces.metadata.common.labels[stakater.com/tenant]: stakater.com/tenant is set by mto",
-        "invalid.yaml:14: ResourceSupervisor/nightly: spec.schedule.sleepSchedule:",
-        "spec.schedule.timeZone: \"Moon/Base\" is not an IANA time zone",
-        "invalid.yaml:24: spec.namespace: unknown field of tenantoperator.stakater.com/v1beta3/Tenant",
+        // Each problem on the line of its own field.
+        "invalid.yaml:4: Tenant/Team_A: metadata.name:",
+        "invalid.yaml:8: Tenant/Team_A: spec.namespaces.withTenantPrefix[1]: namespace \"Team_A-dev\"",
+        "invalid.yaml:12: Tenant/Team_A: spec.namespaces.metadata.common.labels[stakater.com/tenant]: stakater.com/tenant is set by mto",
+        "invalid.yaml:21: ResourceSupervisor/nightly: spec.schedule.sleepSchedule: \"0 25 * * *\" is not a valid cron expression: hour 25 is out of range: use 0-23",
+        "invalid.yaml:22: ResourceSupervisor/nightly: spec.schedule.timeZone: \"Moon/Base\" is not an IANA time zone",
+        "invalid.yaml:29: spec.namespace: unknown field of tenantoperator.stakater.com/v1beta3/Tenant",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }

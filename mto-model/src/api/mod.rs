@@ -27,9 +27,9 @@ pub use integration_config::{
 };
 pub use quota::{Quota, QuotaSpec};
 pub use template::{
-    ClusterTemplateInstance, ClusterTemplateInstanceSpec, Template, TemplateGroupInstance,
-    TemplateGroupInstanceSpec, TemplateInstance, TemplateInstanceSpec, TemplateInstanceStatus,
-    TemplateParameter, TemplateResources, TemplateSpec,
+    ClusterTemplateInstance, ClusterTemplateInstanceSpec, EmptySpec, Template,
+    TemplateGroupInstance, TemplateGroupInstanceSpec, TemplateInstance, TemplateInstanceSpec,
+    TemplateInstanceStatus, TemplateParameter, TemplateResources, TemplateSpec,
 };
 pub use tenant::{
     AccessControl, AllowList, HostValidationConfig, ImageRegistries, Metadata, NamespaceMetadata,

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 
 /// Manifests, copied resources and parameters to instantiate into namespaces.
 ///
-/// Cluster-scoped, `templates.stakater.com/v1alpha1`.
+/// Cluster-scoped, `templates.stakater.com/v1alpha1`. As in the
+/// Multi-Tenant Operator, `parameters` and `resources` sit at the top of
+/// the object, beside `metadata`; these are its fields (`Template.spec`,
+/// on the Rust side).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "templates.stakater.com",
@@ -13,6 +16,7 @@ use serde::{Deserialize, Serialize};
     kind = "Template",
     doc = "Manifests, copied resources and parameters to instantiate into namespaces.",
     category = "mto",
+    no_spec,
     derive = "PartialEq",
     derive = "Default"
 )]
@@ -24,7 +28,15 @@ pub struct TemplateSpec {
     /// What the template creates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TemplateResources>,
+    /// A `spec` that holds nothing: MTO's Template has one, so manifests
+    /// that write `spec: {}` load.
+    #[serde(default, rename = "spec", skip_serializing_if = "Option::is_none")]
+    pub empty_spec: Option<EmptySpec>,
 }
+
+/// An object with no fields.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct EmptySpec {}
 
 /// A template parameter.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -38,6 +50,12 @@ pub struct TemplateParameter {
     /// An instance must give a value when there is no default.
     #[serde(default)]
     pub required: bool,
+    /// A regular expression the whole value must match (in a Template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<String>,
+    /// What the parameter is for, for people filling it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// What a template creates.
@@ -56,6 +74,10 @@ pub struct TemplateResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::free_form_object")]
     pub resource_mappings: Option<serde_json::Value>,
+    /// Go `text/template` text that renders to YAML manifests (rendered
+    /// when the template is applied, never when it is read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gotemplate: Option<String>,
 }
 
 /// One template into one namespace.

@@ -28,6 +28,64 @@ pub struct CronError {
     pub reason: String,
 }
 
+/// The first four fields: their names and ranges, in the user's terms.
+const FIELD_RANGES: [(&str, u32, u32); 4] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+];
+
+const MONTH_NAMES: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// Checks one of the first four fields (`*`, numbers, ranges, lists,
+/// steps; month names for the month) against its range.
+fn check_field(field: &str, name: &str, min: u32, max: u32) -> Result<(), String> {
+    for part in field.split(',') {
+        let (range, step) = part.split_once('/').unwrap_or((part, "1"));
+        match step.parse::<u32>() {
+            Ok(s) if s >= 1 => {}
+            _ => {
+                return Err(format!(
+                    "the {name} step {step:?} is not a whole number of at least 1"
+                ));
+            }
+        }
+        if range == "*" || range == "?" {
+            continue;
+        }
+        let (from, to) = range.split_once('-').unwrap_or((range, range));
+        let value = |text: &str| -> Result<u32, String> {
+            let month = MONTH_NAMES
+                .iter()
+                .zip(1..)
+                .find(|(m, _)| name == "month" && m.eq_ignore_ascii_case(text));
+            if let Some((_, number)) = month {
+                return Ok(number);
+            }
+            match text.parse::<u32>() {
+                Ok(v) if (min..=max).contains(&v) => Ok(v),
+                Ok(v) => Err(format!("{name} {v} is out of range: use {min}-{max}")),
+                Err(_) => Err(format!(
+                    "{name} {text:?} is not a number{}",
+                    if name == "month" {
+                        " or a month name (JAN-DEC)"
+                    } else {
+                        ""
+                    }
+                )),
+            }
+        };
+        let (from, to) = (value(from)?, value(to)?);
+        if from > to {
+            return Err(format!("the {name} range {range:?} runs backwards"));
+        }
+    }
+    Ok(())
+}
+
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 impl Cron {
@@ -46,12 +104,23 @@ impl Cron {
                 fields.len()
             )));
         }
+        for (field, (name, min, max)) in fields.iter().zip(FIELD_RANGES) {
+            check_field(field, name, min, max).map_err(err)?;
+        }
         let day_of_week = standard_days_of_week(fields[4]).map_err(err)?;
         let full = format!(
             "0 {} {} {} {} {}",
             fields[0], fields[1], fields[2], fields[3], day_of_week
         );
-        let schedule = cron::Schedule::from_str(&full).map_err(|e| err(e.to_string()))?;
+        // What the checks above let through and the parser still refuses
+        // is said in its words, on one line.
+        let schedule = cron::Schedule::from_str(&full).map_err(|e| {
+            err(e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "))
+        })?;
         Ok(Cron {
             source: expression.to_owned(),
             schedule,
@@ -347,6 +416,30 @@ mod tests {
         assert_eq!(standard_days_of_week("7"), Ok("SUN".into()));
         assert_eq!(standard_days_of_week("*/2"), Ok("SUN,TUE,THU,SAT".into()));
         assert_eq!(standard_days_of_week("sat,1"), Ok("MON,SAT".into()));
+    }
+
+    #[test]
+    fn out_of_range_values_are_named_in_five_field_terms() {
+        let reason = |e: &str| {
+            Cron::parse(e)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            reason("0 24 * * *"),
+            "\"0 24 * * *\" is not a valid cron expression: hour 24 is out of range: use 0-23"
+        );
+        assert!(reason("60 1 * * *").ends_with("minute 60 is out of range: use 0-59"));
+        assert!(reason("0 1 0 * *").ends_with("day-of-month 0 is out of range: use 1-31"));
+        assert!(reason("0 1 * 13 *").ends_with("month 13 is out of range: use 1-12"));
+        assert!(reason("0 1 * FOO *").contains("not a number or a month name"));
+        assert!(reason("0 9-5 * * *").ends_with("the hour range \"9-5\" runs backwards"));
+        assert!(reason("*/0 * * * *").contains("minute step"));
+        for e in ["0 20 * * 1-5", "*/15 8-18 1,15 JAN-mar *", "0 0 31 12 0"] {
+            assert!(Cron::parse(e).is_ok(), "{e}");
+        }
+        assert!(!reason("0 1 * * 8").contains('\n'));
     }
 
     #[test]

@@ -14,6 +14,12 @@ fn check_template_name(name: &str, problems: &mut Problems) {
     }
 }
 
+/// A parameter's validation matches the whole value, as its users expect
+/// of a pattern such as `[a-z]+`.
+pub(crate) fn anchored(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
 fn check_parameters(parameters: &[TemplateParameter], path: &str, problems: &mut Problems) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, p) in parameters.iter().enumerate() {
@@ -40,7 +46,28 @@ fn check_parameters(parameters: &[TemplateParameter], path: &str, problems: &mut
 impl Validate for Template {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut problems = Problems::default();
-        check_parameters(&self.spec.parameters, "spec.parameters", &mut problems);
+        check_parameters(&self.spec.parameters, "parameters", &mut problems);
+        for (i, p) in self.spec.parameters.iter().enumerate() {
+            let Some(pattern) = &p.validation else {
+                continue;
+            };
+            match anchored(pattern) {
+                Err(e) => problems.push(
+                    format!("parameters[{i}].validation"),
+                    format!("{pattern:?} is not a regular expression: {e}"),
+                    "write a regular expression the whole value must match, such as ^[a-z0-9-]+$",
+                ),
+                Ok(re) => {
+                    if let Some(value) = p.value.as_deref().filter(|v| !re.is_match(v)) {
+                        problems.push(
+                            format!("parameters[{i}].value"),
+                            format!("the default {value:?} does not match its own validation {pattern:?}"),
+                            "give a default that matches, or change the validation",
+                        );
+                    }
+                }
+            }
+        }
         for (i, m) in self
             .spec
             .resources
@@ -53,7 +80,7 @@ impl Validate for Template {
                     .is_none_or(|v| v.as_str().is_none_or(|s| s.is_empty()))
                 {
                     problems.push(
-                        format!("spec.resources.manifests[{i}].{field}"),
+                        format!("resources.manifests[{i}].{field}"),
                         "is missing",
                         "every manifest needs apiVersion, kind and metadata.name",
                     );
