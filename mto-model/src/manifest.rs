@@ -75,6 +75,25 @@ impl Manifest {
         format!("{kind}/{}", name.as_deref().unwrap_or("<unnamed>"))
     }
 
+    /// `Kind/name`, or `Kind/namespace/name` for a namespaced object:
+    /// what the apiserver keys it by.
+    #[must_use]
+    pub fn identity(&self) -> String {
+        let namespace = match self {
+            Manifest::IntegrationConfig(o) => o.metadata.namespace.as_deref(),
+            Manifest::TemplateInstance(o) => o.metadata.namespace.as_deref(),
+            Manifest::ResourceSupervisor(o) => o.metadata.namespace.as_deref(),
+            Manifest::Deployment(o) => o.metadata.namespace.as_deref(),
+            Manifest::StatefulSet(o) => o.metadata.namespace.as_deref(),
+            _ => None,
+        };
+        let described = self.describe();
+        match (namespace, described.split_once('/')) {
+            (Some(ns), Some((kind, name))) => format!("{kind}/{ns}/{name}"),
+            _ => described,
+        }
+    }
+
     /// Every validation problem of the manifest.
     #[must_use]
     pub fn problems(&self) -> Vec<FieldError> {
@@ -104,6 +123,41 @@ impl Manifest {
         };
         result.err().map(|e| e.errors).unwrap_or_default()
     }
+}
+
+/// A manifest that names the same object as one before it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{second}: {object} is defined twice, first at {first} (fix: keep one definition: the apiserver would keep only the last)"
+)]
+pub struct Duplicate {
+    /// `Kind/name` or `Kind/namespace/name`.
+    pub object: String,
+    /// Where it is first defined.
+    pub first: Location,
+    /// Where it is defined again.
+    pub second: Location,
+}
+
+/// Every manifest of `manifests` that names an object an earlier one names.
+#[must_use]
+pub fn duplicates(manifests: &[Located]) -> Vec<Duplicate> {
+    let mut seen: std::collections::BTreeMap<String, &Location> = std::collections::BTreeMap::new();
+    let mut found = Vec::new();
+    for m in manifests {
+        let object = m.manifest.identity();
+        match seen.get(&object) {
+            Some(first) => found.push(Duplicate {
+                object,
+                first: (*first).clone(),
+                second: m.location.clone(),
+            }),
+            None => {
+                seen.insert(object, &m.location);
+            }
+        }
+    }
+    found
 }
 
 /// Where a document starts.
@@ -138,9 +192,18 @@ impl Located {
     /// in the text, else the document's first line.
     #[must_use]
     pub fn location_of(&self, field: &str) -> Location {
-        let path = field.replace('[', ".").replace(']', "");
-        let line =
-            line_of(&self.text, &path).map_or(self.location.line, |l| self.location.line + l);
+        // A field that is missing is reported where its parent is.
+        let mut path = field.replace('[', ".").replace(']', "");
+        let found = loop {
+            if let Some(line) = line_of(&self.text, &path) {
+                break Some(line);
+            }
+            match path.rsplit_once('.') {
+                Some((parent, _)) => path = parent.to_owned(),
+                None => break None,
+            }
+        };
+        let line = found.map_or(self.location.line, |l| self.location.line + l);
         Location {
             file: self.location.file.clone(),
             line,
@@ -724,6 +787,16 @@ mod tests {
         assert_eq!(line_of(doc, "spec.flow.1"), Some(7));
         assert_eq!(line_of(doc, "spec.labels.stakater.com/tenant"), Some(9));
         assert_eq!(line_of(doc, "spec.missing"), None);
+        let located = parse(
+            Path::new("t.yaml"),
+            "apiVersion: hibernation.stakater.com/v1beta1\nkind: ClusterResourceSupervisor\nmetadata:\n  name: m\nspec:\n  argocd:\n    appProjects: [frontend-team]\n  schedule:\n    sleepSchedule: \"0 22 * * *\"\n",
+        );
+        let located = located[0].as_ref().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            located.location_of("spec.argocd.namespace").line,
+            6,
+            "a missing field is reported where its parent is"
+        );
         assert_eq!(line_of(doc, "metadata.labels"), None, "not below metadata");
     }
 
@@ -734,6 +807,22 @@ mod tests {
                 proptest::prop_assert!(line < doc.lines().count());
             }
         }
+    }
+
+    #[test]
+    fn the_same_object_twice_is_a_duplicate_wherever_it_is() {
+        let text = "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata: {name: small}\nspec: {}\n---\napiVersion: hibernation.stakater.com/v1beta1\nkind: ResourceSupervisor\nmetadata: {name: nightly, namespace: a}\nspec: {}\n---\napiVersion: hibernation.stakater.com/v1beta1\nkind: ResourceSupervisor\nmetadata: {name: nightly, namespace: b}\nspec: {}\n---\napiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata: {name: small}\nspec: {}\n";
+        let docs: Vec<Located> = parse(Path::new("t.yaml"), text)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let found: Vec<String> = duplicates(&docs).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "t.yaml:16: Quota/small is defined twice, first at t.yaml:1 (fix: keep one definition: the apiserver would keep only the last)"
+            ]
+        );
     }
 
     #[test]

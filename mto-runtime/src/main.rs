@@ -184,6 +184,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Validate { files } => {
             let (manifests, mut problems) = load(&files);
+            problems.extend(
+                mto_model::manifest::duplicates(&manifests)
+                    .iter()
+                    .map(ToString::to_string),
+            );
             for m in &manifests {
                 for (at, e) in m.problems() {
                     problems.push(format!("{at}: {}: {e}", m.manifest.describe()));
@@ -201,13 +206,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::Plan { files, output } => {
-            let (manifests, problems) = load(&files);
+            let (manifests, mut problems) = load(&files);
+            problems.extend(
+                mto_model::manifest::duplicates(&manifests)
+                    .iter()
+                    .map(ToString::to_string),
+            );
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("{p}");
                 }
                 return Ok(ExitCode::FAILURE);
             }
+            // An invalid manifest is planned as the operator would treat it
+            // (a degraded tenant changes nothing), and fails the command.
+            let invalid: Vec<String> = manifests
+                .iter()
+                .flat_map(|m| {
+                    m.problems()
+                        .into_iter()
+                        .map(|(at, e)| format!("{at}: {}: {e}", m.manifest.describe()))
+                })
+                .collect();
             let manifests: Vec<_> = manifests.into_iter().map(|m| m.manifest).collect();
             let now = mto_model::Timestamp::now();
             let plan = mto_runtime::cli::plan::plan(&manifests, now).map_err(|e| e.to_string())?;
@@ -215,7 +235,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Output::Text => to_stdout(plan.render_text())?,
                 Output::Yaml => to_stdout(plan.render_yaml().map_err(|e| e.to_string())?)?,
             }
-            Ok(ExitCode::SUCCESS)
+            for p in &invalid {
+                eprintln!("{p}");
+            }
+            Ok(if invalid.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

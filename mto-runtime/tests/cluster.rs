@@ -105,6 +105,39 @@ async fn the_apiserver_rejects_invalid_manifests_with_the_field() {
     assert!(out.contains("unknown field \"spec.namespace\""), "{out}");
 }
 
+/// What `mto validate` accepts in MTO's shapes, the apiserver accepts
+/// against mto's CRDs; what it refuses as a type or unknown field, the
+/// apiserver refuses too.
+#[tokio::test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+async fn the_crds_accept_mtos_shapes_and_refuse_the_same_mistakes() {
+    install_crds();
+    ensure_namespaces(&["mto-system", "shapes-bluesky-dev", "shapes-bluesky-build"]);
+    let out = kubectl_ok(&[
+        "apply",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        "mto-runtime/tests/data/mto-shapes/",
+    ]);
+    assert_eq!(out.matches("(server dry run)").count(), 14, "{out}");
+    for mistake in [
+        "label-value-not-a-string.yaml",
+        "capitalised-spec.yaml",
+        "template-fields-under-spec.yaml",
+    ] {
+        let (ok, _, err) = kubectl(&[
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-f",
+            &format!("mto-runtime/tests/data/mistakes/{mistake}"),
+        ]);
+        assert!(!ok, "{mistake} accepted");
+        assert!(!err.is_empty(), "{mistake}: no reason given");
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs a control plane: deploy/testenv/run"]
 async fn rbac_impersonation_separates_namespaces() {

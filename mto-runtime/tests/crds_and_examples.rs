@@ -280,3 +280,78 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert!(!err.contains("panicked"), "mto {args:?}: {err}");
     }
 }
+
+#[test]
+fn manifests_in_mtos_shapes_validate_and_plan() {
+    let files: Vec<String> = yaml_files(&repo().join("mto-runtime/tests/data/mto-shapes"))
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(files.len() >= 8, "one file per kind at least: {files:?}");
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out, err) = mto(&args);
+    assert!(ok, "{err}");
+    assert!(out.contains("manifests valid"), "{out}");
+    args[0] = "plan";
+    let (ok, out, err) = mto(&args);
+    assert!(ok, "{err}");
+    assert!(out.contains("Tenant shapes-bluesky → Active"), "{out}");
+    // Sandboxes where MTO puts them, for users named by e-mail address.
+    for sandbox in [
+        "shapes-bluesky-anna-aurora-sandbox",
+        "shapes-bluesky-anthony-aurora-sandbox",
+        "shapes-bluesky-john-aurora-sandbox",
+    ] {
+        assert!(
+            out.contains(&format!("+ Namespace/{sandbox} ")),
+            "{sandbox}:\n{out}"
+        );
+    }
+    // Two load balancers over six namespaces: both usable.
+    assert_eq!(out.matches("services.loadbalancers=1").count(), 2, "{out}");
+}
+
+#[test]
+fn every_mistake_is_refused_naming_its_field_and_fix() {
+    for (file, expected) in [
+        (
+            "label-value-not-a-string.yaml",
+            "label-value-not-a-string.yaml:11: spec.namespaces.metadata.common.labels.monitored: invalid type: boolean `true`, expected a string (fix: quote the value",
+        ),
+        (
+            "capitalised-spec.yaml",
+            "capitalised-spec.yaml:5: Spec: unknown field of tenantoperator.stakater.com/v1beta1/Quota; the apiserver rejects it (fix: field names start with a lowercase letter: write `spec`)",
+        ),
+        (
+            "template-fields-under-spec.yaml",
+            "template-fields-under-spec.yaml:6: spec.resources: unknown field of templates.stakater.com/v1alpha1/Template; the apiserver rejects it (fix: resources and parameters are top-level fields of a Template",
+        ),
+        (
+            "cron-hour-out-of-range.yaml",
+            "cron-hour-out-of-range.yaml:8: ResourceSupervisor/mistake-cron: spec.schedule.sleepSchedule: \"0 24 * * *\" is not a valid cron expression: hour 24 is out of range: use 0-23",
+        ),
+        (
+            "parameter-default-fails-validation.yaml",
+            "parameter-default-fails-validation.yaml:7: Template/mistake-parameter: parameters[0].value: the default \"three\" does not match its own validation",
+        ),
+        (
+            "argocd-without-namespace.yaml",
+            "argocd-without-namespace.yaml:6: ClusterResourceSupervisor/mistake-argocd: spec.argocd.namespace: \"\" must not be empty (fix: name the namespace Argo CD runs in",
+        ),
+        (
+            "defined-twice.yaml",
+            "defined-twice.yaml:7: Quota/mistake-twice is defined twice, first at",
+        ),
+    ] {
+        let path = format!("mto-runtime/tests/data/mistakes/{file}");
+        for command in ["validate", "plan"] {
+            let (ok, _, err) = mto(&[command, &path]);
+            assert!(!ok, "mto {command} {file} must exit non-zero");
+            assert!(
+                err.contains(expected),
+                "mto {command} {file}: missing {expected:?} in:\n{err}"
+            );
+        }
+    }
+}

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ExtensionsSpec {
+    /// The tenant these integrations are for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
     /// Argo CD settings; kept as written.
     #[serde(default, rename = "argoCD", skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::free_form_object")]

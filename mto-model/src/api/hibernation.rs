@@ -51,6 +51,21 @@ pub struct ClusterResourceSupervisorSpec {
     /// When to sleep and wake.
     #[serde(default)]
     pub schedule: SleepSchedule,
+    /// Argo CD projects whose applications must not undo a sleep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdProjects>,
+}
+
+/// Argo CD AppProjects named by a supervisor, as MTO's manifests write them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCdProjects {
+    /// The namespace Argo CD runs in (where its AppProjects live).
+    #[serde(default)]
+    pub namespace: String,
+    /// The AppProjects, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_projects: Vec<String>,
 }
 
 /// Namespaces chosen by name and by labels (the union of both).

@@ -36,6 +36,27 @@ pub struct IntegrationConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::free_form_object")]
     pub integrations: Option<serde_json::Value>,
+    /// Policies every tenant gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_policies: Option<TenantPolicies>,
+}
+
+/// Policies every tenant gets.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantPolicies {
+    /// Network policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkTenantPolicies>,
+}
+
+/// Network policies every tenant gets.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkTenantPolicies {
+    /// Refuse traffic into a tenant's namespaces from other tenants' namespaces.
+    #[serde(default)]
+    pub disable_intra_tenant_networking: bool,
 }
 
 /// Access control settings of the integration config.

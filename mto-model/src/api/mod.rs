@@ -16,16 +16,16 @@ mod tenant;
 
 pub use extensions::{Extensions, ExtensionsSpec, ExtensionsStatus};
 pub use hibernation::{
-    ClusterResourceSupervisor, ClusterResourceSupervisorSpec, ManualOverride, NamespaceSelection,
-    ResourceSupervisor, ResourceSupervisorSpec, ResourceSupervisorStatus, SleepSchedule,
-    SupervisedApplication,
+    ArgoCdProjects, ClusterResourceSupervisor, ClusterResourceSupervisorSpec, ManualOverride,
+    NamespaceSelection, ResourceSupervisor, ResourceSupervisorSpec, ResourceSupervisorStatus,
+    SleepSchedule, SupervisedApplication,
 };
 pub use integration_config::{
     CustomTenantRoles, DenyPolicy, IntegrationAccessControl, IntegrationConfig,
-    IntegrationConfigSpec, IntegrationMetadata, NamespaceAccessPolicy, Privileged, Rbac,
-    RoleClusterRoles, SubjectList, TenantRoleSet, TenantRoles,
+    IntegrationConfigSpec, IntegrationMetadata, NamespaceAccessPolicy, NetworkTenantPolicies,
+    Privileged, Rbac, RoleClusterRoles, SubjectList, TenantPolicies, TenantRoleSet, TenantRoles,
 };
-pub use quota::{Quota, QuotaSpec};
+pub use quota::{Quota, QuotaSpec, QuotaStatus};
 pub use template::{
     ClusterTemplateInstance, ClusterTemplateInstanceSpec, EmptySpec, Template,
     TemplateGroupInstance, TemplateGroupInstanceSpec, TemplateInstance, TemplateInstanceSpec,

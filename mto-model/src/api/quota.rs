@@ -1,4 +1,5 @@
 use k8s_openapi::api::core::v1::{LimitRangeSpec, ResourceQuotaSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
     version = "v1beta1",
     kind = "Quota",
     doc = "The resource budget of a tenant and the default limits of its containers.",
+    status = "QuotaStatus",
     category = "mto",
     derive = "PartialEq",
     derive = "Default"
@@ -26,4 +28,14 @@ pub struct QuotaSpec {
     /// Copied as a LimitRange into every namespace of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limitrange: Option<LimitRangeSpec>,
+}
+
+/// Status of a quota: a status subresource, so an object exported with its
+/// status applies again (the apiserver ignores status on create and update).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaStatus {
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }

@@ -520,6 +520,7 @@ fn cluster_wide(selection: NamespaceSelection) -> ClusterResourceSupervisor {
         ClusterResourceSupervisorSpec {
             namespaces: selection,
             schedule: SleepSchedule::default(),
+            argocd: None,
         },
     )
 }
@@ -695,6 +696,7 @@ fn cluster_supervisor(
                 wake_schedule: None,
                 time_zone: None,
             },
+            argocd: None,
         },
     )
 }

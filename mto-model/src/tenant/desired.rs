@@ -268,6 +268,7 @@ pub(crate) fn tenant_supervisor(tenant: &Tenant) -> Option<crate::api::ClusterRe
                 wake_schedule: Some(h.wake_schedule.clone()).filter(|w| !w.trim().is_empty()),
                 time_zone: None,
             },
+            argocd: None,
         },
     );
     supervisor.metadata.labels = Some(managed_labels(name));

@@ -59,6 +59,27 @@ impl Validate for ClusterResourceSupervisor {
         if let Some(sel) = &self.spec.namespaces.label_selector {
             crate::selector::validate(sel, "spec.namespaces.labelSelector", &mut problems);
         }
+        if let Some(argocd) = &self.spec.argocd {
+            let namespace_problem = (!argocd.app_projects.is_empty())
+                .then(|| crate::names::dns_label_problem(&argocd.namespace))
+                .flatten();
+            if let Some(p) = namespace_problem {
+                problems.push(
+                    "spec.argocd.namespace",
+                    format!("{:?} {p}", argocd.namespace),
+                    "name the namespace Argo CD runs in, such as argocd",
+                );
+            }
+            for (i, project) in argocd.app_projects.iter().enumerate() {
+                if let Some(p) = crate::names::dns_subdomain_problem(project) {
+                    problems.push(
+                        format!("spec.argocd.appProjects[{i}]"),
+                        format!("{project:?} {p}"),
+                        "use the AppProject's name",
+                    );
+                }
+            }
+        }
         problems.finish()
     }
 }

@@ -125,7 +125,14 @@ fn validate_metadata(
                 "use at most 63 letters, digits, '-', '_' or '.', or move it to annotations",
             );
         }
-        if key == crate::labels::TENANT_LABEL || key == crate::labels::KIND_LABEL {
+        // MTO's own reference configuration writes `stakater.com/kind:
+        // sandbox` in sandbox metadata: the value mto sets there anyway.
+        let restates_sandbox_kind = key == crate::labels::KIND_LABEL
+            && value == "sandbox"
+            && (path.ends_with(".sandbox") || path.ends_with(".sandboxes"));
+        if (key == crate::labels::TENANT_LABEL || key == crate::labels::KIND_LABEL)
+            && !restates_sandbox_kind
+        {
             problems.push(
                 &at,
                 format!("{key} is set by mto"),

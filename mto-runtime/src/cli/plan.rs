@@ -46,6 +46,19 @@ pub enum PlanError {
 
 const MAX_DECISIONS: usize = 10_000;
 
+/// The object as its author wrote it: a file exported with `kubectl get
+/// -o yaml` carries what the server owns, which a new object cannot have.
+fn as_written<K: kube::Resource + Clone>(object: &K) -> K {
+    let mut object = object.clone();
+    let meta = object.meta_mut();
+    meta.resource_version = None;
+    meta.uid = None;
+    meta.managed_fields = None;
+    meta.creation_timestamp = None;
+    meta.generation = None;
+    object
+}
+
 /// Plans the given manifests against a cluster holding only them.
 pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     let mut api = ApiServer::default();
@@ -70,14 +83,14 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     }
     for m in manifests {
         if let Manifest::Namespace(ns) = m {
-            api.put(ns.clone().into(), now)?;
+            api.put(as_written(ns).into(), now)?;
         }
     }
     for m in manifests {
         let object: Object = match m {
-            Manifest::Tenant(t) => t.clone().into(),
-            Manifest::Quota(q) => q.clone().into(),
-            Manifest::IntegrationConfig(c) => c.clone().into(),
+            Manifest::Tenant(t) => as_written(t).into(),
+            Manifest::Quota(q) => as_written(q).into(),
+            Manifest::IntegrationConfig(c) => as_written(c).into(),
             _ => continue,
         };
         api.put(object, now)?;

@@ -120,6 +120,7 @@ impl Sim {
                                 wake_schedule: h.wake_schedule.clone(),
                                 time_zone: zone,
                             },
+                            argocd: None,
                         },
                     );
                     if let Err(e) = self.cluster.put(crs.into(), self.now()) {
