@@ -24,6 +24,7 @@ pub mod labels;
 pub mod lease;
 pub mod machine;
 pub mod manifest;
+pub mod migrate;
 pub mod names;
 pub mod namespace;
 pub mod quantity;

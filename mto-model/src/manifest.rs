@@ -246,6 +246,22 @@ pub enum ManifestError {
         /// What to do about it.
         fix: String,
     },
+    /// The document is of an older version of a kind mto serves.
+    #[error(
+        "{location}: {api_version} {kind} is an older version mto reads only through `mto migrate` (fix: run `mto migrate {}` to rewrite it as {to})", file.display()
+    )]
+    OlderVersion {
+        /// Where the document starts.
+        location: Location,
+        /// The file, for the command to run.
+        file: PathBuf,
+        /// Its apiVersion.
+        api_version: String,
+        /// Its kind.
+        kind: String,
+        /// What it becomes.
+        to: String,
+    },
     /// The document is of a kind mto does not serve.
     #[error("{location}: {api_version}/{kind} is not a kind mto serves (fix: use one of {known})")]
     UnknownKind {
@@ -307,12 +323,8 @@ struct TypeMeta {
 /// unknown field of a document is its own error, on its own line).
 #[must_use]
 pub fn parse(file: &Path, text: &str) -> Vec<Result<Located, ManifestError>> {
-    split_documents(text)
+    documents(text)
         .into_iter()
-        .filter(|(_, doc)| {
-            doc.lines()
-                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        })
         .flat_map(|(line, doc)| {
             let location = Location {
                 file: file.to_owned(),
@@ -322,6 +334,19 @@ pub fn parse(file: &Path, text: &str) -> Vec<Result<Located, ManifestError>> {
                 Ok(located) => vec![Ok(located)],
                 Err(errors) => errors.into_iter().map(Err).collect(),
             }
+        })
+        .collect()
+}
+
+/// The documents of a YAML text that hold more than comments, each with
+/// the 1-based line it starts on.
+#[must_use]
+pub fn documents(text: &str) -> Vec<(usize, &str)> {
+    split_documents(text)
+        .into_iter()
+        .filter(|(_, doc)| {
+            doc.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         })
         .collect()
 }
@@ -382,6 +407,17 @@ fn parse_document(location: Location, doc: &str) -> Result<Located, Vec<Manifest
         ("v1", "Namespace") => Manifest::Namespace(typed(&location, doc, &meta)?),
         ("apps/v1", "Deployment") => Manifest::Deployment(typed(&location, doc, &meta)?),
         ("apps/v1", "StatefulSet") => Manifest::StatefulSet(typed(&location, doc, &meta)?),
+        (api_version, kind) if crate::migrate::successor(api_version, kind).is_some() => {
+            let (to_version, to_kind) =
+                crate::migrate::successor(api_version, kind).unwrap_or_default();
+            return Err(vec![ManifestError::OlderVersion {
+                file: location.file.clone(),
+                location,
+                api_version: meta.api_version.clone(),
+                kind: meta.kind.clone(),
+                to: format!("{to_version} {to_kind}"),
+            }]);
+        }
         _ => {
             let hint = if [
                 "tenantoperator.stakater.com",
@@ -821,6 +857,19 @@ mod tests {
             found,
             [
                 "t.yaml:16: Quota/small is defined twice, first at t.yaml:1 (fix: keep one definition: the apiserver would keep only the last)"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_older_version_points_to_mto_migrate() {
+        let e = errors(
+            "apiVersion: tenantoperator.stakater.com/v1beta2\nkind: Tenant\nmetadata: {name: a}\nspec:\n  owners: {users: [a@b.org]}\n",
+        );
+        assert_eq!(
+            e,
+            [
+                "t.yaml:1: tenantoperator.stakater.com/v1beta2 Tenant is an older version mto reads only through `mto migrate` (fix: run `mto migrate t.yaml` to rewrite it as tenantoperator.stakater.com/v1beta3 Tenant)"
             ]
         );
     }

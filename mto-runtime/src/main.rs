@@ -47,6 +47,13 @@ enum Command {
         #[arg(long)]
         server: Option<String>,
     },
+    /// Rewrite manifests of older versions and kinds as the ones mto serves
+    /// (to standard output; what changed, to standard error).
+    Migrate {
+        /// YAML files (several documents each are fine).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Show what the operator would create for these manifests on an empty cluster.
     Plan {
         /// YAML files with Tenants, Quotas and at most one IntegrationConfig.
@@ -204,6 +211,42 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 eprintln!("{} problems in {} files", problems.len(), files.len());
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Migrate { files } => {
+            let mut documents = Vec::new();
+            let mut problems = Vec::new();
+            for file in &files {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                for (line, doc) in mto_model::manifest::documents(&text) {
+                    let at = format!("{}:{line}", file.display());
+                    let migrated = serde_norway::from_str::<serde_json::Value>(doc)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| mto_model::migrate::migrate(v).map_err(|e| e.to_string()));
+                    match migrated {
+                        Ok(m) => {
+                            for change in &m.changes {
+                                eprintln!("{at}: {change}");
+                            }
+                            documents.extend(m.documents);
+                        }
+                        Err(e) => problems.push(format!("{at}: {e}")),
+                    }
+                }
+            }
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            let yaml: Vec<String> = documents
+                .iter()
+                .map(serde_norway::to_string)
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            to_stdout(yaml.join("---\n"))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Plan { files, output } => {
             let (manifests, mut problems) = load(&files);

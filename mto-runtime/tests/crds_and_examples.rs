@@ -355,3 +355,47 @@ fn every_mistake_is_refused_naming_its_field_and_fix() {
         }
     }
 }
+
+#[test]
+fn older_manifests_point_to_migrate_and_migrate_into_manifests_that_plan() {
+    let older: Vec<String> = yaml_files(&repo().join("mto-runtime/tests/data/older"))
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["validate"];
+    args.extend(older.iter().map(String::as_str));
+    let (ok, _, err) = mto(&args);
+    assert!(!ok);
+    assert!(
+        err.contains("tenantoperator.stakater.com/v1beta2 Tenant is an older version mto reads only through `mto migrate` (fix: run `mto migrate"),
+        "{err}"
+    );
+    args[0] = "migrate";
+    let (ok, migrated, changes) = mto(&args);
+    assert!(ok, "{changes}");
+    assert!(
+        changes.contains("spec.owners → spec.accessControl.owners"),
+        "{changes}"
+    );
+    let dir = std::env::temp_dir().join(format!("mto-migrated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("migrated.yaml");
+    std::fs::write(&file, &migrated).expect("write");
+    let quota = repo().join("mto-runtime/tests/data/mto-shapes/quotas.yaml");
+    let (file, quota) = (file.display().to_string(), quota.display().to_string());
+    let (ok, out, err) = mto(&["validate", &file]);
+    assert!(ok, "{err}\n{migrated}");
+    assert!(out.contains("5 manifests valid"), "{out}");
+    let (ok, out, err) = mto(&["plan", &file, &quota]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Tenant older-bluesky → Active"), "{out}");
+    assert!(
+        out.contains("+ Namespace/older-bluesky-anna-aurora-sandbox "),
+        "{out}"
+    );
+    // Migrating what mto serves changes nothing.
+    let (ok, again, changes) = mto(&["migrate", &file]);
+    assert!(ok && changes.is_empty(), "{changes}");
+    assert_eq!(again, migrated, "migrating twice is migrating once");
+    std::fs::remove_dir_all(&dir).ok();
+}
