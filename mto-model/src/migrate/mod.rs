@@ -13,6 +13,9 @@
 //!
 //! A field the rewrite does not know is refused, never dropped.
 
+mod convert;
+
+pub use convert::{CONVERSION_ANNOTATION, convert_tenant};
 use serde_json::{Map, Value, json};
 
 /// A document after migration: what it became, and what changed.
