@@ -34,7 +34,7 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Run the operator against the cluster in KUBECONFIG or the pod's service account.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print what the operator changed for a tenant, from its journal.
     History {
         /// The tenant.
@@ -107,6 +107,17 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "MTO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Serve the conversion webhook (Tenant v1beta2 ⇄ v1beta3) over HTTPS
+    /// with this PEM certificate chain (the webhook Secret's tls.crt);
+    /// unset, no webhook is served.
+    #[arg(long, env = "MTO_WEBHOOK_CERT", requires = "webhook_key")]
+    webhook_cert: Option<PathBuf>,
+    /// The webhook certificate's PEM private key (tls.key).
+    #[arg(long, env = "MTO_WEBHOOK_KEY", requires = "webhook_cert")]
+    webhook_key: Option<PathBuf>,
+    /// Where the webhook is served.
+    #[arg(long, env = "MTO_WEBHOOK_ADDRESS", default_value = "0.0.0.0:9443")]
+    webhook_address: SocketAddr,
     /// For demos and tests only: the operator's clock starts at this
     /// instant (RFC 3339) instead of now.
     #[arg(long, env = "MTO_CLOCK_START")]
@@ -150,7 +161,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .enable_all()
                 .build()
                 .map_err(|e| format!("starting the async runtime: {e}"))?;
-            runtime.block_on(operate(args))?;
+            runtime.block_on(operate(*args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::History {
@@ -388,6 +399,17 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         journal,
     };
     let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
+    if let (Some(cert), Some(key)) = (&args.webhook_cert, &args.webhook_key) {
+        // A certificate that does not load stops the operator at start,
+        // where it is seen, rather than every conversion later.
+        let tls = operator::webhook::tls_config(cert, key).map_err(|e| e.to_string())?;
+        let (address, stopped) = (args.webhook_address, shutdown());
+        tokio::spawn(async move {
+            if let Err(e) = operator::webhook::serve(address, tls, stopped).await {
+                tracing::error!(%address, error = %e, "the conversion webhook stopped");
+            }
+        });
+    }
 
     let mut elector = args.leader_elect.then(|| {
         lease::Elector::new(

@@ -975,3 +975,95 @@ fn a_tenants_spec_hibernation_puts_its_namespaces_to_sleep() {
         },
     );
 }
+
+/// The apiserver serves Tenant v1beta2 beside v1beta3, converting through
+/// the webhook `mto run` serves: a v1beta2 manifest from Git applies, is
+/// stored and reconciled as v1beta3, and reads back as it was written.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn v1beta2_tenants_apply_through_the_conversion_webhook() {
+    setup();
+    let dir = std::env::temp_dir().join(format!("mto-e2e-{}-webhook", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    params.subject_alt_names = vec![rcgen::SanType::IpAddress([127, 0, 0, 1].into())];
+    let cert = params.self_signed(&key).expect("self-signed");
+    let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::write(&cert_file, cert.pem()).expect("cert");
+    std::fs::write(&key_file, key.serialize_pem()).expect("key");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let operator = Operator::start_with(
+        "webhook",
+        None,
+        &[
+            "--webhook-cert",
+            cert_file.to_str().expect("utf-8"),
+            "--webhook-key",
+            key_file.to_str().expect("utf-8"),
+            "--webhook-address",
+            &address,
+        ],
+    );
+    // The CRD as shipped, but pointing at this test's webhook.
+    let crd_file = common::repo().join("deploy/crds/tenants.tenantoperator.stakater.com.yaml");
+    let shipped = std::fs::read_to_string(&crd_file).expect("crd");
+    let mut crd: serde_json::Value = serde_norway::from_str(&shipped).expect("crd yaml");
+    crd["spec"]["conversion"]["webhook"]["clientConfig"] = serde_json::json!({
+        "url": format!("https://{address}/convert"),
+        "caBundle": k8s_openapi::ByteString(cert.pem().into_bytes()),
+    });
+    let (ok, out) = kubectl_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=mto",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        &serde_json::to_string(&crd).expect("json"),
+    );
+    assert!(ok, "{out}");
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: e2e-small\nspec:\n  resourcequota:\n    hard:\n      pods: \"10\"\n",
+    );
+    let older = "apiVersion: tenantoperator.stakater.com/v1beta2\nkind: Tenant\nmetadata:\n  name: op-older\nspec:\n  owners:\n    users: [anna@aurora.org]\n  quota: e2e-small\n  sandboxConfig:\n    enabled: true\n  argocd:\n    sourceRepos: [https://git.example.com/gitops]\n  namespaces:\n    withTenantPrefix: [dev]\n";
+    eventually("the v1beta2 tenant applies through the webhook", 30, || {
+        kubectl_stdin(&["apply", "-f", "-"], older).0
+    });
+    eventually("the v1beta2 tenant settles", 60, || settled("op-older"));
+    let current = tenant("op-older").expect("v1beta3 view");
+    assert_eq!(
+        current["spec"]["accessControl"]["owners"]["users"][0], "anna@aurora.org",
+        "{current}"
+    );
+    assert!(get_json(&["namespace", "op-older-anna-aurora-sandbox"]).is_some());
+    assert!(get_json(&["namespace", "op-older-dev"]).is_some());
+    let as_written = get_json(&["tenants.v1beta2.tenantoperator.stakater.com", "op-older"])
+        .expect("v1beta2 view");
+    assert_eq!(
+        as_written["spec"]["owners"]["users"][0], "anna@aurora.org",
+        "{as_written}"
+    );
+    assert_eq!(
+        as_written["spec"]["argocd"]["sourceRepos"][0], "https://git.example.com/gitops",
+        "what v1beta3 has no field for comes back: {as_written}"
+    );
+    kubectl_ok(&["delete", "tenant", "op-older", "--wait=false"]);
+    eventually("op-older is gone", 60, || tenant("op-older").is_none());
+    drop(operator);
+    // The CRD as shipped again, for the tests after this one.
+    kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=mto",
+        "--force-conflicts",
+        "-f",
+        crd_file.to_str().expect("utf-8"),
+    ]);
+}

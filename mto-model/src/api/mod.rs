@@ -13,6 +13,7 @@ mod quota;
 mod schema;
 mod template;
 mod tenant;
+mod tenant_v1beta2;
 
 pub use extensions::{Extensions, ExtensionsSpec, ExtensionsStatus};
 pub use hibernation::{
@@ -36,6 +37,7 @@ pub use tenant::{
     Namespaces, Sandboxes, ServiceAccounts, SpecificMetadata, Subjects, Tenant, TenantHibernation,
     TenantSpec, TenantStatus, TenantTemplateInstance,
 };
+pub use tenant_v1beta2::{NamespacesV1beta2, OnDelete, TenantV1beta2, TenantV1beta2Spec};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -53,7 +55,7 @@ pub fn crds()
 {
     use kube::CustomResourceExt;
     vec![
-        Tenant::crd(),
+        tenant_crd(),
         Quota::crd(),
         IntegrationConfig::crd(),
         Template::crd(),
@@ -64,6 +66,52 @@ pub fn crds()
         ClusterResourceSupervisor::crd(),
         Extensions::crd(),
     ]
+}
+
+/// Where the apiserver sends Tenants to convert between versions: the
+/// operator's webhook Service (`deploy/operator/webhook.yaml`).
+pub const CONVERSION_SERVICE: (&str, &str, &str) = ("mto-system", "mto-webhook", "/convert");
+
+/// The Tenant CRD: `v1beta3` stored, `v1beta2` served beside it and
+/// converted by mto's webhook.
+fn tenant_crd()
+-> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        CustomResourceConversion, ServiceReference, WebhookClientConfig, WebhookConversion,
+    };
+    use kube::CustomResourceExt;
+    let mut crd = Tenant::crd();
+    // cert-manager puts the webhook's CA here (deploy/cert-manager/webhook-certificate.yaml).
+    let (namespace, name, path) = CONVERSION_SERVICE;
+    crd.metadata.annotations = Some(
+        [(
+            "cert-manager.io/inject-ca-from".to_owned(),
+            format!("{namespace}/{name}"),
+        )]
+        .into(),
+    );
+    let mut older = TenantV1beta2::crd().spec.versions;
+    for v in &mut older {
+        v.storage = false;
+        v.additional_printer_columns = crd.spec.versions[0].additional_printer_columns.clone();
+    }
+    crd.spec.versions.splice(0..0, older);
+    crd.spec.conversion = Some(CustomResourceConversion {
+        strategy: "Webhook".into(),
+        webhook: Some(WebhookConversion {
+            client_config: Some(WebhookClientConfig {
+                service: Some(ServiceReference {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                    path: Some(path.into()),
+                    port: Some(443),
+                }),
+                ..Default::default()
+            }),
+            conversion_review_versions: vec!["v1".into()],
+        }),
+    });
+    crd
 }
 
 /// Status conditions shared by every kind; a thin alias so status types read

@@ -23,6 +23,7 @@ pub mod lease;
 pub mod metrics;
 pub mod serve;
 pub mod watch;
+pub mod webhook;
 
 use clock::Clock;
 use journal::{Entry, Journal};

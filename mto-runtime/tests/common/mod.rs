@@ -71,6 +71,8 @@ pub(crate) fn install_crds() {
         "apply",
         "--server-side",
         "--field-manager=mto",
+        // A test that pointed a CRD elsewhere and failed before restoring it.
+        "--force-conflicts",
         "-f",
         "deploy/crds/",
     ]);

@@ -1,0 +1,220 @@
+//! The operator's HTTPS webhook. `/convert`: the apiserver sends Tenants
+//! here to convert them between `v1beta2` and `v1beta3`; the conversion is
+//! the model's ([`mto_model::migrate::convert_tenant`]), lossless both ways.
+//!
+//! Every replica serves it, leader or not: conversion reads nothing but the
+//! request, so any replica answers the same.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::post;
+use kube::core::Status;
+use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
+use mto_model::migrate::convert_tenant;
+
+/// The webhook's routes, for serving and for tests.
+pub fn router() -> Router {
+    Router::new().route("/convert", post(convert))
+}
+
+async fn convert(Json(review): Json<ConversionReview>) -> Json<ConversionReview> {
+    let Ok(request) = ConversionRequest::from_review(review) else {
+        return Json(
+            ConversionResponse::invalid(Status::failure(
+                "the ConversionReview has no request",
+                "BadRequest",
+            ))
+            .into_review(),
+        );
+    };
+    let desired = request.desired_api_version.clone();
+    let converted: Result<Vec<_>, _> = request
+        .objects
+        .iter()
+        .map(|object| {
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            convert_tenant(object.clone(), &desired).map_err(|e| format!("Tenant/{name}: {e}"))
+        })
+        .collect();
+    let response = ConversionResponse::for_request(request);
+    let response = match converted {
+        Ok(objects) => response.success(objects),
+        Err(message) => {
+            tracing::warn!(%message, "conversion refused");
+            response.failure(Status::failure(&message, "Invalid"))
+        }
+    };
+    Json(response.into_review())
+}
+
+/// Why the webhook cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The certificate or key could not be read.
+    #[error(
+        "{path}: {problem} (fix: mount the webhook's TLS Secret, or point --webhook-cert and --webhook-key at PEM files)"
+    )]
+    Pem {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// rustls refused the pair.
+    #[error("the webhook's certificate and key do not make a TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The TLS configuration from a PEM certificate chain and private key.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, WebhookError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pem = |path: &Path, problem: String| WebhookError::Pem {
+        path: path.display().to_string(),
+        problem,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem(cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(pem(cert, "holds no certificate".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)?;
+    Ok(config)
+}
+
+/// Serves the webhook over HTTPS until `shutdown` resolves.
+pub async fn serve(
+    address: SocketAddr,
+    tls: rustls::ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(%address, "serving the conversion webhook over HTTPS");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let app = router();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let served =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "webhook connection ended");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn call(review: serde_json::Value) -> serde_json::Value {
+        use tower::ServiceExt as _;
+        let request = http::Request::post("/convert")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(review.to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response = router()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn review(desired: &str, objects: serde_json::Value) -> serde_json::Value {
+        json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
+            "request": {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "desiredAPIVersion": desired, "objects": objects}
+        })
+    }
+
+    #[tokio::test]
+    async fn tenants_are_converted_in_order_and_answered_with_the_request_uid() {
+        let answer = call(review(
+            "tenantoperator.stakater.com/v1beta3",
+            json!([
+                {"apiVersion": "tenantoperator.stakater.com/v1beta2", "kind": "Tenant", "metadata": {"name": "a"}, "spec": {"owners": {"users": ["anna"]}}},
+                {"apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "b"}, "spec": {"quota": "small"}}
+            ]),
+        ))
+        .await;
+        let response = &answer["response"];
+        assert_eq!(response["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+        assert_eq!(response["result"]["status"], "Success", "{answer}");
+        let converted = &response["convertedObjects"];
+        assert_eq!(
+            converted[0]["spec"]["accessControl"]["owners"]["users"][0],
+            "anna"
+        );
+        assert_eq!(converted[1]["spec"]["quota"], "small");
+        assert!(converted.as_array().is_some_and(|o| {
+            o.iter()
+                .all(|o| o["apiVersion"] == "tenantoperator.stakater.com/v1beta3")
+        }));
+    }
+
+    #[tokio::test]
+    async fn a_tenant_that_cannot_be_converted_fails_the_review_naming_it() {
+        let answer = call(review(
+            "tenantoperator.stakater.com/v1beta2",
+            json!([{"apiVersion": "tenantoperator.stakater.com/v1alpha1", "kind": "Tenant", "metadata": {"name": "old"}, "spec": {}}]),
+        ))
+        .await;
+        let result = &answer["response"]["result"];
+        assert_eq!(result["status"], "Failure", "{answer}");
+        assert!(
+            result["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Tenant/old: apiVersion")),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn a_missing_certificate_names_the_file_and_the_fix() {
+        let e = tls_config(
+            Path::new("/nonexistent/tls.crt"),
+            Path::new("/nonexistent/tls.key"),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.starts_with("/nonexistent/tls.crt: "), "{e}");
+        assert!(e.contains("fix: mount the webhook's TLS Secret"), "{e}");
+    }
+}
