@@ -34,7 +34,7 @@ pub fn convert_tenant(tenant: Value, to_api_version: &str) -> Result<Value, Migr
 }
 
 /// Takes this version's entry out of the conversion annotation.
-fn take_stash(
+pub(super) fn take_stash(
     root: &mut Map<String, Value>,
     version: &str,
 ) -> Result<Map<String, Value>, MigrateError> {
@@ -349,7 +349,52 @@ mod tests {
             })
     }
 
+    /// JSON of any shape, with the keys a Tenant has, so that conversion
+    /// meets the wrong types in the right places.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z{}\":]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            let keys = prop_oneof![
+                Just("spec"),
+                Just("metadata"),
+                Just("annotations"),
+                Just("apiVersion"),
+                Just("namespaces"),
+                Just("metadata"),
+                Just("onDelete"),
+                Just("accessControl"),
+                Just("sandboxConfig"),
+                Just(CONVERSION_ANNOTATION),
+                Just("v1beta2"),
+                Just("v1beta3"),
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                proptest::collection::btree_map(keys, inner, 0..5).prop_map(|m| {
+                    Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
     proptest! {
+        /// What the apiserver sends may be anything: conversion answers,
+        /// it never panics.
+        #[test]
+        fn conversion_of_any_json_answers(mut value in any_json(), up in any::<bool>()) {
+            let (from, to) = if up { (TENANT_V1BETA2, TENANT_V1BETA3) } else { (TENANT_V1BETA3, TENANT_V1BETA2) };
+            if let Some(o) = value.as_object_mut() {
+                o.insert("apiVersion".into(), json!(from));
+            }
+            let _ = convert_tenant(value.clone(), to);
+            let _ = super::super::migrate(value);
+        }
+
         #[test]
         fn a_v1beta3_tenant_survives_the_trip_through_v1beta2(tenant in v1beta3()) {
             let down = convert_tenant(tenant.clone(), TENANT_V1BETA2).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -118,121 +118,88 @@ fn object(value: Value, field: &str) -> Result<Map<String, Value>, MigrateError>
     }
 }
 
+/// Where each v1beta2 field goes in v1beta3 (`None`: it stays where it is).
+const TENANT_V1BETA2_FIELDS: [(&str, Option<&str>); 13] = [
+    ("owners", Some("spec.accessControl.owners")),
+    ("editors", Some("spec.accessControl.editors")),
+    ("viewers", Some("spec.accessControl.viewers")),
+    ("sandboxConfig", Some("spec.namespaces.sandboxes")),
+    ("commonMetadata", Some("spec.namespaces.metadata.common")),
+    ("sandboxMetadata", Some("spec.namespaces.metadata.sandbox")),
+    (
+        "specificMetadata",
+        Some("spec.namespaces.metadata.specific"),
+    ),
+    ("onDelete", None),
+    ("argocd", None),
+    ("namespaces", None),
+    ("quota", None),
+    ("hibernation", None),
+    ("templateInstances", None),
+];
+
+/// A v1beta2 Tenant as v1beta3: the conversion the apiserver uses
+/// ([`convert_tenant`]), except that what v1beta3 has no field for (Argo
+/// CD's settings) becomes the tenant's `Extensions` object instead of an
+/// annotation, as a person migrating files wants it.
 fn tenant_v1beta2(document: Value) -> Result<Migrated, MigrateError> {
     let name = document["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let mut root = object(document, "")?;
-    let mut old = object(root.remove("spec").unwrap_or(Value::Null), "spec")?;
-    let mut spec = Map::new();
-    let mut namespaces = Map::new();
-    let mut metadata = Map::new();
-    let mut access = Map::new();
+    let spec = object(document["spec"].clone(), "spec")?;
+    let fail = |field: String| unknown(field, TENANT_V1BETA2, TENANT_V1BETA3);
     let mut changes = vec![format!(
         "Tenant/{name}: apiVersion {TENANT_V1BETA2} → {TENANT_V1BETA3}"
     )];
-    let mut extensions = None;
-    let fail = |field: &str| unknown(format!("spec.{field}"), TENANT_V1BETA2, TENANT_V1BETA3);
-    for (field, value) in std::mem::take(&mut old) {
-        match field.as_str() {
-            "owners" | "editors" | "viewers" => {
-                changes.push(format!("spec.{field} → spec.accessControl.{field}"));
-                access.insert(field, value);
-            }
-            "sandboxConfig" => {
-                changes.push("spec.sandboxConfig → spec.namespaces.sandboxes".into());
-                namespaces.insert("sandboxes".into(), value);
-            }
-            "namespaces" => {
-                for (inner, v) in object(value, "spec.namespaces")? {
-                    match inner.as_str() {
-                        "withTenantPrefix" | "withoutTenantPrefix" => {
-                            namespaces.insert(inner, v);
-                        }
-                        _ => return Err(fail(&format!("namespaces.{inner}"))),
-                    }
-                }
-            }
-            "commonMetadata" => {
-                changes.push("spec.commonMetadata → spec.namespaces.metadata.common".into());
-                metadata.insert("common".into(), value);
-            }
-            "sandboxMetadata" => {
-                changes.push("spec.sandboxMetadata → spec.namespaces.metadata.sandbox".into());
-                metadata.insert("sandbox".into(), value);
-            }
-            "specificMetadata" => {
-                changes.push("spec.specificMetadata → spec.namespaces.metadata.specific".into());
-                metadata.insert("specific".into(), value);
-            }
-            "onDelete" => {
-                for (inner, v) in object(value, "spec.onDelete")? {
-                    match inner.as_str() {
-                        "cleanNamespaces" => {
-                            changes.push(
-                                "spec.onDelete.cleanNamespaces → spec.namespaces.onDeletePurgeNamespaces"
-                                    .into(),
-                            );
-                            namespaces.insert("onDeletePurgeNamespaces".into(), v);
-                        }
-                        "cleanAppProject" => {
-                            let ext = extensions.get_or_insert_with(Map::new);
-                            ext.insert("onDeletePurgeAppProject".into(), v);
-                            changes.push(format!(
-                                "spec.onDelete.cleanAppProject → Extensions/{name}.spec.argoCD.onDeletePurgeAppProject"
-                            ));
-                        }
-                        _ => return Err(fail(&format!("onDelete.{inner}"))),
-                    }
-                }
-            }
-            "argocd" => {
-                let mut argocd = object(value, "spec.argocd")?;
-                let ext = extensions.get_or_insert_with(Map::new);
-                let mut project = object(
-                    argocd.remove("appProject").unwrap_or(Value::Null),
-                    "spec.argocd.appProject",
-                )?;
-                if let Some(repos) = argocd.remove("sourceRepos") {
-                    project.insert("sourceRepos".into(), repos);
-                }
-                if let Some(extra) = argocd.keys().next() {
-                    return Err(fail(&format!("argocd.{extra}")));
-                }
-                ext.insert("appProject".into(), Value::Object(project));
-                changes.push(format!(
-                    "spec.argocd → Extensions/{name}.spec.argoCD.appProject"
-                ));
-            }
-            "quota"
-            | "hibernation"
-            | "templateInstances"
-            | "desc"
-            | "storageClasses"
-            | "ingressClasses"
-            | "podPriorityClasses"
-            | "serviceAccounts"
-            | "imageRegistries"
-            | "hostValidationConfig" => {
-                spec.insert(field, value);
-            }
-            _ => return Err(fail(&field)),
+    for (field, value) in &spec {
+        match TENANT_V1BETA2_FIELDS.iter().find(|(f, _)| f == field) {
+            None => return Err(fail(format!("spec.{field}"))),
+            Some((_, Some(to))) => changes.push(format!("spec.{field} → {to}")),
+            Some((_, None)) => {}
+        }
+        let known: &[&str] = match field.as_str() {
+            "namespaces" => &["withTenantPrefix", "withoutTenantPrefix"],
+            "onDelete" => &["cleanNamespaces", "cleanAppProject"],
+            "argocd" => &["sourceRepos", "appProject"],
+            _ => continue,
+        };
+        if let Some(inner) = value
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+        {
+            return Err(fail(format!("spec.{field}.{inner}")));
         }
     }
-    if !access.is_empty() {
-        spec.insert("accessControl".into(), Value::Object(access));
+    if spec
+        .get("onDelete")
+        .and_then(|d| d.get("cleanNamespaces"))
+        .is_some()
+    {
+        changes
+            .push("spec.onDelete.cleanNamespaces → spec.namespaces.onDeletePurgeNamespaces".into());
     }
-    if !metadata.is_empty() {
-        namespaces.insert("metadata".into(), Value::Object(metadata));
+    let mut converted = object(convert_tenant(document, TENANT_V1BETA3)?, "")?;
+    let stash = convert::take_stash(&mut converted, "v1beta2")?;
+    let mut argocd = Map::new();
+    if let Some(clean) = stash.get("onDelete").and_then(|d| d.get("cleanAppProject")) {
+        argocd.insert("onDeletePurgeAppProject".into(), clean.clone());
+        changes.push(format!(
+            "spec.onDelete.cleanAppProject → Extensions/{name}.spec.argoCD.onDeletePurgeAppProject"
+        ));
     }
-    if !namespaces.is_empty() {
-        spec.insert("namespaces".into(), Value::Object(namespaces));
+    if let Some(old) = stash.get("argocd") {
+        let mut project = object(old["appProject"].clone(), "spec.argocd.appProject")?;
+        if let Some(repos) = old.get("sourceRepos") {
+            project.insert("sourceRepos".into(), repos.clone());
+        }
+        argocd.insert("appProject".into(), Value::Object(project));
+        changes.push(format!(
+            "spec.argocd → Extensions/{name}.spec.argoCD.appProject"
+        ));
     }
-    root.insert("apiVersion".into(), json!(TENANT_V1BETA3));
-    root.insert("spec".into(), Value::Object(spec));
-    let mut documents = vec![Value::Object(root)];
-    if let Some(argocd) = extensions {
+    let mut documents = vec![Value::Object(converted)];
+    if !argocd.is_empty() {
         documents.push(json!({
             "apiVersion": "tenantoperator.stakater.com/v1alpha1",
             "kind": "Extensions",
