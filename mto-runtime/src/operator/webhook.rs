@@ -72,8 +72,93 @@ pub enum WebhookError {
     Tls(#[from] rustls::Error),
 }
 
-/// The TLS configuration from a PEM certificate chain and private key.
+/// The TLS configuration from a PEM certificate chain and private key,
+/// read again whenever the certificate file changes: cert-manager renews
+/// the Secret in place, and the kubelet updates the mounted files.
 pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, WebhookError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let resolver = ReloadingCert::load(cert, key, provider.clone())?;
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver)))
+}
+
+/// The webhook's certificate, as last read, and when its file last changed.
+#[derive(Debug)]
+struct ReloadingCert {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: std::sync::RwLock<(
+        Option<std::time::SystemTime>,
+        Arc<rustls::sign::CertifiedKey>,
+    )>,
+}
+
+impl ReloadingCert {
+    fn load(
+        cert: &Path,
+        key: &Path,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<ReloadingCert, WebhookError> {
+        let certified = read_certified_key(cert, key, &provider)?;
+        Ok(ReloadingCert {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            provider,
+            current: std::sync::RwLock::new((modified(cert), Arc::new(certified))),
+        })
+    }
+
+    /// The certificate to present: read again if its file changed since;
+    /// a renewal that does not load keeps the last good one, and says so.
+    fn current(&self) -> Arc<rustls::sign::CertifiedKey> {
+        let changed = modified(&self.cert);
+        if let Ok(current) = self.current.read()
+            && current.0 == changed
+        {
+            return current.1.clone();
+        }
+        let Ok(mut current) = self.current.write() else {
+            // A writer panicked: serving the old certificate is all there is.
+            return self
+                .current
+                .read()
+                .map_or_else(|e| e.into_inner().1.clone(), |c| c.1.clone());
+        };
+        match read_certified_key(&self.cert, &self.key, &self.provider) {
+            Ok(certified) => {
+                tracing::info!(cert = %self.cert.display(), "the webhook's certificate was renewed");
+                *current = (changed, Arc::new(certified));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the renewed webhook certificate does not load; serving the last good one");
+                current.0 = changed;
+            }
+        }
+        current.1.clone()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn read_certified_key(
+    cert: &Path,
+    key: &Path,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<rustls::sign::CertifiedKey, WebhookError> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let pem = |path: &Path, problem: String| WebhookError::Pem {
@@ -87,14 +172,10 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Webho
     if chain.is_empty() {
         return Err(pem(cert, "holds no certificate".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)?;
-    Ok(config)
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
+    Ok(rustls::sign::CertifiedKey::from_der(
+        chain, key_der, provider,
+    )?)
 }
 
 /// Serves the webhook over HTTPS until `shutdown` resolves.
@@ -203,6 +284,42 @@ mod tests {
                 .is_some_and(|m| m.starts_with("Tenant/old: apiVersion")),
             "{answer}"
         );
+    }
+
+    fn write_pair(dir: &Path, name: &str) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .and_then(|p| p.self_signed(&key))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+        cert.der().to_vec()
+    }
+
+    #[test]
+    fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_not() {
+        let dir = std::env::temp_dir().join(format!("mto-webhook-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let first = write_pair(&dir, "first.example");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs = ReloadingCert::load(&dir.join("tls.crt"), &dir.join("tls.key"), provider)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(certs.current().cert[0].as_ref(), first.as_slice());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let second = write_pair(&dir, "second.example");
+        assert_eq!(
+            certs.current().cert[0].as_ref(),
+            second.as_slice(),
+            "renewed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.join("tls.crt"), "not a certificate").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            certs.current().cert[0].as_ref(),
+            second.as_slice(),
+            "the last good one"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
