@@ -248,13 +248,11 @@ pub enum ManifestError {
     },
     /// The document is of an older version of a kind mto serves.
     #[error(
-        "{location}: {api_version} {kind} is an older version mto reads only through `mto migrate` (fix: run `mto migrate {}` to rewrite it as {to})", file.display()
+        "{location}: {api_version} {kind} is an older version mto reads only through `mto migrate` (fix: run `mto migrate {}` to rewrite it as {to})", location.file.display()
     )]
     OlderVersion {
         /// Where the document starts.
         location: Location,
-        /// The file, for the command to run.
-        file: PathBuf,
         /// Its apiVersion.
         api_version: String,
         /// Its kind.
@@ -407,11 +405,10 @@ fn parse_document(location: Location, doc: &str) -> Result<Located, Vec<Manifest
         ("v1", "Namespace") => Manifest::Namespace(typed(&location, doc, &meta)?),
         ("apps/v1", "Deployment") => Manifest::Deployment(typed(&location, doc, &meta)?),
         ("apps/v1", "StatefulSet") => Manifest::StatefulSet(typed(&location, doc, &meta)?),
-        (api_version, kind) if crate::migrate::successor(api_version, kind).is_some() => {
-            let (to_version, to_kind) =
-                crate::migrate::successor(api_version, kind).unwrap_or_default();
+        (api_version, kind)
+            if let Some((to_version, to_kind)) = crate::migrate::successor(api_version, kind) =>
+        {
             return Err(vec![ManifestError::OlderVersion {
-                file: location.file.clone(),
                 location,
                 api_version: meta.api_version.clone(),
                 kind: meta.kind.clone(),
