@@ -371,6 +371,14 @@ fn parse_document(location: Location, doc: &str) -> Result<Located, Vec<Manifest
     let meta: TypeMeta =
         serde_norway::from_str(doc).map_err(|e| vec![yaml_error(&location, String::new(), &e)])?;
     let group = meta.api_version.split('/').next().unwrap_or_default();
+    if let Some((to_version, to_kind)) = crate::migrate::successor(&meta.api_version, &meta.kind) {
+        return Err(vec![ManifestError::OlderVersion {
+            location,
+            api_version: meta.api_version,
+            kind: meta.kind,
+            to: format!("{to_version} {to_kind}"),
+        }]);
+    }
     let manifest = match (meta.api_version.as_str(), meta.kind.as_str()) {
         ("tenantoperator.stakater.com/v1beta3", "Tenant") => {
             Manifest::Tenant(typed(&location, doc, &meta)?)
@@ -405,16 +413,6 @@ fn parse_document(location: Location, doc: &str) -> Result<Located, Vec<Manifest
         ("v1", "Namespace") => Manifest::Namespace(typed(&location, doc, &meta)?),
         ("apps/v1", "Deployment") => Manifest::Deployment(typed(&location, doc, &meta)?),
         ("apps/v1", "StatefulSet") => Manifest::StatefulSet(typed(&location, doc, &meta)?),
-        (api_version, kind)
-            if let Some((to_version, to_kind)) = crate::migrate::successor(api_version, kind) =>
-        {
-            return Err(vec![ManifestError::OlderVersion {
-                location,
-                api_version: meta.api_version.clone(),
-                kind: meta.kind.clone(),
-                to: format!("{to_version} {to_kind}"),
-            }]);
-        }
         _ => {
             let hint = if [
                 "tenantoperator.stakater.com",
