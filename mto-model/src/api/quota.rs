@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct QuotaSpec {
     /// The tenant's total; mto divides it over the tenant's namespaces so the
-    /// namespaces' quotas never sum above it.
+    /// namespaces' quotas sum to exactly it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resourcequota: Option<ResourceQuotaSpec>,
     /// Copied as a LimitRange into every namespace of the tenant.
