@@ -39,6 +39,10 @@ pub enum Reason {
     Wake,
     /// A manual override of a supervisor's schedule has run out.
     EndOverride,
+    /// Argo CD's automated sync of a project is held while its workloads sleep.
+    PauseSync,
+    /// Argo CD's automated sync of a project resumes after they wake.
+    ResumeSync,
 }
 
 impl Reason {
@@ -56,6 +60,8 @@ impl Reason {
             Reason::Sleep => "Sleep",
             Reason::Wake => "Wake",
             Reason::EndOverride => "EndOverride",
+            Reason::PauseSync => "PauseSync",
+            Reason::ResumeSync => "ResumeSync",
         }
     }
 }
@@ -69,6 +75,71 @@ pub enum Patch {
     Merge(MergePatch),
     /// A finalizer added or removed.
     Finalizer(FinalizerEdit),
+    /// mto's deny sync window added to or removed from an Argo CD AppProject.
+    SyncWindow(SyncWindowEdit),
+}
+
+/// mto's deny sync window in an Argo CD AppProject, added while a
+/// supervisor naming the project keeps its workloads asleep, so that
+/// Argo CD's automated sync and self-heal do not scale them back up
+/// (manual syncs stay allowed), and removed when they wake.
+///
+/// Applied by reading the project and replacing it at the version read:
+/// `spec.syncWindows` is one list the apiserver cannot merge, and the
+/// project's other windows are its owners'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncWindowEdit {
+    /// Add the window (`true`) or remove it.
+    pub add: bool,
+}
+
+impl SyncWindowEdit {
+    /// The window: always open, every application of the project.
+    #[must_use]
+    pub fn window() -> Value {
+        json!({
+            "kind": "deny",
+            "schedule": "* * * * *",
+            "duration": "1h",
+            "applications": ["*"],
+            "manualSync": true,
+        })
+    }
+
+    /// Edits an AppProject (as JSON); whether it changed. Idempotent: the
+    /// window is added once and every copy of it is removed.
+    pub fn apply(&self, project: &mut Value) -> bool {
+        let window = SyncWindowEdit::window();
+        let Some(spec) = project.get_mut("spec").and_then(Value::as_object_mut) else {
+            if !self.add {
+                return false;
+            }
+            if let Some(root) = project.as_object_mut() {
+                root.insert("spec".into(), json!({ "syncWindows": [window] }));
+                return true;
+            }
+            return false;
+        };
+        let windows = spec.entry("syncWindows").or_insert_with(|| json!([]));
+        if !windows.is_array() {
+            *windows = json!([]);
+        }
+        let Some(list) = windows.as_array_mut() else {
+            return false;
+        };
+        let present = list.contains(&window);
+        match (self.add, present) {
+            (true, false) => {
+                list.push(window);
+                true
+            }
+            (false, true) => {
+                list.retain(|w| *w != window);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A JSON merge patch (RFC 7386): labels and annotations mto does not
@@ -93,7 +164,7 @@ impl Patch {
     pub fn merge(&self) -> Option<&MergePatch> {
         match self {
             Patch::Merge(p) => Some(p),
-            Patch::Finalizer(_) => None,
+            Patch::Finalizer(_) | Patch::SyncWindow(_) => None,
         }
     }
 }
@@ -322,6 +393,8 @@ impl std::fmt::Display for Action {
                     patch.merge().and_then(|p| p.replicas).unwrap_or_default()
                 ),
                 Reason::EndOverride => write!(f, "end the override of {target}"),
+                Reason::PauseSync => write!(f, "pause Argo CD's automated sync in {target}"),
+                Reason::ResumeSync => write!(f, "resume Argo CD's automated sync in {target}"),
                 other => {
                     let removed: Vec<&str> = patch
                         .merge()

@@ -788,30 +788,7 @@ fn the_helm_chart_renders_the_plain_manifests() {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn the_shipped_rbac_is_all_the_operator_needs() {
     setup();
-    kubectl_ok(&[
-        "apply",
-        "-f",
-        "deploy/operator/namespace.yaml",
-        "-f",
-        "deploy/operator/rbac.yaml",
-    ]);
-    let token = kubectl_ok(&["create", "token", "mto", "-n", "mto-system"]);
-    let admin = std::fs::read_to_string(std::env::var("KUBECONFIG").expect("KUBECONFIG"))
-        .expect("kubeconfig");
-    let ca = admin
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
-        .expect("CA in the test kubeconfig");
-    let server = std::env::var("MTO_TESTENV_SERVER").expect("MTO_TESTENV_SERVER");
-    let kubeconfig = std::env::temp_dir().join(format!("mto-sa-{}.kubeconfig", std::process::id()));
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: mto\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: mto}}\ncurrent-context: c\n",
-            token.trim()
-        ),
-    )
-    .expect("write kubeconfig");
+    let kubeconfig = shipped_service_account();
     apply(
         "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: e2e-rbac\nspec:\n  resourcequota:\n    hard:\n      pods: \"4\"\n  limitrange:\n    limits:\n      - type: Container\n        default:\n          cpu: 100m\n",
     );
@@ -853,6 +830,36 @@ fn the_shipped_rbac_is_all_the_operator_needs() {
         ])
         .contains("service-account")
     );
+}
+
+/// A kubeconfig for the service account with the shipped RBAC
+/// (deploy/operator/rbac.yaml), applied first.
+fn shipped_service_account() -> std::path::PathBuf {
+    kubectl_ok(&[
+        "apply",
+        "-f",
+        "deploy/operator/namespace.yaml",
+        "-f",
+        "deploy/operator/rbac.yaml",
+    ]);
+    let token = kubectl_ok(&["create", "token", "mto", "-n", "mto-system"]);
+    let admin = std::fs::read_to_string(std::env::var("KUBECONFIG").expect("KUBECONFIG"))
+        .expect("kubeconfig");
+    let ca = admin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+        .expect("CA in the test kubeconfig");
+    let server = std::env::var("MTO_TESTENV_SERVER").expect("MTO_TESTENV_SERVER");
+    let kubeconfig = std::env::temp_dir().join(format!("mto-sa-{}.kubeconfig", std::process::id()));
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: mto\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: mto}}\ncurrent-context: c\n",
+            token.trim()
+        ),
+    )
+    .expect("write kubeconfig");
+    kubeconfig
 }
 
 fn replicas_and_saved(kind: &str, name: &str, namespace: &str) -> (i64, Option<String>) {
@@ -1066,4 +1073,71 @@ fn v1beta2_tenants_apply_through_the_conversion_webhook() {
         "-f",
         crd_file.to_str().expect("utf-8"),
     ]);
+}
+
+/// While a supervisor naming Argo CD projects keeps its workloads asleep,
+/// each project holds mto's deny sync window beside its owners' windows,
+/// so self-heal cannot scale them back up; when the supervisor goes, the
+/// workloads wake and the window is lifted. Run as the shipped service
+/// account, so the RBAC for AppProjects is checked too.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn argo_cd_is_held_while_workloads_sleep_and_let_go_when_they_wake() {
+    setup();
+    // Argo CD's AppProject kind, as far as mto reads it.
+    apply(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: appprojects.argoproj.io\nspec:\n  group: argoproj.io\n  names: {kind: AppProject, plural: appprojects, singular: appproject}\n  scope: Namespaced\n  versions:\n    - name: v1alpha1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          x-kubernetes-preserve-unknown-fields: true\n",
+    );
+    kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/appprojects.argoproj.io",
+    ]);
+    ensure_namespaces(&["argocd", "op-argo"]);
+    let theirs = serde_json::json!({"kind": "allow", "schedule": "0 9 * * 1-5", "duration": "8h", "applications": ["web"]});
+    apply(&format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {{name: frontend, namespace: argocd}}\nspec:\n  sourceRepos: ['*']\n  syncWindows: [{theirs}]\n"
+    ));
+    apply(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: op-argo}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: registry.example.com/web:1}]}\n---\napiVersion: hibernation.stakater.com/v1beta1\nkind: ClusterResourceSupervisor\nmetadata: {name: op-argo-nightly}\nspec:\n  namespaces: {names: [op-argo]}\n  argocd: {namespace: argocd, appProjects: [frontend]}\n  schedule: {sleepSchedule: \"0 22 * * *\", wakeSchedule: \"0 6 * * *\"}\n",
+    );
+    let kubeconfig = shipped_service_account();
+    let operator = Operator::start_with(
+        "argo",
+        Some(&kubeconfig),
+        &["--clock-start", "2026-11-25T21:59:55Z"],
+    );
+    let windows = || {
+        get_json(&["appprojects.argoproj.io", "frontend", "-n", "argocd"])
+            .map(|p| p["spec"]["syncWindows"].clone())
+            .unwrap_or_default()
+    };
+    let ours = serde_json::json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["*"], "manualSync": true});
+    eventually("web sleeps and Argo CD is held", 60, || {
+        replicas_and_saved("deployment", "web", "op-argo").0 == 0
+            && windows() == serde_json::json!([theirs.clone(), ours.clone()])
+    });
+    eventually("the supervisor lists the project it holds", 30, || {
+        get_json(&["clusterresourcesupervisor", "op-argo-nightly"]).is_some_and(|s| {
+            s["status"]["pausedAppProjects"] == serde_json::json!(["argocd/frontend"])
+        })
+    });
+    kubectl_ok(&[
+        "delete",
+        "clusterresourcesupervisor",
+        "op-argo-nightly",
+        "--wait=false",
+    ]);
+    eventually(
+        "web wakes, Argo CD is let go, the supervisor goes",
+        60,
+        || {
+            replicas_and_saved("deployment", "web", "op-argo").0 == 2
+                && windows() == serde_json::json!([theirs.clone()])
+                && get_json(&["clusterresourcesupervisor", "op-argo-nightly"]).is_none()
+        },
+    );
+    let log = operator.log();
+    assert!(!log.contains("orbidden"), "{log}");
 }

@@ -122,6 +122,10 @@ pub struct ResourceSupervisorStatus {
     /// transition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_override: Option<ManualOverride>,
+    /// Argo CD AppProjects (`namespace/name`) holding mto's deny sync
+    /// window while the workloads sleep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paused_app_projects: Vec<String>,
 }
 
 /// A manual wake or sleep, in force until the schedule next changes state.

@@ -467,10 +467,25 @@ impl ApiServer {
 
     fn patch(&mut self, target: &ObjectRef, patch: &Patch) -> Result<bool, ApiError> {
         let Some(mut object) = self.store.object(target) else {
+            // A project that does not exist syncs nothing: nothing to hold.
+            if matches!(patch, Patch::SyncWindow(_)) {
+                return Ok(false);
+            }
             return Err(ApiError::NotFound(target.to_string()));
         };
         let patch = match patch {
             Patch::Merge(merge) => merge,
+            Patch::SyncWindow(edit) => {
+                let mut project = object
+                    .to_json()
+                    .map_err(|e| ApiError::rejected(target, e.to_string()))?;
+                if !edit.apply(&mut project) {
+                    return Ok(false);
+                }
+                let edited = Object::from_json(project)
+                    .map_err(|e| ApiError::rejected(target, e.to_string()))?;
+                return Ok(self.write_patched(target, edited));
+            }
             Patch::Finalizer(edit) => {
                 let current = object.meta().finalizers.clone().unwrap_or_default();
                 let Some(next) = edit.apply(&current) else {

@@ -251,7 +251,17 @@ impl Finished {
                 let scaled: Vec<&Action> = self
                     .done
                     .iter()
-                    .filter(|a| matches!(a.reason(), Some(Reason::Sleep | Reason::Wake)))
+                    .filter(|a| {
+                        matches!(
+                            a.reason(),
+                            Some(
+                                Reason::Sleep
+                                    | Reason::Wake
+                                    | Reason::PauseSync
+                                    | Reason::ResumeSync
+                            )
+                        )
+                    })
                     .collect();
                 if !scaled.is_empty() {
                     let reason = if self.to == "sleeping" {

@@ -22,6 +22,7 @@
 //!   `hibernation.stakater.com/override: wake` (or `sleep`): it holds until
 //!   the schedule's next transition, then the annotation is removed.
 
+mod argocd;
 mod intent;
 pub mod scaling;
 pub mod schedule;
@@ -37,6 +38,8 @@ pub use crate::view::SupervisorId;
 pub use scaling::{sleep_patch, wake_patch};
 pub use supervisor::{Scaled, Supervisor, Workload, WorkloadView, workload};
 
+use argocd::SyncPauses;
+pub use argocd::app_project_kind;
 use intent::Intent;
 use scaling::Scaling;
 use schedule::Wakefulness;
@@ -143,16 +146,24 @@ pub fn decide(
         actions: scaling,
         asleep,
     } = Scaling::plan(&supervisor, intent.desired, view);
+    let pauses = SyncPauses::plan(&supervisor, intent.desired, deleting);
     let (resting, moving) = match intent.desired {
         Wakefulness::Asleep => (SupervisorPhase::Asleep, SupervisorPhase::Sleeping),
         Wakefulness::Awake => (SupervisorPhase::Awake, SupervisorPhase::Waking),
     };
-    let phase = if scaling.is_empty() { resting } else { moving };
-    let done = scaling.is_empty();
+    let scaled = scaling.is_empty();
+    let done = scaled && pauses.pause.is_empty() && pauses.resume.is_empty();
+    let phase = if done { resting } else { moving };
+    // Argo CD is held before the first workload is scaled down, and let go
+    // after the last one is back.
+    actions.extend(pauses.pause);
     actions.extend(scaling);
+    actions.extend(pauses.resume);
     let requeue = intent.next.map_or(Requeue::OnChange, Requeue::At);
     if deleting {
-        if done && let Some(patch) = FinalizerEdit::of(meta, SUPERVISOR_FINALIZER, false) {
+        // The status is not written while deleting: Argo CD is let go in
+        // the same decision that takes the finalizer off, before it.
+        if scaled && let Some(patch) = FinalizerEdit::of(meta, SUPERVISOR_FINALIZER, false) {
             actions.push(Action::Patch {
                 target,
                 patch: Patch::Finalizer(patch),
@@ -161,7 +172,7 @@ pub fn decide(
         }
         return finish(&supervisor, from, phase, actions, None, requeue);
     }
-    let status = status::resting(&supervisor, resting, &intent, asleep, now);
+    let status = status::resting(&supervisor, resting, &intent, asleep, pauses.paused, now);
     finish(&supervisor, from, phase, actions, Some(status), requeue)
 }
 

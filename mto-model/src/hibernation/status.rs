@@ -17,6 +17,7 @@ pub(super) fn resting(
     phase: SupervisorPhase,
     intent: &Intent,
     asleep: BTreeMap<ObjectRef, i32>,
+    paused_app_projects: Vec<String>,
     now: Timestamp,
 ) -> ResourceSupervisorStatus {
     let generation = supervisor.meta().generation;
@@ -74,6 +75,7 @@ pub(super) fn resting(
             })
             .collect(),
         manual_override: intent.manual.clone(),
+        paused_app_projects,
     }
 }
 

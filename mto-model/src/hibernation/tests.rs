@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use proptest::prelude::*;
 
 use super::*;
-use crate::action::{Object, Patch};
+use crate::action::{Object, Patch, Reason};
 use crate::api::{
     ClusterResourceSupervisor, ClusterResourceSupervisorSpec, IntegrationConfig, ManualOverride,
     NamespaceSelection, ResourceSupervisor, ResourceSupervisorSpec, SleepSchedule,
@@ -808,5 +808,151 @@ proptest! {
                 prop_assert_eq!(v.supervisors_covering(ns, labels), covering_by_scan(v, ns), "{} after {:?}", ns, change);
             }
         }
+    }
+}
+
+/// An AppProject in namespace `argocd` (created with it).
+fn app_project(c: &mut ApiServer, name: &str, windows: serde_json::Value) {
+    if c.snapshot().namespace("argocd").is_none() {
+        put(c, namespace("argocd", &[]));
+    }
+    put(c, app_project_object(name, windows));
+}
+
+fn app_project_object(name: &str, windows: serde_json::Value) -> Object {
+    Object::from_json(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {"sourceRepos": ["*"], "syncWindows": windows},
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn windows_of(c: &ApiServer, name: &str) -> serde_json::Value {
+    let target = ObjectRef {
+        kind: app_project_kind(),
+        namespace: Some("argocd".into()),
+        name: name.into(),
+    };
+    let project = c
+        .snapshot()
+        .object(&target)
+        .and_then(|o| o.to_json().ok())
+        .unwrap_or_else(|| panic!("no AppProject {name}"));
+    project["spec"]["syncWindows"].clone()
+}
+
+fn nightly_with_argocd(projects: &[&str]) -> ClusterResourceSupervisor {
+    let mut s = cluster_wide(NamespaceSelection {
+        names: vec!["dev".into()],
+        label_selector: None,
+    });
+    s.metadata.name = Some("nightly-argo".into());
+    s.spec.schedule = SleepSchedule {
+        sleep_schedule: "0 22 * * *".into(),
+        wake_schedule: Some("0 6 * * *".into()),
+        time_zone: None,
+    };
+    s.spec.argocd = Some(crate::api::ArgoCdProjects {
+        namespace: "argocd".into(),
+        app_projects: projects.iter().map(|p| (*p).to_owned()).collect(),
+    });
+    s
+}
+
+#[test]
+fn argo_cd_is_held_before_the_workloads_sleep_and_let_go_after_they_wake() {
+    let mut c = cluster();
+    let theirs = serde_json::json!({"kind": "allow", "schedule": "0 9 * * *", "duration": "8h", "applications": ["web"]});
+    app_project(&mut c, "frontend", serde_json::json!([theirs.clone()]));
+    put(&mut c, nightly_with_argocd(&["frontend", "not-installed"]));
+    let id = SupervisorId::Cluster {
+        name: "nightly-argo".into(),
+    };
+    settle(&mut c, &id, at("2026-11-25T21:00:00Z"));
+    let night = at("2026-11-25T22:00:00Z");
+    let decision = decide_at(&c, &id, night);
+    let reasons: Vec<Reason> = decision.actions.iter().filter_map(Action::reason).collect();
+    let first_sleep = reasons.iter().position(|r| *r == Reason::Sleep);
+    let last_pause = reasons.iter().rposition(|r| *r == Reason::PauseSync);
+    assert!(
+        matches!((last_pause, first_sleep), (Some(p), Some(s)) if p < s),
+        "held before the first scale-down: {reasons:?}"
+    );
+    settle(&mut c, &id, night);
+    assert_eq!(
+        windows_of(&c, "frontend"),
+        serde_json::json!([theirs.clone(), crate::action::SyncWindowEdit::window()]),
+        "mto's window beside theirs"
+    );
+    assert_eq!(
+        status(&c, &id).paused_app_projects,
+        ["argocd/frontend", "argocd/not-installed"],
+        "a project that does not exist holds nothing and stops nothing"
+    );
+    assert!(decide_at(&c, &id, night).actions.is_empty(), "steady");
+
+    let morning = at("2026-11-26T06:00:00Z");
+    let decision = decide_at(&c, &id, morning);
+    let reasons: Vec<Reason> = decision.actions.iter().filter_map(Action::reason).collect();
+    let last_wake = reasons.iter().rposition(|r| *r == Reason::Wake);
+    let first_resume = reasons.iter().position(|r| *r == Reason::ResumeSync);
+    assert!(
+        matches!((last_wake, first_resume), (Some(w), Some(r)) if w < r),
+        "let go after the last workload is back: {reasons:?}"
+    );
+    settle(&mut c, &id, morning);
+    assert_eq!(
+        windows_of(&c, "frontend"),
+        serde_json::json!([theirs]),
+        "theirs kept"
+    );
+    assert!(status(&c, &id).paused_app_projects.is_empty());
+    assert_eq!(replicas(&c, Kind::Deployment, "dev", "web"), 3);
+}
+
+#[test]
+fn a_supervisor_deleted_while_asleep_lets_argo_cd_go_before_it_goes() {
+    let mut c = cluster();
+    app_project(&mut c, "frontend", serde_json::json!([]));
+    put(&mut c, nightly_with_argocd(&["frontend"]));
+    let id = SupervisorId::Cluster {
+        name: "nightly-argo".into(),
+    };
+    settle(&mut c, &id, at("2026-11-25T22:00:00Z"));
+    assert_eq!(windows_of(&c, "frontend").as_array().map(Vec::len), Some(1));
+    c.delete(&id.object_ref(), None, at("2026-11-25T23:00:00Z"))
+        .expect("deletes");
+    settle(&mut c, &id, at("2026-11-25T23:00:00Z"));
+    assert!(Supervisor::find(c.snapshot(), &id).is_none(), "gone");
+    assert_eq!(windows_of(&c, "frontend"), serde_json::json!([]));
+}
+
+proptest! {
+    /// The window edit is idempotent and never touches another window.
+    #[test]
+    fn the_sync_window_edit_keeps_other_windows(
+        others in proptest::collection::vec("[a-z]{1,5}", 0..4),
+        ours_before in any::<bool>(),
+        add in any::<bool>(),
+    ) {
+        let mut windows: Vec<serde_json::Value> = others
+            .iter()
+            .map(|a| serde_json::json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": [a]}))
+            .collect();
+        if ours_before {
+            windows.push(crate::action::SyncWindowEdit::window());
+        }
+        let mut project = serde_json::json!({"spec": {"syncWindows": windows}});
+        let edit = crate::action::SyncWindowEdit { add };
+        let changed = edit.apply(&mut project);
+        prop_assert_eq!(changed, add != ours_before);
+        prop_assert!(!edit.apply(&mut project), "a second edit changes nothing");
+        let after = project["spec"]["syncWindows"].as_array().cloned().unwrap_or_default();
+        let ours = crate::action::SyncWindowEdit::window();
+        prop_assert_eq!(after.iter().filter(|w| **w == ours).count(), usize::from(add));
+        let theirs: Vec<_> = after.into_iter().filter(|w| *w != ours).collect();
+        prop_assert_eq!(theirs.len(), others.len());
     }
 }

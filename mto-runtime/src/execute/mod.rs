@@ -42,8 +42,57 @@ impl Executor {
     /// Runs one action; the error says, in the model's terms, how it failed.
     pub async fn execute(&self, action: &Action) -> Result<(), ApiError> {
         let target = action.target();
+        if let Action::Patch {
+            patch: Patch::SyncWindow(edit),
+            ..
+        } = action
+        {
+            return self.edit_sync_windows(&target, edit).await;
+        }
         let api = self.api_for(&target).await?;
         run(&api, action, &target).await
+    }
+
+    /// Reads an Argo CD AppProject and replaces it at the version read,
+    /// with mto's sync window added or removed: `spec.syncWindows` is one
+    /// list the apiserver cannot merge, and its other windows are not
+    /// mto's. A cluster without Argo CD, or without the project, has
+    /// nothing to hold.
+    async fn edit_sync_windows(
+        &self,
+        target: &ObjectRef,
+        edit: &mto_model::action::SyncWindowEdit,
+    ) -> Result<(), ApiError> {
+        let mto_model::view::Kind::Dynamic(gvk) = &target.kind else {
+            return Err(ApiError::Rejected {
+                target: target.to_string(),
+                message: "sync windows are edited in AppProjects only".into(),
+            });
+        };
+        let Some((resource, _)) = self.served(gvk, target).await? else {
+            tracing::debug!(%target, "Argo CD is not installed: no sync to hold");
+            return Ok(());
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            target.namespace.as_deref().unwrap_or_default(),
+            &resource,
+        );
+        let name = target.name.as_str();
+        let Some(project) = api.get_opt(name).await.map_err(|e| api_error(target, e))? else {
+            tracing::debug!(%target, "no such AppProject: no sync to hold");
+            return Ok(());
+        };
+        let mut json = serde_json::to_value(&project).map_err(|e| encode_error(target, &e))?;
+        if !edit.apply(&mut json) {
+            return Ok(());
+        }
+        let edited: DynamicObject =
+            serde_json::from_value(json).map_err(|e| encode_error(target, &e))?;
+        api.replace(name, &kube::api::PostParams::default(), &edited)
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error(target, e))
     }
 
     /// The dynamic API of the target's kind, in its namespace if the kind
@@ -85,31 +134,41 @@ impl Executor {
         gvk: &Gvk,
         target: &ObjectRef,
     ) -> Result<(ApiResource, Scope), ApiError> {
-        if let Some(known) = self.discovered.read().await.get(gvk) {
-            return Ok(known.clone());
-        }
-        let wanted = GroupVersionKind::gvk(&gvk.group, &gvk.version, &gvk.kind);
-        let not_served = || ApiError::Rejected {
+        self.served(gvk, target).await?.ok_or_else(|| ApiError::Rejected {
             target: target.to_string(),
             message: format!(
                 "the cluster serves no {} in {}: install the CRD that defines it, or fix apiVersion and kind",
                 gvk.kind,
                 target.kind.api_version()
             ),
-        };
-        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &wanted)
-            .await
-            .map_err(|e| match e {
-                kube::Error::Discovery(_) => not_served(),
-                kube::Error::Api(status) if status.code == 404 => not_served(),
-                other => api_error(target, other),
-            })?;
+        })
+    }
+
+    /// Where the cluster serves `gvk`, or `None` when it does not; found
+    /// by discovery once, then remembered.
+    async fn served(
+        &self,
+        gvk: &Gvk,
+        target: &ObjectRef,
+    ) -> Result<Option<(ApiResource, Scope)>, ApiError> {
+        if let Some(known) = self.discovered.read().await.get(gvk) {
+            return Ok(Some(known.clone()));
+        }
+        let wanted = GroupVersionKind::gvk(&gvk.group, &gvk.version, &gvk.kind);
+        let (resource, capabilities) =
+            match kube::discovery::pinned_kind(&self.client, &wanted).await {
+                Ok(found) => found,
+                Err(kube::Error::Discovery(_)) => return Ok(None),
+                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+                Err(other) => return Err(api_error(target, other)),
+            };
+        // Only what is served is remembered: a CRD installed later is found.
         let found = (resource, capabilities.scope);
         self.discovered
             .write()
             .await
             .insert(gvk.clone(), found.clone());
-        Ok(found)
+        Ok(Some(found))
     }
 }
 
@@ -155,6 +214,12 @@ async fn run(
             )
             .await
             .map(|_| ()),
+        Action::Patch {
+            patch: Patch::SyncWindow(_),
+            ..
+        } => Err(kube::Error::Service(
+            "sync windows are edited by Executor::edit_sync_windows".into(),
+        )),
         Action::Patch {
             patch: Patch::Finalizer(edit),
             ..
