@@ -11,6 +11,7 @@ pub mod api;
 /// An instant in time, as the model receives it from its caller.
 pub type Timestamp = k8s_openapi::jiff::Timestamp;
 pub mod action;
+pub mod admission;
 pub mod apiserver;
 pub mod apply;
 pub mod claims;

@@ -97,6 +97,10 @@ pub trait Observed {
     fn tenant(&self, name: &str) -> Option<&Tenant>;
     /// A quota by name.
     fn quota(&self, name: &str) -> Option<&Quota>;
+    /// Every tenant.
+    fn tenants(&self) -> impl Iterator<Item = &Tenant>;
+    /// Every IntegrationConfig (mto acts on exactly one).
+    fn integration_configs(&self) -> impl Iterator<Item = &crate::api::IntegrationConfig>;
     /// The compiled integration config in force.
     fn integration(&self) -> &Integration;
     /// A namespace by name.
@@ -624,6 +628,14 @@ impl Observed for Snapshot {
     }
     fn quota(&self, name: &str) -> Option<&Quota> {
         self.get("", name)
+    }
+    fn tenants(&self) -> impl Iterator<Item = &Tenant> {
+        self.shelf::<Tenant>().iter().map(|t| &**t)
+    }
+    fn integration_configs(&self) -> impl Iterator<Item = &crate::api::IntegrationConfig> {
+        self.shelf::<crate::api::IntegrationConfig>()
+            .iter()
+            .map(|c| &**c)
     }
     fn integration(&self) -> &Integration {
         &self.indexes.integration

@@ -1,0 +1,391 @@
+//! What mto's validating webhooks decide, as a pure function of a request
+//! and the observed cluster: [`admit`]. The runtime's HTTPS endpoints, the
+//! simulator's users and an offline command all ask it, so a refusal reads
+//! the same wherever it comes from.
+//!
+//! Rules (named as the Multi-Tenant Operator names its webhooks):
+//! - `vtenant`: a Tenant is valid (the same problems, in the same words, as
+//!   `mto validate`), names a Quota that exists, and claims no namespace
+//!   another tenant holds.
+//! - `vquota`: a Quota in use is not deleted.
+//! - `vintegrationconfig`: an IntegrationConfig is valid, and there is one.
+//! - `vnamespace`: only a tenant's owners put a namespace into it; nobody
+//!   moves a namespace between tenants or takes it out of one.
+//!
+//! Members of `system:masters` and the IntegrationConfig's privileged users,
+//! groups and service accounts pass every rule.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::api::{IntegrationConfig, Quota, Tenant};
+use crate::claims::requested_namespaces;
+use crate::labels::TENANT_LABEL;
+use crate::validation::Validate;
+use crate::view::{Gvk, Observed};
+
+/// What is being done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// A new object.
+    Create,
+    /// A changed object.
+    Update,
+    /// An object going.
+    Delete,
+}
+
+/// Who asks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    /// The user name (`system:serviceaccount:<namespace>:<name>` for a
+    /// service account).
+    pub username: String,
+    /// The user's groups.
+    pub groups: Vec<String>,
+}
+
+/// One request, as the apiserver's AdmissionReview carries it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdmissionRequest {
+    /// What is being done.
+    pub operation: Operation,
+    /// Who asks.
+    pub user: UserInfo,
+    /// The object's group, version and kind.
+    pub kind: Gvk,
+    /// The object's name.
+    pub name: String,
+    /// The object's namespace, for a namespaced kind.
+    pub namespace: Option<String>,
+    /// The object after the change (create, update).
+    pub object: Option<Value>,
+    /// The object before it (update, delete).
+    pub old_object: Option<Value>,
+}
+
+/// A webhook rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    /// Tenants.
+    Tenant,
+    /// Quotas.
+    Quota,
+    /// The IntegrationConfig.
+    IntegrationConfig,
+    /// Namespaces.
+    Namespace,
+}
+
+impl Rule {
+    /// The rule's name, as MTO's webhooks are named.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Tenant => "vtenant",
+            Rule::Quota => "vquota",
+            Rule::IntegrationConfig => "vintegrationconfig",
+            Rule::Namespace => "vnamespace",
+        }
+    }
+}
+
+/// The answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it through.
+    Allowed,
+    /// Refuse it.
+    Denied {
+        /// The rule that refused.
+        rule: Rule,
+        /// What, who, why and the fix.
+        message: String,
+    },
+}
+
+impl Verdict {
+    /// Whether the request may go on.
+    #[must_use]
+    pub fn allowed(&self) -> bool {
+        matches!(self, Verdict::Allowed)
+    }
+}
+
+/// Whether `request` may go on, given what the cluster holds.
+pub fn admit(request: &AdmissionRequest, observed: &impl Observed) -> Verdict {
+    if is_privileged(&request.user, observed) {
+        return Verdict::Allowed;
+    }
+    let result = match (request.kind.group.as_str(), request.kind.kind.as_str()) {
+        ("tenantoperator.stakater.com", "Tenant") => tenant(request, observed),
+        ("tenantoperator.stakater.com", "Quota") => quota(request, observed),
+        ("tenantoperator.stakater.com", "IntegrationConfig") => {
+            integration_config(request, observed)
+        }
+        ("", "Namespace") => namespace(request, observed),
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => Verdict::Allowed,
+        Err((rule, message)) => Verdict::Denied { rule, message },
+    }
+}
+
+type Refusal = (Rule, String);
+
+/// `system:masters` and the IntegrationConfig's privileged subjects.
+fn is_privileged(user: &UserInfo, observed: &impl Observed) -> bool {
+    let integration = observed.integration();
+    user.groups.iter().any(|g| g == "system:masters")
+        || integration.is_privileged_subject(&user.username)
+        || user
+            .groups
+            .iter()
+            .any(|g| integration.is_privileged_subject(g))
+}
+
+/// The request's object, read as `T`; a body that does not read is refused
+/// with why.
+fn read<T: DeserializeOwned>(
+    request: &AdmissionRequest,
+    value: Option<&Value>,
+    rule: Rule,
+) -> Result<Option<T>, Refusal> {
+    value
+        .map(|v| {
+            serde_json::from_value(v.clone()).map_err(|e| {
+                (
+                    rule,
+                    format!(
+                        "{}/{}: {e} (fix: correct the manifest; `mto validate` shows every problem)",
+                        request.kind.kind, request.name
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn who(request: &AdmissionRequest) -> &str {
+    &request.user.username
+}
+
+fn tenant(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    if request.operation == Operation::Delete {
+        return Ok(());
+    }
+    let Some(tenant) = read::<Tenant>(request, request.object.as_ref(), Rule::Tenant)? else {
+        return Ok(());
+    };
+    let name = tenant.metadata.name.clone().unwrap_or_default();
+    if let Err(e) = tenant.validate() {
+        let problems: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+        return Err((
+            Rule::Tenant,
+            format!("Tenant/{name}: {}", problems.join("; ")),
+        ));
+    }
+    if let Some(quota) = tenant.spec.quota.as_deref()
+        && observed.quota(quota).is_none()
+    {
+        return Err((
+            Rule::Tenant,
+            format!(
+                "Tenant/{name}: spec.quota: Quota {quota:?} does not exist (fix: create the Quota first, or name one of: {})",
+                names(observed.tenants().filter_map(|t| t.spec.quota.as_deref()))
+            ),
+        ));
+    }
+    for requested in requested_namespaces(&tenant) {
+        let holder = observed
+            .namespace(&requested.name)
+            .and_then(|ns| crate::labels::tenant_of(&ns.metadata))
+            .filter(|holder| *holder != name);
+        if let Some(holder) = holder {
+            return Err((
+                Rule::Tenant,
+                format!(
+                    "Tenant/{name}: namespace {:?} belongs to tenant {holder:?} (user {}; fix: choose another name, or have {holder:?} release it)",
+                    requested.name,
+                    who(request)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        "none yet".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn quota(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    match request.operation {
+        Operation::Delete => {
+            let users: Vec<&str> = observed
+                .tenants()
+                .filter(|t| t.spec.quota.as_deref() == Some(request.name.as_str()))
+                .filter_map(|t| t.metadata.name.as_deref())
+                .collect();
+            if users.is_empty() {
+                return Ok(());
+            }
+            Err((
+                Rule::Quota,
+                format!(
+                    "Quota/{}: used by tenants {} (user {}; fix: point those tenants at another Quota first)",
+                    request.name,
+                    names(users.into_iter()),
+                    who(request)
+                ),
+            ))
+        }
+        Operation::Create | Operation::Update => {
+            let Some(quota) = read::<Quota>(request, request.object.as_ref(), Rule::Quota)? else {
+                return Ok(());
+            };
+            quota.validate().map_err(|e| {
+                let problems: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+                (
+                    Rule::Quota,
+                    format!("Quota/{}: {}", request.name, problems.join("; ")),
+                )
+            })
+        }
+    }
+}
+
+fn integration_config(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    if request.operation == Operation::Delete {
+        return Ok(());
+    }
+    let Some(config) =
+        read::<IntegrationConfig>(request, request.object.as_ref(), Rule::IntegrationConfig)?
+    else {
+        return Ok(());
+    };
+    config.validate().map_err(|e| {
+        let problems: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+        (
+            Rule::IntegrationConfig,
+            format!(
+                "IntegrationConfig/{}: {}",
+                request.name,
+                problems.join("; ")
+            ),
+        )
+    })?;
+    let others: Vec<String> = observed
+        .integration_configs()
+        .filter(|c| {
+            (c.metadata.namespace.as_deref(), c.metadata.name.as_deref())
+                != (request.namespace.as_deref(), Some(request.name.as_str()))
+        })
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c.metadata.namespace.as_deref().unwrap_or_default(),
+                c.metadata.name.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    Err((
+        Rule::IntegrationConfig,
+        format!(
+            "IntegrationConfig/{}: {} already configures mto, and mto decides nothing while there are two (fix: edit that one instead)",
+            request.name,
+            others.join(", ")
+        ),
+    ))
+}
+
+fn namespace(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    let label = |v: Option<&Value>| -> Option<String> {
+        v.and_then(|o| o["metadata"]["labels"][TENANT_LABEL].as_str())
+            .map(str::to_owned)
+    };
+    let before = label(request.old_object.as_ref());
+    let after = label(request.object.as_ref());
+    let ns = &request.name;
+    let user = who(request);
+    if observed.integration().is_privileged_namespace(ns) {
+        return Ok(());
+    }
+    match request.operation {
+        Operation::Create | Operation::Update => {
+            if before.is_some() && before != after {
+                let from = before.unwrap_or_default();
+                return Err((
+                    Rule::Namespace,
+                    format!(
+                        "Cannot {} namespace {ns}: it belongs to tenant {from:?} and only mto or a privileged user moves it or takes it out. User: {user} (fix: keep {TENANT_LABEL}: {from})",
+                        operation_verb(request.operation)
+                    ),
+                ));
+            }
+            let Some(tenant) = after else {
+                // MTO's message, word for word.
+                return Err((
+                    Rule::Namespace,
+                    format!(
+                        "Cannot {} namespace {ns} without label {TENANT_LABEL}. User: {user}",
+                        operation_verb(request.operation)
+                    ),
+                ));
+            };
+            if before.is_none() && !owns(observed, &tenant, &request.user) {
+                return Err((
+                    Rule::Namespace,
+                    format!(
+                        "Cannot {} namespace {ns} with label {TENANT_LABEL}: {tenant}: only the tenant's owners may add namespaces to it. User: {user} (fix: ask an owner of {tenant:?}, or label it with a tenant you own)",
+                        operation_verb(request.operation)
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Operation::Delete => match before {
+            Some(tenant) if !owns(observed, &tenant, &request.user) => Err((
+                Rule::Namespace,
+                format!(
+                    "Cannot DELETE namespace {ns}: only the owners of tenant {tenant:?} delete its namespaces. User: {user}"
+                ),
+            )),
+            _ => Ok(()),
+        },
+    }
+}
+
+fn operation_verb(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+    }
+}
+
+/// Whether `user` (or one of its groups) owns `tenant`.
+fn owns(observed: &impl Observed, tenant: &str, user: &UserInfo) -> bool {
+    let Some(owners) = observed
+        .tenant(tenant)
+        .and_then(|t| t.spec.access_control.as_ref())
+        .and_then(|a| a.owners.as_ref())
+    else {
+        return false;
+    };
+    owners.users.contains(&user.username) || owners.groups.iter().any(|g| user.groups.contains(g))
+}
+
+#[cfg(test)]
+mod tests;

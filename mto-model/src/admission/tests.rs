@@ -1,0 +1,374 @@
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::Timestamp;
+use crate::action::Object;
+use crate::apiserver::ApiServer;
+
+fn now() -> Timestamp {
+    Timestamp::from_second(1_790_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn put(c: &mut ApiServer, value: Value) {
+    let object = Object::from_json(value).unwrap_or_else(|e| panic!("{e}"));
+    c.put(object, now()).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Quota `small`, tenant `alpha` (owner anna, group alpha-leads) holding
+/// namespace `alpha-dev`, and an unclaimed namespace `free`.
+fn cluster() -> ApiServer {
+    let mut c = ApiServer::default();
+    put(
+        &mut c,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mto-system"}}),
+    );
+    put(
+        &mut c,
+        json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"}, "spec": {}}),
+    );
+    put(
+        &mut c,
+        json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "alpha"},
+            "spec": {"quota": "small", "accessControl": {"owners": {"users": ["anna"], "groups": ["alpha-leads"]}, "editors": {"users": ["ed"]}},
+                     "namespaces": {"withTenantPrefix": ["dev"]}}
+        }),
+    );
+    put(
+        &mut c,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alpha-dev", "labels": {TENANT_LABEL: "alpha"}}}),
+    );
+    put(
+        &mut c,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "free"}}),
+    );
+    put(
+        &mut c,
+        json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
+            "metadata": {"name": "config", "namespace": "mto-system"},
+            "spec": {"accessControl": {"privileged": {"groups": ["^platform-admins$"]}}}
+        }),
+    );
+    c
+}
+
+fn user(name: &str, groups: &[&str]) -> UserInfo {
+    UserInfo {
+        username: name.into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    }
+}
+
+fn request(
+    operation: Operation,
+    who: UserInfo,
+    object: Option<Value>,
+    old: Option<Value>,
+) -> AdmissionRequest {
+    let any = object
+        .as_ref()
+        .or(old.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let (group, version) = any["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .rsplit_once('/')
+        .map_or(
+            (
+                "".to_owned(),
+                any["apiVersion"].as_str().unwrap_or_default().to_owned(),
+            ),
+            |(g, v)| (g.to_owned(), v.to_owned()),
+        );
+    AdmissionRequest {
+        operation,
+        user: who,
+        kind: Gvk {
+            group,
+            version,
+            kind: any["kind"].as_str().unwrap_or_default().to_owned(),
+        },
+        name: any["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        namespace: any["metadata"]["namespace"].as_str().map(str::to_owned),
+        object,
+        old_object: old,
+    }
+}
+
+fn denied(verdict: &Verdict) -> (Rule, String) {
+    match verdict {
+        Verdict::Denied { rule, message } => (*rule, message.clone()),
+        Verdict::Allowed => panic!("allowed"),
+    }
+}
+
+fn tenant_json(name: &str, quota: &str, prefixed: &[&str], unprefixed: &[&str]) -> Value {
+    json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": name},
+        "spec": {"quota": quota, "accessControl": {"owners": {"users": ["bo"]}},
+                 "namespaces": {"withTenantPrefix": prefixed, "withoutTenantPrefix": unprefixed}}
+    })
+}
+
+#[test]
+fn a_tenant_needs_its_quota_and_namespaces_nobody_else_holds() {
+    let c = cluster();
+    let bo = || user("bo", &[]);
+    let ok = admit(
+        &request(
+            Operation::Create,
+            bo(),
+            Some(tenant_json("beta", "small", &["dev"], &["free"])),
+            None,
+        ),
+        c.snapshot(),
+    );
+    assert_eq!(ok, Verdict::Allowed);
+    let missing = admit(
+        &request(
+            Operation::Create,
+            bo(),
+            Some(tenant_json("beta", "large", &[], &[])),
+            None,
+        ),
+        c.snapshot(),
+    );
+    let (rule, message) = denied(&missing);
+    assert_eq!(rule.name(), "vtenant");
+    assert!(message.starts_with("Tenant/beta: spec.quota: Quota \"large\" does not exist (fix: create the Quota first, or name one of: small)"), "{message}");
+    let taken = admit(
+        &request(
+            Operation::Update,
+            bo(),
+            Some(tenant_json("beta", "small", &[], &["alpha-dev"])),
+            None,
+        ),
+        c.snapshot(),
+    );
+    let (_, message) = denied(&taken);
+    assert!(
+        message.contains("namespace \"alpha-dev\" belongs to tenant \"alpha\" (user bo;"),
+        "{message}"
+    );
+    // The tenant's own namespaces are its own.
+    let own = admit(
+        &request(
+            Operation::Update,
+            bo(),
+            Some(tenant_json("alpha", "small", &["dev"], &[])),
+            None,
+        ),
+        c.snapshot(),
+    );
+    assert_eq!(own, Verdict::Allowed);
+}
+
+#[test]
+fn a_quota_in_use_is_not_deleted_and_privileged_users_pass() {
+    let c = cluster();
+    let small = json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"}, "spec": {}});
+    let verdict = admit(
+        &request(
+            Operation::Delete,
+            user("bo", &[]),
+            None,
+            Some(small.clone()),
+        ),
+        c.snapshot(),
+    );
+    let (rule, message) = denied(&verdict);
+    assert_eq!(rule, Rule::Quota);
+    assert_eq!(
+        message,
+        "Quota/small: used by tenants alpha (user bo; fix: point those tenants at another Quota first)"
+    );
+    for admin in [
+        user("root", &["system:masters"]),
+        user("pat", &["platform-admins"]),
+    ] {
+        assert!(
+            admit(
+                &request(Operation::Delete, admin, None, Some(small.clone())),
+                c.snapshot()
+            )
+            .allowed()
+        );
+    }
+    let unused = json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "spare"}, "spec": {}});
+    assert!(
+        admit(
+            &request(Operation::Delete, user("bo", &[]), None, Some(unused)),
+            c.snapshot()
+        )
+        .allowed()
+    );
+}
+
+#[test]
+fn a_second_integration_config_is_refused() {
+    let c = cluster();
+    let second = json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig", "metadata": {"name": "other", "namespace": "mto-system"}, "spec": {}});
+    let (rule, message) = denied(&admit(
+        &request(Operation::Create, user("bo", &[]), Some(second), None),
+        c.snapshot(),
+    ));
+    assert_eq!(rule.name(), "vintegrationconfig");
+    assert!(
+        message.contains("mto-system/config already configures mto"),
+        "{message}"
+    );
+    let same = json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig", "metadata": {"name": "config", "namespace": "mto-system"}, "spec": {}});
+    assert!(
+        admit(
+            &request(Operation::Update, user("bo", &[]), Some(same), None),
+            c.snapshot()
+        )
+        .allowed()
+    );
+}
+
+fn namespace_json(name: &str, tenant: Option<&str>) -> Value {
+    match tenant {
+        Some(t) => {
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {TENANT_LABEL: t}}})
+        }
+        None => json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    }
+}
+
+#[test]
+fn only_owners_put_namespaces_into_a_tenant_and_nobody_moves_them() {
+    let c = cluster();
+    let create = |who: UserInfo, tenant: Option<&str>| {
+        admit(
+            &request(
+                Operation::Create,
+                who,
+                Some(namespace_json("alpha-qa", tenant)),
+                None,
+            ),
+            c.snapshot(),
+        )
+    };
+    let (rule, message) = denied(&create(user("bo", &[]), None));
+    assert_eq!(rule.name(), "vnamespace");
+    assert_eq!(
+        message,
+        "Cannot CREATE namespace alpha-qa without label stakater.com/tenant. User: bo"
+    );
+    assert!(
+        create(user("anna", &[]), Some("alpha")).allowed(),
+        "an owner"
+    );
+    assert!(
+        create(user("lee", &["alpha-leads"]), Some("alpha")).allowed(),
+        "an owners' group"
+    );
+    let (_, message) = denied(&create(user("ed", &[]), Some("alpha")));
+    assert!(
+        message.contains("only the tenant's owners may add namespaces to it. User: ed"),
+        "an editor: {message}"
+    );
+    assert!(create(user("root", &["system:masters"]), None).allowed());
+    let moved = admit(
+        &request(
+            Operation::Update,
+            user("anna", &[]),
+            Some(namespace_json("alpha-dev", Some("beta"))),
+            Some(namespace_json("alpha-dev", Some("alpha"))),
+        ),
+        c.snapshot(),
+    );
+    let (_, message) = denied(&moved);
+    assert!(
+        message.starts_with("Cannot UPDATE namespace alpha-dev: it belongs to tenant \"alpha\""),
+        "{message}"
+    );
+    let deleted_by_editor = admit(
+        &request(
+            Operation::Delete,
+            user("ed", &[]),
+            None,
+            Some(namespace_json("alpha-dev", Some("alpha"))),
+        ),
+        c.snapshot(),
+    );
+    assert!(!deleted_by_editor.allowed());
+    let deleted_by_owner = admit(
+        &request(
+            Operation::Delete,
+            user("anna", &[]),
+            None,
+            Some(namespace_json("alpha-dev", Some("alpha"))),
+        ),
+        c.snapshot(),
+    );
+    assert!(deleted_by_owner.allowed());
+    // Privileged namespaces are not tenants' business.
+    let system = admit(
+        &request(
+            Operation::Create,
+            user("bo", &[]),
+            Some(namespace_json("kube-public", None)),
+            None,
+        ),
+        c.snapshot(),
+    );
+    assert!(system.allowed(), "{system:?}");
+}
+
+proptest! {
+    /// One source of validation: the webhook refuses a Tenant for its spec
+    /// exactly when `mto validate` does, with the same words.
+    #[test]
+    fn the_webhook_refuses_what_validate_refuses(
+        name in "[a-z]{1,6}|[A-Z_]{1,4}",
+        prefixed in proptest::collection::vec("[a-z]{1,5}|[A-Z_.]{1,3}", 0..3),
+        owner in proptest::option::of("[a-z]{1,5}"),
+    ) {
+        let c = cluster();
+        let mut value = tenant_json(&name, "small", &prefixed.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        if let Some(owner) = owner {
+            value["spec"]["accessControl"]["owners"]["users"] = json!([owner]);
+        }
+        let typed: Tenant = serde_json::from_value(value.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let verdict = admit(&request(Operation::Create, user("bo", &[]), Some(value), None), c.snapshot());
+        match typed.validate() {
+            Ok(()) => prop_assert!(verdict.allowed(), "{:?}", verdict),
+            Err(e) => {
+                let (rule, message) = denied(&verdict);
+                prop_assert_eq!(rule, Rule::Tenant);
+                for problem in &e.errors {
+                    prop_assert!(message.contains(&problem.to_string()), "{} lacks {}", message, problem);
+                }
+            }
+        }
+    }
+
+    /// Deterministic, and every denial names a rule and the user.
+    #[test]
+    fn verdicts_are_deterministic_and_name_the_user(
+        who in "[a-z]{1,5}",
+        tenant in proptest::option::of(prop_oneof![Just("alpha"), Just("beta")]),
+        op in prop_oneof![Just(Operation::Create), Just(Operation::Update), Just(Operation::Delete)],
+    ) {
+        let c = cluster();
+        let object = namespace_json("alpha-x", tenant);
+        let (new, old) = match op {
+            Operation::Delete => (None, Some(object)),
+            _ => (Some(object), None),
+        };
+        let req = request(op, user(&who, &[]), new, old);
+        let first = admit(&req, c.snapshot());
+        prop_assert_eq!(&first, &admit(&req, c.snapshot()));
+        if let Verdict::Denied { message, .. } = &first {
+            prop_assert!(message.contains(&format!("User: {who}")), "{}", message);
+        }
+    }
+}
