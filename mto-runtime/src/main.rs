@@ -47,6 +47,17 @@ enum Command {
         #[arg(long)]
         server: Option<String>,
     },
+    /// Decide an AdmissionReview (JSON or YAML) offline, as the webhook
+    /// would, against the cluster state in the given manifests; prints the
+    /// response review; exit 0 allowed, 1 denied.
+    Admit {
+        /// Manifests holding the cluster state (Tenants, Quotas, Namespaces,
+        /// the IntegrationConfig); a directory stands for its YAML files.
+        #[arg(long = "state", required = true)]
+        state: Vec<PathBuf>,
+        /// The AdmissionReview.
+        review: PathBuf,
+    },
     /// Rewrite manifests of older versions and kinds as the ones mto serves
     /// (to standard output; what changed, to standard error).
     Migrate {
@@ -222,6 +233,52 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 eprintln!("{} problems in {} files", problems.len(), files.len());
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Admit { state, review } => {
+            // A directory stands for the YAML files directly in it.
+            let mut files = Vec::new();
+            for path in state {
+                if path.is_dir() {
+                    let mut yaml: Vec<PathBuf> = std::fs::read_dir(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?
+                        .filter_map(|entry| entry.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                        .collect();
+                    yaml.sort();
+                    files.extend(yaml);
+                } else {
+                    files.push(path);
+                }
+            }
+            let (manifests, problems) = load(&files);
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                return Ok(ExitCode::from(2));
+            }
+            let manifests: Vec<_> = manifests.into_iter().map(|m| m.manifest).collect();
+            let cluster =
+                mto_runtime::cli::plan::cluster_of(&manifests, mto_model::Timestamp::now())
+                    .map_err(|e| e.to_string())?;
+            let text = std::fs::read_to_string(&review)
+                .map_err(|e| format!("{}: {e}", review.display()))?;
+            let read = mto_runtime::cli::admit::read_review(&text)
+                .and_then(|r| mto_runtime::cli::admit::decide(r, cluster.snapshot()));
+            let (response, allowed) = match read {
+                Ok(decided) => decided,
+                Err(e) => {
+                    eprintln!("{}: {e}", review.display());
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let json = serde_json::to_string_pretty(&response).map_err(|e| e.to_string())?;
+            to_stdout(format_args!("{json}\n"))?;
+            Ok(if allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Migrate { files } => {
             let mut documents = Vec::new();

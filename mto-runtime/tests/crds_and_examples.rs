@@ -399,3 +399,41 @@ fn older_manifests_point_to_migrate_and_migrate_into_manifests_that_plan() {
     assert_eq!(again, migrated, "migrating twice is migrating once");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn mto_admit_decides_the_shipped_reviews_as_the_webhook_would() {
+    for (review, allowed, expected) in [
+        (
+            "namespace-without-tenant.yaml",
+            false,
+            "\"message\": \"Cannot CREATE namespace scratch without label stakater.com/tenant. User: bo@example.com\"",
+        ),
+        ("namespace-by-owner.yaml", true, "\"allowed\": true"),
+        ("quota-in-use.yaml", false, "\"reason\": \"vquota\""),
+    ] {
+        let path = format!("deploy/examples/admission/{review}");
+        let (ok, out, err) = mto(&["admit", "--state", "deploy/examples/", &path]);
+        assert_eq!(ok, allowed, "{review}: {out}{err}");
+        assert!(
+            out.contains(expected),
+            "{review}: missing {expected:?} in {out}"
+        );
+        assert!(
+            out.contains("\"uid\": \"2b0f7c59-1b4a-4b7e-8d0c-4f1e9a1c000"),
+            "{out}"
+        );
+    }
+    // A malformed review is an error that says what is wrong, not a verdict.
+    let (ok, _, err) = mto(&[
+        "admit",
+        "--state",
+        "deploy/examples/",
+        "deploy/examples/quotas.yaml",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("the AdmissionReview has no request")
+            || err.contains("not an AdmissionReview"),
+        "{err}"
+    );
+}

@@ -59,8 +59,9 @@ fn as_written<K: kube::Resource + Clone>(object: &K) -> K {
     object
 }
 
-/// Plans the given manifests against a cluster holding only them.
-pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
+/// A cluster holding the given manifests' Namespaces, Tenants, Quotas and
+/// IntegrationConfig, as their authors wrote them.
+pub fn cluster_of(manifests: &[Manifest], now: Timestamp) -> Result<ApiServer, PlanError> {
     let mut api = ApiServer::default();
     // The namespaces first, as they exist before what lives in them; the
     // IntegrationConfig's own namespace exists on any real cluster.
@@ -95,6 +96,12 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
         };
         api.put(object, now)?;
     }
+    Ok(api)
+}
+
+/// Plans the given manifests against a cluster holding only them.
+pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
+    let mut api = cluster_of(manifests, now)?;
     if let Some(problem) = api.snapshot().integration_problem() {
         return Err(PlanError::IntegrationConfig(problem.to_owned()));
     }
