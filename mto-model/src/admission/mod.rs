@@ -11,6 +11,9 @@
 //! - `vintegrationconfig`: an IntegrationConfig is valid, and there is one.
 //! - `vnamespace`: only a tenant's owners put a namespace into it; nobody
 //!   moves a namespace between tenants or takes it out of one.
+//! - `vrolebinding`: in a tenant's namespace, a binding grants only the
+//!   tenant's own users, groups and service accounts, and nobody but mto
+//!   changes or deletes the bindings mto manages.
 //!
 //! Members of `system:masters` and the IntegrationConfig's privileged users,
 //! groups and service accounts pass every rule.
@@ -75,6 +78,8 @@ pub enum Rule {
     IntegrationConfig,
     /// Namespaces.
     Namespace,
+    /// Role bindings in tenant namespaces.
+    RoleBinding,
 }
 
 impl Rule {
@@ -86,6 +91,7 @@ impl Rule {
             Rule::Quota => "vquota",
             Rule::IntegrationConfig => "vintegrationconfig",
             Rule::Namespace => "vnamespace",
+            Rule::RoleBinding => "vrolebinding",
         }
     }
 }
@@ -124,6 +130,7 @@ pub fn admit(request: &AdmissionRequest, observed: &impl Observed) -> Verdict {
             integration_config(request, observed)
         }
         ("", "Namespace") => namespace(request, observed),
+        ("rbac.authorization.k8s.io", "RoleBinding") => role_binding(request, observed),
         _ => Ok(()),
     };
     match result {
@@ -365,6 +372,80 @@ fn namespace(request: &AdmissionRequest, observed: &impl Observed) -> Result<(),
             _ => Ok(()),
         },
     }
+}
+
+fn role_binding(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    let namespace = request.namespace.as_deref().unwrap_or_default();
+    if observed.integration().is_privileged_namespace(namespace) {
+        return Ok(());
+    }
+    let Some(tenant_name) = observed
+        .namespace(namespace)
+        .and_then(|ns| crate::labels::tenant_of(&ns.metadata))
+        .map(str::to_owned)
+    else {
+        return Ok(());
+    };
+    let user = who(request);
+    let binding = format!("RoleBinding {namespace}/{}", request.name);
+    let old = read::<RoleBinding>(request, request.old_object.as_ref(), Rule::RoleBinding)?;
+    let new = read::<RoleBinding>(request, request.object.as_ref(), Rule::RoleBinding)?;
+    let managed = |b: &Option<RoleBinding>| {
+        b.as_ref()
+            .is_some_and(|b| crate::labels::is_managed(&b.metadata))
+    };
+    if managed(&old) || managed(&new) {
+        return Err((
+            Rule::RoleBinding,
+            format!(
+                "Cannot {} {binding}: mto manages it for tenant {tenant_name:?} and would undo the change. User: {user} (fix: change the Tenant's accessControl, or the IntegrationConfig's tenant roles)",
+                operation_verb(request.operation)
+            ),
+        ));
+    }
+    let Some(new) = new else {
+        return Ok(());
+    };
+    let tenant = observed.tenant(&tenant_name);
+    let members: Vec<&crate::api::Subjects> = tenant
+        .and_then(|t| t.spec.access_control.as_ref())
+        .map(|a| {
+            [&a.owners, &a.editors, &a.viewers]
+                .into_iter()
+                .flatten()
+                .collect()
+        })
+        .unwrap_or_default();
+    let in_tenant = |ns: &str| observed.tenant_namespaces(&tenant_name).any(|n| n == ns);
+    for subject in new.subjects.iter().flatten() {
+        let allowed = match subject.kind.as_str() {
+            "User" => {
+                members.iter().any(|m| m.users.contains(&subject.name))
+                    || subject
+                        .name
+                        .strip_prefix("system:serviceaccount:")
+                        .and_then(|rest| rest.split_once(':'))
+                        .is_some_and(|(ns, _)| in_tenant(ns))
+            }
+            "Group" => members.iter().any(|m| m.groups.contains(&subject.name)),
+            "ServiceAccount" => in_tenant(subject.namespace.as_deref().unwrap_or(namespace)),
+            _ => false,
+        };
+        if !allowed {
+            return Err((
+                Rule::RoleBinding,
+                format!(
+                    "Cannot {} {binding}: {} {:?} is not a member of tenant {tenant_name:?}. User: {user} (fix: bind the tenant's own users, groups or service accounts, or add the {} to the Tenant's accessControl)",
+                    operation_verb(request.operation),
+                    subject.kind,
+                    subject.name,
+                    subject.kind.to_lowercase()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn operation_verb(operation: Operation) -> &'static str {

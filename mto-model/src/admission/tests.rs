@@ -323,6 +323,108 @@ fn only_owners_put_namespaces_into_a_tenant_and_nobody_moves_them() {
     assert!(system.allowed(), "{system:?}");
 }
 
+fn binding(name: &str, managed: bool, subjects: Value) -> Value {
+    let mut b = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": "alpha-dev"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": subjects,
+    });
+    if managed {
+        b["metadata"]["labels"] =
+            json!({"app.kubernetes.io/managed-by": "mto", TENANT_LABEL: "alpha"});
+    }
+    b
+}
+
+#[test]
+fn a_binding_in_a_tenant_namespace_grants_only_the_tenants_own() {
+    let c = cluster();
+    let bind = |subjects: Value| {
+        admit(
+            &request(
+                Operation::Create,
+                user("anna", &[]),
+                Some(binding("extra", false, subjects)),
+                None,
+            ),
+            c.snapshot(),
+        )
+    };
+    assert!(
+        bind(json!([{"kind": "User", "name": "ed", "apiGroup": "rbac.authorization.k8s.io"}]))
+            .allowed(),
+        "an editor"
+    );
+    assert!(bind(json!([{"kind": "Group", "name": "alpha-leads", "apiGroup": "rbac.authorization.k8s.io"}])).allowed());
+    assert!(
+        bind(json!([{"kind": "ServiceAccount", "name": "ci", "namespace": "alpha-dev"}])).allowed(),
+        "its own service account"
+    );
+    assert!(
+        bind(json!([{"kind": "User", "name": "system:serviceaccount:alpha-dev:ci"}])).allowed()
+    );
+    let (rule, message) = denied(&bind(
+        json!([{"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"}]),
+    ));
+    assert_eq!(rule.name(), "vrolebinding");
+    assert!(message.starts_with("Cannot CREATE RoleBinding alpha-dev/extra: User \"mallory\" is not a member of tenant \"alpha\". User: anna"), "{message}");
+    let (_, message) = denied(&bind(
+        json!([{"kind": "ServiceAccount", "name": "default", "namespace": "free"}]),
+    ));
+    assert!(
+        message.contains("ServiceAccount \"default\" is not a member"),
+        "{message}"
+    );
+}
+
+#[test]
+fn nobody_but_mto_changes_the_bindings_mto_manages() {
+    let c = cluster();
+    let managed = binding(
+        "alpha-owner-admin",
+        true,
+        json!([{"kind": "User", "name": "anna"}]),
+    );
+    let (rule, message) = denied(&admit(
+        &request(
+            Operation::Delete,
+            user("anna", &[]),
+            None,
+            Some(managed.clone()),
+        ),
+        c.snapshot(),
+    ));
+    assert_eq!(rule, Rule::RoleBinding);
+    assert!(message.starts_with("Cannot DELETE RoleBinding alpha-dev/alpha-owner-admin: mto manages it for tenant \"alpha\""), "{message}");
+    assert!(
+        admit(
+            &request(
+                Operation::Delete,
+                user("root", &["system:masters"]),
+                None,
+                Some(managed)
+            ),
+            c.snapshot()
+        )
+        .allowed()
+    );
+    let outside = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "anything", "namespace": "free"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "subjects": [{"kind": "User", "name": "mallory"}],
+    });
+    assert!(
+        admit(
+            &request(Operation::Create, user("bo", &[]), Some(outside), None),
+            c.snapshot()
+        )
+        .allowed(),
+        "not a tenant namespace"
+    );
+}
+
 proptest! {
     /// One source of validation: the webhook refuses a Tenant for its spec
     /// exactly when `mto validate` does, with the same words.
