@@ -14,9 +14,13 @@
 //! - `vrolebinding`: in a tenant's namespace, a binding grants only the
 //!   tenant's own users, groups and service accounts, and nobody but mto
 //!   changes or deletes the bindings mto manages.
+//! - `vtenantpolicy`: what is created in a tenant's namespaces keeps to the
+//!   Tenant's policies ([`policies`]).
 //!
 //! Members of `system:masters` and the IntegrationConfig's privileged users,
 //! groups and service accounts pass every rule.
+
+mod policies;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -80,6 +84,8 @@ pub enum Rule {
     Namespace,
     /// Role bindings in tenant namespaces.
     RoleBinding,
+    /// The tenant policies, on pods, workloads, claims and ingresses.
+    TenantPolicy,
 }
 
 impl Rule {
@@ -92,6 +98,7 @@ impl Rule {
             Rule::IntegrationConfig => "vintegrationconfig",
             Rule::Namespace => "vnamespace",
             Rule::RoleBinding => "vrolebinding",
+            Rule::TenantPolicy => "vtenantpolicy",
         }
     }
 }
@@ -131,7 +138,7 @@ pub fn admit(request: &AdmissionRequest, observed: &impl Observed) -> Verdict {
         }
         ("", "Namespace") => namespace(request, observed),
         ("rbac.authorization.k8s.io", "RoleBinding") => role_binding(request, observed),
-        _ => Ok(()),
+        _ => tenant_policy(request, observed),
     };
     match result {
         Ok(()) => Verdict::Allowed,
@@ -446,6 +453,35 @@ fn role_binding(request: &AdmissionRequest, observed: &impl Observed) -> Result<
         }
     }
     Ok(())
+}
+
+fn tenant_policy(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    let (Some(object), Some(namespace)) = (&request.object, request.namespace.as_deref()) else {
+        return Ok(());
+    };
+    let Some(tenant) = observed
+        .namespace(namespace)
+        .and_then(|ns| crate::labels::tenant_of(&ns.metadata))
+        .and_then(|t| observed.tenant(t))
+    else {
+        return Ok(());
+    };
+    let Some((field, problem, fix)) =
+        policies::refusal(tenant, &request.kind.group, &request.kind.kind, object)
+    else {
+        return Ok(());
+    };
+    Err((
+        Rule::TenantPolicy,
+        format!(
+            "Cannot {} {} {namespace}/{}: {field}: {problem}, by the policies of tenant {:?}. User: {} (fix: {fix})",
+            operation_verb(request.operation),
+            request.kind.kind,
+            request.name,
+            tenant.metadata.name.as_deref().unwrap_or_default(),
+            who(request)
+        ),
+    ))
 }
 
 fn operation_verb(operation: Operation) -> &'static str {

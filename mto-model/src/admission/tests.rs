@@ -425,6 +425,131 @@ fn nobody_but_mto_changes_the_bindings_mto_manages() {
     );
 }
 
+/// Tenant alpha with every policy set.
+fn with_policies() -> ApiServer {
+    let mut c = cluster();
+    put(
+        &mut c,
+        json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "alpha"},
+            "spec": {"quota": "small", "accessControl": {"owners": {"users": ["anna"]}},
+                     "namespaces": {"withTenantPrefix": ["dev"]},
+                     "storageClasses": {"allowed": ["fast"]},
+                     "ingressClasses": {"allowed": ["nginx"]},
+                     "podPriorityClasses": {"allowed": []},
+                     "serviceAccounts": {"denied": ["default"]},
+                     "imageRegistries": {"allowed": ["registry.example.com", "ghcr.io/alpha"]},
+                     "hostValidationConfig": {"allowedRegex": "^[a-z0-9-]+\\.alpha\\.example\\.com$", "denyWildcards": true}}
+        }),
+    );
+    c
+}
+
+fn in_alpha(api_version: &str, kind: &str, spec: Value) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x", "namespace": "alpha-dev"}, "spec": spec})
+}
+
+#[test]
+fn what_a_tenant_creates_keeps_to_its_policies() {
+    let c = with_policies();
+    let check = |object: Value| {
+        admit(
+            &request(Operation::Create, user("ed", &[]), Some(object), None),
+            c.snapshot(),
+        )
+    };
+    let pod = |image: &str, account: Option<&str>| {
+        let mut spec = json!({"containers": [{"name": "c", "image": image}]});
+        if let Some(a) = account {
+            spec["serviceAccountName"] = json!(a);
+        }
+        spec
+    };
+    assert!(
+        check(in_alpha(
+            "v1",
+            "Pod",
+            pod("registry.example.com/web:1", Some("web"))
+        ))
+        .allowed()
+    );
+    let (rule, message) = denied(&check(in_alpha(
+        "v1",
+        "Pod",
+        pod("docker.io/evil/miner", Some("web")),
+    )));
+    assert_eq!(rule.name(), "vtenantpolicy");
+    assert!(message.starts_with("Cannot CREATE Pod alpha-dev/x: spec.containers[0].image: image \"docker.io/evil/miner\" is not from a registry the tenant may use"), "{message}");
+    let (_, message) = denied(&check(in_alpha(
+        "v1",
+        "Pod",
+        pod("ghcr.io/alpha/app:1", None),
+    )));
+    assert!(
+        message.contains("spec.serviceAccountName: service account \"default\" is denied"),
+        "no account is default: {message}"
+    );
+    let deployment = json!({"template": {"spec": pod("ghcr.io/other/app:1", Some("web"))}});
+    let (_, message) = denied(&check(in_alpha("apps/v1", "Deployment", deployment)));
+    assert!(
+        message.contains("spec.template.spec.containers[0].image"),
+        "{message}"
+    );
+    let cron = json!({"jobTemplate": {"spec": {"template": {"spec": pod("ghcr.io/alpha/job:1", Some("web"))}}}});
+    assert!(
+        check(in_alpha("batch/v1", "CronJob", cron)).allowed(),
+        "an empty priority list allows every class"
+    );
+    let claim = |class: &str| {
+        in_alpha(
+            "v1",
+            "PersistentVolumeClaim",
+            json!({"storageClassName": class}),
+        )
+    };
+    assert!(check(claim("fast")).allowed());
+    let (_, message) = denied(&check(claim("slow")));
+    assert!(message.contains("spec.storageClassName: storage class \"slow\" is not allowed for the tenant (allowed: fast)"), "{message}");
+    let ingress = |class: &str, host: &str| {
+        in_alpha(
+            "networking.k8s.io/v1",
+            "Ingress",
+            json!({"ingressClassName": class, "rules": [{"host": host}]}),
+        )
+    };
+    assert!(check(ingress("nginx", "shop.alpha.example.com")).allowed());
+    assert!(!check(ingress("traefik", "shop.alpha.example.com")).allowed());
+    let (_, message) = denied(&check(ingress("nginx", "shop.beta.example.com")));
+    assert!(
+        message.contains(
+            "spec.rules[0].host: host \"shop.beta.example.com\" is not a host the tenant may use"
+        ),
+        "{message}"
+    );
+    assert!(
+        !check(ingress("nginx", "*.alpha.example.com")).allowed(),
+        "no wildcards"
+    );
+    // Outside tenant namespaces, and for privileged users, the policies do not apply.
+    let mut outside = in_alpha("v1", "Pod", pod("docker.io/evil/miner", None));
+    outside["metadata"]["namespace"] = json!("free");
+    assert!(check(outside).allowed());
+    let admin = admit(
+        &request(
+            Operation::Create,
+            user("root", &["system:masters"]),
+            Some(in_alpha(
+                "v1",
+                "PersistentVolumeClaim",
+                json!({"storageClassName": "slow"}),
+            )),
+            None,
+        ),
+        c.snapshot(),
+    );
+    assert!(admin.allowed());
+}
+
 proptest! {
     /// One source of validation: the webhook refuses a Tenant for its spec
     /// exactly when `mto validate` does, with the same words.
