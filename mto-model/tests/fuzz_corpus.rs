@@ -57,3 +57,8 @@ fn bytes_that_are_not_utf8_reach_the_text_targets() {
         run(&[0xff, 0xfe, b'1', b'G', b'i']);
     }
 }
+
+#[test]
+fn admission_corpus() {
+    replay("admission", mto_model::fuzzing::admission);
+}

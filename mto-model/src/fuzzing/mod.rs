@@ -105,3 +105,81 @@ pub fn schedule(data: &[u8]) {
         );
     }
 }
+
+/// Reads the bytes as a JSON admission request (`operation`, `user`,
+/// `groups`, `apiVersion`, `kind`, `name`, `namespace`, `object`,
+/// `oldObject`) and decides it against a small cluster; then converts and
+/// migrates the object as a Tenant. None of it may panic, and a denial
+/// names the user.
+pub fn admission(data: &[u8]) {
+    use crate::admission::{AdmissionRequest, Operation, UserInfo, Verdict, admit};
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    let operation = match value["operation"].as_str() {
+        Some("DELETE") => Operation::Delete,
+        Some("UPDATE") => Operation::Update,
+        _ => Operation::Create,
+    };
+    let groups = value["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_owned))
+        .collect();
+    let request = AdmissionRequest {
+        operation,
+        user: UserInfo {
+            username: text("user"),
+            groups,
+        },
+        kind: crate::view::Gvk::from_api_version(&text("apiVersion"), &text("kind")),
+        name: text("name"),
+        namespace: value["namespace"].as_str().map(str::to_owned),
+        object: value.get("object").cloned(),
+        old_object: value.get("oldObject").cloned(),
+    };
+    let cluster = admission_cluster();
+    let verdict = admit(&request, cluster.snapshot());
+    assert_eq!(
+        verdict,
+        admit(&request, cluster.snapshot()),
+        "deterministic"
+    );
+    if let Verdict::Denied { message, .. } = &verdict {
+        assert!(!message.is_empty());
+    }
+    if let Some(object) = value.get("object") {
+        for to in [
+            "tenantoperator.stakater.com/v1beta2",
+            "tenantoperator.stakater.com/v1beta3",
+        ] {
+            let _ = crate::migrate::convert_tenant(object.clone(), to);
+        }
+        let _ = crate::migrate::migrate(object.clone());
+    }
+}
+
+/// Tenant `alpha` (owner anna) with namespace `alpha-dev`, quota `small`,
+/// policies on registries and storage classes.
+fn admission_cluster() -> crate::apiserver::ApiServer {
+    static CLUSTER: std::sync::LazyLock<crate::apiserver::ApiServer> = std::sync::LazyLock::new(
+        || {
+            let mut c = crate::apiserver::ApiServer::default();
+            for object in [
+                serde_json::json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"}, "spec": {}}),
+                serde_json::json!({"apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "alpha"},
+                    "spec": {"quota": "small", "accessControl": {"owners": {"users": ["anna"]}}, "namespaces": {"withTenantPrefix": ["dev"]},
+                             "storageClasses": {"allowed": ["fast"]}, "imageRegistries": {"allowed": ["registry.example.com"]}}}),
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alpha-dev", "labels": {crate::labels::TENANT_LABEL: "alpha"}}}),
+            ] {
+                if let Ok(object) = crate::action::Object::from_json(object) {
+                    let _ = c.put(object, crate::Timestamp::UNIX_EPOCH);
+                }
+            }
+            c
+        },
+    );
+    CLUSTER.clone()
+}
