@@ -1064,15 +1064,8 @@ fn v1beta2_tenants_apply_through_the_conversion_webhook() {
     kubectl_ok(&["delete", "tenant", "op-older", "--wait=false"]);
     eventually("op-older is gone", 60, || tenant("op-older").is_none());
     drop(operator);
-    // The CRD as shipped again, for the tests after this one.
-    kubectl_ok(&[
-        "apply",
-        "--server-side",
-        "--field-manager=mto",
-        "--force-conflicts",
-        "-f",
-        crd_file.to_str().expect("utf-8"),
-    ]);
+    // The CRDs as shipped again, for the tests after this one.
+    install_crds();
 }
 
 /// While a supervisor naming Argo CD projects keeps its workloads asleep,

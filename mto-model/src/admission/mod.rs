@@ -194,11 +194,7 @@ fn tenant(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Re
     };
     let name = tenant.metadata.name.clone().unwrap_or_default();
     if let Err(e) = tenant.validate() {
-        let problems: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
-        return Err((
-            Rule::Tenant,
-            format!("Tenant/{name}: {}", problems.join("; ")),
-        ));
+        return Err((Rule::Tenant, format!("Tenant/{name}: {e}")));
     }
     if let Some(quota) = tenant.spec.quota.as_deref()
         && observed.quota(quota).is_none()
@@ -266,13 +262,9 @@ fn quota(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Ref
             let Some(quota) = read::<Quota>(request, request.object.as_ref(), Rule::Quota)? else {
                 return Ok(());
             };
-            quota.validate().map_err(|e| {
-                let problems: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
-                (
-                    Rule::Quota,
-                    format!("Quota/{}: {}", request.name, problems.join("; ")),
-                )
-            })
+            quota
+                .validate()
+                .map_err(|e| (Rule::Quota, format!("Quota/{}: {e}", request.name)))
         }
     }
 }
@@ -287,14 +279,9 @@ fn integration_config(request: &AdmissionRequest, observed: &impl Observed) -> R
         return Ok(());
     };
     config.validate().map_err(|e| {
-        let problems: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
         (
             Rule::IntegrationConfig,
-            format!(
-                "IntegrationConfig/{}: {}",
-                request.name,
-                problems.join("; ")
-            ),
+            format!("IntegrationConfig/{}: {e}", request.name),
         )
     })?;
     let others: Vec<String> = observed
