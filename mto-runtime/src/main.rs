@@ -27,6 +27,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the ValidatingWebhookConfiguration of mto's admission webhooks.
+    Webhooks {
+        /// The namespace mto runs in (its Service, and exempt from every rule).
+        #[arg(long, default_value = "mto-system")]
+        namespace: String,
+    },
     /// Check manifests offline; exit non-zero with every problem found.
     Validate {
         /// YAML files (several documents each are fine).
@@ -211,6 +217,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Webhooks { namespace } => {
+            let yaml = mto_runtime::cli::webhooks::render(&namespace).map_err(|e| e.to_string())?;
+            to_stdout(format_args!("{yaml}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { files } => {
             let (manifests, mut problems) = load(&files);
             problems.extend(
@@ -265,7 +276,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| format!("{}: {e}", review.display()))?;
             let read = mto_runtime::cli::admit::read_review(&text)
                 .and_then(|r| mto_runtime::cli::admit::decide(r, cluster.snapshot()));
-            let (response, allowed) = match read {
+            let (response, verdict) = match read {
                 Ok(decided) => decided,
                 Err(e) => {
                     eprintln!("{}: {e}", review.display());
@@ -274,7 +285,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let json = serde_json::to_string_pretty(&response).map_err(|e| e.to_string())?;
             to_stdout(format_args!("{json}\n"))?;
-            Ok(if allowed {
+            Ok(if verdict.allowed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -456,14 +467,15 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         journal,
     };
     let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
+    let mut view = operator::keep_view(&shared);
     if let (Some(cert), Some(key)) = (&args.webhook_cert, &args.webhook_key) {
         // A certificate that does not load stops the operator at start,
-        // where it is seen, rather than every conversion later.
+        // where it is seen, rather than every review later.
         let tls = operator::webhook::tls_config(cert, key).map_err(|e| e.to_string())?;
-        let (address, stopped) = (args.webhook_address, shutdown());
+        let (address, stopped, shared) = (args.webhook_address, shutdown(), shared.clone());
         tokio::spawn(async move {
-            if let Err(e) = operator::webhook::serve(address, tls, stopped).await {
-                tracing::error!(%address, error = %e, "the conversion webhook stopped");
+            if let Err(e) = operator::webhook::serve(address, tls, shared, stopped).await {
+                tracing::error!(%address, error = %e, "the webhook stopped");
             }
         });
     }
@@ -501,6 +513,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         }
     };
     leading.store(false, Ordering::Relaxed);
+    view.abort_all();
     if outcome.is_ok()
         && let Some(elector) = elector.as_mut()
     {

@@ -54,6 +54,21 @@ fn checked_in_crds_match_the_code() {
 }
 
 #[test]
+fn the_shipped_webhook_configuration_is_what_mto_renders() {
+    let rendered = mto_runtime::cli::webhooks::render("mto-system").expect("render");
+    for file in [
+        "deploy/operator/webhooks.yaml",
+        "deploy/helm/mto/files/webhooks.yaml",
+    ] {
+        let on_disk = std::fs::read_to_string(repo().join(file)).expect("read");
+        assert!(
+            on_disk == rendered,
+            "{file} is stale: run `cargo run -p mto-runtime -- webhooks > {file}`"
+        );
+    }
+}
+
+#[test]
 fn examples_are_valid_manifests() {
     let files = yaml_files(&repo().join("deploy/examples"));
     assert!(files.len() >= 5, "examples missing");

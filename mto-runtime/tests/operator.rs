@@ -735,9 +735,18 @@ fn the_helm_chart_renders_the_plain_manifests() {
         "--namespace",
         "mto-system",
     ])]);
-    let plain = documents(&["rbac.yaml", "deployment.yaml", "service.yaml"].map(|f| {
-        std::fs::read_to_string(common::repo().join("deploy/operator").join(f)).expect("read")
-    }));
+    let plain = documents(
+        &[
+            "rbac.yaml",
+            "deployment.yaml",
+            "service.yaml",
+            "pdb.yaml",
+            "webhooks.yaml",
+        ]
+        .map(|f| {
+            std::fs::read_to_string(common::repo().join("deploy/operator").join(f)).expect("read")
+        }),
+    );
     assert_eq!(
         rendered.keys().collect::<Vec<_>>(),
         plain.keys().collect::<Vec<_>>()
@@ -769,6 +778,17 @@ fn the_helm_chart_renders_the_plain_manifests() {
     assert_eq!(
         other["ClusterRoleBinding//tenants"]["subjects"][0]["namespace"],
         "platform"
+    );
+    let webhooks = &other["ValidatingWebhookConfiguration//tenants"]["webhooks"];
+    assert_eq!(
+        webhooks[0]["clientConfig"]["service"],
+        serde_json::json!({"name": "tenants-webhook", "namespace": "platform", "path": "/validate", "port": 443})
+    );
+    assert!(
+        webhooks[0]["namespaceSelector"]["matchExpressions"][0]["values"]
+            .as_array()
+            .is_some_and(|v| v.contains(&"platform".into()) && !v.contains(&"mto-system".into())),
+        "{webhooks}"
     );
     // And the apiserver accepts every object as written.
     kubectl_ok(&["apply", "-f", "deploy/operator/namespace.yaml"]);
@@ -983,6 +1003,82 @@ fn a_tenants_spec_hibernation_puts_its_namespaces_to_sleep() {
     );
 }
 
+/// A serving certificate for 127.0.0.1 and a free port: what the apiserver
+/// needs to call a webhook the test runs.
+struct LocalWebhook {
+    cert_pem: String,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    address: String,
+}
+
+impl LocalWebhook {
+    fn new(name: &str) -> LocalWebhook {
+        let dir = std::env::temp_dir().join(format!("mto-e2e-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+        params.subject_alt_names = vec![rcgen::SanType::IpAddress([127, 0, 0, 1].into())];
+        let cert = params.self_signed(&key).expect("self-signed");
+        let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert_file, cert.pem()).expect("cert");
+        std::fs::write(&key_file, key.serialize_pem()).expect("key");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        LocalWebhook {
+            cert_pem: cert.pem(),
+            cert_file,
+            key_file,
+            address: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// `mto run`'s flags to serve it.
+    fn flags(&self) -> Vec<&str> {
+        vec![
+            "--webhook-cert",
+            self.cert_file.to_str().expect("utf-8"),
+            "--webhook-key",
+            self.key_file.to_str().expect("utf-8"),
+            "--webhook-address",
+            &self.address,
+        ]
+    }
+
+    /// The shipped ValidatingWebhookConfiguration, pointed here, applied
+    /// until the guard drops (even when the test fails: the tests after it
+    /// must not wait for a webhook that is gone).
+    fn configure(&self) -> WebhooksConfigured {
+        use mto_runtime::cli::webhooks::{Endpoint, configuration};
+        let configuration = configuration(&Endpoint::Url {
+            base: format!("https://{}", self.address),
+            ca_bundle: self.cert_pem.clone().into_bytes(),
+        });
+        let (ok, out) = kubectl_stdin(
+            &["apply", "-f", "-"],
+            &serde_json::to_string(&configuration).expect("json"),
+        );
+        assert!(ok, "{out}");
+        WebhooksConfigured
+    }
+}
+
+struct WebhooksConfigured;
+
+impl Drop for WebhooksConfigured {
+    fn drop(&mut self) {
+        kubectl(&[
+            "delete",
+            "validatingwebhookconfiguration",
+            mto_runtime::cli::webhooks::NAME,
+            "--ignore-not-found",
+        ]);
+    }
+}
+
 /// The apiserver serves Tenant v1beta2 beside v1beta3, converting through
 /// the webhook `mto run` serves: a v1beta2 manifest from Git applies, is
 /// stored and reconciled as v1beta3, and reads back as it was written.
@@ -990,39 +1086,16 @@ fn a_tenants_spec_hibernation_puts_its_namespaces_to_sleep() {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn v1beta2_tenants_apply_through_the_conversion_webhook() {
     setup();
-    let dir = std::env::temp_dir().join(format!("mto-e2e-{}-webhook", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
-    params.subject_alt_names = vec![rcgen::SanType::IpAddress([127, 0, 0, 1].into())];
-    let cert = params.self_signed(&key).expect("self-signed");
-    let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert_file, cert.pem()).expect("cert");
-    std::fs::write(&key_file, key.serialize_pem()).expect("key");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let operator = Operator::start_with(
-        "webhook",
-        None,
-        &[
-            "--webhook-cert",
-            cert_file.to_str().expect("utf-8"),
-            "--webhook-key",
-            key_file.to_str().expect("utf-8"),
-            "--webhook-address",
-            &address,
-        ],
-    );
+    let webhook = LocalWebhook::new("webhook");
+    let operator = Operator::start_with("webhook", None, &webhook.flags());
+    let (address, cert) = (&webhook.address, &webhook.cert_pem);
     // The CRD as shipped, but pointing at this test's webhook.
     let crd_file = common::repo().join("deploy/crds/tenants.tenantoperator.stakater.com.yaml");
     let shipped = std::fs::read_to_string(&crd_file).expect("crd");
     let mut crd: serde_json::Value = serde_norway::from_str(&shipped).expect("crd yaml");
     crd["spec"]["conversion"]["webhook"]["clientConfig"] = serde_json::json!({
         "url": format!("https://{address}/convert"),
-        "caBundle": k8s_openapi::ByteString(cert.pem().into_bytes()),
+        "caBundle": k8s_openapi::ByteString(cert.clone().into_bytes()),
     });
     let (ok, out) = kubectl_stdin(
         &[
@@ -1133,4 +1206,236 @@ fn argo_cd_is_held_while_workloads_sleep_and_let_go_when_they_wake() {
     );
     let log = operator.log();
     assert!(!log.contains("orbidden"), "{log}");
+}
+
+/// `kubectl` as `user` (impersonated, in `system:authenticated`).
+fn as_user(user: &str, args: &[&str]) -> (bool, String) {
+    let mut full = args.to_vec();
+    full.extend_from_slice(&["--as", user]);
+    let (ok, out, err) = kubectl(&full);
+    (ok, format!("{out}{err}"))
+}
+
+/// `kubectl apply` of `yaml` as `user`.
+fn apply_as(user: &str, yaml: &str) -> (bool, String) {
+    kubectl_stdin(&["apply", "-f", "-", "--as", user], yaml)
+}
+
+fn refused(result: (bool, String), words: &[&str]) {
+    let (ok, out) = result;
+    assert!(!ok, "allowed, expected refused with {words:?}: {out}");
+    for word in words {
+        assert!(out.contains(word), "{word:?} not in: {out}");
+    }
+}
+
+fn allowed(result: (bool, String)) {
+    let (ok, out) = result;
+    assert!(ok, "refused: {out}");
+}
+
+/// Users act through the shipped webhook configuration, impersonated:
+/// every rule lets through what it should and refuses the rest with its
+/// message. Then the webhook stops, and exactly what the README says
+/// waits for it: tenants' own writes; cluster admins, the control plane
+/// and everything outside tenant namespaces go on.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
+    setup();
+    let webhook = LocalWebhook::new("admission");
+    let mut operator = Operator::start_with("admission", None, &webhook.flags());
+    operator.wait_ready();
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata: {name: e2e-adm}\nspec:\n  resourcequota:\n    hard: {pods: \"20\"}\n---\napiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata: {name: e2e-unused}\nspec:\n  resourcequota:\n    hard: {pods: \"1\"}\n",
+    );
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: adm}\nspec:\n  quota: e2e-adm\n  accessControl:\n    owners: {users: [anna@adm]}\n    editors: {users: [ed@adm]}\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n  imageRegistries:\n    allowed: [registry.example.com]\n",
+    );
+    eventually("adm settles", 60, || settled("adm"));
+    // What a platform team grants: tenant admins manage tenants, and
+    // people may ask for namespaces (the webhook decides which).
+    apply(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-tenant-admin}\nrules:\n- apiGroups: [tenantoperator.stakater.com]\n  resources: [tenants, quotas, integrationconfigs]\n  verbs: ['*']\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, list, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-tenant-admin}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-tenant-admin}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tina@adm}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-namespace-creator}\nrules:\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-namespace-creator}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-namespace-creator}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: anna@adm}\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@else}\n",
+    );
+    ensure_namespaces(&["adm-plain"]);
+    apply(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: olga, namespace: adm-plain}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@else}\n",
+    );
+    eventually("the default service accounts exist", 30, || {
+        kubectl(&["get", "serviceaccount", "default", "-n", "adm-dev"]).0
+            && kubectl(&["get", "serviceaccount", "default", "-n", "adm-plain"]).0
+    });
+    let configured = webhook.configure();
+    let namespace = |name: &str, tenant: Option<&str>| {
+        let labels = tenant
+            .map(|t| format!("\n  labels: {{stakater.com/tenant: {t}}}"))
+            .unwrap_or_default();
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}{labels}\n")
+    };
+    let pod = |name: &str, namespace: &str, image: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  containers: [{{name: c, image: {image}}}]\n"
+        )
+    };
+    // The configuration takes a moment to reach the apiserver's webhook
+    // manager: wait until a refusal shows it is in force.
+    eventually("the webhooks are in force", 30, || {
+        !apply_as("olga@else", &namespace("adm-stolen", Some("adm"))).0
+    });
+
+    // vnamespace
+    refused(
+        apply_as("olga@else", &namespace("adm-stolen", Some("adm"))),
+        &[
+            "vnamespace",
+            "adm-stolen",
+            "olga@else",
+            "only the tenant's owners",
+        ],
+    );
+    refused(
+        apply_as("anna@adm", &namespace("adm-unlabelled", None)),
+        &[
+            "Cannot CREATE namespace adm-unlabelled without label stakater.com/tenant. User: anna@adm",
+        ],
+    );
+    allowed(apply_as("anna@adm", &namespace("adm-extra", Some("adm"))));
+    // vrolebinding
+    let binding = |name: &str, user: &str| {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: {name}, namespace: adm-dev}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\nsubjects:\n- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}\n"
+        )
+    };
+    refused(
+        apply_as("anna@adm", &binding("outsider", "olga@else")),
+        &["vrolebinding", "olga@else"],
+    );
+    allowed(apply_as("anna@adm", &binding("editor-views", "ed@adm")));
+    // vtenantpolicy
+    refused(
+        apply_as(
+            "anna@adm",
+            &pod("from-hub", "adm-dev", "docker.io/library/nginx:1"),
+        ),
+        &[
+            "vtenantpolicy",
+            "docker.io/library/nginx:1",
+            "spec.containers[0].image",
+        ],
+    );
+    allowed(apply_as(
+        "anna@adm",
+        &pod("from-ours", "adm-dev", "registry.example.com/web:1"),
+    ));
+    // vtenant
+    refused(
+        apply_as(
+            "tina@adm",
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: adm-thief}\nspec:\n  quota: e2e-adm\n  namespaces:\n    withoutTenantPrefix: [adm-dev]\n",
+        ),
+        &["vtenant", "adm-dev", "belongs to tenant \"adm\""],
+    );
+    refused(
+        apply_as(
+            "tina@adm",
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: adm-nothing}\nspec:\n  quota: e2e-missing\n",
+        ),
+        &["vtenant", "Quota \"e2e-missing\" does not exist"],
+    );
+    allowed(apply_as(
+        "tina@adm",
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: adm-two}\nspec:\n  quota: e2e-adm\n",
+    ));
+    // vquota
+    refused(
+        as_user("tina@adm", &["delete", "quota", "e2e-adm"]),
+        &["vquota", "adm"],
+    );
+    allowed(as_user("tina@adm", &["delete", "quota", "e2e-unused"]));
+    // vintegrationconfig
+    let config = |name: &str| {
+        format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {{name: {name}, namespace: mto-system}}\nspec: {{}}\n"
+        )
+    };
+    allowed(apply_as("tina@adm", &config("e2e-config")));
+    eventually("the operator sees the IntegrationConfig", 30, || {
+        !apply_as("tina@adm", &config("e2e-second")).0
+    });
+    refused(
+        apply_as("tina@adm", &config("e2e-second")),
+        &["vintegrationconfig"],
+    );
+    kubectl_ok(&[
+        "delete",
+        "integrationconfig",
+        "e2e-config",
+        "-n",
+        "mto-system",
+    ]);
+    assert!(
+        operator.metric("mto_admission_reviews_total", &["verdict=\"vnamespace\""]) >= 2.0,
+        "the refusals are counted"
+    );
+
+    // The webhook stops.
+    operator.kill();
+    let unreachable = ["failed calling webhook"];
+    refused(
+        apply_as("anna@adm", &namespace("adm-later", Some("adm"))),
+        &unreachable,
+    );
+    refused(
+        apply_as(
+            "anna@adm",
+            &pod("later", "adm-dev", "registry.example.com/web:1"),
+        ),
+        &unreachable,
+    );
+    refused(
+        as_user("tina@adm", &["delete", "quota", "e2e-adm"]),
+        &unreachable,
+    );
+    // Outside tenant namespaces, users are not held up.
+    allowed(apply_as(
+        "olga@else",
+        &pod("elsewhere", "adm-plain", "docker.io/library/nginx:1"),
+    ));
+    // Cluster admins are not either, nor the control plane: a namespace
+    // deleted by an admin is emptied by the namespace controller (its
+    // bindings too) and goes.
+    allowed(kubectl_stdin(
+        &["apply", "-f", "-"],
+        &namespace("adm-admin", Some("adm")),
+    ));
+    allowed(kubectl_stdin(
+        &["apply", "-f", "-"],
+        &binding("by-admin", "olga@else"),
+    ));
+    kubectl_ok(&["delete", "namespace", "adm-extra", "--wait=false"]);
+    eventually("adm-extra is emptied and goes", 60, || {
+        get_json(&["namespace", "adm-extra"]).is_none()
+    });
+
+    drop(configured);
+    let _cleaner = Operator::start("admission-cleanup");
+    kubectl(&[
+        "delete",
+        "namespace",
+        "adm-admin",
+        "adm-plain",
+        "--wait=false",
+    ]);
+    kubectl(&["delete", "tenant", "adm", "adm-two", "--wait=false"]);
+    eventually("the tenants go", 60, || {
+        tenant("adm").is_none() && tenant("adm-two").is_none()
+    });
+    kubectl(&[
+        "delete",
+        "clusterrolebinding,clusterrole",
+        "e2e-tenant-admin",
+        "e2e-namespace-creator",
+        "--ignore-not-found",
+    ]);
 }

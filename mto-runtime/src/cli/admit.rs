@@ -60,23 +60,31 @@ pub fn request_of(
     })
 }
 
-/// Decides `review` against `observed`: the response review, and whether
-/// it allows.
+/// Decides `review` against `observed`: the response review, and the
+/// verdict it carries.
 pub fn decide(
     review: AdmissionReview<DynamicObject>,
     observed: &impl Observed,
-) -> Result<(AdmissionReview<DynamicObject>, bool), AdmitError> {
+) -> Result<(AdmissionReview<DynamicObject>, Verdict), AdmitError> {
     let request: admission::AdmissionRequest<DynamicObject> =
         review.try_into().map_err(|_| AdmitError::NoRequest)?;
     let verdict = admit(&request_of(&request)?, observed);
-    let response = AdmissionResponse::from(&request);
-    Ok(match verdict {
-        Verdict::Allowed => (response.into_review(), true),
+    Ok((respond(&request, &verdict), verdict))
+}
+
+/// The review that answers `request` with `verdict`.
+pub fn respond(
+    request: &admission::AdmissionRequest<DynamicObject>,
+    verdict: &Verdict,
+) -> AdmissionReview<DynamicObject> {
+    let response = AdmissionResponse::from(request);
+    match verdict {
+        Verdict::Allowed => response.into_review(),
         Verdict::Denied { rule, message } => {
             let mut denied = response.deny(message);
             // The message stays MTO's words; the rule travels as the reason.
             denied.result.reason = rule.name().to_owned();
-            (denied.into_review(), false)
+            denied.into_review()
         }
-    })
+    }
 }

@@ -5,3 +5,4 @@ pub mod admit;
 pub mod crds;
 pub mod files;
 pub mod plan;
+pub mod webhooks;

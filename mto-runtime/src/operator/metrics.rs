@@ -27,6 +27,15 @@ pub struct ErrorLabels {
     pub reason: &'static str,
 }
 
+/// Labels of an admission review answered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReviewLabels {
+    /// The reviewed object's kind.
+    pub kind: String,
+    /// `allowed`, or the name of the rule that denied (`vnamespace`, ...).
+    pub verdict: &'static str,
+}
+
 /// Labels of the tenants-by-phase gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
@@ -54,6 +63,10 @@ pub struct Metrics {
     pub tenants: Family<PhaseLabels, Gauge>,
     /// 1 while this replica holds the lease.
     pub leader: Gauge,
+    /// Admission reviews answered, by kind and verdict.
+    pub admission_reviews: Family<ReviewLabels, Counter>,
+    /// Time to answer one admission review, in seconds.
+    pub admission_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -67,6 +80,8 @@ impl Default for Metrics {
         let watch_events = Counter::default();
         let tenants = Family::<PhaseLabels, Gauge>::default();
         let leader = Gauge::default();
+        let admission_reviews = Family::<ReviewLabels, Counter>::default();
+        let admission_duration = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
         registry.register("reconciles", "Tenant reconciles run", reconciles.clone());
         registry.register(
             "reconciles_settled",
@@ -99,6 +114,16 @@ impl Default for Metrics {
             "1 while this replica holds the leader lease",
             leader.clone(),
         );
+        registry.register(
+            "admission_reviews",
+            "Admission reviews answered, by the object's kind and the verdict (allowed, or the rule that denied)",
+            admission_reviews.clone(),
+        );
+        registry.register(
+            "admission_duration_seconds",
+            "Time to decide one admission review, from the request read to the answer made",
+            admission_duration.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -109,6 +134,8 @@ impl Default for Metrics {
             watch_events,
             tenants,
             leader,
+            admission_reviews,
+            admission_duration,
         }
     }
 }
@@ -130,6 +157,16 @@ impl Metrics {
             .get_or_create(&WriteLabels {
                 verb: "create",
                 kind: "Event".into(),
+            })
+            .inc();
+    }
+
+    /// Counts one admission review answered.
+    pub fn reviewed(&self, kind: &str, verdict: &'static str) {
+        self.admission_reviews
+            .get_or_create(&ReviewLabels {
+                kind: kind.to_owned(),
+                verdict,
             })
             .inc();
     }

@@ -118,20 +118,24 @@ impl Shared {
     }
 }
 
-/// Runs the controllers until `shutdown` resolves: starts a watch per
-/// watched kind, waits until every kind is listed (a decision on a partial
-/// view could release what is merely not listed yet), then reconciles
-/// whatever the driver says is due.
+/// Keeps `shared`'s view: a watch per watched kind, folded in, until the
+/// returned tasks are dropped or aborted. Every replica keeps one — the
+/// admission webhook decides from it — and the leader also reconciles.
+#[must_use]
+pub fn keep_view(shared: &Arc<Shared>) -> tokio::task::JoinSet<()> {
+    watch::spawn_all(shared)
+}
+
+/// Runs the controllers until `shutdown` resolves: waits until the view
+/// ([`keep_view`]) has listed every kind (a decision on a partial view
+/// could release what is merely not listed yet), then reconciles whatever
+/// the driver says is due.
 pub async fn run(shared: Arc<Shared>, shutdown: impl Future<Output = ()> + Send + 'static) {
-    let mut watches = watch::spawn_all(&shared);
     tokio::pin!(shutdown);
     while !shared.view().synced() {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(50)) => {}
-            () = &mut shutdown => {
-                watches.abort_all();
-                return;
-            }
+            () = &mut shutdown => return,
         }
     }
     {
@@ -164,7 +168,6 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl Future<Output = ()> + Send 
     }
     // Runs in flight finish their current call; nothing new starts.
     runs.abort_all();
-    watches.abort_all();
 }
 
 /// One reconcile: decide from the view, carry the actions out in order,
@@ -317,4 +320,28 @@ pub fn phases(view: &View) -> Vec<(String, i64)> {
         *counts.entry(phase).or_default() += 1;
     }
     counts.into_iter().collect()
+}
+
+/// A [`Shared`] whose client nothing answers, for tests of what never
+/// calls the apiserver: the endpoints and the webhook.
+#[cfg(test)]
+pub(crate) fn offline_shared() -> Arc<Shared> {
+    let (service, handle) = tower_test::mock::pair::<
+        http::Request<kube::client::Body>,
+        http::Response<kube::client::Body>,
+    >();
+    // Nobody answers: a request fails at once instead of waiting.
+    drop(handle);
+    let client = kube::Client::new(service, "default");
+    let config = ControllerConfig {
+        driver: Default::default(),
+        identity: "test".into(),
+        clock: clock::Clock::real(),
+    };
+    Arc::new(Shared::new(
+        client,
+        Arc::new(Metrics::default()),
+        None,
+        &config,
+    ))
 }

@@ -1,6 +1,7 @@
 //! The operator's HTTP endpoints: `/metrics` (Prometheus text format),
-//! `/healthz` (the process answers) and `/readyz` (it can do its job: the
-//! leader has listed every kind; a standby replica is ready to take over)
+//! `/healthz` (the process answers) and `/readyz` (it can do its job: its
+//! view has listed every kind, so it can answer admission reviews and, as
+//! leader or after taking over, reconcile)
 //! and `/history/{tenant}` (the journal, which the running operator holds
 //! open: `mto history --server` reads it here).
 
@@ -26,7 +27,7 @@ pub struct Endpoints {
     pub metrics: Arc<Metrics>,
     /// The operator's view (for readiness and the tenant gauge).
     pub shared: Arc<Shared>,
-    /// Whether this replica leads (standbys are ready without a view).
+    /// Whether this replica leads.
     pub leading: Arc<AtomicBool>,
     /// The decision journal, when one is kept.
     pub journal: Option<Arc<Journal>>,
@@ -72,10 +73,10 @@ async fn metrics(State(e): State<Endpoints>) -> impl IntoResponse {
 }
 
 async fn ready(State(e): State<Endpoints>) -> (StatusCode, &'static str) {
-    match (e.leading.load(Ordering::Relaxed), e.shared.view().synced()) {
-        (false, _) => (StatusCode::OK, "standby"),
+    match (e.shared.view().synced(), e.leading.load(Ordering::Relaxed)) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "listing the cluster"),
         (true, true) => (StatusCode::OK, "ok"),
-        (true, false) => (StatusCode::SERVICE_UNAVAILABLE, "listing the cluster"),
+        (true, false) => (StatusCode::OK, "standby"),
     }
 }
 
@@ -135,19 +136,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_endpoints_answer_and_readiness_follows_the_view() {
-        // A client nothing answers: the endpoints never call the apiserver.
-        let (service, _handle) = tower_test::mock::pair::<
-            http::Request<kube::client::Body>,
-            http::Response<kube::client::Body>,
-        >();
-        let client = kube::Client::new(service, "default");
-        let metrics = Arc::new(Metrics::default());
-        let config = super::super::ControllerConfig {
-            driver: Default::default(),
-            identity: "test".into(),
-            clock: super::super::clock::Clock::real(),
-        };
-        let shared = Arc::new(Shared::new(client, metrics.clone(), None, &config));
+        let shared = super::super::offline_shared();
+        let metrics = shared.metrics.clone();
         let endpoints = Endpoints {
             metrics,
             shared: shared.clone(),

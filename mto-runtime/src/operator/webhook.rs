@@ -1,9 +1,13 @@
-//! The operator's HTTPS webhook. `/convert`: the apiserver sends Tenants
-//! here to convert them between `v1beta2` and `v1beta3`; the conversion is
-//! the model's ([`mto_model::migrate::convert_tenant`]), lossless both ways.
+//! The operator's HTTPS webhook.
 //!
-//! Every replica serves it, leader or not: conversion reads nothing but the
-//! request, so any replica answers the same.
+//! - `/convert`: the apiserver sends Tenants here to convert them between
+//!   `v1beta2` and `v1beta3`; the conversion is the model's
+//!   ([`mto_model::migrate::convert_tenant`]), lossless both ways.
+//! - `/validate`: every validating webhook of mto; the verdict is the
+//!   model's ([`mto_model::admission::admit`]) against this replica's view.
+//!
+//! Every replica serves both, leader or not: each keeps its own view, and
+//! is ready only once that view has listed every kind.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,14 +15,76 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::State;
 use axum::routing::post;
+use kube::core::DynamicObject;
 use kube::core::Status;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
+use mto_model::admission::Verdict;
 use mto_model::migrate::convert_tenant;
 
+use super::Shared;
+use crate::cli::admit::{request_of, respond};
+
 /// The webhook's routes, for serving and for tests.
-pub fn router() -> Router {
-    Router::new().route("/convert", post(convert))
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/convert", post(convert))
+        .route("/validate", post(validate))
+        .with_state(shared)
+}
+
+/// One admission review, decided against this replica's view.
+async fn validate(
+    State(shared): State<Arc<Shared>>,
+    Json(review): Json<AdmissionReview<DynamicObject>>,
+) -> Json<AdmissionReview<DynamicObject>> {
+    let started = std::time::Instant::now();
+    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
+        Ok(request) => request,
+        Err(_) => {
+            return Json(
+                AdmissionResponse::invalid("the AdmissionReview has no request").into_review(),
+            );
+        }
+    };
+    // A request mto cannot read, or a view not listed yet, is refused:
+    // deciding from a partial view could let through what a tenant's
+    // policy refuses. The apiserver reports it; the replica turns ready
+    // (and gets traffic) once its view is listed.
+    let decided = request_of(&request)
+        .map_err(|e| ("Unreadable", e.to_string()))
+        .and_then(|asked| {
+            let view = shared.view();
+            if view.synced() {
+                Ok(mto_model::admission::admit(&asked, view.snapshot()))
+            } else {
+                Err((
+                    "NotReady",
+                    "mto's webhook has not listed the cluster yet; try again in a moment".into(),
+                ))
+            }
+        });
+    let (answer, label) = match &decided {
+        Ok(verdict @ Verdict::Allowed) => (respond(&request, verdict), "allowed"),
+        Ok(verdict @ Verdict::Denied { rule, message }) => {
+            tracing::debug!(kind = %request.kind.kind, name = %request.name, rule = rule.name(), %message, "denied");
+            (respond(&request, verdict), rule.name())
+        }
+        Err((reason, message)) => {
+            tracing::warn!(kind = %request.kind.kind, name = %request.name, %message, "refused undecided");
+            let mut denied = AdmissionResponse::from(&request).deny(message);
+            denied.result.reason = (*reason).to_owned();
+            (denied.into_review(), *reason)
+        }
+    };
+    shared.metrics.reviewed(&request.kind.kind, label);
+    shared
+        .metrics
+        .admission_duration
+        .observe(started.elapsed().as_secs_f64());
+    Json(answer)
 }
 
 async fn convert(Json(review): Json<ConversionReview>) -> Json<ConversionReview> {
@@ -182,12 +248,13 @@ fn read_certified_key(
 pub async fn serve(
     address: SocketAddr,
     tls: rustls::ServerConfig,
+    shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!(%address, "serving the conversion webhook over HTTPS");
+    tracing::info!(%address, "serving the conversion and admission webhooks over HTTPS");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let app = router();
+    let app = router(shared);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -222,12 +289,16 @@ mod tests {
     use serde_json::json;
 
     async fn call(review: serde_json::Value) -> serde_json::Value {
+        post(super::super::offline_shared(), "/convert", review).await
+    }
+
+    async fn post(shared: Arc<Shared>, path: &str, review: serde_json::Value) -> serde_json::Value {
         use tower::ServiceExt as _;
-        let request = http::Request::post("/convert")
+        let request = http::Request::post(path)
             .header("content-type", "application/json")
             .body(axum::body::Body::from(review.to_string()))
             .unwrap_or_else(|e| panic!("{e}"));
-        let response = router()
+        let response = router(shared)
             .oneshot(request)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -284,6 +355,93 @@ mod tests {
                 .is_some_and(|m| m.starts_with("Tenant/old: apiVersion")),
             "{answer}"
         );
+    }
+
+    /// A Namespace CREATE by `user`, labelled into tenant `alpha`.
+    fn namespace_review(user: &str) -> serde_json::Value {
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alpha-new", "labels": {"stakater.com/tenant": "alpha"}}});
+        json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "0d6f1c4e-1b2a-4c3d-9e8f-7a6b5c4d3e2f",
+                "kind": {"group": "", "version": "v1", "kind": "Namespace"},
+                "resource": {"group": "", "version": "v1", "resource": "namespaces"},
+                "name": "alpha-new", "operation": "CREATE",
+                "userInfo": {"username": user, "groups": ["system:authenticated"]},
+                "object": namespace, "dryRun": false
+            }
+        })
+    }
+
+    /// A replica whose view has listed tenant `alpha` (owner anna).
+    fn listed() -> Arc<Shared> {
+        use mto_model::view::{Kind, Object, WatchEvent};
+        let shared = super::super::offline_shared();
+        let tenant = Object::from_json(json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "alpha"},
+            "spec": {"quota": "small", "accessControl": {"owners": {"users": ["anna"]}}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        for kind in Kind::watched_kinds() {
+            shared.fold(WatchEvent::Init(kind.clone()));
+        }
+        shared.fold(WatchEvent::InitApply(tenant));
+        for kind in Kind::watched_kinds() {
+            shared.fold(WatchEvent::InitDone(kind.clone()));
+        }
+        shared
+    }
+
+    #[tokio::test]
+    async fn reviews_are_decided_by_the_model_and_counted_by_verdict() {
+        let shared = listed();
+        let owner = post(shared.clone(), "/validate", namespace_review("anna")).await;
+        assert_eq!(owner["response"]["allowed"], true, "{owner}");
+        assert_eq!(
+            owner["response"]["uid"],
+            "0d6f1c4e-1b2a-4c3d-9e8f-7a6b5c4d3e2f"
+        );
+        let outsider = post(shared.clone(), "/validate", namespace_review("olga")).await;
+        let response = &outsider["response"];
+        assert_eq!(response["allowed"], false, "{outsider}");
+        assert_eq!(response["status"]["reason"], "vnamespace", "{outsider}");
+        let message = response["status"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("alpha-new") && message.contains("olga"),
+            "{message}"
+        );
+        let metrics = shared.metrics.encode();
+        for line in [
+            "mto_admission_reviews_total{kind=\"Namespace\",verdict=\"allowed\"} 1",
+            "mto_admission_reviews_total{kind=\"Namespace\",verdict=\"vnamespace\"} 1",
+            "mto_admission_duration_seconds_count 2",
+        ] {
+            assert!(metrics.contains(line), "{line} in {metrics}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_has_not_listed_the_cluster_refuses_and_says_why() {
+        let answer = post(
+            super::super::offline_shared(),
+            "/validate",
+            namespace_review("anna"),
+        )
+        .await;
+        let response = &answer["response"];
+        assert_eq!(response["allowed"], false, "{answer}");
+        assert_eq!(response["status"]["reason"], "NotReady", "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_review_without_a_request_is_answered_not_dropped() {
+        let answer = post(
+            listed(),
+            "/validate",
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}),
+        )
+        .await;
+        assert_eq!(answer["response"]["allowed"], false, "{answer}");
     }
 
     fn write_pair(dir: &Path, name: &str) -> Vec<u8> {

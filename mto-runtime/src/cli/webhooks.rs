@@ -1,0 +1,194 @@
+//! The ValidatingWebhookConfiguration mto ships: one webhook per rule of
+//! [`mto_model::admission::SCOPES`], what `mto webhooks` prints and
+//! `deploy/operator/webhooks.yaml` holds.
+//!
+//! Every webhook fails closed, and none can lock a cluster out: requests
+//! from `system:masters`, from the control plane's own components and from
+//! mto itself never reach it (`matchConditions`); no namespace of the
+//! control plane or of mto is judged, nor anything in one, but mto's own
+//! IntegrationConfig (`namespaceSelector`); tenant policies and role
+//! bindings are asked only about tenant namespaces.
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MatchCondition, RuleWithOperations, ServiceReference, ValidatingWebhook,
+    ValidatingWebhookConfiguration, WebhookClientConfig,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+use mto_model::admission::{Namespaces, Operation, SCOPES};
+use mto_model::labels::TENANT_LABEL;
+
+/// Where the apiserver reaches the webhook.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    /// In the cluster: mto's Service (`mto-webhook` in mto's namespace).
+    Service {
+        /// mto's namespace.
+        namespace: String,
+    },
+    /// Anywhere else (a webhook run outside the cluster, as in tests): an
+    /// `https://` base URL and the CA that signed its certificate (PEM).
+    Url {
+        /// The base URL, without a path.
+        base: String,
+        /// The CA bundle, PEM.
+        ca_bundle: Vec<u8>,
+    },
+}
+
+impl Endpoint {
+    fn namespace(&self) -> &str {
+        match self {
+            Endpoint::Service { namespace } => namespace,
+            Endpoint::Url { .. } => "mto-system",
+        }
+    }
+}
+
+/// The configuration's name.
+pub const NAME: &str = "mto";
+
+/// The names of the namespaces no webhook of mto is ever asked about.
+fn exempt_namespaces(own: &str) -> Vec<String> {
+    ["kube-system", "kube-public", "kube-node-lease", own]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// Requests that never wait for mto, as CEL: whoever passes every rule
+/// anyway, and the control plane, whose work must not stop while the
+/// webhook is away (the namespace controller deleting a namespace's
+/// bindings, the garbage collector, the kubelets).
+fn match_conditions(namespace: &str) -> Vec<MatchCondition> {
+    let condition = |name: &str, expression: String| MatchCondition {
+        name: name.to_owned(),
+        expression,
+    };
+    vec![
+        condition(
+            "not-a-cluster-admin",
+            "!('system:masters' in request.userInfo.groups)".into(),
+        ),
+        condition(
+            "not-the-control-plane",
+            "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:') && !request.userInfo.username.startsWith('system:node:') && !(request.userInfo.username in ['system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver'])".into(),
+        ),
+        condition(
+            "not-mto",
+            format!("!request.userInfo.username.startsWith('system:serviceaccount:{namespace}:')"),
+        ),
+    ]
+}
+
+fn operation(operation: Operation) -> String {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+    }
+    .to_owned()
+}
+
+/// The configuration for a webhook reached at `endpoint`.
+#[must_use]
+pub fn configuration(endpoint: &Endpoint) -> ValidatingWebhookConfiguration {
+    let namespace = endpoint.namespace();
+    let client_config = match endpoint {
+        Endpoint::Service { namespace } => WebhookClientConfig {
+            service: Some(ServiceReference {
+                namespace: namespace.clone(),
+                name: "mto-webhook".into(),
+                path: Some("/validate".into()),
+                port: Some(443),
+            }),
+            ..Default::default()
+        },
+        Endpoint::Url { base, ca_bundle } => WebhookClientConfig {
+            url: Some(format!("{}/validate", base.trim_end_matches('/'))),
+            ca_bundle: Some(k8s_openapi::ByteString(ca_bundle.clone())),
+            ..Default::default()
+        },
+    };
+    let webhooks = SCOPES
+        .iter()
+        .map(|scope| {
+            let not_system = LabelSelectorRequirement {
+                key: "kubernetes.io/metadata.name".into(),
+                operator: "NotIn".into(),
+                values: Some(exempt_namespaces(namespace)),
+            };
+            let in_a_tenant = LabelSelectorRequirement {
+                key: TENANT_LABEL.into(),
+                operator: "Exists".into(),
+                values: None,
+            };
+            let namespace_selector = match scope.namespaces {
+                Namespaces::Any => None,
+                Namespaces::NotSystem => Some(vec![not_system]),
+                Namespaces::Tenant => Some(vec![not_system, in_a_tenant]),
+            }
+            .map(|expressions| LabelSelector {
+                match_expressions: Some(expressions),
+                match_labels: None,
+            });
+            let rules = scope
+                .resources
+                .iter()
+                .map(|r| RuleWithOperations {
+                    api_groups: Some(vec![r.group.to_owned()]),
+                    api_versions: Some(vec![r.version.to_owned()]),
+                    operations: Some(scope.operations.iter().copied().map(operation).collect()),
+                    resources: Some(vec![r.plural.to_owned()]),
+                    scope: Some(
+                        if r.namespaced {
+                            "Namespaced"
+                        } else {
+                            "Cluster"
+                        }
+                        .into(),
+                    ),
+                })
+                .collect();
+            ValidatingWebhook {
+                name: format!("{}.tenantoperator.stakater.com", scope.rule.name()),
+                admission_review_versions: vec!["v1".into()],
+                client_config: client_config.clone(),
+                failure_policy: Some("Fail".into()),
+                match_policy: Some("Equivalent".into()),
+                match_conditions: Some(match_conditions(namespace)),
+                namespace_selector,
+                object_selector: None,
+                rules: Some(rules),
+                side_effects: "None".into(),
+                timeout_seconds: Some(5),
+            }
+        })
+        .collect();
+    ValidatingWebhookConfiguration {
+        metadata: ObjectMeta {
+            name: Some(NAME.into()),
+            labels: Some(
+                [
+                    ("app.kubernetes.io/name".to_owned(), "mto".to_owned()),
+                    ("app.kubernetes.io/instance".to_owned(), "mto".to_owned()),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        webhooks: Some(webhooks),
+    }
+}
+
+/// The configuration as `deploy/operator/webhooks.yaml` holds it.
+pub fn render(namespace: &str) -> Result<String, serde_norway::Error> {
+    let configuration = configuration(&Endpoint::Service {
+        namespace: namespace.to_owned(),
+    });
+    serde_norway::to_string(&configuration).map(|yaml| {
+        format!(
+            "# Generated by `mto webhooks`; every rule fails closed, and what\n# never depends on mto is listed in matchConditions and namespaceSelector.\n{yaml}"
+        )
+    })
+}
