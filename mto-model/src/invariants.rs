@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::action::{Action, Kind, Object};
-use crate::api::Tenant;
+use crate::api::{Sharing, Tenant};
 use crate::labels::is_managed;
 use crate::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
 use crate::machine::Phase;
@@ -16,6 +16,8 @@ use crate::names::sandbox_namespace;
 use crate::quantity::Quantity;
 use crate::tenant::TenantPhase;
 use crate::view::Observed;
+use k8s_openapi::api::core::v1::ResourceQuota;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +65,9 @@ pub enum Violation {
         /// Why it was unsafe.
         reason: String,
     },
-    /// Invariant 6: the namespaces' quotas of a tenant sum above the tenant's quota.
+    /// Invariant 6: the namespaces' quotas of a tenant sum above the
+    /// tenant's quota (split evenly), or one holds more than it, or what
+    /// they admitted sums above it (pooled: invariant 8).
     QuotaExceeded {
         /// The tenant.
         tenant: String,
@@ -323,48 +327,58 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
     violations
 }
 
+/// The quantity of `resource` in a resource list, in nanos (0 if absent).
+fn nanos_of(list: Option<&BTreeMap<String, K8sQuantity>>, resource: &str) -> i128 {
+    list.and_then(|l| l.get(resource))
+        .and_then(|v| Quantity::parse(&v.0).ok())
+        .map_or(0, Quantity::nanos)
+}
+
+/// Invariant 6 (and 8's quota half) at rest. Split evenly, the namespaces'
+/// quotas sum to at most the tenant's; pooled, each holds at most the
+/// tenant's total and what they have admitted sums to at most it.
 fn check_quota(observed: &impl Observed, name: &str, tenant: &Tenant) -> Vec<Violation> {
     let Some(quota) = tenant.spec.quota.as_deref().and_then(|q| observed.quota(q)) else {
         return Vec::new();
     };
+    let pooled = quota.spec.sharing.unwrap_or_default() == Sharing::Pooled;
     let limits = quota
         .spec
         .resourcequota
         .as_ref()
         .and_then(|r| r.hard.as_ref());
-    let mut sums: BTreeMap<&str, i128> = BTreeMap::new();
-    for ns in observed.tenant_namespaces(name) {
-        let Some(rq) = observed
-            .resource_quota(ns, RESOURCE_QUOTA_NAME)
-            .filter(|rq| is_managed(&rq.metadata))
-        else {
-            continue;
-        };
-        for (r, v) in rq
-            .spec
-            .as_ref()
-            .and_then(|s| s.hard.as_ref())
-            .into_iter()
-            .flatten()
-        {
-            *sums.entry(r.as_str()).or_default() += Quantity::parse(&v.0)
-                .map(Quantity::nanos)
-                .unwrap_or_default();
-        }
-    }
+    let quotas: Vec<&ResourceQuota> = observed
+        .tenant_namespaces(name)
+        .filter_map(|ns| {
+            observed
+                .resource_quota(ns, RESOURCE_QUOTA_NAME)
+                .filter(|rq| is_managed(&rq.metadata))
+        })
+        .collect();
+    let hard =
+        |rq: &ResourceQuota, r: &str| nanos_of(rq.spec.as_ref().and_then(|s| s.hard.as_ref()), r);
+    let used =
+        |rq: &ResourceQuota, r: &str| nanos_of(rq.status.as_ref().and_then(|s| s.used.as_ref()), r);
     let mut out = Vec::new();
     for (r, limit) in limits.into_iter().flatten() {
         let Ok(limit_q) = Quantity::parse(&limit.0) else {
             continue;
         };
-        let sum = sums.get(r.as_str()).copied().unwrap_or_default();
-        if sum > limit_q.nanos() {
-            out.push(Violation::QuotaExceeded {
-                tenant: name.into(),
-                resource: r.clone(),
-                sum: Quantity::from_nanos(sum).to_string(),
-                limit: limit.0.clone(),
-            });
+        let mut exceeded = |what: &str, sum: i128| {
+            if sum > limit_q.nanos() {
+                out.push(Violation::QuotaExceeded {
+                    tenant: name.into(),
+                    resource: format!("{r} ({what})"),
+                    sum: Quantity::from_nanos(sum).to_string(),
+                    limit: limit.0.clone(),
+                });
+            }
+        };
+        if pooled {
+            exceeded("used", quotas.iter().map(|q| used(q, r)).sum());
+            exceeded("hard", quotas.iter().map(|q| hard(q, r)).max().unwrap_or(0));
+        } else {
+            exceeded("hard", quotas.iter().map(|q| hard(q, r)).sum());
         }
     }
     out
@@ -448,10 +462,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
 
 /// Invariant 6 on a write: mto never raises the sum of a tenant's namespace
 /// quotas above the tenant's quota (it may lower a sum a user raised).
-fn check_quota_write(
-    observed: &impl Observed,
-    applied: &k8s_openapi::api::core::v1::ResourceQuota,
-) -> Option<Violation> {
+fn check_quota_write(observed: &impl Observed, applied: &ResourceQuota) -> Option<Violation> {
     let ns = applied.metadata.namespace.as_deref()?;
     let name = observed
         .namespace(ns)?
@@ -462,15 +473,27 @@ fn check_quota_write(
     let tenant = observed.tenant(name)?;
     let quota = observed.quota(tenant.spec.quota.as_deref()?)?;
     let limits = quota.spec.resourcequota.as_ref()?.hard.as_ref()?;
-    let values = |rq: Option<&k8s_openapi::api::core::v1::ResourceQuota>, r: &str| {
-        rq.and_then(|q| q.spec.as_ref()?.hard.as_ref()?.get(r))
-            .and_then(|v| Quantity::parse(&v.0).ok())
-            .map_or(0, Quantity::nanos)
+    let pooled = quota.spec.sharing.unwrap_or_default() == Sharing::Pooled;
+    let values = |rq: Option<&ResourceQuota>, r: &str| {
+        nanos_of(rq.and_then(|q| q.spec.as_ref()?.hard.as_ref()), r)
     };
     for (r, limit) in limits {
         let Ok(limit) = Quantity::parse(&limit.0) else {
             continue;
         };
+        if pooled {
+            // Each namespace may hold the whole total, no more.
+            let after = values(Some(applied), r);
+            if after > limit.nanos() {
+                return Some(Violation::QuotaExceeded {
+                    tenant: name.clone(),
+                    resource: format!("{r} (hard)"),
+                    sum: Quantity::from_nanos(after).to_string(),
+                    limit: limit.to_string(),
+                });
+            }
+            continue;
+        }
         let before: i128 = observed
             .tenant_namespaces(name)
             .filter_map(|n| {

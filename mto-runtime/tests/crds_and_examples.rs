@@ -323,8 +323,9 @@ fn manifests_in_mtos_shapes_validate_and_plan() {
             "{sandbox}:\n{out}"
         );
     }
-    // Two load balancers over six namespaces: both usable.
-    assert_eq!(out.matches("services.loadbalancers=1").count(), 2, "{out}");
+    // Pooled, as MTO's quotas are: every one of the six namespaces may
+    // use both load balancers, the webhook holds the tenant to two.
+    assert_eq!(out.matches("services.loadbalancers=2").count(), 6, "{out}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub use integration_config::{
     IntegrationConfigSpec, IntegrationMetadata, NamespaceAccessPolicy, NetworkTenantPolicies,
     Privileged, Rbac, RoleClusterRoles, SubjectList, TenantPolicies, TenantRoleSet, TenantRoles,
 };
-pub use quota::{Quota, QuotaSpec, QuotaStatus};
+pub use quota::{Quota, QuotaSpec, QuotaStatus, Sharing};
 pub use template::{
     ClusterTemplateInstance, ClusterTemplateInstanceSpec, EmptySpec, Template,
     TemplateGroupInstance, TemplateGroupInstanceSpec, TemplateInstance, TemplateInstanceSpec,

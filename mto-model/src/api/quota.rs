@@ -21,13 +21,29 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct QuotaSpec {
-    /// The tenant's total; mto divides it over the tenant's namespaces so the
-    /// namespaces' quotas sum to exactly it.
+    /// The tenant's total, across all its namespaces (see `sharing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resourcequota: Option<ResourceQuotaSpec>,
+    /// How the tenant's namespaces share the total: `Pooled` (the default)
+    /// lets them use any mix while the tenant's sum stays within it, held
+    /// exactly by mto's admission webhook; `EvenSplit` gives every
+    /// namespace a fixed equal share, summing to exactly the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<Sharing>,
     /// Copied as a LimitRange into every namespace of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limitrange: Option<LimitRangeSpec>,
+}
+
+/// How a tenant's namespaces share its Quota.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Sharing {
+    /// Any mix across the namespaces; the tenant's total is held at
+    /// admission. Every namespace's ResourceQuota carries the whole total.
+    #[default]
+    Pooled,
+    /// Fixed equal shares per namespace, summing to the total.
+    EvenSplit,
 }
 
 /// Status of a quota: a status subresource, so an object exported with its

@@ -257,6 +257,8 @@ impl Cluster {
                     ..Default::default()
                 }),
                 limitrange: None,
+                // Both ways of sharing, chosen by the input.
+                sharing: (pods % 2 == 0).then_some(crate::api::Sharing::EvenSplit),
             },
         ));
     }

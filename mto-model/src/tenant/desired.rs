@@ -9,7 +9,7 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::api::{Metadata, Tenant, TenantSpec};
+use crate::api::{Metadata, Sharing, Tenant, TenantSpec};
 use crate::claims::RequestedNamespace;
 use crate::integration::{Integration, TenantRole};
 use crate::labels::is_managed_for;
@@ -275,17 +275,23 @@ pub(crate) fn tenant_supervisor(tenant: &Tenant) -> Option<crate::api::ClusterRe
     Some(supervisor)
 }
 
-/// Each namespace's share of the tenant's quota: every resource split
-/// over the namespaces so that the shares sum to exactly the tenant's
-/// total, the remainder going one step at a time to the namespaces first
-/// by name (deterministic, and stable while the set of namespaces is).
+/// Each namespace's ResourceQuota spec. Pooled: the tenant's whole total
+/// in every namespace (the apiserver holds each namespace to it, mto's
+/// webhook holds their sum). Split evenly: every resource split over the
+/// namespaces so that the shares sum to exactly the tenant's total, the
+/// remainder going one step at a time to the namespaces first by name
+/// (deterministic, and stable while the set of namespaces is).
 pub(crate) fn quota_shares<'n>(
     total: &ResourceQuotaSpec,
+    sharing: Sharing,
     namespaces: &[&'n str],
 ) -> BTreeMap<&'n str, ResourceQuotaSpec> {
     let mut by_name = namespaces.to_vec();
     by_name.sort_unstable();
     by_name.dedup();
+    if sharing == Sharing::Pooled {
+        return by_name.into_iter().map(|ns| (ns, total.clone())).collect();
+    }
     let parts = u32::try_from(by_name.len()).unwrap_or(u32::MAX);
     let mut hards: Vec<BTreeMap<String, K8sQuantity>> = vec![BTreeMap::new(); by_name.len()];
     for (resource, q) in total.hard.iter().flatten() {

@@ -227,9 +227,10 @@ impl<'a, O: Observed> Planner<'a, O> {
             .is_some_and(|s| s.private);
         let mut quota_changes = Vec::new();
         let planned_names: Vec<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
+        let sharing = quota.and_then(|q| q.spec.sharing).unwrap_or_default();
         let shares = quota
             .and_then(|q| q.spec.resourcequota.as_ref())
-            .map(|total| desired::quota_shares(total, &planned_names));
+            .map(|total| desired::quota_shares(total, sharing, &planned_names));
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
@@ -271,7 +272,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             }
         }
         let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
-        self.sync_quotas(total, shares.as_ref(), &quota_changes, &releases);
+        self.sync_quotas(total, sharing, shares.as_ref(), &quota_changes, &releases);
         let mut names: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
         names.sort();
         names

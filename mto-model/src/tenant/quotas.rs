@@ -1,5 +1,7 @@
-//! Each namespace's share of the tenant's quota, written in an order that
-//! never lets the namespaces' quotas sum above the tenant's.
+//! Each namespace's share of the tenant's quota. Split evenly, the shares
+//! are written in an order that never lets the namespaces' quotas sum
+//! above the tenant's; pooled, every namespace holds the whole total and
+//! the admission webhook holds their usage's sum to it.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +10,7 @@ use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 use super::desired::{self, quota_values};
 use super::plan::Planner;
 use crate::action::{Action, Object, Reason};
+use crate::api::Sharing;
 use crate::labels::{RESOURCE_QUOTA_NAME, is_managed};
 use crate::quantity::Quantity;
 use crate::view::Observed;
@@ -86,6 +89,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     pub(super) fn sync_quotas(
         &mut self,
         total: Option<&ResourceQuotaSpec>,
+        sharing: Sharing,
         shares: Option<&BTreeMap<&str, ResourceQuotaSpec>>,
         namespaces: &[&str],
         released: &[BTreeMap<String, Quantity>],
@@ -93,6 +97,13 @@ impl<'a, O: Observed> Planner<'a, O> {
         let Some(shares) = shares else { return };
         let changed = self.quotas_to_write(shares, namespaces);
         if changed.is_empty() {
+            return;
+        }
+        if sharing == Sharing::Pooled {
+            // No order to keep: no write changes what the tenant may use.
+            for write in changed {
+                self.write_quota(write.quota, write.reason);
+            }
             return;
         }
         let limits: BTreeMap<&str, Quantity> = total

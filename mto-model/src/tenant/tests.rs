@@ -23,6 +23,10 @@ pub(crate) fn tenant(value: serde_json::Value) -> Tenant {
 }
 
 fn quota(name: &str, hard: serde_json::Value) -> Quota {
+    pooled_quota(name, hard)
+}
+
+fn pooled_quota(name: &str, hard: serde_json::Value) -> Quota {
     serde_json::from_value(json!({
         "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota",
         "metadata": {"name": name},
@@ -54,6 +58,24 @@ fn alpha() -> Tenant {
             }
         }
     }))
+}
+
+/// The same quota, its namespaces holding fixed equal shares.
+fn split_quota(name: &str, hard: serde_json::Value) -> Quota {
+    let mut quota = pooled_quota(name, hard);
+    quota.spec.sharing = Some(crate::api::Sharing::EvenSplit);
+    quota
+}
+
+/// Tenant `alpha`'s quota `small` split evenly over its namespaces.
+fn split_evenly(s: &mut ApiServer) {
+    put(
+        s,
+        split_quota(
+            "small",
+            json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
+        ),
+    );
 }
 
 fn cluster(tenants: &[Tenant]) -> ApiServer {
@@ -242,6 +264,7 @@ fn steady_state_has_no_actions_and_status_is_written_once() {
 #[test]
 fn quota_is_split_so_namespaces_sum_to_the_tenant_exactly() {
     let mut s = cluster(&[alpha()]);
+    split_evenly(&mut s);
     converge(&mut s, "alpha");
     let share = |s: &Snapshot, ns: &str, r: &str| {
         s.resource_quota(ns, "tenant-quota").and_then(|q| {
@@ -312,7 +335,7 @@ fn a_small_quota_over_many_namespaces_stays_usable() {
     let mut s = ApiServer::default();
     put(
         &mut s,
-        quota(
+        split_quota(
             "small",
             json!({"services.loadbalancers": "2", "configmaps": "10"}),
         ),
@@ -925,11 +948,52 @@ fn a_namespace_made_privileged_loses_the_tenants_access_and_quota() {
     assert!(s.snapshot().namespace("alpha-shared").is_some(), "kept");
 }
 
+/// Pooled (the default): every namespace may use the whole total, and a
+/// namespace added or removed rewrites no other namespace's quota.
+#[test]
+fn a_pooled_quota_gives_every_namespace_the_whole_total() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let hard = |s: &ApiServer, ns: &str| {
+        s.snapshot()
+            .resource_quota(ns, "tenant-quota")
+            .and_then(|q| q.spec.as_ref()?.hard.clone())
+            .unwrap_or_default()
+    };
+    let total = quota(
+        "small",
+        json!({"requests.cpu": "4", "pods": "20", "requests.memory": "8Gi"}),
+    )
+    .spec
+    .resourcequota
+    .and_then(|r| r.hard)
+    .unwrap_or_default();
+    for ns in s.snapshot().tenant_namespaces("alpha") {
+        assert_eq!(hard(&s, ns), total, "{ns}");
+    }
+    let mut t = tenant_of(&s, "alpha");
+    if let Some(n) = t.spec.namespaces.as_mut() {
+        n.with_tenant_prefix.push("qa".into())
+    }
+    put(&mut s, t);
+    let t = tenant_of(&s, "alpha");
+    let d = decide(&t, s.snapshot(), now());
+    let quotas: Vec<String> = d
+        .actions
+        .iter()
+        .map(ToString::to_string)
+        .filter(|a| a.contains("ResourceQuota/"))
+        .collect();
+    assert_eq!(quotas.len(), 1, "only the new namespace's: {quotas:?}");
+    assert!(quotas[0].contains("alpha-qa"), "{quotas:?}");
+}
+
 /// A namespace's quota someone stripped and raised is mended, and no write
 /// on the way takes the tenant's sums above its quota.
 #[test]
 fn a_stripped_and_raised_quota_is_mended_within_the_tenants_quota() {
     let mut s = cluster(&[alpha()]);
+    split_evenly(&mut s);
     converge(&mut s, "alpha");
     let mut rq = s
         .snapshot()

@@ -74,6 +74,7 @@ mod tests {
         let quota = Quota::new(
             "small",
             QuotaSpec {
+                sharing: None,
                 resourcequota: Some(ResourceQuotaSpec {
                     hard: Some(
                         [
