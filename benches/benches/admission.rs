@@ -31,6 +31,7 @@ fn requests(c: &mut Criterion) {
         kind: Gvk::from_api_version("v1", "Namespace"),
         name: format!("{name}-extra"),
         namespace: None,
+        subresource: None,
         object: Some(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("{name}-extra"), "labels": {"stakater.com/tenant": name}}}),
         ),
@@ -46,6 +47,7 @@ fn requests(c: &mut Criterion) {
         kind: Gvk::from_api_version("tenantoperator.stakater.com/v1beta3", "Tenant"),
         name: name.clone(),
         namespace: None,
+        subresource: None,
         object: Some(serde_json::to_value(&tenant).expect("json")),
         old_object: None,
     };

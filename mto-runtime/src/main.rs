@@ -472,9 +472,11 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         // A certificate that does not load stops the operator at start,
         // where it is seen, rather than every review later.
         let tls = operator::webhook::tls_config(cert, key).map_err(|e| e.to_string())?;
-        let (address, stopped, shared) = (args.webhook_address, shutdown(), shared.clone());
+        let (address, stopped) = (args.webhook_address, shutdown());
+        let admission =
+            operator::webhook::Admission::new(shared.clone(), args.lease_namespace.clone());
         tokio::spawn(async move {
-            if let Err(e) = operator::webhook::serve(address, tls, shared, stopped).await {
+            if let Err(e) = operator::webhook::serve(address, tls, admission, stopped).await {
                 tracing::error!(%address, error = %e, "the webhook stopped");
             }
         });

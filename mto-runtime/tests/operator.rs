@@ -1439,3 +1439,146 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
         "--ignore-not-found",
     ]);
 }
+
+/// A TCP proxy on loopback that hands each connection to the next of
+/// `backends` in turn: the apiserver's calls spread over webhook replicas
+/// as a Service spreads them. Runs until the test process ends.
+fn round_robin(backends: Vec<String>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    std::thread::spawn(move || {
+        for (i, client) in listener.incoming().enumerate() {
+            let Ok(client) = client else { continue };
+            let Ok(backend) = std::net::TcpStream::connect(&backends[i % backends.len()]) else {
+                continue;
+            };
+            let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            };
+            if let (Ok(c), Ok(b)) = (client.try_clone(), backend.try_clone()) {
+                pipe(c, backend);
+                pipe(b, client);
+            }
+        }
+    });
+    address
+}
+
+/// Pods in `namespaces`, as the apiserver holds them.
+fn pods_in(namespaces: &[&str]) -> usize {
+    namespaces
+        .iter()
+        .map(|ns| {
+            get_json(&["pods", "-n", ns])
+                .and_then(|l| l["items"].as_array().map(Vec::len))
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// A pooled Quota of 12 pods over four namespaces; two webhook replicas
+/// behind one address; rounds of 40 pods created at once across the
+/// namespaces. Every round ends with the tenant at its Quota and never
+/// above it: the overshoot, reported, is 0.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn a_pooled_quota_holds_exactly_under_concurrent_creates_across_replicas() {
+    setup();
+    let (first, second) = (LocalWebhook::new("pool-a"), LocalWebhook::new("pool-b"));
+    // The same certificate on both, as the replicas of a Deployment share it.
+    std::fs::copy(&first.cert_file, &second.cert_file).expect("cert");
+    std::fs::copy(&first.key_file, &second.key_file).expect("key");
+    let a = Operator::start_with("pool-a", None, &first.flags());
+    let b = Operator::start_with("pool-b", None, &second.flags());
+    let proxy = LocalWebhook {
+        address: round_robin(vec![first.address.clone(), second.address.clone()]),
+        cert_pem: first.cert_pem.clone(),
+        cert_file: first.cert_file.clone(),
+        key_file: first.key_file.clone(),
+    };
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata: {name: e2e-pool}\nspec:\n  resourcequota:\n    hard: {pods: \"12\"}\n",
+    );
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: pool}\nspec:\n  quota: e2e-pool\n  accessControl:\n    owners: {users: [pia@pool]}\n  namespaces:\n    withTenantPrefix: [a, b, c, d]\n    onDeletePurgeNamespaces: true\n",
+    );
+    let namespaces = ["pool-a", "pool-b", "pool-c", "pool-d"];
+    eventually(
+        "pool settles with its quotas and service accounts",
+        60,
+        || {
+            settled("pool")
+                && namespaces.iter().all(|ns| {
+                    get_json(&["resourcequota", "tenant-quota", "-n", ns])
+                        .is_some_and(|q| q["status"]["hard"]["pods"] == "12")
+                        && kubectl(&["get", "serviceaccount", "default", "-n", ns]).0
+                })
+        },
+    );
+    // Ready: leader or standby, each has listed the cluster.
+    eventually("both replicas are ready", 60, || {
+        a.get("/readyz").is_some() && b.get("/readyz").is_some()
+    });
+    let _configured = proxy.configure();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let client = runtime.block_on(common::client());
+    let mut report = Vec::new();
+    for round in 0..3 {
+        let created = runtime.block_on(async {
+            let creates = (0..40).map(|i| {
+                let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+                    kube::Api::namespaced(client.clone(), namespaces[i % namespaces.len()]);
+                let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("p{round}-{i}")},
+                    "spec": {"containers": [{"name": "c", "image": "registry.example.com/app:1"}]}
+                }))
+                .expect("pod");
+                async move { api.create(&Default::default(), &pod).await }
+            });
+            futures::future::join_all(creates).await
+        });
+        let admitted = created.iter().filter(|r| r.is_ok()).count();
+        let refusals: Vec<String> = created
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+            .collect();
+        assert!(
+            refusals
+                .iter()
+                .all(|e| e.contains("vtenantquota") || e.contains("exceeded quota")),
+            "only the quota refuses: {refusals:#?}"
+        );
+        let existing = pods_in(&namespaces);
+        let overshoot = existing.saturating_sub(12);
+        report.push(format!(
+            "round {round}: {admitted} of 40 admitted, {existing} pods, overshoot {overshoot}"
+        ));
+        eprintln!("pooled quota: {}", report.last().expect("just pushed"));
+        assert_eq!(overshoot, 0, "{report:?}");
+        assert_eq!(
+            existing, 12,
+            "the quota is used to the full: {report:?}\n{refusals:#?}"
+        );
+        for ns in namespaces {
+            kubectl_ok(&["delete", "pods", "--all", "-n", ns, "--wait=false"]);
+        }
+        eventually("the quotas are free again", 60, || {
+            pods_in(&namespaces) == 0
+                && namespaces.iter().all(|ns| {
+                    get_json(&["resourcequota", "tenant-quota", "-n", ns])
+                        .is_some_and(|q| q["status"]["used"]["pods"] == "0")
+                })
+        });
+    }
+    assert!(
+        a.metric("mto_admission_reviews_total", &["kind=\"ResourceQuota\""]) > 0.0
+            && b.metric("mto_admission_reviews_total", &["kind=\"ResourceQuota\""]) > 0.0,
+        "both replicas judged"
+    );
+    drop(_configured);
+    kubectl(&["delete", "tenant", "pool", "--wait=false"]);
+    eventually("pool goes", 60, || tenant("pool").is_none());
+}

@@ -21,9 +21,10 @@
 //! groups and service accounts pass every rule.
 
 mod policies;
+pub mod pooled;
 mod scope;
 
-pub use scope::{Namespaces, Resource, SCOPES, Scope, rule_of};
+pub use scope::{Askers, Namespaces, Resource, SCOPES, Scope, rule_of};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -68,6 +69,8 @@ pub struct AdmissionRequest {
     pub name: String,
     /// The object's namespace, for a namespaced kind.
     pub namespace: Option<String>,
+    /// The subresource written (`status`), if any.
+    pub subresource: Option<String>,
     /// The object after the change (create, update).
     pub object: Option<Value>,
     /// The object before it (update, delete).
@@ -89,6 +92,8 @@ pub enum Rule {
     RoleBinding,
     /// The tenant policies, on pods, workloads, claims and ingresses.
     TenantPolicy,
+    /// A tenant's pooled quota, on its namespaces' quota status updates.
+    TenantQuota,
 }
 
 impl Rule {
@@ -102,6 +107,7 @@ impl Rule {
             Rule::Namespace => "vnamespace",
             Rule::RoleBinding => "vrolebinding",
             Rule::TenantPolicy => "vtenantpolicy",
+            Rule::TenantQuota => "vtenantquota",
         }
     }
 }
@@ -130,16 +136,20 @@ impl Verdict {
 
 /// Whether `request` may go on, given what the cluster holds.
 pub fn admit(request: &AdmissionRequest, observed: &impl Observed) -> Verdict {
-    if is_privileged(&request.user, observed) {
+    let rule = rule_of(&request.kind.group, &request.kind.kind);
+    // The quota is asked by the apiserver itself, for whoever created the
+    // pod: nobody's privilege passes it.
+    if rule != Some(Rule::TenantQuota) && is_privileged(&request.user, observed) {
         return Verdict::Allowed;
     }
-    let result = match rule_of(&request.kind.group, &request.kind.kind) {
+    let result = match rule {
         Some(Rule::Tenant) => tenant(request, observed),
         Some(Rule::Quota) => quota(request, observed),
         Some(Rule::IntegrationConfig) => integration_config(request, observed),
         Some(Rule::Namespace) => namespace(request, observed),
         Some(Rule::RoleBinding) => role_binding(request, observed),
         Some(Rule::TenantPolicy) => tenant_policy(request, observed),
+        Some(Rule::TenantQuota) => tenant_quota(request, observed),
         // Nothing mto judges: the apiserver sends it only if configured to.
         None => Ok(()),
     };
@@ -227,6 +237,28 @@ fn tenant(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Re
         }
     }
     Ok(())
+}
+
+/// A pooled tenant quota's status update, judged against the observed
+/// quotas as if they were read fresh and nothing else were in flight:
+/// right for one writer (`mto admit`, a replica's own view); the webhook
+/// judges with fresh reads and the tenant's ledger ([`pooled`]).
+fn tenant_quota(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    let Some((pool, update)) = pooled::asked(request, observed) else {
+        return Ok(());
+    };
+    let held = pooled::held(observed, &pool.tenant);
+    // No ledger, so no reservation's age matters.
+    match pooled::judge(
+        &pool.pool(),
+        &update,
+        &held,
+        &pooled::Ledger::default(),
+        crate::Timestamp::UNIX_EPOCH,
+    ) {
+        pooled::Judgement::Allow(_) => Ok(()),
+        pooled::Judgement::Deny(message) => Err((Rule::TenantQuota, message)),
+    }
 }
 
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {

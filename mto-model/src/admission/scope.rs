@@ -30,6 +30,19 @@ pub struct Scope {
     pub resources: &'static [Resource],
     /// In which namespaces it judges.
     pub namespaces: Namespaces,
+    /// Whose requests it judges.
+    pub asked_by: Askers,
+}
+
+/// Whose requests a rule judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Askers {
+    /// People and their tools: not cluster admins, the control plane or
+    /// mto, which pass every rule anyway.
+    People,
+    /// The apiserver's quota admission, raising a quota's `status.used`
+    /// for whoever creates a pod, and only on the quotas mto manages.
+    QuotaAdmission,
 }
 
 /// Where a rule judges; what it does not reach never waits for mto.
@@ -83,12 +96,14 @@ pub const SCOPES: &[Scope] = &[
         operations: WRITES,
         resources: &[cluster_resource(MTO, "v1beta3", "Tenant", "tenants")],
         namespaces: Namespaces::Any,
+        asked_by: Askers::People,
     },
     Scope {
         rule: Rule::Quota,
         operations: &[Operation::Delete],
         resources: &[cluster_resource(MTO, "v1beta1", "Quota", "quotas")],
         namespaces: Namespaces::Any,
+        asked_by: Askers::People,
     },
     Scope {
         rule: Rule::IntegrationConfig,
@@ -100,12 +115,14 @@ pub const SCOPES: &[Scope] = &[
             "integrationconfigs",
         )],
         namespaces: Namespaces::Any,
+        asked_by: Askers::People,
     },
     Scope {
         rule: Rule::Namespace,
         operations: ALL,
         resources: &[cluster_resource("", "v1", "Namespace", "namespaces")],
         namespaces: Namespaces::NotSystem,
+        asked_by: Askers::People,
     },
     Scope {
         rule: Rule::RoleBinding,
@@ -117,6 +134,7 @@ pub const SCOPES: &[Scope] = &[
             "rolebindings",
         )],
         namespaces: Namespaces::Tenant,
+        asked_by: Askers::People,
     },
     Scope {
         rule: Rule::TenantPolicy,
@@ -133,6 +151,14 @@ pub const SCOPES: &[Scope] = &[
             resource("networking.k8s.io", "v1", "Ingress", "ingresses"),
         ],
         namespaces: Namespaces::Tenant,
+        asked_by: Askers::People,
+    },
+    Scope {
+        rule: Rule::TenantQuota,
+        operations: &[Operation::Update],
+        resources: &[resource("", "v1", "ResourceQuota", "resourcequotas/status")],
+        namespaces: Namespaces::Tenant,
+        asked_by: Askers::QuotaAdmission,
     },
 ];
 
@@ -160,8 +186,9 @@ mod tests {
             for r in scope.resources {
                 assert!(seen.insert((r.group, r.kind)), "{r:?} listed twice");
                 assert_eq!(rule_of(r.group, r.kind), Some(scope.rule), "{r:?}");
+                let resource = r.plural.split('/').next().unwrap_or_default();
                 assert!(
-                    r.plural.ends_with('s') && r.plural == r.plural.to_lowercase(),
+                    resource.ends_with('s') && r.plural == r.plural.to_lowercase(),
                     "{r:?}"
                 );
             }

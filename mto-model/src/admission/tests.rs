@@ -96,6 +96,7 @@ fn request(
             .unwrap_or_default()
             .to_owned(),
         namespace: any["metadata"]["namespace"].as_str().map(str::to_owned),
+        subresource: None,
         object,
         old_object: old,
     }
@@ -598,4 +599,59 @@ proptest! {
             prop_assert!(message.contains(&format!("User: {who}")), "{}", message);
         }
     }
+}
+
+/// A pooled quota's status update, judged against what is observed:
+/// the apiserver (a cluster admin) asks, and is still held to the pool.
+#[test]
+fn a_pooled_quota_update_is_held_to_the_tenants_total_whoever_asks() {
+    let mut c = cluster();
+    put(
+        &mut c,
+        json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"}, "spec": {"resourcequota": {"hard": {"pods": "10"}}}}),
+    );
+    put(
+        &mut c,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alpha-prod", "labels": {TENANT_LABEL: "alpha"}}}),
+    );
+    let quota = |ns: &str, used: u32| {
+        json!({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "tenant-quota", "namespace": ns, "resourceVersion": "5",
+                         "labels": {"app.kubernetes.io/managed-by": "mto", TENANT_LABEL: "alpha"}},
+            "spec": {"hard": {"pods": "10"}},
+            "status": {"hard": {"pods": "10"}, "used": {"pods": used.to_string()}}
+        })
+    };
+    let mut stored = quota("alpha-dev", 7);
+    stored["metadata"]
+        .as_object_mut()
+        .map(|m| m.remove("resourceVersion"));
+    put(&mut c, stored);
+    let apiserver = user("system:apiserver", &["system:masters"]);
+    let raise = |to: u32| AdmissionRequest {
+        subresource: Some("status".into()),
+        ..request(
+            Operation::Update,
+            apiserver.clone(),
+            Some(quota("alpha-prod", to)),
+            Some(quota("alpha-prod", 0)),
+        )
+    };
+    assert_eq!(admit(&raise(3), c.snapshot()), Verdict::Allowed, "7 + 3");
+    let Verdict::Denied { rule, message } = admit(&raise(4), c.snapshot()) else {
+        panic!("7 + 4 is over 10");
+    };
+    assert_eq!(rule, Rule::TenantQuota);
+    assert!(message.contains("pods: 7 used across its namespaces, 4 more requested in namespace alpha-prod, 10 allowed"), "{message}");
+    let lower = AdmissionRequest {
+        subresource: Some("status".into()),
+        ..request(
+            Operation::Update,
+            apiserver.clone(),
+            Some(quota("alpha-dev", 2)),
+            Some(quota("alpha-dev", 7)),
+        )
+    };
+    assert_eq!(admit(&lower, c.snapshot()), Verdict::Allowed, "lowering");
 }

@@ -258,7 +258,9 @@ impl Cluster {
                 }),
                 limitrange: None,
                 // Both ways of sharing, chosen by the input.
-                sharing: pods.is_multiple_of(2).then_some(crate::api::Sharing::EvenSplit),
+                sharing: pods
+                    .is_multiple_of(2)
+                    .then_some(crate::api::Sharing::EvenSplit),
             },
         ));
     }

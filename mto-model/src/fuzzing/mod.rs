@@ -137,6 +137,7 @@ pub fn admission(data: &[u8]) {
         kind: crate::view::Gvk::from_api_version(&text("apiVersion"), &text("kind")),
         name: text("name"),
         namespace: value["namespace"].as_str().map(str::to_owned),
+        subresource: value["subresource"].as_str().map(str::to_owned),
         object: value.get("object").cloned(),
         old_object: value.get("oldObject").cloned(),
     };

@@ -55,6 +55,7 @@ pub fn request_of(
         },
         name: request.name.clone(),
         namespace: request.namespace.clone(),
+        subresource: request.sub_resource.clone(),
         object: value(&request.object)?,
         old_object: value(&request.old_object)?,
     })

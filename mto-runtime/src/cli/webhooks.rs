@@ -16,8 +16,8 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
-use mto_model::admission::{Namespaces, Operation, SCOPES};
-use mto_model::labels::TENANT_LABEL;
+use mto_model::admission::{Askers, Namespaces, Operation, SCOPES};
+use mto_model::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL};
 
 /// Where the apiserver reaches the webhook.
 #[derive(Clone, Debug)]
@@ -56,15 +56,22 @@ fn exempt_namespaces(own: &str) -> Vec<String> {
         .to_vec()
 }
 
-/// Requests that never wait for mto, as CEL: whoever passes every rule
-/// anyway, and the control plane, whose work must not stop while the
-/// webhook is away (the namespace controller deleting a namespace's
-/// bindings, the garbage collector, the kubelets).
-fn match_conditions(namespace: &str) -> Vec<MatchCondition> {
+/// The requests a webhook is asked about, as CEL. People's: not those of
+/// whoever passes every rule anyway, nor the control plane's, whose work
+/// must not stop while the webhook is away (the namespace controller
+/// deleting a namespace's bindings, the garbage collector, the kubelets).
+/// The quota admission's: the apiserver raising a quota's usage.
+fn match_conditions(asked_by: Askers, namespace: &str) -> Vec<MatchCondition> {
     let condition = |name: &str, expression: String| MatchCondition {
         name: name.to_owned(),
         expression,
     };
+    if asked_by == Askers::QuotaAdmission {
+        return vec![condition(
+            "the-quota-admission",
+            "request.userInfo.username == 'system:apiserver'".into(),
+        )];
+    }
     vec![
         condition(
             "not-a-cluster-admin",
@@ -156,9 +163,17 @@ pub fn configuration(endpoint: &Endpoint) -> ValidatingWebhookConfiguration {
                 client_config: client_config.clone(),
                 failure_policy: Some("Fail".into()),
                 match_policy: Some("Equivalent".into()),
-                match_conditions: Some(match_conditions(namespace)),
+                match_conditions: Some(match_conditions(scope.asked_by, namespace)),
                 namespace_selector,
-                object_selector: None,
+                // Only the quotas mto manages hold a pooled total.
+                object_selector: (scope.asked_by == Askers::QuotaAdmission).then(|| {
+                    LabelSelector {
+                        match_labels: Some(
+                            [(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned())].into(),
+                        ),
+                        match_expressions: None,
+                    }
+                }),
                 rules: Some(rules),
                 side_effects: "None".into(),
                 timeout_seconds: Some(5),

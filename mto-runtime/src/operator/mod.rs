@@ -20,6 +20,7 @@ use rand::RngExt as _;
 pub mod clock;
 pub mod journal;
 pub mod lease;
+pub mod ledgers;
 pub mod metrics;
 pub mod serve;
 pub mod watch;

@@ -21,25 +21,55 @@ use kube::core::DynamicObject;
 use kube::core::Status;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
-use mto_model::admission::Verdict;
+use mto_model::admission::pooled::{self, Judgement, StatusUpdate, TenantPool};
+use mto_model::admission::{Rule, Verdict};
 use mto_model::migrate::convert_tenant;
 
 use super::Shared;
+use super::ledgers::Ledgers;
 use crate::cli::admit::{request_of, respond};
 
+/// What the webhook decides with.
+pub struct Admission {
+    /// The operator's state: its view, its metrics.
+    pub shared: Arc<Shared>,
+    /// The tenants' quota ledgers.
+    pub ledgers: Ledgers,
+}
+
+impl Admission {
+    /// The webhook of the operator `shared`, keeping tenants' ledgers in
+    /// mto's `namespace`.
+    #[must_use]
+    pub fn new(shared: Arc<Shared>, namespace: String) -> Arc<Admission> {
+        let ledgers = Ledgers::new(shared.client.clone(), namespace);
+        Arc::new(Admission { shared, ledgers })
+    }
+}
+
 /// The webhook's routes, for serving and for tests.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub fn router(admission: Arc<Admission>) -> Router {
     Router::new()
         .route("/convert", post(convert))
         .route("/validate", post(validate))
-        .with_state(shared)
+        .with_state(admission)
 }
 
-/// One admission review, decided against this replica's view.
+/// What one review needs beyond the view.
+enum Asked {
+    /// Decided from the view alone.
+    Decided(Verdict),
+    /// A pooled quota's update: judged with fresh reads and the ledger.
+    Pooled(TenantPool, StatusUpdate),
+}
+
+/// One admission review, decided against this replica's view (and, for a
+/// pooled tenant quota, the apiserver's current state).
 async fn validate(
-    State(shared): State<Arc<Shared>>,
+    State(admission): State<Arc<Admission>>,
     Json(review): Json<AdmissionReview<DynamicObject>>,
 ) -> Json<AdmissionReview<DynamicObject>> {
+    let shared = &admission.shared;
     let started = std::time::Instant::now();
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(request) => request,
@@ -53,19 +83,33 @@ async fn validate(
     // deciding from a partial view could let through what a tenant's
     // policy refuses. The apiserver reports it; the replica turns ready
     // (and gets traffic) once its view is listed.
-    let decided = request_of(&request)
+    let asked = request_of(&request)
         .map_err(|e| ("Unreadable", e.to_string()))
         .and_then(|asked| {
             let view = shared.view();
-            if view.synced() {
-                Ok(mto_model::admission::admit(&asked, view.snapshot()))
-            } else {
-                Err((
+            if !view.synced() {
+                return Err((
                     "NotReady",
                     "mto's webhook has not listed the cluster yet; try again in a moment".into(),
-                ))
+                ));
             }
+            Ok(match pooled::asked(&asked, view.snapshot()) {
+                Some((pool, update)) => Asked::Pooled(pool, update),
+                None => Asked::Decided(mto_model::admission::admit(&asked, view.snapshot())),
+            })
         });
+    let decided = match asked {
+        Err(undecided) => Err(undecided),
+        Ok(Asked::Decided(verdict)) => Ok(verdict),
+        Ok(Asked::Pooled(pool, update)) => match admission.ledgers.judge(&pool, &update).await {
+            Ok(Judgement::Allow(_)) => Ok(Verdict::Allowed),
+            Ok(Judgement::Deny(message)) => Ok(Verdict::Denied {
+                rule: Rule::TenantQuota,
+                message,
+            }),
+            Err(e) => Err(("LedgerUnavailable", e.to_string())),
+        },
+    };
     let (answer, label) = match &decided {
         Ok(verdict @ Verdict::Allowed) => (respond(&request, verdict), "allowed"),
         Ok(verdict @ Verdict::Denied { rule, message }) => {
@@ -248,13 +292,13 @@ fn read_certified_key(
 pub async fn serve(
     address: SocketAddr,
     tls: rustls::ServerConfig,
-    shared: Arc<Shared>,
+    admission: Arc<Admission>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(%address, "serving the conversion and admission webhooks over HTTPS");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let app = router(shared);
+    let app = router(admission);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -298,7 +342,7 @@ mod tests {
             .header("content-type", "application/json")
             .body(axum::body::Body::from(review.to_string()))
             .unwrap_or_else(|e| panic!("{e}"));
-        let response = router(shared)
+        let response = router(Admission::new(shared, "mto-system".into()))
             .oneshot(request)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
