@@ -492,6 +492,20 @@ fn tenant_policy(request: &AdmissionRequest, observed: &impl Observed) -> Result
     else {
         return Ok(());
     };
+    let tenant_name = tenant.metadata.name.as_deref().unwrap_or_default();
+    if request.operation == Operation::Create && quota_pending(observed, tenant, namespace) {
+        // What runs before the namespace's quota exists is counted by no
+        // one at admission: it would escape the tenant's Quota.
+        return Err((
+            Rule::TenantQuota,
+            format!(
+                "Cannot CREATE {} {namespace}/{} yet: the quota of tenant {tenant_name:?} is not in place in this namespace yet. User: {} (fix: try again in a moment; mto is creating it)",
+                request.kind.kind,
+                request.name,
+                who(request)
+            ),
+        ));
+    }
     let Some((field, problem, fix)) =
         policies::refusal(tenant, &request.kind.group, &request.kind.kind, object)
     else {
@@ -508,6 +522,20 @@ fn tenant_policy(request: &AdmissionRequest, observed: &impl Observed) -> Result
             who(request)
         ),
     ))
+}
+
+/// Whether `tenant` has a Quota whose ResourceQuota `namespace` lacks.
+fn quota_pending(observed: &impl Observed, tenant: &Tenant, namespace: &str) -> bool {
+    let limited = tenant
+        .spec
+        .quota
+        .as_deref()
+        .and_then(|q| observed.quota(q))
+        .is_some_and(|q| q.spec.resourcequota.is_some());
+    limited
+        && observed
+            .resource_quota(namespace, crate::labels::RESOURCE_QUOTA_NAME)
+            .is_none()
 }
 
 fn operation_verb(operation: Operation) -> &'static str {

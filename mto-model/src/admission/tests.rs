@@ -655,3 +655,29 @@ fn a_pooled_quota_update_is_held_to_the_tenants_total_whoever_asks() {
     };
     assert_eq!(admit(&lower, c.snapshot()), Verdict::Allowed, "lowering");
 }
+
+/// Until mto has put the tenant's quota into a new namespace, nothing
+/// that would run there is admitted: it would escape the Quota.
+#[test]
+fn nothing_runs_in_a_tenant_namespace_before_its_quota_is_in_place() {
+    let mut c = cluster();
+    put(
+        &mut c,
+        json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota", "metadata": {"name": "small"}, "spec": {"resourcequota": {"hard": {"pods": "10"}}}}),
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "alpha-dev"},
+                     "spec": {"containers": [{"name": "web", "image": "registry.example.com/web:1"}]}});
+    let create = request(Operation::Create, user("anna", &[]), Some(pod), None);
+    let Verdict::Denied { rule, message } = admit(&create, c.snapshot()) else {
+        panic!("no quota in alpha-dev yet");
+    };
+    assert_eq!(rule, Rule::TenantQuota);
+    assert!(message.contains("not in place"), "{message}");
+    put(
+        &mut c,
+        json!({"apiVersion": "v1", "kind": "ResourceQuota",
+               "metadata": {"name": "tenant-quota", "namespace": "alpha-dev", "labels": {"app.kubernetes.io/managed-by": "mto", TENANT_LABEL: "alpha"}},
+               "spec": {"hard": {"pods": "10"}}}),
+    );
+    assert_eq!(admit(&create, c.snapshot()), Verdict::Allowed);
+}
