@@ -321,9 +321,7 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
             }
         }
     }
-    if scope == Scope::AtRest {
-        violations.extend(check_quota(observed, name, tenant));
-    }
+    violations.extend(check_quota(observed, name, tenant, scope));
     violations
 }
 
@@ -334,10 +332,16 @@ fn nanos_of(list: Option<&BTreeMap<String, K8sQuantity>>, resource: &str) -> i12
         .map_or(0, Quantity::nanos)
 }
 
-/// Invariant 6 (and 8's quota half) at rest. Split evenly, the namespaces'
-/// quotas sum to at most the tenant's; pooled, each holds at most the
-/// tenant's total and what they have admitted sums to at most it.
-fn check_quota(observed: &impl Observed, name: &str, tenant: &Tenant) -> Vec<Violation> {
+/// Invariant 6 at rest: split evenly, the namespaces' quotas sum to at
+/// most the tenant's; pooled, each holds at most the tenant's total.
+/// Invariant 8's quota half at every instant: pooled, what the namespaces
+/// have admitted sums to at most the total.
+fn check_quota(
+    observed: &impl Observed,
+    name: &str,
+    tenant: &Tenant,
+    scope: Scope,
+) -> Vec<Violation> {
     let Some(quota) = tenant.spec.quota.as_deref().and_then(|q| observed.quota(q)) else {
         return Vec::new();
     };
@@ -374,11 +378,14 @@ fn check_quota(observed: &impl Observed, name: &str, tenant: &Tenant) -> Vec<Vio
                 });
             }
         };
-        if pooled {
-            exceeded("used", quotas.iter().map(|q| used(q, r)).sum());
-            exceeded("hard", quotas.iter().map(|q| hard(q, r)).max().unwrap_or(0));
-        } else {
-            exceeded("hard", quotas.iter().map(|q| hard(q, r)).sum());
+        match (pooled, scope) {
+            (true, Scope::Always) => exceeded("used", quotas.iter().map(|q| used(q, r)).sum()),
+            (true, Scope::AtRest) => {
+                exceeded("used", quotas.iter().map(|q| used(q, r)).sum());
+                exceeded("hard", quotas.iter().map(|q| hard(q, r)).max().unwrap_or(0));
+            }
+            (false, Scope::Always) => {}
+            (false, Scope::AtRest) => exceeded("hard", quotas.iter().map(|q| hard(q, r)).sum()),
         }
     }
     out

@@ -244,8 +244,10 @@ fn tenant(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Re
 /// right for one writer (`mto admit`, a replica's own view); the webhook
 /// judges with fresh reads and the tenant's ledger ([`pooled`]).
 fn tenant_quota(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
-    let Some((pool, update)) = pooled::asked(request, observed) else {
-        return Ok(());
+    let (pool, update) = match pooled::asked(request, observed) {
+        pooled::Asked::Nothing => return Ok(()),
+        pooled::Asked::Unknown(why) => return Err((Rule::TenantQuota, why)),
+        pooled::Asked::Judge(pool, update) => (pool, update),
     };
     let held = pooled::held(observed, &pool.tenant);
     // No ledger, so no reservation's age matters.

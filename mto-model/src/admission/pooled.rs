@@ -138,37 +138,66 @@ impl TenantPool {
     }
 }
 
-/// The pool and the update, when `request` raises or lowers the usage of
-/// mto's quota in a namespace of a tenant whose Quota is pooled; `None`
-/// for anything else (nothing to judge).
+/// What a quota status update asks of the pooled quota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// Not an update of a pooled tenant's quota: nothing to judge.
+    Nothing,
+    /// An update to judge, in this tenant's pool.
+    Judge(TenantPool, StatusUpdate),
+    /// mto's quota of a tenant the observed state does not show yet (or
+    /// its Quota): it cannot be judged, so it is refused, saying why.
+    Unknown(String),
+}
+
+/// What `request` asks of the pooled quota. The tenant is read from the
+/// quota's own labels, so a namespace the observed state has not seen yet
+/// is judged all the same.
 #[must_use]
-pub fn asked(
-    request: &AdmissionRequest,
-    observed: &impl Observed,
-) -> Option<(TenantPool, StatusUpdate)> {
+pub fn asked(request: &AdmissionRequest, observed: &impl Observed) -> Asked {
+    let old_meta = request.old_object.as_ref().and_then(|o| {
+        serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(
+            o["metadata"].clone(),
+        )
+        .ok()
+    });
+    let (Some(namespace), Some(meta)) = (request.namespace.as_deref(), old_meta) else {
+        return Asked::Nothing;
+    };
     if request.operation != Operation::Update
         || request.subresource.as_deref() != Some("status")
         || request.name != RESOURCE_QUOTA_NAME
+        || !is_managed(&meta)
     {
-        return None;
+        return Asked::Nothing;
     }
-    let namespace = request.namespace.as_deref()?;
-    let tenant = observed
-        .namespace(namespace)
-        .and_then(|ns| crate::labels::tenant_of(&ns.metadata))?;
-    let quota_name = observed.tenant(tenant)?.spec.quota.as_deref()?;
-    let quota = observed.quota(quota_name)?;
+    let Some(tenant) = crate::labels::tenant_of(&meta) else {
+        return Asked::Nothing;
+    };
+    let unknown = |what: String| {
+        Asked::Unknown(format!(
+            "the quota of namespace {namespace} belongs to tenant {tenant:?}, but {what} is not known to mto yet (fix: try again in a moment)"
+        ))
+    };
+    let Some(t) = observed.tenant(tenant) else {
+        return unknown(format!("tenant {tenant:?}"));
+    };
+    let Some(quota_name) = t.spec.quota.as_deref() else {
+        // The tenant no longer has a Quota: mto takes its quotas away.
+        return Asked::Nothing;
+    };
+    let Some(quota) = observed.quota(quota_name) else {
+        return unknown(format!("its Quota {quota_name:?}"));
+    };
     if quota.spec.sharing.unwrap_or_default() != Sharing::Pooled {
-        return None;
+        return Asked::Nothing;
     }
     let limits = usage(
         quota
             .spec
             .resourcequota
-            .as_ref()?
-            .hard
             .iter()
-            .flatten()
+            .flat_map(|r| r.hard.iter().flatten())
             .map(|(r, q)| (r, &q.0)),
     );
     let used = |object: Option<&serde_json::Value>| -> Usage {
@@ -179,38 +208,20 @@ pub fn asked(
             .filter_map(|(r, q)| Some((r.clone(), Quantity::parse(q.as_str()?).ok()?)))
             .collect()
     };
-    let managed = request
-        .old_object
-        .as_ref()
-        .and_then(|o| {
-            serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(
-                o["metadata"].clone(),
-            )
-            .ok()
-        })
-        .is_some_and(|m| is_managed(&m));
-    if !managed {
-        return None;
-    }
     let update = StatusUpdate {
         namespace: namespace.to_owned(),
-        base: request
-            .old_object
-            .as_ref()
-            .and_then(|o| o["metadata"]["resourceVersion"].as_str())
-            .unwrap_or_default()
-            .to_owned(),
+        base: meta.resource_version.clone().unwrap_or_default(),
         old_used: used(request.old_object.as_ref()),
         new_used: used(request.object.as_ref()),
     };
-    Some((
+    Asked::Judge(
         TenantPool {
             tenant: tenant.to_owned(),
             quota: quota_name.to_owned(),
             limits,
         },
         update,
-    ))
+    )
 }
 
 /// Every quota of `tenant`'s namespaces as `observed` holds them (fresh

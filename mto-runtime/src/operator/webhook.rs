@@ -94,8 +94,14 @@ async fn validate(
                 ));
             }
             Ok(match pooled::asked(&asked, view.snapshot()) {
-                Some((pool, update)) => Asked::Pooled(pool, update),
-                None => Asked::Decided(mto_model::admission::admit(&asked, view.snapshot())),
+                pooled::Asked::Judge(pool, update) => Asked::Pooled(pool, update),
+                pooled::Asked::Unknown(why) => Asked::Decided(Verdict::Denied {
+                    rule: Rule::TenantQuota,
+                    message: why,
+                }),
+                pooled::Asked::Nothing => {
+                    Asked::Decided(mto_model::admission::admit(&asked, view.snapshot()))
+                }
             })
         });
     let decided = match asked {
