@@ -28,14 +28,17 @@ pub(super) struct Replica {
     offset_ms: i64,
     /// Taking part in the election (with more than one replica).
     candidate: Option<Candidate>,
-    /// Running the controllers.
+    /// Its view and controllers: every replica up keeps a view (its
+    /// webhook decides from it); the leader also runs the controllers.
     pub(super) operator: Option<Operator>,
     /// Cut off from the apiserver until then.
     partitioned_until: Option<u64>,
 }
 
-/// A replica's controllers: what `mto run` runs once it leads.
+/// A replica's view and controllers: what `mto run` runs.
 pub(super) struct Operator {
+    /// Whether it runs the controllers (else it only keeps its view).
+    pub(super) leading: bool,
     pub(super) view: View,
     pub(super) driver: Driver,
     pub(super) runs: BTreeMap<Key, Box<Reconcile>>,
@@ -85,26 +88,15 @@ impl Sim {
             .is_some_and(|until| self.now_ms < until)
     }
 
-    /// Starts a replica's process: a candidate with several replicas, the
-    /// controllers at once with one.
+    /// Starts a replica's process: it keeps a view at once; a candidate
+    /// with several replicas, it runs the controllers at once with one.
     pub(super) fn boot(&mut self, replica: usize) {
+        let concurrency = self.scenario.operator.concurrency;
         let r = &mut self.replicas[replica];
         r.up = true;
         let life = r.life;
-        if self.replicas.len() > 1 {
-            self.replicas[replica].candidate =
-                Some(Candidate::new(LeaseConfig::new(format!("mto-{replica}"))));
-            self.push(self.now_ms, Event::LeaseTick { replica, life });
-        } else {
-            self.lead(replica);
-        }
-    }
-
-    /// The replica's controllers start: they list every kind, then decide.
-    fn lead(&mut self, replica: usize) {
-        let concurrency = self.scenario.operator.concurrency;
-        let r = &mut self.replicas[replica];
         r.operator = Some(Operator {
+            leading: false,
             view: View::default(),
             driver: Driver::new(Config {
                 concurrency,
@@ -117,15 +109,30 @@ impl Sim {
             watching: false,
             writes: 0,
         });
-        let life = r.life;
-        if self.elections() {
-            self.note(format!("replica {replica} leads"));
-            self.report.leader_changes += 1;
-        }
         self.push(
             self.now_ms + millis(WATCH_LATENCY),
             Event::Relist { replica, life },
         );
+        if self.replicas.len() > 1 {
+            self.replicas[replica].candidate =
+                Some(Candidate::new(LeaseConfig::new(format!("mto-{replica}"))));
+            self.push(self.now_ms, Event::LeaseTick { replica, life });
+        } else {
+            self.lead(replica);
+        }
+    }
+
+    /// The replica's controllers start, deciding from the view it keeps.
+    fn lead(&mut self, replica: usize) {
+        let Some(op) = self.replicas[replica].operator.as_mut() else {
+            return;
+        };
+        op.leading = true;
+        if self.elections() {
+            self.note(format!("replica {replica} leads"));
+            self.report.leader_changes += 1;
+        }
+        self.schedule_poll(replica);
     }
 
     /// Replica `replica`'s process dies now, losing everything in memory;
@@ -310,6 +317,9 @@ impl Sim {
         let Some(op) = self.replicas[replica].operator.as_mut() else {
             return;
         };
+        if !op.leading {
+            return;
+        }
         let Some(due) = op.driver.poll_timeout() else {
             return;
         };
@@ -638,7 +648,11 @@ impl Sim {
             .candidate
             .as_ref()
             .is_some_and(|c| c.is_leading(local));
-        match (leading, self.replicas[replica].operator.is_some()) {
+        let runs = self.replicas[replica]
+            .operator
+            .as_ref()
+            .is_some_and(|op| op.leading);
+        match (leading, runs) {
             (true, false) => self.lead(replica),
             // `mto run` exits when it loses the lease, to come back as a
             // candidate.
@@ -662,7 +676,7 @@ impl Sim {
     pub(super) fn leaders(&self) -> Vec<usize> {
         self.replicas
             .iter()
-            .filter(|r| r.up && r.operator.is_some())
+            .filter(|r| r.up && r.operator.as_ref().is_some_and(|op| op.leading))
             .map(|r| r.id)
             .collect()
     }
@@ -684,6 +698,10 @@ impl Sim {
             }
             if !op.inbox.is_empty() {
                 why.push(format!("replica {} has watch events on the way", r.id));
+            }
+            if !op.leading {
+                // A standby's queue waits for it to lead: not work owed.
+                continue;
             }
             if !op.runs.is_empty() {
                 why.push(format!("replica {} is reconciling", r.id));
