@@ -66,8 +66,7 @@ pub enum Violation {
         reason: String,
     },
     /// Invariant 6: the namespaces' quotas of a tenant sum above the
-    /// tenant's quota (split evenly), or one holds more than it, or what
-    /// they admitted sums above it (pooled: invariant 8).
+    /// tenant's quota (split evenly), or one holds more than it (pooled).
     QuotaExceeded {
         /// The tenant.
         tenant: String,
@@ -76,6 +75,18 @@ pub enum Violation {
         /// The sum over its namespaces.
         sum: String,
         /// The tenant's limit.
+        limit: String,
+    },
+    /// Invariant 8: a pooled tenant's namespaces have admitted more than
+    /// its Quota, together.
+    AdmittedOverQuota {
+        /// The tenant.
+        tenant: String,
+        /// The resource.
+        resource: String,
+        /// What the namespaces' quotas have admitted, summed.
+        used: String,
+        /// The tenant's Quota.
         limit: String,
     },
     /// Invariant 4: a workload neither runs at the count it should have nor
@@ -122,7 +133,8 @@ impl Violation {
                 tenant, namespace, ..
             } => vec![tenant, namespace],
             Violation::UnsafeDelete { namespace, .. } => vec![namespace],
-            Violation::QuotaExceeded { tenant, .. } => vec![tenant],
+            Violation::QuotaExceeded { tenant, .. }
+            | Violation::AdmittedOverQuota { tenant, .. } => vec![tenant],
             Violation::ReplicasLost { workload, .. } => vec![workload],
             Violation::WrongWakefulness {
                 supervisor,
@@ -175,6 +187,15 @@ impl fmt::Display for Violation {
             } => write!(
                 f,
                 "invariant 6: tenant {tenant} namespaces' {resource} quotas sum to {sum}, above {limit}"
+            ),
+            Violation::AdmittedOverQuota {
+                tenant,
+                resource,
+                used,
+                limit,
+            } => write!(
+                f,
+                "invariant 8: tenant {tenant}'s namespaces have admitted {used} {resource} together, above its Quota's {limit}"
             ),
             Violation::ReplicasLost {
                 workload,
@@ -368,24 +389,33 @@ fn check_quota(
         let Ok(limit_q) = Quantity::parse(&limit.0) else {
             continue;
         };
-        let mut exceeded = |what: &str, sum: i128| {
-            if sum > limit_q.nanos() {
+        let limit_text = || limit.0.clone();
+        let used_sum: i128 = quotas.iter().map(|q| used(q, r)).sum();
+        if pooled && used_sum > limit_q.nanos() {
+            out.push(Violation::AdmittedOverQuota {
+                tenant: name.into(),
+                resource: r.clone(),
+                used: Quantity::from_nanos(used_sum).to_string(),
+                limit: limit_text(),
+            });
+        }
+        if scope == Scope::AtRest {
+            // Pooled: each namespace may hold the whole total; split: the
+            // shares sum to it.
+            let hards = quotas.iter().map(|q| hard(q, r));
+            let held = if pooled {
+                hards.max().unwrap_or(0)
+            } else {
+                hards.sum()
+            };
+            if held > limit_q.nanos() {
                 out.push(Violation::QuotaExceeded {
                     tenant: name.into(),
-                    resource: format!("{r} ({what})"),
-                    sum: Quantity::from_nanos(sum).to_string(),
-                    limit: limit.0.clone(),
+                    resource: r.clone(),
+                    sum: Quantity::from_nanos(held).to_string(),
+                    limit: limit_text(),
                 });
             }
-        };
-        match (pooled, scope) {
-            (true, Scope::Always) => exceeded("used", quotas.iter().map(|q| used(q, r)).sum()),
-            (true, Scope::AtRest) => {
-                exceeded("used", quotas.iter().map(|q| used(q, r)).sum());
-                exceeded("hard", quotas.iter().map(|q| hard(q, r)).max().unwrap_or(0));
-            }
-            (false, Scope::Always) => {}
-            (false, Scope::AtRest) => exceeded("hard", quotas.iter().map(|q| hard(q, r)).sum()),
         }
     }
     out
@@ -494,7 +524,7 @@ fn check_quota_write(observed: &impl Observed, applied: &ResourceQuota) -> Optio
             if after > limit.nanos() {
                 return Some(Violation::QuotaExceeded {
                     tenant: name.clone(),
-                    resource: format!("{r} (hard)"),
+                    resource: r.clone(),
                     sum: Quantity::from_nanos(after).to_string(),
                     limit: limit.to_string(),
                 });

@@ -160,6 +160,31 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
             r.hibernation_transitions, r.supervisor_decisions, r.replica_hours_saved
         )?;
     }
+    if let Some(a) = &r.admission {
+        let denied: Vec<String> = a.denied.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        writeln!(
+            out,
+            "  admission           {} requests: {} allowed, {} refused by no ready webhook{}{}",
+            a.requests,
+            a.allowed,
+            a.unavailable,
+            if denied.is_empty() {
+                ""
+            } else {
+                ", denied by "
+            },
+            denied.join(", ")
+        )?;
+        writeln!(
+            out,
+            "  pods                {} started, {} over their namespace's quota, {} over the tenant's pooled quota ({} ledger and {} quota compare-and-swaps lost and retried)",
+            a.pods_started,
+            a.pods_over_namespace_quota,
+            a.pods_over_tenant_quota,
+            a.ledger_conflicts,
+            a.quota_conflicts
+        )?;
+    }
     writeln!(out, "  trace hash          {}", r.trace_hash)?;
     if !r.convergence.is_empty() {
         writeln!(out)?;

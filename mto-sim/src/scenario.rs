@@ -57,6 +57,29 @@ pub struct Scenario {
     pub actions: Vec<TimedAction>,
     /// Faults to inject.
     pub faults: FaultPlan,
+    /// People acting through the admission webhook.
+    pub admission: Option<AdmissionTraffic>,
+}
+
+/// People acting through mto's admission webhook: owners, editors,
+/// viewers, outsiders and cluster admins of the tenants, creating pods,
+/// namespaces and role bindings (and removing pods), each request decided
+/// by a webhook replica from its own view, as `mto run` decides.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AdmissionTraffic {
+    /// Requests this often.
+    #[serde(with = "duration_text")]
+    pub every: Duration,
+    /// This many requests each time, at once (default 1): a storm.
+    #[serde(default = "one")]
+    pub at_once: u32,
+    /// No request after this point (default: all along).
+    #[serde(default, with = "duration_text::option")]
+    pub until: Option<Duration>,
+    /// The tenants they act in (default: every tenant).
+    #[serde(default)]
+    pub tenants: Vec<String>,
 }
 
 /// A user action at a point in simulated time.
@@ -118,6 +141,10 @@ impl Default for OperatorPlan {
             clock_skew: None,
         }
     }
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn default_replicas() -> usize {
@@ -308,6 +335,8 @@ struct RawScenario {
     faults: FaultPlan,
     #[serde(default)]
     operator: OperatorPlan,
+    #[serde(default)]
+    admission: Option<AdmissionTraffic>,
 }
 
 #[derive(Deserialize, Default)]
@@ -510,6 +539,11 @@ impl Scenario {
                 }
             }
         }
+        if raw.admission.as_ref().is_some_and(|a| a.every.is_zero()) {
+            problems.push(format!(
+                "{file}: admission.every: a request every 0s never ends; give a duration such as 100ms"
+            ));
+        }
         if !problems.is_empty() {
             return Err(ScenarioError::Manifests(problems));
         }
@@ -527,6 +561,7 @@ impl Scenario {
             generate: raw.cluster.generate,
             actions,
             faults: raw.faults,
+            admission: raw.admission,
         })
     }
 }
@@ -583,35 +618,44 @@ pub mod duration_text {
 
     /// Parses `1d12h30m`.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        let mut total = 0u64;
+        let mut total_ms = 0u64;
         let mut number = String::new();
         if text.trim().is_empty() {
-            return Err("empty duration; write e.g. 90s, 15m, 6h or 7d".into());
+            return Err("empty duration; write e.g. 100ms, 90s, 15m, 6h or 7d".into());
         }
-        for c in text.trim().chars() {
+        let mut chars = text.trim().chars().peekable();
+        while let Some(c) = chars.next() {
             if c.is_ascii_digit() {
                 number.push(c);
                 continue;
             }
-            let unit = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                _ => return Err(format!("{text:?}: unknown unit {c:?}; use s, m, h or d")),
+            let unit_ms = match c {
+                'm' if chars.peek() == Some(&'s') => {
+                    chars.next();
+                    1
+                }
+                's' => 1000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                _ => {
+                    return Err(format!(
+                        "{text:?}: unknown unit {c:?}; use ms, s, m, h or d"
+                    ));
+                }
             };
             let n: u64 = number
                 .parse()
                 .map_err(|_| format!("{text:?}: a number must come before {c:?}"))?;
-            total = total.saturating_add(n.saturating_mul(unit));
+            total_ms = total_ms.saturating_add(n.saturating_mul(unit_ms));
             number.clear();
         }
         if !number.is_empty() {
             return Err(format!(
-                "{text:?}: the last number has no unit; use s, m, h or d"
+                "{text:?}: the last number has no unit; use ms, s, m, h or d"
             ));
         }
-        Ok(Duration::from_secs(total))
+        Ok(Duration::from_millis(total_ms))
     }
 
     /// Shows a duration the way it is written.
@@ -665,6 +709,11 @@ mod tests {
         assert_eq!(duration_text::show(Duration::from_secs(129_600)), "1d12h");
         assert!(duration_text::parse("12").is_err());
         assert!(duration_text::parse("3w").is_err());
+        assert_eq!(
+            duration_text::parse("1m20ms"),
+            Ok(Duration::from_millis(60_020))
+        );
+        assert_eq!(duration_text::show(Duration::from_millis(250)), "250ms");
     }
 
     #[test]

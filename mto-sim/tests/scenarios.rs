@@ -439,3 +439,25 @@ fn stale_views_are_counted() {
     assert!(report.stale_decisions > 0, "{report:?}");
     assert!(report.stale_decisions < report.decisions + report.supervisor_decisions);
 }
+
+/// The people of a tenant race for its pooled Quota through two webhook
+/// replicas that crash: every rule refuses somebody, the races are real
+/// (compare-and-swaps lost), and the checks after every step never find
+/// the tenant above its Quota.
+#[test]
+fn an_admission_storm_never_takes_a_tenant_over_its_quota() {
+    let storm = scenario("admission-storm.yaml");
+    let report = Sim::builder(storm)
+        .duration(std::time::Duration::from_secs(4 * 60))
+        .build()
+        .run(|_, _| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    let admission = report.admission.expect("the scenario has people");
+    assert!(admission.pods_started > 30, "{admission:?}");
+    assert!(admission.pods_over_tenant_quota > 0, "{admission:?}");
+    assert!(admission.ledger_conflicts > 0, "{admission:?}");
+    for rule in ["vnamespace", "vrolebinding", "vtenantquota"] {
+        assert!(admission.denied.contains_key(rule), "{rule}: {admission:?}");
+    }
+    assert!(report.invariant_checks > 1000);
+}

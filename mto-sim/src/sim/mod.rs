@@ -22,12 +22,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{Scenario, duration_text};
 
+mod admission;
 mod checks;
 mod faults;
 mod operator;
 mod report;
 mod users;
 
+pub use admission::AdmissionReport;
 pub use faults::{Call, FaultRule, Verdict};
 pub use report::{
     BrokenInvariant, Convergence, Failure, NotConverged, Report, SimError, TimelineEntry,
@@ -91,6 +93,10 @@ enum Event {
         replica: usize,
         life: u64,
     },
+    /// A person makes a request through the admission webhook.
+    Request,
+    /// A pod's quota admission takes its next step.
+    PodStep(u64),
     /// A crashed replica comes back.
     Restart {
         replica: usize,
@@ -168,6 +174,7 @@ pub struct Sim {
     namespace_controller_due: bool,
     garbage_collector_due: bool,
     users: users::Users,
+    admission: admission::Admission,
     /// Changes not yet seen settled, with when they happened.
     pending_changes: Vec<(u64, String)>,
     /// Tenants a change concerned this step, to check now.
@@ -220,6 +227,7 @@ impl Sim {
             namespace_controller_due: false,
             garbage_collector_due: false,
             users: users::Users::default(),
+            admission: admission::Admission::default(),
             pending_changes: Vec::new(),
             touched: BTreeSet::new(),
             unsettled: BTreeSet::new(),
@@ -245,6 +253,7 @@ impl Sim {
             sim.push(millis(every), Event::WatchExpiry);
         }
         sim.schedule_user_edit();
+        sim.schedule_request();
         for replica in 0..sim.replicas.len() {
             sim.boot(replica);
         }
@@ -359,6 +368,8 @@ impl Sim {
             Event::Call { replica, life, key } => self.call(replica, life, key)?,
             Event::Relist { replica, life } => self.relist(replica, life),
             Event::LeaseTick { replica, life } => self.lease_tick(replica, life),
+            Event::Request => self.people_requests()?,
+            Event::PodStep(id) => self.pod_step(id)?,
             Event::Restart { replica } => self.restart(replica),
             Event::PartitionEnd { replica } => self.partition_end(replica),
         }
@@ -442,6 +453,9 @@ impl Sim {
         self.account_sleep(self.until_ms);
         self.report.replica_hours_saved = self.users.replica_ms as f64 / 3_600_000.0;
         self.report.trace_hash = format!("{:016x}", self.trace_hash.finish());
+        if self.scenario.admission.is_some() {
+            self.report.admission = Some(self.admission.report.clone());
+        }
         self.report.clone()
     }
 }

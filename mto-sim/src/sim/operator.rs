@@ -82,7 +82,7 @@ impl Sim {
         self.replicas.len() > 1
     }
 
-    fn partitioned(&self, replica: usize) -> bool {
+    pub(super) fn partitioned(&self, replica: usize) -> bool {
         self.replicas[replica]
             .partitioned_until
             .is_some_and(|until| self.now_ms < until)

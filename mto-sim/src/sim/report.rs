@@ -76,6 +76,9 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     /// Hash of the full trace: equal for equal seeds.
     pub trace_hash: String,
+    /// What people's requests through the admission webhook came to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<super::AdmissionReport>,
 }
 
 /// Why a run stopped early.

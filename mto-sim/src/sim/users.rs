@@ -45,6 +45,15 @@ pub(super) struct Users {
 
 impl Sim {
     pub(super) fn load_initial(&mut self) {
+        // mto is deployed in its namespace, where its replicas elect a
+        // leader on a Lease.
+        let operator_namespace = mto_model::lease::LeaseConfig::new("").namespace;
+        if let Err(e) = self
+            .cluster
+            .put(namespace(&operator_namespace).into(), self.now())
+        {
+            self.note(format!("creating namespace {operator_namespace}: {e}"));
+        }
         let manifests: Vec<Manifest> = self
             .scenario
             .initial
