@@ -274,8 +274,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .map_err(|e| e.to_string())?;
             let text = std::fs::read_to_string(&review)
                 .map_err(|e| format!("{}: {e}", review.display()))?;
-            let read = mto_runtime::cli::admit::read_review(&text)
-                .and_then(|r| mto_runtime::cli::admit::decide(r, cluster.snapshot()));
+            let read = mto_runtime::cli::admit::read(&text)
+                .map(|r| mto_runtime::cli::admit::decide(&r, cluster.snapshot()));
             let (response, verdict) = match read {
                 Ok(decided) => decided,
                 Err(e) => {

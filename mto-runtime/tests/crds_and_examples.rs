@@ -447,9 +447,16 @@ fn mto_admit_decides_the_shipped_reviews_as_the_webhook_would() {
         "deploy/examples/quotas.yaml",
     ]);
     assert!(!ok);
+    assert!(err.contains("not one JSON or YAML document"), "{err}");
+    let (ok, _, err) = mto(&[
+        "admit",
+        "--state",
+        "deploy/examples/",
+        "deploy/examples/integration-config.yaml",
+    ]);
+    assert!(!ok);
     assert!(
-        err.contains("the AdmissionReview has no request")
-            || err.contains("not an AdmissionReview"),
+        err.contains("not an AdmissionReview the apiserver sends: apiVersion/kind"),
         "{err}"
     );
 }

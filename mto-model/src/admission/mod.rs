@@ -22,6 +22,7 @@
 
 mod policies;
 pub mod pooled;
+pub mod review;
 mod scope;
 
 pub use scope::{Askers, Namespaces, Resource, SCOPES, Scope, rule_of};

@@ -116,6 +116,12 @@ pub fn admission(data: &[u8]) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
+    // An AdmissionReview as the apiserver sends it, or the request's
+    // fields at the top level (the older seeds).
+    let review = crate::admission::review::read_review(&value);
+    if let Err(e) = &review {
+        assert!(!e.field.is_empty() && !e.fix.is_empty(), "{e}");
+    }
     let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
     let operation = match value["operation"].as_str() {
         Some("DELETE") => Operation::Delete,
@@ -141,6 +147,7 @@ pub fn admission(data: &[u8]) {
         object: value.get("object").cloned(),
         old_object: value.get("oldObject").cloned(),
     };
+    let request = review.map_or(request, |r| r.request);
     let cluster = admission_cluster();
     let verdict = admit(&request, cluster.snapshot());
     assert_eq!(

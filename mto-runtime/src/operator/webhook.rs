@@ -17,17 +17,16 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
-use kube::core::DynamicObject;
 use kube::core::Status;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
 use mto_model::admission::pooled::{self, Judgement, StatusUpdate, TenantPool};
-use mto_model::admission::{Rule, Verdict};
+use mto_model::admission::review::{answer, read_review, refuse};
+use mto_model::admission::{Rule, Verdict, admit};
 use mto_model::migrate::convert_tenant;
+use serde_json::Value;
 
 use super::Shared;
 use super::ledgers::Ledgers;
-use crate::cli::admit::{request_of, respond};
 
 /// What the webhook decides with.
 pub struct Admission {
@@ -67,47 +66,45 @@ enum Asked {
 /// pooled tenant quota, the apiserver's current state).
 async fn validate(
     State(admission): State<Arc<Admission>>,
-    Json(review): Json<AdmissionReview<DynamicObject>>,
-) -> Json<AdmissionReview<DynamicObject>> {
-    let shared = &admission.shared;
+    Json(review): Json<Value>,
+) -> Json<Value> {
     let started = std::time::Instant::now();
-    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
-        Ok(request) => request,
-        Err(_) => {
-            return Json(
-                AdmissionResponse::invalid("the AdmissionReview has no request").into_review(),
-            );
+    let shared = &admission.shared;
+    let review = match read_review(&review) {
+        Ok(review) => review,
+        Err(e) => {
+            let uid = review["request"]["uid"].as_str().unwrap_or_default();
+            tracing::warn!(error = %e, "unreadable review");
+            shared.metrics.reviewed("", "Unreadable");
+            return Json(refuse(uid, "Unreadable", &e.to_string()));
         }
     };
-    // A request mto cannot read, or a view not listed yet, is refused:
-    // deciding from a partial view could let through what a tenant's
-    // policy refuses. The apiserver reports it; the replica turns ready
-    // (and gets traffic) once its view is listed.
-    let asked = request_of(&request)
-        .map_err(|e| ("Unreadable", e.to_string()))
-        .and_then(|asked| {
-            let view = shared.view();
-            if !view.synced() {
-                return Err((
-                    "NotReady",
-                    "mto's webhook has not listed the cluster yet; try again in a moment".into(),
-                ));
-            }
-            Ok(match pooled::asked(&asked, view.snapshot()) {
+    let request = &review.request;
+    // A view not listed yet refuses: deciding from a partial view could
+    // let through what a tenant's policy refuses. The apiserver reports
+    // it; the replica turns ready (and gets traffic) once listed.
+    let asked = {
+        let view = shared.view();
+        if view.synced() {
+            Some(match pooled::asked(request, view.snapshot()) {
                 pooled::Asked::Judge(pool, update) => Asked::Pooled(pool, update),
                 pooled::Asked::Unknown(why) => Asked::Decided(Verdict::Denied {
                     rule: Rule::TenantQuota,
                     message: why,
                 }),
-                pooled::Asked::Nothing => {
-                    Asked::Decided(mto_model::admission::admit(&asked, view.snapshot()))
-                }
+                pooled::Asked::Nothing => Asked::Decided(admit(request, view.snapshot())),
             })
-        });
+        } else {
+            None
+        }
+    };
     let decided = match asked {
-        Err(undecided) => Err(undecided),
-        Ok(Asked::Decided(verdict)) => Ok(verdict),
-        Ok(Asked::Pooled(pool, update)) => match admission.ledgers.judge(&pool, &update).await {
+        None => Err((
+            "NotReady",
+            "mto's webhook has not listed the cluster yet; try again in a moment".to_owned(),
+        )),
+        Some(Asked::Decided(verdict)) => Ok(verdict),
+        Some(Asked::Pooled(pool, update)) => match admission.ledgers.judge(&pool, &update).await {
             Ok(Judgement::Allow(_)) => Ok(Verdict::Allowed),
             Ok(Judgement::Deny(message)) => Ok(Verdict::Denied {
                 rule: Rule::TenantQuota,
@@ -116,17 +113,15 @@ async fn validate(
             Err(e) => Err(("LedgerUnavailable", e.to_string())),
         },
     };
-    let (answer, label) = match &decided {
-        Ok(verdict @ Verdict::Allowed) => (respond(&request, verdict), "allowed"),
+    let (reply, label) = match &decided {
+        Ok(verdict @ Verdict::Allowed) => (answer(&review.uid, verdict), "allowed"),
         Ok(verdict @ Verdict::Denied { rule, message }) => {
             tracing::debug!(kind = %request.kind.kind, name = %request.name, rule = rule.name(), %message, "denied");
-            (respond(&request, verdict), rule.name())
+            (answer(&review.uid, verdict), rule.name())
         }
         Err((reason, message)) => {
             tracing::warn!(kind = %request.kind.kind, name = %request.name, %message, "refused undecided");
-            let mut denied = AdmissionResponse::from(&request).deny(message);
-            denied.result.reason = (*reason).to_owned();
-            (denied.into_review(), *reason)
+            (refuse(&review.uid, reason, message), *reason)
         }
     };
     shared.metrics.reviewed(&request.kind.kind, label);
@@ -134,7 +129,7 @@ async fn validate(
         .metrics
         .admission_duration
         .observe(started.elapsed().as_secs_f64());
-    Json(answer)
+    Json(reply)
 }
 
 async fn convert(Json(review): Json<ConversionReview>) -> Json<ConversionReview> {
