@@ -244,6 +244,23 @@ impl Integration {
                 .is_some_and(|s| s.is_match(namespace))
     }
 
+    /// The privileged namespaces' patterns (unanchored regular
+    /// expressions), as the IntegrationConfig gives them.
+    #[must_use]
+    pub fn privileged_namespace_patterns(&self) -> &[String] {
+        self.privileged_namespaces
+            .as_ref()
+            .map_or(&[], RegexSet::patterns)
+    }
+
+    /// The privileged users', groups' and service accounts' patterns.
+    #[must_use]
+    pub fn privileged_subject_patterns(&self) -> &[String] {
+        self.privileged_subjects
+            .as_ref()
+            .map_or(&[], RegexSet::patterns)
+    }
+
     /// Whether a user, group or service account is privileged.
     #[must_use]
     pub fn is_privileged_subject(&self, subject: &str) -> bool {

@@ -124,14 +124,38 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "MTO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// Serve the conversion webhook (Tenant v1beta2 ⇄ v1beta3) over HTTPS
-    /// with this PEM certificate chain (the webhook Secret's tls.crt);
-    /// unset, no webhook is served.
-    #[arg(long, env = "MTO_WEBHOOK_CERT", requires = "webhook_key")]
+    /// Serve the webhooks (admission, and Tenant v1beta2 ⇄ v1beta3
+    /// conversion) over HTTPS with this PEM certificate chain (a
+    /// cert-manager Secret's tls.crt, mounted), read again when renewed.
+    #[arg(
+        long,
+        env = "MTO_WEBHOOK_CERT",
+        requires = "webhook_key",
+        conflicts_with = "webhook_secret"
+    )]
     webhook_cert: Option<PathBuf>,
     /// The webhook certificate's PEM private key (tls.key).
     #[arg(long, env = "MTO_WEBHOOK_KEY", requires = "webhook_cert")]
     webhook_key: Option<PathBuf>,
+    /// Serve the webhooks with a CA and certificate mto makes and renews
+    /// itself, kept in this Secret of its namespace (instead of
+    /// --webhook-cert and --webhook-key).
+    #[arg(long, env = "MTO_WEBHOOK_SECRET")]
+    webhook_secret: Option<String>,
+    /// The Service the apiserver calls the webhooks through (the name the
+    /// certificate mto makes is for).
+    #[arg(long, env = "MTO_WEBHOOK_SERVICE", default_value = "mto-webhook")]
+    webhook_service: String,
+    /// While leading, keep the ValidatingWebhookConfiguration: the
+    /// IntegrationConfig's privileged subjects and namespaces left out of
+    /// every rule, and the CA of --webhook-secret as its caBundle (and the
+    /// Tenant CRD's).
+    #[arg(long, env = "MTO_MANAGE_WEBHOOKS", default_value_t = false, action = clap::ArgAction::Set)]
+    manage_webhooks: bool,
+    /// Seconds between looks at the webhook's certificate (renewed a
+    /// month before it expires) and its configuration.
+    #[arg(long, env = "MTO_WEBHOOK_KEEP_SECONDS", default_value_t = 30)]
+    webhook_keep_seconds: u64,
     /// Where the webhook is served.
     #[arg(long, env = "MTO_WEBHOOK_ADDRESS", default_value = "0.0.0.0:9443")]
     webhook_address: SocketAddr,
@@ -468,10 +492,36 @@ async fn operate(args: RunArgs) -> Result<(), String> {
     };
     let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
     let mut view = operator::keep_view(&shared);
-    if let (Some(cert), Some(key)) = (&args.webhook_cert, &args.webhook_key) {
+    let certificates = args.webhook_secret.clone().map(|secret| {
+        Arc::new(operator::certs::Certificates::new(
+            client.clone(),
+            operator::certs::CertSetup {
+                namespace: args.lease_namespace.clone(),
+                secret,
+                service: args.webhook_service.clone(),
+            },
+        ))
+    });
+    let tls = match (&args.webhook_cert, &args.webhook_key, &certificates) {
         // A certificate that does not load stops the operator at start,
         // where it is seen, rather than every review later.
-        let tls = operator::webhook::tls_config(cert, key).map_err(|e| e.to_string())?;
+        (Some(cert), Some(key), _) => {
+            Some(operator::webhook::tls_config(cert, key).map_err(|e| e.to_string())?)
+        }
+        (_, _, Some(certificates)) => {
+            tokio::spawn(keep_certificates(
+                certificates.clone(),
+                Duration::from_secs(args.webhook_keep_seconds.max(1)),
+                shutdown(),
+            ));
+            Some(
+                operator::certs::tls_config(certificates.served.clone())
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        _ => None,
+    };
+    if let Some(tls) = tls {
         let (address, stopped) = (args.webhook_address, shutdown());
         let admission =
             operator::webhook::Admission::new(shared.clone(), args.lease_namespace.clone());
@@ -480,6 +530,21 @@ async fn operate(args: RunArgs) -> Result<(), String> {
                 tracing::error!(%address, error = %e, "the webhook stopped");
             }
         });
+    }
+    if args.manage_webhooks {
+        let keeper = operator::webhooks::WebhookKeeper::new(
+            client.clone(),
+            args.lease_namespace.clone(),
+            args.webhook_service.clone(),
+        );
+        tokio::spawn(keep_webhooks(
+            keeper,
+            shared.clone(),
+            leading.clone(),
+            certificates.as_ref().map(|c| c.served.clone()),
+            Duration::from_secs(args.webhook_keep_seconds.max(1)),
+            shutdown(),
+        ));
     }
 
     let mut elector = args.leader_elect.then(|| {
@@ -529,6 +594,62 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         }
     }
     outcome
+}
+
+/// Makes, renews and serves the webhook's own certificate until shutdown.
+async fn keep_certificates(
+    certificates: Arc<mto_runtime::operator::certs::Certificates>,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let wait = match certificates.keep(mto_model::Timestamp::now()).await {
+            Ok(_) => every,
+            Err(e) => {
+                tracing::warn!(error = %e, "the webhook's certificate");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = &mut shutdown => return,
+        }
+    }
+}
+
+/// While this replica leads, keeps the webhook configuration in line with
+/// the IntegrationConfig and the CA, until shutdown.
+async fn keep_webhooks(
+    keeper: mto_runtime::operator::webhooks::WebhookKeeper,
+    shared: Arc<mto_runtime::operator::Shared>,
+    leading: Arc<AtomicBool>,
+    served: Option<Arc<mto_runtime::operator::certs::Served>>,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    use mto_model::view::Observed as _;
+    tokio::pin!(shutdown);
+    loop {
+        let ca = served.as_ref().map(|s| s.ca_bundle());
+        // Managing its own certificate, mto writes no configuration
+        // before it has a CA to put in it.
+        let ready = ca.as_ref().is_none_or(Option::is_some);
+        let integration = {
+            let view = shared.view();
+            (view.synced() && leading.load(Ordering::Relaxed) && ready)
+                .then(|| view.snapshot().integration().clone())
+        };
+        if let Some(integration) = integration
+            && let Err(e) = keeper.keep(&integration, ca.flatten()).await
+        {
+            tracing::warn!(error = %e, "the webhook configuration");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = &mut shutdown => return,
+        }
+    }
 }
 
 /// SIGTERM (the kubelet) or Ctrl-C.

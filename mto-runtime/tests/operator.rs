@@ -239,6 +239,18 @@ fn setup() {
     install_crds();
     ensure_namespaces(&["mto-system"]);
     remove_supervisors();
+    // What a failed test may have left: a second IntegrationConfig would
+    // stop every operator from deciding.
+    kubectl(&[
+        "delete",
+        "integrationconfig",
+        "-n",
+        "mto-system",
+        "e2e-config",
+        "e2e-second",
+        "e2e-privileged",
+        "--ignore-not-found",
+    ]);
 }
 
 fn can(user: &str, verb: &str, resource: &str, namespace: &str) -> bool {
@@ -779,7 +791,7 @@ fn the_helm_chart_renders_the_plain_manifests() {
         other["ClusterRoleBinding//tenants"]["subjects"][0]["namespace"],
         "platform"
     );
-    let webhooks = &other["ValidatingWebhookConfiguration//tenants"]["webhooks"];
+    let webhooks = &other["ValidatingWebhookConfiguration//mto"]["webhooks"];
     assert_eq!(
         webhooks[0]["clientConfig"]["service"],
         serde_json::json!({"name": "tenants-webhook", "namespace": "platform", "path": "/validate", "port": 443})
@@ -1581,4 +1593,164 @@ fn a_pooled_quota_holds_exactly_under_concurrent_creates_across_replicas() {
     drop(_configured);
     kubectl(&["delete", "tenant", "pool", "--wait=false"]);
     eventually("pool goes", 60, || tenant("pool").is_none());
+}
+
+/// The certificate a webhook at `address` presents, verified against
+/// `ca_pem` for `name`; it answers a review, too.
+fn presented_certificate(address: &str, ca_pem: &str, name: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject as _;
+    use std::io::{Read as _, Write as _};
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(ca.expect("CA PEM")).expect("CA");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let server = rustls::pki_types::ServerName::try_from(name.to_owned()).expect("name");
+    let connection =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), server).expect("client");
+    let socket = std::net::TcpStream::connect(address).expect("connect");
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    let review = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","kind":{"group":"","version":"v1","kind":"ConfigMap"},"name":"x","userInfo":{"username":"someone"}}}"#;
+    write!(
+        tls,
+        "POST /validate HTTP/1.1\r\nHost: {name}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{review}",
+        review.len()
+    )
+    .expect("the handshake verifies and the request goes");
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer);
+    assert!(answer.contains("\"allowed\":true"), "{answer}");
+    tls.conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec())
+        .expect("a certificate")
+}
+
+/// `mto run --webhook-secret` makes its own CA and certificate, serves
+/// them, puts the CA into the webhook configuration and the Tenant CRD,
+/// leaves the IntegrationConfig's privileged users out of every rule, and
+/// renews the certificate when it is due — with the same CA — and then
+/// writes nothing more.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn mto_makes_serves_and_renews_its_webhook_certificate_and_keeps_the_configuration() {
+    setup();
+    kubectl(&[
+        "delete",
+        "secret",
+        "e2e-webhook-tls",
+        "-n",
+        "mto-system",
+        "--ignore-not-found",
+    ]);
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {name: e2e-privileged, namespace: mto-system}\nspec:\n  accessControl:\n    privileged:\n      users: ['^ops-.*@example\\.com$']\n",
+    );
+    let webhook = LocalWebhook::new("self-managed");
+    // Installed as shipped, run as the shipped service account: its RBAC
+    // is enough to keep the configuration, the Secret and the CRD.
+    kubectl_ok(&["apply", "-f", "deploy/operator/webhooks.yaml"]);
+    let _configured = WebhooksConfigured;
+    let kubeconfig = shipped_service_account();
+    let operator = Operator::start_with(
+        "self-managed",
+        Some(&kubeconfig),
+        &[
+            "--webhook-secret",
+            "e2e-webhook-tls",
+            "--manage-webhooks",
+            "true",
+            "--webhook-keep-seconds",
+            "1",
+            "--webhook-address",
+            &webhook.address,
+        ],
+    );
+    let ca = || {
+        get_json(&["secret", "e2e-webhook-tls", "-n", "mto-system"])
+            .and_then(|s| s["data"]["ca.crt"].as_str().map(str::to_owned))
+    };
+    eventually("the CA and certificate are made", 60, || ca().is_some());
+    let ca_b64 = ca().expect("CA");
+    let ca_pem = String::from_utf8(
+        serde_json::from_value::<k8s_openapi::ByteString>(Value::String(ca_b64.clone()))
+            .expect("base64")
+            .0,
+    )
+    .expect("PEM");
+    eventually(
+        "the configuration carries the CA and the privileged users",
+        60,
+        || {
+            get_json(&["validatingwebhookconfiguration", "mto"]).is_some_and(|c| {
+                c["webhooks"].as_array().is_some_and(|w| {
+                    w.iter()
+                        .all(|w| w["clientConfig"]["caBundle"] == ca_b64.as_str())
+                        && w.iter()
+                            .any(|w| w["matchConditions"].to_string().contains("^ops-.*@example"))
+                })
+            })
+        },
+    );
+    eventually("the Tenant CRD's conversion trusts the CA", 30, || {
+        get_json(&["crd", "tenants.tenantoperator.stakater.com"]).is_some_and(|c| {
+            c["spec"]["conversion"]["webhook"]["clientConfig"]["caBundle"] == ca_b64.as_str()
+        })
+    });
+    let service_name = "mto-webhook.mto-system.svc";
+    let first = presented_certificate(&webhook.address, &ca_pem, service_name);
+    // The certificate is due: a month before the date on the Secret.
+    kubectl_ok(&[
+        "annotate",
+        "secret",
+        "e2e-webhook-tls",
+        "-n",
+        "mto-system",
+        "--overwrite",
+        "tenantoperator.stakater.com/not-after=2026-01-01T00:00:00Z",
+    ]);
+    eventually(
+        "a renewed certificate is served, from the same CA",
+        60,
+        || presented_certificate(&webhook.address, &ca_pem, service_name) != first,
+    );
+    assert_eq!(ca().as_deref(), Some(ca_b64.as_str()), "the CA stays");
+    // Steady: nothing more is written.
+    let version = |kind: &str, name: &str, ns: &[&str]| {
+        let mut args = vec![kind, name];
+        args.extend_from_slice(ns);
+        get_json(&args).map(|o| o["metadata"]["resourceVersion"].clone())
+    };
+    let before = (
+        version("validatingwebhookconfiguration", "mto", &[]),
+        version("secret", "e2e-webhook-tls", &["-n", "mto-system"]),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let after = (
+        version("validatingwebhookconfiguration", "mto", &[]),
+        version("secret", "e2e-webhook-tls", &["-n", "mto-system"]),
+    );
+    assert_eq!(before, after, "rounds at steady state write nothing");
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+    drop(operator);
+    kubectl(&[
+        "delete",
+        "integrationconfig",
+        "e2e-privileged",
+        "-n",
+        "mto-system",
+    ]);
+    kubectl(&["delete", "secret", "e2e-webhook-tls", "-n", "mto-system"]);
+    install_crds();
 }

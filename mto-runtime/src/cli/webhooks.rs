@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
 use mto_model::admission::{Askers, Namespaces, Operation, SCOPES};
+use mto_model::integration::Integration;
 use mto_model::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL};
 
 /// Where the apiserver reaches the webhook.
@@ -26,6 +27,12 @@ pub enum Endpoint {
     Service {
         /// mto's namespace.
         namespace: String,
+        /// The Service (`mto-webhook`).
+        service: String,
+        /// The CA that signed the webhook's certificate (PEM), when mto
+        /// manages it; else the caBundle is left to cert-manager's
+        /// injector.
+        ca_bundle: Option<Vec<u8>>,
     },
     /// Anywhere else (a webhook run outside the cluster, as in tests): an
     /// `https://` base URL and the CA that signed its certificate (PEM).
@@ -40,7 +47,7 @@ pub enum Endpoint {
 impl Endpoint {
     fn namespace(&self) -> &str {
         match self {
-            Endpoint::Service { namespace } => namespace,
+            Endpoint::Service { namespace, .. } => namespace,
             Endpoint::Url { .. } => "mto-system",
         }
     }
@@ -97,18 +104,64 @@ fn operation(operation: Operation) -> String {
     .to_owned()
 }
 
-/// The configuration for a webhook reached at `endpoint`.
+/// The IntegrationConfig's privileged users, groups, service accounts and
+/// namespaces as one condition: their requests never wait for mto (they
+/// pass every rule anyway). CEL's `matches` reads the patterns as mto
+/// does, unanchored.
+fn not_privileged(integration: &Integration, namespaces_by_name: bool) -> Option<MatchCondition> {
+    let quoted = |p: &str| format!("'{}'", p.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut terms: Vec<String> = integration
+        .privileged_subject_patterns()
+        .iter()
+        .map(|p| {
+            let p = quoted(p);
+            format!("request.userInfo.username.matches({p}) || request.userInfo.groups.exists(g, g.matches({p}))")
+        })
+        .collect();
+    let namespace = if namespaces_by_name {
+        "request.name"
+    } else {
+        "request.namespace"
+    };
+    terms.extend(
+        integration
+            .privileged_namespace_patterns()
+            .iter()
+            .map(|p| format!("{namespace}.matches({})", quoted(p))),
+    );
+    (!terms.is_empty()).then(|| MatchCondition {
+        name: "not-privileged".into(),
+        expression: format!("!({})", terms.join(" || ")),
+    })
+}
+
+/// The configuration for a webhook reached at `endpoint`, as shipped.
 #[must_use]
 pub fn configuration(endpoint: &Endpoint) -> ValidatingWebhookConfiguration {
+    configuration_for(endpoint, &Integration::default())
+}
+
+/// The configuration for a webhook reached at `endpoint`, with the
+/// privileged subjects and namespaces of `integration` left out of it.
+#[must_use]
+pub fn configuration_for(
+    endpoint: &Endpoint,
+    integration: &Integration,
+) -> ValidatingWebhookConfiguration {
     let namespace = endpoint.namespace();
     let client_config = match endpoint {
-        Endpoint::Service { namespace } => WebhookClientConfig {
+        Endpoint::Service {
+            namespace,
+            service,
+            ca_bundle,
+        } => WebhookClientConfig {
             service: Some(ServiceReference {
                 namespace: namespace.clone(),
-                name: "mto-webhook".into(),
+                name: service.clone(),
                 path: Some("/validate".into()),
                 port: Some(443),
             }),
+            ca_bundle: ca_bundle.clone().map(k8s_openapi::ByteString),
             ..Default::default()
         },
         Endpoint::Url { base, ca_bundle } => WebhookClientConfig {
@@ -163,7 +216,16 @@ pub fn configuration(endpoint: &Endpoint) -> ValidatingWebhookConfiguration {
                 client_config: client_config.clone(),
                 failure_policy: Some("Fail".into()),
                 match_policy: Some("Equivalent".into()),
-                match_conditions: Some(match_conditions(scope.asked_by, namespace)),
+                match_conditions: Some({
+                    let mut conditions = match_conditions(scope.asked_by, namespace);
+                    let by_name = scope.resources.iter().all(|r| r.kind == "Namespace");
+                    if scope.asked_by == Askers::People
+                        && let Some(c) = not_privileged(integration, by_name)
+                    {
+                        conditions.push(c);
+                    }
+                    conditions
+                }),
                 namespace_selector,
                 // Only the quotas mto manages hold a pooled total.
                 object_selector: (scope.asked_by == Askers::QuotaAdmission).then(|| {
@@ -200,10 +262,80 @@ pub fn configuration(endpoint: &Endpoint) -> ValidatingWebhookConfiguration {
 pub fn render(namespace: &str) -> Result<String, serde_norway::Error> {
     let configuration = configuration(&Endpoint::Service {
         namespace: namespace.to_owned(),
+        service: "mto-webhook".into(),
+        ca_bundle: None,
     });
     serde_norway::to_string(&configuration).map(|yaml| {
         format!(
             "# Generated by `mto webhooks`; every rule fails closed, and what\n# never depends on mto is listed in matchConditions and namespaceSelector.\n{yaml}"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privileged_people_and_namespaces_never_wait_for_the_webhook() {
+        let config: mto_model::api::IntegrationConfig = serde_json::from_value(serde_json::json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
+            "metadata": {"name": "config", "namespace": "mto-system"},
+            "spec": {"accessControl": {"privileged": {
+                "users": ["^ops-.*@example\\.com$"], "groups": ["platform's"],
+                "namespaces": ["^openshift-.*"]
+            }}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let integration = Integration::compile(Some(&config)).unwrap_or_else(|e| panic!("{e}"));
+        let rendered = configuration_for(
+            &Endpoint::Service {
+                namespace: "mto-system".into(),
+                service: "mto-webhook".into(),
+                ca_bundle: Some(b"CA".to_vec()),
+            },
+            &integration,
+        );
+        let webhooks = rendered.webhooks.unwrap_or_default();
+        let condition = |name: &str, rule: &str| {
+            webhooks
+                .iter()
+                .find(|w| w.name.starts_with(rule))
+                .and_then(|w| w.match_conditions.as_ref()?.iter().find(|c| c.name == name))
+                .map(|c| c.expression.clone())
+        };
+        let namespaces = condition("not-privileged", "vnamespace").unwrap_or_default();
+        assert!(
+            namespaces.contains(r"request.userInfo.username.matches('^ops-.*@example\\.com$')"),
+            "{namespaces}"
+        );
+        assert!(
+            namespaces.contains(r"g.matches('platform\'s')"),
+            "{namespaces}"
+        );
+        assert!(
+            namespaces.contains("request.name.matches('^openshift-.*')"),
+            "{namespaces}"
+        );
+        let pods = condition("not-privileged", "vtenantpolicy").unwrap_or_default();
+        assert!(
+            pods.contains("request.namespace.matches('^openshift-.*')"),
+            "{pods}"
+        );
+        assert_eq!(
+            condition("not-privileged", "vtenantquota"),
+            None,
+            "the quota holds for everyone"
+        );
+        assert!(webhooks.iter().all(|w| {
+            w.client_config
+                .ca_bundle
+                .as_ref()
+                .is_some_and(|b| b.0 == b"CA")
+        }));
+        assert_eq!(
+            condition("not-privileged", "vtenant."),
+            condition("not-privileged", "vquota")
+        );
+    }
 }

@@ -17,6 +17,7 @@ use mto_model::driver::{Driver, Finished, Skipped, Started};
 use mto_model::view::{Key, View, Woken};
 use rand::RngExt as _;
 
+pub mod certs;
 pub mod clock;
 pub mod journal;
 pub mod lease;
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod serve;
 pub mod watch;
 pub mod webhook;
+pub mod webhooks;
 
 use clock::Clock;
 use journal::{Entry, Journal};

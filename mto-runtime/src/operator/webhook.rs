@@ -270,23 +270,41 @@ fn read_certified_key(
     key: &Path,
     provider: &rustls::crypto::CryptoProvider,
 ) -> Result<rustls::sign::CertifiedKey, WebhookError> {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let pem = |path: &Path, problem: String| WebhookError::Pem {
         path: path.display().to_string(),
         problem,
     };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem(cert, e.to_string()))?
+    let cert_pem = std::fs::read(cert).map_err(|e| pem(cert, e.to_string()))?;
+    let key_pem = std::fs::read(key).map_err(|e| pem(key, e.to_string()))?;
+    certified_key_with(&cert_pem, &key_pem, provider)
+        .map_err(|(is_key, problem)| pem(if is_key { key } else { cert }, problem))
+}
+
+/// A certificate chain and its key, from PEM, as rustls serves them.
+pub fn certified_key(cert: &[u8], key: &[u8]) -> Result<rustls::sign::CertifiedKey, String> {
+    let provider = rustls::crypto::ring::default_provider();
+    certified_key_with(cert, key, &provider).map_err(|(is_key, problem)| {
+        format!("{}: {problem}", if is_key { "tls.key" } else { "tls.crt" })
+    })
+}
+
+/// The pair, or which of the two is at fault (`true`: the key) and why.
+fn certified_key_with(
+    cert: &[u8],
+    key: &[u8],
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<rustls::sign::CertifiedKey, (bool, String)> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
         .collect::<Result<_, _>>()
-        .map_err(|e| pem(cert, e.to_string()))?;
+        .map_err(|e| (false, e.to_string()))?;
     if chain.is_empty() {
-        return Err(pem(cert, "holds no certificate".into()));
+        return Err((false, "holds no certificate".into()));
     }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
-    Ok(rustls::sign::CertifiedKey::from_der(
-        chain, key_der, provider,
-    )?)
+    let key_der = PrivateKeyDer::from_pem_slice(key).map_err(|e| (true, e.to_string()))?;
+    rustls::sign::CertifiedKey::from_der(chain, key_der, provider)
+        .map_err(|e| (true, e.to_string()))
 }
 
 /// Serves the webhook over HTTPS until `shutdown` resolves.
