@@ -81,7 +81,7 @@ fn tenant_crd()
     };
     use kube::CustomResourceExt;
     let mut crd = Tenant::crd();
-    // cert-manager puts the webhook's CA here (deploy/cert-manager/webhook-certificate.yaml).
+    // cert-manager puts the webhook's CA here when it makes the certificate (helm webhook.certManager); else mto writes it.
     let (namespace, name, path) = CONVERSION_SERVICE;
     crd.metadata.annotations = Some(
         [(
