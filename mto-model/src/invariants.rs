@@ -458,6 +458,39 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
     {
         return check_quota_write(observed, rq);
     }
+    if let Action::Apply {
+        object: Object::ClusterRoleBinding(crb),
+        ..
+    } = action
+    {
+        // The grant to ask for namespaces: the tenant's owners only.
+        let tenant = crate::labels::tenant_of(&crb.metadata);
+        let ac = tenant
+            .and_then(|t| observed.tenant(t))
+            .and_then(|t| t.spec.access_control.clone())
+            .unwrap_or_default();
+        let owners: BTreeSet<String> = ac
+            .owners
+            .into_iter()
+            .flat_map(|s| {
+                s.users
+                    .into_iter()
+                    .map(|u| format!("User:{u}"))
+                    .chain(s.groups.into_iter().map(|g| format!("Group:{g}")))
+            })
+            .collect();
+        let stranger = crb
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| format!("{}:{}", s.kind, s.name))
+            .find(|s| !owners.contains(s));
+        return stranger.map(|subject| Violation::CrossTenantAccess {
+            subject,
+            namespace: "(the cluster: namespaces)".into(),
+            tenant: tenant.unwrap_or("<none>").to_owned(),
+        });
+    }
     let Action::Delete { target, .. } = action else {
         return None;
     };

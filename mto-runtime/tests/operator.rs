@@ -1278,6 +1278,12 @@ fn apply_as(user: &str, yaml: &str) -> (bool, String) {
     kubectl_stdin(&["apply", "-f", "-", "--as", user], yaml)
 }
 
+/// `kubectl create` of `yaml` as `user` (no read first: a tenant owner
+/// may create namespaces, not read them).
+fn create_as(user: &str, yaml: &str) -> (bool, String) {
+    kubectl_stdin(&["create", "-f", "-", "--as", user], yaml)
+}
+
 fn refused(result: (bool, String), words: &[&str]) {
     let (ok, out) = result;
     assert!(!ok, "allowed, expected refused with {words:?}: {out}");
@@ -1310,10 +1316,19 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
         "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {name: adm}\nspec:\n  quota: e2e-adm\n  accessControl:\n    owners: {users: [anna@adm]}\n    editors: {users: [ed@adm]}\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n  imageRegistries:\n    allowed: [registry.example.com]\n",
     );
     eventually("adm settles", 60, || settled("adm"));
-    // What a platform team grants: tenant admins manage tenants, and
-    // people may ask for namespaces (the webhook decides which).
+    // What a platform team grants: tenant admins manage tenants, and an
+    // outsider may ask for namespaces (the webhook decides which). The
+    // tenant's owner may by mto's own grant.
     apply(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-tenant-admin}\nrules:\n- apiGroups: [tenantoperator.stakater.com]\n  resources: [tenants, quotas, integrationconfigs]\n  verbs: ['*']\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, list, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-tenant-admin}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-tenant-admin}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tina@adm}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-namespace-creator}\nrules:\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-namespace-creator}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-namespace-creator}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: anna@adm}\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@else}\n",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-tenant-admin}\nrules:\n- apiGroups: [tenantoperator.stakater.com]\n  resources: [tenants, quotas, integrationconfigs]\n  verbs: ['*']\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, list, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-tenant-admin}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-tenant-admin}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tina@adm}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-namespace-creator}\nrules:\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-namespace-creator}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-namespace-creator}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@else}\n",
+    );
+    assert!(
+        can("anna@adm", "create", "namespaces", "default"),
+        "mto lets the owner ask for namespaces"
+    );
+    assert!(
+        !can("ed@adm", "create", "namespaces", "default"),
+        "and only owners"
     );
     ensure_namespaces(&["adm-plain"]);
     // The IntegrationConfigs earlier tests left, set aside: this test
@@ -1341,12 +1356,12 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
     // The configuration takes a moment to reach the apiserver's webhook
     // manager: wait until a refusal shows it is in force.
     eventually("the webhooks are in force", 30, || {
-        !apply_as("olga@else", &namespace("adm-stolen", Some("adm"))).0
+        !create_as("olga@else", &namespace("adm-stolen", Some("adm"))).0
     });
 
     // vnamespace
     refused(
-        apply_as("olga@else", &namespace("adm-stolen", Some("adm"))),
+        create_as("olga@else", &namespace("adm-stolen", Some("adm"))),
         &[
             "vnamespace",
             "adm-stolen",
@@ -1355,12 +1370,12 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
         ],
     );
     refused(
-        apply_as("anna@adm", &namespace("adm-unlabelled", None)),
+        create_as("anna@adm", &namespace("adm-unlabelled", None)),
         &[
             "Cannot CREATE namespace adm-unlabelled without label stakater.com/tenant. User: anna@adm",
         ],
     );
-    allowed(apply_as("anna@adm", &namespace("adm-extra", Some("adm"))));
+    allowed(create_as("anna@adm", &namespace("adm-extra", Some("adm"))));
     // vrolebinding
     let binding = |name: &str, user: &str| {
         format!(
@@ -1443,7 +1458,7 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
     operator.kill();
     let unreachable = ["failed calling webhook"];
     refused(
-        apply_as("anna@adm", &namespace("adm-later", Some("adm"))),
+        create_as("anna@adm", &namespace("adm-later", Some("adm"))),
         &unreachable,
     );
     refused(

@@ -275,6 +275,39 @@ pub(crate) fn tenant_supervisor(tenant: &Tenant) -> Option<crate::api::ClusterRe
     Some(supervisor)
 }
 
+/// The ClusterRole that lets a tenant's owners ask for namespaces (shipped
+/// with mto: `create` on namespaces).
+pub(crate) const NAMESPACE_CREATOR_ROLE: &str = "mto-namespace-creator";
+
+/// The name of the binding of a tenant's owners to
+/// [`NAMESPACE_CREATOR_ROLE`].
+#[must_use]
+pub(crate) fn namespace_creator_binding_name(tenant: &str) -> String {
+    format!("mto-namespace-creator-{tenant}")
+}
+
+/// The binding that lets the tenant's owners ask for namespaces; the
+/// admission webhook lets them have only namespaces of tenants they own.
+/// `None` when the tenant has no owners.
+pub(crate) fn namespace_creator_binding(
+    tenant: &str,
+    subjects: &RoleSubjects,
+) -> Option<k8s_openapi::api::rbac::v1::ClusterRoleBinding> {
+    (!subjects.owner.is_empty()).then(|| k8s_openapi::api::rbac::v1::ClusterRoleBinding {
+        metadata: ObjectMeta {
+            name: Some(namespace_creator_binding_name(tenant)),
+            labels: Some(managed_labels(tenant)),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: NAMESPACE_CREATOR_ROLE.into(),
+        },
+        subjects: Some(subjects.owner.clone()),
+    })
+}
+
 /// Each namespace's ResourceQuota spec. Pooled: the tenant's whole total
 /// in every namespace (the apiserver holds each namespace to it, mto's
 /// webhook holds their sum). Split evenly: every resource split over the

@@ -59,6 +59,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         Ok(()) => {
             namespaces = planner.plan();
             planner.plan_hibernation();
+            planner.plan_namespace_creators();
         }
     }
     let Planner {
@@ -447,6 +448,41 @@ impl<'a, O: Observed> Planner<'a, O> {
                 });
             }
             (None, _) => {}
+        }
+    }
+
+    /// The tenant's owners may ask for namespaces: mto's binding of them
+    /// to the namespace creator role, as the owners are.
+    fn plan_namespace_creators(&mut self) {
+        let subjects = RoleSubjects::of(&self.tenant.spec);
+        let desired = desired::namespace_creator_binding(self.name, &subjects);
+        let name = desired::namespace_creator_binding_name(self.name);
+        let observed = self
+            .observed
+            .cluster_role_binding(&name)
+            .filter(|o| is_managed_for(&o.metadata, self.name));
+        match (desired, observed) {
+            (Some(want), None) => self.actions.push(Action::Apply {
+                object: Object::from(want),
+                reason: Reason::Create,
+            }),
+            (Some(want), Some(have)) => {
+                if have.subjects != want.subjects
+                    || have.role_ref != want.role_ref
+                    || !metadata_in_sync(&want.metadata, &have.metadata)
+                {
+                    self.actions.push(Action::Apply {
+                        object: Object::from(want),
+                        reason: Reason::Drift,
+                    });
+                }
+            }
+            (None, Some(have)) => self.actions.push(Action::Delete {
+                target: ObjectRef::cluster(Kind::ClusterRoleBinding, &name),
+                uid: have.metadata.uid.clone(),
+                reason: Reason::Remove,
+            }),
+            (None, None) => {}
         }
     }
 

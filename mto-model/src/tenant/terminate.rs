@@ -93,6 +93,18 @@ pub(super) fn terminate(
             reason: Reason::Remove,
         });
     }
+    // So does its owners' grant to ask for namespaces.
+    let binding = super::desired::namespace_creator_binding_name(name);
+    if let Some(grant) = observed
+        .cluster_role_binding(&binding)
+        .filter(|b| is_managed_for(&b.metadata, name))
+    {
+        planner.actions.push(Action::Delete {
+            target: ObjectRef::cluster(Kind::ClusterRoleBinding, &binding),
+            uid: grant.metadata.uid.clone(),
+            reason: Reason::Remove,
+        });
+    }
     let mut actions = planner.actions;
     if actions.len() == status_writes {
         // Everything is released or purging: let the tenant go.

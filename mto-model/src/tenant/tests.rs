@@ -1024,3 +1024,53 @@ fn a_stripped_and_raised_quota_is_mended_within_the_tenants_quota() {
     assert_eq!(hard.get("pods").map(|q| q.0.as_str()), Some("4"), "mended");
     assert!(hard.contains_key("requests.cpu"), "and whole again");
 }
+
+/// A tenant's owners may ask for namespaces: mto binds them, and only
+/// them, to the namespace creator role, follows the owners as they change,
+/// and takes the binding away with the tenant.
+#[test]
+fn owners_are_granted_to_ask_for_namespaces_while_the_tenant_lasts() {
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let binding = |s: &ApiServer| {
+        s.snapshot()
+            .get::<ClusterRoleBinding>("", "mto-namespace-creator-alpha")
+            .cloned()
+    };
+    let granted = binding(&s).expect("granted");
+    assert_eq!(granted.role_ref.name, "mto-namespace-creator");
+    let subjects: Vec<String> = granted
+        .subjects
+        .iter()
+        .flatten()
+        .map(|s| format!("{}:{}", s.kind, s.name))
+        .collect();
+    assert_eq!(subjects, ["Group:alpha-admins", "User:anna@example.com"]);
+    // Owners change: the grant follows.
+    let mut t = tenant_of(&s, "alpha");
+    if let Some(owners) = t
+        .spec
+        .access_control
+        .as_mut()
+        .and_then(|a| a.owners.as_mut())
+    {
+        owners.groups.clear();
+    }
+    put(&mut s, t);
+    converge(&mut s, "alpha");
+    assert_eq!(
+        binding(&s).and_then(|b| b.subjects).map(|s| s.len()),
+        Some(1)
+    );
+    // The tenant goes: so does the grant.
+    let uid = tenant_of(&s, "alpha").metadata.uid.clone();
+    s.delete(
+        &ObjectRef::cluster(crate::action::Kind::Tenant, "alpha"),
+        uid.as_deref(),
+        now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    converge(&mut s, "alpha");
+    assert!(binding(&s).is_none(), "taken away with the tenant");
+}

@@ -117,6 +117,11 @@ pub trait Observed {
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
     /// A ClusterResourceSupervisor by name.
     fn cluster_resource_supervisor(&self, name: &str) -> Option<&ClusterResourceSupervisor>;
+    /// A ClusterRoleBinding by name.
+    fn cluster_role_binding(
+        &self,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::rbac::v1::ClusterRoleBinding>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -666,6 +671,12 @@ impl Observed for Snapshot {
         self.indexes.claims.claimants(namespace)
     }
     fn cluster_resource_supervisor(&self, name: &str) -> Option<&ClusterResourceSupervisor> {
+        self.get("", name)
+    }
+    fn cluster_role_binding(
+        &self,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::rbac::v1::ClusterRoleBinding> {
         self.get("", name)
     }
     fn revision(&self, tenant: &str) -> Option<u64> {

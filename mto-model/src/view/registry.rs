@@ -286,6 +286,8 @@ registry! {
     Namespace(k8s_openapi::api::core::v1::Namespace) in namespaces, cluster, watched;
     /// `rbac.authorization.k8s.io/v1` RoleBinding.
     RoleBinding(k8s_openapi::api::rbac::v1::RoleBinding) in role_bindings, namespaced, watched;
+    /// `rbac.authorization.k8s.io/v1` ClusterRoleBinding, cluster-scoped.
+    ClusterRoleBinding(k8s_openapi::api::rbac::v1::ClusterRoleBinding) in cluster_role_bindings, cluster, watched;
     /// `v1` ResourceQuota.
     ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched;
     /// `v1` LimitRange.

@@ -7,6 +7,7 @@ use super::{Indexes, Key, Objects, Snapshot, Stored, Woken};
 use crate::labels::FIELD_MANAGER;
 
 mod cluster_resource_supervisor;
+mod cluster_role_binding;
 mod deployment;
 mod integration_config;
 mod lease;

@@ -1,0 +1,41 @@
+//! ClusterRoleBindings: the one mto makes per tenant lets its owners ask
+//! for namespaces (the admission webhook decides which).
+
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+
+use crate::labels::{is_managed, tenant_of};
+use crate::view::{Snapshot, Typed, Woken};
+
+impl Typed for ClusterRoleBinding {
+    /// Its reader follows from its labels.
+    fn same_readers(before: &Self, after: &Self) -> bool {
+        before.metadata.labels == after.metadata.labels
+    }
+
+    /// The tenant it grants for, when mto made it.
+    fn readers(&self, _: &Snapshot, woken: &mut Woken) {
+        if is_managed(&self.metadata)
+            && let Some(tenant) = tenant_of(&self.metadata)
+        {
+            woken.tenant(tenant);
+        }
+    }
+
+    /// `roleRef` cannot change; the subjects are mto's.
+    fn apply_fields(
+        current: &mut ClusterRoleBinding,
+        applied: &ClusterRoleBinding,
+    ) -> Result<bool, super::FieldRefused> {
+        if current.role_ref != applied.role_ref {
+            if current.role_ref == Default::default() {
+                current.role_ref.clone_from(&applied.role_ref);
+            } else {
+                return Err(super::FieldRefused(format!(
+                    "roleRef of ClusterRoleBinding {} is immutable",
+                    current.metadata.name.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(super::replace(&mut current.subjects, &applied.subjects))
+    }
+}
