@@ -95,6 +95,10 @@ pub enum Rule {
     TenantPolicy,
     /// A tenant's pooled quota, on its namespaces' quota status updates.
     TenantQuota,
+    /// Templates and their instances.
+    Template,
+    /// Hibernation supervisors.
+    Supervisor,
 }
 
 impl Rule {
@@ -109,6 +113,8 @@ impl Rule {
             Rule::RoleBinding => "vrolebinding",
             Rule::TenantPolicy => "vtenantpolicy",
             Rule::TenantQuota => "vtenantquota",
+            Rule::Template => "vtemplate",
+            Rule::Supervisor => "vresourcesupervisor",
         }
     }
 }
@@ -151,6 +157,7 @@ pub fn admit(request: &AdmissionRequest, observed: &impl Observed) -> Verdict {
         Some(Rule::RoleBinding) => role_binding(request, observed),
         Some(Rule::TenantPolicy) => tenant_policy(request, observed),
         Some(Rule::TenantQuota) => tenant_quota(request, observed),
+        Some(rule @ (Rule::Template | Rule::Supervisor)) => validated(request, rule),
         // Nothing mto judges: the apiserver sends it only if configured to.
         None => Ok(()),
     };
@@ -262,6 +269,37 @@ fn tenant_quota(request: &AdmissionRequest, observed: &impl Observed) -> Result<
         pooled::Judgement::Allow(_) => Ok(()),
         pooled::Judgement::Deny(message) => Err((Rule::TenantQuota, message)),
     }
+}
+
+/// What `mto validate` refuses in the request's object, in its words:
+/// the object read as a manifest, every problem named.
+fn validated(request: &AdmissionRequest, rule: Rule) -> Result<(), Refusal> {
+    let Some(object) = request.object.as_ref() else {
+        return Ok(());
+    };
+    let what = format!("{}/{}", request.kind.kind, request.name);
+    // JSON is YAML: the manifest reader takes the object as written.
+    let read = crate::manifest::parse(std::path::Path::new(&what), &object.to_string());
+    let mut problems: Vec<String> = Vec::new();
+    for document in read {
+        match document {
+            Ok(located) => {
+                problems.extend(located.manifest.problems().iter().map(ToString::to_string))
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err((
+        rule,
+        format!(
+            "{what}: {} (user {}; fix: correct the manifest; `mto validate` shows every problem)",
+            problems.join("; "),
+            who(request)
+        ),
+    ))
 }
 
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {

@@ -88,6 +88,8 @@ const fn cluster_resource(
 const WRITES: &[Operation] = &[Operation::Create, Operation::Update];
 const ALL: &[Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
 const MTO: &str = "tenantoperator.stakater.com";
+const TEMPLATES: &str = "templates.stakater.com";
+const HIBERNATION: &str = "hibernation.stakater.com";
 
 /// Every validating webhook mto serves, in the order they are configured.
 pub const SCOPES: &[Scope] = &[
@@ -100,7 +102,7 @@ pub const SCOPES: &[Scope] = &[
     },
     Scope {
         rule: Rule::Quota,
-        operations: &[Operation::Delete],
+        operations: ALL,
         resources: &[cluster_resource(MTO, "v1beta1", "Quota", "quotas")],
         namespaces: Namespaces::Any,
         asked_by: Askers::People,
@@ -151,6 +153,53 @@ pub const SCOPES: &[Scope] = &[
             resource("networking.k8s.io", "v1", "Ingress", "ingresses"),
         ],
         namespaces: Namespaces::Tenant,
+        asked_by: Askers::People,
+    },
+    Scope {
+        rule: Rule::Template,
+        operations: WRITES,
+        resources: &[
+            cluster_resource(TEMPLATES, "v1alpha1", "Template", "templates"),
+            resource(
+                TEMPLATES,
+                "v1alpha1",
+                "TemplateInstance",
+                "templateinstances",
+            ),
+            cluster_resource(
+                TEMPLATES,
+                "v1alpha1",
+                "ClusterTemplateInstance",
+                "clustertemplateinstances",
+            ),
+            cluster_resource(
+                TEMPLATES,
+                "v1alpha1",
+                "TemplateGroupInstance",
+                "templategroupinstances",
+            ),
+        ],
+        namespaces: Namespaces::Any,
+        asked_by: Askers::People,
+    },
+    Scope {
+        rule: Rule::Supervisor,
+        operations: WRITES,
+        resources: &[
+            resource(
+                HIBERNATION,
+                "v1beta1",
+                "ResourceSupervisor",
+                "resourcesupervisors",
+            ),
+            cluster_resource(
+                HIBERNATION,
+                "v1beta1",
+                "ClusterResourceSupervisor",
+                "clusterresourcesupervisors",
+            ),
+        ],
+        namespaces: Namespaces::Any,
         asked_by: Askers::People,
     },
     Scope {

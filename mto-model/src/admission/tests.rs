@@ -681,3 +681,70 @@ fn nothing_runs_in_a_tenant_namespace_before_its_quota_is_in_place() {
     );
     assert_eq!(admit(&create, c.snapshot()), Verdict::Allowed);
 }
+
+proptest! {
+    /// A supervisor, a Quota or a template instance is refused by the
+    /// webhook exactly when `mto validate` refuses its manifest, with
+    /// every problem `mto validate` names.
+    #[test]
+    fn the_webhook_refuses_what_validate_refuses_of_every_kind(
+        sleep in prop_oneof![Just("0 20 * * *"), Just("61 20 * * *"), Just("@nightly"), Just("")],
+        zone in prop_oneof![Just("Europe/Berlin"), Just("Mars/Olympus"), Just("")],
+        pods in prop_oneof![Just("10"), Just("-1"), Just("ten")],
+        which in 0..4usize,
+    ) {
+        let c = cluster();
+        let object = match which {
+            0 => json!({"apiVersion": "hibernation.stakater.com/v1beta1", "kind": "ResourceSupervisor",
+                        "metadata": {"name": "nightly", "namespace": "alpha-dev"},
+                        "spec": {"schedule": {"sleepSchedule": sleep, "timeZone": zone}}}),
+            1 => json!({"apiVersion": "hibernation.stakater.com/v1beta1", "kind": "ClusterResourceSupervisor",
+                        "metadata": {"name": "nightly"},
+                        "spec": {"namespaces": {"names": ["alpha-dev"]}, "schedule": {"sleepSchedule": sleep, "timeZone": zone}}}),
+            2 => json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "Quota",
+                        "metadata": {"name": "medium"}, "spec": {"resourcequota": {"hard": {"pods": pods}}}}),
+            _ => json!({"apiVersion": "templates.stakater.com/v1alpha1", "kind": "TemplateGroupInstance",
+                        "metadata": {"name": "shared"},
+                        "spec": {"template": if sleep.is_empty() { "" } else { "networkpolicy" }, "selector": {"matchLabels": {"team": "alpha"}}}}),
+        };
+        let located = crate::manifest::parse(std::path::Path::new("x"), &object.to_string());
+        let problems: Vec<String> = located
+            .into_iter()
+            .flat_map(|d| match d {
+                Ok(l) => l.manifest.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                Err(e) => vec![e.to_string()],
+            })
+            .collect();
+        let verdict = admit(&request(Operation::Create, user("bo", &[]), Some(object), None), c.snapshot());
+        if problems.is_empty() {
+            prop_assert!(verdict.allowed(), "{:?}", verdict);
+        } else {
+            let (_, message) = denied(&verdict);
+            for problem in &problems {
+                prop_assert!(message.contains(problem.as_str()), "{} lacks {}", message, problem);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_supervisor_with_a_schedule_that_never_fires_is_refused_as_validate_refuses_it() {
+    let c = cluster();
+    let supervisor = json!({"apiVersion": "hibernation.stakater.com/v1beta1", "kind": "ResourceSupervisor",
+        "metadata": {"name": "nightly", "namespace": "alpha-dev"},
+        "spec": {"schedule": {"sleepSchedule": "61 20 * * *", "timeZone": "Mars/Olympus"}}});
+    let verdict = admit(
+        &request(Operation::Create, user("bo", &[]), Some(supervisor), None),
+        c.snapshot(),
+    );
+    let (rule, message) = denied(&verdict);
+    assert_eq!(rule, Rule::Supervisor);
+    assert!(
+        message.starts_with("ResourceSupervisor/nightly: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("Mars/Olympus") && message.contains("user bo"),
+        "{message}"
+    );
+}
