@@ -218,7 +218,14 @@ impl fmt::Display for Violation {
 /// Members of a tenant as `Kind:name`, by role-binding purpose.
 fn members(tenant: &Tenant) -> BTreeSet<String> {
     let ac = tenant.spec.access_control.clone().unwrap_or_default();
-    [ac.owners, ac.editors, ac.viewers]
+    subject_names([ac.owners, ac.editors, ac.viewers])
+}
+
+/// `User:name` and `Group:name` of every subject listed.
+fn subject_names(
+    lists: impl IntoIterator<Item = Option<crate::api::Subjects>>,
+) -> BTreeSet<String> {
+    lists
         .into_iter()
         .flatten()
         .flat_map(|s| {
@@ -228,6 +235,18 @@ fn members(tenant: &Tenant) -> BTreeSet<String> {
                 .chain(s.groups.into_iter().map(|g| format!("Group:{g}")))
         })
         .collect()
+}
+
+/// The first subject of a binding not in `allowed`, as `Kind:name`.
+fn stranger(
+    subjects: Option<&Vec<k8s_openapi::api::rbac::v1::Subject>>,
+    allowed: &BTreeSet<String>,
+) -> Option<String> {
+    subjects
+        .into_iter()
+        .flatten()
+        .map(|s| format!("{}:{}", s.kind, s.name))
+        .find(|s| !allowed.contains(s))
 }
 
 fn is_private_sandbox_of(tenant: &Tenant, namespace: &str) -> Option<String> {
@@ -439,13 +458,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
             .and_then(|o| observed.tenant(o))
             .map(members)
             .unwrap_or_default();
-        let stranger = rb
-            .subjects
-            .iter()
-            .flatten()
-            .map(|s| format!("{}:{}", s.kind, s.name))
-            .find(|s| !own.contains(s));
-        return stranger.map(|subject| Violation::CrossTenantAccess {
+        return stranger(rb.subjects.as_ref(), &own).map(|subject| Violation::CrossTenantAccess {
             subject,
             namespace: ns.into(),
             tenant: owner.cloned().unwrap_or_else(|| "<none>".into()),
@@ -469,26 +482,13 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
             .and_then(|t| observed.tenant(t))
             .and_then(|t| t.spec.access_control.clone())
             .unwrap_or_default();
-        let owners: BTreeSet<String> = ac
-            .owners
-            .into_iter()
-            .flat_map(|s| {
-                s.users
-                    .into_iter()
-                    .map(|u| format!("User:{u}"))
-                    .chain(s.groups.into_iter().map(|g| format!("Group:{g}")))
-            })
-            .collect();
-        let stranger = crb
-            .subjects
-            .iter()
-            .flatten()
-            .map(|s| format!("{}:{}", s.kind, s.name))
-            .find(|s| !owners.contains(s));
-        return stranger.map(|subject| Violation::CrossTenantAccess {
-            subject,
-            namespace: "(the cluster: namespaces)".into(),
-            tenant: tenant.unwrap_or("<none>").to_owned(),
+        let owners = subject_names([ac.owners]);
+        return stranger(crb.subjects.as_ref(), &owners).map(|subject| {
+            Violation::CrossTenantAccess {
+                subject,
+                namespace: "(the cluster: namespaces)".into(),
+                tenant: tenant.unwrap_or("<none>").to_owned(),
+            }
         });
     }
     let Action::Delete { target, .. } = action else {

@@ -224,28 +224,34 @@ pub fn asked(request: &AdmissionRequest, observed: &impl Observed) -> Asked {
     )
 }
 
+/// A namespace quota as the judgement reads it.
+#[must_use]
+pub fn held_of(rq: &k8s_openapi::api::core::v1::ResourceQuota) -> Held {
+    Held {
+        namespace: rq.metadata.namespace.clone().unwrap_or_default(),
+        resource_version: rq.metadata.resource_version.clone().unwrap_or_default(),
+        used: usage(
+            rq.status
+                .as_ref()
+                .and_then(|s| s.used.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(r, q)| (r, &q.0)),
+        ),
+    }
+}
+
 /// Every quota of `tenant`'s namespaces as `observed` holds them (fresh
 /// when `observed` was just read).
 pub fn held(observed: &impl Observed, tenant: &str) -> Vec<Held> {
     observed
         .tenant_namespaces(tenant)
         .filter_map(|ns| {
-            let rq = observed
+            observed
                 .resource_quota(ns, RESOURCE_QUOTA_NAME)
-                .filter(|rq| is_managed(&rq.metadata))?;
-            Some(Held {
-                namespace: ns.to_owned(),
-                resource_version: rq.metadata.resource_version.clone().unwrap_or_default(),
-                used: usage(
-                    rq.status
-                        .as_ref()
-                        .and_then(|s| s.used.as_ref())
-                        .into_iter()
-                        .flatten()
-                        .map(|(r, q)| (r, &q.0)),
-                ),
-            })
+                .filter(|rq| is_managed(&rq.metadata))
         })
+        .map(held_of)
         .collect()
 }
 

@@ -155,18 +155,7 @@ impl Ledgers {
             .items
             .into_iter()
             .filter(|rq| rq.metadata.name.as_deref() == Some(RESOURCE_QUOTA_NAME))
-            .map(|rq| Held {
-                namespace: rq.metadata.namespace.clone().unwrap_or_default(),
-                resource_version: rq.metadata.resource_version.clone().unwrap_or_default(),
-                used: pooled::usage(
-                    rq.status
-                        .as_ref()
-                        .and_then(|s| s.used.as_ref())
-                        .into_iter()
-                        .flatten()
-                        .map(|(r, q)| (r, &q.0)),
-                ),
-            })
+            .map(|rq| pooled::held_of(&rq))
             .collect())
     }
 }

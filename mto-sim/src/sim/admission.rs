@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaStatus};
+use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use mto_model::action::{Action, Object};
 use mto_model::admission::pooled::{self, Asked, Judgement, Ledger, StatusUpdate, TenantPool};
@@ -347,28 +347,30 @@ impl Sim {
         let name = format!("{tenant}-u{}", self.admission.next_id);
         let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "labels": {TENANT_LABEL: tenant}}});
-        let asked = request(
-            Operation::Create,
-            person(&who),
-            namespace.clone(),
-            None,
-            None,
-        );
+        if self.create_admitted(&who, namespace)? {
+            self.admission.namespaces_made += 1;
+            self.trace(format!("{who} created namespace {name} in tenant {tenant}"));
+        }
+        Ok(())
+    }
+
+    /// `who` creates `object` through the webhook: asked, counted, checked
+    /// against the cluster as it is, and created when admitted. Whether it
+    /// was created.
+    fn create_admitted(&mut self, who: &str, object: Value) -> Result<bool, SimError> {
+        let asked = request(Operation::Create, person(who), object.clone(), None, None);
         let verdict = self.ask_webhook(&asked);
         self.count_verdict(verdict.as_ref());
         if verdict != Some(Verdict::Allowed) {
-            return Ok(());
+            return Ok(false);
         }
         self.check_admitted(&asked)?;
-        let Ok(object) = serde_json::from_value::<Namespace>(namespace) else {
-            return Ok(());
-        };
-        if self.cluster.create(object.into(), self.now()).is_ok() {
-            self.admission.namespaces_made += 1;
-            self.trace(format!("{who} created namespace {name} in tenant {tenant}"));
+        let created = Object::from_json(object)
+            .is_ok_and(|object| self.cluster.create(object, self.now()).is_ok());
+        if created {
             self.broadcast();
         }
-        Ok(())
+        Ok(created)
     }
 
     fn create_binding(&mut self, tenant: &str, namespaces: &[String]) -> Result<(), SimError> {
@@ -396,24 +398,8 @@ impl Sim {
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": subject}]
         });
-        let asked = request(
-            Operation::Create,
-            person(&owner),
-            binding.clone(),
-            None,
-            None,
-        );
-        let verdict = self.ask_webhook(&asked);
-        self.count_verdict(verdict.as_ref());
-        if verdict != Some(Verdict::Allowed) {
-            return Ok(());
-        }
-        self.check_admitted(&asked)?;
-        if let Ok(object) = Object::from_json(binding)
-            && self.cluster.create(object, self.now()).is_ok()
-        {
+        if self.create_admitted(&owner, binding)? {
             self.trace(format!("{owner} bound {subject} in {namespace}"));
-            self.broadcast();
         }
         Ok(())
     }

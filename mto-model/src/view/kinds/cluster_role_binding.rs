@@ -26,16 +26,11 @@ impl Typed for ClusterRoleBinding {
         current: &mut ClusterRoleBinding,
         applied: &ClusterRoleBinding,
     ) -> Result<bool, super::FieldRefused> {
-        if current.role_ref != applied.role_ref {
-            if current.role_ref == Default::default() {
-                current.role_ref.clone_from(&applied.role_ref);
-            } else {
-                return Err(super::FieldRefused(format!(
-                    "roleRef of ClusterRoleBinding {} is immutable",
-                    current.metadata.name.as_deref().unwrap_or_default()
-                )));
-            }
-        }
-        Ok(super::replace(&mut current.subjects, &applied.subjects))
+        super::bind_fields(
+            "ClusterRoleBinding",
+            current.metadata.name.as_deref(),
+            (&mut current.role_ref, &mut current.subjects),
+            (&applied.role_ref, &applied.subjects),
+        )
     }
 }

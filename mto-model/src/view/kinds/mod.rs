@@ -181,6 +181,34 @@ fn slept_by(meta: &ObjectMeta) -> Option<&str> {
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// A binding's fields as mto writes them: `roleRef` set once and never
+/// changed (the apiserver refuses that too), the subjects replaced.
+fn bind_fields(
+    kind: &str,
+    name: Option<&str>,
+    current: (
+        &mut k8s_openapi::api::rbac::v1::RoleRef,
+        &mut Option<Vec<k8s_openapi::api::rbac::v1::Subject>>,
+    ),
+    applied: (
+        &k8s_openapi::api::rbac::v1::RoleRef,
+        &Option<Vec<k8s_openapi::api::rbac::v1::Subject>>,
+    ),
+) -> Result<bool, FieldRefused> {
+    let (role_ref, subjects) = current;
+    if role_ref != applied.0 {
+        if *role_ref == Default::default() {
+            role_ref.clone_from(applied.0);
+        } else {
+            return Err(FieldRefused(format!(
+                "roleRef of {kind} {} is immutable",
+                name.unwrap_or_default()
+            )));
+        }
+    }
+    Ok(replace(subjects, applied.1))
+}
+
 /// Drops what the model never reads and costs the most memory: other
 /// managers' managedFields entries, all of mto's own entry but the labels
 /// and annotations it owns, and kubectl's copy of the last applied manifest.

@@ -23,16 +23,11 @@ impl Typed for RoleBinding {
         current: &mut RoleBinding,
         applied: &RoleBinding,
     ) -> Result<bool, super::FieldRefused> {
-        if current.role_ref != applied.role_ref {
-            if current.role_ref == Default::default() {
-                current.role_ref.clone_from(&applied.role_ref);
-            } else {
-                return Err(super::FieldRefused(format!(
-                    "roleRef of RoleBinding {} is immutable",
-                    current.metadata.name.as_deref().unwrap_or_default()
-                )));
-            }
-        }
-        Ok(super::replace(&mut current.subjects, &applied.subjects))
+        super::bind_fields(
+            "RoleBinding",
+            current.metadata.name.as_deref(),
+            (&mut current.role_ref, &mut current.subjects),
+            (&applied.role_ref, &applied.subjects),
+        )
     }
 }
