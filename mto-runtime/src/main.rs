@@ -537,8 +537,10 @@ async fn operate(args: RunArgs) -> Result<(), String> {
             args.lease_namespace.clone(),
             args.webhook_service.clone(),
         );
+        let ledgers = operator::ledgers::Ledgers::new(client.clone(), args.lease_namespace.clone());
         tokio::spawn(keep_webhooks(
             keeper,
+            ledgers,
             shared.clone(),
             leading.clone(),
             certificates.as_ref().map(|c| c.served.clone()),
@@ -619,9 +621,11 @@ async fn keep_certificates(
 }
 
 /// While this replica leads, keeps the webhook configuration in line with
-/// the IntegrationConfig and the CA, until shutdown.
+/// the IntegrationConfig and the CA, and prunes the quota ledgers of
+/// tenants that are gone, until shutdown.
 async fn keep_webhooks(
     keeper: mto_runtime::operator::webhooks::WebhookKeeper,
+    ledgers: mto_runtime::operator::ledgers::Ledgers,
     shared: Arc<mto_runtime::operator::Shared>,
     leading: Arc<AtomicBool>,
     served: Option<Arc<mto_runtime::operator::certs::Served>>,
@@ -644,6 +648,30 @@ async fn keep_webhooks(
             && let Err(e) = keeper.keep(&integration, ca.flatten()).await
         {
             tracing::warn!(error = %e, "the webhook configuration");
+        }
+        // The quota ledgers of tenants that are gone, once nothing in them
+        // counts: only from a listed view, and only while leading.
+        let tenants: Option<std::collections::BTreeSet<String>> = {
+            let view = shared.view();
+            (view.synced() && leading.load(Ordering::Relaxed)).then(|| {
+                view.snapshot()
+                    .tenants()
+                    .filter_map(|t| t.metadata.name.clone())
+                    .collect()
+            })
+        };
+        if let Some(tenants) = tenants {
+            match ledgers
+                .prune(|t| tenants.contains(t), mto_model::Timestamp::now())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    ledgers = n,
+                    "pruned the quota ledgers of tenants that are gone"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning quota ledgers"),
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}

@@ -142,6 +142,43 @@ impl Ledgers {
         })
     }
 
+    /// Deletes the ledgers of tenants that are gone (`exists` says no)
+    /// and whose every reservation has lapsed: nothing in them counts any
+    /// more, so deleting them can change no judgement, even one made from
+    /// a view that has not seen the tenant yet. Compare-and-swap: a ledger
+    /// written meanwhile stays. How many went.
+    pub async fn prune(
+        &self,
+        exists: impl Fn(&str) -> bool,
+        now: mto_model::Timestamp,
+    ) -> Result<usize, kube::Error> {
+        let configmaps: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+        let listed = configmaps
+            .list(&ListParams::default().labels(LEDGER_OF_LABEL))
+            .await?;
+        let mut pruned = 0;
+        for cm in listed.items {
+            if !prunable(&cm, &exists, now) {
+                continue;
+            }
+            let name = cm.metadata.name.clone().unwrap_or_default();
+            let params = kube::api::DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    resource_version: cm.metadata.resource_version.clone(),
+                    uid: None,
+                }),
+                ..Default::default()
+            };
+            match configmaps.delete(&name, &params).await {
+                Ok(_) => pruned += 1,
+                // Written or deleted meanwhile: left for the next round.
+                Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(pruned)
+    }
+
     /// The tenant's namespace quotas, read now (a consistent list, not
     /// the watch cache).
     async fn held(&self, tenant: &str) -> Result<Vec<Held>, kube::Error> {
@@ -168,6 +205,28 @@ pub fn ledger_name(tenant: &str) -> String {
 
 const LEDGER_KEY: &str = "ledger.json";
 
+/// The label naming the tenant a ledger is of.
+const LEDGER_OF_LABEL: &str = "tenantoperator.stakater.com/ledger-of";
+
+/// Whether a ledger may go: its tenant is gone and every reservation in
+/// it has lapsed. One that does not read stays (no deletion on doubt).
+fn prunable(cm: &ConfigMap, exists: &impl Fn(&str) -> bool, now: mto_model::Timestamp) -> bool {
+    let tenant = cm
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(LEDGER_OF_LABEL))
+        .map_or("", String::as_str);
+    let lapsed = read_ledger(cm).is_ok_and(|ledger| {
+        ledger.reservations.iter().all(|r| {
+            now.duration_since(r.at)
+                .try_into()
+                .is_ok_and(|age: std::time::Duration| age >= pooled::RESERVATION_LIFETIME)
+        })
+    });
+    !tenant.is_empty() && !exists(tenant) && lapsed
+}
+
 fn read_ledger(cm: &ConfigMap) -> Result<Ledger, String> {
     match cm.data.as_ref().and_then(|d| d.get(LEDGER_KEY)) {
         None => Ok(Ledger::default()),
@@ -193,10 +252,7 @@ fn ledger_config_map(
             labels: Some(
                 [
                     (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
-                    (
-                        "tenantoperator.stakater.com/ledger-of".to_owned(),
-                        tenant.to_owned(),
-                    ),
+                    (LEDGER_OF_LABEL.to_owned(), tenant.to_owned()),
                 ]
                 .into(),
             ),
@@ -204,5 +260,42 @@ fn ledger_config_map(
         },
         data: Some([(LEDGER_KEY.to_owned(), text)].into()),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mto_model::admission::pooled::Reservation;
+
+    fn ledger(tenant: &str, at: mto_model::Timestamp) -> ConfigMap {
+        let ledger = Ledger {
+            reservations: vec![Reservation {
+                namespace: format!("{tenant}-dev"),
+                base: "7".into(),
+                used: [("pods".to_owned(), "3".to_owned())].into(),
+                at,
+            }],
+        };
+        ledger_config_map(&ledger_name(tenant), "mto-system", tenant, &ledger, None)
+    }
+
+    #[test]
+    fn only_a_gone_tenants_lapsed_ledger_is_pruned() {
+        let now = mto_model::Timestamp::from_second(1_790_000_000).unwrap_or_default();
+        let old = now - pooled::RESERVATION_LIFETIME;
+        let gone = |t: &str| t != "gone";
+        assert!(prunable(&ledger("gone", old), &gone, now));
+        assert!(
+            !prunable(&ledger("gone", now), &gone, now),
+            "a reservation still counts"
+        );
+        assert!(
+            !prunable(&ledger("alive", old), &gone, now),
+            "its tenant is here"
+        );
+        let mut unreadable = ledger("gone", old);
+        unreadable.data = Some([(LEDGER_KEY.to_owned(), "{".to_owned())].into());
+        assert!(!prunable(&unreadable, &gone, now), "no deletion on doubt");
     }
 }
