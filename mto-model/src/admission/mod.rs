@@ -547,9 +547,17 @@ fn tenant_policy(request: &AdmissionRequest, observed: &impl Observed) -> Result
             ),
         ));
     }
-    let Some((field, problem, fix)) =
-        policies::refusal(tenant, &request.kind.group, &request.kind.kind, object)
-    else {
+    let bound_class = object["spec"]["volumeName"]
+        .as_str()
+        .and_then(|v| observed.persistent_volume(v))
+        .and_then(|pv| pv.spec.as_ref()?.storage_class_name.as_deref());
+    let Some((field, problem, fix)) = policies::refusal(
+        tenant,
+        &request.kind.group,
+        &request.kind.kind,
+        object,
+        bound_class,
+    ) else {
         return Ok(());
     };
     Err((

@@ -23,12 +23,14 @@ fn pod_spec<'a>(group: &str, kind: &str, object: &'a Value) -> Option<&'a Value>
 }
 
 /// What the tenant's policies refuse in `object` (of `group`/`kind`), as
-/// `(field, problem, fix)`; `None` when they allow it.
+/// `(field, problem, fix)`; `None` when they allow it. `bound_class`: the
+/// storage class of the volume a claim names, if it names one.
 pub(super) fn refusal(
     tenant: &Tenant,
     group: &str,
     kind: &str,
     object: &Value,
+    bound_class: Option<&str>,
 ) -> Option<(String, String, String)> {
     let spec = &tenant.spec;
     if let Some(pod) = pod_spec(group, kind, object) {
@@ -80,12 +82,21 @@ pub(super) fn refusal(
     }
     match (group, kind) {
         ("", "PersistentVolumeClaim") => {
-            let class = object["spec"]["storageClassName"]
+            // The claim's own class, else the class of the volume it names.
+            let own = object["spec"]["storageClassName"]
                 .as_str()
-                .unwrap_or_default();
+                .filter(|c| !c.is_empty());
+            let (field, class) = match (own, bound_class) {
+                (Some(class), _) => ("spec.storageClassName", class),
+                (None, Some(class)) => (
+                    "spec.volumeName (its PersistentVolume's storageClassName)",
+                    class,
+                ),
+                (None, None) => ("spec.storageClassName", ""),
+            };
             not_allowed(spec.storage_classes.as_ref(), class).map(|problem| {
                 (
-                    "spec.storageClassName".into(),
+                    field.into(),
                     format!("storage class {class:?} {problem}"),
                     "use one of the Tenant's storageClasses".into(),
                 )

@@ -748,3 +748,42 @@ fn a_supervisor_with_a_schedule_that_never_fires_is_refused_as_validate_refuses_
         "{message}"
     );
 }
+
+/// A claim that names its volume and no class has the volume's class.
+#[test]
+fn a_claim_bound_to_a_volume_keeps_to_the_storage_classes_by_the_volumes_class() {
+    let mut c = cluster();
+    put(
+        &mut c,
+        json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant", "metadata": {"name": "alpha"},
+            "spec": {"quota": "small", "accessControl": {"owners": {"users": ["anna"]}},
+                     "namespaces": {"withTenantPrefix": ["dev"]}, "storageClasses": {"allowed": ["fast"]}}
+        }),
+    );
+    for (name, class) in [("pv-slow", "slow"), ("pv-fast", "fast")] {
+        put(
+            &mut c,
+            json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+                   "spec": {"storageClassName": class, "capacity": {"storage": "1Gi"}}}),
+        );
+    }
+    let claim = |volume: &str| {
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "data", "namespace": "alpha-dev"},
+               "spec": {"volumeName": volume, "resources": {"requests": {"storage": "1Gi"}}}})
+    };
+    let ask = |volume: &str| {
+        admit(
+            &request(Operation::Create, user("anna", &[]), Some(claim(volume)), None),
+            c.snapshot(),
+        )
+    };
+    let (rule, message) = denied(&ask("pv-slow"));
+    assert_eq!(rule, Rule::TenantPolicy);
+    assert!(
+        message.contains("spec.volumeName") && message.contains("\"slow\""),
+        "{message}"
+    );
+    assert!(ask("pv-fast").allowed(), "{:?}", ask("pv-fast"));
+}

@@ -122,6 +122,11 @@ pub trait Observed {
         &self,
         name: &str,
     ) -> Option<&k8s_openapi::api::rbac::v1::ClusterRoleBinding>;
+    /// A PersistentVolume by name.
+    fn persistent_volume(
+        &self,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::core::v1::PersistentVolume>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -677,6 +682,12 @@ impl Observed for Snapshot {
         &self,
         name: &str,
     ) -> Option<&k8s_openapi::api::rbac::v1::ClusterRoleBinding> {
+        self.get("", name)
+    }
+    fn persistent_volume(
+        &self,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::core::v1::PersistentVolume> {
         self.get("", name)
     }
     fn revision(&self, tenant: &str) -> Option<u64> {

@@ -292,6 +292,8 @@ registry! {
     ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched;
     /// `v1` LimitRange.
     LimitRange(k8s_openapi::api::core::v1::LimitRange) in limit_ranges, namespaced, watched;
+    /// `v1` PersistentVolume, cluster-scoped: a bound claim's storage class.
+    PersistentVolume(k8s_openapi::api::core::v1::PersistentVolume) in persistent_volumes, cluster, watched;
     /// `hibernation.stakater.com/v1beta1` ResourceSupervisor.
     ResourceSupervisor(crate::api::ResourceSupervisor) in resource_supervisors, namespaced, watched;
     /// `hibernation.stakater.com/v1beta1` ClusterResourceSupervisor, cluster-scoped.

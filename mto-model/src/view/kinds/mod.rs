@@ -13,6 +13,7 @@ mod integration_config;
 mod lease;
 mod limit_range;
 mod namespace;
+mod persistent_volume;
 mod quota;
 mod resource_quota;
 mod resource_supervisor;
