@@ -1550,6 +1550,23 @@ fn round_robin(backends: Vec<String>) -> String {
     address
 }
 
+/// Creates a pod named `name` in `namespace` (its image from the tenant's
+/// registry).
+async fn create_pod(
+    client: &kube::Client,
+    namespace: &str,
+    name: String,
+) -> Result<k8s_openapi::api::core::v1::Pod, kube::Error> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "registry.example.com/app:1"}]}
+    }))
+    .expect("pod");
+    api.create(&Default::default(), &pod).await
+}
+
 /// Pods in `namespaces`, as the apiserver holds them.
 fn pods_in(namespaces: &[&str]) -> usize {
     namespaces
@@ -1612,14 +1629,11 @@ fn a_pooled_quota_holds_exactly_under_concurrent_creates_across_replicas() {
     for round in 0..3 {
         let created = runtime.block_on(async {
             let creates = (0..40).map(|i| {
-                let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
-                    kube::Api::namespaced(client.clone(), namespaces[i % namespaces.len()]);
-                let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": format!("p{round}-{i}")},
-                    "spec": {"containers": [{"name": "c", "image": "registry.example.com/app:1"}]}
-                }))
-                .expect("pod");
-                async move { api.create(&Default::default(), &pod).await }
+                create_pod(
+                    &client,
+                    namespaces[i % namespaces.len()],
+                    format!("p{round}-{i}"),
+                )
             });
             futures::future::join_all(creates).await
         });
@@ -1648,17 +1662,12 @@ fn a_pooled_quota_holds_exactly_under_concurrent_creates_across_replicas() {
         // some of the Quota unused. One at a time, the rest fills exactly.
         let mut more = 0;
         loop {
-            let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
-                kube::Api::namespaced(client.clone(), namespaces[more % namespaces.len()]);
-            let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
-                "metadata": {"name": format!("q{round}-{more}")},
-                "spec": {"containers": [{"name": "c", "image": "registry.example.com/app:1"}]}
-            }))
-            .expect("pod");
-            if runtime
-                .block_on(api.create(&Default::default(), &pod))
-                .is_err()
-            {
+            let pod = create_pod(
+                &client,
+                namespaces[more % namespaces.len()],
+                format!("q{round}-{more}"),
+            );
+            if runtime.block_on(pod).is_err() {
                 break;
             }
             more += 1;

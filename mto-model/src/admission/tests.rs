@@ -775,7 +775,12 @@ fn a_claim_bound_to_a_volume_keeps_to_the_storage_classes_by_the_volumes_class()
     };
     let ask = |volume: &str| {
         admit(
-            &request(Operation::Create, user("anna", &[]), Some(claim(volume)), None),
+            &request(
+                Operation::Create,
+                user("anna", &[]),
+                Some(claim(volume)),
+                None,
+            ),
             c.snapshot(),
         )
     };
