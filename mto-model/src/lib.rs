@@ -30,6 +30,7 @@ pub mod names;
 pub mod namespace;
 pub mod quantity;
 pub mod selector;
+pub mod template;
 pub mod tenant;
 pub mod time;
 pub mod validation;
