@@ -88,7 +88,7 @@ pub fn parameters(
             continue;
         };
         if let Some(pattern) = declared.validation.as_deref() {
-            match regex::Regex::new(&format!("^(?:{pattern})$")) {
+            match crate::validation::template::anchored(pattern) {
                 Ok(re) if re.is_match(&value) => {}
                 Ok(_) => problems.push(error(
                     field,
@@ -152,6 +152,34 @@ pub fn render_manifests(
     } else {
         Err(problems)
     }
+}
+
+/// The references in the Template's manifests to no declared parameter
+/// (nor `NAMESPACE` or `TENANT`): what can be known before any instance.
+#[must_use]
+pub fn undeclared_references(template: &TemplateSpec) -> Vec<RenderError> {
+    let mut values: BTreeMap<String, String> = template
+        .parameters
+        .iter()
+        .map(|p| (p.name.clone(), String::new()))
+        .collect();
+    values.insert(NAMESPACE.into(), String::new());
+    values.insert(TENANT.into(), String::new());
+    let mut problems = Vec::new();
+    for (i, manifest) in template
+        .resources
+        .iter()
+        .flat_map(|r| r.manifests.iter())
+        .enumerate()
+    {
+        substitute(
+            manifest,
+            &values,
+            &format!("resources.manifests[{i}]"),
+            &mut problems,
+        );
+    }
+    problems
 }
 
 /// `value` with every reference replaced; unknown references are problems.

@@ -133,3 +133,30 @@ proptest! {
         prop_assert_eq!(&first[0]["data"]["ns"], &json!(namespace));
     }
 }
+
+#[test]
+fn a_template_referring_to_an_undeclared_parameter_is_refused_by_validate() {
+    use crate::validation::Validate as _;
+    let spec = template(
+        vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "c-${TENANT}"}, "data": {"k": "${SIZE} ${COLOUR}"}})],
+        vec![parameter("SIZE", Some("1"), false, None)],
+    );
+    let problems = undeclared_references(&spec);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "resources.manifests[0].data.k");
+    assert!(problems[0].problem.contains("${COLOUR}"));
+    let whole = crate::api::Template {
+        metadata: Default::default(),
+        spec,
+    };
+    let refused = whole
+        .validate()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("${COLOUR} names no parameter"),
+        "{refused}"
+    );
+}

@@ -93,7 +93,7 @@ pub trait Validate {
 mod hibernation;
 mod integration;
 mod quota;
-mod template;
+pub(crate) mod template;
 mod tenant;
 
 use std::collections::BTreeMap;

@@ -87,6 +87,9 @@ impl Validate for Template {
                 }
             }
         }
+        for e in crate::template::undeclared_references(&self.spec) {
+            problems.push(e.field, e.problem, e.fix);
+        }
         problems.finish()
     }
 }
