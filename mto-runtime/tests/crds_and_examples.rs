@@ -201,6 +201,17 @@ fn plan_of_the_examples_settles_every_tenant() {
         "custom roles apply in production:\n{text}"
     );
     assert!(text.contains("ResourceQuota/alpha-dev/tenant-quota  pods=33 requests.cpu=2667m requests.memory=5461Mi"), "{text}");
+    // What the template instances would put into the tenants' namespaces.
+    assert!(
+        text.contains("ClusterTemplateInstance/tenant-baseline → alpha-dev\n  + NetworkPolicy/alpha-dev/default-deny-ingress"),
+        "{text}"
+    );
+    assert_eq!(
+        plan.templates.len(),
+        text.matches("ClusterTemplateInstance/tenant-baseline → ")
+            .count(),
+        "one rendering per matching namespace"
+    );
     let yaml = plan.render_yaml().expect("yaml");
     assert!(
         yaml.contains("kind: Namespace")

@@ -23,11 +23,25 @@ pub struct TenantPlan {
     pub phase: String,
 }
 
-/// The plan for every tenant, by name.
+/// The plan for every tenant, by name, and what the template instances
+/// would put into the namespaces.
 #[derive(Debug)]
 pub struct Plan {
     /// The tenants.
     pub tenants: Vec<TenantPlan>,
+    /// Each template instance's rendering, by namespace.
+    pub templates: Vec<TemplatePlan>,
+}
+
+/// What one template instance would put into one namespace.
+#[derive(Debug)]
+pub struct TemplatePlan {
+    /// `Kind/name` (`Kind/namespace/name`) of the instance.
+    pub instance: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The objects, or every problem that keeps them from rendering.
+    pub objects: Result<Vec<serde_json::Value>, Vec<String>>,
 }
 
 /// Why no plan could be made.
@@ -128,7 +142,8 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     let mut first: BTreeMap<String, Vec<Action>> = BTreeMap::new();
     for _ in 0..MAX_DECISIONS {
         let Some(key) = driver.poll_due(now) else {
-            return Ok(finish(&api, first));
+            let templates = templates(manifests, &api);
+            return Ok(finish(&api, first, templates));
         };
         let Started::Run(mut run) = driver.start(key.clone(), view.snapshot(), now) else {
             continue;
@@ -156,7 +171,115 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     Err(PlanError::NoConvergence(MAX_DECISIONS))
 }
 
-fn finish(api: &ApiServer, first: BTreeMap<String, Vec<Action>>) -> Plan {
+/// Each template instance rendered into the namespaces it targets, once
+/// the tenants have settled: a TemplateInstance into its own namespace, a
+/// ClusterTemplateInstance (TemplateGroupInstance) into every namespace
+/// its selector matches.
+fn templates(manifests: &[Manifest], api: &ApiServer) -> Vec<TemplatePlan> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces: Vec<&Namespace> = api
+        .snapshot()
+        .shelf::<Namespace>()
+        .iter()
+        .map(|n| &**n)
+        .collect();
+    let template = |name: &str| {
+        manifests.iter().find_map(|m| match m {
+            Manifest::Template(t) if t.metadata.name.as_deref() == Some(name) => Some(t),
+            _ => None,
+        })
+    };
+    let mut out = Vec::new();
+    for m in manifests {
+        let (instance, template_name, parameters, targets): (String, &str, &[_], Vec<&Namespace>) =
+            match m {
+                Manifest::TemplateInstance(i) => {
+                    let ns = i.metadata.namespace.clone().unwrap_or_default();
+                    (
+                        m.identity(),
+                        i.spec.template.as_str(),
+                        i.spec.parameters.as_slice(),
+                        namespaces
+                            .iter()
+                            .copied()
+                            .filter(|n| n.metadata.name.as_deref() == Some(ns.as_str()))
+                            .collect(),
+                    )
+                }
+                Manifest::ClusterTemplateInstance(i) => (
+                    m.identity(),
+                    i.spec.template.as_str(),
+                    i.spec.parameters.as_slice(),
+                    namespaces
+                        .iter()
+                        .copied()
+                        .filter(|n| {
+                            mto_model::selector::matches(
+                                &i.spec.selector,
+                                n.metadata.labels.as_ref(),
+                            )
+                        })
+                        .collect(),
+                ),
+                Manifest::TemplateGroupInstance(i) => (
+                    m.identity(),
+                    i.spec.template.as_str(),
+                    i.spec.parameters.as_slice(),
+                    namespaces
+                        .iter()
+                        .copied()
+                        .filter(|n| {
+                            mto_model::selector::matches(
+                                &i.spec.selector,
+                                n.metadata.labels.as_ref(),
+                            )
+                        })
+                        .collect(),
+                ),
+                _ => continue,
+            };
+        for ns in targets {
+            let namespace = ns.metadata.name.clone().unwrap_or_default();
+            let tenant = mto_model::labels::tenant_of(&ns.metadata);
+            let objects = match template(template_name) {
+                None => Err(vec![format!(
+                    "spec.template: Template {template_name:?} is not among the manifests (fix: add it, or name one that is)"
+                )]),
+                Some(t) => mto_model::template::parameters(
+                    &t.spec.parameters,
+                    parameters,
+                    &namespace,
+                    tenant,
+                )
+                .and_then(|values| mto_model::template::render_manifests(&t.spec, &values))
+                .map(|objects| {
+                    objects
+                        .into_iter()
+                        .map(|mut o| {
+                            if o["metadata"]["namespace"].is_null() {
+                                o["metadata"]["namespace"] = namespace.clone().into();
+                            }
+                            o
+                        })
+                        .collect()
+                })
+                .map_err(|problems| problems.iter().map(ToString::to_string).collect()),
+            };
+            out.push(TemplatePlan {
+                instance: instance.clone(),
+                namespace,
+                objects,
+            });
+        }
+    }
+    out
+}
+
+fn finish(
+    api: &ApiServer,
+    first: BTreeMap<String, Vec<Action>>,
+    templates: Vec<TemplatePlan>,
+) -> Plan {
     use mto_model::view::Observed as _;
     let tenants = first
         .into_iter()
@@ -173,7 +296,7 @@ fn finish(api: &ApiServer, first: BTreeMap<String, Vec<Action>>) -> Plan {
             }
         })
         .collect();
-    Plan { tenants }
+    Plan { tenants, templates }
 }
 
 impl Plan {
@@ -204,6 +327,27 @@ impl Plan {
                 }
             }
         }
+        for t in &self.templates {
+            let _ = writeln!(out, "{} → {}", t.instance, t.namespace);
+            match &t.objects {
+                Ok(objects) => {
+                    for o in objects {
+                        let _ = writeln!(
+                            out,
+                            "  + {}/{}/{}",
+                            o["kind"].as_str().unwrap_or_default(),
+                            o["metadata"]["namespace"].as_str().unwrap_or_default(),
+                            o["metadata"]["name"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+                Err(problems) => {
+                    for p in problems {
+                        let _ = writeln!(out, "  ! {p}");
+                    }
+                }
+            }
+        }
         out
     }
 
@@ -217,6 +361,14 @@ impl Plan {
                     out.push_str(&serde_norway::to_string(&object.to_json()?)?);
                 }
             }
+        }
+        for object in self
+            .templates
+            .iter()
+            .flat_map(|t| t.objects.iter().flatten())
+        {
+            out.push_str("---\n");
+            out.push_str(&serde_norway::to_string(object)?);
         }
         Ok(out)
     }
