@@ -639,28 +639,24 @@ async fn keep_webhooks(
         // Managing its own certificate, mto writes no configuration
         // before it has a CA to put in it.
         let ready = ca.as_ref().is_none_or(Option::is_some);
-        let integration = {
-            let view = shared.view();
-            (view.synced() && leading.load(Ordering::Relaxed) && ready)
-                .then(|| view.snapshot().integration().clone())
-        };
-        if let Some(integration) = integration
-            && let Err(e) = keeper.keep(&integration, ca.flatten()).await
-        {
-            tracing::warn!(error = %e, "the webhook configuration");
-        }
-        // The quota ledgers of tenants that are gone, once nothing in them
-        // counts: only from a listed view, and only while leading.
-        let tenants: Option<std::collections::BTreeSet<String>> = {
+        // One look at the view a round: only a listed view, only leading.
+        let seen = {
             let view = shared.view();
             (view.synced() && leading.load(Ordering::Relaxed)).then(|| {
-                view.snapshot()
+                let snapshot = view.snapshot();
+                let tenants: std::collections::BTreeSet<String> = snapshot
                     .tenants()
                     .filter_map(|t| t.metadata.name.clone())
-                    .collect()
+                    .collect();
+                (snapshot.integration().clone(), tenants)
             })
         };
-        if let Some(tenants) = tenants {
+        if let Some((integration, tenants)) = seen {
+            if ready && let Err(e) = keeper.keep(&integration, ca.flatten()).await {
+                tracing::warn!(error = %e, "the webhook configuration");
+            }
+            // The quota ledgers of tenants that are gone, once nothing in
+            // them counts.
             match ledgers
                 .prune(|t| tenants.contains(t), mto_model::Timestamp::now())
                 .await

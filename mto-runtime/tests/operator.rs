@@ -864,9 +864,8 @@ fn the_shipped_rbac_is_all_the_operator_needs() {
     );
 }
 
-/// A kubeconfig for the service account with the shipped RBAC
-/// (deploy/operator/rbac.yaml), applied first.
-fn shipped_service_account() -> std::path::PathBuf {
+/// mto's namespace and the shipped RBAC (deploy/operator/rbac.yaml).
+fn install_shipped_rbac() {
     kubectl_ok(&[
         "apply",
         "-f",
@@ -874,6 +873,12 @@ fn shipped_service_account() -> std::path::PathBuf {
         "-f",
         "deploy/operator/rbac.yaml",
     ]);
+}
+
+/// A kubeconfig for the service account with the shipped RBAC, applied
+/// first.
+fn shipped_service_account() -> std::path::PathBuf {
+    install_shipped_rbac();
     let token = kubectl_ok(&["create", "token", "mto", "-n", "mto-system"]);
     let admin = std::fs::read_to_string(std::env::var("KUBECONFIG").expect("KUBECONFIG"))
         .expect("kubeconfig");
@@ -1307,13 +1312,7 @@ fn allowed(result: (bool, String)) {
 fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
     setup();
     // mto's roles, the namespace creator among them.
-    kubectl_ok(&[
-        "apply",
-        "-f",
-        "deploy/operator/namespace.yaml",
-        "-f",
-        "deploy/operator/rbac.yaml",
-    ]);
+    install_shipped_rbac();
     let webhook = LocalWebhook::new("admission");
     let mut operator = Operator::start_with("admission", None, &webhook.flags());
     operator.wait_ready();

@@ -189,55 +189,41 @@ fn templates(manifests: &[Manifest], api: &ApiServer) -> Vec<TemplatePlan> {
             _ => None,
         })
     };
+    let selected = |selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector| {
+        namespaces
+            .iter()
+            .copied()
+            .filter(|n| mto_model::selector::matches(selector, n.metadata.labels.as_ref()))
+            .collect::<Vec<&Namespace>>()
+    };
     let mut out = Vec::new();
     for m in manifests {
-        let (instance, template_name, parameters, targets): (String, &str, &[_], Vec<&Namespace>) =
-            match m {
-                Manifest::TemplateInstance(i) => {
-                    let ns = i.metadata.namespace.clone().unwrap_or_default();
-                    (
-                        m.identity(),
-                        i.spec.template.as_str(),
-                        i.spec.parameters.as_slice(),
-                        namespaces
-                            .iter()
-                            .copied()
-                            .filter(|n| n.metadata.name.as_deref() == Some(ns.as_str()))
-                            .collect(),
-                    )
-                }
-                Manifest::ClusterTemplateInstance(i) => (
-                    m.identity(),
+        let (template_name, parameters, targets): (&str, &[_], Vec<&Namespace>) = match m {
+            Manifest::TemplateInstance(i) => {
+                let ns = i.metadata.namespace.as_deref().unwrap_or_default();
+                (
                     i.spec.template.as_str(),
                     i.spec.parameters.as_slice(),
                     namespaces
                         .iter()
                         .copied()
-                        .filter(|n| {
-                            mto_model::selector::matches(
-                                &i.spec.selector,
-                                n.metadata.labels.as_ref(),
-                            )
-                        })
+                        .filter(|n| n.metadata.name.as_deref() == Some(ns))
                         .collect(),
-                ),
-                Manifest::TemplateGroupInstance(i) => (
-                    m.identity(),
-                    i.spec.template.as_str(),
-                    i.spec.parameters.as_slice(),
-                    namespaces
-                        .iter()
-                        .copied()
-                        .filter(|n| {
-                            mto_model::selector::matches(
-                                &i.spec.selector,
-                                n.metadata.labels.as_ref(),
-                            )
-                        })
-                        .collect(),
-                ),
-                _ => continue,
-            };
+                )
+            }
+            Manifest::ClusterTemplateInstance(i) => (
+                i.spec.template.as_str(),
+                i.spec.parameters.as_slice(),
+                selected(&i.spec.selector),
+            ),
+            Manifest::TemplateGroupInstance(i) => (
+                i.spec.template.as_str(),
+                i.spec.parameters.as_slice(),
+                selected(&i.spec.selector),
+            ),
+            _ => continue,
+        };
+        let instance = m.identity();
         for ns in targets {
             let namespace = ns.metadata.name.clone().unwrap_or_default();
             let tenant = mto_model::labels::tenant_of(&ns.metadata);

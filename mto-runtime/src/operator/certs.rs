@@ -308,60 +308,64 @@ impl Certificates {
             .get_opt(&self.setup.secret)
             .await
             .map_err(|e| self.api_error(e))?;
-        let wrote = match &read {
+        // What to serve: what this round wrote (the apiserver answers
+        // with it), else what another replica wrote first, else what was read.
+        let (current, wrote) = match read {
             None => {
                 let pems = make(&self.setup, None, now)?;
-                match self
+                let made = self
                     .api
                     .create(&PostParams::default(), &secret_of(&self.setup, &pems, None))
-                    .await
-                {
-                    Ok(_) => {
-                        tracing::info!(secret = %self.setup.secret, not_after = %pems.not_after, "made the webhook's CA and certificate");
-                        true
-                    }
-                    // Another replica made it first: serve theirs.
-                    Err(kube::Error::Api(e)) if e.code == 409 => false,
-                    Err(e) => return Err(self.api_error(e)),
+                    .await;
+                if made.is_ok() {
+                    tracing::info!(secret = %self.setup.secret, not_after = %pems.not_after, "made the webhook's CA and certificate");
                 }
+                self.written_or_theirs(made).await?
             }
-            Some(secret) if due_for_renewal(not_after(secret), now) => {
+            Some(secret) if due_for_renewal(not_after(&secret), now) => {
                 let (Some(ca_cert), Some(ca_key)) =
-                    (field(secret, "ca.crt"), field(secret, "ca.key"))
+                    (field(&secret, "ca.crt"), field(&secret, "ca.key"))
                 else {
                     return Err(self.unusable("it holds no ca.crt and ca.key to renew with"));
                 };
                 let pems = make(&self.setup, Some((ca_cert, ca_key)), now)?;
-                match self
+                let renewed = self
                     .api
                     .replace(
                         &self.setup.secret,
                         &PostParams::default(),
-                        &secret_of(&self.setup, &pems, Some(secret)),
+                        &secret_of(&self.setup, &pems, Some(&secret)),
                     )
-                    .await
-                {
-                    Ok(_) => {
-                        tracing::info!(secret = %self.setup.secret, not_after = %pems.not_after, "renewed the webhook's certificate");
-                        true
-                    }
-                    // Another replica renewed it first.
-                    Err(kube::Error::Api(e)) if e.code == 409 => false,
-                    Err(e) => return Err(self.api_error(e)),
+                    .await;
+                if renewed.is_ok() {
+                    tracing::info!(secret = %self.setup.secret, not_after = %pems.not_after, "renewed the webhook's certificate");
                 }
+                self.written_or_theirs(renewed).await?
             }
-            Some(_) => false,
-        };
-        let current = if wrote || read.is_none() {
-            self.api
-                .get(&self.setup.secret)
-                .await
-                .map_err(|e| self.api_error(e))?
-        } else {
-            read.unwrap_or_default()
+            Some(secret) => (secret, false),
         };
         self.serve(&current)?;
         Ok(wrote)
+    }
+
+    /// The Secret a write returned, or, when another replica wrote first
+    /// (409), theirs as it is now; and whether this replica wrote.
+    async fn written_or_theirs(
+        &self,
+        written: Result<Secret, kube::Error>,
+    ) -> Result<(Secret, bool), CertError> {
+        match written {
+            Ok(secret) => Ok((secret, true)),
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                let theirs = self
+                    .api
+                    .get(&self.setup.secret)
+                    .await
+                    .map_err(|e| self.api_error(e))?;
+                Ok((theirs, false))
+            }
+            Err(e) => Err(self.api_error(e)),
+        }
     }
 
     fn serve(&self, secret: &Secret) -> Result<(), CertError> {
