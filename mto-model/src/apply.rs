@@ -214,7 +214,7 @@ fn remove_dropped(
 }
 
 /// Sets every field of `applied` in `target`, merging maps.
-fn set_fields(target: &mut Map<String, Value>, applied: &Map<String, Value>) -> bool {
+pub(crate) fn set_fields(target: &mut Map<String, Value>, applied: &Map<String, Value>) -> bool {
     let mut changed = false;
     for (key, value) in applied {
         if matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "status") {

@@ -111,6 +111,17 @@ pub enum Violation {
         /// What is wrong.
         detail: String,
     },
+    /// Invariant 9: at rest, a namespace a template instance targets does
+    /// not hold its current rendering, or one it does not target holds
+    /// some of it.
+    WrongRendering {
+        /// The instance's key.
+        instance: String,
+        /// The namespace.
+        namespace: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl Violation {
@@ -141,6 +152,11 @@ impl Violation {
                 workload,
                 ..
             } => vec![supervisor, workload],
+            Violation::WrongRendering {
+                instance,
+                namespace,
+                ..
+            } => vec![instance, namespace],
         }
     }
 }
@@ -211,6 +227,11 @@ impl fmt::Display for Violation {
                 workload,
                 detail,
             } => write!(f, "invariant 4: {supervisor}: {workload} {detail}"),
+            Violation::WrongRendering {
+                instance,
+                namespace,
+                detail,
+            } => write!(f, "invariant 9: {instance} in {namespace}: {detail}"),
         }
     }
 }
@@ -648,6 +669,75 @@ pub fn check_supervisor_at_rest(
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// Invariant 9, at rest: every namespace a template instance targets and
+/// could render for holds every object of its current rendering, deployed
+/// by it (and, when synced, as rendered); no namespace it does not target
+/// holds anything it deployed. A namespace held by a problem (its status
+/// names it) is left out: it keeps what it had.
+#[must_use]
+pub fn check_instance_at_rest(
+    snapshot: &crate::view::Snapshot,
+    instance: &crate::template::Instance<'_>,
+) -> Vec<Violation> {
+    let key = instance.id().key();
+    let mut out = Vec::new();
+    let wrong = |namespace: &str, detail: String| Violation::WrongRendering {
+        instance: key.clone(),
+        namespace: namespace.to_owned(),
+        detail,
+    };
+    if instance.meta().deletion_timestamp.is_some() {
+        return out;
+    }
+    let Some(template) = snapshot.get::<crate::api::Template>("", instance.template()) else {
+        return out;
+    };
+    let deployed_to = instance
+        .status()
+        .map(|s| s.deployed_namespaces.clone())
+        .unwrap_or_default();
+    let targets: std::collections::BTreeSet<String> = match instance.selector() {
+        None => instance.meta().namespace.iter().cloned().collect(),
+        Some(selector) => snapshot
+            .shelf::<k8s_openapi::api::core::v1::Namespace>()
+            .iter()
+            .filter(|n| n.metadata.deletion_timestamp.is_none())
+            .filter(|n| crate::selector::matches(selector, n.metadata.labels.as_ref()))
+            .filter_map(|n| n.metadata.name.clone())
+            .collect(),
+    };
+    for target in snapshot.deployed_by(&instance.id()) {
+        let namespace = target.namespace.as_deref().unwrap_or_default();
+        if !targets.contains(namespace) {
+            out.push(wrong(
+                namespace,
+                format!("holds {target}, but is not targeted"),
+            ));
+        }
+    }
+    for namespace in &targets {
+        let Ok(rendered) = crate::template::render_for(template, instance, namespace, snapshot)
+        else {
+            continue;
+        };
+        if !deployed_to.contains(namespace) {
+            // Held by an object in the way, named in the status.
+            continue;
+        }
+        for one in rendered {
+            let target = one.object.object_ref();
+            match snapshot.metadata(&target) {
+                None => out.push(wrong(namespace, format!("{target} is missing"))),
+                Some(meta) if crate::labels::deployed_by(meta) != Some(key.as_str()) => {
+                    out.push(wrong(namespace, format!("{target} is not the instance's")));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

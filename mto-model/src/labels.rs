@@ -64,3 +64,26 @@ pub fn is_managed_for(meta: &ObjectMeta, tenant: &str) -> bool {
 pub fn tenant_of(meta: &ObjectMeta) -> Option<&str> {
     meta.labels.as_ref()?.get(TENANT_LABEL).map(String::as_str)
 }
+
+/// On every object a template instance deployed: the instance, by its key
+/// (`TemplateInstance/<namespace>/<name>`, `ClusterTemplateInstance/<name>`
+/// or `TemplateGroupInstance/<name>`). An object without it, or naming
+/// another instance, is never written by that instance.
+pub const TEMPLATE_INSTANCE_ANNOTATION: &str = "tenantoperator.stakater.com/template-instance";
+/// On every object a template instance deployed: the digest of its
+/// rendered form, so a Template edit re-applies only what it changed.
+pub const TEMPLATE_DIGEST_ANNOTATION: &str = "tenantoperator.stakater.com/template-digest";
+/// On a deployed object: a synced instance leaves the object's edits alone
+/// (MTO's label; any value).
+pub const IGNORE_RESOURCE_UPDATES_LABEL: &str = "multi-tenant-operator/ignore-resource-updates";
+/// Finalizer mto puts on template instances so what they deployed goes first.
+pub const TEMPLATE_INSTANCE_FINALIZER: &str = "tenantoperator.stakater.com/template-instance";
+
+/// The template instance key an object names as the one that deployed it.
+#[must_use]
+pub fn deployed_by(meta: &ObjectMeta) -> Option<&str> {
+    meta.annotations
+        .as_ref()?
+        .get(TEMPLATE_INSTANCE_ANNOTATION)
+        .map(String::as_str)
+}

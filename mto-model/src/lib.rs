@@ -16,6 +16,7 @@ pub mod apiserver;
 pub mod apply;
 pub mod claims;
 mod conditions;
+pub mod digest;
 pub mod driver;
 pub mod fuzzing;
 pub mod hibernation;

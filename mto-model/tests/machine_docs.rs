@@ -7,6 +7,7 @@ use std::path::Path;
 use mto_model::hibernation::SupervisorPhase;
 use mto_model::machine::{Phase, stuck, to_mermaid, unreachable};
 use mto_model::namespace::NamespacePhase;
+use mto_model::template::TemplatePhase;
 use mto_model::tenant::TenantPhase;
 
 fn section<P: Phase>(title: &str, about: &str) -> String {
@@ -40,6 +41,10 @@ fn render() -> String {
     out.push_str(&section::<SupervisorPhase>(
         "ResourceSupervisor (hibernation)",
         "`mto_model::hibernation::decide` scales workloads to zero with the count to restore written on the workload in the same write, and back; a workload created or scaled up while asleep sends the supervisor back through `sleeping`. `status.currentStatus` holds the phase the supervisor settles in.",
+    ));
+    out.push_str(&section::<TemplatePhase>(
+        "Template instance (TemplateInstance, ClusterTemplateInstance, TemplateGroupInstance)",
+        "`mto_model::template::decide` renders the Template for every target namespace first, then applies, in dependency order, only what is missing or (when `sync: true`) changed, and removes what is no longer wanted; a namespace whose rendering fails or where a foreign object is in the way gets nothing and keeps what it had (`Failed`, retried every minute). `Drifted` repairs what people changed under an unchanged rendering; `Rendering` puts a new one in place or waits for a kind to be listed. `status.phase` holds the phase, `status.status` MTO's `Deployed`/`Failed`.",
     ));
     out
 }

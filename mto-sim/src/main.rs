@@ -160,6 +160,20 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
             r.hibernation_transitions, r.supervisor_decisions, r.replica_hours_saved
         )?;
     }
+    if r.instance_decisions > 0 {
+        let phases: Vec<String> = r
+            .instances_by_phase
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        writeln!(
+            out,
+            "  templates           {} objects deployed, {} instance decisions, instances {}",
+            r.objects_deployed,
+            r.instance_decisions,
+            phases.join(", ")
+        )?;
+    }
     if let Some(a) = &r.admission {
         let denied: Vec<String> = a.denied.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         writeln!(

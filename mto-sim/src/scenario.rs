@@ -20,6 +20,9 @@
 //!     delete: {kind: Tenant, name: alpha}        # or Quota, Namespace, and with
 //!                                                 # a namespace: RoleBinding, …
 //!   - at: 30h
+//!   - at: 2d
+//!     edit: {apiVersion: v1, kind: ConfigMap, namespace: alpha-dev, name: hello,
+//!            set: {data: {greeting: edited}}}    # or delete: true
 //!     crash: 0                                    # or expireWatch: 0, or
 //!                                                 # partition: {replica: 0, for: 1m}
 //! operator: {replicas: 2, concurrency: 8, clockSkew: 90s}
@@ -104,6 +107,31 @@ pub enum UserAction {
     ExpireWatch(usize),
     /// An operator replica cannot reach the apiserver for a while.
     Partition(Partition),
+    /// A person edits or deletes any object (one a template deployed, a
+    /// Secret a template copies).
+    Edit(ObjectEdit),
+}
+
+/// A person's edit of one object of any kind: fields merged in, or the
+/// object deleted.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObjectEdit {
+    /// Its apiVersion.
+    pub api_version: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its namespace, for namespaced kinds.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Fields to set, merged into the object (created if missing).
+    #[serde(default)]
+    pub set: Option<serde_json::Value>,
+    /// Delete it instead.
+    #[serde(default)]
+    pub delete: bool,
 }
 
 /// A replica cut off from the apiserver.
@@ -196,6 +224,12 @@ pub enum DeletableKind {
     ResourceSupervisor,
     /// A ClusterResourceSupervisor (its workloads wake first).
     ClusterResourceSupervisor,
+    /// A Template.
+    Template,
+    /// A TemplateInstance, namespaced (what it deployed goes first).
+    TemplateInstance,
+    /// A ClusterTemplateInstance (what it deployed goes first).
+    ClusterTemplateInstance,
 }
 
 impl DeletableKind {
@@ -204,7 +238,11 @@ impl DeletableKind {
     pub fn namespaced(self) -> bool {
         matches!(
             self,
-            Self::RoleBinding | Self::ResourceQuota | Self::LimitRange | Self::ResourceSupervisor
+            Self::RoleBinding
+                | Self::ResourceQuota
+                | Self::LimitRange
+                | Self::ResourceSupervisor
+                | Self::TemplateInstance
         )
     }
 }
@@ -365,6 +403,8 @@ struct RawAction {
     expire_watch: Option<usize>,
     #[serde(default)]
     partition: Option<Partition>,
+    #[serde(default)]
+    edit: Option<ObjectEdit>,
 }
 
 impl Scenario {
@@ -430,10 +470,11 @@ impl Scenario {
                 a.crash.is_some(),
                 a.expire_watch.is_some(),
                 a.partition.is_some(),
+                a.edit.is_some(),
             ];
             if verbs.iter().filter(|v| **v).count() != 1 {
                 problems.push(format!(
-                    "{file}: actions[{i}]: give exactly one of `apply`, `delete`, `crash`, `expireWatch` or `partition`"
+                    "{file}: actions[{i}]: give exactly one of `apply`, `delete`, `edit`, `crash`, `expireWatch` or `partition`"
                 ));
                 continue;
             }
@@ -457,6 +498,16 @@ impl Scenario {
                 }
                 _ if a.partition.is_some() => match a.partition.clone() {
                     Some(p) => UserAction::Partition(p),
+                    None => continue,
+                },
+                _ if a.edit.is_some() => match a.edit.clone() {
+                    Some(e) if e.set.is_some() == e.delete => {
+                        problems.push(format!(
+                            "{file}: actions[{i}].edit: give exactly one of `set` or `delete: true`"
+                        ));
+                        continue;
+                    }
+                    Some(e) => UserAction::Edit(e),
                     None => continue,
                 },
                 (Some(text), None) => {

@@ -180,4 +180,30 @@ pub struct TemplateInstanceStatus {
     /// Conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// `Deployed` when every target namespace holds the rendering, else
+    /// `Failed` (MTO's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why it is not deployed, for people: the field at fault and the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Why it is not deployed, `CamelCase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Digest of the Template and parameters the deployed objects were
+    /// rendered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_hash: Option<String>,
+    /// Secrets copied into the target namespaces, `namespace/name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mapped_secrets: Vec<String>,
+    /// ConfigMaps copied into the target namespaces, `namespace/name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mapped_configmaps: Vec<String>,
+    /// The namespaces holding the current rendering.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployed_namespaces: Vec<String>,
+    /// How many namespaces the instance targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_count: Option<i64>,
 }

@@ -92,13 +92,19 @@ pub struct Change {
 }
 
 /// The in-memory apiserver.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ApiServer {
     store: Snapshot,
     resource_version: u64,
     uid: u64,
     changes: Vec<Change>,
     writes: u64,
+}
+
+impl Default for ApiServer {
+    fn default() -> ApiServer {
+        ApiServer::from(Snapshot::default())
+    }
 }
 
 impl From<Snapshot> for ApiServer {
@@ -112,10 +118,15 @@ impl From<Snapshot> for ApiServer {
             .filter_map(|o| o.meta().resource_version.as_deref()?.parse::<u64>().ok())
             .max()
             .unwrap_or_default();
+        let mut store = store;
+        // The apiserver holds every object of every kind it serves.
+        store.mark_complete();
         ApiServer {
             store,
             resource_version: highest,
-            ..ApiServer::default()
+            uid: 0,
+            changes: Vec::new(),
+            writes: 0,
         }
     }
 }

@@ -236,7 +236,7 @@ impl Finished {
                 .join("; ")
         };
         match &self.key {
-            Key::Tenant(_) => {
+            Key::Tenant(_) | Key::Instance(_) => {
                 let writes: Vec<&Action> =
                     self.done.iter().filter(|a| a.is_object_write()).collect();
                 if !writes.is_empty() {
@@ -413,6 +413,17 @@ impl Driver {
                 let regarding = ObjectRef::cluster(crate::view::Kind::Tenant, name);
                 Started::Run(Box::new(Reconcile::new(key.clone(), regarding, decision)))
             }
+            Key::Instance(id) => match crate::template::Instance::find(snapshot, id) {
+                None => Started::Skipped(Skipped::Gone),
+                Some(instance) => {
+                    let decision = crate::template::decide(instance, snapshot, now);
+                    Started::Run(Box::new(Reconcile::new(
+                        key.clone(),
+                        id.object_ref(),
+                        decision,
+                    )))
+                }
+            },
             Key::Supervisor(id) => match Supervisor::find(snapshot, id) {
                 None => Started::Skipped(Skipped::Gone),
                 Some(supervisor) => {

@@ -8,11 +8,18 @@
 //! `${{NAME}}` becomes the value read as YAML — a number, a boolean, a
 //! list — unquoted. `${NAMESPACE}` and `${TENANT}` are predefined.
 
+mod deploy;
+mod instance;
+pub mod order;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::api::{TemplateParameter, TemplateSpec};
+
+pub use deploy::{RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for};
+pub use instance::Instance;
 
 /// Why a Template does not render for a namespace: every problem names
 /// the field and the fix.

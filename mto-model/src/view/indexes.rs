@@ -8,7 +8,7 @@ use crate::claims::NamespaceClaims;
 use crate::integration::Integration;
 use crate::labels::TENANT_LABEL;
 
-use super::{ObjectRef, Woken};
+use super::{Gvk, InstanceId, ObjectRef, Woken};
 
 /// The snapshot's indexes.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +27,12 @@ pub struct Indexes {
     pub(crate) integration_problem: Option<String>,
     /// When each tenant's inputs last changed.
     pub(crate) revisions: Revisions,
+    /// The objects each template instance deployed, by its annotation.
+    pub(crate) deployed: BTreeMap<InstanceId, BTreeSet<ObjectRef>>,
+    /// The kinds outside the registry listed once (what templates deploy).
+    pub(crate) listed: BTreeSet<Gvk>,
+    /// Every kind is complete: the snapshot is the cluster's own store.
+    pub(crate) complete: bool,
 }
 
 impl Indexes {
@@ -48,6 +54,30 @@ impl Indexes {
                 .entry(tenant.to_owned())
                 .or_default()
                 .insert(namespace.to_owned());
+        }
+    }
+
+    /// Moves an object from the instance that deployed it before to the
+    /// one after.
+    pub(crate) fn redeploy(
+        &mut self,
+        object: &ObjectRef,
+        before: Option<InstanceId>,
+        after: Option<InstanceId>,
+    ) {
+        if before == after {
+            return;
+        }
+        if let Some(id) = before
+            && let Some(set) = self.deployed.get_mut(&id)
+        {
+            set.remove(object);
+            if set.is_empty() {
+                self.deployed.remove(&id);
+            }
+        }
+        if let Some(id) = after {
+            self.deployed.entry(id).or_default().insert(object.clone());
         }
     }
 

@@ -9,6 +9,8 @@ pub enum Key {
     Tenant(String),
     /// A sleep supervisor.
     Supervisor(SupervisorId),
+    /// A template instance.
+    Instance(InstanceId),
 }
 
 impl std::fmt::Display for Key {
@@ -16,6 +18,7 @@ impl std::fmt::Display for Key {
         match self {
             Key::Tenant(name) => write!(f, "Tenant/{name}"),
             Key::Supervisor(id) => f.write_str(&id.key()),
+            Key::Instance(id) => f.write_str(&id.key()),
         }
     }
 }
@@ -92,7 +95,7 @@ impl Woken {
     pub fn tenants(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().filter_map(|k| match k {
             Key::Tenant(name) => Some(name.as_str()),
-            Key::Supervisor(_) => None,
+            Key::Supervisor(_) | Key::Instance(_) => None,
         })
     }
 }
@@ -157,6 +160,79 @@ impl SupervisorId {
     }
 }
 
+/// Which template instance: a TemplateInstance, a ClusterTemplateInstance
+/// or a TemplateGroupInstance. Its key ([`InstanceId::key`]) is what the
+/// objects it deployed name in their template-instance annotation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InstanceId {
+    /// A TemplateInstance: one namespace, its own.
+    Namespaced {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A ClusterTemplateInstance.
+    Cluster {
+        /// Its name.
+        name: String,
+    },
+    /// A TemplateGroupInstance (a ClusterTemplateInstance by its older name).
+    Group {
+        /// Its name.
+        name: String,
+    },
+}
+
+const INSTANCE_KIND: &str = "TemplateInstance";
+const CLUSTER_INSTANCE_KIND: &str = "ClusterTemplateInstance";
+const GROUP_INSTANCE_KIND: &str = "TemplateGroupInstance";
+
+impl InstanceId {
+    /// Reads a key; `None` if it is not one.
+    #[must_use]
+    pub fn parse(key: &str) -> Option<InstanceId> {
+        let mut parts = key.split('/');
+        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+            (INSTANCE_KIND, Some(namespace), Some(name), None) => Some(Self::Namespaced {
+                namespace: namespace.into(),
+                name: name.into(),
+            }),
+            (CLUSTER_INSTANCE_KIND, Some(name), None, None) => {
+                Some(Self::Cluster { name: name.into() })
+            }
+            (GROUP_INSTANCE_KIND, Some(name), None, None) => {
+                Some(Self::Group { name: name.into() })
+            }
+            _ => None,
+        }
+    }
+
+    /// `TemplateInstance/<namespace>/<name>`, `ClusterTemplateInstance/<name>`
+    /// or `TemplateGroupInstance/<name>`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Self::Namespaced { namespace, name } => format!("{INSTANCE_KIND}/{namespace}/{name}"),
+            Self::Cluster { name } => format!("{CLUSTER_INSTANCE_KIND}/{name}"),
+            Self::Group { name } => format!("{GROUP_INSTANCE_KIND}/{name}"),
+        }
+    }
+
+    /// The instance object.
+    #[must_use]
+    pub fn object_ref(&self) -> super::ObjectRef {
+        use super::{Kind, ObjectRef};
+        match self {
+            Self::Namespaced { namespace, name } => {
+                ObjectRef::namespaced(Kind::TemplateInstance, namespace, name)
+            }
+            Self::Cluster { name } => ObjectRef::cluster(Kind::ClusterTemplateInstance, name),
+            Self::Group { name } => ObjectRef::cluster(Kind::TemplateGroupInstance, name),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,8 +250,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn an_instance_key_reads_back_as_what_it_names(
+            namespace in "[a-z][a-z0-9-]{0,12}",
+            name in "[a-z][a-z0-9-]{0,12}",
+        ) {
+            for id in [
+                InstanceId::Namespaced { namespace: namespace.clone(), name: name.clone() },
+                InstanceId::Cluster { name: name.clone() },
+                InstanceId::Group { name: name.clone() },
+            ] {
+                proptest::prop_assert_eq!(InstanceId::parse(&id.key()), Some(id));
+            }
+        }
+    }
+
     #[test]
     fn what_is_not_a_key_reads_as_nothing() {
+        assert_eq!(InstanceId::parse("TemplateInstance/x"), None);
+        assert_eq!(InstanceId::parse("ResourceSupervisor/a/b"), None);
         assert_eq!(SupervisorId::parse("Tenant/x"), None);
         assert_eq!(SupervisorId::parse("ResourceSupervisor/x"), None);
         assert_eq!(SupervisorId::parse("ClusterResourceSupervisor/a/b"), None);

@@ -27,7 +27,7 @@ mod shelf;
 mod watch;
 
 pub use indexes::Indexes;
-pub use keys::{Key, SupervisorId, Woken};
+pub use keys::{InstanceId, Key, SupervisorId, Woken};
 pub use kinds::{FieldRefused, Typed};
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
@@ -261,7 +261,21 @@ impl Snapshot {
             fn dynamic(&mut self, gvk: &Gvk) -> Option<(Object, Woken)> {
                 let shelf = self.snapshot.objects.dynamic.get_mut(gvk)?;
                 let gone = shelf.remove(self.namespace, self.name)?;
-                Some((Object::Dynamic(gone), Woken::none()))
+                let gone = Object::Dynamic(gone);
+                let mut woken = Woken::none();
+                self.snapshot
+                    .redeploy(&gone.object_ref(), Some(gone.meta()), None, &mut woken);
+                if crate::labels::deployed_by(gone.meta()).is_none() {
+                    // Someone's object that may have been in an instance's way.
+                    let labels = self
+                        .snapshot
+                        .namespace(self.namespace)
+                        .and_then(|n| n.metadata.labels.as_ref());
+                    for id in self.snapshot.instances_covering(self.namespace, labels) {
+                        woken.insert(Key::Instance(id));
+                    }
+                }
+                Some((gone, woken))
             }
         }
         target.kind.visit(&mut Remove {
@@ -324,11 +338,34 @@ impl Snapshot {
                 woken
             }
             fn dynamic(&mut self, gvk: &Gvk) -> Woken {
-                self.snapshot.objects.dynamic.remove(gvk);
-                for object in std::mem::take(&mut self.fresh) {
-                    self.snapshot.put(object);
+                let mut woken = Woken::none();
+                let listed: BTreeSet<ObjectRef> =
+                    self.fresh.iter().map(Object::object_ref).collect();
+                let gone: Vec<ObjectRef> = self
+                    .snapshot
+                    .objects
+                    .dynamic
+                    .get(gvk)
+                    .into_iter()
+                    .flat_map(Shelf::iter)
+                    .map(|o| Object::Dynamic(o.clone()).object_ref())
+                    .filter(|target| !listed.contains(target))
+                    .collect();
+                for target in gone {
+                    if let Some((_, w)) = self.snapshot.remove(&target) {
+                        woken.extend(w);
+                    }
                 }
-                Woken::none()
+                for object in std::mem::take(&mut self.fresh) {
+                    woken.extend(self.snapshot.put(object));
+                }
+                // Instances waiting for the kind to be listed go on.
+                if self.snapshot.indexes.listed.insert(gvk.clone()) {
+                    for id in self.snapshot.instance_ids() {
+                        woken.insert(Key::Instance(id));
+                    }
+                }
+                woken
             }
         }
         kind.visit(&mut Replace {
@@ -399,6 +436,12 @@ impl Snapshot {
             None => object.readers(self, &mut woken),
         }
         K::moved(self, before.as_deref(), Some(&object), &mut woken);
+        self.redeploy(
+            &ObjectRef::of::<K>(object.meta()),
+            before.as_deref().map(|b| b.meta()),
+            Some(object.meta()),
+            &mut woken,
+        );
         K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
         K::reindex(
             &mut self.indexes,
@@ -423,11 +466,17 @@ impl Snapshot {
         if fresh.is_empty() {
             return Woken::none();
         }
+        let mut woken = Woken::everyone();
         for ((namespace, name), object) in fresh {
             K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
             K::reindex(&mut self.indexes, &self.objects, None, Some(&object));
+            self.redeploy(
+                &ObjectRef::of::<K>(object.meta()),
+                None,
+                Some(object.meta()),
+                &mut woken,
+            );
         }
-        let woken = Woken::everyone();
         self.indexes.revisions.touch(&woken);
         woken
     }
@@ -437,6 +486,12 @@ impl Snapshot {
         let mut woken = Woken::none();
         before.readers(self, &mut woken);
         K::moved(self, Some(&before), None, &mut woken);
+        self.redeploy(
+            &ObjectRef::of::<K>(before.meta()),
+            Some(before.meta()),
+            None,
+            &mut woken,
+        );
         K::shelf_mut(&mut self.objects).remove(namespace, name);
         K::reindex(&mut self.indexes, &self.objects, Some(&before), None);
         self.indexes.revisions.touch(&woken);
@@ -449,12 +504,146 @@ impl Snapshot {
         };
         let namespace = object.metadata.namespace.clone().unwrap_or_default();
         let name = object.metadata.name.clone().unwrap_or_default();
-        self.objects
-            .dynamic
-            .entry(gvk)
-            .or_default()
-            .insert(&namespace, &name, object);
-        Woken::none()
+        let shelf = self.objects.dynamic.entry(gvk).or_default();
+        let before = shelf.get(&namespace, &name).cloned();
+        if before
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, &object) || **b == *object)
+        {
+            return Woken::none();
+        }
+        shelf.insert(&namespace, &name, object.clone());
+        let mut woken = Woken::none();
+        self.redeploy(
+            &Object::Dynamic(object.clone()).object_ref(),
+            before.as_ref().map(|b| &b.metadata),
+            Some(&object.metadata),
+            &mut woken,
+        );
+        woken
+    }
+
+    /// Keeps the index of what template instances deployed true across a
+    /// change of any object, and wakes the instances it concerns: a
+    /// deployed object edited or deleted is drift to the instance.
+    fn redeploy(
+        &mut self,
+        object: &ObjectRef,
+        before: Option<&ObjectMeta>,
+        after: Option<&ObjectMeta>,
+        woken: &mut Woken,
+    ) {
+        let id = |m: Option<&ObjectMeta>| {
+            m.and_then(crate::labels::deployed_by)
+                .and_then(InstanceId::parse)
+        };
+        let (before, after) = (id(before), id(after));
+        for id in before.iter().chain(after.iter()) {
+            woken.insert(Key::Instance(id.clone()));
+        }
+        self.indexes.redeploy(object, before, after);
+    }
+
+    /// The objects a template instance deployed (as their annotation says).
+    pub fn deployed_by(&self, id: &InstanceId) -> impl Iterator<Item = &ObjectRef> {
+        self.indexes.deployed.get(id).into_iter().flatten()
+    }
+
+    /// Whether the objects of `kind` are all in the view: every typed kind
+    /// the operator watches, and the kinds outside the registry once
+    /// listed. Before that, an object missing may merely not be listed yet.
+    #[must_use]
+    pub fn is_listed(&self, kind: &Kind) -> bool {
+        match kind {
+            _ if self.indexes.complete => true,
+            Kind::Dynamic(gvk) => self.indexes.listed.contains(gvk),
+            typed => typed.watched(),
+        }
+    }
+
+    /// Marks the snapshot as the cluster's own store, which holds every
+    /// object of every kind.
+    pub fn mark_complete(&mut self) {
+        self.indexes.complete = true;
+    }
+
+    /// The kinds outside the registry that Templates deploy: what the
+    /// operator watches besides the registry's kinds.
+    #[must_use]
+    pub fn template_kinds(&self) -> BTreeSet<Gvk> {
+        self.shelf::<crate::api::Template>()
+            .iter()
+            .flat_map(|t| t.spec.resources.iter().flat_map(|r| r.manifests.iter()))
+            .filter_map(|m| {
+                let api_version = m["apiVersion"].as_str()?;
+                let kind = m["kind"].as_str()?;
+                (!api_version.contains("${") && !kind.contains("${"))
+                    .then(|| Gvk::from_api_version(api_version, kind))
+            })
+            .filter(|gvk| {
+                !Kind::TYPED
+                    .iter()
+                    .any(|k| k.name() == gvk.kind && k.api_version() == gvk.api_version())
+            })
+            .collect()
+    }
+
+    /// Marks a kind outside the registry as listed, with no objects: the
+    /// cluster serves it and holds none of it.
+    pub fn mark_listed(&mut self, gvk: Gvk) {
+        self.indexes.listed.insert(gvk);
+    }
+
+    /// Every template instance.
+    pub fn instance_ids(&self) -> impl Iterator<Item = InstanceId> + '_ {
+        let namespaced =
+            self.shelf::<crate::api::TemplateInstance>()
+                .keys()
+                .map(|(namespace, name)| InstanceId::Namespaced {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                });
+        let cluster = self
+            .shelf::<crate::api::ClusterTemplateInstance>()
+            .keys()
+            .map(|(_, name)| InstanceId::Cluster {
+                name: name.to_owned(),
+            });
+        let group = self
+            .shelf::<crate::api::TemplateGroupInstance>()
+            .keys()
+            .map(|(_, name)| InstanceId::Group {
+                name: name.to_owned(),
+            });
+        namespaced.chain(cluster).chain(group)
+    }
+
+    /// The instances of the Template `template`.
+    #[must_use]
+    pub fn instances_of(&self, template: &str) -> Vec<InstanceId> {
+        self.instance_ids()
+            .filter(|id| {
+                crate::template::Instance::find(self, id).is_some_and(|i| i.template() == template)
+            })
+            .collect()
+    }
+
+    /// The instances targeting `namespace` with these labels: its
+    /// TemplateInstances and the cluster instances whose selector matches.
+    #[must_use]
+    pub fn instances_covering(
+        &self,
+        namespace: &str,
+        labels: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Vec<InstanceId> {
+        self.instance_ids()
+            .filter(|id| match id {
+                InstanceId::Namespaced { namespace: ns, .. } => ns == namespace,
+                _ => crate::template::Instance::find(self, id)
+                    .and_then(|i| i.selector())
+                    .is_some_and(|s| crate::selector::matches(s, labels)),
+            })
+            .collect()
     }
 
     /// Changes an object of kind `K` in place, as an apiserver does (the
@@ -531,7 +720,10 @@ impl Snapshot {
                     name: name.to_owned(),
                 })
             });
-        tenants.chain(namespaced).chain(cluster)
+        tenants
+            .chain(namespaced)
+            .chain(cluster)
+            .chain(self.instance_ids().map(Key::Instance))
     }
 
     /// The tenant labelled on a namespace.

@@ -302,6 +302,14 @@ registry! {
     Deployment(k8s_openapi::api::apps::v1::Deployment) in deployments, namespaced, watched;
     /// `apps/v1` StatefulSet.
     StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) in stateful_sets, namespaced, watched;
+    /// `templates.stakater.com/v1alpha1` Template, cluster-scoped.
+    Template(crate::api::Template) in templates, cluster, watched;
+    /// `templates.stakater.com/v1alpha1` TemplateInstance.
+    TemplateInstance(crate::api::TemplateInstance) in template_instances, namespaced, watched;
+    /// `templates.stakater.com/v1alpha1` ClusterTemplateInstance, cluster-scoped.
+    ClusterTemplateInstance(crate::api::ClusterTemplateInstance) in cluster_template_instances, cluster, watched;
+    /// `templates.stakater.com/v1alpha1` TemplateGroupInstance, cluster-scoped.
+    TemplateGroupInstance(crate::api::TemplateGroupInstance) in template_group_instances, cluster, watched;
     /// `coordination.k8s.io/v1` Lease: the operator's leader election.
     Lease(k8s_openapi::api::coordination::v1::Lease) in leases, namespaced, unwatched;
 }

@@ -246,6 +246,7 @@ async fn tell(shared: &Shared, finished: &Finished, now: mto_model::Timestamp) {
     let key = match &finished.key {
         Key::Tenant(name) => name.clone(),
         Key::Supervisor(id) => id.key(),
+        Key::Instance(id) => id.key(),
     };
     let entry = Entry {
         at: now,

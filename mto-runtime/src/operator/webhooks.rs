@@ -8,8 +8,6 @@
 //! Written only when what it would write changed: the configuration
 //! carries a hash of itself, so a steady state costs reads only.
 
-use std::hash::Hasher as _;
-
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams};
@@ -59,13 +57,7 @@ impl WebhookKeeper {
             },
             integration,
         );
-        let mut hasher = fnv::FnvHasher::default();
-        hasher.write(
-            serde_json::to_string(&desired)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        let hash = format!("{:016x}", hasher.finish());
+        let hash = mto_model::digest::digest(&desired);
         let configurations: Api<ValidatingWebhookConfiguration> = Api::all(self.client.clone());
         let current = configurations.get_opt(NAME).await?;
         let written = current

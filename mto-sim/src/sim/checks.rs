@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use mto_model::api::Tenant;
 use mto_model::hibernation::Supervisor;
-use mto_model::invariants::{Scope, check_supervisor_at_rest, check_tenant};
+use mto_model::invariants::{
+    Scope, check_instance_at_rest, check_supervisor_at_rest, check_tenant,
+};
+use mto_model::template::Instance;
 use mto_model::view::{Kind, Observed as _};
 
 use super::{Convergence, Sim, SimError, counted, duration_text};
@@ -85,6 +88,25 @@ impl Sim {
                 return Err(SimError::invariant(self, v));
             }
         }
+        for id in std::mem::take(&mut self.unsettled_instances) {
+            let snapshot = self.cluster.snapshot();
+            let Some(instance) = Instance::find(snapshot, &id) else {
+                continue;
+            };
+            self.report.invariant_checks += 2;
+            if let Some(v) = check_instance_at_rest(snapshot, &instance).first() {
+                return Err(SimError::invariant(self, v));
+            }
+            let d = mto_model::template::decide(instance, snapshot, now);
+            if let Some(first) = d.actions.first() {
+                let violation = format!(
+                    "invariant 7: {} still has {} at steady state, first: {first}",
+                    id.key(),
+                    counted(d.actions.len(), "action")
+                );
+                return Err(SimError::broken(self, violation, vec![id.key()]));
+            }
+        }
         self.check_views()?;
         for (at, change) in std::mem::take(&mut self.pending_changes) {
             let took = self.now_ms - at;
@@ -150,6 +172,7 @@ impl Sim {
             .map(|key| match key {
                 mto_model::view::Key::Tenant(name) => name.clone(),
                 mto_model::view::Key::Supervisor(id) => id.key(),
+                mto_model::view::Key::Instance(id) => id.key(),
             })
             .take(SHOWN)
             .collect();

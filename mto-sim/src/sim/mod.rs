@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use mto_model::Timestamp;
 use mto_model::apiserver::ApiServer;
-use mto_model::view::{Key, ObjectRef, SupervisorId};
+use mto_model::view::{InstanceId, Key, ObjectRef, SupervisorId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -182,6 +182,8 @@ pub struct Sim {
     /// Tenants and supervisors concerned since the last check at rest.
     unsettled: BTreeSet<String>,
     unsettled_supervisors: BTreeSet<SupervisorId>,
+    unsettled_instances: BTreeSet<InstanceId>,
+    instance_phases: BTreeMap<String, String>,
     phases: BTreeMap<String, String>,
     supervisor_phases: BTreeMap<String, String>,
     trace_tail: VecDeque<String>,
@@ -232,6 +234,8 @@ impl Sim {
             touched: BTreeSet::new(),
             unsettled: BTreeSet::new(),
             unsettled_supervisors: BTreeSet::new(),
+            unsettled_instances: BTreeSet::new(),
+            instance_phases: BTreeMap::new(),
             phases: BTreeMap::new(),
             supervisor_phases: BTreeMap::new(),
             trace_tail: VecDeque::new(),
@@ -450,6 +454,14 @@ impl Sim {
             *phases.entry(phase).or_default() += 1;
         }
         self.report.tenants_by_phase = phases;
+        let snapshot = self.cluster.snapshot();
+        for id in snapshot.instance_ids() {
+            let phase = mto_model::template::Instance::find(snapshot, &id)
+                .and_then(|i| i.status()?.phase.clone())
+                .unwrap_or_else(|| "Pending".into());
+            *self.report.instances_by_phase.entry(phase).or_default() += 1;
+            self.report.objects_deployed += snapshot.deployed_by(&id).count() as u64;
+        }
         self.account_sleep(self.until_ms);
         self.report.replica_hours_saved = self.users.replica_ms as f64 / 3_600_000.0;
         self.report.trace_hash = format!("{:016x}", self.trace_hash.finish());

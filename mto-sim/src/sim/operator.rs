@@ -242,6 +242,7 @@ impl Sim {
             let woken = op.view.fold(WatchEvent::InitDone(kind.clone()));
             op.driver.handle_woken(&woken, op.view.snapshot(), now);
         }
+        list_template_kinds(op, &self.cluster, now, true);
         self.trace(format!("replica {replica} listed the cluster"));
         self.schedule_poll(replica);
     }
@@ -255,20 +256,19 @@ impl Sim {
         if duplicate {
             self.count_fault("duplicated watch event");
         }
-        let watched = match event {
-            WatchEvent::Apply(o) | WatchEvent::Delete(o) => o.kind().watched(),
-            _ => false,
+        let kind = match event {
+            WatchEvent::Apply(o) | WatchEvent::Delete(o) => o.kind(),
+            _ => return,
         };
-        if !watched {
-            return;
-        }
         for replica in 0..self.replicas.len() {
             let partitioned = self.partitioned(replica);
             let life = self.replicas[replica].life;
             let Some(op) = self.replicas[replica].operator.as_mut() else {
                 continue;
             };
-            if !op.watching || partitioned {
+            // A replica hears of a kind outside the registry once it
+            // watches it: once a Template in its view deploys it.
+            if !op.watching || partitioned || !op.view.is_listed(&kind) {
                 continue;
             }
             op.inbox.push_back((at, event.clone()));
@@ -300,6 +300,7 @@ impl Sim {
             let woken = op.view.fold(event);
             op.driver.handle_woken(&woken, op.view.snapshot(), now);
         }
+        list_template_kinds(op, &self.cluster, now, false);
         if let Some((at, _)) = op.inbox.front() {
             let at = *at;
             op.deliver_at = Some(at);
@@ -398,11 +399,16 @@ impl Sim {
                 self.report.supervisor_decisions += 1;
                 self.unsettled_supervisors.insert(id.clone());
             }
+            Key::Instance(id) => {
+                self.report.instance_decisions += 1;
+                self.unsettled_instances.insert(id.clone());
+            }
         }
         if actions > 0 {
             let what = match &key {
                 Key::Tenant(name) => format!("reconcile {name}"),
                 Key::Supervisor(id) => format!("supervise {}", id.key()),
+                Key::Instance(id) => format!("deploy {}", id.key()),
             };
             let phase = self.replicas[replica]
                 .operator
@@ -599,6 +605,7 @@ impl Sim {
         match &finished.key {
             Key::Tenant(name) => self.record_phase(name),
             Key::Supervisor(id) => self.record_supervisor_phase(&id.key()),
+            Key::Instance(id) => self.record_instance_phase(id),
         }
         self.schedule_poll(replica);
     }
@@ -716,5 +723,29 @@ impl Sim {
             why.push("no replica leads".into());
         }
         why
+    }
+}
+
+/// Starts watching the kinds outside the registry that the Templates in
+/// the replica's view deploy, as `mto run` does: each is listed into the
+/// view once, then its changes are delivered. `again`: list every one
+/// anew (after a watch expired).
+fn list_template_kinds(
+    op: &mut Operator,
+    cluster: &mto_model::apiserver::ApiServer,
+    now: mto_model::Timestamp,
+    again: bool,
+) {
+    for gvk in op.view.snapshot().template_kinds() {
+        let kind = Kind::Dynamic(gvk);
+        if !again && op.view.is_listed(&kind) {
+            continue;
+        }
+        op.view.fold(WatchEvent::Init(kind.clone()));
+        for object in cluster.list(&kind) {
+            op.view.fold(WatchEvent::InitApply(object));
+        }
+        let woken = op.view.fold(WatchEvent::InitDone(kind));
+        op.driver.handle_woken(&woken, op.view.snapshot(), now);
     }
 }

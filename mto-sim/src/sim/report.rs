@@ -63,6 +63,12 @@ pub struct Report {
     pub tenants_by_phase: BTreeMap<String, u64>,
     /// Supervisor decisions made.
     pub supervisor_decisions: u64,
+    /// Template instance decisions made.
+    pub instance_decisions: u64,
+    /// Template instances by phase at the end.
+    pub instances_by_phase: BTreeMap<String, u64>,
+    /// Objects the template instances deployed, at the end.
+    pub objects_deployed: u64,
     /// Sleep and wake transitions supervisors completed.
     pub hibernation_transitions: u64,
     /// Decisions made while changes were still on their way to the

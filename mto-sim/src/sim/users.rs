@@ -182,6 +182,13 @@ impl Sim {
                 return Ok(());
             }
             Manifest::ClusterResourceSupervisor(c) => c.clone().into(),
+            Manifest::Template(t) => t.clone().into(),
+            Manifest::ClusterTemplateInstance(c) => c.clone().into(),
+            Manifest::TemplateGroupInstance(g) => g.clone().into(),
+            Manifest::TemplateInstance(i) => {
+                self.deploy(i.clone().into());
+                return Ok(());
+            }
             Manifest::Deployment(d) => {
                 self.deploy(d.clone().into());
                 return Ok(());
@@ -266,11 +273,59 @@ impl Sim {
                 self.partition(p.replica, p.duration);
                 return Ok(());
             }
+            UserAction::Edit(edit) => self.edit_object(edit),
         };
         self.note(description.clone());
         self.pending_changes.push((self.now_ms, description));
         self.broadcast();
         Ok(())
+    }
+
+    /// A person edits (merging fields in, as `kubectl patch --type merge`
+    /// does) or deletes one object of any kind.
+    fn edit_object(&mut self, edit: &crate::scenario::ObjectEdit) -> String {
+        let kind = Kind::typed(&edit.kind)
+            .filter(|k| k.api_version() == edit.api_version)
+            .unwrap_or_else(|| {
+                Kind::Dynamic(mto_model::view::Gvk::from_api_version(
+                    &edit.api_version,
+                    &edit.kind,
+                ))
+            });
+        let target = ObjectRef {
+            kind,
+            namespace: edit.namespace.clone(),
+            name: edit.name.clone(),
+        };
+        let now = self.now();
+        if edit.delete {
+            return match self.cluster.delete(&target, None, now) {
+                Ok(_) => format!("user deletes {target}"),
+                Err(e) => format!("user deletes {target}: {e}"),
+            };
+        }
+        let mut json = self
+            .cluster
+            .snapshot()
+            .object(&target)
+            .and_then(|o| o.to_json().ok())
+            .unwrap_or_else(|| {
+                serde_json::json!({
+                    "apiVersion": edit.api_version,
+                    "kind": edit.kind,
+                    "metadata": {"name": edit.name, "namespace": edit.namespace},
+                })
+            });
+        if let Some(set) = &edit.set {
+            merge(&mut json, set);
+        }
+        let result = Object::from_json(json)
+            .map_err(|e| e.to_string())
+            .and_then(|o| self.cluster.put(o, now).map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => format!("user edits {target}"),
+            Err(e) => format!("user edits {target}: {e}"),
+        }
     }
 
     pub(super) fn schedule_user_edit(&mut self) {
@@ -376,6 +431,9 @@ impl Sim {
                         Key::Supervisor(id) => {
                             self.unsettled_supervisors.insert(id.clone());
                         }
+                        Key::Instance(id) => {
+                            self.unsettled_instances.insert(id.clone());
+                        }
                     }
                 }
                 let (object, deleted) = match &change.event {
@@ -461,6 +519,33 @@ impl Sim {
         }
     }
 
+    pub(super) fn record_instance_phase(&mut self, id: &mto_model::view::InstanceId) {
+        let snapshot = self.cluster.snapshot();
+        let Some(status) = mto_model::template::Instance::find(snapshot, id)
+            .and_then(|i| i.status())
+            .cloned()
+        else {
+            return;
+        };
+        let phase = status.phase.clone().unwrap_or_default();
+        let key = id.key();
+        let previous = self.instance_phases.insert(key.clone(), phase.clone());
+        if previous.as_ref() != Some(&phase) {
+            let detail = match &status.message {
+                Some(m) => format!(": {m}"),
+                None => format!(
+                    " ({} of {} namespaces)",
+                    status.deployed_namespaces.len(),
+                    status.namespace_count.unwrap_or_default()
+                ),
+            };
+            self.note(format!(
+                "{key}: {} → {phase}{detail}",
+                previous.unwrap_or_else(|| "new".into())
+            ));
+        }
+    }
+
     pub(super) fn record_supervisor_phase(&mut self, key: &str) {
         let Some(id) = mto_model::view::SupervisorId::parse(key) else {
             return;
@@ -533,6 +618,9 @@ fn target_of(key: &ObjectKey) -> ObjectRef {
         DeletableKind::LimitRange => Kind::LimitRange,
         DeletableKind::ResourceSupervisor => Kind::ResourceSupervisor,
         DeletableKind::ClusterResourceSupervisor => Kind::ClusterResourceSupervisor,
+        DeletableKind::Template => Kind::Template,
+        DeletableKind::TemplateInstance => Kind::TemplateInstance,
+        DeletableKind::ClusterTemplateInstance => Kind::ClusterTemplateInstance,
     };
     ObjectRef {
         kind,
@@ -563,5 +651,24 @@ fn deployment(namespace: &str, name: &str, replicas: i32) -> Deployment {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// A JSON merge patch (RFC 7386) of `patch` into `target`.
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(have), serde_json::Value::Object(want)) => {
+            for (key, value) in want {
+                if value.is_null() {
+                    have.remove(key);
+                } else {
+                    merge(
+                        have.entry(key.clone()).or_insert(serde_json::Value::Null),
+                        value,
+                    );
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
     }
 }

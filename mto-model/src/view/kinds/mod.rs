@@ -19,6 +19,7 @@ mod resource_quota;
 mod resource_supervisor;
 mod role_binding;
 mod stateful_set;
+mod template;
 mod tenant;
 
 /// Why an apiserver refused to apply a field.
@@ -84,12 +85,22 @@ pub trait Typed: Stored {
 
     /// Server-side apply of mto's fields other than metadata: sets in
     /// `current` what `applied` sets. Returns whether anything changed.
+    /// By default every field `applied` sets, maps merged (what a template
+    /// deploys); a kind mto manages itself says exactly which fields it owns.
     fn apply_fields(current: &mut Self, applied: &Self) -> Result<bool, FieldRefused> {
-        let _ = (current, applied);
-        Err(FieldRefused(format!(
-            "mto applies no fields of {} besides its metadata",
-            Self::KIND
-        )))
+        let refused = |e: serde_json::Error| FieldRefused(format!("{}: {e}", Self::KIND));
+        let mut have = serde_json::to_value(&*current).map_err(refused)?;
+        let want = serde_json::to_value(applied).map_err(refused)?;
+        let (Some(have_map), Some(want_map)) = (have.as_object_mut(), want.as_object()) else {
+            return Ok(false);
+        };
+        if !crate::apply::set_fields(have_map, want_map) {
+            return Ok(false);
+        }
+        let meta = current.meta().clone();
+        *current = serde_json::from_value(have).map_err(refused)?;
+        *current.meta_mut() = meta;
+        Ok(true)
     }
 
     /// Whether a change from `before` to `after` moves the generation.

@@ -24,6 +24,9 @@ impl Typed for Namespace {
         for supervisor in snapshot.supervisors_covering(name, self.metadata.labels.as_ref()) {
             woken.insert(Key::Supervisor(supervisor));
         }
+        for instance in snapshot.instances_covering(name, self.metadata.labels.as_ref()) {
+            woken.insert(Key::Instance(instance));
+        }
     }
 
     fn reindex(

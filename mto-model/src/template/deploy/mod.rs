@@ -1,0 +1,706 @@
+//! The template instance machine: what an instance's target namespaces
+//! should hold, compared with what they hold, as one decision.
+//!
+//! Rules (README, "Templates"):
+//! - A TemplateInstance targets its own namespace; a cluster instance every
+//!   namespace its selector matches and that is not terminating.
+//! - Everything is rendered first, for every target namespace; a namespace
+//!   whose rendering fails, or where an object of the same name exists that
+//!   this instance did not deploy, gets nothing applied (its problem is in
+//!   the status and an event) while the other namespaces go on. Nothing is
+//!   deleted on doubt: a failed namespace keeps what it had.
+//! - Objects are applied in dependency order ([`super::order`]), removed in
+//!   the reverse order.
+//! - `sync: false`: what is missing is created; nothing existing is ever
+//!   changed. `sync: true`: a Template or parameter change re-applies the
+//!   objects whose rendering changed (their digest annotation tells) and
+//!   removes the objects the rendering no longer has; an object someone
+//!   edited is put back, except ServiceAccounts (the cluster adds to them)
+//!   and objects labelled `multi-tenant-operator/ignore-resource-updates`,
+//!   which are only re-created when deleted.
+//! - A namespace that stops being targeted loses what the instance put
+//!   there; an instance deleted removes everything it deployed, then lets
+//!   go of its finalizer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use serde_json::Value;
+
+use crate::Timestamp;
+use crate::action::{Action, Decision, FinalizerEdit, Patch, Reason, Requeue};
+use crate::api::{Template, TemplateInstanceStatus};
+use crate::labels::{
+    IGNORE_RESOURCE_UPDATES_LABEL, TEMPLATE_DIGEST_ANNOTATION, TEMPLATE_INSTANCE_ANNOTATION,
+    TEMPLATE_INSTANCE_FINALIZER, deployed_by,
+};
+use crate::machine::Phase;
+use crate::view::{Object, ObjectRef, Observed as _, Snapshot};
+
+use super::{Instance, RenderError};
+
+/// Where a template instance is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TemplatePhase {
+    /// Its Template does not exist (yet); nothing is changed.
+    Pending,
+    /// Putting a new rendering in place, or waiting for the kinds it
+    /// deploys to be listed.
+    Rendering,
+    /// Every target namespace holds the current rendering.
+    Applied,
+    /// Putting back what someone changed or deleted.
+    Drifted,
+    /// Some namespace cannot get the rendering; the others have it.
+    Failed,
+    /// Deleted: removing what it deployed.
+    Removing,
+    /// Everything it deployed is gone, and so is it.
+    Gone,
+}
+
+impl Phase for TemplatePhase {
+    const ALL: &'static [TemplatePhase] = &[
+        TemplatePhase::Pending,
+        TemplatePhase::Rendering,
+        TemplatePhase::Applied,
+        TemplatePhase::Drifted,
+        TemplatePhase::Failed,
+        TemplatePhase::Removing,
+        TemplatePhase::Gone,
+    ];
+    const INITIAL: TemplatePhase = TemplatePhase::Pending;
+    const TRANSITIONS: &'static [(TemplatePhase, TemplatePhase)] = {
+        use TemplatePhase::{Applied, Drifted, Failed, Gone, Pending, Removing, Rendering};
+        &[
+            (Pending, Rendering),
+            (Pending, Applied),
+            (Pending, Failed),
+            (Pending, Removing),
+            (Rendering, Applied),
+            (Rendering, Failed),
+            (Rendering, Pending),
+            (Rendering, Removing),
+            (Applied, Rendering),
+            (Applied, Drifted),
+            (Applied, Failed),
+            (Applied, Pending),
+            (Applied, Removing),
+            (Drifted, Applied),
+            (Drifted, Rendering),
+            (Drifted, Failed),
+            (Drifted, Pending),
+            (Drifted, Removing),
+            (Failed, Rendering),
+            (Failed, Applied),
+            (Failed, Drifted),
+            (Failed, Pending),
+            (Failed, Removing),
+            (Removing, Gone),
+        ]
+    };
+
+    fn is_resting(self) -> bool {
+        matches!(
+            self,
+            TemplatePhase::Pending
+                | TemplatePhase::Applied
+                | TemplatePhase::Failed
+                | TemplatePhase::Gone
+        )
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TemplatePhase::Pending => "Pending",
+            TemplatePhase::Rendering => "Rendering",
+            TemplatePhase::Applied => "Applied",
+            TemplatePhase::Drifted => "Drifted",
+            TemplatePhase::Failed => "Failed",
+            TemplatePhase::Removing => "Removing",
+            TemplatePhase::Gone => "Gone",
+        }
+    }
+}
+
+/// A decision about a template instance.
+pub type TemplateDecision = Decision<TemplatePhase>;
+
+/// How long a failed instance waits before trying again when nothing it
+/// reads changes (what is in its way going wakes it sooner).
+pub const RETRY_FAILED: Duration = Duration::from_secs(600);
+
+/// Kinds a template may not deploy: a template instantiates into
+/// namespaces, and a cluster-scoped object would be shared by all of them.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+];
+
+/// One object of a rendering, ready to apply.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// The object, labelled and annotated as mto deploys it.
+    pub object: Object,
+    /// It as JSON, to compare with what is there.
+    json: Value,
+    /// Its digest.
+    digest: String,
+}
+
+/// What one namespace should hold: its objects in apply order, or why it
+/// cannot have them.
+pub fn render_for(
+    template: &Template,
+    instance: &Instance<'_>,
+    namespace: &str,
+    snapshot: &Snapshot,
+) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    let tenant = snapshot.tenant_of_namespace(namespace);
+    let values = super::parameters(
+        &template.spec.parameters,
+        instance.parameters(),
+        namespace,
+        tenant,
+    )?;
+    let manifests = super::render_manifests(&template.spec, &values)?;
+    let key = instance.id().key();
+    let mut problems = Vec::new();
+    let mut rendered = Vec::new();
+    for i in super::order::apply_order(&manifests) {
+        let mut manifest = manifests[i].clone();
+        let at = format!("resources.manifests[{i}]");
+        let kind = manifest["kind"].as_str().unwrap_or_default().to_owned();
+        if CLUSTER_SCOPED.contains(&kind.as_str()) {
+            problems.push(super::error(
+                format!("{at}.kind"),
+                format!("{kind} is cluster-scoped; a template deploys into namespaces"),
+                "create it once, outside the Template",
+            ));
+            continue;
+        }
+        match manifest["metadata"]["namespace"].as_str() {
+            None => {}
+            Some(ns) if ns == namespace => {}
+            Some(other) => {
+                problems.push(super::error(
+                    format!("{at}.metadata.namespace"),
+                    format!("{other:?} is not the namespace the template is instantiated in"),
+                    "remove metadata.namespace (or write ${NAMESPACE})",
+                ));
+                continue;
+            }
+        }
+        // Not labelled managed-by mto: that label marks what the tenant
+        // controller keeps, and a template's RoleBinding is not its.
+        let digest = crate::digest::digest(&manifest);
+        let meta = &mut manifest["metadata"];
+        meta["namespace"] = Value::String(namespace.to_owned());
+        meta["annotations"][TEMPLATE_INSTANCE_ANNOTATION] = Value::String(key.clone());
+        meta["annotations"][TEMPLATE_DIGEST_ANNOTATION] = Value::String(digest.clone());
+        let object = match Object::from_json(manifest.clone()) {
+            Ok(object) => object,
+            Err(e) => {
+                problems.push(super::error(
+                    at,
+                    format!("not a valid {kind}: {e}"),
+                    "correct the manifest",
+                ));
+                continue;
+            }
+        };
+        let json = object.to_json().unwrap_or(manifest);
+        rendered.push(Rendered {
+            object,
+            json,
+            digest,
+        });
+    }
+    if problems.is_empty() {
+        Ok(rendered)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Whether `live` holds everything `desired` sets: maps key by key, lists
+/// item by item, anything else equal. What the cluster adds (defaults,
+/// status, its own metadata) is not a difference.
+fn holds(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(have), Value::Object(want)) => want
+            .iter()
+            .all(|(k, v)| have.get(k).is_some_and(|h| holds(h, v))),
+        (Value::Array(have), Value::Array(want)) => {
+            have.len() == want.len() && have.iter().zip(want).all(|(h, w)| holds(h, w))
+        }
+        (have, want) => have == want,
+    }
+}
+
+/// Whether `live` holds what the rendered `desired` sets: its body, and
+/// its labels and annotations (the rest of the metadata is the cluster's).
+fn holds_object(live: &Object, desired: &Value) -> bool {
+    let meta = live.meta();
+    let map_holds = |have: Option<&std::collections::BTreeMap<String, String>>, want: &Value| {
+        want.as_object().is_none_or(|want| {
+            want.iter().all(|(k, v)| {
+                have.and_then(|h| h.get(k))
+                    .is_some_and(|h| v.as_str() == Some(h.as_str()))
+            })
+        })
+    };
+    if !map_holds(meta.labels.as_ref(), &desired["metadata"]["labels"])
+        || !map_holds(
+            meta.annotations.as_ref(),
+            &desired["metadata"]["annotations"],
+        )
+    {
+        return false;
+    }
+    let body = |v: &Value| {
+        v.as_object().map(|m| {
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<serde_json::Map<String, Value>>()
+        })
+    };
+    let Some(want) = body(desired) else {
+        return true;
+    };
+    match live {
+        // What the view holds of a kind mto does not type is JSON already.
+        Object::Dynamic(o) => holds(&o.data, &Value::Object(want)),
+        typed => typed
+            .to_json()
+            .ok()
+            .and_then(|j| body(&j))
+            .is_some_and(|have| holds(&Value::Object(have), &Value::Object(want))),
+    }
+}
+
+/// What the view says of one object mto would write.
+enum Found<'a> {
+    /// Nothing of that name.
+    Missing,
+    /// This instance deployed it.
+    Ours(&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta),
+    /// Someone else's (or another instance's, named).
+    Foreign(Option<String>),
+}
+
+fn find<'a>(snapshot: &'a Snapshot, target: &'a ObjectRef, key: &str) -> Found<'a> {
+    match snapshot.metadata(target) {
+        None => Found::Missing,
+        Some(meta) => match deployed_by(meta) {
+            Some(by) if by == key => Found::Ours(meta),
+            other => Found::Foreign(other.map(str::to_owned)),
+        },
+    }
+}
+
+/// Why one namespace does not get the rendering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Held {
+    /// The rendering fails, or something is in its way.
+    Failed(Vec<RenderError>),
+    /// A kind it deploys is not listed yet.
+    Waiting(String),
+}
+
+/// Decides about `instance` from `snapshot` at `now`.
+pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> TemplateDecision {
+    let id = instance.id();
+    let key = id.key();
+    let regarding = id.object_ref();
+    let meta = instance.meta();
+    let from = instance
+        .status()
+        .and_then(|s| s.phase.as_deref())
+        .and_then(TemplatePhase::from_name)
+        .unwrap_or(TemplatePhase::INITIAL);
+    let deployed: Vec<ObjectRef> = snapshot.deployed_by(&id).cloned().collect();
+
+    if meta.deletion_timestamp.is_some() {
+        let mut actions = removals(snapshot, deployed.iter(), Reason::Remove);
+        if actions.is_empty()
+            && let Some(edit) = FinalizerEdit::of(meta, TEMPLATE_INSTANCE_FINALIZER, false)
+        {
+            actions.push(Action::Patch {
+                target: regarding,
+                patch: Patch::Finalizer(edit),
+                reason: Reason::RemoveFinalizer,
+            });
+        }
+        let phase = if actions.is_empty() {
+            TemplatePhase::Gone
+        } else {
+            TemplatePhase::Removing
+        };
+        return Decision {
+            from,
+            phase,
+            actions,
+            events: Vec::new(),
+            requeue: Requeue::OnChange,
+        };
+    }
+
+    let mut actions = Vec::new();
+    if let Some(edit) = FinalizerEdit::of(meta, TEMPLATE_INSTANCE_FINALIZER, true) {
+        actions.push(Action::Patch {
+            target: regarding.clone(),
+            patch: Patch::Finalizer(edit),
+            reason: Reason::AddFinalizer,
+        });
+    }
+    let Some(template) = snapshot.get::<Template>("", instance.template()) else {
+        let status = status_of(
+            &instance,
+            TemplatePhase::Pending,
+            None,
+            &Outcome {
+                targets: 0,
+                deployed: Vec::new(),
+                held: BTreeMap::new(),
+                missing_template: true,
+            },
+            now,
+        );
+        return finish(
+            instance,
+            from,
+            TemplatePhase::Pending,
+            actions,
+            status,
+            Requeue::OnChange,
+        );
+    };
+    let template_hash = crate::digest::digest(&(&template.spec, instance.parameters()));
+
+    let targets = targets(&instance, snapshot);
+    let mut held: BTreeMap<String, Held> = BTreeMap::new();
+    let mut writes = Vec::new();
+    let mut wanted: BTreeSet<ObjectRef> = BTreeSet::new();
+    for namespace in &targets {
+        let rendered = match render_for(template, &instance, namespace, snapshot) {
+            Ok(rendered) => rendered,
+            Err(problems) => {
+                held.insert(namespace.clone(), Held::Failed(problems));
+                continue;
+            }
+        };
+        let refs: Vec<ObjectRef> = rendered.iter().map(|r| r.object.object_ref()).collect();
+        // What is there decides nothing until its kind is listed.
+        if let Some(unlisted) = refs.iter().find(|r| !snapshot.is_listed(&r.kind)) {
+            held.insert(
+                namespace.clone(),
+                Held::Waiting(unlisted.kind.api_version() + " " + unlisted.kind.name()),
+            );
+            wanted.extend(refs);
+            continue;
+        }
+        let in_the_way: Vec<RenderError> = refs
+            .iter()
+            .filter_map(|target| match find(snapshot, target, &key) {
+                Found::Foreign(by) => Some(super::error(
+                    target.to_string(),
+                    match by {
+                        Some(other) => format!("already deployed by {other}"),
+                        None => "exists and was not deployed by this instance".into(),
+                    },
+                    "delete or rename the object there, or leave it out of the Template",
+                )),
+                _ => None,
+            })
+            .collect();
+        wanted.extend(refs.iter().cloned());
+        if !in_the_way.is_empty() {
+            held.insert(namespace.clone(), Held::Failed(in_the_way));
+            continue;
+        }
+        for one in rendered {
+            let target = one.object.object_ref();
+            let reason = match find(snapshot, &target, &key) {
+                Found::Missing => Some(Reason::Create),
+                Found::Foreign(_) => None,
+                Found::Ours(live_meta) => {
+                    let live_digest = live_meta
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(TEMPLATE_DIGEST_ANNOTATION));
+                    let ignored = live_meta
+                        .labels
+                        .as_ref()
+                        .is_some_and(|l| l.contains_key(IGNORE_RESOURCE_UPDATES_LABEL));
+                    let never_reverted = target.kind.name() == "ServiceAccount";
+                    let drifted = || {
+                        snapshot
+                            .object(&target)
+                            .is_none_or(|live| !holds_object(&live, &one.json))
+                    };
+                    let changed = live_digest != Some(&one.digest);
+                    let repair =
+                        instance.sync() && !ignored && (changed || (!never_reverted && drifted()));
+                    repair.then_some(Reason::Drift)
+                }
+            };
+            if let Some(reason) = reason {
+                writes.push(Action::Apply {
+                    object: one.object,
+                    reason,
+                });
+            }
+        }
+    }
+    // What the instance deployed and no longer wants: in a namespace no
+    // longer targeted always; in a targeted one only when synced, and
+    // never in one held (no deletion on doubt).
+    let unwanted = deployed.iter().filter(|target| {
+        let namespace = target.namespace.as_deref().unwrap_or_default();
+        if !targets.contains(namespace) {
+            return true;
+        }
+        instance.sync() && !held.contains_key(namespace) && !wanted.contains(*target)
+    });
+    writes.extend(removals(snapshot, unwanted, Reason::Remove));
+
+    let outcome = Outcome {
+        targets: targets.len(),
+        deployed: targets
+            .iter()
+            .filter(|n| !held.contains_key(*n))
+            .cloned()
+            .collect(),
+        held,
+        missing_template: false,
+    };
+    let phase = if outcome.held.values().any(|h| matches!(h, Held::Failed(_))) {
+        TemplatePhase::Failed
+    } else if !outcome.held.is_empty() {
+        TemplatePhase::Rendering
+    } else if writes.is_empty() {
+        TemplatePhase::Applied
+    } else {
+        // Repairs, when the rendering is the one in place and every write
+        // lands in a namespace that already had it.
+        let status = instance.status();
+        let same_rendering =
+            status.and_then(|s| s.template_hash.as_deref()) == Some(template_hash.as_str());
+        let had_it = |a: &Action| {
+            let namespace = a.target().namespace.unwrap_or_default();
+            status.is_some_and(|s| s.deployed_namespaces.contains(&namespace))
+        };
+        if same_rendering
+            && writes.iter().all(had_it)
+            && matches!(from, TemplatePhase::Applied | TemplatePhase::Drifted)
+        {
+            TemplatePhase::Drifted
+        } else {
+            TemplatePhase::Rendering
+        }
+    };
+    actions.extend(writes);
+    let status = status_of(&instance, phase, Some(template_hash), &outcome, now);
+    let requeue = if phase == TemplatePhase::Failed {
+        Requeue::After(RETRY_FAILED)
+    } else {
+        Requeue::OnChange
+    };
+    finish(instance, from, phase, actions, status, requeue)
+}
+
+/// The namespaces an instance targets, sorted.
+fn targets(instance: &Instance<'_>, snapshot: &Snapshot) -> BTreeSet<String> {
+    let open = |n: &Namespace| n.metadata.deletion_timestamp.is_none();
+    match instance.selector() {
+        None => instance
+            .meta()
+            .namespace
+            .iter()
+            .filter(|ns| snapshot.namespace(ns).is_some_and(open))
+            .cloned()
+            .collect(),
+        Some(selector) => snapshot
+            .shelf::<Namespace>()
+            .iter()
+            .filter(|n| open(n))
+            .filter(|n| crate::selector::matches(selector, n.metadata.labels.as_ref()))
+            .filter_map(|n| n.metadata.name.clone())
+            .collect(),
+    }
+}
+
+/// Deletes of `objects`, workloads first and what they need last, each
+/// only of the object observed (its uid).
+fn removals<'a>(
+    snapshot: &Snapshot,
+    objects: impl Iterator<Item = &'a ObjectRef>,
+    reason: Reason,
+) -> Vec<Action> {
+    let mut objects: Vec<&ObjectRef> = objects.collect();
+    objects.sort_by_key(|r| (std::cmp::Reverse(super::order::rank(r.kind.name())), *r));
+    objects
+        .into_iter()
+        .map(|target| Action::Delete {
+            target: target.clone(),
+            uid: snapshot.metadata(target).and_then(|m| m.uid.clone()),
+            reason,
+        })
+        .collect()
+}
+
+/// What the decision found, for the status.
+struct Outcome {
+    targets: usize,
+    deployed: Vec<String>,
+    held: BTreeMap<String, Held>,
+    missing_template: bool,
+}
+
+/// The status for what was found.
+fn status_of(
+    instance: &Instance<'_>,
+    phase: TemplatePhase,
+    template_hash: Option<String>,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> TemplateInstanceStatus {
+    let previous = instance.status();
+    let conditions_before = previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let generation = instance.meta().generation;
+    let failed: Vec<String> = outcome
+        .held
+        .iter()
+        .filter_map(|(ns, h)| match h {
+            Held::Failed(problems) => Some(format!(
+                "namespace {ns}: {}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            Held::Waiting(_) => None,
+        })
+        .collect();
+    let waiting: Vec<String> = outcome
+        .held
+        .iter()
+        .filter_map(|(ns, h)| match h {
+            Held::Waiting(kind) => Some(format!("namespace {ns}: waiting for {kind} to be listed")),
+            Held::Failed(_) => None,
+        })
+        .collect();
+    let (ok, reason, message) = if outcome.missing_template {
+        (
+            false,
+            "TemplateNotFound",
+            format!(
+                "Template {} does not exist: create it, or correct spec.template",
+                instance.template()
+            ),
+        )
+    } else if !failed.is_empty() {
+        let shown = failed
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let more = failed.len().saturating_sub(3);
+        let message = if more > 0 {
+            format!("{shown} | and {more} more namespaces")
+        } else {
+            shown
+        };
+        (false, "DeployFailed", message)
+    } else if !waiting.is_empty() {
+        (false, "Waiting", waiting.join("; "))
+    } else {
+        (
+            true,
+            "Deployed",
+            format!("deployed into {} namespaces", outcome.deployed.len()),
+        )
+    };
+    let deployed_condition = crate::conditions::condition(
+        conditions_before,
+        "Deployed",
+        ok,
+        reason,
+        message.clone(),
+        generation,
+        now,
+    );
+    let ready = crate::conditions::condition(
+        conditions_before,
+        "Ready",
+        ok,
+        reason,
+        message.clone(),
+        generation,
+        now,
+    );
+    TemplateInstanceStatus {
+        phase: Some(phase.name().to_owned()),
+        observed_generation: generation,
+        conditions: vec![ready, deployed_condition],
+        status: Some(if ok { "Deployed" } else { "Failed" }.to_owned()),
+        message: (!ok).then_some(message),
+        reason: (!ok).then(|| reason.to_owned()),
+        template_hash: template_hash.or_else(|| previous.and_then(|s| s.template_hash.clone())),
+        mapped_secrets: Vec::new(),
+        mapped_configmaps: Vec::new(),
+        deployed_namespaces: outcome.deployed.clone(),
+        namespace_count: i64::try_from(outcome.targets).ok(),
+    }
+}
+
+/// The decision, with the status written last when it changed and
+/// warnings for the conditions that turned False.
+fn finish(
+    instance: Instance<'_>,
+    from: TemplatePhase,
+    phase: TemplatePhase,
+    mut actions: Vec<Action>,
+    status: TemplateInstanceStatus,
+    requeue: Requeue,
+) -> TemplateDecision {
+    let mut events = Vec::new();
+    if instance.status() != Some(&status) {
+        let previous = instance
+            .status()
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default();
+        events = crate::conditions::new_problems(
+            &instance.id().object_ref(),
+            previous,
+            &status.conditions,
+        );
+        actions.push(Action::ApplyStatus {
+            object: instance.with_status(status),
+        });
+    }
+    Decision {
+        from,
+        phase,
+        actions,
+        events,
+        requeue,
+    }
+}
+
+#[cfg(test)]
+mod tests;
