@@ -1859,3 +1859,165 @@ fn mto_makes_serves_and_renews_its_webhook_certificate_and_keeps_the_configurati
     kubectl(&["delete", "secret", "e2e-webhook-tls", "-n", "mto-system"]);
     install_crds();
 }
+
+/// The template e2e test's Template: a ConfigMap naming its namespace, a
+/// NetworkPolicy and a ServiceAccount.
+fn e2e_template(greeting: &str) -> String {
+    format!(
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: Template\nmetadata:\n  name: op-tpl\nparameters:\n  - name: GREETING\n    value: {greeting}\nresources:\n  manifests:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata: {{name: hello}}\n      data: {{greeting: \"${{GREETING}} ${{NAMESPACE}}\"}}\n    - apiVersion: networking.k8s.io/v1\n      kind: NetworkPolicy\n      metadata: {{name: deny-ingress}}\n      spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n    - apiVersion: v1\n      kind: ServiceAccount\n      metadata: {{name: robot}}\n"
+    )
+}
+
+fn greeting_in(namespace: &str) -> Option<String> {
+    get_json(&["configmap", "hello", "-n", namespace])
+        .and_then(|c| c["data"]["greeting"].as_str().map(str::to_owned))
+}
+
+fn label_namespace(namespace: &str, selected: bool) {
+    let label = if selected {
+        "e2e.mto/templates=yes"
+    } else {
+        "e2e.mto/templates-"
+    };
+    kubectl_ok(&["label", "namespace", namespace, label, "--overwrite"]);
+}
+
+fn instance_status() -> Value {
+    get_json(&["clustertemplateinstance", "op-tpl"]).map_or(Value::Null, |i| i["status"].clone())
+}
+
+/// A ClusterTemplateInstance, run by the operator as the shipped service
+/// account: its rendering lands in every selected namespace and only
+/// there, follows namespaces joining and leaving the selector, puts back a
+/// person's edit, leaves someone's own object alone (naming it), carries a
+/// Template edit, and goes with everything it deployed.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn a_cluster_template_instance_keeps_selected_namespaces_holding_its_rendering() {
+    setup();
+    let namespaces = ["op-tpl-a", "op-tpl-b", "op-tpl-c", "op-tpl-d"];
+    ensure_namespaces(&namespaces);
+    for ns in &namespaces {
+        kubectl(&[
+            "delete",
+            "configmap",
+            "hello",
+            "-n",
+            ns,
+            "--ignore-not-found",
+        ]);
+    }
+    label_namespace("op-tpl-a", true);
+    label_namespace("op-tpl-b", true);
+    label_namespace("op-tpl-c", false);
+    label_namespace("op-tpl-d", false);
+    apply(&e2e_template("hello"));
+    apply(
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: ClusterTemplateInstance\nmetadata:\n  name: op-tpl\nspec:\n  template: op-tpl\n  sync: true\n  selector:\n    matchLabels: {e2e.mto/templates: \"yes\"}\n",
+    );
+    let kubeconfig = shipped_service_account();
+    let operator = Operator::start_as("templates", Some(&kubeconfig));
+    operator.wait_ready();
+    eventually("a and b hold the rendering", 60, || {
+        greeting_in("op-tpl-a").as_deref() == Some("hello op-tpl-a")
+            && greeting_in("op-tpl-b").as_deref() == Some("hello op-tpl-b")
+            && get_json(&["networkpolicy", "deny-ingress", "-n", "op-tpl-b"]).is_some()
+            && get_json(&["serviceaccount", "robot", "-n", "op-tpl-b"]).is_some()
+    });
+    assert_eq!(greeting_in("op-tpl-c"), None, "not selected");
+    eventually("the status says deployed", 30, || {
+        let s = instance_status();
+        s["status"] == "Deployed"
+            && s["deployedNamespaces"] == serde_json::json!(["op-tpl-a", "op-tpl-b"])
+            && s["phase"] == "Applied"
+    });
+
+    // A person's edit is put back.
+    kubectl_ok(&[
+        "patch",
+        "configmap",
+        "hello",
+        "-n",
+        "op-tpl-a",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"greeting":"edited"}}"#,
+    ]);
+    eventually("the edit is put back", 30, || {
+        greeting_in("op-tpl-a").as_deref() == Some("hello op-tpl-a")
+    });
+
+    // Namespaces join and leave the selector.
+    label_namespace("op-tpl-c", true);
+    label_namespace("op-tpl-a", false);
+    eventually("c gains it and a loses it", 30, || {
+        greeting_in("op-tpl-c").as_deref() == Some("hello op-tpl-c")
+            && greeting_in("op-tpl-a").is_none()
+            && get_json(&["networkpolicy", "deny-ingress", "-n", "op-tpl-a"]).is_none()
+    });
+
+    // Someone's own ConfigMap in the way: named, never written.
+    kubectl_ok(&[
+        "create",
+        "configmap",
+        "hello",
+        "-n",
+        "op-tpl-d",
+        "--from-literal=greeting=theirs",
+    ]);
+    label_namespace("op-tpl-d", true);
+    eventually("the status names the object in the way", 30, || {
+        let s = instance_status();
+        s["status"] == "Failed"
+            && s["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ConfigMap/op-tpl-d/hello"))
+    });
+    assert_eq!(greeting_in("op-tpl-d").as_deref(), Some("theirs"));
+    assert!(
+        get_json(&["networkpolicy", "deny-ingress", "-n", "op-tpl-d"]).is_none(),
+        "nothing applied in a namespace held"
+    );
+    kubectl_ok(&["delete", "configmap", "hello", "-n", "op-tpl-d"]);
+    eventually("once it goes, d gets the rendering", 30, || {
+        greeting_in("op-tpl-d").as_deref() == Some("hello op-tpl-d")
+    });
+
+    // A Template edit reaches every namespace.
+    let before = operator.object_writes();
+    apply(&e2e_template("bonjour"));
+    eventually("the edit reaches b, c and d", 30, || {
+        ["op-tpl-b", "op-tpl-c", "op-tpl-d"]
+            .iter()
+            .all(|ns| greeting_in(ns).as_deref() == Some(&format!("bonjour {ns}")))
+    });
+    eventually("the status is Applied again", 30, || {
+        instance_status()["phase"] == "Applied"
+    });
+    assert_eq!(
+        operator.object_writes() - before,
+        3,
+        "one ConfigMap per namespace, nothing else"
+    );
+
+    // Deleting the instance removes what it deployed, then the instance.
+    kubectl_ok(&[
+        "delete",
+        "clustertemplateinstance",
+        "op-tpl",
+        "--wait=false",
+    ]);
+    eventually("everything it deployed goes, and so does it", 60, || {
+        get_json(&["clustertemplateinstance", "op-tpl"]).is_none()
+            && namespaces.iter().all(|ns| {
+                greeting_in(ns).is_none()
+                    && get_json(&["serviceaccount", "robot", "-n", ns]).is_none()
+            })
+    });
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+}

@@ -31,7 +31,78 @@ pub fn spawn_all(shared: &Arc<Shared>) -> tokio::task::JoinSet<()> {
         watches: tokio::task::JoinSet::new(),
     };
     visit_typed(&mut spawn);
+    spawn.watches.spawn(watch_template_kinds(shared.clone()));
     spawn.watches
+}
+
+/// How often the kinds Templates deploy are looked at again.
+const TEMPLATE_KINDS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Watches, besides the registry's kinds, every kind the Templates in the
+/// view deploy, from when a Template first names it (a watch is never
+/// stopped: a kind once deployed may still have objects to remove). A
+/// kind the cluster does not serve is looked up again until it is.
+async fn watch_template_kinds(shared: Arc<Shared>) {
+    let mut watching = std::collections::BTreeSet::new();
+    let mut watches = tokio::task::JoinSet::new();
+    loop {
+        let kinds = shared.view().snapshot().template_kinds();
+        for gvk in kinds {
+            if watching.insert(gvk.clone()) {
+                watches.spawn(watch_dynamic(shared.clone(), gvk));
+            }
+        }
+        tokio::time::sleep(TEMPLATE_KINDS_EVERY).await;
+    }
+}
+
+/// How long a kind the cluster does not serve waits before the next look.
+const UNSERVED_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Folds the watch of one kind outside the registry into the view.
+async fn watch_dynamic(shared: Arc<Shared>, gvk: Gvk) {
+    let wanted = kube::core::GroupVersionKind::gvk(&gvk.group, &gvk.version, &gvk.kind);
+    let resource = loop {
+        match kube::discovery::pinned_kind(&shared.client, &wanted).await {
+            Ok((resource, _)) => break resource,
+            Err(e) => {
+                tracing::warn!(
+                    kind = %gvk.kind,
+                    api_version = %gvk.api_version(),
+                    error = %e,
+                    "a Template deploys a kind the cluster does not serve (yet); its instances wait"
+                );
+                tokio::time::sleep(UNSERVED_RETRY).await;
+            }
+        }
+    };
+    let api: Api<kube::api::DynamicObject> = Api::all_with(shared.client.clone(), &resource);
+    let kind = mto_model::view::Kind::Dynamic(gvk.clone());
+    let types = kube::core::TypeMeta {
+        api_version: gvk.api_version(),
+        kind: gvk.kind.clone(),
+    };
+    // A list's items may come without their apiVersion and kind.
+    let typed = |mut o: kube::api::DynamicObject| {
+        o.types.get_or_insert_with(|| types.clone());
+        mto_model::view::Object::Dynamic(Arc::new(o))
+    };
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(next) = stream.next().await {
+        let event = match next {
+            Ok(watcher::Event::Apply(o)) => WatchEvent::Apply(typed(o)),
+            Ok(watcher::Event::Delete(o)) => WatchEvent::Delete(typed(o)),
+            Ok(watcher::Event::Init) => WatchEvent::Init(kind.clone()),
+            Ok(watcher::Event::InitApply(o)) => WatchEvent::InitApply(typed(o)),
+            Ok(watcher::Event::InitDone) => WatchEvent::InitDone(kind.clone()),
+            Err(e) => {
+                tracing::warn!(kind = %gvk.kind, error = %e, "watch");
+                continue;
+            }
+        };
+        shared.fold(event);
+    }
 }
 
 /// kube-runtime's watcher event, in the model's terms.
