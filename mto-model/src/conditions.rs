@@ -57,3 +57,42 @@ pub(crate) fn new_problems(
         })
         .collect()
 }
+
+/// A status that reports conditions.
+pub(crate) trait WithConditions: PartialEq {
+    /// Its conditions.
+    fn conditions(&self) -> &[Condition];
+}
+
+impl WithConditions for crate::api::ResourceSupervisorStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+}
+
+impl WithConditions for crate::api::TemplateInstanceStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+}
+
+/// How a decision ends: `status` written last (so it never claims more
+/// than was done) when it differs from `previous`, and a warning for each
+/// condition that turned False since. Returns the warnings.
+pub(crate) fn write_status<S: WithConditions>(
+    regarding: &crate::view::ObjectRef,
+    previous: Option<&S>,
+    status: S,
+    object: impl FnOnce(S) -> crate::view::Object,
+    actions: &mut Vec<crate::action::Action>,
+) -> Vec<crate::action::Event> {
+    if previous == Some(&status) {
+        return Vec::new();
+    }
+    let before = previous.map(WithConditions::conditions).unwrap_or_default();
+    let events = new_problems(regarding, before, status.conditions());
+    actions.push(crate::action::Action::ApplyStatus {
+        object: object(status),
+    });
+    events
+}

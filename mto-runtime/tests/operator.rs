@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin, remove_supervisors,
+    ensure_namespaces, install_crds, kubectl, kubectl_ok, kubectl_stdin,
+    remove_supervisors_and_template_instances,
 };
 use mto_model::Timestamp;
 use mto_model::apiserver::ApiServer;
@@ -238,7 +239,7 @@ fn tenant_yaml(name: &str, spec: &TenantSpec<'_>) -> String {
 fn setup() {
     install_crds();
     ensure_namespaces(&["mto-system"]);
-    remove_supervisors();
+    remove_supervisors_and_template_instances();
     // What a failed test may have left: a second IntegrationConfig would
     // stop every operator from deciding.
     kubectl(&[

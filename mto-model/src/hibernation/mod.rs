@@ -186,23 +186,16 @@ fn finish(
     status: Option<crate::api::ResourceSupervisorStatus>,
     requeue: Requeue,
 ) -> SupervisorDecision {
-    let mut events = Vec::new();
-    if let Some(status) = status
-        && supervisor.status() != Some(&status)
-    {
-        let previous = supervisor
-            .status()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default();
-        events = crate::conditions::new_problems(
+    let events = match status {
+        Some(status) => crate::conditions::write_status(
             &supervisor.id().object_ref(),
-            previous,
-            &status.conditions,
-        );
-        actions.push(Action::ApplyStatus {
-            object: supervisor.with_status(status),
-        });
-    }
+            supervisor.status(),
+            status,
+            |s| supervisor.with_status(s),
+            &mut actions,
+        ),
+        None => Vec::new(),
+    };
     SupervisorDecision {
         from,
         phase,

@@ -95,8 +95,16 @@ pub(crate) async fn client() -> Client {
 /// tenant beta to sleep at 20:00 Berlin time), so that a schedule firing
 /// mid-test cannot break another test's count of writes. Their finalizers
 /// are dropped first: no operator may be running to release them.
-pub(crate) fn remove_supervisors() {
-    for kind in ["clusterresourcesupervisors", "resourcesupervisors"] {
+/// Template instances go the same way (the examples deploy one into every
+/// tenant namespace), so that one cannot write during another test.
+pub(crate) fn remove_supervisors_and_template_instances() {
+    for kind in [
+        "clusterresourcesupervisors",
+        "resourcesupervisors",
+        "clustertemplateinstances",
+        "templategroupinstances",
+        "templateinstances",
+    ] {
         let listed = kubectl_ok(&[
             "get",
             kind,

@@ -678,21 +678,13 @@ fn finish(
     status: TemplateInstanceStatus,
     requeue: Requeue,
 ) -> TemplateDecision {
-    let mut events = Vec::new();
-    if instance.status() != Some(&status) {
-        let previous = instance
-            .status()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default();
-        events = crate::conditions::new_problems(
-            &instance.id().object_ref(),
-            previous,
-            &status.conditions,
-        );
-        actions.push(Action::ApplyStatus {
-            object: instance.with_status(status),
-        });
-    }
+    let events = crate::conditions::write_status(
+        &instance.id().object_ref(),
+        instance.status(),
+        status,
+        |s| instance.with_status(s),
+        &mut actions,
+    );
     Decision {
         from,
         phase,
