@@ -698,16 +698,7 @@ pub fn check_instance_at_rest(
         .status()
         .map(|s| s.deployed_namespaces.clone())
         .unwrap_or_default();
-    let targets: std::collections::BTreeSet<String> = match instance.selector() {
-        None => instance.meta().namespace.iter().cloned().collect(),
-        Some(selector) => snapshot
-            .shelf::<k8s_openapi::api::core::v1::Namespace>()
-            .iter()
-            .filter(|n| n.metadata.deletion_timestamp.is_none())
-            .filter(|n| crate::selector::matches(selector, n.metadata.labels.as_ref()))
-            .filter_map(|n| n.metadata.name.clone())
-            .collect(),
-    };
+    let targets = crate::template::targets(instance, snapshot);
     for target in snapshot.deployed_by(&instance.id()) {
         let namespace = target.namespace.as_deref().unwrap_or_default();
         if !targets.contains(namespace) {

@@ -18,7 +18,9 @@ use serde_json::Value;
 
 use crate::api::{TemplateParameter, TemplateSpec};
 
-pub use deploy::{RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for};
+pub use deploy::{
+    RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for, targets,
+};
 pub use instance::Instance;
 
 /// Why a Template does not render for a namespace: every problem names

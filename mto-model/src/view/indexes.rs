@@ -8,7 +8,7 @@ use crate::claims::NamespaceClaims;
 use crate::integration::Integration;
 use crate::labels::TENANT_LABEL;
 
-use super::{Gvk, InstanceId, ObjectRef, Woken};
+use super::{InstanceId, Kind, ObjectRef, Woken};
 
 /// The snapshot's indexes.
 #[derive(Clone, Debug, Default)]
@@ -29,8 +29,8 @@ pub struct Indexes {
     pub(crate) revisions: Revisions,
     /// The objects each template instance deployed, by its annotation.
     pub(crate) deployed: BTreeMap<InstanceId, BTreeSet<ObjectRef>>,
-    /// The kinds outside the registry listed once (what templates deploy).
-    pub(crate) listed: BTreeSet<Gvk>,
+    /// The kinds listed once: the view holds all their objects.
+    pub(crate) listed: BTreeSet<Kind>,
     /// Every kind is complete: the snapshot is the cluster's own store.
     pub(crate) complete: bool,
 }

@@ -265,16 +265,6 @@ impl Snapshot {
                 let mut woken = Woken::none();
                 self.snapshot
                     .redeploy(&gone.object_ref(), Some(gone.meta()), None, &mut woken);
-                if crate::labels::deployed_by(gone.meta()).is_none() {
-                    // Someone's object that may have been in an instance's way.
-                    let labels = self
-                        .snapshot
-                        .namespace(self.namespace)
-                        .and_then(|n| n.metadata.labels.as_ref());
-                    for id in self.snapshot.instances_covering(self.namespace, labels) {
-                        woken.insert(Key::Instance(id));
-                    }
-                }
                 Some((gone, woken))
             }
         }
@@ -360,7 +350,7 @@ impl Snapshot {
                     woken.extend(self.snapshot.put(object));
                 }
                 // Instances waiting for the kind to be listed go on.
-                if self.snapshot.indexes.listed.insert(gvk.clone()) {
+                if !self.snapshot.is_listed(&Kind::Dynamic(gvk.clone())) {
                     for id in self.snapshot.instance_ids() {
                         woken.insert(Key::Instance(id));
                     }
@@ -368,10 +358,12 @@ impl Snapshot {
                 woken
             }
         }
-        kind.visit(&mut Replace {
+        let woken = kind.visit(&mut Replace {
             snapshot: self,
             fresh,
-        })
+        });
+        self.indexes.listed.insert(kind.clone());
+        woken
     }
 
     /// Whether `other` holds the same objects of `kind` in the same states.
@@ -525,7 +517,9 @@ impl Snapshot {
 
     /// Keeps the index of what template instances deployed true across a
     /// change of any object, and wakes the instances it concerns: a
-    /// deployed object edited or deleted is drift to the instance.
+    /// deployed object edited or deleted is drift to the instance, and
+    /// someone's object deleted may have been in the way of the instances
+    /// targeting its namespace.
     fn redeploy(
         &mut self,
         object: &ObjectRef,
@@ -537,9 +531,18 @@ impl Snapshot {
             m.and_then(crate::labels::deployed_by)
                 .and_then(InstanceId::parse)
         };
+        let someones_gone = after.is_none() && id(before).is_none();
         let (before, after) = (id(before), id(after));
         for id in before.iter().chain(after.iter()) {
             woken.insert(Key::Instance(id.clone()));
+        }
+        if someones_gone && let Some(namespace) = object.namespace.as_deref() {
+            let labels = self
+                .namespace(namespace)
+                .and_then(|n| n.metadata.labels.as_ref());
+            for id in self.instances_covering(namespace, labels) {
+                woken.insert(Key::Instance(id));
+            }
         }
         self.indexes.redeploy(object, before, after);
     }
@@ -549,16 +552,12 @@ impl Snapshot {
         self.indexes.deployed.get(id).into_iter().flatten()
     }
 
-    /// Whether the objects of `kind` are all in the view: every typed kind
-    /// the operator watches, and the kinds outside the registry once
-    /// listed. Before that, an object missing may merely not be listed yet.
+    /// Whether the objects of `kind` are all here: the kind has been
+    /// listed once (by [`Snapshot::replace`]), or this is the cluster's own
+    /// store. Before that, an object missing may merely not be listed yet.
     #[must_use]
     pub fn is_listed(&self, kind: &Kind) -> bool {
-        match kind {
-            _ if self.indexes.complete => true,
-            Kind::Dynamic(gvk) => self.indexes.listed.contains(gvk),
-            typed => typed.watched(),
-        }
+        self.indexes.complete || self.indexes.listed.contains(kind)
     }
 
     /// Marks the snapshot as the cluster's own store, which holds every
@@ -586,12 +585,6 @@ impl Snapshot {
                     .any(|k| k.name() == gvk.kind && k.api_version() == gvk.api_version())
             })
             .collect()
-    }
-
-    /// Marks a kind outside the registry as listed, with no objects: the
-    /// cluster serves it and holds none of it.
-    pub fn mark_listed(&mut self, gvk: Gvk) {
-        self.indexes.listed.insert(gvk);
     }
 
     /// Every template instance.

@@ -5,7 +5,7 @@
 //! controllers decide from it: the same fold, so the simulator decides from
 //! the same possibly stale view a real operator has.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{DynamicObject, Kind, Object, ObjectVisitor, Snapshot, Typed, Woken};
@@ -32,7 +32,6 @@ pub enum WatchEvent {
 pub struct View {
     snapshot: Snapshot,
     relisting: BTreeMap<Kind, Vec<Object>>,
-    listed: BTreeSet<Kind>,
 }
 
 impl View {
@@ -63,9 +62,7 @@ impl View {
             }
             WatchEvent::InitDone(kind) => {
                 let objects = self.relisting.remove(&kind).unwrap_or_default();
-                let woken = self.snapshot.replace(&kind, objects);
-                self.listed.insert(kind);
-                woken
+                self.snapshot.replace(&kind, objects)
             }
         }
     }
@@ -79,14 +76,14 @@ impl View {
     /// Whether `kind` has been listed once.
     #[must_use]
     pub fn is_listed(&self, kind: &Kind) -> bool {
-        self.listed.contains(kind)
+        self.snapshot.is_listed(kind)
     }
 
     /// Whether every watched kind has been listed once: before that, a
     /// decision could release what is merely not listed yet.
     #[must_use]
     pub fn synced(&self) -> bool {
-        Kind::watched_kinds().all(|k| self.listed.contains(k))
+        Kind::watched_kinds().all(|k| self.snapshot.is_listed(k))
     }
 }
 

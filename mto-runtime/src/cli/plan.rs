@@ -142,7 +142,7 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     let mut first: BTreeMap<String, Vec<Action>> = BTreeMap::new();
     for _ in 0..MAX_DECISIONS {
         let Some(key) = driver.poll_due(now) else {
-            let templates = templates(manifests, &api);
+            let templates = templates(manifests, &mut api, now);
             return Ok(finish(&api, first, templates));
         };
         let Started::Run(mut run) = driver.start(key.clone(), view.snapshot(), now) else {
@@ -172,87 +172,46 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
 }
 
 /// Each template instance rendered into the namespaces it targets, once
-/// the tenants have settled: a TemplateInstance into its own namespace, a
-/// ClusterTemplateInstance (TemplateGroupInstance) into every namespace
-/// its selector matches.
-fn templates(manifests: &[Manifest], api: &ApiServer) -> Vec<TemplatePlan> {
-    use k8s_openapi::api::core::v1::Namespace;
-    let namespaces: Vec<&Namespace> = api
-        .snapshot()
-        .shelf::<Namespace>()
-        .iter()
-        .map(|n| &**n)
-        .collect();
-    let template = |name: &str| {
-        manifests.iter().find_map(|m| match m {
-            Manifest::Template(t) if t.metadata.name.as_deref() == Some(name) => Some(t),
-            _ => None,
-        })
-    };
-    let selected = |selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector| {
-        namespaces
-            .iter()
-            .copied()
-            .filter(|n| mto_model::selector::matches(selector, n.metadata.labels.as_ref()))
-            .collect::<Vec<&Namespace>>()
-    };
-    let mut out = Vec::new();
+/// the tenants have settled, as the operator renders it: the Templates and
+/// instances join the cluster, and each instance's targets get what
+/// `mto_model::template` would apply there.
+fn templates(manifests: &[Manifest], api: &mut ApiServer, now: Timestamp) -> Vec<TemplatePlan> {
+    use mto_model::template::{Instance, render_for, targets};
     for m in manifests {
-        let (template_name, parameters, targets): (&str, &[_], Vec<&Namespace>) = match m {
-            Manifest::TemplateInstance(i) => {
-                let ns = i.metadata.namespace.as_deref().unwrap_or_default();
-                (
-                    i.spec.template.as_str(),
-                    i.spec.parameters.as_slice(),
-                    namespaces
-                        .iter()
-                        .copied()
-                        .filter(|n| n.metadata.name.as_deref() == Some(ns))
-                        .collect(),
-                )
-            }
-            Manifest::ClusterTemplateInstance(i) => (
-                i.spec.template.as_str(),
-                i.spec.parameters.as_slice(),
-                selected(&i.spec.selector),
-            ),
-            Manifest::TemplateGroupInstance(i) => (
-                i.spec.template.as_str(),
-                i.spec.parameters.as_slice(),
-                selected(&i.spec.selector),
-            ),
+        let object: Object = match m {
+            Manifest::Template(t) => as_written(t).into(),
+            Manifest::TemplateInstance(i) => as_written(i).into(),
+            Manifest::ClusterTemplateInstance(i) => as_written(i).into(),
+            Manifest::TemplateGroupInstance(i) => as_written(i).into(),
             _ => continue,
         };
-        let instance = m.identity();
-        for ns in targets {
-            let namespace = ns.metadata.name.clone().unwrap_or_default();
-            let tenant = mto_model::labels::tenant_of(&ns.metadata);
-            let objects = match template(template_name) {
+        // A TemplateInstance whose namespace does not exist targets nothing.
+        let _ = api.put(object, now);
+    }
+    let snapshot = api.snapshot();
+    let mut out = Vec::new();
+    for id in snapshot.instance_ids() {
+        let Some(instance) = Instance::find(snapshot, &id) else {
+            continue;
+        };
+        let name = instance.template();
+        let template = snapshot.get::<mto_model::api::Template>("", name);
+        for namespace in targets(&instance, snapshot) {
+            let objects = match template {
                 None => Err(vec![format!(
-                    "spec.template: Template {template_name:?} is not among the manifests (fix: add it, or name one that is)"
+                    "spec.template: Template {name:?} is not among the manifests (fix: add it, or name one that is)"
                 )]),
-                Some(t) => mto_model::template::parameters(
-                    &t.spec.parameters,
-                    parameters,
-                    &namespace,
-                    tenant,
-                )
-                .and_then(|values| mto_model::template::render_manifests(&t.spec, &values))
-                .map(|objects| {
-                    objects
-                        .into_iter()
-                        .map(|mut o| {
-                            if o["metadata"]["namespace"].is_null() {
-                                o["metadata"]["namespace"] = namespace.clone().into();
-                            }
-                            o
-                        })
-                        .collect()
-                })
-                .map_err(|problems| problems.iter().map(ToString::to_string).collect()),
+                Some(t) => render_for(t, &instance, &namespace, snapshot)
+                    .map(|rendered| {
+                        rendered
+                            .into_iter()
+                            .filter_map(|r| r.object.to_json().ok())
+                            .collect()
+                    })
+                    .map_err(|problems| problems.iter().map(ToString::to_string).collect()),
             };
             out.push(TemplatePlan {
-                instance: instance.clone(),
+                instance: id.key(),
                 namespace,
                 objects,
             });

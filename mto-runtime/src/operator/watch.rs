@@ -90,29 +90,26 @@ async fn watch_dynamic(shared: Arc<Shared>, gvk: Gvk) {
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
     while let Some(next) = stream.next().await {
-        let event = match next {
-            Ok(watcher::Event::Apply(o)) => WatchEvent::Apply(typed(o)),
-            Ok(watcher::Event::Delete(o)) => WatchEvent::Delete(typed(o)),
-            Ok(watcher::Event::Init) => WatchEvent::Init(kind.clone()),
-            Ok(watcher::Event::InitApply(o)) => WatchEvent::InitApply(typed(o)),
-            Ok(watcher::Event::InitDone) => WatchEvent::InitDone(kind.clone()),
-            Err(e) => {
-                tracing::warn!(kind = %gvk.kind, error = %e, "watch");
-                continue;
-            }
-        };
-        shared.fold(event);
+        match next {
+            Ok(e) => shared.fold(event(e, &kind, typed)),
+            Err(e) => tracing::warn!(kind = %gvk.kind, error = %e, "watch"),
+        }
     }
 }
 
-/// kube-runtime's watcher event, in the model's terms.
-fn event<K: Typed>(event: watcher::Event<K>) -> WatchEvent {
+/// kube-runtime's watcher event of `kind`, in the model's terms; `wrap`
+/// makes an object of the model's from a watched one.
+fn event<T>(
+    event: watcher::Event<T>,
+    kind: &mto_model::view::Kind,
+    wrap: impl Fn(T) -> mto_model::view::Object,
+) -> WatchEvent {
     match event {
-        watcher::Event::Apply(o) => WatchEvent::Apply(K::wrap(Arc::new(o))),
-        watcher::Event::Delete(o) => WatchEvent::Delete(K::wrap(Arc::new(o))),
-        watcher::Event::Init => WatchEvent::Init(K::KIND),
-        watcher::Event::InitApply(o) => WatchEvent::InitApply(K::wrap(Arc::new(o))),
-        watcher::Event::InitDone => WatchEvent::InitDone(K::KIND),
+        watcher::Event::Apply(o) => WatchEvent::Apply(wrap(o)),
+        watcher::Event::Delete(o) => WatchEvent::Delete(wrap(o)),
+        watcher::Event::Init => WatchEvent::Init(kind.clone()),
+        watcher::Event::InitApply(o) => WatchEvent::InitApply(wrap(o)),
+        watcher::Event::InitDone => WatchEvent::InitDone(kind.clone()),
     }
 }
 
@@ -127,7 +124,7 @@ async fn watch<K: Typed>(shared: Arc<Shared>) {
     let mut stream = std::pin::pin!(stream);
     while let Some(next) = stream.next().await {
         match next {
-            Ok(e) => shared.fold(event(e)),
+            Ok(e) => shared.fold(event(e, &K::KIND, |o| K::wrap(Arc::new(o)))),
             Err(e) => tracing::warn!(kind = %K::KIND, error = %e, "watch"),
         }
     }

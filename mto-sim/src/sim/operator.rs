@@ -235,12 +235,7 @@ impl Sim {
         op.deliver_at = None;
         op.watching = true;
         for kind in Kind::watched_kinds() {
-            op.view.fold(WatchEvent::Init(kind.clone()));
-            for object in self.cluster.list(kind) {
-                op.view.fold(WatchEvent::InitApply(object));
-            }
-            let woken = op.view.fold(WatchEvent::InitDone(kind.clone()));
-            op.driver.handle_woken(&woken, op.view.snapshot(), now);
+            list_into(op, &self.cluster, kind.clone(), now);
         }
         list_template_kinds(op, &self.cluster, now, true);
         self.trace(format!("replica {replica} listed the cluster"));
@@ -738,14 +733,24 @@ fn list_template_kinds(
 ) {
     for gvk in op.view.snapshot().template_kinds() {
         let kind = Kind::Dynamic(gvk);
-        if !again && op.view.is_listed(&kind) {
-            continue;
+        if again || !op.view.is_listed(&kind) {
+            list_into(op, cluster, kind, now);
         }
-        op.view.fold(WatchEvent::Init(kind.clone()));
-        for object in cluster.list(&kind) {
-            op.view.fold(WatchEvent::InitApply(object));
-        }
-        let woken = op.view.fold(WatchEvent::InitDone(kind));
-        op.driver.handle_woken(&woken, op.view.snapshot(), now);
     }
+}
+
+/// The replica lists one kind into its view, as a watch's first list
+/// does, and queues whom the differences wake.
+fn list_into(
+    op: &mut Operator,
+    cluster: &mto_model::apiserver::ApiServer,
+    kind: Kind,
+    now: mto_model::Timestamp,
+) {
+    op.view.fold(WatchEvent::Init(kind.clone()));
+    for object in cluster.list(&kind) {
+        op.view.fold(WatchEvent::InitApply(object));
+    }
+    let woken = op.view.fold(WatchEvent::InitDone(kind));
+    op.driver.handle_woken(&woken, op.view.snapshot(), now);
 }

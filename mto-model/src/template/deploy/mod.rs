@@ -197,6 +197,17 @@ pub fn render_for(
                 continue;
             }
         }
+        if !matches!(
+            manifest["metadata"]["annotations"],
+            Value::Null | Value::Object(_)
+        ) {
+            problems.push(super::error(
+                format!("{at}.metadata.annotations"),
+                "not a map of names to values",
+                "write annotations as `name: value` pairs",
+            ));
+            continue;
+        }
         // Not labelled managed-by mto: that label marks what the tenant
         // controller keeps, and a template's RoleBinding is not its.
         let digest = crate::digest::digest(&manifest);
@@ -409,9 +420,12 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
             wanted.extend(refs);
             continue;
         }
+        wanted.extend(refs.iter().cloned());
+        let found: Vec<Found<'_>> = refs.iter().map(|t| find(snapshot, t, &key)).collect();
         let in_the_way: Vec<RenderError> = refs
             .iter()
-            .filter_map(|target| match find(snapshot, target, &key) {
+            .zip(&found)
+            .filter_map(|(target, found)| match found {
                 Found::Foreign(by) => Some(super::error(
                     target.to_string(),
                     match by {
@@ -423,14 +437,12 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
                 _ => None,
             })
             .collect();
-        wanted.extend(refs.iter().cloned());
         if !in_the_way.is_empty() {
             held.insert(namespace.clone(), Held::Failed(in_the_way));
             continue;
         }
-        for one in rendered {
-            let target = one.object.object_ref();
-            let reason = match find(snapshot, &target, &key) {
+        for ((one, target), found) in rendered.into_iter().zip(&refs).zip(&found) {
+            let reason = match found {
                 Found::Missing => Some(Reason::Create),
                 Found::Foreign(_) => None,
                 Found::Ours(live_meta) => {
@@ -445,7 +457,7 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
                     let never_reverted = target.kind.name() == "ServiceAccount";
                     let drifted = || {
                         snapshot
-                            .object(&target)
+                            .object(target)
                             .is_none_or(|live| !holds_object(&live, &one.json))
                     };
                     let changed = live_digest != Some(&one.digest);
@@ -519,8 +531,10 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
     finish(instance, from, phase, actions, status, requeue)
 }
 
-/// The namespaces an instance targets, sorted.
-fn targets(instance: &Instance<'_>, snapshot: &Snapshot) -> BTreeSet<String> {
+/// The namespaces an instance targets, sorted: a TemplateInstance's own,
+/// a cluster instance's every namespace its selector matches; never one
+/// terminating.
+pub fn targets(instance: &Instance<'_>, snapshot: &Snapshot) -> BTreeSet<String> {
     let open = |n: &Namespace| n.metadata.deletion_timestamp.is_none();
     match instance.selector() {
         None => instance

@@ -530,3 +530,22 @@ fn a_view_listed_afresh_knows_what_each_instance_deployed() {
         "the view decides as the cluster does"
     );
 }
+
+#[test]
+fn annotations_that_are_not_a_map_fail_the_namespace_with_the_field() {
+    let mut c = cluster(true);
+    let mut odd = template("hello");
+    if let Some(r) = odd.spec.resources.as_mut() {
+        r.manifests[1]["metadata"]["annotations"] = json!("not a map");
+    }
+    put(&mut c, odd);
+    settle(&mut c);
+    assert_eq!(config_map(&c, "alpha-dev", "hello"), None);
+    assert!(
+        status(&c)
+            .message
+            .is_some_and(|m| m.contains("resources.manifests[1].metadata.annotations")),
+        "{:?}",
+        status(&c)
+    );
+}

@@ -16,11 +16,7 @@ pub(super) fn supervisor_acts_on(before: &ObjectMeta, after: &ObjectMeta) -> boo
             .and_then(|a| a.get(OVERRIDE_ANNOTATION))
             .cloned()
     };
-    before.generation != after.generation
-        || before.deletion_timestamp != after.deletion_timestamp
-        || before.finalizers != after.finalizers
-        || before.uid != after.uid
-        || override_of(before) != override_of(after)
+    super::lifecycle_changed(before, after) || override_of(before) != override_of(after)
 }
 
 impl Typed for ClusterResourceSupervisor {

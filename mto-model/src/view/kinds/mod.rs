@@ -131,6 +131,15 @@ pub trait Typed: Stored {
     }
 }
 
+/// Whether a change is one a controller acts on for its own object: the
+/// spec (its generation), deletion, finalizers, identity. Not status.
+fn lifecycle_changed(before: &ObjectMeta, after: &ObjectMeta) -> bool {
+    before.generation != after.generation
+        || before.deletion_timestamp != after.deletion_timestamp
+        || before.finalizers != after.finalizers
+        || before.uid != after.uid
+}
+
 /// Sets `field` to `value`; whether it changed.
 fn replace<T: PartialEq + Clone>(field: &mut T, value: &T) -> bool {
     let changed = field != value;

@@ -2,7 +2,8 @@
 //! Template changes; nothing else reads them.
 
 use crate::api::{ClusterTemplateInstance, Template, TemplateGroupInstance, TemplateInstance};
-use crate::view::{InstanceId, Key, Snapshot, Typed, Woken};
+use crate::template::Instance;
+use crate::view::{Key, Snapshot, Typed, Woken};
 
 impl Typed for Template {
     /// Read by the instances naming it, whatever changed.
@@ -18,20 +19,8 @@ impl Typed for Template {
     }
 }
 
-/// Whether an instance's controller acts on a change: spec, deletion,
-/// finalizers, identity. Not status.
-fn instance_acts_on(
-    before: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    after: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> bool {
-    before.generation != after.generation
-        || before.deletion_timestamp != after.deletion_timestamp
-        || before.finalizers != after.finalizers
-        || before.uid != after.uid
-}
-
 macro_rules! instance_kind {
-    ($ty:ty, $id:expr) => {
+    ($ty:ty, $variant:ident) => {
         impl Typed for $ty {
             const GENERATION: bool = true;
 
@@ -41,12 +30,11 @@ macro_rules! instance_kind {
             }
 
             fn subject(&self) -> Option<Key> {
-                let id: fn(&Self) -> InstanceId = $id;
-                Some(Key::Instance(id(self)))
+                Some(Key::Instance(Instance::$variant(self).id()))
             }
 
             fn acts_on(before: &Self, after: &Self) -> bool {
-                instance_acts_on(&before.metadata, &after.metadata)
+                super::lifecycle_changed(&before.metadata, &after.metadata)
             }
 
             fn readers(&self, _: &Snapshot, woken: &mut Woken) {
@@ -75,17 +63,6 @@ macro_rules! instance_kind {
     };
 }
 
-fn name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    meta.name.clone().unwrap_or_default()
-}
-
-instance_kind!(TemplateInstance, |i| InstanceId::Namespaced {
-    namespace: i.metadata.namespace.clone().unwrap_or_default(),
-    name: name(&i.metadata),
-});
-instance_kind!(ClusterTemplateInstance, |i| InstanceId::Cluster {
-    name: name(&i.metadata)
-});
-instance_kind!(TemplateGroupInstance, |i| InstanceId::Group {
-    name: name(&i.metadata)
-});
+instance_kind!(TemplateInstance, Namespaced);
+instance_kind!(ClusterTemplateInstance, Cluster);
+instance_kind!(TemplateGroupInstance, Group);

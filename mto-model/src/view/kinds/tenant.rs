@@ -19,11 +19,7 @@ impl Typed for Tenant {
 
     /// Spec (generation), deletion, finalizers, identity: not status.
     fn acts_on(before: &Tenant, after: &Tenant) -> bool {
-        let (b, a) = (&before.metadata, &after.metadata);
-        b.generation != a.generation
-            || b.deletion_timestamp != a.deletion_timestamp
-            || b.finalizers != a.finalizers
-            || b.uid != a.uid
+        super::lifecycle_changed(&before.metadata, &after.metadata)
     }
 
     fn readers(&self, _: &Snapshot, woken: &mut Woken) {
