@@ -1328,7 +1328,7 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
     // outsider may ask for namespaces (the webhook decides which). The
     // tenant's owner may by mto's own grant.
     apply(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-tenant-admin}\nrules:\n- apiGroups: [tenantoperator.stakater.com]\n  resources: [tenants, quotas, integrationconfigs]\n  verbs: ['*']\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, list, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-tenant-admin}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-tenant-admin}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tina@adm}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-namespace-creator}\nrules:\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-namespace-creator}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-namespace-creator}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@else}\n",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-tenant-admin}\nrules:\n- apiGroups: [tenantoperator.stakater.com]\n  resources: [tenants, quotas, integrationconfigs]\n  verbs: ['*']\n- apiGroups: [templates.stakater.com]\n  resources: [templates, clustertemplateinstances]\n  verbs: ['*']\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, list, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-tenant-admin}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-tenant-admin}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: tina@adm}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: e2e-namespace-creator}\nrules:\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, create, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: e2e-namespace-creator}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: e2e-namespace-creator}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@else}\n",
     );
     assert!(
         can("anna@adm", "create", "namespaces", "default"),
@@ -1436,6 +1436,29 @@ fn the_webhooks_guard_tenants_and_step_aside_when_they_are_down() {
         &["vquota", "adm"],
     );
     allowed(as_user("tina@adm", &["delete", "quota", "e2e-unused"]));
+    // vtemplate: a Template in use is not deleted; once unused, it is.
+    allowed(apply_as(
+        "tina@adm",
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: Template\nmetadata: {name: e2e-adm-tpl}\nresources: {manifests: []}\n---\napiVersion: templates.stakater.com/v1alpha1\nkind: ClusterTemplateInstance\nmetadata: {name: e2e-adm-tpl}\nspec:\n  template: e2e-adm-tpl\n  selector: {matchLabels: {e2e.mto/nowhere: \"yes\"}}\n",
+    ));
+    eventually("the view holds the instance", 30, || {
+        !as_user(
+            "tina@adm",
+            &["delete", "template", "e2e-adm-tpl", "--dry-run=server"],
+        )
+        .0
+    });
+    refused(
+        as_user("tina@adm", &["delete", "template", "e2e-adm-tpl"]),
+        &["vtemplate", "used by ClusterTemplateInstance/e2e-adm-tpl"],
+    );
+    allowed(as_user(
+        "tina@adm",
+        &["delete", "clustertemplateinstance", "e2e-adm-tpl"],
+    ));
+    eventually("unused, the Template goes", 30, || {
+        as_user("tina@adm", &["delete", "template", "e2e-adm-tpl"]).0
+    });
     // vintegrationconfig
     let config = |name: &str| {
         format!(

@@ -157,6 +157,9 @@ pub fn admit(request: &AdmissionRequest, observed: &impl Observed) -> Verdict {
         Some(Rule::RoleBinding) => role_binding(request, observed),
         Some(Rule::TenantPolicy) => tenant_policy(request, observed),
         Some(Rule::TenantQuota) => tenant_quota(request, observed),
+        Some(Rule::Template) if request.operation == Operation::Delete => {
+            template_unused(request, observed)
+        }
         Some(rule @ (Rule::Template | Rule::Supervisor)) => validated(request, rule),
         // Nothing mto judges: the apiserver sends it only if configured to.
         None => Ok(()),
@@ -273,6 +276,26 @@ fn tenant_quota(request: &AdmissionRequest, observed: &impl Observed) -> Result<
 
 /// What `mto validate` refuses in the request's object, in its words:
 /// the object read as a manifest, every problem named.
+/// A Template that instances use is not deleted out from under them.
+fn template_unused(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
+    if request.kind.kind != "Template" {
+        return Ok(());
+    }
+    let users = observed.template_users(&request.name);
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err((
+        Rule::Template,
+        format!(
+            "Template/{}: used by {} (user {}; fix: delete those instances first, or point them at another Template)",
+            request.name,
+            users.join(", "),
+            who(request)
+        ),
+    ))
+}
+
 fn validated(request: &AdmissionRequest, rule: Rule) -> Result<(), Refusal> {
     let Some(object) = request.object.as_ref() else {
         return Ok(());

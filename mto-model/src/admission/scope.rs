@@ -157,7 +157,8 @@ pub const SCOPES: &[Scope] = &[
     },
     Scope {
         rule: Rule::Template,
-        operations: WRITES,
+        // Deletes too: a Template that instances use is not deleted.
+        operations: ALL,
         resources: &[
             cluster_resource(TEMPLATES, "v1alpha1", "Template", "templates"),
             resource(

@@ -212,6 +212,40 @@ fn a_quota_in_use_is_not_deleted_and_privileged_users_pass() {
 }
 
 #[test]
+fn a_template_in_use_is_not_deleted() {
+    let mut c = cluster();
+    let template = json!({"apiVersion": "templates.stakater.com/v1alpha1", "kind": "Template",
+        "metadata": {"name": "baseline"}, "resources": {"manifests": []}});
+    put(&mut c, template.clone());
+    put(
+        &mut c,
+        json!({"apiVersion": "templates.stakater.com/v1alpha1", "kind": "ClusterTemplateInstance",
+            "metadata": {"name": "everywhere"}, "spec": {"template": "baseline", "selector": {}}}),
+    );
+    let delete = |c: &ApiServer| {
+        admit(
+            &request(
+                Operation::Delete,
+                user("bo", &[]),
+                None,
+                Some(template.clone()),
+            ),
+            c.snapshot(),
+        )
+    };
+    let (rule, message) = denied(&delete(&c));
+    assert_eq!(rule, Rule::Template);
+    assert_eq!(
+        message,
+        "Template/baseline: used by ClusterTemplateInstance/everywhere (user bo; fix: delete those instances first, or point them at another Template)"
+    );
+    let instance =
+        crate::view::ObjectRef::cluster(crate::view::Kind::ClusterTemplateInstance, "everywhere");
+    c.delete(&instance, None, now()).expect("deleted");
+    assert!(delete(&c).allowed(), "unused now");
+}
+
+#[test]
 fn a_second_integration_config_is_refused() {
     let c = cluster();
     let second = json!({"apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig", "metadata": {"name": "other", "namespace": "mto-system"}, "spec": {}});

@@ -127,6 +127,8 @@ pub trait Observed {
         &self,
         name: &str,
     ) -> Option<&k8s_openapi::api::core::v1::PersistentVolume>;
+    /// The template instances using the Template `template`, by key.
+    fn template_users(&self, template: &str) -> Vec<String>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -874,6 +876,12 @@ impl Observed for Snapshot {
         name: &str,
     ) -> Option<&k8s_openapi::api::core::v1::PersistentVolume> {
         self.get("", name)
+    }
+    fn template_users(&self, template: &str) -> Vec<String> {
+        self.instances_of(template)
+            .iter()
+            .map(InstanceId::key)
+            .collect()
     }
     fn revision(&self, tenant: &str) -> Option<u64> {
         Some(self.indexes.revisions.of(tenant))
