@@ -2039,6 +2039,29 @@ fn a_cluster_template_instance_keeps_selected_namespaces_holding_its_rendering()
                     && get_json(&["serviceaccount", "robot", "-n", ns]).is_none()
             })
     });
+
+    // A tenant's spec.templateInstances: mto keeps an instance of its own
+    // over the tenant's namespaces, and deletes it with the tenant.
+    let mut with_templates = tenant_yaml(
+        "op-tplt",
+        &TenantSpec {
+            owners: &["t@e2e"],
+            prefixed: &["x"],
+            purge: true,
+            ..EMPTY
+        },
+    );
+    with_templates.push_str("  templateInstances:\n    - spec: {template: op-tpl, sync: true}\n");
+    apply(&with_templates);
+    eventually("the tenant's namespace holds the rendering", 60, || {
+        greeting_in("op-tplt-x").as_deref() == Some("bonjour op-tplt-x")
+            && get_json(&["clustertemplateinstance", "op-tplt-op-tpl"]).is_some()
+    });
+    kubectl_ok(&["delete", "tenant", "op-tplt", "--wait=false"]);
+    eventually("the tenant's instance goes with it", 60, || {
+        tenant("op-tplt").is_none()
+            && get_json(&["clustertemplateinstance", "op-tplt-op-tpl"]).is_none()
+    });
     let log = operator.log();
     assert!(
         !log.contains("forbidden") && !log.contains("Forbidden"),

@@ -275,6 +275,40 @@ pub(crate) fn tenant_supervisor(tenant: &Tenant) -> Option<crate::api::ClusterRe
     Some(supervisor)
 }
 
+/// The ClusterTemplateInstances a tenant's `spec.templateInstances` asks
+/// for: one per Template named (the first entry naming it), called
+/// `<tenant>-<template>`, selecting the tenant's namespaces and, among
+/// them, those the entry's selector matches.
+pub(crate) fn tenant_template_instances(
+    tenant: &Tenant,
+) -> Vec<crate::api::ClusterTemplateInstance> {
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let mut out: BTreeMap<String, crate::api::ClusterTemplateInstance> = BTreeMap::new();
+    for entry in &tenant.spec.template_instances {
+        let instance_name = format!("{name}-{}", entry.spec.template);
+        if out.contains_key(&instance_name) {
+            continue;
+        }
+        let mut selector = entry.selector.clone().unwrap_or_default();
+        selector
+            .match_labels
+            .get_or_insert_with(Default::default)
+            .insert(TENANT_LABEL.to_owned(), name.to_owned());
+        let mut instance = crate::api::ClusterTemplateInstance::new(
+            &instance_name,
+            crate::api::ClusterTemplateInstanceSpec {
+                template: entry.spec.template.clone(),
+                selector,
+                sync: entry.spec.sync,
+                parameters: entry.spec.parameters.clone(),
+            },
+        );
+        instance.metadata.labels = Some(managed_labels(name));
+        out.insert(instance_name, instance);
+    }
+    out.into_values().collect()
+}
+
 /// The ClusterRole that lets a tenant's owners ask for namespaces (shipped
 /// with mto: `create` on namespaces).
 pub(crate) const NAMESPACE_CREATOR_ROLE: &str = "mto-namespace-creator";

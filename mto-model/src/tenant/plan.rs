@@ -59,6 +59,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         Ok(()) => {
             namespaces = planner.plan();
             planner.plan_hibernation();
+            planner.plan_template_instances();
             planner.plan_namespace_creators();
         }
     }
@@ -108,6 +109,9 @@ pub(super) struct Findings {
     /// `spec.hibernation` is set: whether its supervisor could be applied
     /// (`Err`: why not).
     pub(super) hibernation: Option<Result<(), String>>,
+    /// `spec.templateInstances` is set: how many instances carry it, or
+    /// why some cannot.
+    pub(super) template_instances: Option<Result<usize, Vec<String>>>,
 }
 
 #[derive(Default)]
@@ -127,7 +131,8 @@ impl Findings {
                 QuotaFinding::Missing(_) | QuotaFinding::Invalid(..)
             )
             || !self.conflicts.is_empty()
-            || matches!(self.hibernation, Some(Err(_)));
+            || matches!(self.hibernation, Some(Err(_)))
+            || matches!(self.template_instances, Some(Err(_)));
         if degraded {
             TenantPhase::Degraded
         } else if !self.waiting.is_empty() || self.deferred_quotas > 0 {
@@ -448,6 +453,64 @@ impl<'a, O: Observed> Planner<'a, O> {
                 });
             }
             (None, _) => {}
+        }
+    }
+
+    /// The ClusterTemplateInstances of `spec.templateInstances`: applied
+    /// while asked for, deleted (what they deployed goes first) when no
+    /// longer. An instance of the same name that is not the tenant's is
+    /// never written.
+    fn plan_template_instances(&mut self) {
+        let desired = desired::tenant_template_instances(self.tenant);
+        let mut in_the_way = Vec::new();
+        for want in &desired {
+            let name = want.metadata.name.as_deref().unwrap_or_default();
+            match self.observed.cluster_template_instance(name) {
+                None => self.actions.push(Action::Apply {
+                    object: Object::from(want.clone()),
+                    reason: Reason::Create,
+                }),
+                Some(have) if is_managed_for(&have.metadata, self.name) => {
+                    if have.spec != want.spec || !metadata_in_sync(&want.metadata, &have.metadata)
+                    {
+                        self.actions.push(Action::Apply {
+                            object: Object::from(want.clone()),
+                            reason: Reason::Drift,
+                        });
+                    }
+                }
+                Some(_) => in_the_way.push(format!(
+                    "ClusterTemplateInstance {name} exists and is not this tenant's; rename or delete it, or instantiate Template {} with a ClusterTemplateInstance of your own",
+                    want.spec.template
+                )),
+            }
+        }
+        let wanted: BTreeSet<&str> = desired
+            .iter()
+            .filter_map(|d| d.metadata.name.as_deref())
+            .collect();
+        let unwanted: Vec<Action> = self
+            .observed
+            .cluster_template_instances()
+            .filter(|have| is_managed_for(&have.metadata, self.name))
+            .filter(|have| have.metadata.deletion_timestamp.is_none())
+            .filter(|have| !wanted.contains(have.metadata.name.as_deref().unwrap_or_default()))
+            .map(|have| Action::Delete {
+                target: ObjectRef::cluster(
+                    Kind::ClusterTemplateInstance,
+                    have.metadata.name.clone().unwrap_or_default(),
+                ),
+                uid: have.metadata.uid.clone(),
+                reason: Reason::Remove,
+            })
+            .collect();
+        self.actions.extend(unwanted);
+        if !desired.is_empty() {
+            self.findings.template_instances = Some(if in_the_way.is_empty() {
+                Ok(desired.len())
+            } else {
+                Err(in_the_way)
+            });
         }
     }
 

@@ -37,11 +37,13 @@ pub(super) fn status(
     let quota = conditions.quota();
     let claimed = conditions.claimed(namespaces.len());
     let hibernation = conditions.hibernation();
+    let templates = conditions.template_instances();
     let ready = conditions.ready(
         phase,
         [&spec, &quota, &claimed]
             .into_iter()
-            .chain(hibernation.as_ref()),
+            .chain(hibernation.as_ref())
+            .chain(templates.as_ref()),
     );
     TenantStatus {
         phase: Some(phase.name().into()),
@@ -49,6 +51,7 @@ pub(super) fn status(
         conditions: [ready, spec, quota, claimed]
             .into_iter()
             .chain(hibernation)
+            .chain(templates)
             .collect(),
         namespaces,
     }
@@ -185,6 +188,27 @@ impl Conditions<'_> {
                 false,
                 "SupervisorConflict",
                 why.clone(),
+            ),
+        })
+    }
+
+    /// `TemplatesInstantiated`, when the tenant has `spec.templateInstances`.
+    fn template_instances(&self) -> Option<Condition> {
+        self.findings.template_instances.as_ref().map(|t| match t {
+            Ok(count) => self.condition(
+                "TemplatesInstantiated",
+                true,
+                "Instantiated",
+                format!(
+                    "{count} ClusterTemplateInstances named {}-<template> carry spec.templateInstances.",
+                    self.tenant.metadata.name.as_deref().unwrap_or_default()
+                ),
+            ),
+            Err(why) => self.condition(
+                "TemplatesInstantiated",
+                false,
+                "TemplateInstanceConflict",
+                why.join("; "),
             ),
         })
     }

@@ -93,6 +93,21 @@ pub(super) fn terminate(
             reason: Reason::Remove,
         });
     }
+    // So do the instances of its spec.templateInstances (their finalizer
+    // removes what they deployed first).
+    for instance in observed
+        .cluster_template_instances()
+        .filter(|i| is_managed_for(&i.metadata, name) && i.metadata.deletion_timestamp.is_none())
+    {
+        planner.actions.push(Action::Delete {
+            target: ObjectRef::cluster(
+                Kind::ClusterTemplateInstance,
+                instance.metadata.name.clone().unwrap_or_default(),
+            ),
+            uid: instance.metadata.uid.clone(),
+            reason: Reason::Remove,
+        });
+    }
     // So does its owners' grant to ask for namespaces.
     let binding = super::desired::namespace_creator_binding_name(name);
     if let Some(grant) = observed

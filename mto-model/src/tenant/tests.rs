@@ -1074,3 +1074,112 @@ fn owners_are_granted_to_ask_for_namespaces_while_the_tenant_lasts() {
     converge(&mut s, "alpha");
     assert!(binding(&s).is_none(), "taken away with the tenant");
 }
+
+fn with_template_instances(mut t: Tenant, templates: &[&str]) -> Tenant {
+    t.spec.template_instances = templates
+        .iter()
+        .map(|name| crate::api::TenantTemplateInstance {
+            spec: crate::api::TemplateInstanceSpec {
+                template: (*name).to_owned(),
+                sync: true,
+                parameters: Vec::new(),
+            },
+            selector: None,
+        })
+        .collect();
+    t
+}
+
+#[test]
+fn spec_template_instances_become_cluster_template_instances_of_the_tenants_namespaces() {
+    let mut s = cluster(&[with_template_instances(alpha(), &["baseline", "quotas"])]);
+    converge(&mut s, "alpha");
+    let cti = s
+        .snapshot()
+        .cluster_template_instance("alpha-baseline")
+        .cloned()
+        .expect("instance");
+    assert_eq!(cti.spec.template, "baseline");
+    assert!(cti.spec.sync);
+    assert_eq!(
+        cti.spec
+            .selector
+            .match_labels
+            .as_ref()
+            .and_then(|l| l.get(TENANT_LABEL))
+            .map(String::as_str),
+        Some("alpha"),
+        "the tenant's namespaces only"
+    );
+    assert!(
+        s.snapshot()
+            .cluster_template_instance("alpha-quotas")
+            .is_some()
+    );
+    let status = tenant_of(&s, "alpha").status.expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Active"));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "TemplatesInstantiated" && c.status == "True")
+    );
+    let t = tenant_of(&s, "alpha");
+    assert!(decide(&t, s.snapshot(), now()).actions.is_empty(), "steady");
+
+    // One entry removed: its instance goes.
+    let fewer = with_template_instances(tenant_of(&s, "alpha"), &["baseline"]);
+    put(&mut s, fewer);
+    converge(&mut s, "alpha");
+    assert!(
+        s.snapshot()
+            .cluster_template_instance("alpha-quotas")
+            .is_none()
+    );
+    assert!(
+        s.snapshot()
+            .cluster_template_instance("alpha-baseline")
+            .is_some()
+    );
+
+    // The tenant deleted: so are its instances.
+    s.delete(&ObjectRef::cluster(Kind::Tenant, "alpha"), None, now())
+        .expect("marked");
+    converge(&mut s, "alpha");
+    assert!(
+        s.snapshot()
+            .cluster_template_instance("alpha-baseline")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_cluster_template_instance_of_the_same_name_that_is_not_the_tenants_is_left_alone() {
+    let mut s = cluster(&[with_template_instances(alpha(), &["baseline"])]);
+    let theirs = crate::api::ClusterTemplateInstance::new(
+        "alpha-baseline",
+        crate::api::ClusterTemplateInstanceSpec {
+            template: "other".into(),
+            ..Default::default()
+        },
+    );
+    put(&mut s, theirs.clone());
+    converge(&mut s, "alpha");
+    assert_eq!(
+        s.snapshot()
+            .cluster_template_instance("alpha-baseline")
+            .map(|c| &c.spec),
+        Some(&theirs.spec),
+        "never written"
+    );
+    let status = tenant_of(&s, "alpha").status.expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Degraded"));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "TemplatesInstantiated"
+                && c.status == "False"
+                && c.message.contains("alpha-baseline"))
+    );
+}

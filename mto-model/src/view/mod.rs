@@ -129,6 +129,13 @@ pub trait Observed {
     ) -> Option<&k8s_openapi::api::core::v1::PersistentVolume>;
     /// The template instances using the Template `template`, by key.
     fn template_users(&self, template: &str) -> Vec<String>;
+    /// A ClusterTemplateInstance by name.
+    fn cluster_template_instance(&self, name: &str)
+    -> Option<&crate::api::ClusterTemplateInstance>;
+    /// Every ClusterTemplateInstance.
+    fn cluster_template_instances(
+        &self,
+    ) -> impl Iterator<Item = &crate::api::ClusterTemplateInstance>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -876,6 +883,19 @@ impl Observed for Snapshot {
         name: &str,
     ) -> Option<&k8s_openapi::api::core::v1::PersistentVolume> {
         self.get("", name)
+    }
+    fn cluster_template_instance(
+        &self,
+        name: &str,
+    ) -> Option<&crate::api::ClusterTemplateInstance> {
+        self.get("", name)
+    }
+    fn cluster_template_instances(
+        &self,
+    ) -> impl Iterator<Item = &crate::api::ClusterTemplateInstance> {
+        self.shelf::<crate::api::ClusterTemplateInstance>()
+            .iter()
+            .map(|i| &**i)
     }
     fn template_users(&self, template: &str) -> Vec<String> {
         self.instances_of(template)

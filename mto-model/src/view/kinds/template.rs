@@ -2,6 +2,7 @@
 //! Template changes; nothing else reads them.
 
 use crate::api::{ClusterTemplateInstance, Template, TemplateGroupInstance, TemplateInstance};
+use crate::labels::{is_managed, tenant_of};
 use crate::template::Instance;
 use crate::view::{Key, Snapshot, Typed, Woken};
 
@@ -24,9 +25,9 @@ macro_rules! instance_kind {
         impl Typed for $ty {
             const GENERATION: bool = true;
 
-            /// Read by itself alone.
-            fn same_readers(_: &Self, _: &Self) -> bool {
-                true
+            /// Its readers follow from its labels.
+            fn same_readers(before: &Self, after: &Self) -> bool {
+                before.metadata.labels == after.metadata.labels
             }
 
             fn subject(&self) -> Option<Key> {
@@ -37,8 +38,15 @@ macro_rules! instance_kind {
                 super::lifecycle_changed(&before.metadata, &after.metadata)
             }
 
+            /// Itself, and the tenant whose `spec.templateInstances` it
+            /// carries.
             fn readers(&self, _: &Snapshot, woken: &mut Woken) {
                 woken.extend_subject(self.subject());
+                if is_managed(&self.metadata)
+                    && let Some(tenant) = tenant_of(&self.metadata)
+                {
+                    woken.tenant(tenant);
+                }
             }
 
             fn apply_fields(
