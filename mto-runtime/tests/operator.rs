@@ -1888,7 +1888,7 @@ fn mto_makes_serves_and_renews_its_webhook_certificate_and_keeps_the_configurati
 /// NetworkPolicy and a ServiceAccount.
 fn e2e_template(greeting: &str) -> String {
     format!(
-        "apiVersion: templates.stakater.com/v1alpha1\nkind: Template\nmetadata:\n  name: op-tpl\nparameters:\n  - name: GREETING\n    value: {greeting}\nresources:\n  manifests:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata: {{name: hello}}\n      data: {{greeting: \"${{GREETING}} ${{NAMESPACE}}\"}}\n    - apiVersion: networking.k8s.io/v1\n      kind: NetworkPolicy\n      metadata: {{name: deny-ingress}}\n      spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n    - apiVersion: v1\n      kind: ServiceAccount\n      metadata: {{name: robot}}\n"
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: Template\nmetadata:\n  name: op-tpl\nparameters:\n  - name: GREETING\n    value: {greeting}\nresources:\n  manifests:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata: {{name: hello}}\n      data: {{greeting: \"${{GREETING}} ${{NAMESPACE}}\"}}\n    - apiVersion: networking.k8s.io/v1\n      kind: NetworkPolicy\n      metadata: {{name: deny-ingress}}\n      spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n    - apiVersion: v1\n      kind: ServiceAccount\n      metadata: {{name: robot}}\n  resourceMappings:\n    secrets:\n      - {{name: registry-pull, namespace: op-tpl-src}}\n"
     )
 }
 
@@ -1935,6 +1935,25 @@ fn a_cluster_template_instance_keeps_selected_namespaces_holding_its_rendering()
     label_namespace("op-tpl-b", true);
     label_namespace("op-tpl-c", false);
     label_namespace("op-tpl-d", false);
+    ensure_namespaces(&["op-tpl-src"]);
+    kubectl(&[
+        "delete",
+        "secret",
+        "registry-pull",
+        "-n",
+        "op-tpl-src",
+        "--ignore-not-found",
+    ]);
+    kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "registry-pull",
+        "-n",
+        "op-tpl-src",
+        "--type=example.com/pull",
+        "--from-literal=token=v1",
+    ]);
     apply(&e2e_template("hello"));
     apply(
         "apiVersion: templates.stakater.com/v1alpha1\nkind: ClusterTemplateInstance\nmetadata:\n  name: op-tpl\nspec:\n  template: op-tpl\n  sync: true\n  selector:\n    matchLabels: {e2e.mto/templates: \"yes\"}\n",
@@ -1949,6 +1968,32 @@ fn a_cluster_template_instance_keeps_selected_namespaces_holding_its_rendering()
             && get_json(&["serviceaccount", "robot", "-n", "op-tpl-b"]).is_some()
     });
     assert_eq!(greeting_in("op-tpl-c"), None, "not selected");
+    let copied_token = |ns: &str| {
+        get_json(&["secret", "registry-pull", "-n", ns])
+            .map(|s| (s["type"].clone(), s["data"]["token"].clone()))
+    };
+    eventually("the pull secret is copied with its type", 30, || {
+        copied_token("op-tpl-b") == Some(("example.com/pull".into(), "djE=".into()))
+    });
+    eventually("the status names the copied secret", 30, || {
+        instance_status()["mappedSecrets"] == serde_json::json!(["op-tpl-src/registry-pull"])
+    });
+    // The source changes: the copies follow.
+    kubectl_ok(&[
+        "patch",
+        "secret",
+        "registry-pull",
+        "-n",
+        "op-tpl-src",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"token":"djI="}}"#,
+    ]);
+    eventually("the copies follow their source", 30, || {
+        copied_token("op-tpl-a").is_some_and(|(_, t)| t == "djI=")
+            && copied_token("op-tpl-b").is_some_and(|(_, t)| t == "djI=")
+    });
     eventually("the status says deployed", 30, || {
         let s = instance_status();
         s["status"] == "Deployed"

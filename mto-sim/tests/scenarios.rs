@@ -487,8 +487,12 @@ fn templates_converge_after_every_change_for_every_seed() {
         "gamma's spec.templateInstances is carried by an instance of its own"
     );
     assert_eq!(
-        report.objects_deployed, 1,
-        "basics was deleted with all it deployed; gamma's ServiceAccount stays"
+        report.objects_deployed, 2,
+        "basics was deleted with all it deployed; gamma's ServiceAccount and pull secret stay"
+    );
+    assert!(
+        said("user edits Secret/mto-system/registry-pull"),
+        "the source changed, and the run converged after it (invariant 9 at rest)"
     );
     for seed in 0..sweep_seeds() {
         run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));

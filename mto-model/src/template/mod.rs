@@ -10,6 +10,7 @@
 
 mod deploy;
 mod instance;
+mod mappings;
 pub mod order;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ pub use deploy::{
     RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for, targets,
 };
 pub use instance::Instance;
+pub use mappings::{Copied, mapping_problem};
+pub(crate) use mappings::{copies_from, kinds as copied_kinds};
 
 /// Why a Template does not render for a namespace: every problem names
 /// the field and the fix.

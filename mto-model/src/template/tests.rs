@@ -160,3 +160,19 @@ fn a_template_referring_to_an_undeclared_parameter_is_refused_by_validate() {
         "{refused}"
     );
 }
+
+#[test]
+fn validate_refuses_mappings_that_do_not_read_and_names_the_field() {
+    use crate::validation::Validate as _;
+    let template: crate::api::Template = serde_json::from_value(serde_json::json!({
+        "apiVersion": "templates.stakater.com/v1alpha1", "kind": "Template",
+        "metadata": {"name": "t"},
+        "resources": {"resourceMappings": {"secrets": [{"name": "pull"}]}}
+    }))
+    .expect("reads");
+    let errors = template.validate().expect_err("refused");
+    assert!(
+        errors.to_string().contains("resources.resourceMappings"),
+        "{errors}"
+    );
+}

@@ -87,7 +87,10 @@ impl Validate for Template {
                 }
             }
         }
-        for e in crate::template::undeclared_references(&self.spec) {
+        for e in crate::template::undeclared_references(&self.spec)
+            .into_iter()
+            .chain(crate::template::mapping_problem(&self.spec))
+        {
             problems.push(e.field, e.problem, e.fix);
         }
         problems.finish()

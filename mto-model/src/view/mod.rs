@@ -545,6 +545,17 @@ impl Snapshot {
         for id in before.iter().chain(after.iter()) {
             woken.insert(Key::Instance(id.clone()));
         }
+        // A source a Template copies changed: its instances follow.
+        if matches!(&object.kind, Kind::Dynamic(gvk) if gvk.group.is_empty()) {
+            for template in self.shelf::<crate::api::Template>().iter() {
+                if crate::template::copies_from(&template.spec, object) {
+                    let name = template.metadata.name.as_deref().unwrap_or_default();
+                    for id in self.instances_of(name) {
+                        woken.insert(Key::Instance(id));
+                    }
+                }
+            }
+        }
         if someones_gone && let Some(namespace) = object.namespace.as_deref() {
             let labels = self
                 .namespace(namespace)
@@ -579,7 +590,11 @@ impl Snapshot {
     /// operator watches besides the registry's kinds.
     #[must_use]
     pub fn template_kinds(&self) -> BTreeSet<Gvk> {
-        self.shelf::<crate::api::Template>()
+        let templates = self.shelf::<crate::api::Template>();
+        let copied = templates
+            .iter()
+            .flat_map(|t| crate::template::copied_kinds(&t.spec));
+        templates
             .iter()
             .flat_map(|t| t.spec.resources.iter().flat_map(|r| r.manifests.iter()))
             .filter_map(|m| {
@@ -588,6 +603,7 @@ impl Snapshot {
                 (!api_version.contains("${") && !kind.contains("${"))
                     .then(|| Gvk::from_api_version(api_version, kind))
             })
+            .chain(copied)
             .filter(|gvk| {
                 !Kind::TYPED
                     .iter()

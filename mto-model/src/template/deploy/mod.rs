@@ -152,6 +152,8 @@ pub struct Rendered {
     json: Value,
     /// Its digest.
     digest: String,
+    /// What it is a copy of (`resources.resourceMappings`), if it is one.
+    pub copy_of: Option<(super::Copied, String)>,
 }
 
 /// What one namespace should hold: its objects in apply order, or why it
@@ -169,13 +171,33 @@ pub fn render_for(
         namespace,
         tenant,
     )?;
-    let manifests = super::render_manifests(&template.spec, &values)?;
+    let (mut manifests, copies) = match (
+        super::render_manifests(&template.spec, &values),
+        super::mappings::copies(&template.spec, instance, namespace, snapshot),
+    ) {
+        (Ok(manifests), Ok(copies)) => (manifests, copies),
+        (manifests, copies) => {
+            let mut problems = manifests.err().unwrap_or_default();
+            problems.extend(copies.err().unwrap_or_default());
+            return Err(problems);
+        }
+    };
+    let first_copy = manifests.len();
+    let mut copied_from = Vec::with_capacity(copies.len());
+    for (copy, copied, source) in copies {
+        manifests.push(copy);
+        copied_from.push((copied, source));
+    }
     let key = instance.id().key();
     let mut problems = Vec::new();
     let mut rendered = Vec::new();
     for i in super::order::apply_order(&manifests) {
         let mut manifest = manifests[i].clone();
-        let at = format!("resources.manifests[{i}]");
+        let copy_of = i.checked_sub(first_copy).map(|c| copied_from[c].clone());
+        let at = match &copy_of {
+            Some((copied, source)) => format!("resources.resourceMappings ({copied:?} {source})"),
+            None => format!("resources.manifests[{i}]"),
+        };
         let kind = manifest["kind"].as_str().unwrap_or_default().to_owned();
         if CLUSTER_SCOPED.contains(&kind.as_str()) {
             problems.push(super::error(
@@ -231,6 +253,7 @@ pub fn render_for(
             object,
             json,
             digest,
+            copy_of,
         });
     }
     if problems.is_empty() {
@@ -384,6 +407,7 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
                 deployed: Vec::new(),
                 held: BTreeMap::new(),
                 missing_template: true,
+                mapped: BTreeSet::new(),
             },
             now,
         );
@@ -402,6 +426,7 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
     let mut held: BTreeMap<String, Held> = BTreeMap::new();
     let mut writes = Vec::new();
     let mut wanted: BTreeSet<ObjectRef> = BTreeSet::new();
+    let mut mapped: BTreeSet<(super::Copied, String)> = BTreeSet::new();
     for namespace in &targets {
         let rendered = match render_for(template, &instance, namespace, snapshot) {
             Ok(rendered) => rendered,
@@ -441,6 +466,7 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
             held.insert(namespace.clone(), Held::Failed(in_the_way));
             continue;
         }
+        mapped.extend(rendered.iter().filter_map(|r| r.copy_of.clone()));
         for ((one, target), found) in rendered.into_iter().zip(&refs).zip(&found) {
             let reason = match found {
                 Found::Missing => Some(Reason::Create),
@@ -461,8 +487,12 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
                             .is_none_or(|live| !holds_object(&live, &one.json))
                     };
                     let changed = live_digest != Some(&one.digest);
-                    let repair =
-                        instance.sync() && !ignored && (changed || (!never_reverted && drifted()));
+                    // A copy follows its source whatever `sync` says.
+                    let follows = one.copy_of.is_some() && changed;
+                    let repair = follows
+                        || (instance.sync()
+                            && !ignored
+                            && (changed || (!never_reverted && drifted())));
                     repair.then_some(Reason::Drift)
                 }
             };
@@ -495,6 +525,7 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
             .collect(),
         held,
         missing_template: false,
+        mapped,
     };
     let phase = if outcome.held.values().any(|h| matches!(h, Held::Failed(_))) {
         TemplatePhase::Failed
@@ -579,6 +610,8 @@ struct Outcome {
     deployed: Vec<String>,
     held: BTreeMap<String, Held>,
     missing_template: bool,
+    /// The sources copied into the namespaces that got the rendering.
+    mapped: BTreeSet<(super::Copied, String)>,
 }
 
 /// The status for what was found.
@@ -675,11 +708,21 @@ fn status_of(
         message: (!ok).then_some(message),
         reason: (!ok).then(|| reason.to_owned()),
         template_hash: template_hash.or_else(|| previous.and_then(|s| s.template_hash.clone())),
-        mapped_secrets: Vec::new(),
-        mapped_configmaps: Vec::new(),
+        mapped_secrets: mapped_of(outcome, super::Copied::Secret),
+        mapped_configmaps: mapped_of(outcome, super::Copied::ConfigMap),
         deployed_namespaces: outcome.deployed.clone(),
         namespace_count: i64::try_from(outcome.targets).ok(),
     }
+}
+
+/// The sources of one kind copied, `namespace/name`.
+fn mapped_of(outcome: &Outcome, kind: super::Copied) -> Vec<String> {
+    outcome
+        .mapped
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, source)| source.clone())
+        .collect()
 }
 
 /// The decision, with the status written last when it changed and

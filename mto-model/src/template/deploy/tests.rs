@@ -549,3 +549,141 @@ fn annotations_that_are_not_a_map_fail_the_namespace_with_the_field() {
         status(&c)
     );
 }
+
+fn secret(namespace: &str, name: &str, token: &str) -> Object {
+    Object::from_json(json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": token}}))
+    .expect("secret")
+}
+
+fn copying(from_namespace: &str) -> Template {
+    let mut t = template("hello");
+    if let Some(r) = t.spec.resources.as_mut() {
+        r.resource_mappings = Some(json!({
+            "secrets": [{"name": "registry-pull", "namespace": from_namespace}]
+        }));
+    }
+    t
+}
+
+fn copy_in(c: &ApiServer, namespace: &str) -> Option<Value> {
+    let gvk = crate::view::Gvk::from_api_version("v1", "Secret");
+    c.snapshot()
+        .object(&ObjectRef::namespaced(
+            Kind::Dynamic(gvk),
+            namespace,
+            "registry-pull",
+        ))
+        .and_then(|o| o.to_json().ok())
+}
+
+#[test]
+fn a_copied_secret_keeps_its_type_and_follows_its_source_even_unsynced() {
+    let mut c = cluster(false);
+    put(&mut c, namespace("mto-system", None));
+    put(&mut c, secret("mto-system", "registry-pull", "djE="));
+    put(&mut c, copying("mto-system"));
+    settle(&mut c);
+    let copy = copy_in(&c, "alpha-dev").expect("copied");
+    assert_eq!(copy["type"], "kubernetes.io/dockerconfigjson");
+    assert_eq!(copy["data"][".dockerconfigjson"], "djE=");
+    assert_eq!(status(&c).mapped_secrets, ["mto-system/registry-pull"]);
+    assert!(
+        decide_now(&c).expect("decision").actions.is_empty(),
+        "at rest"
+    );
+    put(&mut c, secret("mto-system", "registry-pull", "djI="));
+    assert_eq!(settle(&mut c), 2, "one copy in each namespace follows");
+    assert_eq!(
+        copy_in(&c, "beta-dev").expect("copied")["data"][".dockerconfigjson"],
+        "djI="
+    );
+}
+
+#[test]
+fn a_missing_source_fails_the_namespaces_with_the_mapping_named() {
+    let mut c = cluster(true);
+    put(&mut c, copying("mto-system"));
+    settle(&mut c);
+    assert_eq!(
+        config_map(&c, "alpha-dev", "hello"),
+        None,
+        "nothing partial"
+    );
+    let s = status(&c);
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("resources.resourceMappings.secrets[0]")
+                && m.contains("does not exist")),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_template_instance_copies_within_its_tenant_only() {
+    let mut c = cluster(true);
+    put(&mut c, namespace("alpha-tools", Some("alpha")));
+    put(&mut c, secret("alpha-tools", "registry-pull", "djE="));
+    put(&mut c, secret("beta-dev", "registry-pull", "djE="));
+    put(&mut c, copying("alpha-tools"));
+    let instance = |from: &str| crate::api::TemplateInstance {
+        metadata: ObjectMeta {
+            name: Some(format!("from-{from}")),
+            namespace: Some("alpha-dev".into()),
+            ..ObjectMeta::default()
+        },
+        spec: crate::api::TemplateInstanceSpec {
+            template: format!("copy-{from}"),
+            sync: true,
+            parameters: Vec::new(),
+        },
+        status: None,
+    };
+    let mut within = copying("alpha-tools");
+    within.metadata.name = Some("copy-alpha-tools".into());
+    let mut across = copying("beta-dev");
+    across.metadata.name = Some("copy-beta-dev".into());
+    put(&mut c, within);
+    put(&mut c, across);
+    for from in ["alpha-tools", "beta-dev"] {
+        put(&mut c, instance(from));
+        let id = InstanceId::Namespaced {
+            namespace: "alpha-dev".into(),
+            name: format!("from-{from}"),
+        };
+        for _ in 0..3 {
+            let d = decide(
+                Instance::find(c.snapshot(), &id).expect("instance"),
+                c.snapshot(),
+                now(),
+            );
+            for action in &d.actions {
+                c.execute(action, now()).expect("executes");
+            }
+        }
+        let status = c
+            .snapshot()
+            .get::<crate::api::TemplateInstance>("alpha-dev", &format!("from-{from}"))
+            .and_then(|i| i.status.clone())
+            .expect("status");
+        if from == "alpha-tools" {
+            assert_eq!(status.status.as_deref(), Some("Deployed"), "{status:?}");
+            assert_eq!(status.mapped_secrets, ["alpha-tools/registry-pull"]);
+            // The next instance would find these objects in its way.
+            for target in c.snapshot().deployed_by(&id).cloned().collect::<Vec<_>>() {
+                c.delete(&target, None, now()).expect("deleted");
+            }
+        } else {
+            assert_eq!(status.status.as_deref(), Some("Failed"));
+            assert!(
+                status
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("use a ClusterTemplateInstance")),
+                "{status:?}"
+            );
+        }
+    }
+}
