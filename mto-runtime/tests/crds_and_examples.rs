@@ -201,9 +201,10 @@ fn plan_of_the_examples_settles_every_tenant() {
         "custom roles apply in production:\n{text}"
     );
     assert!(text.contains("ResourceQuota/alpha-dev/tenant-quota  pods=33 requests.cpu=2667m requests.memory=5461Mi"), "{text}");
-    // What the template instances would put into the tenants' namespaces.
+    // What the template instances would put into the tenants' namespaces:
+    // the pull secret copied first, then what needs it.
     assert!(
-        text.contains("ClusterTemplateInstance/tenant-baseline → alpha-dev\n  + NetworkPolicy/alpha-dev/default-deny-ingress"),
+        text.contains("ClusterTemplateInstance/tenant-baseline → alpha-dev\n  + Secret/alpha-dev/registry-pull\n  + NetworkPolicy/alpha-dev/default-deny-ingress"),
         "{text}"
     );
     assert_eq!(

@@ -85,8 +85,9 @@ pub fn mapping_problem(template: &TemplateSpec) -> Option<RenderError> {
     read(template).err()
 }
 
-/// Every source a Template names, with its kind.
-fn sources(template: &TemplateSpec) -> Vec<(Copied, String, String)> {
+/// Every source a Template names, with its kind: (kind, namespace, name).
+#[must_use]
+pub fn sources(template: &TemplateSpec) -> Vec<(Copied, String, String)> {
     read(template)
         .map(|m| {
             let of = |copied: Copied, list: Vec<Source>| {

@@ -23,7 +23,7 @@ pub use deploy::{
     RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for, targets,
 };
 pub use instance::Instance;
-pub use mappings::{Copied, mapping_problem};
+pub use mappings::{Copied, mapping_problem, sources as copy_sources};
 pub(crate) use mappings::{copies_from, kinds as copied_kinds};
 
 /// Why a Template does not render for a namespace: every problem names

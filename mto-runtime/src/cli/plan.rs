@@ -174,7 +174,9 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
 /// Each template instance rendered into the namespaces it targets, once
 /// the tenants have settled, as the operator renders it: the Templates and
 /// instances join the cluster, and each instance's targets get what
-/// `mto_model::template` would apply there.
+/// `mto_model::template` would apply there. The Secrets and ConfigMaps a
+/// Template copies live in the cluster, not among the manifests: the plan
+/// takes them to exist (empty) where their namespace does.
 fn templates(manifests: &[Manifest], api: &mut ApiServer, now: Timestamp) -> Vec<TemplatePlan> {
     use mto_model::template::{Instance, render_for, targets};
     for m in manifests {
@@ -187,6 +189,18 @@ fn templates(manifests: &[Manifest], api: &mut ApiServer, now: Timestamp) -> Vec
         };
         // A TemplateInstance whose namespace does not exist targets nothing.
         let _ = api.put(object, now);
+        if let Manifest::Template(t) = m {
+            for (copied, namespace, name) in mto_model::template::copy_sources(&t.spec) {
+                let gvk = copied.gvk();
+                let source = serde_json::json!({
+                    "apiVersion": gvk.api_version(), "kind": gvk.kind,
+                    "metadata": {"name": name, "namespace": namespace},
+                });
+                if let Ok(source) = Object::from_json(source) {
+                    let _ = api.create(source, now);
+                }
+            }
+        }
     }
     let snapshot = api.snapshot();
     let mut out = Vec::new();
