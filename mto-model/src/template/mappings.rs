@@ -65,10 +65,10 @@ fn read(template: &TemplateSpec) -> Result<Mappings, RenderError> {
     match template
         .resources
         .as_ref()
-        .and_then(|r| r.resource_mappings.clone())
+        .and_then(|r| r.resource_mappings.as_ref())
     {
         None => Ok(Mappings::default()),
-        Some(value) => serde_json::from_value(value).map_err(|e| {
+        Some(value) => Mappings::deserialize(value).map_err(|e| {
             error(
                 "resources.resourceMappings",
                 e.to_string(),
