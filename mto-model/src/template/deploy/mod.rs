@@ -230,6 +230,7 @@ pub fn render_for(
             ));
             continue;
         }
+        as_stored(&mut manifest);
         // Not labelled managed-by mto: that label marks what the tenant
         // controller keeps, and a template's RoleBinding is not its.
         let digest = crate::digest::digest(&manifest);
@@ -261,6 +262,39 @@ pub fn render_for(
     } else {
         Err(problems)
     }
+}
+
+/// A Secret's `stringData` written as the apiserver stores it, in `data`
+/// (base64): what is applied is then what is read back, and the Secret
+/// never looks edited. Anything else, or a `stringData` that is not a map
+/// of strings, is left for the apiserver to judge.
+fn as_stored(manifest: &mut Value) {
+    if manifest["apiVersion"] != "v1" || manifest["kind"] != "Secret" {
+        return;
+    }
+    let Some(Value::Object(strings)) = manifest.get("stringData") else {
+        return;
+    };
+    let encoded: Option<serde_json::Map<String, Value>> = strings
+        .iter()
+        .map(|(key, value)| {
+            let text = value.as_str()?;
+            let bytes = k8s_openapi::ByteString(text.as_bytes().to_vec());
+            Some((key.clone(), serde_json::to_value(bytes).ok()?))
+        })
+        .collect();
+    let (Some(encoded), Some(object)) = (encoded, manifest.as_object_mut()) else {
+        return;
+    };
+    let data = object
+        .entry("data")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    let Value::Object(data) = data else {
+        return;
+    };
+    // As the apiserver does, stringData wins over data.
+    data.extend(encoded);
+    object.remove("stringData");
 }
 
 /// Whether `live` holds everything `desired` sets: maps key by key, lists
