@@ -693,7 +693,8 @@ fn a_secrets_string_data_is_applied_as_the_apiserver_stores_it() {
     let mut c = cluster(true);
     let mut with_secret = template("hello");
     if let Some(r) = with_secret.spec.resources.as_mut() {
-        r.manifests.push(json!({"apiVersion": "v1", "kind": "Secret",
+        r.manifests
+            .push(json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "token"}, "type": "Opaque",
             "stringData": {"tenant": "${TENANT}"}, "data": {"kept": "eA=="}}));
     }
@@ -702,7 +703,11 @@ fn a_secrets_string_data_is_applied_as_the_apiserver_stores_it() {
     let gvk = crate::view::Gvk::from_api_version("v1", "Secret");
     let token = c
         .snapshot()
-        .object(&ObjectRef::namespaced(Kind::Dynamic(gvk), "alpha-dev", "token"))
+        .object(&ObjectRef::namespaced(
+            Kind::Dynamic(gvk),
+            "alpha-dev",
+            "token",
+        ))
         .and_then(|o| o.to_json().ok())
         .expect("deployed");
     assert_eq!(token["data"], json!({"kept": "eA==", "tenant": "YWxwaGE="}));
