@@ -491,8 +491,8 @@ impl<'a, O: Observed> Planner<'a, O> {
             .collect();
         let unwanted: Vec<Action> = self
             .observed
-            .cluster_template_instances()
-            .filter(|have| is_managed_for(&have.metadata, self.name))
+            .tenant_template_instances(self.name)
+            .into_iter()
             .filter(|have| have.metadata.deletion_timestamp.is_none())
             .filter(|have| !wanted.contains(have.metadata.name.as_deref().unwrap_or_default()))
             .map(|have| Action::Delete {

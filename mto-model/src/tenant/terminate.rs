@@ -96,8 +96,9 @@ pub(super) fn terminate(
     // So do the instances of its spec.templateInstances (their finalizer
     // removes what they deployed first).
     for instance in observed
-        .cluster_template_instances()
-        .filter(|i| is_managed_for(&i.metadata, name) && i.metadata.deletion_timestamp.is_none())
+        .tenant_template_instances(name)
+        .into_iter()
+        .filter(|i| i.metadata.deletion_timestamp.is_none())
     {
         planner.actions.push(Action::Delete {
             target: ObjectRef::cluster(

@@ -132,10 +132,9 @@ pub trait Observed {
     /// A ClusterTemplateInstance by name.
     fn cluster_template_instance(&self, name: &str)
     -> Option<&crate::api::ClusterTemplateInstance>;
-    /// Every ClusterTemplateInstance.
-    fn cluster_template_instances(
-        &self,
-    ) -> impl Iterator<Item = &crate::api::ClusterTemplateInstance>;
+    /// The ClusterTemplateInstances mto keeps for a tenant's
+    /// `spec.templateInstances` (named `<tenant>-…`, labelled for it).
+    fn tenant_template_instances(&self, tenant: &str) -> Vec<&crate::api::ClusterTemplateInstance>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -906,12 +905,15 @@ impl Observed for Snapshot {
     ) -> Option<&crate::api::ClusterTemplateInstance> {
         self.get("", name)
     }
-    fn cluster_template_instances(
-        &self,
-    ) -> impl Iterator<Item = &crate::api::ClusterTemplateInstance> {
+    fn tenant_template_instances(&self, tenant: &str) -> Vec<&crate::api::ClusterTemplateInstance> {
+        // By name first: every tenant's decision reads these, and a scan of
+        // all instances would make a pass over the tenants quadratic.
+        let prefix = format!("{tenant}-");
         self.shelf::<crate::api::ClusterTemplateInstance>()
-            .iter()
+            .named_from(&prefix)
             .map(|i| &**i)
+            .filter(|i| crate::labels::is_managed_for(&i.metadata, tenant))
+            .collect()
     }
     fn template_users(&self, template: &str) -> Vec<String> {
         self.instances_of(template)

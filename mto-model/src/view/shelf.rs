@@ -33,6 +33,23 @@ impl<K> Shelf<K> {
         self.get("", name)
     }
 
+    /// The cluster-scoped objects whose names start with `prefix`, by name.
+    pub fn named_from<'a, 'p>(
+        &'a self,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = &'a Arc<K>> + use<'a, 'p, K> {
+        let from = (
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        );
+        self.by_namespace
+            .get("")
+            .into_iter()
+            .flat_map(move |m| m.range::<str, _>(from))
+            .take_while(move |(name, _)| name.starts_with(prefix))
+            .map(|(_, object)| object)
+    }
+
     /// The objects in one namespace, by name.
     pub fn in_namespace(&self, namespace: &str) -> impl Iterator<Item = &Arc<K>> {
         self.by_namespace
@@ -93,5 +110,25 @@ impl<K> Shelf<K> {
         }
         self.len -= 1;
         Some(gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_finds_exactly_the_names_that_start_with_it() {
+        let mut shelf: Shelf<u8> = Shelf::default();
+        for (i, name) in ["alpha", "alpha-a", "alpha-x-b", "alphabet-c", "beta-a"]
+            .into_iter()
+            .enumerate()
+        {
+            shelf.insert("", name, Arc::new(u8::try_from(i).unwrap_or_default()));
+        }
+        shelf.insert("ns", "alpha-z", Arc::new(9));
+        let found: Vec<u8> = shelf.named_from("alpha-").map(|o| **o).collect();
+        assert_eq!(found, [1, 2], "alpha-a and alpha-x-b; cluster-scoped only");
+        assert_eq!(shelf.named_from("gamma-").count(), 0);
     }
 }
