@@ -653,14 +653,28 @@ impl Snapshot {
         namespace: &str,
         labels: Option<&std::collections::BTreeMap<String, String>>,
     ) -> Vec<InstanceId> {
-        self.instance_ids()
-            .filter(|id| match id {
-                InstanceId::Namespaced { namespace: ns, .. } => ns == namespace,
-                _ => crate::template::Instance::find(self, id)
-                    .and_then(|i| i.selector())
-                    .is_some_and(|s| crate::selector::matches(s, labels)),
+        // The namespace's own TemplateInstances by namespace: there may be
+        // one in every namespace, and every namespace change asks.
+        let own = self
+            .shelf::<crate::api::TemplateInstance>()
+            .in_namespace(namespace)
+            .map(|i| crate::template::Instance::Namespaced(i).id());
+        let cluster = self
+            .shelf::<crate::api::ClusterTemplateInstance>()
+            .iter()
+            .map(|i| crate::template::Instance::Cluster(i));
+        let group = self
+            .shelf::<crate::api::TemplateGroupInstance>()
+            .iter()
+            .map(|i| crate::template::Instance::Group(i));
+        let selecting = cluster
+            .chain(group)
+            .filter(|i| {
+                i.selector()
+                    .is_some_and(|s| crate::selector::matches(s, labels))
             })
-            .collect()
+            .map(|i| i.id());
+        own.chain(selecting).collect()
     }
 
     /// Changes an object of kind `K` in place, as an apiserver does (the
