@@ -313,13 +313,32 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
+    /// Render a Helm chart: I/O outside the apiserver (the operator runs
+    /// `helm template`, the simulator has its charts). The rendering, or
+    /// why there is none, comes back into the view as an observation, and
+    /// the instances of its Template decide again.
+    RenderChart {
+        /// What to render.
+        request: Box<crate::template::ChartRequest>,
+        /// The instance that asks.
+        regarding: ObjectRef,
+    },
 }
 
 impl Action {
     /// Whether this action changes something other than status.
     #[must_use]
     pub fn is_object_write(&self) -> bool {
-        !matches!(self, Action::ApplyStatus { .. })
+        !matches!(
+            self,
+            Action::ApplyStatus { .. } | Action::RenderChart { .. }
+        )
+    }
+
+    /// Whether this action goes to the apiserver.
+    #[must_use]
+    pub fn is_api_call(&self) -> bool {
+        !matches!(self, Action::RenderChart { .. })
     }
 
     /// The object it writes.
@@ -328,6 +347,7 @@ impl Action {
         match self {
             Action::Apply { object, .. } | Action::ApplyStatus { object } => object.object_ref(),
             Action::Delete { target, .. } | Action::Patch { target, .. } => target.clone(),
+            Action::RenderChart { regarding, .. } => regarding.clone(),
         }
     }
 
@@ -338,7 +358,7 @@ impl Action {
             Action::Apply { reason, .. }
             | Action::Delete { reason, .. }
             | Action::Patch { reason, .. } => Some(*reason),
-            Action::ApplyStatus { .. } => None,
+            Action::ApplyStatus { .. } | Action::RenderChart { .. } => None,
         }
     }
 
@@ -350,6 +370,7 @@ impl Action {
             Action::ApplyStatus { .. } => "status",
             Action::Delete { .. } => "delete",
             Action::Patch { .. } => "patch",
+            Action::RenderChart { .. } => "render",
         }
     }
 }
@@ -370,6 +391,7 @@ impl std::fmt::Display for Action {
             Action::Delete { target, reason, .. } => {
                 write!(f, "delete {target} ({})", reason.name())
             }
+            Action::RenderChart { request, .. } => write!(f, "render {request}"),
             Action::Patch {
                 target,
                 patch,

@@ -709,8 +709,15 @@ pub fn check_instance_at_rest(
         }
     }
     for namespace in &targets {
-        let Ok(rendered) = crate::template::render_for(template, instance, namespace, snapshot)
-        else {
+        // A failed chart rendering counts however old it is: at rest, a
+        // namespace whose rendering failed is held, as its status says.
+        let Ok(rendered) = crate::template::render_for(
+            template,
+            instance,
+            namespace,
+            snapshot,
+            crate::Timestamp::MIN,
+        ) else {
             continue;
         };
         if !deployed_to.contains(namespace) {

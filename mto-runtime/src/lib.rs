@@ -1,6 +1,7 @@
 //! mto's runtime: runs the model's decisions against a real Kubernetes
 //! cluster, and the commands of the `mto` binary.
 
+pub mod charts;
 pub mod cli;
 pub mod execute;
 pub mod operator;

@@ -79,12 +79,21 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// The `helm` binary Templates' charts are rendered with.
+        #[arg(long, env = "MTO_HELM", default_value = "helm")]
+        helm: PathBuf,
     },
 }
 
 /// How `mto run` operates; every flag also reads from the environment.
 #[derive(clap::Args)]
 struct RunArgs {
+    /// The `helm` binary Templates' charts are rendered with.
+    #[arg(long, env = "MTO_HELM", default_value = "helm")]
+    helm: PathBuf,
+    /// Where pulled Helm charts are kept (a cache: deleting it loses nothing).
+    #[arg(long, env = "MTO_CHART_CACHE", default_value = "/var/cache/mto/charts")]
+    chart_cache: PathBuf,
     /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, env = "MTO_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     metrics_address: SocketAddr,
@@ -351,7 +360,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             to_stdout(yaml.join("---\n"))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { files, output } => {
+        Command::Plan {
+            files,
+            output,
+            helm,
+        } => {
             let (manifests, mut problems) = load(&files);
             problems.extend(
                 mto_model::manifest::duplicates(&manifests)
@@ -376,7 +389,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .collect();
             let manifests: Vec<_> = manifests.into_iter().map(|m| m.manifest).collect();
             let now = mto_model::Timestamp::now();
-            let plan = mto_runtime::cli::plan::plan(&manifests, now).map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the async runtime: {e}"))?;
+            // Charts are pulled into a cache of the user's; no cluster is
+            // read, so a chart behind credentials does not render here.
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(std::env::temp_dir)
+                .join("mto/charts");
+            let renderer =
+                mto_runtime::charts::ChartRenderer::new(helm, cache, None, String::new(), 2);
+            let render = |request: &mto_model::template::ChartRequest| {
+                runtime.block_on(renderer.render(request, now))
+            };
+            let plan = mto_runtime::cli::plan::plan(&manifests, now, &render)
+                .map_err(|e| e.to_string())?;
             match output {
                 Output::Text => to_stdout(plan.render_text())?,
                 Output::Yaml => to_stdout(plan.render_yaml().map_err(|e| e.to_string())?)?,
@@ -458,6 +488,9 @@ async fn operate(args: RunArgs) -> Result<(), String> {
             backoff: mto_model::driver::Backoff::default(),
         },
         identity: identity.clone(),
+        helm: args.helm.clone(),
+        chart_cache: args.chart_cache.clone(),
+        namespace: args.lease_namespace.clone(),
         clock: match args.clock_start {
             Some(start) => operator::clock::Clock::starting_at(start, args.clock_speed),
             None => {

@@ -184,8 +184,14 @@ fn plan_of_the_examples_settles_every_tenant() {
                 .map(|d| d.expect("doc").manifest),
         );
     }
+    let no_charts =
+        |request: &mto_model::template::ChartRequest| mto_model::template::ChartRendering {
+            at: mto_model::Timestamp::UNIX_EPOCH,
+            objects: Err(format!("{request}: the examples have no charts")),
+        };
     let plan =
-        mto_runtime::cli::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH).expect("plan");
+        mto_runtime::cli::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH, &no_charts)
+            .expect("plan");
     let phases: Vec<(&str, &str)> = plan
         .tenants
         .iter()

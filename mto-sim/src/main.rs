@@ -168,9 +168,10 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
             .collect();
         writeln!(
             out,
-            "  templates           {} objects deployed, {} instance decisions, instances {}",
+            "  templates           {} objects deployed, {} instance decisions, {} chart renderings, instances {}",
             r.objects_deployed,
             r.instance_decisions,
+            r.charts_rendered,
             phases.join(", ")
         )?;
     }

@@ -62,6 +62,27 @@ pub struct Scenario {
     pub faults: FaultPlan,
     /// People acting through the admission webhook.
     pub admission: Option<AdmissionTraffic>,
+    /// The Helm charts the simulated chart repositories serve.
+    pub charts: Vec<SimChart>,
+}
+
+/// A Helm chart a simulated repository serves: its templates as YAML
+/// documents in which `{{ .Release.Name }}`, `{{ .Release.Namespace }}`
+/// and `{{ .Values.NAME }}` (a top-level value, or a `setValues` name) are
+/// replaced, as `helm template` would. A chart no scenario lists does not
+/// render ("not found"), as a missing one does not.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SimChart {
+    /// The repository (`https://…` or `oci://…`).
+    pub repo_url: String,
+    /// The chart's name.
+    pub name: String,
+    /// The chart version; any when left out.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The templates.
+    pub templates: String,
 }
 
 /// People acting through mto's admission webhook: owners, editors,
@@ -375,6 +396,8 @@ struct RawScenario {
     operator: OperatorPlan,
     #[serde(default)]
     admission: Option<AdmissionTraffic>,
+    #[serde(default)]
+    charts: Vec<SimChart>,
 }
 
 #[derive(Deserialize, Default)]
@@ -613,6 +636,7 @@ impl Scenario {
             actions,
             faults: raw.faults,
             admission: raw.admission,
+            charts: raw.charts,
         })
     }
 }

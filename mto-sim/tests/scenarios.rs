@@ -498,3 +498,55 @@ fn templates_converge_after_every_change_for_every_seed() {
         run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }
+
+/// A Template of a Helm chart: each namespace's rendering is asked for,
+/// recorded and applied; a values change renders again; a version the
+/// repository lacks fails each namespace keeping what it had; a restart
+/// renders again from an empty cache at zero writes. Converges, with
+/// invariant 9 checked at every rest, for every seed.
+#[test]
+fn a_helm_template_converges_after_every_change_for_every_seed() {
+    let s = scenario("templates-helm.yaml");
+    let report = run(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    let said = |text: &str| report.timeline.iter().any(|e| e.text.contains(text));
+    assert!(
+        said("waiting for chart team-tools 1.2.0 from https://charts.example.com to be rendered"),
+        "nothing is applied before the chart is rendered"
+    );
+    assert!(
+        said(
+            "Applied → Failed: namespace alpha-anna-example-sandbox: resources.helm.chart: chart team-tools 9.9.9"
+        ),
+        "the version the repository lacks is named"
+    );
+    assert_eq!(
+        report.objects_deployed, 27,
+        "three chart objects in each of nine namespaces"
+    );
+    // The "converged: …, N writes so far" lines around the first crash.
+    let writes_so_far: Vec<&str> = report
+        .timeline
+        .iter()
+        .map(|e| e.text.as_str())
+        .skip_while(|t| !t.contains("user applies Template/team-tools"))
+        .filter(|t| t.contains("converged:") || t.contains("crashed"))
+        .collect();
+    let crash = writes_so_far
+        .iter()
+        .position(|t| t.contains("replica 0 crashed"))
+        .expect("the scenario crashes replica 0");
+    let count = |t: &str| t.rsplit(", ").next().map(str::to_owned);
+    assert_eq!(
+        count(writes_so_far[crash - 1]),
+        count(writes_so_far[crash + 1]),
+        "a restart renders every chart again and writes nothing: {writes_so_far:?}"
+    );
+    assert!(
+        report.charts_rendered >= 9 * 4,
+        "every namespace rendered at start, after the values change, for 9.9.9 and back: {}",
+        report.charts_rendered
+    );
+    for seed in 0..sweep_seeds() {
+        run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+}

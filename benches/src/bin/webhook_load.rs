@@ -48,6 +48,9 @@ async fn serve_forever(dir: &std::path::Path) -> Result<(), String> {
         driver: Default::default(),
         identity: "load".into(),
         clock: Clock::real(),
+        helm: "helm".into(),
+        chart_cache: std::env::temp_dir().join("mto-load-charts"),
+        namespace: "mto-system".into(),
     };
     let shared = Arc::new(Shared::new(
         client,

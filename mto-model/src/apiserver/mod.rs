@@ -138,6 +138,17 @@ impl ApiServer {
         &self.store
     }
 
+    /// Records what a chart renders to, beside the objects: the world's
+    /// charts, for decisions made from this store (the simulator's
+    /// invariants, `mto plan`). Not a write.
+    pub fn record_chart(
+        &mut self,
+        request: &crate::template::ChartRequest,
+        rendering: crate::template::ChartRendering,
+    ) {
+        let _ = self.store.record_chart(request, rendering);
+    }
+
     /// Writes accepted so far.
     #[must_use]
     pub fn writes(&self) -> u64 {
@@ -169,6 +180,10 @@ impl ApiServer {
             Action::ApplyStatus { object } => self.apply_status(object),
             Action::Delete { target, uid, .. } => self.delete(target, uid.as_deref(), now),
             Action::Patch { target, patch, .. } => self.patch(target, patch),
+            Action::RenderChart { regarding, .. } => Err(ApiError::rejected(
+                regarding,
+                "rendering a chart is not an apiserver call; the driver's host renders it",
+            )),
         }
     }
 

@@ -9,6 +9,7 @@
 //! list — unquoted. `${NAMESPACE}` and `${TENANT}` are predefined.
 
 mod deploy;
+mod helm;
 mod instance;
 mod mappings;
 pub mod order;
@@ -20,7 +21,12 @@ use serde_json::Value;
 use crate::api::{TemplateParameter, TemplateSpec};
 
 pub use deploy::{
-    RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for, targets,
+    NotRendered, RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for,
+    targets,
+};
+pub use helm::{
+    ChartRendering, ChartRequest, SecretKeyRef, SetValue, has_chart, helm_problem,
+    objects_from_yaml,
 };
 pub use instance::Instance;
 pub use mappings::{Copied, mapping_problem, sources as copy_sources};
@@ -190,6 +196,13 @@ pub fn undeclared_references(template: &TemplateSpec) -> Vec<RenderError> {
             &format!("resources.manifests[{i}]"),
             &mut problems,
         );
+    }
+    // The chart's values and setValues (a helm block that does not read is
+    // `helm_problem`'s to report).
+    if helm::helm_problem(template).is_none()
+        && let Err(more) = helm::request("", template, &values, "")
+    {
+        problems.extend(more);
     }
     problems
 }

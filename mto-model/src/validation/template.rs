@@ -90,6 +90,7 @@ impl Validate for Template {
         for e in crate::template::undeclared_references(&self.spec)
             .into_iter()
             .chain(crate::template::mapping_problem(&self.spec))
+            .chain(crate::template::helm_problem(&self.spec))
         {
             problems.push(e.field, e.problem, e.fix);
         }

@@ -16,8 +16,10 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::Timestamp;
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::integration::Integration;
+use crate::template::{ChartRendering, ChartRequest};
 
 mod indexes;
 mod keys;
@@ -149,7 +151,14 @@ pub trait Observed {
 pub struct Snapshot {
     objects: Objects,
     indexes: Indexes,
+    /// Helm chart renderings, by their request's digest: observations of
+    /// I/O outside the apiserver, recorded by whoever renders them.
+    charts: std::collections::BTreeMap<String, Arc<ChartRendering>>,
 }
+
+/// How many chart renderings a view keeps; past this the oldest half goes
+/// (a rendering dropped is rendered again when a decision asks for it).
+const CHARTS_KEPT: usize = 20_000;
 
 impl Snapshot {
     /// Every object, by kind.
@@ -230,6 +239,34 @@ impl Snapshot {
             }
         }
         kind.visit(&mut List(&self.objects))
+    }
+
+    /// The recorded rendering of a chart request, if any.
+    #[must_use]
+    pub fn chart(&self, request: &ChartRequest) -> Option<&ChartRendering> {
+        self.charts.get(&request.digest()).map(|r| &**r)
+    }
+
+    /// Records what came of rendering `request`; wakes the instances of
+    /// its Template.
+    pub fn record_chart(&mut self, request: &ChartRequest, rendering: ChartRendering) -> Woken {
+        if self.charts.len() >= CHARTS_KEPT {
+            let mut by_age: Vec<(Timestamp, String)> = self
+                .charts
+                .iter()
+                .map(|(digest, r)| (r.at, digest.clone()))
+                .collect();
+            by_age.sort();
+            for (_, digest) in by_age.into_iter().take(CHARTS_KEPT / 2) {
+                self.charts.remove(&digest);
+            }
+        }
+        self.charts.insert(request.digest(), Arc::new(rendering));
+        let mut woken = Woken::none();
+        for id in self.instances_of(&request.template) {
+            woken.insert(Key::Instance(id));
+        }
+        woken
     }
 
     /// Adds or replaces an object of kind `K`; returns whom it wakes.
@@ -603,6 +640,16 @@ impl Snapshot {
                     .then(|| Gvk::from_api_version(api_version, kind))
             })
             .chain(copied)
+            .chain(self.charts.values().flat_map(|r| {
+                r.objects.iter().flat_map(|objects| {
+                    objects.iter().filter_map(|m| {
+                        Some(Gvk::from_api_version(
+                            m["apiVersion"].as_str()?,
+                            m["kind"].as_str()?,
+                        ))
+                    })
+                })
+            }))
             .filter(|gvk| {
                 !Kind::TYPED
                     .iter()

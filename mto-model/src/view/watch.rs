@@ -73,6 +73,15 @@ impl View {
         &self.snapshot
     }
 
+    /// Records what came of rendering a chart; returns whom it wakes.
+    pub fn record_chart(
+        &mut self,
+        request: &crate::template::ChartRequest,
+        rendering: crate::template::ChartRendering,
+    ) -> Woken {
+        self.snapshot.record_chart(request, rendering)
+    }
+
     /// Whether `kind` has been listed once.
     #[must_use]
     pub fn is_listed(&self, kind: &Kind) -> bool {

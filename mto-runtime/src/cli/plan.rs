@@ -10,6 +10,7 @@ use mto_model::action::{Action, Object};
 use mto_model::apiserver::ApiServer;
 use mto_model::driver::{Config, Driver, Started};
 use mto_model::manifest::Manifest;
+use mto_model::template::{ChartRendering, ChartRequest};
 use mto_model::view::{Key, Kind, View, WatchEvent};
 
 /// What the operator would do for one tenant.
@@ -113,8 +114,16 @@ pub fn cluster_of(manifests: &[Manifest], now: Timestamp) -> Result<ApiServer, P
     Ok(api)
 }
 
+/// How a plan renders a Template's Helm chart (the operator's
+/// [`crate::charts::ChartRenderer`], or anything else in tests).
+pub type RenderChart<'a> = &'a dyn Fn(&ChartRequest) -> ChartRendering;
+
 /// Plans the given manifests against a cluster holding only them.
-pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
+pub fn plan(
+    manifests: &[Manifest],
+    now: Timestamp,
+    charts: RenderChart<'_>,
+) -> Result<Plan, PlanError> {
     let mut api = cluster_of(manifests, now)?;
     if let Some(problem) = api.snapshot().integration_problem() {
         return Err(PlanError::IntegrationConfig(problem.to_owned()));
@@ -142,7 +151,7 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
     let mut first: BTreeMap<String, Vec<Action>> = BTreeMap::new();
     for _ in 0..MAX_DECISIONS {
         let Some(key) = driver.poll_due(now) else {
-            let templates = templates(manifests, &mut api, now);
+            let templates = templates(manifests, &mut api, now, charts);
             return Ok(finish(&api, first, templates));
         };
         let Started::Run(mut run) = driver.start(key.clone(), view.snapshot(), now) else {
@@ -177,8 +186,13 @@ pub fn plan(manifests: &[Manifest], now: Timestamp) -> Result<Plan, PlanError> {
 /// `mto_model::template` would apply there. The Secrets and ConfigMaps a
 /// Template copies live in the cluster, not among the manifests: the plan
 /// takes them to exist (empty) where their namespace does.
-fn templates(manifests: &[Manifest], api: &mut ApiServer, now: Timestamp) -> Vec<TemplatePlan> {
-    use mto_model::template::{Instance, render_for, targets};
+fn templates(
+    manifests: &[Manifest],
+    api: &mut ApiServer,
+    now: Timestamp,
+    charts: RenderChart<'_>,
+) -> Vec<TemplatePlan> {
+    use mto_model::template::{Instance, NotRendered, render_for, targets};
     for m in manifests {
         let object: Object = match m {
             Manifest::Template(t) => as_written(t).into(),
@@ -202,6 +216,28 @@ fn templates(manifests: &[Manifest], api: &mut ApiServer, now: Timestamp) -> Vec
             }
         }
     }
+    // Every chart rendering the instances need, rendered first.
+    let mut wanted = BTreeMap::new();
+    let snapshot = api.snapshot();
+    for id in snapshot.instance_ids() {
+        let Some(instance) = Instance::find(snapshot, &id) else {
+            continue;
+        };
+        let Some(template) = snapshot.get::<mto_model::api::Template>("", instance.template())
+        else {
+            continue;
+        };
+        for namespace in targets(&instance, snapshot) {
+            if let Err(NotRendered::NeedsChart { request, .. }) =
+                render_for(template, &instance, &namespace, snapshot, now)
+            {
+                wanted.insert(request.digest(), request);
+            }
+        }
+    }
+    for request in wanted.values() {
+        api.record_chart(request, charts(request));
+    }
     let snapshot = api.snapshot();
     let mut out = Vec::new();
     for id in snapshot.instance_ids() {
@@ -215,14 +251,18 @@ fn templates(manifests: &[Manifest], api: &mut ApiServer, now: Timestamp) -> Vec
                 None => Err(vec![format!(
                     "spec.template: Template {name:?} is not among the manifests (fix: add it, or name one that is)"
                 )]),
-                Some(t) => render_for(t, &instance, &namespace, snapshot)
-                    .map(|rendered| {
-                        rendered
-                            .into_iter()
-                            .filter_map(|r| r.object.to_json().ok())
-                            .collect()
-                    })
-                    .map_err(|problems| problems.iter().map(ToString::to_string).collect()),
+                Some(t) => match render_for(t, &instance, &namespace, snapshot, now) {
+                    Ok(rendered) => Ok(rendered
+                        .into_iter()
+                        .filter_map(|r| r.object.to_json().ok())
+                        .collect()),
+                    Err(NotRendered::Invalid(problems)) => {
+                        Err(problems.iter().map(ToString::to_string).collect())
+                    }
+                    Err(NotRendered::NeedsChart { request, .. }) => {
+                        Err(vec![format!("{} was not rendered", request.chart_label())])
+                    }
+                },
             };
             out.push(TemplatePlan {
                 instance: id.key(),

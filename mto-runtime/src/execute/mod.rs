@@ -220,6 +220,9 @@ async fn run(
         } => Err(kube::Error::Service(
             "sync windows are edited by Executor::edit_sync_windows".into(),
         )),
+        Action::RenderChart { .. } => Err(kube::Error::Service(
+            "charts are rendered by the operator's ChartRenderer, not the apiserver".into(),
+        )),
         Action::Patch {
             patch: Patch::Finalizer(edit),
             ..

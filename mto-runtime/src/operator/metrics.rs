@@ -67,6 +67,8 @@ pub struct Metrics {
     pub admission_reviews: Family<ReviewLabels, Counter>,
     /// Time to answer one admission review, in seconds.
     pub admission_duration: Histogram,
+    /// Helm chart renderings made (`helm template` runs).
+    pub charts_rendered: Counter,
 }
 
 impl Default for Metrics {
@@ -82,6 +84,12 @@ impl Default for Metrics {
         let leader = Gauge::default();
         let admission_reviews = Family::<ReviewLabels, Counter>::default();
         let admission_duration = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
+        let charts_rendered = Counter::default();
+        registry.register(
+            "charts_rendered",
+            "Helm chart renderings made for Templates (one per chart, release, namespace and values not yet rendered)",
+            charts_rendered.clone(),
+        );
         registry.register("reconciles", "Tenant reconciles run", reconciles.clone());
         registry.register(
             "reconciles_settled",
@@ -136,6 +144,7 @@ impl Default for Metrics {
             leader,
             admission_reviews,
             admission_duration,
+            charts_rendered,
         }
     }
 }

@@ -32,6 +32,9 @@ use clock::Clock;
 use journal::{Entry, Journal};
 use metrics::Metrics;
 
+/// `helm` processes at once: rendering is CPU work beside the apiserver's.
+const CHART_RENDERS_AT_ONCE: usize = 2;
+
 /// How the controllers run.
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
@@ -41,6 +44,12 @@ pub struct ControllerConfig {
     pub identity: String,
     /// Where time comes from (real, or fast for tests and demos).
     pub clock: Clock,
+    /// The `helm` binary Templates' charts are rendered with.
+    pub helm: std::path::PathBuf,
+    /// Where pulled charts are kept.
+    pub chart_cache: std::path::PathBuf,
+    /// The operator's namespace: where chart repository credentials are.
+    pub namespace: String,
 }
 
 /// What the watches, the scheduler and every reconcile share.
@@ -52,6 +61,7 @@ pub struct Shared {
     /// The API client.
     pub client: Client,
     executor: Executor,
+    charts: crate::charts::ChartRenderer,
     /// The metrics.
     pub metrics: Arc<Metrics>,
     journal: Option<Arc<Journal>>,
@@ -79,6 +89,13 @@ impl Shared {
             wake: tokio::sync::Notify::new(),
             recorder: Recorder::new(client.clone(), reporter),
             executor: Executor::new(client.clone()),
+            charts: crate::charts::ChartRenderer::new(
+                config.helm.clone(),
+                config.chart_cache.clone(),
+                Some(client.clone()),
+                config.namespace.clone(),
+                CHART_RENDERS_AT_ONCE,
+            ),
             client,
             metrics,
             journal,
@@ -100,6 +117,24 @@ impl Shared {
         self.driver
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a chart's rendering in the view and queues whom it wakes.
+    fn record_chart(
+        &self,
+        request: &mto_model::template::ChartRequest,
+        rendering: mto_model::template::ChartRendering,
+    ) {
+        let now = self.clock.now();
+        {
+            let mut view = self
+                .view
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let woken = view.record_chart(request, rendering);
+            self.driver().handle_woken(&woken, view.snapshot(), now);
+        }
+        self.wake.notify_one();
     }
 
     /// Folds one watch event into the view and queues whom it wakes.
@@ -204,6 +239,16 @@ async fn reconcile(shared: Arc<Shared>, key: Key) {
         }
     };
     while let Some(action) = run.poll_action().cloned() {
+        if let mto_model::action::Action::RenderChart { request, .. } = &action {
+            let rendering = shared.charts.render(request, shared.clock.now()).await;
+            if let Err(why) = &rendering.objects {
+                tracing::warn!(chart = %request, error = %why, "chart does not render");
+            }
+            shared.metrics.charts_rendered.inc();
+            shared.record_chart(request, rendering);
+            run.handle_result(Ok(()));
+            continue;
+        }
         let result = shared.executor.execute(&action).await;
         if result.is_ok() {
             shared.metrics.wrote(&action);
@@ -341,6 +386,9 @@ pub(crate) fn offline_shared() -> Arc<Shared> {
         driver: Default::default(),
         identity: "test".into(),
         clock: clock::Clock::real(),
+        helm: "helm".into(),
+        chart_cache: std::env::temp_dir().join("mto-test-charts"),
+        namespace: "mto-system".into(),
     };
     Arc::new(Shared::new(
         client,

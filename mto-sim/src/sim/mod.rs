@@ -23,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::scenario::{Scenario, duration_text};
 
 mod admission;
+mod charts;
 mod checks;
 mod faults;
 mod operator;
@@ -39,6 +40,8 @@ use operator::Replica;
 
 /// Time one API call takes.
 const API_LATENCY: Duration = Duration::from_millis(5);
+/// Time `helm template` takes for one chart request.
+const CHART_LATENCY: Duration = Duration::from_millis(150);
 /// Time from a write to the watch event reaching a replica.
 const WATCH_LATENCY: Duration = Duration::from_millis(50);
 /// Time the namespace controller takes to empty and remove a namespace.

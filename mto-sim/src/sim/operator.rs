@@ -12,6 +12,7 @@ use mto_model::apiserver::ApiError;
 use mto_model::driver::{Config, Driver, Reconcile, Skipped, Started};
 use mto_model::invariants::{Violation, check_action, check_workload};
 use mto_model::lease::{Candidate, LeaseConfig, LeaseStep};
+use mto_model::template::ChartRequest;
 use mto_model::view::{Key, Kind, View, WatchEvent};
 use rand::RngExt as _;
 
@@ -429,6 +430,14 @@ impl Sim {
             self.end(replica, key);
             return Ok(());
         };
+        if let Action::RenderChart { request, .. } = &action {
+            self.render_chart(replica, &key, request);
+            self.push(
+                self.now_ms + millis(super::CHART_LATENCY),
+                Event::Call { replica, life, key },
+            );
+            return Ok(());
+        }
         let writes = self.replicas[replica]
             .operator
             .as_ref()
@@ -501,6 +510,28 @@ impl Sim {
             Event::Call { replica, life, key },
         );
         Ok(())
+    }
+
+    /// A replica renders a chart (from the scenario's repositories): the
+    /// rendering goes into its view, and into the cluster's store as the
+    /// world's truth the checks read.
+    fn render_chart(&mut self, replica: usize, key: &Key, request: &ChartRequest) {
+        let now = self.now();
+        let rendering = super::charts::render(&self.scenario.charts, request, now);
+        self.report.charts_rendered += 1;
+        self.trace(match &rendering.objects {
+            Ok(objects) => format!("  render {request}: {} objects", objects.len()),
+            Err(why) => format!("  render {request}: {why}"),
+        });
+        self.cluster.record_chart(request, rendering.clone());
+        if let Some(op) = self.replicas[replica].operator.as_mut() {
+            let woken = op.view.record_chart(request, rendering);
+            op.driver.handle_woken(&woken, op.view.snapshot(), now);
+            list_template_kinds(op, &self.cluster, now, false);
+            if let Some(run) = op.runs.get_mut(key) {
+                run.handle_result(Ok(()));
+            }
+        }
     }
 
     /// Carries one of mto's actions out against the cluster, checking the

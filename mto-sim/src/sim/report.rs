@@ -69,6 +69,8 @@ pub struct Report {
     pub instances_by_phase: BTreeMap<String, u64>,
     /// Objects the template instances deployed, at the end.
     pub objects_deployed: u64,
+    /// Helm chart renderings made (one per chart request a view lacked).
+    pub charts_rendered: u64,
     /// Sleep and wake transitions supervisors completed.
     pub hibernation_transitions: u64,
     /// Decisions made while changes were still on their way to the

@@ -156,14 +156,37 @@ pub struct Rendered {
     pub copy_of: Option<(super::Copied, String)>,
 }
 
+/// Why a namespace has no rendering.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NotRendered {
+    /// The Template, the instance or the chart's output is at fault.
+    Invalid(Vec<RenderError>),
+    /// The Template's chart has not been rendered for this namespace yet,
+    /// or its last failure is old enough to try again.
+    NeedsChart {
+        /// What to render.
+        request: Box<super::ChartRequest>,
+        /// Why the last rendering failed, when this is a retry.
+        failed: Option<RenderError>,
+    },
+}
+
+impl From<Vec<RenderError>> for NotRendered {
+    fn from(problems: Vec<RenderError>) -> Self {
+        NotRendered::Invalid(problems)
+    }
+}
+
 /// What one namespace should hold: its objects in apply order, or why it
-/// cannot have them.
+/// cannot have them. A chart's objects are read from the rendering the
+/// view has recorded for the namespace's request.
 pub fn render_for(
     template: &Template,
     instance: &Instance<'_>,
     namespace: &str,
     snapshot: &Snapshot,
-) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    now: Timestamp,
+) -> Result<Vec<Rendered>, NotRendered> {
     let tenant = snapshot.tenant_of_namespace(namespace);
     let values = super::parameters(
         &template.spec.parameters,
@@ -171,17 +194,52 @@ pub fn render_for(
         namespace,
         tenant,
     )?;
-    let (mut manifests, copies) = match (
+    let template_name = template.metadata.name.as_deref().unwrap_or_default();
+    let (mut manifests, copies, chart) = match (
         super::render_manifests(&template.spec, &values),
         super::mappings::copies(&template.spec, instance, namespace, snapshot),
+        super::helm::request(template_name, &template.spec, &values, namespace),
     ) {
-        (Ok(manifests), Ok(copies)) => (manifests, copies),
-        (manifests, copies) => {
+        (Ok(manifests), Ok(copies), Ok(chart)) => (manifests, copies, chart),
+        (manifests, copies, chart) => {
             let mut problems = manifests.err().unwrap_or_default();
             problems.extend(copies.err().unwrap_or_default());
-            return Err(problems);
+            problems.extend(chart.err().unwrap_or_default());
+            return Err(NotRendered::Invalid(problems));
         }
     };
+    let first_chart = manifests.len();
+    if let Some(request) = chart {
+        let failed = |why: &str| {
+            super::error(
+                "resources.helm.chart",
+                format!("{} does not render: {why}", request.chart_label()),
+                "check the repository, chart name, version, credentials and values",
+            )
+        };
+        match snapshot.chart(&request) {
+            None => {
+                return Err(NotRendered::NeedsChart {
+                    request: Box::new(request),
+                    failed: None,
+                });
+            }
+            Some(rendering) => match &rendering.objects {
+                Ok(objects) => manifests.extend(objects.iter().cloned()),
+                // A failed rendering (a repository down, a version not
+                // published yet) stands as long as a failed instance
+                // waits, then is tried again.
+                Err(why) if crate::time::after(rendering.at, RETRY_FAILED) <= now => {
+                    let failed = failed(why);
+                    return Err(NotRendered::NeedsChart {
+                        request: Box::new(request),
+                        failed: Some(failed),
+                    });
+                }
+                Err(why) => return Err(NotRendered::Invalid(vec![failed(why)])),
+            },
+        }
+    }
     let first_copy = manifests.len();
     let mut copied_from = Vec::with_capacity(copies.len());
     for (copy, copied, source) in copies {
@@ -196,8 +254,29 @@ pub fn render_for(
         let copy_of = i.checked_sub(first_copy).map(|c| copied_from[c].clone());
         let at = match &copy_of {
             Some((copied, source)) => format!("resources.resourceMappings ({copied:?} {source})"),
+            None if i >= first_chart => format!(
+                "resources.helm (the chart's {} {})",
+                manifest["kind"].as_str().unwrap_or("object"),
+                manifest["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("without a name")
+            ),
             None => format!("resources.manifests[{i}]"),
         };
+        let named = manifest["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        if manifest["apiVersion"].as_str().is_none()
+            || manifest["kind"].as_str().is_none()
+            || !named
+        {
+            problems.push(super::error(
+                at,
+                "not a Kubernetes object",
+                "give apiVersion, kind and metadata.name (in the chart's templates)",
+            ));
+            continue;
+        }
         let kind = manifest["kind"].as_str().unwrap_or_default().to_owned();
         if CLUSTER_SCOPED.contains(&kind.as_str()) {
             problems.push(super::error(
@@ -260,7 +339,7 @@ pub fn render_for(
     if problems.is_empty() {
         Ok(rendered)
     } else {
-        Err(problems)
+        Err(NotRendered::Invalid(problems))
     }
 }
 
@@ -381,8 +460,12 @@ fn find<'a>(snapshot: &'a Snapshot, target: &'a ObjectRef, key: &str) -> Found<'
 enum Held {
     /// The rendering fails, or something is in its way.
     Failed(Vec<RenderError>),
-    /// A kind it deploys is not listed yet.
+    /// A kind it deploys is not listed yet, or its chart not rendered:
+    /// what it waits for.
     Waiting(String),
+    /// It holds the current rendering; the chart is rendered again (the
+    /// view's renderings start empty) to confirm it.
+    Confirming,
 }
 
 /// Decides about `instance` from `snapshot` at `now`.
@@ -455,17 +538,44 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
         );
     };
     let template_hash = crate::digest::digest(&(&template.spec, instance.parameters()));
+    let status_hash = instance.status().and_then(|s| s.template_hash.clone());
 
     let targets = targets(&instance, snapshot);
     let mut held: BTreeMap<String, Held> = BTreeMap::new();
     let mut writes = Vec::new();
     let mut wanted: BTreeSet<ObjectRef> = BTreeSet::new();
     let mut mapped: BTreeSet<(super::Copied, String)> = BTreeSet::new();
+    let mut charts: Vec<Action> = Vec::new();
+    let mut asked: BTreeSet<String> = BTreeSet::new();
     for namespace in &targets {
-        let rendered = match render_for(template, &instance, namespace, snapshot) {
+        let rendered = match render_for(template, &instance, namespace, snapshot, now) {
             Ok(rendered) => rendered,
-            Err(problems) => {
+            Err(NotRendered::Invalid(problems)) => {
                 held.insert(namespace.clone(), Held::Failed(problems));
+                continue;
+            }
+            Err(NotRendered::NeedsChart { request, failed }) => {
+                // What the namespace had stays until the rendering is here:
+                // nothing it deployed is unwanted on doubt. A rendering the
+                // namespace already holds (rendered before a restart) is
+                // only confirmed, and a failure only retried: the status
+                // stays as it is.
+                let holds_it = status_hash.as_deref() == Some(template_hash.as_str())
+                    && instance
+                        .status()
+                        .is_some_and(|s| s.deployed_namespaces.contains(namespace));
+                let why = match failed {
+                    Some(problem) => Held::Failed(vec![problem]),
+                    None if holds_it => Held::Confirming,
+                    None => Held::Waiting(format!("{} to be rendered", request.chart_label())),
+                };
+                held.insert(namespace.clone(), why);
+                if asked.insert(request.digest()) {
+                    charts.push(Action::RenderChart {
+                        request,
+                        regarding: regarding.clone(),
+                    });
+                }
                 continue;
             }
         };
@@ -474,7 +584,11 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
         if let Some(unlisted) = refs.iter().find(|r| !snapshot.is_listed(&r.kind)) {
             held.insert(
                 namespace.clone(),
-                Held::Waiting(unlisted.kind.api_version() + " " + unlisted.kind.name()),
+                Held::Waiting(format!(
+                    "{} {} to be listed",
+                    unlisted.kind.api_version(),
+                    unlisted.kind.name()
+                )),
             );
             wanted.extend(refs);
             continue;
@@ -550,6 +664,20 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
     });
     writes.extend(removals(snapshot, unwanted, Reason::Remove));
 
+    let confirming = held.values().any(|h| *h == Held::Confirming);
+    if confirming && let Some(previous) = instance.status() {
+        // What a namespace being confirmed had copied, it still has.
+        let secrets = previous
+            .mapped_secrets
+            .iter()
+            .map(|s| (super::Copied::Secret, s));
+        let maps = previous
+            .mapped_configmaps
+            .iter()
+            .map(|s| (super::Copied::ConfigMap, s));
+        mapped.extend(secrets.chain(maps).map(|(c, s)| (c, s.clone())));
+    }
+    held.retain(|_, h| *h != Held::Confirming);
     let outcome = Outcome {
         targets: targets.len(),
         deployed: targets
@@ -586,6 +714,7 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
             TemplatePhase::Rendering
         }
     };
+    actions.extend(charts);
     actions.extend(writes);
     let status = status_of(&instance, phase, Some(template_hash), &outcome, now);
     let requeue = if phase == TemplatePhase::Failed {
@@ -673,15 +802,15 @@ fn status_of(
                     .collect::<Vec<_>>()
                     .join("; ")
             )),
-            Held::Waiting(_) => None,
+            Held::Waiting(_) | Held::Confirming => None,
         })
         .collect();
     let waiting: Vec<String> = outcome
         .held
         .iter()
         .filter_map(|(ns, h)| match h {
-            Held::Waiting(kind) => Some(format!("namespace {ns}: waiting for {kind} to be listed")),
-            Held::Failed(_) => None,
+            Held::Waiting(what) => Some(format!("namespace {ns}: waiting for {what}")),
+            Held::Failed(_) | Held::Confirming => None,
         })
         .collect();
     let (ok, reason, message) = if outcome.missing_template {
@@ -694,21 +823,9 @@ fn status_of(
             ),
         )
     } else if !failed.is_empty() {
-        let shown = failed
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" | ");
-        let more = failed.len().saturating_sub(3);
-        let message = if more > 0 {
-            format!("{shown} | and {more} more namespaces")
-        } else {
-            shown
-        };
-        (false, "DeployFailed", message)
+        (false, "DeployFailed", first_few(&failed))
     } else if !waiting.is_empty() {
-        (false, "Waiting", waiting.join("; "))
+        (false, "Waiting", first_few(&waiting))
     } else {
         (
             true,
@@ -746,6 +863,21 @@ fn status_of(
         mapped_configmaps: mapped_of(outcome, super::Copied::ConfigMap),
         deployed_namespaces: outcome.deployed.clone(),
         namespace_count: i64::try_from(outcome.targets).ok(),
+    }
+}
+
+/// The first three of `lines`, and how many more: a status message stays
+/// readable over a thousand namespaces.
+fn first_few(lines: &[String]) -> String {
+    let shown = lines
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" | ");
+    match lines.len().saturating_sub(3) {
+        0 => shown,
+        more => format!("{shown} | and {more} more namespaces"),
     }
 }
 

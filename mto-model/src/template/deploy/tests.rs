@@ -126,6 +126,10 @@ fn settle(c: &mut ApiServer) -> usize {
             return writes;
         }
         for action in &decision.actions {
+            if let Action::RenderChart { request, .. } = action {
+                c.record_chart(request, render_chart(request));
+                continue;
+            }
             if action.is_object_write() && !matches!(action, Action::Patch { .. }) {
                 writes += 1;
             }
@@ -497,8 +501,8 @@ proptest! {
         let t = template(&greeting);
         put(&mut c, everywhere(true, Vec::new()));
         let instance = Instance::find(c.snapshot(), &id()).expect("instance");
-        let a = render_for(&t, &instance, &namespace_name, c.snapshot()).expect("renders");
-        let b = render_for(&t, &instance, &namespace_name, c.snapshot()).expect("renders");
+        let a = render_for(&t, &instance, &namespace_name, c.snapshot(), now()).expect("renders");
+        let b = render_for(&t, &instance, &namespace_name, c.snapshot(), now()).expect("renders");
         prop_assert_eq!(
             a.iter().map(|r| r.object.clone()).collect::<Vec<_>>(),
             b.iter().map(|r| r.object.clone()).collect::<Vec<_>>()
@@ -712,4 +716,254 @@ fn a_secrets_string_data_is_applied_as_the_apiserver_stores_it() {
         .expect("deployed");
     assert_eq!(token["data"], json!({"kept": "eA==", "tenant": "YWxwaGE="}));
     assert!(token.get("stringData").is_none());
+}
+
+/// The charts of these tests, rendered as `helm template` would: chart
+/// `tools` is a ConfigMap holding what it was rendered with and a
+/// ServiceAccount; any other chart is not in the repository.
+fn render_chart(request: &crate::template::ChartRequest) -> crate::template::ChartRendering {
+    let objects = if request.chart == "tools" {
+        let set: Vec<String> = request
+            .set_values
+            .iter()
+            .map(|s| format!("{}={}", s.name, s.value))
+            .collect();
+        Ok(std::sync::Arc::new(vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": format!("{}-settings", request.release),
+                                "namespace": request.namespace},
+                   "data": {"values": request.values, "set": set.join(",")}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": {"name": format!("{}-robot", request.release)}}),
+        ]))
+    } else {
+        Err(format!(
+            "chart {:?} not found in {}",
+            request.chart, request.repository
+        ))
+    };
+    crate::template::ChartRendering { at: now(), objects }
+}
+
+fn chart_template(chart: &str, values: &str) -> Template {
+    serde_json::from_value(json!({
+        "apiVersion": "templates.stakater.com/v1alpha1",
+        "kind": "Template",
+        "metadata": {"name": "basics"},
+        "parameters": [{"name": "SIZE", "value": "small"}],
+        "resources": {"helm": {
+            "releaseName": "tooling",
+            "chart": {"repository": {"name": chart, "version": "1.0.0", "repoUrl": "https://charts.test"}},
+            "setValues": [{"name": "replicas", "value": 2}, {"name": "size", "value": "${SIZE}"}],
+            "values": values,
+        }}
+    }))
+    .expect("template")
+}
+
+fn charted(chart: &str, values: &str, sync: bool) -> ApiServer {
+    let mut c = ApiServer::default();
+    put(&mut c, namespace("alpha-dev", Some("alpha")));
+    put(&mut c, namespace("beta-dev", Some("beta")));
+    put(&mut c, chart_template(chart, values));
+    put(&mut c, everywhere(sync, Vec::new()));
+    c
+}
+
+#[test]
+fn a_chart_is_rendered_for_each_namespace_with_its_parameters_then_applied_and_rests() {
+    let mut c = charted("tools", "owner: ${TENANT}\n", true);
+    let first = decide_now(&c).expect("decision");
+    let renders: Vec<String> = first
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RenderChart { request, .. } => Some(request.namespace.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        renders,
+        ["alpha-dev", "beta-dev"],
+        "one rendering per namespace"
+    );
+    assert_eq!(first.phase, TemplatePhase::Rendering);
+    assert!(
+        first
+            .actions
+            .iter()
+            .all(|a| !matches!(a, Action::Apply { .. })),
+        "nothing is applied before the chart is rendered"
+    );
+    assert_eq!(settle(&mut c), 4, "two objects in each of two namespaces");
+    let settings = config_map(&c, "alpha-dev", "tooling-settings").expect("deployed");
+    assert_eq!(
+        settings["data"]["values"], "owner: alpha\n",
+        "${{TENANT}} in values"
+    );
+    assert_eq!(settings["data"]["set"], "replicas=2,size=small");
+    assert_eq!(status(&c).phase.as_deref(), Some("Applied"));
+    assert!(
+        decide_now(&c).expect("decision").actions.is_empty(),
+        "zero writes at rest: the renderings are remembered"
+    );
+}
+
+#[test]
+fn a_values_change_renders_again_and_reapplies_only_what_changed() {
+    let mut c = charted("tools", "owner: ${TENANT}\n", true);
+    settle(&mut c);
+    put(
+        &mut c,
+        chart_template("tools", "owner: ${TENANT}\nteam: blue\n"),
+    );
+    assert_eq!(
+        settle(&mut c),
+        2,
+        "each namespace's ConfigMap changes; its ServiceAccount does not"
+    );
+    let settings = config_map(&c, "beta-dev", "tooling-settings").expect("deployed");
+    assert_eq!(settings["data"]["values"], "owner: beta\nteam: blue\n");
+}
+
+#[test]
+fn a_chart_that_does_not_render_fails_its_namespaces_keeping_what_they_had_and_is_retried() {
+    let mut c = charted("tools", "", true);
+    settle(&mut c);
+    put(&mut c, chart_template("missing", ""));
+    settle(&mut c);
+    let s = status(&c);
+    assert_eq!(s.status.as_deref(), Some("Failed"));
+    let message = s.message.expect("message");
+    assert!(
+        message.contains("resources.helm.chart") && message.contains("not found"),
+        "{message}"
+    );
+    assert!(
+        config_map(&c, "alpha-dev", "tooling-settings").is_some(),
+        "no deletion on doubt"
+    );
+    let instance = Instance::find(c.snapshot(), &id()).expect("instance");
+    let soon = decide(instance, c.snapshot(), now());
+    assert!(
+        soon.actions
+            .iter()
+            .all(|a| !matches!(a, Action::RenderChart { .. })),
+        "a failed rendering stands for a while"
+    );
+    let later = crate::time::after(now(), RETRY_FAILED + Duration::from_secs(1));
+    let retried = decide(instance, c.snapshot(), later);
+    assert!(
+        retried
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::RenderChart { .. })),
+        "and is tried again"
+    );
+}
+
+#[test]
+fn a_chart_object_that_is_cluster_scoped_fails_the_namespace_naming_it() {
+    let mut c = charted("tools", "", true);
+    let decision = decide_now(&c).expect("decision");
+    for action in &decision.actions {
+        if let Action::RenderChart { request, .. } = action {
+            let objects = vec![json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole", "metadata": {"name": "reader"}})];
+            c.record_chart(
+                request,
+                crate::template::ChartRendering {
+                    at: now(),
+                    objects: Ok(std::sync::Arc::new(objects)),
+                },
+            );
+        }
+    }
+    settle(&mut c);
+    let message = status(&c).message.expect("message");
+    assert!(
+        message.contains("the chart's ClusterRole reader") && message.contains("cluster-scoped"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_helm_block_that_does_not_read_names_the_field() {
+    let bad = |helm: Value| {
+        let t: Template = serde_json::from_value(json!({
+            "apiVersion": "templates.stakater.com/v1alpha1", "kind": "Template",
+            "metadata": {"name": "t"}, "resources": {"helm": helm}
+        }))
+        .expect("template");
+        crate::template::helm_problem(&t.spec).map(|e| e.field)
+    };
+    assert_eq!(
+        bad(json!({"chart": {"repository": {"name": "x", "repoUrl": "ftp://x"}}})).as_deref(),
+        Some("resources.helm.chart.repository.repoUrl")
+    );
+    assert_eq!(
+        bad(
+            json!({"chart": {"repository": {"name": "x", "repoUrl": "oci://r/x"}},
+                   "setValues": [{"name": "a", "value": [1]}]})
+        )
+        .as_deref(),
+        Some("resources.helm.setValues[0].value")
+    );
+    assert_eq!(
+        bad(json!({"chart": {"repo": {}}})).as_deref(),
+        Some("resources.helm")
+    );
+    assert_eq!(
+        bad(
+            json!({"chart": {"repository": {"name": "x", "repoUrl": "https://c", "version": "1",
+            "username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "pass"}}},
+            "values": {"a": 1}})
+        ),
+        None,
+        "MTO's shape, values as a map"
+    );
+}
+
+#[test]
+fn helm_output_reads_as_its_objects() {
+    let text = "---\n# Source: tools/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# only a comment\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: b\n";
+    let objects = crate::template::objects_from_yaml(text).expect("reads");
+    let names: Vec<&str> = objects
+        .iter()
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let err = crate::template::objects_from_yaml("- 1\n- 2\n").expect_err("a list is no object");
+    assert!(err.contains("document 1"), "{err}");
+}
+
+proptest! {
+    /// A rendering is found again by the same request and by no other:
+    /// any change of what a chart is rendered with asks afresh.
+    #[test]
+    fn a_chart_rendering_is_found_by_exactly_its_request(values in "[a-z: \n]{0,20}", other in "[a-z: \n]{0,20}") {
+        let mut c = charted("tools", &values, true);
+        settle(&mut c);
+        let instance = Instance::find(c.snapshot(), &id()).expect("instance");
+        let asks_again = decide(instance, c.snapshot(), now()).actions.iter().any(|a| matches!(a, Action::RenderChart { .. }));
+        prop_assert!(!asks_again, "the rendering is remembered");
+        put(&mut c, chart_template("tools", &other));
+        let instance = Instance::find(c.snapshot(), &id()).expect("instance");
+        let asks = decide(instance, c.snapshot(), now()).actions.iter().any(|a| matches!(a, Action::RenderChart { .. }));
+        prop_assert_eq!(asks, values != other);
+    }
+}
+
+#[test]
+fn validation_names_an_undeclared_parameter_in_chart_values() {
+    use crate::validation::Validate as _;
+    let mut t = chart_template("tools", "owner: ${OWNER}\n");
+    t.metadata.name = Some("basics".into());
+    let err = t.validate().expect_err("OWNER is not declared");
+    assert!(err.to_string().contains("resources.helm.values"), "{err}");
+    assert!(
+        chart_template("tools", "size: ${SIZE}\n")
+            .validate()
+            .is_ok()
+    );
 }
