@@ -9,6 +9,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
@@ -57,6 +58,10 @@ impl Operator {
         if let Some(kubeconfig) = kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
         }
+        if let Ok(helm) = std::env::var("MTO_TESTENV_HELM") {
+            command.env("MTO_HELM", helm);
+        }
+        command.env("MTO_CHART_CACHE", dir.join("charts"));
         let child = command
             .args([
                 "run",
@@ -2112,4 +2117,252 @@ fn a_cluster_template_instance_keeps_selected_namespaces_holding_its_rendering()
         !log.contains("forbidden") && !log.contains("Forbidden"),
         "{log}"
     );
+}
+
+/// A chart repository served by the test over HTTP, behind basic auth:
+/// `index.yaml` and the packaged charts of `dir`. Counts the requests it
+/// refused for want of the credentials.
+struct ChartRepository {
+    url: String,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ChartRepository {
+    fn serve(dir: std::path::PathBuf, user: &str, password: &str) -> ChartRepository {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let expected = format!(
+            "Basic {}",
+            base64_encode(format!("{user}:{password}").as_bytes())
+        );
+        let counter = refused.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(stream);
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let mut authorized = false;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':')
+                        && name.eq_ignore_ascii_case("authorization")
+                        && value.trim() == expected
+                    {
+                        authorized = true;
+                    }
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let file = dir.join(path.trim_start_matches('/'));
+                let mut body = Vec::new();
+                let status = if !authorized {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    "401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\""
+                } else if std::fs::File::open(&file)
+                    .and_then(|mut f| f.read_to_end(&mut body))
+                    .is_ok()
+                {
+                    "200 OK"
+                } else {
+                    "404 Not Found"
+                };
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(&body);
+            }
+        });
+        ChartRepository { url, refused }
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    serde_json::to_value(k8s_openapi::ByteString(bytes.to_vec()))
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A chart of a ConfigMap (release, namespace and two values) and a
+/// ServiceAccount, packaged at `version` into `repo`, indexed for `url`.
+fn package_chart(repo: &std::path::Path, url: &str, version: &str) {
+    let source = repo.with_extension(format!("src-{version}"));
+    let templates = source.join("templates");
+    std::fs::create_dir_all(&templates).expect("chart dir");
+    std::fs::write(
+        source.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: team-tools\nversion: {version}\n"),
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        source.join("values.yaml"),
+        "owner: nobody\nlogLevel: info\n",
+    )
+    .expect("values.yaml");
+    std::fs::write(
+        templates.join("settings.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n  namespace: {{ .Release.Namespace }}\ndata:\n  owner: {{ .Values.owner | quote }}\n  logLevel: {{ .Values.logLevel | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
+    )
+    .expect("template");
+    std::fs::write(
+        templates.join("robot.yaml"),
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}-robot\n",
+    )
+    .expect("template");
+    std::fs::create_dir_all(repo).expect("repo dir");
+    helm(&[
+        "package",
+        source.to_str().expect("utf-8"),
+        "-d",
+        repo.to_str().expect("utf-8"),
+    ]);
+    helm(&["repo", "index", repo.to_str().expect("utf-8"), "--url", url]);
+}
+
+fn helm_template(version: &str) -> String {
+    format!(
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: Template\nmetadata:\n  name: op-chart\nparameters:\n  - name: LOG_LEVEL\n    value: debug\nresources:\n  helm:\n    releaseName: tools\n    chart:\n      repository:\n        name: team-tools\n        version: {version}\n        repoUrl: REPO_URL\n        username: {{name: op-chart-creds, key: username}}\n        password: {{name: op-chart-creds, key: password}}\n    setValues:\n      - name: logLevel\n        value: ${{LOG_LEVEL}}\n    values: |\n      owner: ${{NAMESPACE}}\n"
+    )
+}
+
+fn chart_settings(namespace: &str) -> Option<Value> {
+    get_json(&["configmap", "tools-settings", "-n", namespace]).map(|c| c["data"].clone())
+}
+
+/// A Template of a Helm chart from a private repository the test serves:
+/// the operator (as the shipped service account) pulls it with the
+/// credentials from a Secret in its namespace, renders it with helm for
+/// each selected namespace with the parameters in its values, applies it,
+/// names a version the repository lacks while keeping what was deployed,
+/// carries a version change, and removes everything with the instance.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn a_helm_chart_from_a_private_repository_is_rendered_into_each_selected_namespace() {
+    setup();
+    let namespaces = ["op-chart-a", "op-chart-b"];
+    ensure_namespaces(&namespaces);
+    for ns in &namespaces {
+        kubectl_ok(&[
+            "label",
+            "namespace",
+            ns,
+            "e2e.mto/charts=yes",
+            "--overwrite",
+        ]);
+    }
+    let root = std::env::temp_dir().join(format!("mto-e2e-charts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let repo_dir = root.join("repo");
+    std::fs::create_dir_all(&repo_dir).expect("repo dir");
+    let repository = ChartRepository::serve(repo_dir.clone(), "chart-reader", "s3cret");
+    package_chart(&repo_dir, &repository.url, "1.0.0");
+    package_chart(&repo_dir, &repository.url, "1.1.0");
+    kubectl(&[
+        "delete",
+        "secret",
+        "op-chart-creds",
+        "-n",
+        "mto-system",
+        "--ignore-not-found",
+    ]);
+    kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "op-chart-creds",
+        "-n",
+        "mto-system",
+        "--from-literal=username=chart-reader",
+        "--from-literal=password=s3cret",
+    ]);
+    let template = |version: &str| helm_template(version).replace("REPO_URL", &repository.url);
+    apply(&template("1.0.0"));
+    apply(
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: ClusterTemplateInstance\nmetadata:\n  name: op-chart\nspec:\n  template: op-chart\n  sync: true\n  selector:\n    matchLabels: {e2e.mto/charts: \"yes\"}\n",
+    );
+    let status = || {
+        get_json(&["clustertemplateinstance", "op-chart"])
+            .map_or(Value::Null, |i| i["status"].clone())
+    };
+    let kubeconfig = shipped_service_account();
+    let operator = Operator::start_as("charts", Some(&kubeconfig));
+    operator.wait_ready();
+    eventually("each namespace holds the chart rendered for it", 90, || {
+        namespaces.iter().all(|ns| {
+            chart_settings(ns)
+                == Some(serde_json::json!({"owner": ns, "logLevel": "debug", "chart": "1.0.0"}))
+                && get_json(&["serviceaccount", "tools-robot", "-n", ns]).is_some()
+        })
+    });
+    eventually("the status says deployed", 30, || {
+        let s = status();
+        s["status"] == "Deployed" && s["phase"] == "Applied"
+    });
+    assert!(
+        operator.metric("mto_charts_rendered_total", &[]) >= 2.0,
+        "a rendering per namespace, counted"
+    );
+
+    // A version the repository lacks: named, and nothing deployed goes.
+    apply(&template("9.9.9"));
+    eventually("the status names the chart version", 60, || {
+        let s = status();
+        s["status"] == "Failed"
+            && s["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("resources.helm.chart") && m.contains("9.9.9"))
+    });
+    assert_eq!(
+        chart_settings("op-chart-a").map(|d| d["chart"].clone()),
+        Some(Value::from("1.0.0")),
+        "no deletion on doubt"
+    );
+
+    // Another version: pulled, rendered and applied in every namespace.
+    apply(&template("1.1.0"));
+    eventually("the new version reaches both namespaces", 60, || {
+        namespaces
+            .iter()
+            .all(|ns| chart_settings(ns).is_some_and(|d| d["chart"] == "1.1.0"))
+    });
+    let at_rest = operator.object_writes();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(operator.object_writes(), at_rest, "zero writes at rest");
+
+    kubectl_ok(&[
+        "delete",
+        "clustertemplateinstance",
+        "op-chart",
+        "--wait=false",
+    ]);
+    eventually("everything the chart deployed goes", 60, || {
+        get_json(&["clustertemplateinstance", "op-chart"]).is_none()
+            && namespaces.iter().all(|ns| {
+                chart_settings(ns).is_none()
+                    && get_json(&["serviceaccount", "tools-robot", "-n", ns]).is_none()
+            })
+    });
+    kubectl_ok(&["delete", "template", "op-chart"]);
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+    // The repository is private: without the credentials it refuses.
+    let before = repository.refused.load(std::sync::atomic::Ordering::SeqCst);
+    let _ = mto_runtime::operator::serve::http_get(&repository.url, "/index.yaml");
+    assert_eq!(
+        repository.refused.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }
