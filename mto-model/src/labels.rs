@@ -79,6 +79,10 @@ pub const IGNORE_RESOURCE_UPDATES_LABEL: &str = "multi-tenant-operator/ignore-re
 /// Finalizer mto puts on template instances so what they deployed goes first.
 pub const TEMPLATE_INSTANCE_FINALIZER: &str = "tenantoperator.stakater.com/template-instance";
 
+/// mto's finalizer on a Template its instances use: its deletion waits
+/// until none does.
+pub const TEMPLATE_IN_USE_FINALIZER: &str = "tenantoperator.stakater.com/template-in-use";
+
 /// The template instance key an object names as the one that deployed it.
 #[must_use]
 pub fn deployed_by(meta: &ObjectMeta) -> Option<&str> {

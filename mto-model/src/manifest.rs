@@ -292,6 +292,8 @@ struct TemplateDocument {
     resources: Option<TemplateResources>,
     #[serde(default)]
     spec: Option<EmptySpec>,
+    #[serde(default)]
+    status: Option<crate::api::TemplateStatus>,
 }
 
 impl From<TemplateDocument> for Template {
@@ -303,6 +305,7 @@ impl From<TemplateDocument> for Template {
                 resources: d.resources,
                 empty_spec: d.spec,
             },
+            status: d.status,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use mto_model::hibernation::SupervisorPhase;
 use mto_model::machine::{Phase, stuck, to_mermaid, unreachable};
 use mto_model::namespace::NamespacePhase;
-use mto_model::template::TemplatePhase;
+use mto_model::template::{GuardPhase, TemplatePhase};
 use mto_model::tenant::TenantPhase;
 
 fn section<P: Phase>(title: &str, about: &str) -> String {
@@ -44,7 +44,11 @@ fn render() -> String {
     ));
     out.push_str(&section::<TemplatePhase>(
         "Template instance (TemplateInstance, ClusterTemplateInstance, TemplateGroupInstance)",
-        "`mto_model::template::decide` renders the Template for every target namespace first, then applies, in dependency order, only what is missing or (when `sync: true`) changed, and removes what is no longer wanted; a namespace whose rendering fails or where a foreign object is in the way gets nothing and keeps what it had (`Failed`, retried every minute). `Drifted` repairs what people changed under an unchanged rendering; `Rendering` puts a new one in place or waits for a kind to be listed. `status.phase` holds the phase, `status.status` MTO's `Deployed`/`Failed`.",
+        "`mto_model::template::decide` renders the Template for every target namespace first, then applies, in dependency order, only what is missing or (when `sync: true`) changed, and removes what is no longer wanted; a namespace whose rendering fails or where a foreign object is in the way gets nothing and keeps what it had (`Failed`, retried every 10 minutes; a Helm chart is rendered by the operator first, and the namespace waits in `Rendering` until it is). `Drifted` repairs what people changed under an unchanged rendering; `Rendering` puts a new one in place or waits for a kind to be listed. `status.phase` holds the phase, `status.status` MTO's `Deployed`/`Failed`.",
+    ));
+    out.push_str(&section::<GuardPhase>(
+        "Template (deletion guard)",
+        "`mto_model::template::guard` keeps the finalizer `tenantoperator.stakater.com/template-in-use` on a Template while instances that are not being deleted name it, and off while none does; a Template deleted while in use is `Held` (its `Deletable` condition names the instances) until the last goes, then `Released`. The admission webhook refuses such a delete outright.",
     ));
     out
 }

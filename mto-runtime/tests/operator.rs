@@ -2243,7 +2243,9 @@ fn chart_settings(namespace: &str) -> Option<Value> {
 /// credentials from a Secret in its namespace, renders it with helm for
 /// each selected namespace with the parameters in its values, applies it,
 /// names a version the repository lacks while keeping what was deployed,
-/// carries a version change, and removes everything with the instance.
+/// carries a version change, holds the Template's deletion while the
+/// instance uses it (no webhook here), and removes everything with the
+/// instance, then the Template.
 #[test]
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn a_helm_chart_from_a_private_repository_is_rendered_into_each_selected_namespace() {
@@ -2338,6 +2340,20 @@ fn a_helm_chart_from_a_private_repository_is_rendered_into_each_selected_namespa
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(operator.object_writes(), at_rest, "zero writes at rest");
 
+    // No webhook here: the Template's deletion waits for its instance.
+    kubectl_ok(&["delete", "template", "op-chart", "--wait=false"]);
+    eventually("the Template is held, naming its instance", 30, || {
+        get_json(&["template", "op-chart"]).is_some_and(|t| {
+            t["status"]["phase"] == "Held"
+                && t["status"]["conditions"][0]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("ClusterTemplateInstance/op-chart"))
+        })
+    });
+    assert!(
+        chart_settings("op-chart-b").is_some(),
+        "the instance keeps working"
+    );
     kubectl_ok(&[
         "delete",
         "clustertemplateinstance",
@@ -2351,7 +2367,9 @@ fn a_helm_chart_from_a_private_repository_is_rendered_into_each_selected_namespa
                     && get_json(&["serviceaccount", "tools-robot", "-n", ns]).is_none()
             })
     });
-    kubectl_ok(&["delete", "template", "op-chart"]);
+    eventually("and then the Template", 30, || {
+        get_json(&["template", "op-chart"]).is_none()
+    });
     let log = operator.log();
     assert!(
         !log.contains("forbidden") && !log.contains("Forbidden"),

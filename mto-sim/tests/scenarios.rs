@@ -515,7 +515,7 @@ fn a_helm_template_converges_after_every_change_for_every_seed() {
     );
     assert!(
         said(
-            "Applied → Failed: namespace alpha-anna-example-sandbox: resources.helm.chart: chart team-tools 9.9.9"
+            "→ Failed: namespace alpha-anna-example-sandbox: resources.helm.chart: chart team-tools 9.9.9"
         ),
         "the version the repository lacks is named"
     );

@@ -30,7 +30,7 @@ pub use quota::{Quota, QuotaSpec, QuotaStatus, Sharing};
 pub use template::{
     ClusterTemplateInstance, ClusterTemplateInstanceSpec, EmptySpec, Template,
     TemplateGroupInstance, TemplateGroupInstanceSpec, TemplateInstance, TemplateInstanceSpec,
-    TemplateInstanceStatus, TemplateParameter, TemplateResources, TemplateSpec,
+    TemplateInstanceStatus, TemplateParameter, TemplateResources, TemplateSpec, TemplateStatus,
 };
 pub use tenant::{
     AccessControl, AllowList, HostValidationConfig, ImageRegistries, Metadata, NamespaceMetadata,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
     doc = "Manifests, copied resources and parameters to instantiate into namespaces.",
     category = "mto",
     no_spec,
+    status = "TemplateStatus",
     derive = "PartialEq",
     derive = "Default"
 )]
@@ -32,6 +33,22 @@ pub struct TemplateSpec {
     /// that write `spec: {}` load.
     #[serde(default, rename = "spec", skip_serializing_if = "Option::is_none")]
     pub empty_spec: Option<EmptySpec>,
+}
+
+/// Status of a Template: whether instances use it, which holds its
+/// deletion until they are gone.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateStatus {
+    /// Lifecycle phase (docs/machines.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions: `Deletable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }
 
 /// An object with no fields.

@@ -236,7 +236,7 @@ impl Finished {
                 .join("; ")
         };
         match &self.key {
-            Key::Tenant(_) | Key::Instance(_) => {
+            Key::Tenant(_) | Key::Instance(_) | Key::Template(_) => {
                 let writes: Vec<&Action> =
                     self.done.iter().filter(|a| a.is_object_write()).collect();
                 if !writes.is_empty() {
@@ -420,6 +420,17 @@ impl Driver {
                     Started::Run(Box::new(Reconcile::new(
                         key.clone(),
                         id.object_ref(),
+                        decision,
+                    )))
+                }
+            },
+            Key::Template(name) => match snapshot.get::<crate::api::Template>("", name) {
+                None => Started::Skipped(Skipped::Gone),
+                Some(template) => {
+                    let decision = crate::template::guard(template, snapshot, now);
+                    Started::Run(Box::new(Reconcile::new(
+                        key.clone(),
+                        ObjectRef::cluster(crate::view::Kind::Template, name),
                         decision,
                     )))
                 }

@@ -721,7 +721,7 @@ fn supervisors(c: &Snapshot) -> Vec<SupervisorId> {
     c.keys()
         .filter_map(|k| match k {
             crate::view::Key::Supervisor(id) => Some(id),
-            crate::view::Key::Tenant(_) | crate::view::Key::Instance(_) => None,
+            _ => None,
         })
         .collect()
 }

@@ -9,6 +9,7 @@
 //! list — unquoted. `${NAMESPACE}` and `${TENANT}` are predefined.
 
 mod deploy;
+mod guard;
 mod helm;
 mod instance;
 mod mappings;
@@ -24,6 +25,7 @@ pub use deploy::{
     NotRendered, RETRY_FAILED, Rendered, TemplateDecision, TemplatePhase, decide, render_for,
     targets,
 };
+pub use guard::{GuardDecision, GuardPhase, guard, users as template_users};
 pub use helm::{
     ChartRendering, ChartRequest, SecretKeyRef, SetValue, has_chart, helm_problem,
     objects_from_yaml,

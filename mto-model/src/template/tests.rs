@@ -149,6 +149,7 @@ fn a_template_referring_to_an_undeclared_parameter_is_refused_by_validate() {
     let whole = crate::api::Template {
         metadata: Default::default(),
         spec,
+        status: None,
     };
     let refused = whole
         .validate()

@@ -11,6 +11,8 @@ pub enum Key {
     Supervisor(SupervisorId),
     /// A template instance.
     Instance(InstanceId),
+    /// A Template, guarded while instances use it.
+    Template(String),
 }
 
 impl std::fmt::Display for Key {
@@ -19,6 +21,21 @@ impl std::fmt::Display for Key {
             Key::Tenant(name) => write!(f, "Tenant/{name}"),
             Key::Supervisor(id) => f.write_str(&id.key()),
             Key::Instance(id) => f.write_str(&id.key()),
+            Key::Template(name) => write!(f, "Template/{name}"),
+        }
+    }
+}
+
+impl Key {
+    /// The key as the journal and traces name it: a tenant's name, a
+    /// supervisor's or instance's key, `Template/<name>`.
+    #[must_use]
+    pub fn id(&self) -> String {
+        match self {
+            Key::Tenant(name) => name.clone(),
+            Key::Supervisor(id) => id.key(),
+            Key::Instance(id) => id.key(),
+            Key::Template(name) => format!("Template/{name}"),
         }
     }
 }
@@ -95,7 +112,7 @@ impl Woken {
     pub fn tenants(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().filter_map(|k| match k {
             Key::Tenant(name) => Some(name.as_str()),
-            Key::Supervisor(_) | Key::Instance(_) => None,
+            Key::Supervisor(_) | Key::Instance(_) | Key::Template(_) => None,
         })
     }
 }

@@ -802,6 +802,11 @@ impl Snapshot {
             .chain(namespaced)
             .chain(cluster)
             .chain(self.instance_ids().map(Key::Instance))
+            .chain(
+                self.shelf::<crate::api::Template>()
+                    .keys()
+                    .map(|(_, name)| Key::Template(name.to_owned())),
+            )
     }
 
     /// The tenant labelled on a namespace.

@@ -288,11 +288,7 @@ async fn tell(shared: &Shared, finished: &Finished, now: mto_model::Timestamp) {
     let Some(journal) = shared.journal.clone() else {
         return;
     };
-    let key = match &finished.key {
-        Key::Tenant(name) => name.clone(),
-        Key::Supervisor(id) => id.key(),
-        Key::Instance(id) => id.key(),
-    };
+    let key = finished.key.id();
     let entry = Entry {
         at: now,
         from: finished.from.into(),

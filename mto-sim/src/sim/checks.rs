@@ -169,11 +169,7 @@ impl Sim {
             .iter()
             .filter_map(|r| r.operator.as_ref())
             .flat_map(|op| op.driver.queued().chain(op.runs.keys()))
-            .map(|key| match key {
-                mto_model::view::Key::Tenant(name) => name.clone(),
-                mto_model::view::Key::Supervisor(id) => id.key(),
-                mto_model::view::Key::Instance(id) => id.key(),
-            })
+            .map(mto_model::view::Key::id)
             .take(SHOWN)
             .collect();
         let mut why = self.still_busy_reasons();

@@ -399,12 +399,14 @@ impl Sim {
                 self.report.instance_decisions += 1;
                 self.unsettled_instances.insert(id.clone());
             }
+            Key::Template(_) => self.report.template_guard_decisions += 1,
         }
         if actions > 0 {
             let what = match &key {
                 Key::Tenant(name) => format!("reconcile {name}"),
                 Key::Supervisor(id) => format!("supervise {}", id.key()),
                 Key::Instance(id) => format!("deploy {}", id.key()),
+                Key::Template(name) => format!("guard Template/{name}"),
             };
             let phase = self.replicas[replica]
                 .operator
@@ -632,6 +634,7 @@ impl Sim {
             Key::Tenant(name) => self.record_phase(name),
             Key::Supervisor(id) => self.record_supervisor_phase(&id.key()),
             Key::Instance(id) => self.record_instance_phase(id),
+            Key::Template(_) => {}
         }
         self.schedule_poll(replica);
     }

@@ -434,6 +434,7 @@ impl Sim {
                         Key::Instance(id) => {
                             self.unsettled_instances.insert(id.clone());
                         }
+                        Key::Template(_) => {}
                     }
                 }
                 let (object, deleted) = match &change.event {

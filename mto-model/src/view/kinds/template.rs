@@ -1,5 +1,6 @@
 //! Templates and their instances: an instance decides again when its
-//! Template changes; nothing else reads them.
+//! Template's content changes; a Template's guard when it is deleted or an
+//! instance naming it comes, goes or is deleted.
 
 use crate::api::{ClusterTemplateInstance, Template, TemplateGroupInstance, TemplateInstance};
 use crate::labels::{is_managed, tenant_of};
@@ -7,16 +8,51 @@ use crate::template::Instance;
 use crate::view::{Key, Snapshot, Typed, Woken};
 
 impl Typed for Template {
-    /// Read by the instances naming it, whatever changed.
+    const GENERATION: bool = true;
+
+    fn subject(&self) -> Option<Key> {
+        Some(Key::Template(
+            self.metadata.name.clone().unwrap_or_default(),
+        ))
+    }
+
+    fn acts_on(before: &Self, after: &Self) -> bool {
+        super::lifecycle_changed(&before.metadata, &after.metadata)
+    }
+
     fn same_readers(_: &Self, _: &Self) -> bool {
         true
     }
 
-    fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
-        let name = self.metadata.name.as_deref().unwrap_or_default();
+    fn readers(&self, _: &Snapshot, woken: &mut Woken) {
+        woken.extend_subject(self.subject());
+    }
+
+    /// Its instances, when what they render from changes (not its status,
+    /// not its finalizers).
+    fn moved(snapshot: &Snapshot, before: Option<&Self>, after: Option<&Self>, woken: &mut Woken) {
+        if before.map(|t| &t.spec) == after.map(|t| &t.spec) {
+            return;
+        }
+        let name = before
+            .or(after)
+            .and_then(|t| t.metadata.name.as_deref())
+            .unwrap_or_default();
         for id in snapshot.instances_of(name) {
             woken.insert(Key::Instance(id));
         }
+    }
+
+    fn spec_changed(before: &Self, after: &Self) -> bool {
+        before.spec != after.spec
+    }
+
+    fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
+        Some(super::replace(&mut current.status, &applied.status))
+    }
+
+    fn keep_status(current: &Self, written: &mut Self) {
+        written.status.clone_from(&current.status);
     }
 }
 
@@ -46,6 +82,21 @@ macro_rules! instance_kind {
                     && let Some(tenant) = tenant_of(&self.metadata)
                 {
                     woken.tenant(tenant);
+                }
+            }
+
+            /// The guard of the Template it names, when it comes, goes,
+            /// is deleted or names another.
+            fn moved(_: &Snapshot, before: Option<&Self>, after: Option<&Self>, woken: &mut Woken) {
+                let using = |i: Option<&Self>| {
+                    i.filter(|i| i.metadata.deletion_timestamp.is_none())
+                        .map(|i| i.spec.template.clone())
+                };
+                let (was, is) = (using(before), using(after));
+                if was != is {
+                    for name in was.into_iter().chain(is) {
+                        woken.insert(Key::Template(name));
+                    }
                 }
             }
 
