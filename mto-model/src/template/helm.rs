@@ -341,3 +341,38 @@ pub fn objects_from_yaml(text: &str) -> Result<Vec<Value>, String> {
     }
     Ok(objects)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(repo_url: &str) -> TemplateSpec {
+        serde_json::from_value(serde_json::json!({
+            "resources": {"helm": {
+                "chart": {"repository": {"name": "tools", "version": "2.0.0", "repoUrl": repo_url}},
+                "setValues": [{"name": "size", "value": "${SIZE}", "forceString": true}],
+            }},
+            "parameters": [{"name": "SIZE", "value": "3"}],
+        }))
+        .expect("template")
+    }
+
+    #[test]
+    fn a_request_names_the_chart_as_helm_takes_it_and_defaults_the_release() {
+        let values: BTreeMap<String, String> = [("SIZE".to_owned(), "3".to_owned())].into();
+        let oci = request("shared", &template("oci://registry.example/charts/"), &values, "ns")
+            .expect("reads")
+            .expect("a chart");
+        assert!(oci.is_oci());
+        assert_eq!(oci.chart_reference(), "oci://registry.example/charts/tools");
+        assert_eq!(oci.release, "shared", "the Template's name");
+        assert_eq!(oci.set_values[0].value, "3");
+        assert!(oci.set_values[0].force_string);
+        let https = request("shared", &template("https://charts.example"), &values, "ns")
+            .expect("reads")
+            .expect("a chart");
+        assert!(!https.is_oci());
+        assert_eq!(https.chart_reference(), "tools");
+        assert_ne!(oci.digest(), https.digest());
+    }
+}
