@@ -360,9 +360,14 @@ mod tests {
     #[test]
     fn a_request_names_the_chart_as_helm_takes_it_and_defaults_the_release() {
         let values: BTreeMap<String, String> = [("SIZE".to_owned(), "3".to_owned())].into();
-        let oci = request("shared", &template("oci://registry.example/charts/"), &values, "ns")
-            .expect("reads")
-            .expect("a chart");
+        let oci = request(
+            "shared",
+            &template("oci://registry.example/charts/"),
+            &values,
+            "ns",
+        )
+        .expect("reads")
+        .expect("a chart");
         assert!(oci.is_oci());
         assert_eq!(oci.chart_reference(), "oci://registry.example/charts/tools");
         assert_eq!(oci.release, "shared", "the Template's name");
