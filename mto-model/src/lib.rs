@@ -10,6 +10,7 @@ pub mod api;
 
 /// An instant in time, as the model receives it from its caller.
 pub type Timestamp = k8s_openapi::jiff::Timestamp;
+pub mod access;
 pub mod action;
 pub mod admission;
 pub mod apiserver;

@@ -4,4 +4,5 @@
 pub mod charts;
 pub mod cli;
 pub mod execute;
+pub mod gateway;
 pub mod operator;

@@ -168,6 +168,30 @@ struct RunArgs {
     /// Where the webhook is served.
     #[arg(long, env = "MTO_WEBHOOK_ADDRESS", default_value = "0.0.0.0:9443")]
     webhook_address: SocketAddr,
+    /// Serve the API gateway (`/api/v1`) here.
+    #[arg(long, env = "MTO_GATEWAY_ADDRESS", requires = "oidc_issuer")]
+    gateway_address: Option<SocketAddr>,
+    /// The OpenID Connect issuer whose access tokens the gateway accepts
+    /// (its discovery document is `<issuer>/.well-known/openid-configuration`).
+    #[arg(long, env = "MTO_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The audience (`aud`) the gateway's tokens must name.
+    #[arg(long, env = "MTO_OIDC_AUDIENCE", default_value = "mto")]
+    oidc_audience: String,
+    /// The claim naming the user (`email` when the token lacks it).
+    #[arg(
+        long,
+        env = "MTO_OIDC_USERNAME_CLAIM",
+        default_value = "preferred_username"
+    )]
+    oidc_username_claim: String,
+    /// The claim listing the user's groups.
+    #[arg(long, env = "MTO_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    oidc_groups_claim: String,
+    /// Groups whose members are platform admins in the gateway, beside
+    /// the IntegrationConfig's privileged users and groups (comma-separated).
+    #[arg(long, env = "MTO_GATEWAY_ADMIN_GROUPS", value_delimiter = ',')]
+    gateway_admin_groups: Vec<String>,
     /// For demos and tests only: the operator's clock starts at this
     /// instant (RFC 3339) instead of now.
     #[arg(long, env = "MTO_CLOCK_START")]
@@ -462,8 +486,10 @@ async fn operate(args: RunArgs) -> Result<(), String> {
     use mto_runtime::operator::{self, journal, lease, metrics, serve};
 
     init_logs(args.log_format);
-    let client = kube::Client::try_default()
+    let kube_config = kube::Config::infer()
         .await
+        .map_err(|e| format!("connecting to the cluster: {e}"))?;
+    let client = kube::Client::try_from(kube_config.clone())
         .map_err(|e| format!("connecting to the cluster: {e}"))?;
     let identity = args
         .identity
@@ -517,6 +543,29 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
+    if let Some(address) = args.gateway_address {
+        let issuer = args.oidc_issuer.clone().ok_or(
+            "--gateway-address needs --oidc-issuer: the identity provider whose tokens to trust",
+        )?;
+        let gateway = mto_runtime::gateway::Gateway::new(
+            shared.clone(),
+            mto_runtime::gateway::OidcConfig {
+                issuer,
+                audience: args.oidc_audience.clone(),
+                username_claim: args.oidc_username_claim.clone(),
+                groups_claim: args.oidc_groups_claim.clone(),
+            },
+            kube_config.clone(),
+            journal.clone(),
+            args.gateway_admin_groups.clone(),
+        );
+        let stopped = shutdown();
+        tokio::spawn(async move {
+            if let Err(e) = mto_runtime::gateway::serve(address, gateway, stopped).await {
+                tracing::error!(error = %e, %address, "the API gateway stopped");
+            }
+        });
+    }
     let endpoints = serve::Endpoints {
         metrics,
         shared: shared.clone(),

@@ -2384,3 +2384,335 @@ fn a_helm_chart_from_a_private_repository_is_rendered_into_each_selected_namespa
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// An access token for a user of the test realm (the password grant).
+fn token_for(user: &str) -> String {
+    let issuer = std::env::var("MTO_TESTENV_OIDC_ISSUER")
+        .expect("run under deploy/testenv/run, which starts Keycloak");
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-d",
+            "grant_type=password",
+            "-d",
+            "client_id=mto",
+            "-d",
+            &format!("username={user}"),
+            "-d",
+            &format!("password={user}-password"),
+            &format!("{issuer}/protocol/openid-connect/token"),
+        ])
+        .output()
+        .expect("curl runs");
+    let body: Value = serde_json::from_slice(&out.stdout).expect("a token response");
+    body["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+/// A call to the gateway: its status and JSON body.
+fn call(
+    gateway: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut command = Command::new("curl");
+    command.args(["-s", "-X", method, "-w", "\n%{http_code}"]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    if let Some(body) = body {
+        command.args([
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body.to_string(),
+        ]);
+    }
+    let out = command
+        .arg(format!("{gateway}{path}"))
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        status.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// The API gateway in `mto run`, with real Keycloak tokens: each person
+/// sees exactly the tenants they are a member of (admins all), with
+/// quota from the ResourceQuotas' status; a viewer may not wake a
+/// supervisor and an owner may, as themselves (impersonated: the tenant's
+/// RoleBinding allows it); only admins create tenants, a bad one is
+/// refused with `mto validate`'s words; every write is in the audit log;
+/// a request without a valid token is refused; the OpenAPI document is
+/// served.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_gateway_shows_each_person_their_tenants_and_writes_as_them() {
+    setup();
+    let issuer = std::env::var("MTO_TESTENV_OIDC_ISSUER")
+        .expect("run under deploy/testenv/run, which starts Keycloak");
+    for t in ["gw-alpha", "gw-beta", "gw-gamma"] {
+        kubectl(&["delete", "tenant", t, "--ignore-not-found", "--wait=false"]);
+    }
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: gw-quota\nspec:\n  resourcequota:\n    hard:\n      pods: \"10\"\n",
+    );
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: gw-alpha\nspec:\n  quota: gw-quota\n  accessControl:\n    owners:\n      groups: [alpha-team]\n    viewers:\n      groups: [alpha-auditors]\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n",
+    );
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: gw-beta\nspec:\n  accessControl:\n    owners:\n      users: [someone-else]\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n",
+    );
+    // Platform admins may create tenants in the cluster too.
+    kubectl(&[
+        "delete",
+        "clusterrolebinding",
+        "gw-platform-admins",
+        "--ignore-not-found",
+    ]);
+    kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        "gw-platform-admins",
+        "--clusterrole=cluster-admin",
+        "--group=platform-admins",
+    ]);
+    let kubeconfig = shipped_service_account();
+    kubectl_ok(&["apply", "-f", "deploy/operator/gateway.yaml"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let operator = Operator::start_with(
+        "gateway",
+        Some(&kubeconfig),
+        &[
+            "--gateway-address",
+            &address,
+            "--oidc-issuer",
+            &issuer,
+            "--gateway-admin-groups",
+            "platform-admins,console-admins",
+        ],
+    );
+    operator.wait_ready();
+    let gateway = format!("http://{address}");
+    eventually("both tenants are ready", 60, || {
+        settled("gw-alpha") && settled("gw-beta")
+    });
+    let (ann, bo, cy, root) = (
+        token_for("ann"),
+        token_for("bo"),
+        token_for("cy"),
+        token_for("root"),
+    );
+
+    // Who is who.
+    let (status, me) = call(&gateway, "GET", "/api/v1/me", Some(&ann), None);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"], "ann");
+    assert_eq!(me["tenants"], serde_json::json!({"gw-alpha": "owner"}));
+    let (_, me) = call(&gateway, "GET", "/api/v1/me", Some(&bo), None);
+    assert_eq!(me["tenants"], serde_json::json!({"gw-alpha": "viewer"}));
+    let (_, me) = call(&gateway, "GET", "/api/v1/me", Some(&root), None);
+    assert_eq!(me["admin"], true);
+
+    // What each sees.
+    let names = |token: &str| {
+        let (status, page) = call(&gateway, "GET", "/api/v1/tenants?q=gw-", Some(token), None);
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&ann), ["gw-alpha"]);
+    assert_eq!(names(&bo), ["gw-alpha"]);
+    assert!(names(&cy).is_empty(), "an outsider sees nothing");
+    assert_eq!(names(&root), ["gw-alpha", "gw-beta"]);
+    let (status, _) = call(&gateway, "GET", "/api/v1/tenants/gw-beta", Some(&ann), None);
+    assert_eq!(status, 404, "what ann may not see does not exist for her");
+    eventually(
+        "the tenant's quota shows, from the ResourceQuota's status",
+        60,
+        || {
+            let (_, detail) = call(
+                &gateway,
+                "GET",
+                "/api/v1/tenants/gw-alpha",
+                Some(&ann),
+                None,
+            );
+            detail["quota_use"]["hard"]["pods"].is_string()
+                && detail["quota_use"]["used"]["pods"] == "0"
+                && detail["namespaces"] == serde_json::json!(["gw-alpha-dev"])
+        },
+    );
+
+    // No token, or a forged one: refused.
+    let (status, problem) = call(&gateway, "GET", "/api/v1/tenants", None, None);
+    assert_eq!(status, 401, "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Bearer"))
+    );
+    let forged = format!("{}x", &ann[..ann.len() - 1]);
+    let (status, _) = call(&gateway, "GET", "/api/v1/tenants", Some(&forged), None);
+    assert_eq!(status, 401);
+
+    // Waking a supervisor: not for a viewer; an owner does it as herself.
+    apply(
+        "apiVersion: hibernation.stakater.com/v1beta1\nkind: ResourceSupervisor\nmetadata: {name: nightly, namespace: gw-alpha-dev}\nspec:\n  schedule:\n    sleepSchedule: \"0 22 * * *\"\n    wakeSchedule: \"0 6 * * *\"\n",
+    );
+    eventually("the supervisor is in the view", 30, || {
+        let (_, list) = call(&gateway, "GET", "/api/v1/supervisors", Some(&bo), None);
+        list.as_array().is_some_and(|l| {
+            l.iter()
+                .any(|s| s["key"] == "ResourceSupervisor/gw-alpha-dev/nightly")
+        })
+    });
+    let wake = "/api/v1/supervisors/gw-alpha-dev/nightly/sleep";
+    let (status, problem) = call(&gateway, "POST", wake, Some(&bo), None);
+    assert_eq!(status, 403, "{problem}");
+    let (status, written) = call(&gateway, "POST", wake, Some(&ann), None);
+    assert_eq!(status, 200, "{written}");
+    let annotation = get_json(&["resourcesupervisor", "nightly", "-n", "gw-alpha-dev"])
+        .map(|s| s["metadata"]["annotations"]["hibernation.stakater.com/override"].clone());
+    assert_eq!(annotation, Some(Value::from("sleep")));
+
+    // A gateway admin without the cluster's RBAC: the gateway lets the
+    // write through, the apiserver refuses it as dee — writes are made as
+    // the caller, never with mto's own power.
+    let dee = token_for("dee");
+    let (status, problem) = call(
+        &gateway,
+        "POST",
+        "/api/v1/tenants",
+        Some(&dee),
+        Some(&gamma_body()),
+    );
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"dee\"")),
+        "the apiserver names the caller: {problem}"
+    );
+
+    // Tenants are for admins; a bad one is refused with the rules of
+    // `mto validate`, before the cluster sees it.
+    let gamma = gamma_body();
+    let (status, _) = call(
+        &gateway,
+        "POST",
+        "/api/v1/tenants",
+        Some(&ann),
+        Some(&gamma),
+    );
+    assert_eq!(status, 403);
+    let mut bad = gamma.clone();
+    bad["spec"]["namespaces"]["withTenantPrefix"] = serde_json::json!(["Not_A_Name"]);
+    let (status, problem) = call(&gateway, "POST", "/api/v1/tenants", Some(&root), Some(&bad));
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["problems"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("withTenantPrefix")))),
+        "{problem}"
+    );
+    let (status, written) = call(
+        &gateway,
+        "POST",
+        "/api/v1/tenants",
+        Some(&root),
+        Some(&gamma),
+    );
+    assert_eq!(status, 201, "{written}");
+    eventually("gamma becomes ready, and cy sees it", 60, || {
+        settled("gw-gamma") && names(&cy) == ["gw-gamma"]
+    });
+    let (status, _) = call(
+        &gateway,
+        "DELETE",
+        "/api/v1/tenants/gw-gamma",
+        Some(&root),
+        None,
+    );
+    assert_eq!(status, 200);
+    eventually("gamma goes", 60, || tenant("gw-gamma").is_none());
+
+    // Every write, allowed or not, is in the audit log; admins read it.
+    let (status, _) = call(&gateway, "GET", "/api/v1/audit", Some(&ann), None);
+    assert_eq!(status, 403);
+    let (status, log) = call(&gateway, "GET", "/api/v1/audit", Some(&root), None);
+    assert_eq!(status, 200, "{log}");
+    let said = |user: &str, action: &str, object: &str, outcome: &str| {
+        log.as_array().is_some_and(|l| {
+            l.iter().any(|e| {
+                e["user"] == user
+                    && e["action"] == action
+                    && e["object"] == object
+                    && e["outcome"]
+                        .as_str()
+                        .is_some_and(|o| o.starts_with(outcome))
+            })
+        })
+    };
+    assert!(
+        said(
+            "bo",
+            "sleep",
+            "ResourceSupervisor/gw-alpha-dev/nightly",
+            "403"
+        ),
+        "{log}"
+    );
+    assert!(
+        said(
+            "ann",
+            "sleep",
+            "ResourceSupervisor/gw-alpha-dev/nightly",
+            "ok"
+        ),
+        "{log}"
+    );
+    assert!(said("ann", "create", "Tenant/gw-gamma", "403"), "{log}");
+    assert!(said("root", "create", "Tenant/gw-gamma", "ok"), "{log}");
+    assert!(said("root", "delete", "Tenant/gw-gamma", "ok"), "{log}");
+
+    // The OpenAPI document.
+    let (status, doc) = call(&gateway, "GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/api/v1/tenants/{name}"]["get"].is_object());
+
+    for t in ["gw-alpha", "gw-beta"] {
+        kubectl_ok(&["delete", "tenant", t, "--wait=false"]);
+    }
+    kubectl(&["delete", "clusterrolebinding", "gw-platform-admins"]);
+    let log = operator.log();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("orbidden") && !l.contains("gateway write"))
+        .collect();
+    assert!(refused.is_empty(), "the operator's own calls: {refused:?}");
+}
+
+fn gamma_body() -> Value {
+    serde_json::json!({
+        "apiVersion": "tenantoperator.stakater.com/v1beta3", "kind": "Tenant",
+        "metadata": {"name": "gw-gamma"},
+        "spec": {"accessControl": {"owners": {"users": ["cy"]}},
+                 "namespaces": {"withTenantPrefix": ["dev"], "onDeletePurgeNamespaces": true}}
+    })
+}

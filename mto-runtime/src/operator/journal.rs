@@ -1,5 +1,6 @@
 //! The decision journal: what the operator changed for each tenant, why and
-//! when, kept in an embedded redb file.
+//! when, kept in an embedded redb file; beside it, the audit log of the
+//! writes people made through the API gateway.
 //!
 //! It is history, never the source of truth: the operator never reads it to
 //! decide, so deleting the file loses the past and nothing else.
@@ -15,6 +16,27 @@ pub const KEPT_PER_TENANT: u64 = 1000;
 
 /// (tenant, sequence number) → a JSON [`Entry`].
 const DECISIONS: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("decisions");
+
+/// Audit entries kept; older ones are dropped as new ones arrive.
+pub const AUDIT_KEPT: u64 = 100_000;
+
+/// sequence number → a JSON [`AuditEntry`].
+const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
+
+/// One write made through the API gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: Timestamp,
+    /// Who (the user name the token gave).
+    pub user: String,
+    /// What: `create`, `update`, `delete`, `wake`, `sleep`.
+    pub action: String,
+    /// On what: `Kind/name` or `Kind/namespace/name`.
+    pub object: String,
+    /// `ok`, or the status and why not.
+    pub outcome: String,
+}
 
 /// One reconcile that changed something.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +117,45 @@ impl Journal {
         txn.commit().map_err(|e| self.fail(e))
     }
 
+    /// Appends an audit entry, dropping the oldest beyond [`AUDIT_KEPT`].
+    pub fn audit(&self, entry: &AuditEntry) -> Result<(), JournalError> {
+        let value = serde_json::to_vec(entry)?;
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        {
+            let mut table = txn.open_table(AUDIT).map_err(|e| self.fail(e))?;
+            let next = table
+                .last()
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |(k, _)| k.value() + 1);
+            table
+                .insert(next, value.as_slice())
+                .map_err(|e| self.fail(e))?;
+            if next >= AUDIT_KEPT {
+                let oldest = next - AUDIT_KEPT;
+                table
+                    .retain_in(0..=oldest, |_, _| false)
+                    .map_err(|e| self.fail(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.fail(e))
+    }
+
+    /// The latest `limit` audit entries, newest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, JournalError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = match txn.open_table(AUDIT) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(self.fail(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.fail(e))?.rev().take(limit) {
+            let (_, value) = row.map_err(|e| self.fail(e))?;
+            out.push(serde_json::from_slice(value.value())?);
+        }
+        Ok(out)
+    }
+
     /// Every entry kept for `tenant`, oldest first.
     pub fn history(&self, tenant: &str) -> Result<Vec<Entry>, JournalError> {
         let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
@@ -155,6 +216,34 @@ mod tests {
             events: Vec::new(),
             error: None,
         }
+    }
+
+    #[test]
+    fn the_audit_log_reads_newest_first_and_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("mto-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("journal.redb");
+        let _ = std::fs::remove_file(&path);
+        let audit = |n: u64| AuditEntry {
+            at: Timestamp::from_second(1_700_000_000 + n as i64).expect("time"),
+            user: "ann".into(),
+            action: "wake".into(),
+            object: format!("ResourceSupervisor/team/s{n}"),
+            outcome: "ok".into(),
+        };
+        {
+            let journal = Journal::open(&path).expect("open");
+            assert!(journal.audit_log(10).expect("empty").is_empty());
+            for n in 0..5 {
+                journal.audit(&audit(n)).expect("audit");
+            }
+        }
+        let journal = Journal::open(&path).expect("reopen");
+        assert_eq!(
+            journal.audit_log(2).expect("read"),
+            vec![audit(4), audit(3)]
+        );
+        assert_eq!(journal.audit_log(100).expect("read").len(), 5);
     }
 
     #[test]

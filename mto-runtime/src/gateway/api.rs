@@ -1,0 +1,1020 @@
+//! The REST API under `/api/v1`: what the caller may see, read from the
+//! operator's view; writes made as the caller (impersonation), audited.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use k8s_openapi::api::core::v1::ResourceQuota;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use mto_model::access::{Access, Operation, Principal};
+use mto_model::api::{ClusterResourceSupervisor, ResourceSupervisor, Template, Tenant};
+use mto_model::quantity::Quantity;
+use mto_model::view::{Observed as _, Snapshot};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::Gateway;
+use crate::operator::journal::AuditEntry;
+
+/// An error said to the caller: its HTTP status and what to do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// The HTTP status.
+    pub code: u16,
+    /// What went wrong, and the fix.
+    pub message: String,
+    /// Each problem found in the body, field by field (422).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, message: impl Into<String>) -> Problem {
+        Problem {
+            code: status.as_u16(),
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn not_found(what: &str) -> Problem {
+        // Not 403: what the caller may not see does not exist for them.
+        Problem::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    fn forbidden(what: &str) -> Problem {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            format!("{what}: your role does not allow it"),
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(&self)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// The caller: who, and what they may see and do now.
+pub struct Caller {
+    /// The person.
+    pub principal: Principal,
+    /// What they may do, from the view at the time of the request.
+    pub access: Access,
+}
+
+impl FromRequestParts<Gateway> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Caller, Problem> {
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let principal = gateway
+            .verifier
+            .verify(authorization)
+            .await
+            .map_err(|e| Problem::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+        let access = {
+            let view = gateway.shared.view();
+            let snapshot = view.snapshot();
+            mto_model::access::access(
+                &principal,
+                snapshot.shelf::<Tenant>().iter().map(|t| &**t),
+                snapshot.integration(),
+                &gateway.admin_groups,
+            )
+        };
+        Ok(Caller { principal, access })
+    }
+}
+
+/// Who the caller is and what they may reach.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The user name.
+    pub user: String,
+    /// The groups.
+    pub groups: Vec<String>,
+    /// A platform admin (sees and may administer everything).
+    pub admin: bool,
+    /// The tenants the caller is a member of, with the role held.
+    pub tenants: BTreeMap<String, String>,
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "access",
+    responses((status = 200, body = Me), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    let tenants = match &caller.access {
+        Access::Admin => BTreeMap::new(),
+        Access::Member(roles) => roles
+            .iter()
+            .map(|(t, r)| (t.clone(), r.name().to_owned()))
+            .collect(),
+    };
+    Json(Me {
+        user: caller.principal.user,
+        groups: caller.principal.groups,
+        admin: caller.access.is_admin(),
+        tenants,
+    })
+}
+
+/// How a list is cut and filtered.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// At most this many items (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// The `continue` of the previous page: items after it.
+    #[serde(rename = "continue")]
+    #[param(rename = "continue")]
+    pub after: Option<String>,
+    /// Only items whose name contains this.
+    pub q: Option<String>,
+}
+
+impl ListQuery {
+    /// One page of `items` (sorted by name, which `name` reads), and the
+    /// `continue` for the next one.
+    fn page<T>(&self, items: Vec<T>, name: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>, usize) {
+        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let filtered: Vec<T> = items
+            .into_iter()
+            .filter(|i| self.q.as_deref().is_none_or(|q| name(i).contains(q)))
+            .collect();
+        let total = filtered.len();
+        let mut page: Vec<T> = filtered
+            .into_iter()
+            .filter(|i| self.after.as_deref().is_none_or(|after| name(i) > after))
+            .take(limit + 1)
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let next = more
+            .then(|| page.last().map(|i| name(i).to_owned()))
+            .flatten();
+        (page, next, total)
+    }
+}
+
+/// A tenant in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSummary {
+    /// Its name.
+    pub name: String,
+    /// The caller's role in it (none for admins).
+    pub role: Option<String>,
+    /// Its phase.
+    pub phase: Option<String>,
+    /// Its namespaces.
+    pub namespaces: Vec<String>,
+    /// The Quota it uses.
+    pub quota: Option<String>,
+}
+
+/// A page of tenants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantPage {
+    /// The tenants, by name.
+    pub items: Vec<TenantSummary>,
+    /// Ask again with this as `continue` for the next page.
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// How many match, over all pages.
+    pub total: usize,
+}
+
+fn summary(snapshot: &Snapshot, tenant: &Tenant, access: &Access) -> TenantSummary {
+    let name = tenant.metadata.name.clone().unwrap_or_default();
+    TenantSummary {
+        role: access.role(&name).map(|r| r.name().to_owned()),
+        phase: tenant.status.as_ref().and_then(|s| s.phase.clone()),
+        namespaces: snapshot
+            .tenant_namespaces(&name)
+            .map(str::to_owned)
+            .collect(),
+        quota: tenant.spec.quota.clone(),
+        name,
+    }
+}
+
+/// The tenants the caller may see.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(ListQuery),
+    responses((status = 200, body = TenantPage), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn tenants(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Json<TenantPage> {
+    let view = g.shared.view();
+    let snapshot = view.snapshot();
+    let visible: Vec<TenantSummary> = snapshot
+        .shelf::<Tenant>()
+        .iter()
+        .filter(|t| {
+            caller
+                .access
+                .allows(t.metadata.name.as_deref(), Operation::Read)
+        })
+        .map(|t| summary(snapshot, t, &caller.access))
+        .collect();
+    let (items, next, total) = query.page(visible, |t| &t.name);
+    Json(TenantPage { items, next, total })
+}
+
+/// Quota hard and used, per resource.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct QuotaUse {
+    /// Limits, summed.
+    pub hard: BTreeMap<String, String>,
+    /// Use, summed.
+    pub used: BTreeMap<String, String>,
+}
+
+/// One namespace's quota.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamespaceQuota {
+    /// The namespace.
+    pub namespace: String,
+    /// Its ResourceQuotas' hard and used.
+    #[serde(flatten)]
+    pub quota: QuotaUse,
+}
+
+/// A tenant, as its members see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantDetail {
+    /// What the list shows.
+    #[serde(flatten)]
+    pub summary: TenantSummary,
+    /// Owners, editors and viewers.
+    #[schema(value_type = Object)]
+    pub access_control: Value,
+    /// Quota over all its namespaces (from their ResourceQuotas' status).
+    pub quota_use: QuotaUse,
+    /// Quota per namespace.
+    pub namespace_quotas: Vec<NamespaceQuota>,
+    /// The whole spec.
+    #[schema(value_type = Object)]
+    pub spec: Value,
+    /// The whole status.
+    #[schema(value_type = Object)]
+    pub status: Value,
+}
+
+fn add(
+    totals: &mut BTreeMap<String, Quantity>,
+    from: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+) {
+    for (resource, q) in from.into_iter().flatten() {
+        let Ok(q) = Quantity::parse(&q.0) else {
+            continue;
+        };
+        let sum = totals.entry(resource.clone()).or_insert(Quantity::ZERO);
+        *sum = sum.checked_add(q).unwrap_or(*sum);
+    }
+}
+
+fn shown(totals: BTreeMap<String, Quantity>) -> BTreeMap<String, String> {
+    totals
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
+}
+
+fn quota_of(snapshot: &Snapshot, namespaces: &[String]) -> (QuotaUse, Vec<NamespaceQuota>) {
+    let (mut hard, mut used) = (BTreeMap::new(), BTreeMap::new());
+    let mut per_namespace = Vec::new();
+    for namespace in namespaces {
+        let (mut h, mut u) = (BTreeMap::new(), BTreeMap::new());
+        for rq in snapshot.shelf::<ResourceQuota>().in_namespace(namespace) {
+            let status = rq.status.as_ref();
+            add(&mut h, status.and_then(|s| s.hard.as_ref()));
+            add(&mut u, status.and_then(|s| s.used.as_ref()));
+            add(&mut hard, status.and_then(|s| s.hard.as_ref()));
+            add(&mut used, status.and_then(|s| s.used.as_ref()));
+        }
+        per_namespace.push(NamespaceQuota {
+            namespace: namespace.clone(),
+            quota: QuotaUse {
+                hard: shown(h),
+                used: shown(u),
+            },
+        });
+    }
+    (
+        QuotaUse {
+            hard: shown(hard),
+            used: shown(used),
+        },
+        per_namespace,
+    )
+}
+
+/// One tenant: its namespaces, access, quota aggregated and per namespace.
+#[utoipa::path(get, path = "/api/v1/tenants/{name}", tag = "tenants",
+    params(("name" = String, Path, description = "The tenant")),
+    responses((status = 200, body = TenantDetail), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn tenant(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<TenantDetail>, Problem> {
+    if !caller.access.allows(Some(&name), Operation::Read) {
+        return Err(Problem::not_found(&format!("tenant {name}")));
+    }
+    let view = g.shared.view();
+    let snapshot = view.snapshot();
+    let tenant = snapshot
+        .tenant(&name)
+        .ok_or_else(|| Problem::not_found(&format!("tenant {name}")))?;
+    let summary = summary(snapshot, tenant, &caller.access);
+    let (quota_use, namespace_quotas) = quota_of(snapshot, &summary.namespaces);
+    Ok(Json(TenantDetail {
+        summary,
+        access_control: serde_json::to_value(&tenant.spec.access_control).unwrap_or_default(),
+        quota_use,
+        namespace_quotas,
+        spec: serde_json::to_value(&tenant.spec).unwrap_or_default(),
+        status: serde_json::to_value(&tenant.status).unwrap_or_default(),
+    }))
+}
+
+/// The outcome of a write.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Written {
+    /// What was written.
+    pub object: String,
+    /// What was done.
+    pub action: String,
+}
+
+/// A tenant in a request body: a Tenant manifest (`v1beta3`).
+fn tenant_body(body: Value, name: Option<&str>) -> Result<Tenant, Problem> {
+    use mto_model::validation::Validate as _;
+    let tenant: Tenant = serde_json::from_value(body).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("not a Tenant (tenantoperator.stakater.com/v1beta3): {e}"),
+        )
+    })?;
+    if let Some(name) = name
+        && tenant.metadata.name.as_deref() != Some(name)
+    {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("metadata.name must be {name:?}, the tenant in the path"),
+        ));
+    }
+    tenant.validate().map_err(|errors| Problem {
+        code: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+        message: "the tenant is not valid (the same rules as `mto validate`)".into(),
+        problems: errors.to_string().lines().map(str::to_owned).collect(),
+    })?;
+    Ok(tenant)
+}
+
+/// Creates a tenant, as the caller (platform admins).
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants",
+    request_body(content = Object, description = "A Tenant manifest"),
+    responses((status = 201, body = Written), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_tenant(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Written>), Problem> {
+    let tenant = tenant_body(body, None)?;
+    let name = tenant.metadata.name.clone().unwrap_or_default();
+    let object = format!("Tenant/{name}");
+    g.write(
+        &caller,
+        None,
+        Operation::Administer,
+        "create",
+        &object,
+        |client| async move {
+            kube::Api::<Tenant>::all(client)
+                .create(&PostParams::default(), &tenant)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+    .map(|written| (StatusCode::CREATED, Json(written)))
+}
+
+/// Changes a tenant, as the caller (server-side apply of the fields given).
+#[utoipa::path(put, path = "/api/v1/tenants/{name}", tag = "tenants",
+    params(("name" = String, Path, description = "The tenant")),
+    request_body(content = Object, description = "A Tenant manifest"),
+    responses((status = 200, body = Written), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update_tenant(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<Written>, Problem> {
+    let tenant = tenant_body(body, Some(&name))?;
+    let object = format!("Tenant/{name}");
+    let target = name.clone();
+    g.write(
+        &caller,
+        None,
+        Operation::Administer,
+        "update",
+        &object,
+        |client| async move {
+            let params = PatchParams::apply(super::FIELD_MANAGER).force();
+            kube::Api::<Tenant>::all(client)
+                .patch(&target, &params, &Patch::Apply(&tenant))
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+    .map(Json)
+}
+
+/// Deletes a tenant, as the caller.
+#[utoipa::path(delete, path = "/api/v1/tenants/{name}", tag = "tenants",
+    params(("name" = String, Path, description = "The tenant")),
+    responses((status = 200, body = Written), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_tenant(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Written>, Problem> {
+    let object = format!("Tenant/{name}");
+    g.write(
+        &caller,
+        None,
+        Operation::Administer,
+        "delete",
+        &object,
+        |client| async move {
+            kube::Api::<Tenant>::all(client)
+                .delete(&name, &DeleteParams::default())
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+    .map(Json)
+}
+
+/// A sleep supervisor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupervisorView {
+    /// `ResourceSupervisor/<namespace>/<name>` or `ClusterResourceSupervisor/<name>`.
+    pub key: String,
+    /// Its namespace (none for a cluster supervisor).
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Where it is: awake, sleeping, …
+    pub phase: Option<String>,
+    /// When it next changes by schedule.
+    pub next_transition: Option<String>,
+    /// A manual `wake` or `sleep` in force.
+    pub manual_override: Option<String>,
+    /// The workloads asleep, `Kind/namespace/name`.
+    pub sleeping: Vec<String>,
+}
+
+fn supervisor_view(
+    key: String,
+    namespace: Option<String>,
+    name: String,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    status: Option<&mto_model::api::ResourceSupervisorStatus>,
+) -> SupervisorView {
+    SupervisorView {
+        key,
+        namespace,
+        name,
+        phase: status.and_then(|s| s.current_status.clone()),
+        next_transition: status.and_then(|s| s.next_transition_time.clone()),
+        manual_override: meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(mto_model::labels::OVERRIDE_ANNOTATION))
+            .cloned(),
+        sleeping: status
+            .map(|s| {
+                s.sleeping_applications
+                    .iter()
+                    .map(|a| format!("{}/{}/{}", a.kind, a.namespace, a.name))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The supervisors the caller may see: those in their tenants'
+/// namespaces; cluster supervisors for admins.
+#[utoipa::path(get, path = "/api/v1/supervisors", tag = "hibernation",
+    responses((status = 200, body = [SupervisorView])),
+    security(("bearer" = [])))]
+pub async fn supervisors(State(g): State<Gateway>, caller: Caller) -> Json<Vec<SupervisorView>> {
+    let view = g.shared.view();
+    let snapshot = view.snapshot();
+    let mut out: Vec<SupervisorView> = snapshot
+        .shelf::<ResourceSupervisor>()
+        .iter()
+        .filter_map(|s| {
+            let namespace = s.metadata.namespace.clone()?;
+            let name = s.metadata.name.clone()?;
+            let tenant = snapshot.tenant_of_namespace(&namespace);
+            (caller.access.is_admin() || caller.access.allows(tenant, Operation::Read)).then(|| {
+                supervisor_view(
+                    format!("ResourceSupervisor/{namespace}/{name}"),
+                    Some(namespace),
+                    name,
+                    &s.metadata,
+                    s.status.as_ref(),
+                )
+            })
+        })
+        .collect();
+    if caller.access.is_admin() {
+        out.extend(
+            snapshot
+                .shelf::<ClusterResourceSupervisor>()
+                .iter()
+                .filter_map(|s| {
+                    let name = s.metadata.name.clone()?;
+                    Some(supervisor_view(
+                        format!("ClusterResourceSupervisor/{name}"),
+                        None,
+                        name,
+                        &s.metadata,
+                        s.status.as_ref(),
+                    ))
+                }),
+        );
+    }
+    Json(out)
+}
+
+/// Wakes (`wake`) or puts to sleep (`sleep`) a supervisor's workloads now,
+/// until its next scheduled transition, as the caller (owners and editors
+/// of the namespace's tenant).
+#[utoipa::path(post, path = "/api/v1/supervisors/{namespace}/{name}/{action}", tag = "hibernation",
+    params(("namespace" = String, Path), ("name" = String, Path),
+           ("action" = String, Path, description = "`wake` or `sleep`")),
+    responses((status = 200, body = Written), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn override_supervisor(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Path((namespace, name, action)): Path<(String, String, String)>,
+) -> Result<Json<Written>, Problem> {
+    if action != "wake" && action != "sleep" {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("{action:?}: say wake or sleep"),
+        ));
+    }
+    let tenant = {
+        let view = g.shared.view();
+        let snapshot = view.snapshot();
+        if snapshot
+            .get::<ResourceSupervisor>(&namespace, &name)
+            .is_none()
+        {
+            return Err(Problem::not_found(&format!(
+                "ResourceSupervisor {namespace}/{name}"
+            )));
+        }
+        snapshot.tenant_of_namespace(&namespace).map(str::to_owned)
+    };
+    if !caller.access.allows(tenant.as_deref(), Operation::Read) {
+        return Err(Problem::not_found(&format!(
+            "ResourceSupervisor {namespace}/{name}"
+        )));
+    }
+    let object = format!("ResourceSupervisor/{namespace}/{name}");
+    let patch =
+        json!({"metadata": {"annotations": {mto_model::labels::OVERRIDE_ANNOTATION: action}}});
+    g.write(
+        &caller,
+        tenant.as_deref(),
+        Operation::Operate,
+        &action,
+        &object,
+        |client| async move {
+            kube::Api::<ResourceSupervisor>::namespaced(client, &namespace)
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+    .map(Json)
+}
+
+/// A Template, as a catalog entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateView {
+    /// Its name.
+    pub name: String,
+    /// Its parameters: name, whether required, the default.
+    #[schema(value_type = Object)]
+    pub parameters: Value,
+    /// How many manifests it has.
+    pub manifests: usize,
+    /// The Helm chart it renders, `chart version from repository`.
+    pub chart: Option<String>,
+    /// Its phase (`InUse`, `Held`, …).
+    pub phase: Option<String>,
+}
+
+/// The Templates (every signed-in person may browse them).
+#[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
+    responses((status = 200, body = [TemplateView])),
+    security(("bearer" = [])))]
+pub async fn templates(State(g): State<Gateway>, _caller: Caller) -> Json<Vec<TemplateView>> {
+    let view = g.shared.view();
+    let out = view
+        .snapshot()
+        .shelf::<Template>()
+        .iter()
+        .map(|t| {
+            let helm = t.spec.resources.as_ref().and_then(|r| r.helm.as_ref());
+            TemplateView {
+                name: t.metadata.name.clone().unwrap_or_default(),
+                parameters: t
+                    .spec
+                    .parameters
+                    .iter()
+                    .map(|p| json!({"name": p.name, "required": p.required, "default": p.value}))
+                    .collect(),
+                manifests: t.spec.resources.as_ref().map_or(0, |r| r.manifests.len()),
+                chart: helm.map(|h| {
+                    let repo = &h["chart"]["repository"];
+                    format!(
+                        "{} {} from {}",
+                        repo["name"].as_str().unwrap_or("?"),
+                        repo["version"].as_str().unwrap_or("(newest)"),
+                        repo["repoUrl"].as_str().unwrap_or("?")
+                    )
+                }),
+                phase: t.status.as_ref().and_then(|s| s.phase.clone()),
+            }
+        })
+        .collect();
+    Json(out)
+}
+
+/// A template instance and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceView {
+    /// `TemplateInstance/<namespace>/<name>`, `ClusterTemplateInstance/<name>`, ….
+    pub key: String,
+    /// The Template.
+    pub template: String,
+    /// `Deployed` or `Failed`.
+    pub status: Option<String>,
+    /// Its phase.
+    pub phase: Option<String>,
+    /// Why not deployed.
+    pub message: Option<String>,
+    /// The namespaces holding the rendering (those the caller may see).
+    pub deployed_namespaces: Vec<String>,
+}
+
+/// The template instances the caller may see: those in their tenants'
+/// namespaces, and cluster instances deployed into one (all for admins).
+#[utoipa::path(get, path = "/api/v1/templateinstances", tag = "templates",
+    responses((status = 200, body = [InstanceView])),
+    security(("bearer" = [])))]
+pub async fn instances(State(g): State<Gateway>, caller: Caller) -> Json<Vec<InstanceView>> {
+    let view = g.shared.view();
+    let snapshot = view.snapshot();
+    let sees = |namespace: &str| {
+        caller.access.is_admin()
+            || caller
+                .access
+                .allows(snapshot.tenant_of_namespace(namespace), Operation::Read)
+    };
+    let mut out = Vec::new();
+    for id in snapshot.instance_ids() {
+        let Some(instance) = mto_model::template::Instance::find(snapshot, &id) else {
+            continue;
+        };
+        let status = instance.status();
+        let deployed: Vec<String> = status
+            .map(|s| {
+                s.deployed_namespaces
+                    .iter()
+                    .filter(|n| sees(n))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let visible = match instance.meta().namespace.as_deref() {
+            Some(namespace) => sees(namespace),
+            None => caller.access.is_admin() || !deployed.is_empty(),
+        };
+        if !visible {
+            continue;
+        }
+        out.push(InstanceView {
+            key: id.key(),
+            template: instance.template().to_owned(),
+            status: status.and_then(|s| s.status.clone()),
+            phase: status.and_then(|s| s.phase.clone()),
+            message: status.and_then(|s| s.message.clone()),
+            deployed_namespaces: deployed,
+        });
+    }
+    Json(out)
+}
+
+/// One change mto made, from the decision journal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// When (RFC 3339).
+    pub at: String,
+    /// The phase before.
+    pub from: String,
+    /// The phase after.
+    pub to: String,
+    /// The writes.
+    pub actions: Vec<String>,
+    /// What people were told.
+    pub events: Vec<String>,
+    /// What stopped it, if anything.
+    pub error: Option<String>,
+}
+
+/// What mto changed for a tenant (`mto history`).
+#[utoipa::path(get, path = "/api/v1/tenants/{name}/history", tag = "tenants",
+    params(("name" = String, Path, description = "The tenant")),
+    responses((status = 200, body = [HistoryEntry]), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn history(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, Problem> {
+    if !caller.access.allows(Some(&name), Operation::Read) {
+        return Err(Problem::not_found(&format!("tenant {name}")));
+    }
+    let Some(journal) = g.journal.clone() else {
+        return Ok(Json(Vec::new()));
+    };
+    let entries = tokio::task::spawn_blocking(move || journal.history(&name))
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|e| HistoryEntry {
+                at: e.at.to_string(),
+                from: e.from,
+                to: e.to,
+                actions: e.actions,
+                events: e.events,
+                error: e.error,
+            })
+            .collect(),
+    ))
+}
+
+/// One write made through the gateway.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who.
+    pub user: String,
+    /// What: `create`, `update`, `delete`, `wake`, `sleep`.
+    pub action: String,
+    /// On what.
+    pub object: String,
+    /// `ok`, or why not.
+    pub outcome: String,
+}
+
+/// The latest writes made through the gateway, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "access",
+    params(("limit" = Option<usize>, Query, description = "At most this many (default 100)")),
+    responses((status = 200, body = [AuditView]), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn audit(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Json<Vec<AuditView>>, Problem> {
+    if !caller.access.is_admin() {
+        return Err(Problem::forbidden("the audit log"));
+    }
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100usize)
+        .clamp(1, 10_000);
+    let Some(journal) = g.journal.clone() else {
+        return Ok(Json(Vec::new()));
+    };
+    let entries = tokio::task::spawn_blocking(move || journal.audit_log(limit))
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|e| AuditView {
+                at: e.at.to_string(),
+                user: e.user,
+                action: e.action,
+                object: e.object,
+                outcome: e.outcome,
+            })
+            .collect(),
+    ))
+}
+
+impl Gateway {
+    /// A write as the caller: refused unless their access allows
+    /// `operation` on `tenant`; then made with the caller's identity
+    /// (Kubernetes RBAC and mto's admission decide it); audited either way.
+    async fn write<F, Fut>(
+        &self,
+        caller: &Caller,
+        tenant: Option<&str>,
+        operation: Operation,
+        action: &str,
+        object: &str,
+        call: F,
+    ) -> Result<Written, Problem>
+    where
+        F: FnOnce(kube::Client) -> Fut,
+        Fut: Future<Output = Result<(), kube::Error>>,
+    {
+        let result = if caller.access.allows(tenant, operation) {
+            match self.client_as(&caller.principal) {
+                Ok(client) => call(client).await.map_err(|e| problem_of(object, e)),
+                Err(p) => Err(p),
+            }
+        } else {
+            Err(Problem::forbidden(&format!("{action} {object}")))
+        };
+        let entry = AuditEntry {
+            at: mto_model::Timestamp::now(),
+            user: caller.principal.user.clone(),
+            action: action.to_owned(),
+            object: object.to_owned(),
+            outcome: match &result {
+                Ok(()) => "ok".to_owned(),
+                Err(p) => format!("{}: {}", p.code, p.message),
+            },
+        };
+        tracing::info!(user = %entry.user, action = %entry.action, object = %entry.object, outcome = %entry.outcome, "gateway write");
+        if let Some(journal) = self.journal.clone() {
+            match tokio::task::spawn_blocking(move || journal.audit(&entry)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "audit log"),
+                Err(e) => tracing::warn!(error = %e, "audit log"),
+            }
+        }
+        result.map(|()| Written {
+            object: object.to_owned(),
+            action: action.to_owned(),
+        })
+    }
+
+    /// A client that acts as `principal`: the operator's credentials,
+    /// impersonating the person and their groups.
+    fn client_as(&self, principal: &Principal) -> Result<kube::Client, Problem> {
+        let mut config = self.kube.clone();
+        config.auth_info.impersonate = Some(principal.user.clone());
+        let mut groups = principal.groups.clone();
+        groups.push("system:authenticated".into());
+        config.auth_info.impersonate_groups = Some(groups);
+        kube::Client::try_from(config)
+            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    }
+}
+
+/// The apiserver's answer, passed on with its status.
+fn problem_of(object: &str, error: kube::Error) -> Problem {
+    match error {
+        kube::Error::Api(response) => Problem::new(
+            StatusCode::from_u16(response.code).unwrap_or(StatusCode::BAD_GATEWAY),
+            format!("{object}: {}", response.message),
+        ),
+        other => Problem::new(StatusCode::BAD_GATEWAY, format!("{object}: {other}")),
+    }
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mto API gateway", description = "Tenants, namespaces, quotas, templates and hibernation, as the caller may see them."),
+    paths(me, tenants, tenant, create_tenant, update_tenant, delete_tenant, history,
+          supervisors, override_supervisor, templates, instances, audit),
+    components(schemas(Problem, Me, TenantSummary, TenantPage, TenantDetail, QuotaUse,
+                       NamespaceQuota, Written, SupervisorView, TemplateView, InstanceView,
+                       HistoryEntry, AuditView)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An OpenID Connect access token from the configured issuer",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `/api/v1/openapi.json`.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_pages_by_name_after_the_continue_and_filters() {
+        let names: Vec<String> = (0..25).map(|i| format!("t{i:02}")).collect();
+        let q = |limit, after: Option<&str>, filter: Option<&str>| ListQuery {
+            limit: Some(limit),
+            after: after.map(str::to_owned),
+            q: filter.map(str::to_owned),
+        };
+        let (page, next, total) = q(10, None, None).page(names.clone(), |n| n);
+        assert_eq!((page.len(), next.as_deref(), total), (10, Some("t09"), 25));
+        let (page, next, _) = q(10, Some("t19"), None).page(names.clone(), |n| n);
+        assert_eq!(
+            (page.first().map(String::as_str), next),
+            (Some("t20"), None)
+        );
+        let (page, _, total) = q(100, None, Some("1")).page(names, |n| n);
+        assert_eq!(total, 12, "t01, t10..t19, t21");
+        assert!(page.iter().all(|n| n.contains('1')));
+    }
+
+    #[test]
+    fn the_openapi_document_lists_every_route_and_the_bearer_scheme() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("json");
+        for path in [
+            "/api/v1/me",
+            "/api/v1/tenants",
+            "/api/v1/tenants/{name}",
+            "/api/v1/tenants/{name}/history",
+            "/api/v1/supervisors",
+            "/api/v1/supervisors/{namespace}/{name}/{action}",
+            "/api/v1/templates",
+            "/api/v1/templateinstances",
+            "/api/v1/audit",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}

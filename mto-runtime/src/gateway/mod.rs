@@ -1,0 +1,97 @@
+//! The API gateway: a REST API under `/api/v1` for tenant members and
+//! platform admins, served by `mto run` beside the controllers
+//! (`--gateway-address`, with an OpenID Connect issuer to trust).
+//!
+//! It reads from the operator's own view — no apiserver round trip per
+//! request — and shows each caller what [`mto_model::access`] lets them
+//! see. Every write is made as the caller (impersonation), so Kubernetes
+//! RBAC and mto's admission rules decide it, and is recorded in the audit
+//! log with who, what, on what and the outcome.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::operator::Shared;
+use crate::operator::journal::Journal;
+
+pub mod api;
+pub mod auth;
+
+pub use auth::{OidcConfig, Verifier};
+
+/// The field manager of writes made through the gateway.
+pub const FIELD_MANAGER: &str = "mto-gateway";
+
+/// What the gateway serves from.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    verifier: Arc<Verifier>,
+    kube: kube::Config,
+    journal: Option<Arc<Journal>>,
+    admin_groups: Arc<Vec<String>>,
+}
+
+impl Gateway {
+    /// A gateway over the operator's view; `kube` is the operator's own
+    /// client configuration, which writes impersonate callers with.
+    #[must_use]
+    pub fn new(
+        shared: Arc<Shared>,
+        oidc: OidcConfig,
+        kube: kube::Config,
+        journal: Option<Arc<Journal>>,
+        admin_groups: Vec<String>,
+    ) -> Gateway {
+        Gateway {
+            shared,
+            verifier: Arc::new(Verifier::new(oidc)),
+            kube,
+            journal,
+            admin_groups: Arc::new(admin_groups),
+        }
+    }
+
+    /// The routes.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/api/v1/openapi.json", get(api::openapi))
+            .route("/api/v1/me", get(api::me))
+            .route(
+                "/api/v1/tenants",
+                get(api::tenants).post(api::create_tenant),
+            )
+            .route(
+                "/api/v1/tenants/{name}",
+                get(api::tenant)
+                    .put(api::update_tenant)
+                    .delete(api::delete_tenant),
+            )
+            .route("/api/v1/tenants/{name}/history", get(api::history))
+            .route("/api/v1/supervisors", get(api::supervisors))
+            .route(
+                "/api/v1/supervisors/{namespace}/{name}/{action}",
+                post(api::override_supervisor),
+            )
+            .route("/api/v1/templates", get(api::templates))
+            .route("/api/v1/templateinstances", get(api::instances))
+            .route("/api/v1/audit", get(api::audit))
+            .with_state(self)
+    }
+}
+
+/// Serves the gateway until `shutdown` resolves.
+pub async fn serve(
+    address: SocketAddr,
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(%address, issuer = %gateway.verifier.config().issuer, "serving the API gateway");
+    axum::serve(listener, gateway.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
