@@ -152,6 +152,16 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The first page of at most `limit` items.
+    #[must_use]
+    pub fn first(limit: usize) -> ListQuery {
+        ListQuery {
+            limit: Some(limit),
+            after: None,
+            q: None,
+        }
+    }
+
     /// One page of `items` (sorted by name, which `name` reads), and the
     /// `continue` for the next one.
     fn page<T>(&self, items: Vec<T>, name: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>, usize) {
@@ -225,20 +235,33 @@ pub async fn tenants(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Json<TenantPage> {
-    let view = g.shared.view();
-    let snapshot = view.snapshot();
-    let visible: Vec<TenantSummary> = snapshot
+    Json(tenant_page(
+        g.shared.view().snapshot(),
+        &caller.access,
+        &query,
+    ))
+}
+
+/// One page of the tenants `access` may see.
+#[must_use]
+pub fn tenant_page(snapshot: &Snapshot, access: &Access, query: &ListQuery) -> TenantPage {
+    // Names first: only the page's tenants are summarised.
+    let visible: Vec<&Tenant> = snapshot
         .shelf::<Tenant>()
         .iter()
-        .filter(|t| {
-            caller
-                .access
-                .allows(t.metadata.name.as_deref(), Operation::Read)
-        })
-        .map(|t| summary(snapshot, t, &caller.access))
+        .filter(|t| access.allows(t.metadata.name.as_deref(), Operation::Read))
+        .map(|t| &**t)
         .collect();
-    let (items, next, total) = query.page(visible, |t| &t.name);
-    Json(TenantPage { items, next, total })
+    let (page, next, total) =
+        query.page(visible, |t| t.metadata.name.as_deref().unwrap_or_default());
+    TenantPage {
+        items: page
+            .into_iter()
+            .map(|t| summary(snapshot, t, access))
+            .collect(),
+        next,
+        total,
+    }
 }
 
 /// Quota hard and used, per resource.
@@ -340,24 +363,31 @@ pub async fn tenant(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<TenantDetail>, Problem> {
-    if !caller.access.allows(Some(&name), Operation::Read) {
+    tenant_detail(g.shared.view().snapshot(), &caller.access, &name).map(Json)
+}
+
+/// One tenant, if `access` may see it.
+pub fn tenant_detail(
+    snapshot: &Snapshot,
+    access: &Access,
+    name: &str,
+) -> Result<TenantDetail, Problem> {
+    if !access.allows(Some(name), Operation::Read) {
         return Err(Problem::not_found(&format!("tenant {name}")));
     }
-    let view = g.shared.view();
-    let snapshot = view.snapshot();
     let tenant = snapshot
-        .tenant(&name)
+        .tenant(name)
         .ok_or_else(|| Problem::not_found(&format!("tenant {name}")))?;
-    let summary = summary(snapshot, tenant, &caller.access);
+    let summary = summary(snapshot, tenant, access);
     let (quota_use, namespace_quotas) = quota_of(snapshot, &summary.namespaces);
-    Ok(Json(TenantDetail {
+    Ok(TenantDetail {
         summary,
         access_control: serde_json::to_value(&tenant.spec.access_control).unwrap_or_default(),
         quota_use,
         namespace_quotas,
         spec: serde_json::to_value(&tenant.spec).unwrap_or_default(),
         status: serde_json::to_value(&tenant.status).unwrap_or_default(),
-    }))
+    })
 }
 
 /// The outcome of a write.
