@@ -6,3 +6,4 @@ pub mod cli;
 pub mod execute;
 pub mod gateway;
 pub mod operator;
+pub mod store;

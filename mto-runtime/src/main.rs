@@ -188,6 +188,11 @@ struct RunArgs {
     /// The claim listing the user's groups.
     #[arg(long, env = "MTO_OIDC_GROUPS_CLAIM", default_value = "groups")]
     oidc_groups_claim: String,
+    /// The gateway's store (its audit log) in PostgreSQL
+    /// (`postgres://user:password@host:5432/database`), shared by several
+    /// replicas; without it, the journal's file.
+    #[arg(long, env = "MTO_STORE_URL")]
+    store: Option<String>,
     /// Groups whose members are platform admins in the gateway, beside
     /// the IntegrationConfig's privileged users and groups (comma-separated).
     #[arg(long, env = "MTO_GATEWAY_ADMIN_GROUPS", value_delimiter = ',')]
@@ -547,6 +552,18 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         let issuer = args.oidc_issuer.clone().ok_or(
             "--gateway-address needs --oidc-issuer: the identity provider whose tokens to trust",
         )?;
+        let store = match &args.store {
+            Some(url) => Some(Arc::new(mto_runtime::store::AnyStore::Postgres(Box::new(
+                mto_runtime::store::Postgres::connect(url)
+                    .await
+                    .map_err(|e| format!("--store: {e}"))?,
+            )))),
+            None => journal.clone().map(|j| {
+                Arc::new(mto_runtime::store::AnyStore::Embedded(
+                    mto_runtime::store::Embedded(j),
+                ))
+            }),
+        };
         let gateway = mto_runtime::gateway::Gateway::new(
             shared.clone(),
             mto_runtime::gateway::OidcConfig {
@@ -557,6 +574,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
             },
             kube_config.clone(),
             journal.clone(),
+            store,
             args.gateway_admin_groups.clone(),
         );
         let stopped = shutdown();

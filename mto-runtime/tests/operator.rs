@@ -2486,6 +2486,8 @@ fn the_gateway_shows_each_person_their_tenants_and_writes_as_them() {
     ]);
     let kubeconfig = shipped_service_account();
     kubectl_ok(&["apply", "-f", "deploy/operator/gateway.yaml"]);
+    let postgres = std::env::var("MTO_TESTENV_POSTGRES")
+        .expect("run under deploy/testenv/run, which starts PostgreSQL");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -2501,6 +2503,9 @@ fn the_gateway_shows_each_person_their_tenants_and_writes_as_them() {
             &issuer,
             "--gateway-admin-groups",
             "platform-admins,console-admins",
+            // The audit log in PostgreSQL, as several replicas keep it.
+            "--store",
+            &postgres,
         ],
     );
     operator.wait_ready();

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::Gateway;
-use crate::operator::journal::AuditEntry;
+use crate::store::{AuditEntry, Store as _};
 
 /// An error said to the caller: its HTTP status and what to do.
 #[derive(Debug, Serialize, ToSchema)]
@@ -869,12 +869,12 @@ pub async fn audit(
         .and_then(|l| l.parse().ok())
         .unwrap_or(100usize)
         .clamp(1, 10_000);
-    let Some(journal) = g.journal.clone() else {
+    let Some(store) = g.store.clone() else {
         return Ok(Json(Vec::new()));
     };
-    let entries = tokio::task::spawn_blocking(move || journal.audit_log(limit))
+    let entries = store
+        .audit_log(limit)
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(
         entries
@@ -926,12 +926,10 @@ impl Gateway {
             },
         };
         tracing::info!(user = %entry.user, action = %entry.action, object = %entry.object, outcome = %entry.outcome, "gateway write");
-        if let Some(journal) = self.journal.clone() {
-            match tokio::task::spawn_blocking(move || journal.audit(&entry)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "audit log"),
-                Err(e) => tracing::warn!(error = %e, "audit log"),
-            }
+        if let Some(store) = &self.store
+            && let Err(e) = store.record_audit(entry).await
+        {
+            tracing::warn!(error = %e, "audit log");
         }
         result.map(|()| Written {
             object: object.to_owned(),

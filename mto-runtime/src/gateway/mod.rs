@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 
 use crate::operator::Shared;
 use crate::operator::journal::Journal;
+use crate::store::AnyStore;
 
 pub mod api;
 pub mod auth;
@@ -32,18 +33,21 @@ pub struct Gateway {
     verifier: Arc<Verifier>,
     kube: kube::Config,
     journal: Option<Arc<Journal>>,
+    store: Option<Arc<AnyStore>>,
     admin_groups: Arc<Vec<String>>,
 }
 
 impl Gateway {
     /// A gateway over the operator's view; `kube` is the operator's own
-    /// client configuration, which writes impersonate callers with.
+    /// client configuration, which writes impersonate callers with; the
+    /// history comes from `journal`, the audit log goes to `store`.
     #[must_use]
     pub fn new(
         shared: Arc<Shared>,
         oidc: OidcConfig,
         kube: kube::Config,
         journal: Option<Arc<Journal>>,
+        store: Option<Arc<AnyStore>>,
         admin_groups: Vec<String>,
     ) -> Gateway {
         Gateway {
@@ -51,6 +55,7 @@ impl Gateway {
             verifier: Arc::new(Verifier::new(oidc)),
             kube,
             journal,
+            store,
             admin_groups: Arc::new(admin_groups),
         }
     }

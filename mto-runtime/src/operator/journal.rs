@@ -11,6 +11,8 @@ use mto_model::Timestamp;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::store::AuditEntry;
+
 /// Entries kept per tenant; older ones are dropped as new ones arrive.
 pub const KEPT_PER_TENANT: u64 = 1000;
 
@@ -22,21 +24,6 @@ pub const AUDIT_KEPT: u64 = 100_000;
 
 /// sequence number → a JSON [`AuditEntry`].
 const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
-
-/// One write made through the API gateway.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// When.
-    pub at: Timestamp,
-    /// Who (the user name the token gave).
-    pub user: String,
-    /// What: `create`, `update`, `delete`, `wake`, `sleep`.
-    pub action: String,
-    /// On what: `Kind/name` or `Kind/namespace/name`.
-    pub object: String,
-    /// `ok`, or the status and why not.
-    pub outcome: String,
-}
 
 /// One reconcile that changed something.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
