@@ -51,6 +51,7 @@ pub struct Verifier {
     config: OidcConfig,
     http: reqwest::Client,
     keys: RwLock<Option<(JwkSet, Instant)>>,
+    refetch_after: Duration,
 }
 
 impl Verifier {
@@ -64,6 +65,7 @@ impl Verifier {
                 .build()
                 .unwrap_or_default(),
             keys: RwLock::new(None),
+            refetch_after: REFETCH_AFTER,
         }
     }
 
@@ -130,7 +132,7 @@ impl Verifier {
             }
             cached
                 .as_ref()
-                .is_none_or(|(_, at)| at.elapsed() >= REFETCH_AFTER)
+                .is_none_or(|(_, at)| at.elapsed() >= self.refetch_after)
         };
         if stale {
             let set = self.fetch_keys().await?;
@@ -201,11 +203,16 @@ fn principal_of(claims: &Value, config: &OidcConfig) -> Result<Principal, AuthEr
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
     use super::*;
 
-    fn config() -> OidcConfig {
+    fn config(issuer: &str) -> OidcConfig {
         OidcConfig {
-            issuer: "https://id.example/realms/mto".into(),
+            issuer: issuer.into(),
             audience: "mto".into(),
             username_claim: "preferred_username".into(),
             groups_claim: "groups".into(),
@@ -214,23 +221,159 @@ mod tests {
 
     #[test]
     fn the_user_is_the_configured_claim_then_email_and_groups_lose_keycloaks_slash() {
-        let both = serde_json::json!({"preferred_username": "ann", "email": "a@x", "groups": ["/dev", "ops"]});
-        let p = principal_of(&both, &config()).expect("principal");
+        let c = config("https://id.example/realms/mto");
+        let both = json!({"preferred_username": "ann", "email": "a@x", "groups": ["/dev", "ops"]});
+        let p = principal_of(&both, &c).expect("principal");
         assert_eq!(p.user, "ann");
         assert_eq!(p.groups, ["dev", "ops"]);
-        let mail = serde_json::json!({"email": "a@x"});
-        assert_eq!(
-            principal_of(&mail, &config()).expect("principal").user,
-            "a@x"
-        );
-        let neither = serde_json::json!({"sub": "123"});
-        let err = principal_of(&neither, &config()).expect_err("nobody");
+        let mail = json!({"email": "a@x"});
+        assert_eq!(principal_of(&mail, &c).expect("principal").user, "a@x");
+        let neither = json!({"sub": "123"});
+        let err = principal_of(&neither, &c).expect_err("nobody");
         assert!(err.to_string().contains("preferred_username"), "{err}");
+    }
+
+    /// A signing key: its private half for tokens, its public JWK.
+    struct Key {
+        kid: String,
+        der: Vec<u8>,
+        jwk: Value,
+    }
+
+    fn base64url(bytes: &[u8]) -> String {
+        let standard = serde_json::to_value(k8s_openapi::ByteString(bytes.to_vec()))
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        standard
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    }
+
+    fn key(kid: &str) -> Key {
+        let pair = rcgen::KeyPair::generate().expect("an EC key");
+        let point = pair.public_key_raw();
+        Key {
+            kid: kid.into(),
+            der: pair.serialize_der(),
+            jwk: json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+                        "x": base64url(&point[1..33]), "y": base64url(&point[33..65])}),
+        }
+    }
+
+    fn token(key: &Key, issuer: &str, audience: &str, expires_in: i64) -> String {
+        let now = mto_model::Timestamp::now().as_second();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(key.kid.clone());
+        let claims = json!({"iss": issuer, "aud": audience, "exp": now + expires_in, "iat": now,
+                            "preferred_username": "ann", "groups": ["/alpha-team"]});
+        let signing = EncodingKey::from_ec_der(&key.der);
+        jsonwebtoken::encode(&header, &claims, &signing).expect("a token")
+    }
+
+    /// An issuer serving its discovery document and the keys `keys` holds.
+    async fn issuer(keys: Arc<Mutex<Vec<Value>>>) -> String {
+        use axum::routing::get;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let jwks_uri = format!("{base}/keys");
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let jwks_uri = jwks_uri.clone();
+                    async move { axum::Json(json!({ "jwks_uri": jwks_uri })) }
+                }),
+            )
+            .route(
+                "/keys",
+                get(move || {
+                    let set = keys.lock().map(|k| k.clone()).unwrap_or_default();
+                    async move { axum::Json(json!({ "keys": set })) }
+                }),
+            );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn tokens_are_checked_for_signature_issuer_audience_expiry_and_algorithm() {
+        let signing = key("k1");
+        let keys = Arc::new(Mutex::new(vec![signing.jwk.clone()]));
+        let iss = issuer(keys.clone()).await;
+        let mut verifier = Verifier::new(config(&iss));
+        verifier.refetch_after = Duration::ZERO;
+        let bearer = |t: &str| format!("Bearer {t}");
+
+        let good = token(&signing, &iss, "mto", 300);
+        let p = verifier.verify(Some(&bearer(&good))).await.expect("valid");
+        assert_eq!(
+            (p.user.as_str(), p.groups.as_slice()),
+            ("ann", &["alpha-team".to_owned()][..])
+        );
+
+        for (why, bad) in [
+            ("expired", token(&signing, &iss, "mto", -120)),
+            (
+                "another audience",
+                token(&signing, &iss, "someone-else", 300),
+            ),
+            (
+                "another issuer",
+                token(&signing, "https://evil.example", "mto", 300),
+            ),
+            (
+                "signed by a key the issuer does not have",
+                token(
+                    &Key {
+                        kid: "k1".into(),
+                        ..key("k1")
+                    },
+                    &iss,
+                    "mto",
+                    300,
+                ),
+            ),
+        ] {
+            let err = verifier.verify(Some(&bearer(&bad))).await.expect_err(why);
+            assert!(matches!(err, AuthError::Invalid(_)), "{why}: {err}");
+        }
+        // A token signed with a shared secret: never accepted, whatever it says.
+        let mut hs = Header::new(Algorithm::HS256);
+        hs.kid = Some("k1".into());
+        let forged = jsonwebtoken::encode(
+            &hs,
+            &json!({"iss": iss, "aud": "mto", "exp": mto_model::Timestamp::now().as_second() + 300, "preferred_username": "root"}),
+            &EncodingKey::from_secret(b"guess"),
+        )
+        .expect("a token");
+        let err = verifier
+            .verify(Some(&bearer(&forged)))
+            .await
+            .expect_err("HS256");
+        assert!(err.to_string().contains("HS256"), "{err}");
+
+        // The issuer rotates its key: tokens signed with the new one verify
+        // (the unknown key id makes the gateway fetch the keys again).
+        let rotated = key("k2");
+        if let Ok(mut set) = keys.lock() {
+            *set = vec![rotated.jwk.clone()];
+        }
+        let fresh = token(&rotated, &iss, "mto", 300);
+        verifier
+            .verify(Some(&bearer(&fresh)))
+            .await
+            .expect("the rotated key");
     }
 
     #[tokio::test]
     async fn a_request_without_a_bearer_token_is_told_how_to_get_one() {
-        let v = Verifier::new(config());
+        let v = Verifier::new(config("https://id.example/realms/mto"));
         for header in [None, Some("Basic abc"), Some("Bearer ")] {
             let err = v.verify(header).await.expect_err("refused");
             assert!(matches!(err, AuthError::Missing(_)), "{err}");
