@@ -32,6 +32,7 @@ pub mod names;
 pub mod namespace;
 pub mod quantity;
 pub mod selector;
+pub mod showback;
 pub mod template;
 pub mod tenant;
 pub mod time;
