@@ -146,6 +146,9 @@ impl ChartRenderer {
         if let Some(version) = &request.version {
             command.args(["--version", version]);
         }
+        if request.is_local_registry() {
+            command.arg("--plain-http");
+        }
         if let Some(user) = &request.username {
             command
                 .arg("--username")

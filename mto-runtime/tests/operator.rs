@@ -2125,7 +2125,12 @@ fn a_cluster_template_instance_keeps_selected_namespaces_holding_its_rendering()
 struct ChartRepository {
     url: String,
     refused: Arc<std::sync::atomic::AtomicUsize>,
+    oci: Registry,
 }
+
+/// What a chart repository serves as an OCI registry: path → (content
+/// type, body).
+type Registry = Arc<std::sync::Mutex<std::collections::BTreeMap<String, (String, Vec<u8>)>>>;
 
 impl ChartRepository {
     fn serve(dir: std::path::PathBuf, user: &str, password: &str) -> ChartRepository {
@@ -2138,6 +2143,8 @@ impl ChartRepository {
             base64_encode(format!("{user}:{password}").as_bytes())
         );
         let counter = refused.clone();
+        let oci: Registry = Arc::default();
+        let registry = oci.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut reader = std::io::BufReader::new(stream);
@@ -2158,12 +2165,24 @@ impl ChartRepository {
                         authorized = true;
                     }
                 }
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let mut words = request_line.split_whitespace();
+                let head = words.next() == Some("HEAD");
+                let path = words.next().unwrap_or("/").to_owned();
                 let file = dir.join(path.trim_start_matches('/'));
                 let mut body = Vec::new();
+                let mut extra = String::new();
+                let served = registry.lock().ok().and_then(|r| r.get(&path).cloned());
                 let status = if !authorized {
                     counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     "401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\""
+                } else if let Some((content_type, content)) = served {
+                    use sha2::Digest as _;
+                    let digest = format!("sha256:{:x}", sha2::Sha256::digest(&content));
+                    extra = format!(
+                        "Content-Type: {content_type}\r\nDocker-Content-Digest: {digest}\r\n"
+                    );
+                    body = content;
+                    "200 OK"
                 } else if std::fs::File::open(&file)
                     .and_then(|mut f| f.read_to_end(&mut body))
                     .is_ok()
@@ -2175,13 +2194,55 @@ impl ChartRepository {
                 let mut stream = reader.into_inner();
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
-                let _ = stream.write_all(&body);
+                if !head {
+                    let _ = stream.write_all(&body);
+                }
             }
         });
-        ChartRepository { url, refused }
+        ChartRepository { url, refused, oci }
+    }
+
+    /// Serves the packaged chart `tgz` as the OCI artifact
+    /// `charts/<name>:<version>`, as helm pushes it.
+    fn publish_oci(&self, tgz: &std::path::Path, name: &str, version: &str) {
+        use sha2::Digest as _;
+        let digest = |bytes: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(bytes));
+        let layer = std::fs::read(tgz).expect("the packaged chart");
+        let config = serde_json::to_vec(
+            &serde_json::json!({"apiVersion": "v2", "name": name, "version": version}),
+        )
+        .expect("json");
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+                       "digest": digest(&config), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                        "digest": digest(&layer), "size": layer.len()}],
+        }))
+        .expect("json");
+        let manifest_type = "application/vnd.oci.image.manifest.v1+json".to_owned();
+        let mut served = self.oci.lock().expect("the registry");
+        served.insert("/v2/".into(), ("application/json".into(), b"{}".to_vec()));
+        served.insert(
+            format!("/v2/charts/{name}/manifests/{version}"),
+            (manifest_type.clone(), manifest.clone()),
+        );
+        served.insert(
+            format!("/v2/charts/{name}/manifests/{}", digest(&manifest)),
+            (manifest_type, manifest),
+        );
+        served.insert(
+            format!("/v2/charts/{name}/blobs/{}", digest(&config)),
+            ("application/octet-stream".into(), config),
+        );
+        served.insert(
+            format!("/v2/charts/{name}/blobs/{}", digest(&layer)),
+            ("application/octet-stream".into(), layer),
+        );
     }
 }
 
@@ -2339,6 +2400,30 @@ fn a_helm_chart_from_a_private_repository_is_rendered_into_each_selected_namespa
     let at_rest = operator.object_writes();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(operator.object_writes(), at_rest, "zero writes at rest");
+
+    // The same chart from an OCI registry, into one namespace by a
+    // TemplateInstance, with the same credentials.
+    repository.publish_oci(
+        &repo_dir.join("team-tools-1.1.0.tgz"),
+        "team-tools",
+        "1.1.0",
+    );
+    let registry = repository.url.replace("http://", "oci://") + "/charts";
+    apply(
+        &helm_template("1.1.0")
+            .replace("REPO_URL", &registry)
+            .replace("name: op-chart\n", "name: op-chart-oci\n")
+            .replace("releaseName: tools", "releaseName: oci"),
+    );
+    apply(
+        "apiVersion: templates.stakater.com/v1alpha1\nkind: TemplateInstance\nmetadata:\n  name: from-oci\n  namespace: op-chart-a\nspec:\n  template: op-chart-oci\n",
+    );
+    eventually("the OCI chart is rendered into its namespace", 60, || {
+        get_json(&["configmap", "oci-settings", "-n", "op-chart-a"])
+            .is_some_and(|c| c["data"]["chart"] == "1.1.0" && c["data"]["owner"] == "op-chart-a")
+    });
+    kubectl_ok(&["delete", "templateinstance", "from-oci", "-n", "op-chart-a"]);
+    kubectl_ok(&["delete", "template", "op-chart-oci", "--wait=false"]);
 
     // No webhook here: the Template's deletion waits for its instance.
     kubectl_ok(&["delete", "template", "op-chart", "--wait=false"]);

@@ -141,6 +141,18 @@ impl ChartRequest {
         self.repository.starts_with("oci://")
     }
 
+    /// Whether the chart comes from a registry on this machine (loopback),
+    /// which is spoken to over plain HTTP, as container runtimes allow.
+    #[must_use]
+    pub fn is_local_registry(&self) -> bool {
+        let Some(rest) = self.repository.strip_prefix("oci://") else {
+            return false;
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        host == "localhost" || host == "[::1]" || host.starts_with("127.")
+    }
+
     /// The chart's reference as `helm` takes it: `oci://…/chart` for a
     /// registry, else the chart's name (with `--repo`).
     #[must_use]
@@ -377,6 +389,16 @@ mod tests {
             .expect("reads")
             .expect("a chart");
         assert!(!https.is_oci());
+        assert!(!oci.is_local_registry());
+        let local = request(
+            "shared",
+            &template("oci://127.0.0.1:5000/charts"),
+            &values,
+            "ns",
+        )
+        .expect("reads")
+        .expect("a chart");
+        assert!(local.is_local_registry());
         assert_eq!(https.chart_reference(), "tools");
         assert_ne!(oci.digest(), https.digest());
     }
