@@ -2806,3 +2806,75 @@ fn gamma_body() -> Value {
                  "namespaces": {"withTenantPrefix": ["dev"], "onDeletePurgeNamespaces": true}}
     })
 }
+
+/// schemathesis (from PyPI) against the OpenAPI document the gateway
+/// serves, with a real token of a tenant owner: no request it makes gets a
+/// 5xx, an undocumented status, a wrong content type, or a body the
+/// document does not describe.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
+    setup();
+    let issuer = std::env::var("MTO_TESTENV_OIDC_ISSUER")
+        .expect("run under deploy/testenv/run, which starts Keycloak");
+    let schemathesis = std::env::var("MTO_TESTENV_SCHEMATHESIS")
+        .expect("run under deploy/testenv/run, which installs schemathesis");
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: st-alpha\nspec:\n  accessControl:\n    owners:\n      groups: [alpha-team]\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let operator = Operator::start_with(
+        "schemathesis",
+        None,
+        &["--gateway-address", &address, "--oidc-issuer", &issuer],
+    );
+    operator.wait_ready();
+    eventually("the tenant is ready", 60, || settled("st-alpha"));
+    let token = token_for("ann");
+    let gateway = format!("http://{address}");
+    let out = Command::new(&schemathesis)
+        .args([
+            "run",
+            &format!("{gateway}/api/v1/openapi.json"),
+            "--url",
+            &gateway,
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            "25",
+            "--workers",
+            "1",
+            "--seed",
+            "7",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    // It did test every operation, and every case passed.
+    assert!(said.contains("12 selected / 12 total"), "{said}");
+    let cases = said
+        .lines()
+        .find_map(|l| l.trim().split_once(" generated, "))
+        .map(|(generated, passed)| (generated.to_owned(), passed.to_owned()));
+    assert!(
+        cases.as_ref().is_some_and(|(generated, passed)| {
+            generated.parse::<u32>().is_ok_and(|n| n > 100)
+                && *passed == format!("{generated} passed")
+        }),
+        "{said}"
+    );
+    kubectl_ok(&["delete", "tenant", "st-alpha", "--wait=false"]);
+    drop(operator);
+}

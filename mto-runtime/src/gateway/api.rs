@@ -69,6 +69,46 @@ impl IntoResponse for Problem {
     }
 }
 
+/// A JSON request body; one that does not read is a [`Problem`] (400,
+/// 413 when too large, 415 when not JSON).
+pub struct Body(pub Value);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = Problem;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Body, Problem> {
+        match Json::<Value>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(Problem::new(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+/// Query parameters; ones that do not read are a [`Problem`] (400).
+pub struct Params<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params<T>, Problem> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(Problem::new(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+/// What answers a path the API does not have.
+pub async fn no_such_path(uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "{}: no such path (the API is described at /api/v1/openapi.json)",
+            uri.path()
+        ),
+    )
+}
+
 /// The caller: who, and what they may see and do now.
 pub struct Caller {
     /// The person.
@@ -228,12 +268,12 @@ fn summary(snapshot: &Snapshot, tenant: &Tenant, access: &Access) -> TenantSumma
 
 /// The tenants the caller may see.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(ListQuery),
-    responses((status = 200, body = TenantPage), (status = 401, body = Problem)),
+    responses((status = 200, body = TenantPage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn tenants(
     State(g): State<Gateway>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> Json<TenantPage> {
     Json(tenant_page(
         g.shared.view().snapshot(),
@@ -304,6 +344,14 @@ pub struct TenantDetail {
     pub status: Value,
 }
 
+/// `value` as a JSON object (`{}` when it is absent).
+fn object(value: &impl Serialize) -> Value {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Value::Object(map),
+        _ => Value::Object(serde_json::Map::new()),
+    }
+}
+
 fn add(
     totals: &mut BTreeMap<String, Quantity>,
     from: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
@@ -356,7 +404,7 @@ fn quota_of(snapshot: &Snapshot, namespaces: &[String]) -> (QuotaUse, Vec<Namesp
 /// One tenant: its namespaces, access, quota aggregated and per namespace.
 #[utoipa::path(get, path = "/api/v1/tenants/{name}", tag = "tenants",
     params(("name" = String, Path, description = "The tenant")),
-    responses((status = 200, body = TenantDetail), (status = 404, body = Problem)),
+    responses((status = 200, body = TenantDetail), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn tenant(
     State(g): State<Gateway>,
@@ -382,11 +430,11 @@ pub fn tenant_detail(
     let (quota_use, namespace_quotas) = quota_of(snapshot, &summary.namespaces);
     Ok(TenantDetail {
         summary,
-        access_control: serde_json::to_value(&tenant.spec.access_control).unwrap_or_default(),
+        access_control: object(&tenant.spec.access_control),
         quota_use,
         namespace_quotas,
-        spec: serde_json::to_value(&tenant.spec).unwrap_or_default(),
-        status: serde_json::to_value(&tenant.status).unwrap_or_default(),
+        spec: object(&tenant.spec),
+        status: object(&tenant.status),
     })
 }
 
@@ -427,12 +475,14 @@ fn tenant_body(body: Value, name: Option<&str>) -> Result<Tenant, Problem> {
 /// Creates a tenant, as the caller (platform admins).
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants",
     request_body(content = Object, description = "A Tenant manifest"),
-    responses((status = 201, body = Written), (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Written), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_tenant(
     State(g): State<Gateway>,
     caller: Caller,
-    Json(body): Json<Value>,
+    Body(body): Body,
 ) -> Result<(StatusCode, Json<Written>), Problem> {
     let tenant = tenant_body(body, None)?;
     let name = tenant.metadata.name.clone().unwrap_or_default();
@@ -458,13 +508,15 @@ pub async fn create_tenant(
 #[utoipa::path(put, path = "/api/v1/tenants/{name}", tag = "tenants",
     params(("name" = String, Path, description = "The tenant")),
     request_body(content = Object, description = "A Tenant manifest"),
-    responses((status = 200, body = Written), (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = Written), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn update_tenant(
     State(g): State<Gateway>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(body): Json<Value>,
+    Body(body): Body,
 ) -> Result<Json<Written>, Problem> {
     let tenant = tenant_body(body, Some(&name))?;
     let object = format!("Tenant/{name}");
@@ -490,7 +542,8 @@ pub async fn update_tenant(
 /// Deletes a tenant, as the caller.
 #[utoipa::path(delete, path = "/api/v1/tenants/{name}", tag = "tenants",
     params(("name" = String, Path, description = "The tenant")),
-    responses((status = 200, body = Written), (status = 403, body = Problem)),
+    responses((status = 200, body = Written), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn delete_tenant(
     State(g): State<Gateway>,
@@ -566,7 +619,7 @@ fn supervisor_view(
 /// The supervisors the caller may see: those in their tenants'
 /// namespaces; cluster supervisors for admins.
 #[utoipa::path(get, path = "/api/v1/supervisors", tag = "hibernation",
-    responses((status = 200, body = [SupervisorView])),
+    responses((status = 200, body = [SupervisorView]), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn supervisors(State(g): State<Gateway>, caller: Caller) -> Json<Vec<SupervisorView>> {
     let view = g.shared.view();
@@ -615,7 +668,8 @@ pub async fn supervisors(State(g): State<Gateway>, caller: Caller) -> Json<Vec<S
 #[utoipa::path(post, path = "/api/v1/supervisors/{namespace}/{name}/{action}", tag = "hibernation",
     params(("namespace" = String, Path), ("name" = String, Path),
            ("action" = String, Path, description = "`wake` or `sleep`")),
-    responses((status = 200, body = Written), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Written), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn override_supervisor(
     State(g): State<Gateway>,
@@ -684,7 +738,7 @@ pub struct TemplateView {
 
 /// The Templates (every signed-in person may browse them).
 #[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
-    responses((status = 200, body = [TemplateView])),
+    responses((status = 200, body = [TemplateView]), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn templates(State(g): State<Gateway>, _caller: Caller) -> Json<Vec<TemplateView>> {
     let view = g.shared.view();
@@ -739,7 +793,7 @@ pub struct InstanceView {
 /// The template instances the caller may see: those in their tenants'
 /// namespaces, and cluster instances deployed into one (all for admins).
 #[utoipa::path(get, path = "/api/v1/templateinstances", tag = "templates",
-    responses((status = 200, body = [InstanceView])),
+    responses((status = 200, body = [InstanceView]), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn instances(State(g): State<Gateway>, caller: Caller) -> Json<Vec<InstanceView>> {
     let view = g.shared.view();
@@ -804,7 +858,7 @@ pub struct HistoryEntry {
 /// What mto changed for a tenant (`mto history`).
 #[utoipa::path(get, path = "/api/v1/tenants/{name}/history", tag = "tenants",
     params(("name" = String, Path, description = "The tenant")),
-    responses((status = 200, body = [HistoryEntry]), (status = 404, body = Problem)),
+    responses((status = 200, body = [HistoryEntry]), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn history(
     State(g): State<Gateway>,
@@ -854,12 +908,13 @@ pub struct AuditView {
 /// The latest writes made through the gateway, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "access",
     params(("limit" = Option<usize>, Query, description = "At most this many (default 100)")),
-    responses((status = 200, body = [AuditView]), (status = 403, body = Problem)),
+    responses((status = 200, body = [AuditView]), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn audit(
     State(g): State<Gateway>,
     caller: Caller,
-    Query(query): Query<BTreeMap<String, String>>,
+    Params(query): Params<BTreeMap<String, String>>,
 ) -> Result<Json<Vec<AuditView>>, Problem> {
     if !caller.access.is_admin() {
         return Err(Problem::forbidden("the audit log"));

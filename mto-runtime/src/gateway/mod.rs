@@ -84,6 +84,7 @@ impl Gateway {
             .route("/api/v1/templates", get(api::templates))
             .route("/api/v1/templateinstances", get(api::instances))
             .route("/api/v1/audit", get(api::audit))
+            .fallback(api::no_such_path)
             .with_state(self)
     }
 }
