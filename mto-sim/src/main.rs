@@ -160,6 +160,27 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
             r.hibernation_transitions, r.supervisor_decisions, r.replica_hours_saved
         )?;
     }
+    if !r.showback.is_empty() {
+        let money = mto_model::showback::money;
+        let (cost, saved) = r
+            .showback
+            .values()
+            .fold((0, 0), |(c, s), t| (c + t.cost, s + t.saved));
+        writeln!(
+            out,
+            "  showback            {} USD in all (requests at OpenCost's default prices), {} USD saved by hibernation",
+            money(cost),
+            money(saved)
+        )?;
+        for (tenant, t) in &r.showback {
+            writeln!(
+                out,
+                "    {tenant:<24} {:>14} USD   saved {:>14} USD",
+                money(t.cost),
+                money(t.saved)
+            )?;
+        }
+    }
     if r.instance_decisions > 0 {
         let phases: Vec<String> = r
             .instances_by_phase

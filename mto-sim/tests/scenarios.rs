@@ -550,3 +550,21 @@ fn a_helm_template_converges_after_every_change_for_every_seed() {
         run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }
+
+/// A month's showback in the simulator, through the operator's model:
+/// each tenant's workloads priced hour by hour from their requests, and
+/// what hibernation saved — to the micro-unit of a hand computation.
+#[test]
+fn a_simulated_month_prices_each_tenant_and_what_hibernation_saved() {
+    let s = scenario("showback-month.yaml");
+    let report = run(&s, s.seed).unwrap_or_else(|e| panic!("{e}"));
+    let cost = |tenant: &str| report.showback.get(tenant).cloned().unwrap_or_default();
+    // beta runs 2 replicas of 250m and 512Mi all month: 720 hours of
+    // 2 × (0.25 × 0.031611 + 0.5 × 0.004237) USD.
+    assert_eq!(cost("beta").cost, 14_430_960);
+    assert_eq!(cost("beta").saved, 0, "beta never sleeps");
+    // gamma sleeps 12 hours a day: as much saved as spent.
+    assert_eq!(cost("gamma").cost, cost("gamma").saved);
+    assert_eq!(cost("gamma").cost, 60_379_560);
+    assert!(cost("alpha").saved > 0 && cost("alpha").cost > cost("alpha").saved);
+}

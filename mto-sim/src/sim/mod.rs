@@ -467,6 +467,7 @@ impl Sim {
         }
         self.account_sleep(self.until_ms);
         self.report.replica_hours_saved = self.users.replica_ms as f64 / 3_600_000.0;
+        self.report.showback = self.showback();
         self.report.trace_hash = format!("{:016x}", self.trace_hash.finish());
         if self.scenario.admission.is_some() {
             self.report.admission = Some(self.admission.report.clone());
@@ -533,6 +534,77 @@ fn is_workload(target: &ObjectRef) -> bool {
         target.kind,
         mto_model::view::Kind::Deployment | mto_model::view::Kind::StatefulSet
     )
+}
+
+impl Sim {
+    /// What each tenant's workloads cost over the run, through the same
+    /// model as the operator's showback: their replicas over time, each
+    /// asking for its pod template's requests (usage taken as the
+    /// request), priced hour by hour; and what the sleeping replicas would
+    /// have cost.
+    fn showback(&self) -> BTreeMap<String, report::TenantCost> {
+        use mto_model::showback::{
+            Aggregate, Container, Holding, Interval, Prices, aggregate, rows,
+        };
+        let start = self.start.as_second();
+        let end = start + i64::try_from(self.until_ms / 1000).unwrap_or(i64::MAX);
+        let times = |h: &Holding, n: i64| {
+            let scale = |q: mto_model::quantity::Quantity| {
+                mto_model::quantity::Quantity::from_nanos(q.nanos() * i128::from(n))
+            };
+            Holding {
+                cpu_request: scale(h.cpu_request),
+                cpu_usage: scale(h.cpu_usage),
+                ram_request: scale(h.ram_request),
+                ram_usage: scale(h.ram_usage),
+                gpus: h.gpus * n,
+                pv: scale(h.pv),
+            }
+        };
+        let (mut running, mut asleep) = (Vec::new(), Vec::new());
+        for (target, run) in &self.users.runs {
+            let at = |ms: u64| start + i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+            let spans = |pick: fn(&(u64, i64, i64)) -> i64| -> Vec<Interval> {
+                run.changes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| pick(c) > 0)
+                    .map(|(i, c)| Interval {
+                        from: at(c.0),
+                        to: run.changes.get(i + 1).map_or(end, |next| at(next.0)),
+                        holding: times(&run.per_replica, pick(c)),
+                    })
+                    .collect()
+            };
+            let container = |intervals| Container {
+                tenant: run.tenant.clone(),
+                namespace: target.namespace.clone().unwrap_or_default(),
+                pod: target.name.clone(),
+                container: target.kind.name().to_owned(),
+                labels: BTreeMap::new(),
+                intervals,
+            };
+            running.push(container(spans(|c| c.1)));
+            asleep.push(container(spans(|c| c.2)));
+        }
+        let prices = Prices::default();
+        let by_tenant = |containers: &[Container]| {
+            aggregate(
+                containers,
+                &rows(containers, start, end, &prices),
+                &Aggregate::Tenant,
+            )
+        };
+        let mut out: BTreeMap<String, report::TenantCost> = BTreeMap::new();
+        for (tenant, a) in by_tenant(&running) {
+            out.entry(tenant).or_default().cost = a.cost.total();
+        }
+        for (tenant, a) in by_tenant(&asleep) {
+            out.entry(tenant).or_default().saved = a.cost.total();
+        }
+        out.retain(|_, c| c.cost > 0 || c.saved > 0);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,15 @@ pub struct Convergence {
     pub took_ms: u64,
 }
 
+/// One tenant's cost over a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TenantCost {
+    /// What its running workloads cost, micro-USD.
+    pub cost: i64,
+    /// What its sleeping workloads would have cost, micro-USD.
+    pub saved: i64,
+}
+
 /// What a run did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Report {
@@ -82,6 +91,10 @@ pub struct Report {
     pub leader_changes: u64,
     /// Replica-hours not run thanks to hibernation.
     pub replica_hours_saved: f64,
+    /// What each tenant's workloads cost over the run (their requests at
+    /// OpenCost's default prices), and what hibernation saved, in
+    /// micro-USD; empty when no workload asks for anything.
+    pub showback: BTreeMap<String, TenantCost>,
     /// Notable events.
     pub timeline: Vec<TimelineEntry>,
     /// Hash of the full trace: equal for equal seeds.

@@ -41,6 +41,17 @@ pub(super) struct Users {
     asleep_replicas: i64,
     asleep_since_ms: u64,
     pub(super) replica_ms: u128,
+    /// Each workload's replicas over time, for showback.
+    pub(super) runs: BTreeMap<ObjectRef, WorkloadRun>,
+}
+
+/// A workload's replicas over time: what one replica asks for, and from
+/// each instant (simulated milliseconds) how many run and how many sleep.
+#[derive(Debug)]
+pub(super) struct WorkloadRun {
+    pub(super) tenant: Option<String>,
+    pub(super) per_replica: mto_model::showback::Holding,
+    pub(super) changes: Vec<(u64, i64, i64)>,
 }
 
 impl Sim {
@@ -467,6 +478,24 @@ impl Sim {
                 }
                 if is_workload(&target) {
                     let asleep = if deleted { 0 } else { asleep_replicas(object) };
+                    let running = if deleted { 0 } else { running_replicas(object) };
+                    let tenant = target
+                        .namespace
+                        .as_deref()
+                        .and_then(|ns| self.cluster.snapshot().tenant_of_namespace(ns))
+                        .map(str::to_owned);
+                    let run =
+                        self.users
+                            .runs
+                            .entry(target.clone())
+                            .or_insert_with(|| WorkloadRun {
+                                tenant,
+                                per_replica: requests_of(object),
+                                changes: Vec::new(),
+                            });
+                    if run.changes.last().map(|(_, r, a)| (*r, *a)) != Some((running, asleep)) {
+                        run.changes.push((self.now_ms, running, asleep));
+                    }
                     let before = self.users.asleep.insert(target, asleep).unwrap_or(0);
                     self.users.asleep_replicas += asleep - before;
                 }
@@ -606,6 +635,52 @@ fn asleep_replicas(object: &Object) -> i64 {
         .filter(|w| w.replicas == 0 && w.slept_by().is_some())
         .and_then(|w| w.saved_replicas())
         .map_or(0, i64::from)
+}
+
+/// The replicas a workload runs.
+fn running_replicas(object: &Object) -> i64 {
+    let replicas = match object {
+        Object::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas),
+        Object::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas),
+        _ => None,
+    };
+    i64::from(replicas.unwrap_or(1).max(0))
+}
+
+/// What one replica of a workload asks for: its containers' requests.
+fn requests_of(object: &Object) -> mto_model::showback::Holding {
+    use mto_model::quantity::Quantity;
+    let template = match object {
+        Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
+        Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
+        _ => None,
+    };
+    let mut holding = mto_model::showback::Holding::default();
+    let containers = template
+        .and_then(|t| t.spec.as_ref())
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    for c in containers {
+        let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        let get = |name: &str| {
+            requests
+                .and_then(|r| r.get(name))
+                .and_then(|q| Quantity::parse(&q.0).ok())
+                .unwrap_or(Quantity::ZERO)
+        };
+        holding.cpu_request = holding
+            .cpu_request
+            .checked_add(get("cpu"))
+            .unwrap_or(holding.cpu_request);
+        holding.ram_request = holding
+            .ram_request
+            .checked_add(get("memory"))
+            .unwrap_or(holding.ram_request);
+    }
+    // Without a usage feed, usage is the request.
+    holding.cpu_usage = holding.cpu_request;
+    holding.ram_usage = holding.ram_request;
+    holding
 }
 
 /// The object a scenario deletes.
