@@ -69,11 +69,5 @@ impl Typed for ClusterResourceSupervisor {
         before.spec != after.spec
     }
 
-    fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
-        Some(super::replace(&mut current.status, &applied.status))
-    }
-
-    fn keep_status(current: &Self, written: &mut Self) {
-        written.status.clone_from(&current.status);
-    }
+    status_subresource!();
 }

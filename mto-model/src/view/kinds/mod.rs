@@ -6,6 +6,20 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::{Indexes, Key, Objects, Snapshot, Stored, Woken};
 use crate::labels::FIELD_MANAGER;
 
+/// The two methods of a kind whose status is a subresource kept in
+/// `.status`: a status write replaces it, a user's write keeps it.
+macro_rules! status_subresource {
+    () => {
+        fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
+            Some(super::replace(&mut current.status, &applied.status))
+        }
+
+        fn keep_status(current: &Self, written: &mut Self) {
+            written.status.clone_from(&current.status);
+        }
+    };
+}
+
 mod cluster_resource_supervisor;
 mod cluster_role_binding;
 mod deployment;

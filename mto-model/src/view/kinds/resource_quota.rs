@@ -25,13 +25,7 @@ impl Typed for ResourceQuota {
         Ok(super::replace(&mut current.spec, &applied.spec))
     }
 
-    /// Written by the apiserver's quota admission and the quota
-    /// controller (the simulator plays both).
-    fn apply_status(current: &mut ResourceQuota, applied: &ResourceQuota) -> Option<bool> {
-        Some(super::replace(&mut current.status, &applied.status))
-    }
-
-    fn keep_status(current: &ResourceQuota, written: &mut ResourceQuota) {
-        written.status.clone_from(&current.status);
-    }
+    // Written by the apiserver's quota admission and the quota controller
+    // (the simulator plays both).
+    status_subresource!();
 }

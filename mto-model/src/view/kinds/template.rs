@@ -47,13 +47,7 @@ impl Typed for Template {
         before.spec != after.spec
     }
 
-    fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
-        Some(super::replace(&mut current.status, &applied.status))
-    }
-
-    fn keep_status(current: &Self, written: &mut Self) {
-        written.status.clone_from(&current.status);
-    }
+    status_subresource!();
 }
 
 macro_rules! instance_kind {
@@ -111,13 +105,7 @@ macro_rules! instance_kind {
                 before.spec != after.spec
             }
 
-            fn apply_status(current: &mut Self, applied: &Self) -> Option<bool> {
-                Some(super::replace(&mut current.status, &applied.status))
-            }
-
-            fn keep_status(current: &Self, written: &mut Self) {
-                written.status.clone_from(&current.status);
-            }
+            status_subresource!();
         }
     };
 }

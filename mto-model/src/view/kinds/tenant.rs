@@ -67,11 +67,5 @@ impl Typed for Tenant {
         before.spec != after.spec
     }
 
-    fn apply_status(current: &mut Tenant, applied: &Tenant) -> Option<bool> {
-        Some(super::replace(&mut current.status, &applied.status))
-    }
-
-    fn keep_status(current: &Tenant, written: &mut Tenant) {
-        written.status.clone_from(&current.status);
-    }
+    status_subresource!();
 }
