@@ -720,14 +720,24 @@ pub async fn override_supervisor(
     .map(Json)
 }
 
+/// A Template's parameter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParameterView {
+    /// Its name, referenced as `${NAME}`.
+    pub name: String,
+    /// An instance must give a value when there is no default.
+    pub required: bool,
+    /// The default.
+    pub default: Option<String>,
+}
+
 /// A Template, as a catalog entry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateView {
     /// Its name.
     pub name: String,
-    /// Its parameters: name, whether required, the default.
-    #[schema(value_type = Object)]
-    pub parameters: Value,
+    /// Its parameters.
+    pub parameters: Vec<ParameterView>,
     /// How many manifests it has.
     pub manifests: usize,
     /// The Helm chart it renders, `chart version from repository`.
@@ -754,7 +764,11 @@ pub async fn templates(State(g): State<Gateway>, _caller: Caller) -> Json<Vec<Te
                     .spec
                     .parameters
                     .iter()
-                    .map(|p| json!({"name": p.name, "required": p.required, "default": p.value}))
+                    .map(|p| ParameterView {
+                        name: p.name.clone(),
+                        required: p.required,
+                        default: p.value.clone(),
+                    })
                     .collect(),
                 manifests: t.spec.resources.as_ref().map_or(0, |r| r.manifests.len()),
                 chart: helm.map(|h| {
@@ -1023,7 +1037,7 @@ fn problem_of(object: &str, error: kube::Error) -> Problem {
     paths(me, tenants, tenant, create_tenant, update_tenant, delete_tenant, history,
           supervisors, override_supervisor, templates, instances, audit),
     components(schemas(Problem, Me, TenantSummary, TenantPage, TenantDetail, QuotaUse,
-                       NamespaceQuota, Written, SupervisorView, TemplateView, InstanceView,
+                       NamespaceQuota, Written, SupervisorView, ParameterView, TemplateView, InstanceView,
                        HistoryEntry, AuditView)),
     modifiers(&BearerAuth),
 )]
