@@ -21,6 +21,9 @@ use mto_model::template::{ChartRendering, ChartRequest, SecretKeyRef, objects_fr
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
+/// Values files written so far, for their names.
+static VALUES_FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How long one helm command may take.
 const HELM_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -83,10 +86,12 @@ impl ChartRenderer {
         let chart = self.pull(request).await?;
         let work = self.cache.join("work");
         create_dir(&work)?;
+        // Two instances may ask for the same rendering at once: each its own file.
         let values = work.join(format!(
-            "values-{}-{}.yaml",
+            "values-{}-{}-{}.yaml",
             request.digest(),
-            std::process::id()
+            std::process::id(),
+            VALUES_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::write(&values, &request.values)
             .map_err(|e| format!("writing {}: {e}", values.display()))?;
