@@ -2678,8 +2678,14 @@ fn the_gateway_shows_each_person_their_tenants_and_writes_as_them() {
         "apiVersion: hibernation.stakater.com/v1beta1\nkind: ResourceSupervisor\nmetadata: {name: nightly, namespace: gw-alpha-dev}\nspec:\n  schedule:\n    sleepSchedule: \"0 22 * * *\"\n    wakeSchedule: \"0 6 * * *\"\n",
     );
     eventually("the supervisor is in the view", 30, || {
-        let (_, list) = call(&gateway, "GET", "/api/v1/supervisors", Some(&bo), None);
-        list.as_array().is_some_and(|l| {
+        let (_, list) = call(
+            &gateway,
+            "GET",
+            "/api/v1/supervisors?q=gw-alpha",
+            Some(&bo),
+            None,
+        );
+        list["items"].as_array().is_some_and(|l| {
             l.iter()
                 .any(|s| s["key"] == "ResourceSupervisor/gw-alpha-dev/nightly")
         })

@@ -568,6 +568,39 @@ pub async fn delete_tenant(
     .map(Json)
 }
 
+/// A page of one kind of item, as [`TenantPage`] is for tenants.
+macro_rules! page_of {
+    ($page:ident, $item:ty, $what:literal) => {
+        #[doc = concat!("A page of ", $what, ".")]
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $page {
+            /// The items, by name.
+            pub items: Vec<$item>,
+            /// Ask again with this as `continue` for the next page.
+            #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+            pub next: Option<String>,
+            /// How many match, over all pages.
+            pub total: usize,
+        }
+
+        impl $page {
+            fn of(
+                mut items: Vec<$item>,
+                query: &ListQuery,
+                name: impl Fn(&$item) -> &str,
+            ) -> $page {
+                items.sort_by(|a, b| name(a).cmp(name(b)));
+                let (items, next, total) = query.page(items, name);
+                $page { items, next, total }
+            }
+        }
+    };
+}
+
+page_of!(SupervisorPage, SupervisorView, "supervisors");
+page_of!(TemplatePage, TemplateView, "Templates");
+page_of!(InstancePage, InstanceView, "template instances");
+
 /// A sleep supervisor.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SupervisorView {
@@ -619,9 +652,14 @@ fn supervisor_view(
 /// The supervisors the caller may see: those in their tenants'
 /// namespaces; cluster supervisors for admins.
 #[utoipa::path(get, path = "/api/v1/supervisors", tag = "hibernation",
-    responses((status = 200, body = [SupervisorView]), (status = 401, body = Problem)),
+    params(ListQuery),
+    responses((status = 200, body = SupervisorPage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
-pub async fn supervisors(State(g): State<Gateway>, caller: Caller) -> Json<Vec<SupervisorView>> {
+pub async fn supervisors(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Params(query): Params<ListQuery>,
+) -> Json<SupervisorPage> {
     let view = g.shared.view();
     let snapshot = view.snapshot();
     let mut out: Vec<SupervisorView> = snapshot
@@ -659,7 +697,7 @@ pub async fn supervisors(State(g): State<Gateway>, caller: Caller) -> Json<Vec<S
                 }),
         );
     }
-    Json(out)
+    Json(SupervisorPage::of(out, &query, |s| &s.key))
 }
 
 /// Wakes (`wake`) or puts to sleep (`sleep`) a supervisor's workloads now,
@@ -748,9 +786,14 @@ pub struct TemplateView {
 
 /// The Templates (every signed-in person may browse them).
 #[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
-    responses((status = 200, body = [TemplateView]), (status = 401, body = Problem)),
+    params(ListQuery),
+    responses((status = 200, body = TemplatePage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
-pub async fn templates(State(g): State<Gateway>, _caller: Caller) -> Json<Vec<TemplateView>> {
+pub async fn templates(
+    State(g): State<Gateway>,
+    _caller: Caller,
+    Params(query): Params<ListQuery>,
+) -> Json<TemplatePage> {
     let view = g.shared.view();
     let out = view
         .snapshot()
@@ -784,7 +827,7 @@ pub async fn templates(State(g): State<Gateway>, _caller: Caller) -> Json<Vec<Te
             }
         })
         .collect();
-    Json(out)
+    Json(TemplatePage::of(out, &query, |t| &t.name))
 }
 
 /// A template instance and where it stands.
@@ -807,9 +850,14 @@ pub struct InstanceView {
 /// The template instances the caller may see: those in their tenants'
 /// namespaces, and cluster instances deployed into one (all for admins).
 #[utoipa::path(get, path = "/api/v1/templateinstances", tag = "templates",
-    responses((status = 200, body = [InstanceView]), (status = 401, body = Problem)),
+    params(ListQuery),
+    responses((status = 200, body = InstancePage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
-pub async fn instances(State(g): State<Gateway>, caller: Caller) -> Json<Vec<InstanceView>> {
+pub async fn instances(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Params(query): Params<ListQuery>,
+) -> Json<InstancePage> {
     let view = g.shared.view();
     let snapshot = view.snapshot();
     let sees = |namespace: &str| {
@@ -849,7 +897,7 @@ pub async fn instances(State(g): State<Gateway>, caller: Caller) -> Json<Vec<Ins
             deployed_namespaces: deployed,
         });
     }
-    Json(out)
+    Json(InstancePage::of(out, &query, |i| &i.key))
 }
 
 /// One change mto made, from the decision journal.
@@ -1037,7 +1085,8 @@ fn problem_of(object: &str, error: kube::Error) -> Problem {
     paths(me, tenants, tenant, create_tenant, update_tenant, delete_tenant, history,
           supervisors, override_supervisor, templates, instances, audit),
     components(schemas(Problem, Me, TenantSummary, TenantPage, TenantDetail, QuotaUse,
-                       NamespaceQuota, Written, SupervisorView, ParameterView, TemplateView, InstanceView,
+                       NamespaceQuota, Written, SupervisorView, SupervisorPage, ParameterView, TemplateView,
+                       TemplatePage, InstanceView, InstancePage,
                        HistoryEntry, AuditView)),
     modifiers(&BearerAuth),
 )]
@@ -1091,6 +1140,32 @@ mod tests {
         let (page, _, total) = q(100, None, Some("1")).page(names, |n| n);
         assert_eq!(total, 12, "t01, t10..t19, t21");
         assert!(page.iter().all(|n| n.contains('1')));
+    }
+
+    #[test]
+    fn a_page_of_supervisors_is_in_key_order_whatever_order_they_came_in() {
+        let supervisor = |key: &str| SupervisorView {
+            key: key.into(),
+            namespace: None,
+            name: key.rsplit('/').next().unwrap_or_default().into(),
+            phase: None,
+            next_transition: None,
+            manual_override: None,
+            sleeping: Vec::new(),
+        };
+        let came = vec![
+            supervisor("ResourceSupervisor/a/x"),
+            supervisor("ResourceSupervisor/b/y"),
+            supervisor("ClusterResourceSupervisor/z"),
+        ];
+        let first = SupervisorPage::of(came, &ListQuery::first(2), |s| &s.key);
+        let keys: Vec<&str> = first.items.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["ClusterResourceSupervisor/z", "ResourceSupervisor/a/x"]
+        );
+        assert_eq!(first.next.as_deref(), Some("ResourceSupervisor/a/x"));
+        assert_eq!(first.total, 3);
     }
 
     #[test]
