@@ -150,22 +150,18 @@ impl Verifier {
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
         );
-        let fail = |e: reqwest::Error| AuthError::Keys(e.to_string());
-        let document: Value = self
-            .http
-            .get(&discovery)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(fail)?
-            .json()
-            .await
-            .map_err(fail)?;
+        let document: Value = self.get_json(&discovery).await?;
         let jwks_uri = document["jwks_uri"]
             .as_str()
             .ok_or_else(|| AuthError::Keys(format!("{discovery} names no jwks_uri")))?;
+        self.get_json(jwks_uri).await
+    }
+
+    /// A JSON document from the issuer.
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
+        let fail = |e: reqwest::Error| AuthError::Keys(e.to_string());
         self.http
-            .get(jwks_uri)
+            .get(url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
