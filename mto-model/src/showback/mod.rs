@@ -94,6 +94,22 @@ pub struct Holding {
     pub pv: Quantity,
 }
 
+impl Holding {
+    /// What `n` of these hold together (`n` replicas of a pod).
+    #[must_use]
+    pub fn times(&self, n: i64) -> Holding {
+        let scale = |q: Quantity| Quantity::from_nanos(q.nanos().saturating_mul(i128::from(n)));
+        Holding {
+            cpu_request: scale(self.cpu_request),
+            cpu_usage: scale(self.cpu_usage),
+            ram_request: scale(self.ram_request),
+            ram_usage: scale(self.ram_usage),
+            gpus: self.gpus.saturating_mul(n),
+            pv: scale(self.pv),
+        }
+    }
+}
+
 /// One stretch of a container's life: `holding` from `from` to `to`,
 /// Unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -508,6 +524,14 @@ pub fn to_opencost(name: &str, a: &Allocation, window_seconds: i64) -> Value {
         }
     };
     let window_hours = window_seconds as f64 / 3600.0;
+    // Unit-hours over the window, as the amount held on average.
+    let average = |unit_hours: f64| {
+        if window_hours > 0.0 {
+            unit_hours / window_hours
+        } else {
+            0.0
+        }
+    };
     // Each resource's efficiency weighed by its cost, as OpenCost does.
     let (cpu, ram) = (a.cost.cpu as f64, a.cost.ram as f64);
     let total_efficiency = if cpu + ram > 0.0 {
@@ -521,15 +545,15 @@ pub fn to_opencost(name: &str, a: &Allocation, window_seconds: i64) -> Value {
         "name": name,
         "minutes": window_seconds as f64 / 60.0,
         "cpuCoreHours": cpu_core_hours,
-        "cpuCoreRequestAverage": if window_hours > 0.0 { core_hours(a.used.cpu_request) / window_hours } else { 0.0 },
-        "cpuCoreUsageAverage": if window_hours > 0.0 { core_hours(a.used.cpu_usage) / window_hours } else { 0.0 },
+        "cpuCoreRequestAverage": average(core_hours(a.used.cpu_request)),
+        "cpuCoreUsageAverage": average(core_hours(a.used.cpu_usage)),
         "cpuCost": float(a.cost.cpu),
         "cpuEfficiency": efficiency(a.used.cpu_usage, a.used.cpu_request),
         "gpuHours": hours(a.used.gpu),
         "gpuCost": float(a.cost.gpu),
         "ramByteHours": ram_byte_hours,
-        "ramByteRequestAverage": if window_hours > 0.0 { hours(a.used.ram_request) / window_hours } else { 0.0 },
-        "ramByteUsageAverage": if window_hours > 0.0 { hours(a.used.ram_usage) / window_hours } else { 0.0 },
+        "ramByteRequestAverage": average(hours(a.used.ram_request)),
+        "ramByteUsageAverage": average(hours(a.used.ram_usage)),
         "ramCost": float(a.cost.ram),
         "ramEfficiency": efficiency(a.used.ram_usage, a.used.ram_request),
         "pvByteHours": hours(a.used.pv),

@@ -543,24 +543,9 @@ impl Sim {
     /// request), priced hour by hour; and what the sleeping replicas would
     /// have cost.
     fn showback(&self) -> BTreeMap<String, report::TenantCost> {
-        use mto_model::showback::{
-            Aggregate, Container, Holding, Interval, Prices, aggregate, rows,
-        };
+        use mto_model::showback::{Aggregate, Container, Interval, Prices, aggregate, rows};
         let start = self.start.as_second();
         let end = start + i64::try_from(self.until_ms / 1000).unwrap_or(i64::MAX);
-        let times = |h: &Holding, n: i64| {
-            let scale = |q: mto_model::quantity::Quantity| {
-                mto_model::quantity::Quantity::from_nanos(q.nanos() * i128::from(n))
-            };
-            Holding {
-                cpu_request: scale(h.cpu_request),
-                cpu_usage: scale(h.cpu_usage),
-                ram_request: scale(h.ram_request),
-                ram_usage: scale(h.ram_usage),
-                gpus: h.gpus * n,
-                pv: scale(h.pv),
-            }
-        };
         let (mut running, mut asleep) = (Vec::new(), Vec::new());
         for (target, run) in &self.users.runs {
             let at = |ms: u64| start + i64::try_from(ms / 1000).unwrap_or(i64::MAX);
@@ -572,7 +557,7 @@ impl Sim {
                     .map(|(i, c)| Interval {
                         from: at(c.0),
                         to: run.changes.get(i + 1).map_or(end, |next| at(next.0)),
-                        holding: times(&run.per_replica, pick(c)),
+                        holding: run.per_replica.times(pick(c)),
                     })
                     .collect()
             };
