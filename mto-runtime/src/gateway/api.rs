@@ -202,6 +202,16 @@ impl ListQuery {
         }
     }
 
+    /// One page of `items` in any order: sorted by name first.
+    fn sorted_page<T>(
+        &self,
+        mut items: Vec<T>,
+        name: impl Fn(&T) -> &str,
+    ) -> (Vec<T>, Option<String>, usize) {
+        items.sort_by(|a, b| name(a).cmp(name(b)));
+        self.page(items, name)
+    }
+
     /// One page of `items` (sorted by name, which `name` reads), and the
     /// `continue` for the next one.
     fn page<T>(&self, items: Vec<T>, name: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>, usize) {
@@ -240,17 +250,27 @@ pub struct TenantSummary {
     pub quota: Option<String>,
 }
 
-/// A page of tenants.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TenantPage {
-    /// The tenants, by name.
-    pub items: Vec<TenantSummary>,
-    /// Ask again with this as `continue` for the next page.
-    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-    /// How many match, over all pages.
-    pub total: usize,
+/// A page of one kind of item.
+macro_rules! page_of {
+    ($page:ident, $item:ty, $what:literal) => {
+        #[doc = concat!("A page of ", $what, ".")]
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $page {
+            /// The items, by name.
+            pub items: Vec<$item>,
+            /// Ask again with this as `continue` for the next page.
+            #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+            pub next: Option<String>,
+            /// How many match, over all pages.
+            pub total: usize,
+        }
+    };
 }
+
+page_of!(TenantPage, TenantSummary, "tenants");
+page_of!(SupervisorPage, SupervisorView, "supervisors");
+page_of!(TemplatePage, TemplateView, "Templates");
+page_of!(InstancePage, InstanceView, "template instances");
 
 fn summary(snapshot: &Snapshot, tenant: &Tenant, access: &Access) -> TenantSummary {
     let name = tenant.metadata.name.clone().unwrap_or_default();
@@ -568,39 +588,6 @@ pub async fn delete_tenant(
     .map(Json)
 }
 
-/// A page of one kind of item, as [`TenantPage`] is for tenants.
-macro_rules! page_of {
-    ($page:ident, $item:ty, $what:literal) => {
-        #[doc = concat!("A page of ", $what, ".")]
-        #[derive(Debug, Serialize, ToSchema)]
-        pub struct $page {
-            /// The items, by name.
-            pub items: Vec<$item>,
-            /// Ask again with this as `continue` for the next page.
-            #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
-            pub next: Option<String>,
-            /// How many match, over all pages.
-            pub total: usize,
-        }
-
-        impl $page {
-            fn of(
-                mut items: Vec<$item>,
-                query: &ListQuery,
-                name: impl Fn(&$item) -> &str,
-            ) -> $page {
-                items.sort_by(|a, b| name(a).cmp(name(b)));
-                let (items, next, total) = query.page(items, name);
-                $page { items, next, total }
-            }
-        }
-    };
-}
-
-page_of!(SupervisorPage, SupervisorView, "supervisors");
-page_of!(TemplatePage, TemplateView, "Templates");
-page_of!(InstancePage, InstanceView, "template instances");
-
 /// A sleep supervisor.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SupervisorView {
@@ -669,7 +656,7 @@ pub async fn supervisors(
             let namespace = s.metadata.namespace.clone()?;
             let name = s.metadata.name.clone()?;
             let tenant = snapshot.tenant_of_namespace(&namespace);
-            (caller.access.is_admin() || caller.access.allows(tenant, Operation::Read)).then(|| {
+            caller.access.allows(tenant, Operation::Read).then(|| {
                 supervisor_view(
                     format!("ResourceSupervisor/{namespace}/{name}"),
                     Some(namespace),
@@ -697,7 +684,8 @@ pub async fn supervisors(
                 }),
         );
     }
-    Json(SupervisorPage::of(out, &query, |s| &s.key))
+    let (items, next, total) = query.sorted_page(out, |s| &s.key);
+    Json(SupervisorPage { items, next, total })
 }
 
 /// Wakes (`wake`) or puts to sleep (`sleep`) a supervisor's workloads now,
@@ -827,7 +815,8 @@ pub async fn templates(
             }
         })
         .collect();
-    Json(TemplatePage::of(out, &query, |t| &t.name))
+    let (items, next, total) = query.sorted_page(out, |t| &t.name);
+    Json(TemplatePage { items, next, total })
 }
 
 /// A template instance and where it stands.
@@ -861,10 +850,9 @@ pub async fn instances(
     let view = g.shared.view();
     let snapshot = view.snapshot();
     let sees = |namespace: &str| {
-        caller.access.is_admin()
-            || caller
-                .access
-                .allows(snapshot.tenant_of_namespace(namespace), Operation::Read)
+        caller
+            .access
+            .allows(snapshot.tenant_of_namespace(namespace), Operation::Read)
     };
     let mut out = Vec::new();
     for id in snapshot.instance_ids() {
@@ -897,7 +885,8 @@ pub async fn instances(
             deployed_namespaces: deployed,
         });
     }
-    Json(InstancePage::of(out, &query, |i| &i.key))
+    let (items, next, total) = query.sorted_page(out, |i| &i.key);
+    Json(InstancePage { items, next, total })
 }
 
 /// One change mto made, from the decision journal.
@@ -1158,14 +1147,14 @@ mod tests {
             supervisor("ResourceSupervisor/b/y"),
             supervisor("ClusterResourceSupervisor/z"),
         ];
-        let first = SupervisorPage::of(came, &ListQuery::first(2), |s| &s.key);
-        let keys: Vec<&str> = first.items.iter().map(|s| s.key.as_str()).collect();
+        let (items, next, total) = ListQuery::first(2).sorted_page(came, |s| &s.key);
+        let keys: Vec<&str> = items.iter().map(|s| s.key.as_str()).collect();
         assert_eq!(
             keys,
             ["ClusterResourceSupervisor/z", "ResourceSupervisor/a/x"]
         );
-        assert_eq!(first.next.as_deref(), Some("ResourceSupervisor/a/x"));
-        assert_eq!(first.total, 3);
+        assert_eq!(next.as_deref(), Some("ResourceSupervisor/a/x"));
+        assert_eq!(total, 3);
     }
 
     #[test]
