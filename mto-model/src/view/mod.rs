@@ -154,6 +154,10 @@ pub struct Snapshot {
     /// Helm chart renderings, by their request's digest: observations of
     /// I/O outside the apiserver, recorded by whoever renders them.
     charts: std::collections::BTreeMap<String, Arc<ChartRendering>>,
+    /// The kinds charts have rendered objects of, kept as renderings are
+    /// recorded (a kind stays once seen: watching it costs little, and
+    /// the operator never stops a watch).
+    chart_kinds: BTreeSet<Gvk>,
 }
 
 /// How many chart renderings a view keeps; past this the oldest half goes
@@ -259,6 +263,14 @@ impl Snapshot {
             by_age.sort();
             for (_, digest) in by_age.into_iter().take(CHARTS_KEPT / 2) {
                 self.charts.remove(&digest);
+            }
+        }
+        for object in rendering.objects.iter().flat_map(|o| o.iter()) {
+            if let (Some(api_version), Some(kind)) =
+                (object["apiVersion"].as_str(), object["kind"].as_str())
+            {
+                self.chart_kinds
+                    .insert(Gvk::from_api_version(api_version, kind));
             }
         }
         self.charts.insert(request.digest(), Arc::new(rendering));
@@ -640,16 +652,7 @@ impl Snapshot {
                     .then(|| Gvk::from_api_version(api_version, kind))
             })
             .chain(copied)
-            .chain(self.charts.values().flat_map(|r| {
-                r.objects.iter().flat_map(|objects| {
-                    objects.iter().filter_map(|m| {
-                        Some(Gvk::from_api_version(
-                            m["apiVersion"].as_str()?,
-                            m["kind"].as_str()?,
-                        ))
-                    })
-                })
-            }))
+            .chain(self.chart_kinds.iter().cloned())
             .filter(|gvk| {
                 !Kind::TYPED
                     .iter()
