@@ -106,6 +106,26 @@ fn tenant_of(s: &ApiServer, name: &str) -> Tenant {
         .unwrap_or_else(|| panic!("no tenant {name}"))
 }
 
+/// Asserts the tenant is Active with the condition `type_` True, and
+/// steady: deciding again writes nothing.
+fn assert_active_and_steady_with(s: &ApiServer, name: &str, type_: &str) {
+    let tenant = tenant_of(s, name);
+    let status = tenant.status.as_ref().expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Active"));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == "True"),
+        "{type_} is not True: {:?}",
+        status.conditions
+    );
+    assert!(
+        decide(&tenant, s.snapshot(), now()).actions.is_empty(),
+        "steady"
+    );
+}
+
 /// Decides and executes until the tenant is steady; returns every decision.
 pub(crate) fn converge(s: &mut ApiServer, name: &str) -> Vec<Decision> {
     let mut decisions = Vec::new();
@@ -792,17 +812,7 @@ fn spec_hibernation_becomes_a_supervisor_of_the_tenants_namespaces() {
         &crate::hibernation::Supervisor::Cluster(&crs),
     );
     assert_eq!(selected.len(), 5, "every namespace of alpha: {selected:?}");
-    let status = tenant_of(&s, "alpha").status.expect("status");
-    assert_eq!(status.phase.as_deref(), Some("Active"));
-    assert!(
-        status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "HibernationApplied" && c.status == "True")
-    );
-    // Steady.
-    let t = tenant_of(&s, "alpha");
-    assert!(decide(&t, s.snapshot(), now()).actions.is_empty());
+    assert_active_and_steady_with(&s, "alpha", "HibernationApplied");
 
     // Edited: the supervisor follows.
     let edited = with_hibernation(tenant_of(&s, "alpha"), "0 22 * * *", "0 6 * * *");
@@ -1116,16 +1126,7 @@ fn spec_template_instances_become_cluster_template_instances_of_the_tenants_name
             .cluster_template_instance("alpha-quotas")
             .is_some()
     );
-    let status = tenant_of(&s, "alpha").status.expect("status");
-    assert_eq!(status.phase.as_deref(), Some("Active"));
-    assert!(
-        status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "TemplatesInstantiated" && c.status == "True")
-    );
-    let t = tenant_of(&s, "alpha");
-    assert!(decide(&t, s.snapshot(), now()).actions.is_empty(), "steady");
+    assert_active_and_steady_with(&s, "alpha", "TemplatesInstantiated");
 
     // One entry removed: its instance goes.
     let fewer = with_template_instances(tenant_of(&s, "alpha"), &["baseline"]);
