@@ -23,9 +23,16 @@ use serde_json::Value;
 
 use crate::quantity::Quantity;
 
+pub mod meter;
 mod prices;
+pub mod report;
 
+pub use meter::Meter;
 pub use prices::{PriceError, Prices};
+pub use report::{
+    CSV_HEADER, Query, Record, Set, Usage, parse_duration, parse_window, report, to_csv,
+    to_opencost_response, visible_groups,
+};
 
 /// Money in micro-units of the currency (1 USD = 1,000,000).
 pub type Micros = i64;
@@ -46,7 +53,9 @@ const GIB: i128 = 1 << 30;
 /// What a container asks for and uses over some seconds: each resource's
 /// amount integrated over time. CPU in milli-cores × seconds (Kubernetes
 /// gives CPU to the milli-core), memory and volumes in bytes × seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ResourceSeconds {
     /// CPU requested: milli-cores × seconds.
     pub cpu_request: i64,
@@ -148,9 +157,20 @@ pub fn integrate(intervals: &[Interval], start: i64, end: i64) -> ResourceSecond
         })
 }
 
+/// How many seconds of `[start, end)` the intervals cover.
+#[must_use]
+pub fn seconds_within(intervals: &[Interval], start: i64, end: i64) -> i64 {
+    intervals
+        .iter()
+        .map(|i| (i.to.min(end) - i.from.max(start)).max(0))
+        .sum()
+}
+
 /// The cost of some resource-seconds, each resource rounded once to the
 /// nearest micro-unit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Cost {
     /// CPU.
     pub cpu: Micros,
@@ -351,16 +371,36 @@ impl Aggregate {
     /// The group `c` belongs to.
     #[must_use]
     pub fn key(&self, c: &Container) -> String {
+        self.key_of(
+            c.tenant.as_deref(),
+            &c.namespace,
+            &c.pod,
+            &c.container,
+            &c.labels,
+        )
+        .into_owned()
+    }
+
+    /// The group of a container of `tenant`, `namespace`, `pod`, with the
+    /// pod's `labels`.
+    #[must_use]
+    pub fn key_of<'a>(
+        &self,
+        tenant: Option<&'a str>,
+        namespace: &'a str,
+        pod: &str,
+        container: &str,
+        labels: &'a BTreeMap<String, String>,
+    ) -> std::borrow::Cow<'a, str> {
+        use std::borrow::Cow;
         match self {
-            Aggregate::Namespace => c.namespace.clone(),
-            Aggregate::Tenant => c.tenant.clone().unwrap_or_else(|| UNALLOCATED.into()),
-            Aggregate::Pod => format!("{}/{}", c.namespace, c.pod),
-            Aggregate::Container => format!("{}/{}/{}", c.namespace, c.pod, c.container),
-            Aggregate::Label(label) => c
-                .labels
-                .get(label)
-                .cloned()
-                .unwrap_or_else(|| UNALLOCATED.into()),
+            Aggregate::Namespace => Cow::Borrowed(namespace),
+            Aggregate::Tenant => Cow::Borrowed(tenant.unwrap_or(UNALLOCATED)),
+            Aggregate::Pod => Cow::Owned(format!("{namespace}/{pod}")),
+            Aggregate::Container => Cow::Owned(format!("{namespace}/{pod}/{container}")),
+            Aggregate::Label(label) => {
+                Cow::Borrowed(labels.get(label).map_or(UNALLOCATED, String::as_str))
+            }
         }
     }
 }
@@ -459,12 +499,11 @@ impl Groups {
     }
 }
 
-/// What the cluster's nodes could give over a window, as resource-seconds
-/// (CPU and memory), priced like any allocation.
+/// What the cluster's nodes could give over a window (CPU and memory, as
+/// `capacity`'s cost) less what was allocated of it.
 #[must_use]
-pub fn idle_cost(capacity: &ResourceSeconds, allocated: &Cost, prices: &Prices) -> Micros {
-    let whole = cost(capacity, prices);
-    (whole.cpu - allocated.cpu).max(0) + (whole.ram - allocated.ram).max(0)
+pub fn idle_cost(capacity: &Cost, allocated: &Cost) -> Micros {
+    (capacity.cpu - allocated.cpu).max(0) + (capacity.ram - allocated.ram).max(0)
 }
 
 /// `idle` shared over `groups` in proportion to their cost, in whole
