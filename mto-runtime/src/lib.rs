@@ -6,4 +6,5 @@ pub mod cli;
 pub mod execute;
 pub mod gateway;
 pub mod operator;
+pub mod showback;
 pub mod store;

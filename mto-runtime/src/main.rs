@@ -71,6 +71,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// What workloads cost, per tenant, namespace, pod, container or
+    /// label, from showback's records (OpenCost's model and parameters).
+    Showback(ShowbackArgs),
     /// Show what the operator would create for these manifests on an empty cluster.
     Plan {
         /// YAML files with Tenants, Quotas and at most one IntegrationConfig.
@@ -83,6 +86,50 @@ enum Command {
         #[arg(long, env = "MTO_HELM", default_value = "helm")]
         helm: PathBuf,
     },
+}
+
+/// `mto showback`.
+#[derive(clap::Args)]
+struct ShowbackArgs {
+    /// `24h`, `7d`, `30d`, `today`, `yesterday`, `week`, `lastweek`,
+    /// `month`, `lastmonth`, or `START,END` (Unix seconds or RFC 3339).
+    #[arg(long, default_value = "30d")]
+    window: String,
+    /// `tenant`, `namespace`, `pod`, `container` or `label:NAME`.
+    #[arg(long, default_value = "tenant")]
+    aggregate: String,
+    /// A set per step (`1d`, `24h`); one for the window without.
+    #[arg(long)]
+    step: Option<String>,
+    /// Share the cluster's idle cost over the groups by their cost.
+    #[arg(long)]
+    share_idle: bool,
+    /// Only this tenant's workloads.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ShowbackFormat::Table)]
+    format: ShowbackFormat,
+    /// The journal file holding the records (when no operator holds it open).
+    #[arg(long, env = "MTO_JOURNAL", default_value = "/var/lib/mto/journal.redb")]
+    journal: PathBuf,
+    /// Read the records from PostgreSQL instead (`mto run --store`).
+    #[arg(long, env = "MTO_STORE_URL", conflicts_with = "server")]
+    store: Option<String>,
+    /// Ask a running API gateway instead (`https://mto.example.com`),
+    /// with the bearer token in MTO_TOKEN.
+    #[arg(long)]
+    server: Option<String>,
+    /// The gateway's bearer token (an OpenID Connect access token).
+    #[arg(long, env = "MTO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ShowbackFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 /// How `mto run` operates; every flag also reads from the environment.
@@ -188,11 +235,31 @@ struct RunArgs {
     /// The claim listing the user's groups.
     #[arg(long, env = "MTO_OIDC_GROUPS_CLAIM", default_value = "groups")]
     oidc_groups_claim: String,
-    /// The gateway's store (its audit log) in PostgreSQL
-    /// (`postgres://user:password@host:5432/database`), shared by several
-    /// replicas; without it, the journal's file.
+    /// The store (the gateway's audit log, showback's records) in
+    /// PostgreSQL (`postgres://user:password@host:5432/database`), shared
+    /// by several replicas; without it, the journal's file.
     #[arg(long, env = "MTO_STORE_URL")]
     store: Option<String>,
+    /// Collect showback: watch Pods, PersistentVolumeClaims and Nodes and
+    /// write each container's cost per hour to the store.
+    #[arg(long, env = "MTO_SHOWBACK")]
+    showback: bool,
+    /// How often showback writes the hours of its look-back window.
+    #[arg(long, env = "MTO_SHOWBACK_EVERY_SECONDS", default_value_t = 300)]
+    showback_every_seconds: u64,
+    /// How many hours back showback still corrects records (late usage);
+    /// older hours are final.
+    #[arg(long, env = "MTO_SHOWBACK_LOOKBACK_HOURS", default_value_t = 3)]
+    showback_lookback_hours: u64,
+    /// How many days showback's records are kept.
+    #[arg(long, env = "MTO_SHOWBACK_RETENTION_DAYS", default_value_t = 400)]
+    showback_retention_days: u64,
+    /// A Prometheus server to read containers' usage from
+    /// (`container_cpu_usage_seconds_total`,
+    /// `container_memory_working_set_bytes`); without it, usage is taken
+    /// as the requests.
+    #[arg(long, env = "MTO_PROMETHEUS_URL", requires = "showback")]
+    prometheus_url: Option<String>,
     /// Groups whose members are platform admins in the gateway, beside
     /// the IntegrationConfig's privileged users and groups (comma-separated).
     #[arg(long, env = "MTO_GATEWAY_ADMIN_GROUPS", value_delimiter = ',')]
@@ -258,6 +325,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             for entry in entries {
                 to_stdout(entry)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Showback(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the async runtime: {e}"))?;
+            let text = runtime.block_on(showback(args))?;
+            to_stdout(format_args!("{text}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Crds { out } => {
@@ -548,22 +624,38 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
+    let store = match &args.store {
+        Some(url) => Some(Arc::new(mto_runtime::store::AnyStore::Postgres(Box::new(
+            mto_runtime::store::Postgres::connect(url)
+                .await
+                .map_err(|e| format!("--store: {e}"))?,
+        )))),
+        None => journal.clone().map(|j| {
+            Arc::new(mto_runtime::store::AnyStore::Embedded(
+                mto_runtime::store::Embedded(j),
+            ))
+        }),
+    };
+    if args.showback {
+        let store = store.clone().ok_or(
+            "--showback keeps its records in the store: drop --no-journal, or give --store",
+        )?;
+        let collector = Arc::new(mto_runtime::showback::Collector::new(
+            shared.clone(),
+            store,
+            mto_runtime::showback::ShowbackConfig {
+                every: Duration::from_secs(args.showback_every_seconds.max(1)),
+                lookback: Duration::from_secs(3600 * args.showback_lookback_hours.max(1)),
+                retention: Duration::from_secs(86_400 * args.showback_retention_days.max(1)),
+                prometheus: args.prometheus_url.clone(),
+            },
+        ));
+        tokio::spawn(collector.run(shutdown()));
+    }
     if let Some(address) = args.gateway_address {
         let issuer = args.oidc_issuer.clone().ok_or(
             "--gateway-address needs --oidc-issuer: the identity provider whose tokens to trust",
         )?;
-        let store = match &args.store {
-            Some(url) => Some(Arc::new(mto_runtime::store::AnyStore::Postgres(Box::new(
-                mto_runtime::store::Postgres::connect(url)
-                    .await
-                    .map_err(|e| format!("--store: {e}"))?,
-            )))),
-            None => journal.clone().map(|j| {
-                Arc::new(mto_runtime::store::AnyStore::Embedded(
-                    mto_runtime::store::Embedded(j),
-                ))
-            }),
-        };
         let gateway = mto_runtime::gateway::Gateway::new(
             shared.clone(),
             mto_runtime::gateway::OidcConfig {
@@ -574,7 +666,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
             },
             kube_config.clone(),
             journal.clone(),
-            store,
+            store.clone(),
             args.gateway_admin_groups.clone(),
         );
         let stopped = shutdown();
@@ -811,6 +903,178 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// `mto showback`: the report from the store, the journal file or a
+/// gateway, as a table, CSV or OpenCost's JSON.
+async fn showback(args: ShowbackArgs) -> Result<String, String> {
+    use mto_model::showback::{money, to_csv, to_opencost_response};
+    use mto_runtime::showback::{AllocationParams, allocation_report};
+    use mto_runtime::store::{AnyStore, Embedded, Postgres};
+
+    let params = AllocationParams {
+        window: Some(args.window.clone()),
+        aggregate: Some(args.aggregate.clone()),
+        step: args.step.clone(),
+        accumulate: Some(args.step.is_none()),
+        share_idle: Some(args.share_idle),
+        format: None,
+        tenant: args.tenant.clone(),
+    };
+    if let Some(server) = &args.server {
+        let format = match args.format {
+            ShowbackFormat::Csv => "csv",
+            _ => "json",
+        };
+        let mut query = vec![
+            ("window", args.window.clone()),
+            ("aggregate", args.aggregate.clone()),
+            ("shareIdle", args.share_idle.to_string()),
+            ("format", format.to_owned()),
+        ];
+        query.extend(args.step.clone().map(|s| ("step", s)));
+        query.extend(args.tenant.clone().map(|t| ("tenant", t)));
+        let mut request = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/allocation",
+                server.trim_end_matches('/')
+            ))
+            .query(&query);
+        if let Some(token) = &args.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| format!("{server}: {e}"))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("{server}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{server}: {status}: {body}"));
+        }
+        return Ok(match args.format {
+            ShowbackFormat::Table => table_of_opencost(&body)?,
+            _ => body,
+        });
+    }
+    let store = match &args.store {
+        Some(url) => AnyStore::Postgres(Box::new(
+            Postgres::connect(url)
+                .await
+                .map_err(|e| format!("--store: {e}"))?,
+        )),
+        None => {
+            if !args.journal.exists() {
+                return Err(format!(
+                    "{}: no journal here (give --journal, --store or --server)",
+                    args.journal.display()
+                ));
+            }
+            let journal = mto_runtime::operator::journal::Journal::open(&args.journal)
+                .map_err(|e| e.to_string())?;
+            AnyStore::Embedded(Embedded(Arc::new(journal)))
+        }
+    };
+    let now = mto_model::Timestamp::now().as_second();
+    let sets = allocation_report(&store, &params, now, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(match args.format {
+        ShowbackFormat::Csv => to_csv(&sets),
+        ShowbackFormat::Json => format!("{:#}\n", to_opencost_response(&sets)),
+        ShowbackFormat::Table => {
+            let mut out = String::new();
+            for set in &sets {
+                let rows: Vec<(String, [String; 6])> = set
+                    .groups
+                    .iter()
+                    .map(|(name, a)| {
+                        (
+                            name.clone(),
+                            [
+                                a.cost.cpu,
+                                a.cost.ram,
+                                a.cost.gpu,
+                                a.cost.pv,
+                                a.idle,
+                                a.total(),
+                            ]
+                            .map(money),
+                        )
+                    })
+                    .collect();
+                out.push_str(&cost_table(set.start, set.end, &rows));
+            }
+            out
+        }
+    })
+}
+
+/// One set of a report as a table: a line per group, costs right-aligned.
+fn cost_table(start: i64, end: i64, rows: &[(String, [String; 6])]) -> String {
+    use std::fmt::Write as _;
+    let time = |t: i64| {
+        mto_model::Timestamp::from_second(t).map_or_else(|_| t.to_string(), |t| t.to_string())
+    };
+    let mut out = format!("{} – {}\n", time(start), time(end));
+    if rows.is_empty() {
+        out.push_str("  no costs recorded in this window\n");
+        return out;
+    }
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}  {:>12}",
+        "NAME", "CPU", "RAM", "GPU", "PV", "IDLE", "TOTAL"
+    );
+    for (name, costs) in rows {
+        let _ = write!(out, "  {name:<width$}");
+        for c in costs {
+            let _ = write!(out, "  {c:>12}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A gateway's OpenCost JSON as [`cost_table`]s.
+fn table_of_opencost(body: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("unexpected answer: {e}"))?;
+    let mut out = String::new();
+    for set in value["data"].as_array().into_iter().flatten() {
+        let Some(groups) = set.as_object() else {
+            continue;
+        };
+        let instant = |v: &serde_json::Value| {
+            v.as_str()
+                .and_then(|s| s.parse::<mto_model::Timestamp>().ok())
+                .map_or(0, |t| t.as_second())
+        };
+        let (mut start, mut end) = (0, 0);
+        let rows: Vec<(String, [String; 6])> = groups
+            .iter()
+            .map(|(name, a)| {
+                start = instant(&a["start"]);
+                end = instant(&a["end"]);
+                let cost = |field: &str| format!("{:.6}", a[field].as_f64().unwrap_or(0.0));
+                (
+                    name.clone(),
+                    [
+                        "cpuCost",
+                        "ramCost",
+                        "gpuCost",
+                        "pvCost",
+                        "sharedCost",
+                        "totalCost",
+                    ]
+                    .map(cost),
+                )
+            })
+            .collect();
+        out.push_str(&cost_table(start, end, &rows));
+    }
+    Ok(out)
 }
 
 /// Reads a tenant's history from a journal file no operator holds open.

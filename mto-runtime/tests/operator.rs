@@ -2921,3 +2921,319 @@ fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
     eventually("the tenant goes", 60, || tenant("st-alpha").is_none());
     drop(operator);
 }
+
+/// A Prometheus exporter the test serves: a container's CPU counter
+/// growing at `cores` a second from now, and its working set, constant.
+/// Listed in the test environment's Prometheus targets.
+fn serve_container_usage(namespace: &str, pod: &str, cores: f64, working_set: u64) {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("address");
+    let labels = format!("namespace=\"{namespace}\",pod=\"{pod}\",container=\"app\"");
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+                    break;
+                }
+            }
+            let body = format!(
+                "# TYPE container_cpu_usage_seconds_total counter\ncontainer_cpu_usage_seconds_total{{{labels}}} {}\n# TYPE container_memory_working_set_bytes gauge\ncontainer_memory_working_set_bytes{{{labels}}} {working_set}\n",
+                cores * started.elapsed().as_secs_f64()
+            );
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let targets = std::env::var("MTO_TESTENV_PROMETHEUS_TARGETS")
+        .expect("run under deploy/testenv/run, which starts Prometheus");
+    std::fs::write(
+        targets,
+        serde_json::json!([{"targets": [address.to_string()]}]).to_string(),
+    )
+    .expect("targets written");
+}
+
+/// A pod bound to `node`, Running since `scheduled` (Unix seconds), with
+/// one container asking for `cpu` and `memory`: what a kubelet would
+/// report, written by the test (the test cluster has none).
+fn running_pod(namespace: &str, name: &str, node: &str, scheduled: i64, cpu: &str, memory: &str) {
+    apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}, labels: {{app: {name}}}}}\nspec:\n  nodeName: {node}\n  containers:\n  - name: app\n    image: app\n    resources: {{requests: {{cpu: \"{cpu}\", memory: \"{memory}\"}}}}\n"
+    ));
+    let at = Timestamp::from_second(scheduled).expect("time").to_string();
+    kubectl_ok(&[
+        "patch",
+        "pod",
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &serde_json::json!({"status": {"phase": "Running", "startTime": at,
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": at}]}})
+        .to_string(),
+    ]);
+}
+
+/// Showback in `mto run` on the real control plane, with a real Prometheus
+/// and PostgreSQL: each pod costs its requests from its scheduling on,
+/// read back from the pod (so hours before the operator started are
+/// complete), priced at OpenCost's defaults to the micro-dollar; usage
+/// scraped from Prometheus above the requests is what is paid for; the
+/// gateway's `/allocation` answers in OpenCost's shape and shows a member
+/// only their tenants' groups (an admin also the idle); a restart writes
+/// the same numbers again; `mto showback` reads the store as CSV.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn showback_prices_each_tenants_pods_from_their_lives_and_prometheus_usage() {
+    setup();
+    let issuer = std::env::var("MTO_TESTENV_OIDC_ISSUER")
+        .expect("run under deploy/testenv/run, which starts Keycloak");
+    let postgres = std::env::var("MTO_TESTENV_POSTGRES")
+        .expect("run under deploy/testenv/run, which starts PostgreSQL");
+    let prometheus = std::env::var("MTO_TESTENV_PROMETHEUS")
+        .expect("run under deploy/testenv/run, which starts Prometheus");
+    for (tenant, group) in [("sb-alpha", "alpha-team"), ("sb-beta", "nobody-here")] {
+        apply(&format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: {tenant}\nspec:\n  accessControl:\n    owners:\n      groups: [{group}]\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n"
+        ));
+    }
+    let kubeconfig = shipped_service_account();
+    // In PostgreSQL, or (`None`) in the operator's own new journal file.
+    let start_operator = |identity: &str, address: &str, store: Option<&str>| {
+        let mut args = vec![
+            "--gateway-address",
+            address,
+            "--oidc-issuer",
+            &issuer,
+            "--gateway-admin-groups",
+            "platform-admins",
+            "--showback",
+            "--showback-every-seconds",
+            "1",
+            "--prometheus-url",
+            &prometheus,
+        ];
+        if let Some(url) = store {
+            args.extend(["--store", url]);
+        }
+        Operator::start_with(identity, Some(&kubeconfig), &args)
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut operator = start_operator("showback", &address, Some(&postgres));
+    operator.wait_ready();
+    eventually("both tenants are ready", 60, || {
+        settled("sb-alpha") && settled("sb-beta")
+    });
+    for ns in ["sb-alpha-dev", "sb-beta-dev"] {
+        eventually("the namespace's default service account", 30, || {
+            kubectl(&["get", "serviceaccount", "default", "-n", ns]).0
+        });
+    }
+    // A node, and pods on it since two hours before this hour (the node is
+    // counted from its creation: large, so that it offers more this hour
+    // than the pods that ran all of it ask).
+    apply("apiVersion: v1\nkind: Node\nmetadata: {name: sb-node}\n");
+    kubectl_ok(&[
+        "patch",
+        "node",
+        "sb-node",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"capacity": {"cpu": "1000", "memory": "1000Gi"}, "allocatable": {"cpu": "1000", "memory": "1000Gi"}}}"#,
+    ]);
+    let now = Timestamp::now().as_second();
+    let hour = now.div_euclid(3600) * 3600;
+    let past = (hour - 7200, hour);
+    running_pod("sb-alpha-dev", "steady", "sb-node", past.0, "500m", "256Mi");
+    running_pod("sb-beta-dev", "other", "sb-node", past.0, "1", "0");
+    // And one using four times its CPU and eight times its memory, now.
+    serve_container_usage("sb-alpha-dev", "busy", 2.0, 512 << 20);
+    running_pod("sb-alpha-dev", "busy", "sb-node", now, "500m", "64Mi");
+
+    let gateway = format!("http://{address}");
+    let (ann, root) = (token_for("ann"), token_for("root"));
+    let window = format!("{},{}", past.0, past.1);
+    let by_tenant = |token: &str| {
+        let (status, body) = call(
+            &gateway,
+            "GET",
+            &format!("/allocation?window={window}&aggregate=tenant&accumulate=true"),
+            Some(token),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    // Two hours of half a core and a quarter GiB: 2 × 0.015806 (half of
+    // 0.031611, rounded half up) and 2 × 0.001059; a core for two hours:
+    // 2 × 0.031611.
+    eventually("the past hours are written and priced", 60, || {
+        let body = by_tenant(&root);
+        body["code"] == 200
+            && body["data"][0]["sb-alpha"]["cpuCost"].as_f64() == Some(0.031612)
+            && body["data"][0]["sb-alpha"]["ramCost"].as_f64() == Some(0.002118)
+            && body["data"][0]["sb-beta"]["cpuCost"].as_f64() == Some(0.063222)
+    });
+    assert!(operator.metric("mto_showback_records_total", &[]) >= 4.0);
+    assert!(operator.metric("mto_showback_metered", &[]) >= 3.0);
+    assert_eq!(
+        operator.metric(
+            "mto_tenant_hourly_cost",
+            &["tenant=\"sb-beta\"", "resource=\"cpu\""]
+        ),
+        0.031611,
+        "a core for the last hour"
+    );
+    let body = by_tenant(&root);
+    let alpha = &body["data"][0]["sb-alpha"];
+    assert_eq!(alpha["cpuCoreHours"].as_f64(), Some(1.0), "{alpha}");
+    assert_eq!(alpha["totalCost"].as_f64(), Some(0.03373), "{alpha}");
+    assert_eq!(
+        alpha["window"]["start"],
+        Timestamp::from_second(past.0).expect("t").to_string()
+    );
+    // Ann sees her tenant only.
+    let body = by_tenant(&ann);
+    let names: Vec<&String> = body["data"][0].as_object().expect("a set").keys().collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.starts_with("sb-") || *n == "sb-alpha"),
+        "{body}"
+    );
+    assert!(names.iter().any(|n| *n == "sb-alpha"), "{body}");
+
+    // Usage from Prometheus, above the requests, is what the busy pod pays.
+    // This hour and the next, should the test run into it.
+    let current = format!("{hour},{}", hour + 7200);
+    let busy = || {
+        let (status, body) = call(
+            &gateway,
+            "GET",
+            &format!("/allocation?window={current}&aggregate=pod&accumulate=true"),
+            Some(&root),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        body["data"][0]["sb-alpha-dev/busy"].clone()
+    };
+    eventually("the busy pod's usage is read from Prometheus", 90, || {
+        let b = busy();
+        let ratio = |usage: &str, request: &str| {
+            b[usage].as_f64().unwrap_or(0.0) / b[request].as_f64().unwrap_or(1.0).max(1e-12)
+        };
+        let cpu = ratio("cpuCoreUsageAverage", "cpuCoreRequestAverage");
+        let ram = ratio("ramByteUsageAverage", "ramByteRequestAverage");
+        (3.0..5.0).contains(&cpu) && (7.9..8.1).contains(&ram)
+    });
+    let b = busy();
+    let paid = b["cpuCoreHours"].as_f64().unwrap_or(0.0);
+    let requested = b["cpuCoreRequestAverage"].as_f64().unwrap_or(0.0);
+    assert!(
+        paid > 0.0 && b["cpuEfficiency"].as_f64().unwrap_or(0.0) > 3.0,
+        "{b} ({requested})"
+    );
+
+    // The idle of the node (there since this hour) is the admin's to see.
+    let idle = |token: &str| {
+        let (_, body) = call(
+            &gateway,
+            "GET",
+            &format!("/allocation?window={current}&aggregate=namespace&accumulate=true"),
+            Some(token),
+            None,
+        );
+        body["data"][0].get("__idle__").is_some()
+    };
+    assert!(idle(&root), "the node offers more than the pods ask");
+    assert!(!idle(&ann));
+    // CSV, and a parameter that does not read.
+    let (status, problem) = call(
+        &gateway,
+        "GET",
+        "/allocation?window=fortnight",
+        Some(&root),
+        None,
+    );
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("24h")),
+        "{problem}"
+    );
+
+    // Restarted with an empty store, it reads the pods' lives back from
+    // the pods and writes the same past hours.
+    operator.kill();
+    let operator = start_operator("showback-again", &address, None);
+    operator.wait_ready();
+    eventually(
+        "the restarted operator writes the same past hours",
+        60,
+        || {
+            let body = by_tenant(&root);
+            body["data"][0]["sb-alpha"]["cpuCost"].as_f64() == Some(0.031612)
+                && body["data"][0]["sb-beta"]["cpuCost"].as_f64() == Some(0.063222)
+        },
+    );
+
+    // `mto showback` from the store.
+    let out = Command::new(env!("CARGO_BIN_EXE_mto"))
+        .args([
+            "showback", "--store", &postgres, "--window", &window, "--format", "csv",
+        ])
+        .output()
+        .expect("mto showback runs");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{csv}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alpha_line = csv
+        .lines()
+        .find(|l| l.contains(",sb-alpha,"))
+        .unwrap_or_else(|| panic!("a line for sb-alpha in\n{csv}"));
+    assert!(alpha_line.contains(",0.031612,0.002118,"), "{alpha_line}");
+
+    for (ns, pod) in [
+        ("sb-alpha-dev", "steady"),
+        ("sb-alpha-dev", "busy"),
+        ("sb-beta-dev", "other"),
+    ] {
+        kubectl(&[
+            "delete",
+            "pod",
+            pod,
+            "-n",
+            ns,
+            "--grace-period=0",
+            "--force",
+        ]);
+    }
+    kubectl(&["delete", "node", "sb-node", "--ignore-not-found"]);
+    for t in ["sb-alpha", "sb-beta"] {
+        kubectl(&["delete", "tenant", t, "--wait=false"]);
+    }
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+}

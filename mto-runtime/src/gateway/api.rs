@@ -996,6 +996,61 @@ pub async fn audit(
     ))
 }
 
+/// What workloads cost, grouped as asked, in OpenCost's `/allocation`
+/// shape (also served at `/allocation`, for dashboards and scripts written
+/// for OpenCost); `format=csv` for a spreadsheet. Admins see every group
+/// and the cluster's idle cost; members see the groups wholly inside their
+/// tenants.
+#[utoipa::path(get, path = "/api/v1/allocation", tag = "showback",
+    params(crate::showback::AllocationParams),
+    responses((status = 200, description = "`{\"code\": 200, \"data\": [{name: allocation}]}`, a map per step; CSV with format=csv", body = Object),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 503, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn allocation(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Params(params): Params<crate::showback::AllocationParams>,
+) -> Result<Response, Problem> {
+    let csv = match params.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                format!("format {other:?}: use json or csv"),
+            ));
+        }
+    };
+    let access = &caller.access;
+    let member_sees = |tenant: Option<&str>| access.allows(tenant, Operation::Read);
+    let visible: Option<crate::showback::Visible<'_>> =
+        (!access.is_admin()).then_some(&member_sees);
+    let now = mto_model::Timestamp::now().as_second();
+    let Some(store) = g.store.as_deref() else {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "showback keeps its records in the store: run mto without --no-journal, or with --store",
+        ));
+    };
+    let sets = crate::showback::allocation_report(store, &params, now, visible)
+        .await
+        .map_err(|e| match e {
+            crate::showback::ReportError::Parameter(p) => Problem::new(StatusCode::BAD_REQUEST, p),
+            crate::showback::ReportError::Store(e) => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        })?;
+    Ok(if csv {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            mto_model::showback::to_csv(&sets),
+        )
+            .into_response()
+    } else {
+        Json(mto_model::showback::to_opencost_response(&sets)).into_response()
+    })
+}
+
 impl Gateway {
     /// A write as the caller: refused unless their access allows
     /// `operation` on `tenant`; then made with the caller's identity
@@ -1072,7 +1127,7 @@ fn problem_of(object: &str, error: kube::Error) -> Problem {
 #[openapi(
     info(title = "mto API gateway", description = "Tenants, namespaces, quotas, templates and hibernation, as the caller may see them."),
     paths(me, tenants, tenant, create_tenant, update_tenant, delete_tenant, history,
-          supervisors, override_supervisor, templates, instances, audit),
+          supervisors, override_supervisor, templates, instances, audit, allocation),
     components(schemas(Problem, Me, TenantSummary, TenantPage, TenantDetail, QuotaUse,
                        NamespaceQuota, Written, SupervisorView, SupervisorPage, ParameterView, TemplateView,
                        TemplatePage, InstanceView, InstancePage,

@@ -84,6 +84,8 @@ impl Gateway {
             .route("/api/v1/templates", get(api::templates))
             .route("/api/v1/templateinstances", get(api::instances))
             .route("/api/v1/audit", get(api::audit))
+            .route("/api/v1/allocation", get(api::allocation))
+            .route("/allocation", get(api::allocation))
             .fallback(api::no_such_path)
             .with_state(self)
     }

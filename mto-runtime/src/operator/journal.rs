@@ -1,6 +1,7 @@
 //! The decision journal: what the operator changed for each tenant, why and
 //! when, kept in an embedded redb file; beside it, the audit log of the
-//! writes people made through the API gateway.
+//! writes people made through the API gateway and showback's hourly
+//! allocation records.
 //!
 //! It is history, never the source of truth: the operator never reads it to
 //! decide, so deleting the file loses the past and nothing else.
@@ -10,6 +11,8 @@ use std::path::Path;
 use mto_model::Timestamp;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+
+use mto_model::showback::{Cost, Record};
 
 use crate::store::AuditEntry;
 
@@ -24,6 +27,17 @@ pub const AUDIT_KEPT: u64 = 100_000;
 
 /// sequence number → a JSON [`AuditEntry`].
 const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
+
+/// (hour, `namespace/pod/container`) → a JSON showback [`Record`].
+const ALLOCATION: TableDefinition<'_, (i64, &str), &[u8]> = TableDefinition::new("allocation");
+
+/// (tenant, hour, `namespace/pod/container`): the records of a tenant, for
+/// a tenant's report without reading every tenant's (`""` for none).
+const ALLOCATION_BY_TENANT: TableDefinition<'_, (&str, i64, &str), ()> =
+    TableDefinition::new("allocation_by_tenant");
+
+/// hour → what the nodes' capacity cost over it, a JSON [`Cost`].
+const CAPACITY: TableDefinition<'_, i64, &[u8]> = TableDefinition::new("capacity");
 
 /// One reconcile that changed something.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +155,125 @@ impl Journal {
             out.push(serde_json::from_slice(value.value())?);
         }
         Ok(out)
+    }
+
+    /// Writes showback records, each replacing the one of its hour and
+    /// container, and what the nodes' capacity cost per hour.
+    pub fn put_allocation(
+        &self,
+        records: &[Record],
+        capacity: &[(i64, Cost)],
+    ) -> Result<(), JournalError> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        {
+            let mut table = txn.open_table(ALLOCATION).map_err(|e| self.fail(e))?;
+            let mut by_tenant = txn
+                .open_table(ALLOCATION_BY_TENANT)
+                .map_err(|e| self.fail(e))?;
+            for r in records {
+                let key = format!("{}/{}/{}", r.namespace, r.pod, r.container);
+                let value = serde_json::to_vec(r)?;
+                table
+                    .insert((r.hour, key.as_str()), value.as_slice())
+                    .map_err(|e| self.fail(e))?;
+                // A record that changed tenant leaves an index entry
+                // behind: reads check the record's own tenant.
+                by_tenant
+                    .insert(
+                        (r.tenant.as_deref().unwrap_or(""), r.hour, key.as_str()),
+                        (),
+                    )
+                    .map_err(|e| self.fail(e))?;
+            }
+            let mut table = txn.open_table(CAPACITY).map_err(|e| self.fail(e))?;
+            for (hour, c) in capacity {
+                let value = serde_json::to_vec(c)?;
+                table
+                    .insert(*hour, value.as_slice())
+                    .map_err(|e| self.fail(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.fail(e))
+    }
+
+    /// The showback records of the hours in `[start, end)` (only
+    /// `tenant`'s when given), and what the nodes' capacity cost per hour
+    /// (none with a tenant: it is the cluster's).
+    pub fn allocation(
+        &self,
+        start: i64,
+        end: i64,
+        tenant: Option<&str>,
+    ) -> Result<(Vec<Record>, std::collections::BTreeMap<i64, Cost>), JournalError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let mut records = Vec::new();
+        let table = match txn.open_table(ALLOCATION) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Ok((records, std::collections::BTreeMap::new()));
+            }
+            Err(e) => return Err(self.fail(e)),
+        };
+        if let Some(tenant) = tenant {
+            let index = txn
+                .open_table(ALLOCATION_BY_TENANT)
+                .map_err(|e| self.fail(e))?;
+            for entry in index
+                .range((tenant, start, "")..(tenant, end, ""))
+                .map_err(|e| self.fail(e))?
+            {
+                let (key, _) = entry.map_err(|e| self.fail(e))?;
+                let (_, hour, container) = key.value();
+                if let Some(value) = table.get((hour, container)).map_err(|e| self.fail(e))? {
+                    let record: Record = serde_json::from_slice(value.value())?;
+                    if record.tenant.as_deref().unwrap_or("") == tenant {
+                        records.push(record);
+                    }
+                }
+            }
+            return Ok((records, std::collections::BTreeMap::new()));
+        }
+        for row in table
+            .range((start, "")..(end, ""))
+            .map_err(|e| self.fail(e))?
+        {
+            let (_, value) = row.map_err(|e| self.fail(e))?;
+            records.push(serde_json::from_slice(value.value())?);
+        }
+        let mut capacity = std::collections::BTreeMap::new();
+        match txn.open_table(CAPACITY) {
+            Ok(table) => {
+                for row in table.range(start..end).map_err(|e| self.fail(e))? {
+                    let (hour, value) = row.map_err(|e| self.fail(e))?;
+                    capacity.insert(hour.value(), serde_json::from_slice(value.value())?);
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(self.fail(e)),
+        }
+        Ok((records, capacity))
+    }
+
+    /// Drops the showback records and capacity of hours before `hour`.
+    pub fn forget_allocation_before(&self, hour: i64) -> Result<(), JournalError> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        {
+            let mut table = txn.open_table(ALLOCATION).map_err(|e| self.fail(e))?;
+            table
+                .retain_in((i64::MIN, "")..(hour, ""), |_, _| false)
+                .map_err(|e| self.fail(e))?;
+            let mut table = txn.open_table(CAPACITY).map_err(|e| self.fail(e))?;
+            table
+                .retain_in(i64::MIN..hour, |_, _| false)
+                .map_err(|e| self.fail(e))?;
+            let mut index = txn
+                .open_table(ALLOCATION_BY_TENANT)
+                .map_err(|e| self.fail(e))?;
+            index
+                .retain(|(_, at, _), ()| at >= hour)
+                .map_err(|e| self.fail(e))?;
+        }
+        txn.commit().map_err(|e| self.fail(e))
     }
 
     /// Every entry kept for `tenant`, oldest first.

@@ -43,6 +43,15 @@ pub struct PhaseLabels {
     pub phase: String,
 }
 
+/// Labels of showback's cost per tenant.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CostLabels {
+    /// The tenant (`__unallocated__` for namespaces of none).
+    pub tenant: String,
+    /// `cpu`, `ram`, `gpu` or `pv`.
+    pub resource: &'static str,
+}
+
 /// Every metric the operator exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -69,6 +78,15 @@ pub struct Metrics {
     pub admission_duration: Histogram,
     /// Helm chart renderings made (`helm template` runs).
     pub charts_rendered: Counter,
+    /// Showback records written to the store.
+    pub showback_records: Counter,
+    /// Showback flushes that failed (the store, or Prometheus).
+    pub showback_failures: Counter,
+    /// Containers and claims showback meters.
+    pub showback_metered: Gauge,
+    /// What each tenant's workloads cost in the last complete hour, by
+    /// resource, in the currency.
+    pub tenant_hourly_cost: Family<CostLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -85,6 +103,31 @@ impl Default for Metrics {
         let admission_reviews = Family::<ReviewLabels, Counter>::default();
         let admission_duration = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
         let charts_rendered = Counter::default();
+        let showback_records = Counter::default();
+        let showback_failures = Counter::default();
+        let showback_metered = Gauge::default();
+        let tenant_hourly_cost =
+            Family::<CostLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "tenant_hourly_cost",
+            "What each tenant's workloads cost in the last complete hour, by resource, in the showback currency (OpenCost's model)",
+            tenant_hourly_cost.clone(),
+        );
+        registry.register(
+            "showback_records",
+            "Showback's hourly records written to the store (those that changed since the last flush)",
+            showback_records.clone(),
+        );
+        registry.register(
+            "showback_failures",
+            "Showback flushes the store refused, and hours Prometheus did not answer for",
+            showback_failures.clone(),
+        );
+        registry.register(
+            "showback_metered",
+            "Containers and persistent volume claims showback meters",
+            showback_metered.clone(),
+        );
         registry.register(
             "charts_rendered",
             "Helm chart renderings made for Templates (one per chart, release, namespace and values not yet rendered)",
@@ -145,6 +188,10 @@ impl Default for Metrics {
             admission_reviews,
             admission_duration,
             charts_rendered,
+            showback_records,
+            showback_failures,
+            showback_metered,
+            tenant_hourly_cost,
         }
     }
 }

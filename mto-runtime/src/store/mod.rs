@@ -1,11 +1,14 @@
-//! The gateway's own data — today its audit log — behind one trait with
-//! two implementations: the embedded default (the journal's redb file:
-//! nothing to run) and PostgreSQL (for several gateway replicas sharing
-//! one log). The same suite of tests runs against both.
+//! mto's own data — the gateway's audit log and showback's hourly
+//! allocation records — behind one trait with two implementations: the
+//! embedded default (the journal's redb file: nothing to run) and
+//! PostgreSQL (for several replicas sharing one store). The same suite of
+//! tests runs against both.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mto_model::Timestamp;
+use mto_model::showback::{Cost, Record};
 use serde::{Deserialize, Serialize};
 
 use crate::operator::journal::{Journal, JournalError};
@@ -43,7 +46,11 @@ pub enum StoreError {
     Task(String),
 }
 
-/// What the gateway keeps.
+/// Showback records of some hours, and what the nodes' capacity cost per
+/// hour.
+pub type Allocation = (Vec<Record>, BTreeMap<i64, Cost>);
+
+/// What mto keeps.
 pub trait Store: Send + Sync {
     /// Appends an audit entry.
     fn record_audit(
@@ -56,27 +63,82 @@ pub trait Store: Send + Sync {
         &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Writes showback records, each replacing the one of its hour and
+    /// container, and what the nodes' capacity cost per hour (replacing
+    /// too).
+    fn put_allocation(
+        &self,
+        records: Vec<Record>,
+        capacity: Vec<(i64, Cost)>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The records and capacity of the hours in `[start, end)`; with a
+    /// tenant, only its records (`""` for the namespaces of none) and no
+    /// capacity (it is the cluster's).
+    fn allocation(
+        &self,
+        start: i64,
+        end: i64,
+        tenant: Option<String>,
+    ) -> impl Future<Output = Result<Allocation, StoreError>> + Send;
+
+    /// Drops the records and capacity of the hours before `hour`.
+    fn forget_allocation_before(
+        &self,
+        hour: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The embedded store: the journal's redb file.
 #[derive(Clone, Debug)]
 pub struct Embedded(pub Arc<Journal>);
 
-impl Store for Embedded {
-    async fn record_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+impl Embedded {
+    /// Runs `work` on the file off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let journal = self.0.clone();
-        tokio::task::spawn_blocking(move || journal.audit(&entry))
+        tokio::task::spawn_blocking(move || work(&journal))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
             .map_err(StoreError::from)
     }
+}
+
+impl Store for Embedded {
+    async fn record_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.blocking(move |j| j.audit(&entry)).await
+    }
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let journal = self.0.clone();
-        tokio::task::spawn_blocking(move || journal.audit_log(limit))
+        self.blocking(move |j| j.audit_log(limit)).await
+    }
+
+    async fn put_allocation(
+        &self,
+        records: Vec<Record>,
+        capacity: Vec<(i64, Cost)>,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |j| j.put_allocation(&records, &capacity))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
-            .map_err(StoreError::from)
+    }
+
+    async fn allocation(
+        &self,
+        start: i64,
+        end: i64,
+        tenant: Option<String>,
+    ) -> Result<Allocation, StoreError> {
+        self.blocking(move |j| j.allocation(start, end, tenant.as_deref()))
+            .await
+    }
+
+    async fn forget_allocation_before(&self, hour: i64) -> Result<(), StoreError> {
+        self.blocking(move |j| j.forget_allocation_before(hour))
+            .await
     }
 }
 
@@ -89,26 +151,54 @@ pub enum AnyStore {
     Postgres(Box<Postgres>),
 }
 
+/// The same call on whichever store it is.
+macro_rules! either {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            AnyStore::Embedded($s) => $call.await,
+            AnyStore::Postgres($s) => $call.await,
+        }
+    };
+}
+
 impl Store for AnyStore {
     async fn record_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Embedded(s) => s.record_audit(entry).await,
-            AnyStore::Postgres(s) => s.record_audit(entry).await,
-        }
+        either!(self, s => s.record_audit(entry))
     }
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        match self {
-            AnyStore::Embedded(s) => s.audit_log(limit).await,
-            AnyStore::Postgres(s) => s.audit_log(limit).await,
-        }
+        either!(self, s => s.audit_log(limit))
+    }
+
+    async fn put_allocation(
+        &self,
+        records: Vec<Record>,
+        capacity: Vec<(i64, Cost)>,
+    ) -> Result<(), StoreError> {
+        either!(self, s => s.put_allocation(records, capacity))
+    }
+
+    async fn allocation(
+        &self,
+        start: i64,
+        end: i64,
+        tenant: Option<String>,
+    ) -> Result<Allocation, StoreError> {
+        either!(self, s => s.allocation(start, end, tenant))
+    }
+
+    async fn forget_allocation_before(&self, hour: i64) -> Result<(), StoreError> {
+        either!(self, s => s.forget_allocation_before(hour))
     }
 }
 
 /// The suite every store passes, for each implementation's tests.
 pub mod suite {
+    use std::collections::BTreeMap;
+
     use super::{AuditEntry, Store};
     use mto_model::Timestamp;
+    use mto_model::showback::{Cost, Record, ResourceSeconds};
 
     fn entry(n: i64, user: &str) -> AuditEntry {
         AuditEntry {
@@ -143,6 +233,119 @@ pub mod suite {
         assert_eq!(two.len(), 2);
         assert_eq!(&two[0], expected[0], "the newest first");
     }
+
+    /// A record of `namespace`'s pod in `hour`, costing `cents`.
+    fn record(hour: i64, namespace: &str, cents: i64) -> Record {
+        Record {
+            hour,
+            tenant: Some("alpha".into()),
+            namespace: namespace.to_owned(),
+            pod: "web-1".into(),
+            container: "app".into(),
+            labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+            used: ResourceSeconds {
+                cpu_request: 1000 * 3600,
+                cpu_usage: 250 * 3600,
+                ram_request: 1 << 40,
+                ram_usage: 1 << 39,
+                gpu: 0,
+                pv: 7,
+            },
+            cost: Cost {
+                cpu: cents * 10_000,
+                ram: 1,
+                gpu: 0,
+                pv: 2,
+            },
+        }
+    }
+
+    /// Records come back by hour, a second write of a record replaces the
+    /// first, capacity likewise, and forgetting drops only older hours;
+    /// `namespace` makes them this run's own on a store other runs share.
+    ///
+    /// # Panics
+    /// When the store breaks the contract.
+    pub async fn allocation_records_are_replaced_by_hour_and_forgotten_before_it(
+        store: &impl Store,
+        namespace: &str,
+    ) {
+        // Far from now, so runs sharing a store do not meet.
+        let base = 3600 * (1_000_000 + i64::from(std::process::id()));
+        let hour = |n: i64| base + n * 3600;
+        let capacity = Cost {
+            cpu: 4 * 31_611,
+            ram: 8 * 4_237,
+            ..Cost::default()
+        };
+        store
+            .put_allocation(
+                vec![record(hour(0), namespace, 1), record(hour(1), namespace, 1)],
+                vec![(hour(0), capacity), (hour(1), capacity)],
+            )
+            .await
+            .expect("written");
+        let corrected = record(hour(1), namespace, 5);
+        store
+            .put_allocation(vec![corrected.clone()], vec![(hour(1), Cost::default())])
+            .await
+            .expect("replaced");
+        let (records, kept) = store
+            .allocation(hour(0), hour(2), None)
+            .await
+            .expect("read");
+        let ours: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.namespace == namespace)
+            .collect();
+        assert_eq!(ours, vec![&record(hour(0), namespace, 1), &corrected]);
+        // One tenant's: the same, found by its tenant, without capacity.
+        let (alpha, none) = store
+            .allocation(hour(0), hour(2), Some("alpha".into()))
+            .await
+            .expect("read");
+        let ours: Vec<&Record> = alpha.iter().filter(|r| r.namespace == namespace).collect();
+        assert_eq!(ours, vec![&record(hour(0), namespace, 1), &corrected]);
+        assert!(none.is_empty());
+        let (beta, _) = store
+            .allocation(hour(0), hour(2), Some("beta".into()))
+            .await
+            .expect("read");
+        assert!(
+            beta.iter().all(|r| r.namespace != namespace),
+            "another tenant's"
+        );
+        assert_eq!(kept.get(&hour(0)), Some(&capacity));
+        assert_eq!(kept.get(&hour(1)), Some(&Cost::default()));
+        let (later, _) = store
+            .allocation(hour(1), hour(2), None)
+            .await
+            .expect("read");
+        assert!(
+            later.iter().all(|r| r.hour == hour(1)),
+            "only the hours asked for"
+        );
+        store
+            .forget_allocation_before(hour(1))
+            .await
+            .expect("forgotten");
+        let (records, kept) = store
+            .allocation(hour(0), hour(2), None)
+            .await
+            .expect("read");
+        let ours: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.namespace == namespace)
+            .collect();
+        assert_eq!(ours, vec![&corrected]);
+        let (alpha, _) = store
+            .allocation(hour(0), hour(2), Some("alpha".into()))
+            .await
+            .expect("read");
+        let ours: Vec<&Record> = alpha.iter().filter(|r| r.namespace == namespace).collect();
+        assert_eq!(ours, vec![&corrected], "forgotten by tenant too");
+        assert!(!kept.contains_key(&hour(0)));
+    }
 }
 
 #[cfg(test)]
@@ -157,5 +360,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let store = Embedded(Arc::new(Journal::open(&path).expect("open")));
         suite::audit_entries_come_back_newest_first(&store, "ann").await;
+        suite::allocation_records_are_replaced_by_hour_and_forgotten_before_it(&store, "alpha-dev")
+            .await;
     }
 }
