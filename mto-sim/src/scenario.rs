@@ -64,6 +64,52 @@ pub struct Scenario {
     pub admission: Option<AdmissionTraffic>,
     /// The Helm charts the simulated chart repositories serve.
     pub charts: Vec<SimChart>,
+    /// What workloads' replicas use, hour by hour, for showback.
+    pub usage: Vec<UsageCurve>,
+}
+
+/// What each replica of a workload uses over a day: `offPeak` outside
+/// the peak hours, `peak` within them (UTC), each hour jittered by up to
+/// `jitter` percent (the seed decides by how much, hour by hour), and
+/// every `burstEvery` a burst of `burstLength` at `burstFactor` times the
+/// peak. Showback prices the larger of a replica's requests and its use,
+/// hour by hour, as OpenCost does.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UsageCurve {
+    /// The Deployment or StatefulSet, `namespace/name`.
+    pub workload: String,
+    /// CPU per replica: `[offPeak, peak]`, as quantities (`100m`, `1.5`).
+    pub cpu: [String; 2],
+    /// Memory per replica: `[offPeak, peak]` (`512Mi`, `2Gi`).
+    pub memory: [String; 2],
+    /// The peak's hours, `[from, to)` in UTC (default 9 to 18).
+    #[serde(default = "peak_hours")]
+    pub peak_hours: [u32; 2],
+    /// Percent each hour may be off its value, either way (default 10).
+    #[serde(default = "ten")]
+    pub jitter: u32,
+    /// How often a burst starts (none when left out).
+    #[serde(default, with = "duration_text::option")]
+    pub burst_every: Option<Duration>,
+    /// How long a burst lasts (default 1h).
+    #[serde(default, with = "duration_text::option")]
+    pub burst_length: Option<Duration>,
+    /// A burst's use, in times the peak (default 3).
+    #[serde(default = "three")]
+    pub burst_factor: u32,
+}
+
+fn peak_hours() -> [u32; 2] {
+    [9, 18]
+}
+
+fn ten() -> u32 {
+    10
+}
+
+fn three() -> u32 {
+    3
 }
 
 /// A Helm chart a simulated repository serves: its templates as YAML
@@ -398,6 +444,8 @@ struct RawScenario {
     admission: Option<AdmissionTraffic>,
     #[serde(default)]
     charts: Vec<SimChart>,
+    #[serde(default)]
+    usage: Vec<UsageCurve>,
 }
 
 #[derive(Deserialize, Default)]
@@ -613,6 +661,35 @@ impl Scenario {
                 }
             }
         }
+        for (i, curve) in raw.usage.iter().enumerate() {
+            let at = format!("{file}: usage[{i}]");
+            if curve
+                .workload
+                .split_once('/')
+                .is_none_or(|(ns, name)| ns.is_empty() || name.is_empty())
+            {
+                problems.push(format!(
+                    "{at}.workload: {:?} is not namespace/name; write it as alpha-dev/web",
+                    curve.workload
+                ));
+            }
+            for (field, values) in [("cpu", &curve.cpu), ("memory", &curve.memory)] {
+                for value in values {
+                    if let Err(e) = mto_model::quantity::Quantity::parse(value) {
+                        problems.push(format!("{at}.{field}: {value:?}: {e}"));
+                    }
+                }
+            }
+            let [from, to] = curve.peak_hours;
+            if from >= to || to > 24 {
+                problems.push(format!(
+                    "{at}.peakHours: [{from}, {to}] is not [from, to) within a day; write it as [9, 18]"
+                ));
+            }
+            if curve.burst_every.is_some_and(|e| e.is_zero()) {
+                problems.push(format!("{at}.burstEvery: give a duration such as 7d"));
+            }
+        }
         if raw.admission.as_ref().is_some_and(|a| a.every.is_zero()) {
             problems.push(format!(
                 "{file}: admission.every: a request every 0s never ends; give a duration such as 100ms"
@@ -637,6 +714,7 @@ impl Scenario {
             faults: raw.faults,
             admission: raw.admission,
             charts: raw.charts,
+            usage: raw.usage,
         })
     }
 }

@@ -28,6 +28,7 @@ mod checks;
 mod faults;
 mod operator;
 mod report;
+mod usage;
 mod users;
 
 pub use admission::AdmissionReport;
@@ -549,15 +550,30 @@ impl Sim {
         let (mut running, mut asleep) = (Vec::new(), Vec::new());
         for (target, run) in &self.users.runs {
             let at = |ms: u64| start + i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+            let curve = self.scenario.usage.iter().find(|u| {
+                u.workload.split_once('/')
+                    == Some((
+                        target.namespace.as_deref().unwrap_or_default(),
+                        &target.name,
+                    ))
+            });
             let spans = |pick: fn(&(u64, i64, i64)) -> i64| -> Vec<Interval> {
                 run.changes
                     .iter()
                     .enumerate()
                     .filter(|(_, c)| pick(c) > 0)
-                    .map(|(i, c)| Interval {
-                        from: at(c.0),
-                        to: run.changes.get(i + 1).map_or(end, |next| at(next.0)),
-                        holding: run.per_replica.times(pick(c)),
+                    .flat_map(|(i, c)| {
+                        let interval = Interval {
+                            from: at(c.0),
+                            to: run.changes.get(i + 1).map_or(end, |next| at(next.0)),
+                            holding: run.per_replica.times(pick(c)),
+                        };
+                        match curve {
+                            Some(curve) => {
+                                usage::hourly(interval, curve, pick(c), self.seed, start)
+                            }
+                            None => vec![interval],
+                        }
                     })
                     .collect()
             };
