@@ -56,6 +56,9 @@ pub struct Collector {
     meter: Mutex<Meter>,
     /// What the last flushes wrote of the window, by hour and container.
     written: Mutex<HashMap<(i64, String), Record>>,
+    /// The hour before which records were last dropped: they are dropped
+    /// again only when it moves (once an hour), not at every flush.
+    forgotten_before: std::sync::atomic::AtomicI64,
     http: reqwest::Client,
 }
 
@@ -77,6 +80,7 @@ impl Collector {
             config,
             meter: Mutex::new(Meter::new()),
             written: Mutex::new(HashMap::new()),
+            forgotten_before: std::sync::atomic::AtomicI64::new(i64::MIN),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -87,6 +91,15 @@ impl Collector {
     /// Watches and flushes until `shutdown` resolves (then flushes once
     /// more).
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()> + Send) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        // A pod's tenant is its namespace's: known once the view has
+        // listed the namespaces.
+        while !self.shared.view().synced() {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = &mut shutdown => return,
+            }
+        }
         let client = self.shared.client.clone();
         let mut watches = tokio::task::JoinSet::new();
         watches.spawn(self.clone().watch(
@@ -116,7 +129,6 @@ impl Collector {
             |meter, node, _, at| meter.observe_node(node, at),
             |meter, node, at| meter.node_gone(&node.name_any(), at),
         ));
-        let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.config.every) => {}
@@ -290,9 +302,12 @@ impl Collector {
             return Err(e);
         }
         let retention = i64::try_from(self.config.retention.as_secs()).unwrap_or(i64::MAX);
-        self.store
-            .forget_allocation_before((now - retention).div_euclid(HOUR) * HOUR)
-            .await?;
+        let horizon = (now - retention).div_euclid(HOUR) * HOUR;
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        if self.forgotten_before.load(ordering) < horizon {
+            self.store.forget_allocation_before(horizon).await?;
+            self.forgotten_before.store(horizon, ordering);
+        }
         if let Ok(mut meter) = self.meter.lock() {
             meter.forget_before(start);
         }

@@ -2954,11 +2954,14 @@ fn serve_container_usage(namespace: &str, pod: &str, cores: f64, working_set: u6
     });
     let targets = std::env::var("MTO_TESTENV_PROMETHEUS_TARGETS")
         .expect("run under deploy/testenv/run, which starts Prometheus");
+    // Whole or not at all: Prometheus reads the file as it changes.
+    let partial = format!("{targets}.partial");
     std::fs::write(
-        targets,
+        &partial,
         serde_json::json!([{"targets": [address.to_string()]}]).to_string(),
     )
     .expect("targets written");
+    std::fs::rename(&partial, &targets).expect("targets in place");
 }
 
 /// A pod bound to `node`, Running since `scheduled` (Unix seconds), with
