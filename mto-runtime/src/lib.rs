@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod cli;
+pub mod console;
 pub mod execute;
 pub mod gateway;
 pub mod operator;

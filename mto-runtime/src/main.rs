@@ -260,6 +260,11 @@ struct RunArgs {
     /// as the requests.
     #[arg(long, env = "MTO_PROMETHEUS_URL", requires = "showback")]
     prometheus_url: Option<String>,
+    /// The console's public base URL (`https://mto.example.com`), where
+    /// the identity provider returns browsers after sign-in; without it,
+    /// the host each request names. Cookies are Secure unless it is http.
+    #[arg(long, env = "MTO_CONSOLE_URL")]
+    console_url: Option<String>,
     /// Groups whose members are platform admins in the gateway, beside
     /// the IntegrationConfig's privileged users and groups (comma-separated).
     #[arg(long, env = "MTO_GATEWAY_ADMIN_GROUPS", value_delimiter = ',')]
@@ -668,7 +673,8 @@ async fn operate(args: RunArgs) -> Result<(), String> {
             journal.clone(),
             store.clone(),
             args.gateway_admin_groups.clone(),
-        );
+        )
+        .with_console_url(args.console_url.clone());
         let stopped = shutdown();
         tokio::spawn(async move {
             if let Err(e) = mto_runtime::gateway::serve(address, gateway, stopped).await {

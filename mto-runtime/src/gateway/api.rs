@@ -120,27 +120,41 @@ pub struct Caller {
 impl FromRequestParts<Gateway> for Caller {
     type Rejection = Problem;
 
+    /// A bearer token; or, from a browser, the console's session cookie —
+    /// and then a write must carry the session's CSRF token in
+    /// `X-CSRF-Token`.
     async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Caller, Problem> {
         let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        if authorization.is_none()
+            && let Some((_, session)) = gateway.session_of(&parts.headers)
+        {
+            let safe = matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            );
+            let token = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
+            if !safe
+                && !token.is_some_and(|t| crate::console::session::same_secret(t, &session.csrf))
+            {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "a write with the console's session must carry its CSRF token in X-CSRF-Token",
+                ));
+            }
+            return Ok(gateway.caller_of(session.principal));
+        }
         let principal = gateway
             .verifier
             .verify(authorization)
             .await
             .map_err(|e| Problem::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
-        let access = {
-            let view = gateway.shared.view();
-            let snapshot = view.snapshot();
-            mto_model::access::access(
-                &principal,
-                snapshot.shelf::<Tenant>().iter().map(|t| &**t),
-                snapshot.integration(),
-                &gateway.admin_groups,
-            )
-        };
-        Ok(Caller { principal, access })
+        Ok(gateway.caller_of(principal))
     }
 }
 

@@ -85,6 +85,11 @@ impl Verifier {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AuthError::Missing(self.config.issuer.clone()))?;
+        self.verify_token(token).await
+    }
+
+    /// The person an access token names, once it verifies.
+    pub async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         if !matches!(
@@ -146,15 +151,29 @@ impl Verifier {
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, AuthError> {
-        let discovery = format!(
+        let document = self.discovery().await?;
+        let jwks_uri = document["jwks_uri"].as_str().ok_or_else(|| {
+            AuthError::Keys(format!("{} names no jwks_uri", self.discovery_url()))
+        })?;
+        self.get_json(jwks_uri).await
+    }
+
+    fn discovery_url(&self) -> String {
+        format!(
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
-        );
-        let document: Value = self.get_json(&discovery).await?;
-        let jwks_uri = document["jwks_uri"]
-            .as_str()
-            .ok_or_else(|| AuthError::Keys(format!("{discovery} names no jwks_uri")))?;
-        self.get_json(jwks_uri).await
+        )
+    }
+
+    /// The issuer's discovery document (its endpoints), fetched now.
+    pub async fn discovery(&self) -> Result<Value, AuthError> {
+        self.get_json(&self.discovery_url()).await
+    }
+
+    /// The HTTP client the issuer is spoken to with.
+    #[must_use]
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// A JSON document from the issuer.

@@ -29,12 +29,16 @@ pub const FIELD_MANAGER: &str = "mto-gateway";
 /// What the gateway serves from.
 #[derive(Clone)]
 pub struct Gateway {
-    shared: Arc<Shared>,
-    verifier: Arc<Verifier>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) verifier: Arc<Verifier>,
     kube: kube::Config,
-    journal: Option<Arc<Journal>>,
-    store: Option<Arc<AnyStore>>,
-    admin_groups: Arc<Vec<String>>,
+    pub(crate) journal: Option<Arc<Journal>>,
+    pub(crate) store: Option<Arc<AnyStore>>,
+    pub(crate) admin_groups: Arc<Vec<String>>,
+    /// The console's browser sessions.
+    pub(crate) sessions: Arc<crate::console::session::Sessions>,
+    /// The console's public base URL, when not the request's host.
+    pub(crate) console_url: Option<String>,
 }
 
 impl Gateway {
@@ -57,7 +61,18 @@ impl Gateway {
             journal,
             store,
             admin_groups: Arc::new(admin_groups),
+            sessions: Arc::default(),
+            console_url: None,
         }
+    }
+
+    /// The console's public base URL (`https://mto.example.com`): where
+    /// the identity provider sends browsers back to, and whether cookies
+    /// are Secure. Without it, the request's host.
+    #[must_use]
+    pub fn with_console_url(mut self, url: Option<String>) -> Gateway {
+        self.console_url = url;
+        self
     }
 
     /// The routes.
@@ -86,6 +101,7 @@ impl Gateway {
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/allocation", get(api::allocation))
             .route("/allocation", get(api::allocation))
+            .merge(crate::console::routes())
             .fallback(api::no_such_path)
             .with_state(self)
     }

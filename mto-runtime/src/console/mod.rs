@@ -1,0 +1,567 @@
+//! The console: server-rendered pages under `/console` for tenant members
+//! and platform admins, served by the gateway beside `/api/v1`.
+//!
+//! Why server-rendered HTML (maud templates, checked at compile time and
+//! escaping every value by default) and no JavaScript framework: the pages
+//! show what the gateway's handlers already compute — the console calls
+//! them — so there is one place that decides what a person sees; nothing
+//! is built at release time, the binary embeds its one stylesheet, and a
+//! contributor changes a page by changing one Rust function.
+//!
+//! Sign-in is OpenID Connect's authorization code flow with PKCE
+//! ([`session`]); every write is a form carrying the session's CSRF token
+//! and goes through the same handler, access check, impersonation and
+//! audit as the API.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use mto_model::access::Principal;
+use serde::Deserialize;
+
+use crate::gateway::Gateway;
+use crate::gateway::api::{self, Caller, ListQuery, Params, Problem};
+
+mod pages;
+pub mod session;
+
+use session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_LIFETIME, Session};
+
+/// The stylesheet, embedded.
+const STYLE: &str = include_str!("style.css");
+
+/// The caller of a console page: signed in, or sent to sign in.
+pub struct Visitor {
+    /// Who, and what they may do.
+    pub caller: Caller,
+    /// Their session.
+    pub session: Session,
+}
+
+impl axum::extract::FromRequestParts<Gateway> for Visitor {
+    type Rejection = Response;
+
+    /// The signed-in visitor, or a redirect to sign in and come back.
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        g: &Gateway,
+    ) -> Result<Visitor, Response> {
+        let Some((_, session)) = g.session_of(&parts.headers) else {
+            let here = parts
+                .uri
+                .path_and_query()
+                .map_or("/console/", |p| p.as_str());
+            let next = urlencode(here);
+            return Err(Redirect::to(&format!("/console/login?next={next}")).into_response());
+        };
+        let caller = g.caller_of(session.principal.clone());
+        Ok(Visitor { caller, session })
+    }
+}
+
+impl Gateway {
+    /// The session a request's cookie names.
+    pub(crate) fn session_of(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+        let id = session::cookie(cookies, SESSION_COOKIE)?;
+        self.sessions.get(id).map(|s| (id.to_owned(), s))
+    }
+
+    /// Whether cookies are marked Secure: not when the console is served
+    /// over plain HTTP.
+    fn secure_cookies(&self, headers: &HeaderMap) -> bool {
+        !self.base_url(headers).starts_with("http://")
+    }
+
+    /// The console's public base URL: `--console-url`, or the request's
+    /// host (and `X-Forwarded-Proto`, behind a proxy).
+    fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.console_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let scheme = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("http");
+        format!("{scheme}://{host}")
+    }
+}
+
+/// Percent-encodes a query value.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only console paths are returned to after sign-in: never another site.
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with("/console") && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/console/")
+        .to_owned()
+}
+
+/// The routes, on the gateway's state.
+pub fn routes() -> axum::Router<Gateway> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(|| async { Redirect::to("/console/") }))
+        .route("/console", get(|| async { Redirect::to("/console/") }))
+        .route("/console/style.css", get(style))
+        .route("/console/login", get(login))
+        .route("/console/callback", get(callback))
+        .route("/console/logout", post(logout))
+        .route("/console/", get(dashboard))
+        .route("/console/tenants", get(tenants))
+        .route("/console/tenants/{name}", get(tenant))
+        .route("/console/hibernation", get(hibernation))
+        .route(
+            "/console/supervisors/{namespace}/{name}/{action}",
+            post(override_supervisor),
+        )
+        .route("/console/templates", get(templates))
+        .route("/console/cost", get(cost))
+        .route("/console/audit", get(audit))
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+}
+
+/// Where a sign-in returns to.
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Sends the browser to the identity provider (authorization code with
+/// PKCE), binding the sign-in to it with a cookie.
+async fn login(
+    State(g): State<Gateway>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let discovery = match g.verifier.discovery().await {
+        Ok(d) => d,
+        Err(e) => return identity_provider_down(&g, &e.to_string()),
+    };
+    let Some(authorize) = discovery["authorization_endpoint"].as_str() else {
+        return identity_provider_down(
+            &g,
+            "its discovery document names no authorization_endpoint",
+        );
+    };
+    let (state, pending) = g.sessions.begin(safe_next(query.next.as_deref()));
+    let redirect_uri = format!("{}/console/callback", g.base_url(&headers));
+    let location = format!(
+        "{authorize}?response_type=code&client_id={}&redirect_uri={}&scope=openid&state={state}&code_challenge={}&code_challenge_method=S256",
+        urlencode(&g.verifier.config().audience),
+        urlencode(&redirect_uri),
+        session::challenge(&pending.verifier),
+    );
+    let cookie = session::set_cookie(
+        LOGIN_COOKIE,
+        &state,
+        std::time::Duration::from_secs(600),
+        g.secure_cookies(&headers),
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&location)).into_response()
+}
+
+/// What the sign-in page says when the identity provider does not answer.
+fn identity_provider_down(g: &Gateway, why: &str) -> Response {
+    let issuer = &g.verifier.config().issuer;
+    tracing::warn!(%issuer, error = %why, "console sign-in: the identity provider does not answer");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(pages::message(
+            "Sign-in is unavailable",
+            &format!(
+                "The identity provider ({issuer}) does not answer: {why}. People already signed in go on working; try again when it is back."
+            ),
+        )),
+    )
+        .into_response()
+}
+
+/// The identity provider's answer.
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Exchanges the code for tokens, verifies the access token as the API
+/// does, and starts a session.
+async fn callback(
+    State(g): State<Gateway>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let refuse = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message("Sign-in failed", message)),
+        )
+            .into_response()
+    };
+    if let Some(error) = &query.error {
+        return refuse(&format!(
+            "The identity provider said {error}: {}",
+            query
+                .error_description
+                .as_deref()
+                .unwrap_or("no reason given")
+        ));
+    }
+    let (Some(code), Some(state)) = (query.code.as_deref(), query.state.as_deref()) else {
+        return refuse("The identity provider's answer has no code or state: sign in again.");
+    };
+    let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    // The sign-in must be the one this browser began (login CSRF).
+    if !session::cookie(cookies, LOGIN_COOKIE).is_some_and(|c| session::same_secret(c, state)) {
+        return refuse("This sign-in was not begun in this browser: sign in again.");
+    }
+    let Some(pending) = g.sessions.finish(state) else {
+        return refuse("This sign-in expired or was used already: sign in again.");
+    };
+    let discovery = match g.verifier.discovery().await {
+        Ok(d) => d,
+        Err(e) => return identity_provider_down(&g, &e.to_string()),
+    };
+    let Some(token_endpoint) = discovery["token_endpoint"].as_str() else {
+        return identity_provider_down(&g, "its discovery document names no token_endpoint");
+    };
+    let redirect_uri = format!("{}/console/callback", g.base_url(&headers));
+    let response = g
+        .verifier
+        .http()
+        .post(token_endpoint)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect_uri),
+            ("client_id", &g.verifier.config().audience),
+            ("code_verifier", &pending.verifier),
+        ])
+        .send()
+        .await;
+    let tokens: serde_json::Value = match response {
+        Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
+        Ok(r) => {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            return refuse(&format!(
+                "The identity provider refused the code ({status}): {body}"
+            ));
+        }
+        Err(e) => return identity_provider_down(&g, &e.to_string()),
+    };
+    let Some(access_token) = tokens["access_token"].as_str() else {
+        return refuse("The identity provider sent no access token.");
+    };
+    let principal = match g.verifier.verify_token(access_token).await {
+        Ok(p) => p,
+        Err(e) => return refuse(&e.to_string()),
+    };
+    tracing::info!(user = %principal.user, "console sign-in");
+    let id = g
+        .sessions
+        .start(principal, tokens["id_token"].as_str().map(str::to_owned));
+    let secure = g.secure_cookies(&headers);
+    let mut response = Redirect::to(&pending.next).into_response();
+    let cookies = [
+        session::set_cookie(SESSION_COOKIE, &id, SESSION_LIFETIME, secure),
+        session::set_cookie(LOGIN_COOKIE, "", std::time::Duration::ZERO, secure),
+    ];
+    for cookie in cookies {
+        if let Ok(value) = header::HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A write from a console form: its CSRF token.
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// The refusal of a form whose token is not the session's; `None` when
+/// it is.
+fn forged(visitor: &Visitor, form: &CsrfForm) -> Option<Response> {
+    let genuine = form
+        .csrf
+        .as_deref()
+        .is_some_and(|t| session::same_secret(t, &visitor.session.csrf));
+    (!genuine).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            Html(pages::message(
+                "Refused",
+                "This form did not come from your session (a missing or wrong CSRF token). Reload the page and try again.",
+            )),
+        )
+            .into_response()
+    })
+}
+
+/// Ends the session here and at the identity provider.
+async fn logout(
+    State(g): State<Gateway>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = forged(&visitor, &form) {
+        return refused;
+    }
+    if let Some((id, _)) = g.session_of(&headers) {
+        g.sessions.end(&id);
+    }
+    let secure = g.secure_cookies(&headers);
+    let after = format!("{}/console/", g.base_url(&headers));
+    // The identity provider's sign-out, when it answers; else just ours.
+    let location = match g
+        .verifier
+        .discovery()
+        .await
+        .ok()
+        .and_then(|d| d["end_session_endpoint"].as_str().map(str::to_owned))
+    {
+        Some(end) => {
+            let hint = visitor
+                .session
+                .id_token
+                .as_deref()
+                .map(|t| format!("&id_token_hint={}", urlencode(t)))
+                .unwrap_or_default();
+            format!(
+                "{end}?client_id={}&post_logout_redirect_uri={}{hint}",
+                urlencode(&g.verifier.config().audience),
+                urlencode(&after)
+            )
+        }
+        None => after,
+    };
+    (
+        [(
+            header::SET_COOKIE,
+            session::set_cookie(SESSION_COOKIE, "", std::time::Duration::ZERO, secure),
+        )],
+        Redirect::to(&location),
+    )
+        .into_response()
+}
+
+/// Every item of a list (the console shows whole lists, filtered).
+fn all(q: Option<String>) -> ListQuery {
+    ListQuery {
+        limit: Some(1000),
+        after: None,
+        q,
+    }
+}
+
+/// A list page's filter.
+#[derive(Deserialize)]
+struct Filter {
+    q: Option<String>,
+}
+
+async fn dashboard(State(g): State<Gateway>, v: Visitor) -> Response {
+    let tenants = api::tenants(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    let supervisors = api::supervisors(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    let quotas: Vec<api::TenantDetail> = {
+        let view = g.shared.view();
+        let snapshot = view.snapshot();
+        tenants
+            .items
+            .iter()
+            .filter_map(|t| api::tenant_detail(snapshot, &v.caller.access, &t.name).ok())
+            .collect()
+    };
+    Html(pages::dashboard(&v, &tenants, &supervisors, &quotas)).into_response()
+}
+
+async fn tenants(State(g): State<Gateway>, v: Visitor, Query(filter): Query<Filter>) -> Response {
+    let page = api::tenants(
+        State(g.clone()),
+        caller_copy(&v),
+        Params(all(filter.q.clone())),
+    )
+    .await
+    .0;
+    Html(pages::tenants(&v, &page, filter.q.as_deref())).into_response()
+}
+
+async fn tenant(State(g): State<Gateway>, v: Visitor, Path(name): Path<String>) -> Response {
+    let detail = {
+        let view = g.shared.view();
+        api::tenant_detail(view.snapshot(), &v.caller.access, &name)
+    };
+    match detail {
+        Ok(detail) => {
+            let history = api::history(State(g.clone()), caller_copy(&v), Path(name))
+                .await
+                .map(|h| h.0)
+                .unwrap_or_default();
+            Html(pages::tenant(&v, &detail, &history)).into_response()
+        }
+        Err(problem) => not_found(&v, &problem),
+    }
+}
+
+fn not_found(v: &Visitor, problem: &Problem) -> Response {
+    (
+        StatusCode::from_u16(problem.code).unwrap_or(StatusCode::NOT_FOUND),
+        Html(pages::page(
+            v,
+            "Not found",
+            "",
+            pages::text(&problem.message),
+        )),
+    )
+        .into_response()
+}
+
+async fn hibernation(State(g): State<Gateway>, v: Visitor) -> Response {
+    let page = api::supervisors(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    Html(pages::hibernation(&v, &page, None)).into_response()
+}
+
+async fn override_supervisor(
+    State(g): State<Gateway>,
+    v: Visitor,
+    Path((namespace, name, action)): Path<(String, String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = forged(&v, &form) {
+        return refused;
+    }
+    let outcome = api::override_supervisor(
+        State(g.clone()),
+        caller_copy(&v),
+        Path((namespace.clone(), name.clone(), action.clone())),
+    )
+    .await;
+    let said = match &outcome {
+        Ok(_) => pages::Said::Done(format!(
+            "{action}: {namespace}/{name} until its next scheduled change"
+        )),
+        Err(p) => pages::Said::Refused(p.message.clone()),
+    };
+    let page = api::supervisors(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    let status = outcome.as_ref().map_or_else(
+        |p| StatusCode::from_u16(p.code).unwrap_or(StatusCode::BAD_REQUEST),
+        |_| StatusCode::OK,
+    );
+    (status, Html(pages::hibernation(&v, &page, Some(said)))).into_response()
+}
+
+async fn templates(State(g): State<Gateway>, v: Visitor) -> Response {
+    let templates = api::templates(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    let instances = api::instances(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    Html(pages::templates(&v, &templates, &instances)).into_response()
+}
+
+/// The cost page's choices.
+#[derive(Deserialize)]
+struct CostQuery {
+    window: Option<String>,
+    aggregate: Option<String>,
+}
+
+async fn cost(State(g): State<Gateway>, v: Visitor, Query(q): Query<CostQuery>) -> Response {
+    let window = q.window.unwrap_or_else(|| "7d".into());
+    let aggregate = q.aggregate.unwrap_or_else(|| "tenant".into());
+    let params = crate::showback::AllocationParams {
+        window: Some(window.clone()),
+        aggregate: Some(aggregate.clone()),
+        step: Some("1d".into()),
+        ..Default::default()
+    };
+    let access = &v.caller.access;
+    let member_sees =
+        |tenant: Option<&str>| access.allows(tenant, mto_model::access::Operation::Read);
+    let visible: Option<crate::showback::Visible<'_>> =
+        (!access.is_admin()).then_some(&member_sees);
+    let now = mto_model::Timestamp::now().as_second();
+    let sets = match g.store.as_deref() {
+        Some(store) => crate::showback::allocation_report(store, &params, now, visible)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err("showback keeps its records in the store, and this gateway has none".into()),
+    };
+    Html(pages::cost(&v, &window, &aggregate, sets)).into_response()
+}
+
+async fn audit(State(g): State<Gateway>, v: Visitor) -> Response {
+    let entries = api::audit(State(g.clone()), caller_copy(&v), Params(BTreeMap::new())).await;
+    match entries {
+        Ok(entries) => Html(pages::audit(&v, &entries.0)).into_response(),
+        Err(problem) => not_found(&v, &problem),
+    }
+}
+
+/// The visitor as the API's caller.
+fn caller_copy(v: &Visitor) -> Caller {
+    Caller {
+        principal: v.caller.principal.clone(),
+        access: v.caller.access.clone(),
+    }
+}
+
+impl Gateway {
+    /// What `principal` may do, from the view now.
+    pub(crate) fn caller_of(&self, principal: Principal) -> Caller {
+        let access = {
+            let view = self.shared.view();
+            let snapshot = view.snapshot();
+            use mto_model::view::Observed as _;
+            mto_model::access::access(
+                &principal,
+                snapshot
+                    .shelf::<mto_model::api::Tenant>()
+                    .iter()
+                    .map(|t| &**t),
+                snapshot.integration(),
+                &self.admin_groups,
+            )
+        };
+        Caller { principal, access }
+    }
+}
