@@ -3240,3 +3240,392 @@ fn showback_prices_each_tenants_pods_from_their_lives_and_prometheus_usage() {
         "{log}"
     );
 }
+
+/// A headless Chromium, driven over WebDriver (Debian's chromedriver).
+struct Browser {
+    driver: Child,
+    client: fantoccini::Client,
+}
+
+impl Browser {
+    async fn start(width: u32, height: u32) -> Browser {
+        let chromedriver = std::env::var("MTO_TESTENV_CHROMEDRIVER")
+            .expect("run under deploy/testenv/run, which installs Chromium's WebDriver");
+        let chromium = std::env::var("MTO_TESTENV_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         format!("--window-size={width},{height}")],
+            }),
+        );
+        let mut attempt = 0;
+        let client = loop {
+            let connected = fantoccini::ClientBuilder::new(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await;
+            match connected {
+                Ok(client) => break client,
+                Err(e) if attempt < 50 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("WebDriver session: {e}"),
+            }
+        };
+        Browser { driver, client }
+    }
+
+    /// Signs in through Keycloak's own form, starting at `url`.
+    async fn sign_in(&self, url: &str, user: &str) {
+        use fantoccini::Locator;
+        let c = &self.client;
+        c.goto(url).await.expect("the console answers");
+        c.wait()
+            .for_element(Locator::Css("#username"))
+            .await
+            .expect("Keycloak's sign-in form")
+            .send_keys(user)
+            .await
+            .expect("typed");
+        c.find(Locator::Css("#password"))
+            .await
+            .expect("password field")
+            .send_keys(&format!("{user}-password"))
+            .await
+            .expect("typed");
+        c.find(Locator::Css("#kc-login"))
+            .await
+            .expect("sign-in button")
+            .click()
+            .await
+            .expect("clicked");
+        for _ in 0..100 {
+            if c.current_url()
+                .await
+                .is_ok_and(|u| u.path().starts_with("/console"))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{user} did not come back to the console: {:?}",
+            c.current_url().await
+        );
+    }
+
+    /// The page at `url`, as the browser has it.
+    async fn page(&self, url: &str) -> String {
+        self.client.goto(url).await.expect("navigates");
+        self.client.source().await.expect("page source")
+    }
+
+    /// Saves a screenshot when `MTO_CONSOLE_SCREENSHOTS` names a directory.
+    async fn screenshot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("MTO_CONSOLE_SCREENSHOTS") {
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+                .expect("screenshot saved");
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The console in a real headless Chromium, signing in through the real
+/// Keycloak (authorization code with PKCE) as an admin, an owner, a viewer
+/// and an outsider: each sees what their role shows, an owner sleeps a
+/// supervisor from its page and a viewer is refused, another tenant's page
+/// is not found, what a user wrote is escaped, forms and API writes
+/// without the session's CSRF token are refused, sign-out ends the
+/// session; sign-in with the identity provider down says why.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
+    setup();
+    let issuer = std::env::var("MTO_TESTENV_OIDC_ISSUER")
+        .expect("run under deploy/testenv/run, which starts Keycloak");
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: cs-quota\nspec:\n  resourcequota:\n    hard:\n      pods: \"10\"\n      configmaps: \"20\"\n      secrets: \"20\"\n",
+    );
+    for (tenant, owners, viewers) in [
+        ("cs-alpha", "alpha-team", "alpha-auditors"),
+        ("cs-beta", "nobody-here", "nobody-here"),
+    ] {
+        apply(&format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: {tenant}\nspec:\n  quota: cs-quota\n  accessControl:\n    owners:\n      groups: [{owners}]\n    viewers:\n      groups: [{viewers}]\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n    metadata:\n      common:\n        annotations:\n          note: \"<script>alert('owned')</script>\"\n"
+        ));
+    }
+    kubectl(&[
+        "delete",
+        "clusterrolebinding",
+        "cs-platform-admins",
+        "--ignore-not-found",
+    ]);
+    kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        "cs-platform-admins",
+        "--clusterrole=cluster-admin",
+        "--group=platform-admins",
+    ]);
+    let kubeconfig = shipped_service_account();
+    kubectl_ok(&["apply", "-f", "deploy/operator/gateway.yaml"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let operator = Operator::start_with(
+        "console",
+        Some(&kubeconfig),
+        &[
+            "--gateway-address",
+            &address,
+            "--oidc-issuer",
+            &issuer,
+            "--gateway-admin-groups",
+            "platform-admins",
+        ],
+    );
+    operator.wait_ready();
+    eventually("both tenants are ready", 60, || {
+        settled("cs-alpha") && settled("cs-beta")
+    });
+    apply(
+        "apiVersion: hibernation.stakater.com/v1beta1\nkind: ResourceSupervisor\nmetadata: {name: nightly, namespace: cs-alpha-dev}\nspec:\n  schedule:\n    sleepSchedule: \"0 22 * * *\"\n    wakeSchedule: \"0 6 * * *\"\n",
+    );
+    let console = format!("http://{address}/console/");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        use fantoccini::Locator;
+        // An admin sees every tenant and the audit log.
+        let b = Browser::start(1280, 900).await;
+        b.sign_in(&console, "root").await;
+        let dashboard = b.page(&console).await;
+        assert!(
+            dashboard.contains("root") && dashboard.contains("admin"),
+            "{dashboard}"
+        );
+        assert!(dashboard.contains("/console/audit"));
+        b.screenshot("dashboard").await;
+        let tenants = b.page(&format!("{console}tenants?q=cs-")).await;
+        assert!(
+            tenants.contains("cs-alpha") && tenants.contains("cs-beta"),
+            "{tenants}"
+        );
+        b.screenshot("tenants").await;
+        let detail = b.page(&format!("{console}tenants/cs-alpha")).await;
+        assert!(
+            detail.contains("cs-alpha-dev") && detail.contains("group alpha-team"),
+            "{detail}"
+        );
+        // What a user wrote is shown as text, never run.
+        assert!(detail.contains("&lt;script&gt;alert"), "escaped: {detail}");
+        assert!(!detail.contains("<script>alert"), "{detail}");
+        b.screenshot("tenant").await;
+        b.close().await;
+
+        // An owner: her tenant only; another's page does not exist for her;
+        // she sleeps the supervisor from the page, as herself.
+        let b = Browser::start(1280, 900).await;
+        b.sign_in(&format!("{console}hibernation"), "ann").await;
+        b.page(&console).await;
+        b.screenshot("dashboard-owner").await;
+        let tenants = b.page(&format!("{console}tenants?q=cs-")).await;
+        assert!(
+            tenants.contains("cs-alpha") && !tenants.contains("cs-beta"),
+            "{tenants}"
+        );
+        assert!(
+            !tenants.contains("/console/audit"),
+            "no audit log for members"
+        );
+        let other = b.page(&format!("{console}tenants/cs-beta")).await;
+        assert!(other.contains("not found"), "{other}");
+        let mut hibernation = String::new();
+        for _ in 0..100 {
+            hibernation = b.page(&format!("{console}hibernation")).await;
+            if hibernation.contains("ResourceSupervisor/cs-alpha-dev/nightly") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(
+            hibernation.contains("ResourceSupervisor/cs-alpha-dev/nightly"),
+            "{hibernation}"
+        );
+        b.client
+            .find(Locator::Css(
+                "form[action='/console/supervisors/cs-alpha-dev/nightly/sleep'] button",
+            ))
+            .await
+            .expect("a sleep button")
+            .click()
+            .await
+            .expect("clicked");
+        let said = b.client.source().await.expect("source");
+        assert!(said.contains("sleep: cs-alpha-dev/nightly"), "{said}");
+        b.screenshot("hibernation").await;
+        let annotation = get_json(&["resourcesupervisor", "nightly", "-n", "cs-alpha-dev"])
+            .map(|s| s["metadata"]["annotations"]["hibernation.stakater.com/override"].clone());
+        assert_eq!(annotation, Some(Value::from("sleep")));
+        // A form or API write without the session's CSRF token: refused.
+        let session = b
+            .client
+            .get_named_cookie("mto_session")
+            .await
+            .expect("the session cookie");
+        assert!(session.http_only().unwrap_or(false), "HttpOnly");
+        let cookie = format!("mto_session={}", session.value());
+        let post = |path: &str, extra: &[&str]| {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-X",
+                    "POST",
+                    "-b",
+                    &cookie,
+                ])
+                .args(extra)
+                .arg(format!("http://{address}{path}"))
+                .output()
+                .expect("curl runs");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(
+            post(
+                "/console/supervisors/cs-alpha-dev/nightly/wake",
+                &["-d", "csrf=forged"]
+            ),
+            "403"
+        );
+        assert_eq!(
+            post("/api/v1/supervisors/cs-alpha-dev/nightly/wake", &[]),
+            "403"
+        );
+        // Signing out ends the session: the console asks to sign in again.
+        b.page(&console).await;
+        b.client
+            .find(Locator::Css("header form button"))
+            .await
+            .expect("sign out")
+            .click()
+            .await
+            .expect("clicked");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.client.goto(&console).await.expect("navigates");
+        b.client
+            .wait()
+            .for_element(Locator::Css("#username"))
+            .await
+            .expect("signed out: Keycloak asks again");
+        assert_eq!(
+            post(
+                "/api/v1/supervisors/cs-alpha-dev/nightly/wake",
+                &["-H", "X-CSRF-Token: x"]
+            ),
+            "401"
+        );
+        b.close().await;
+
+        // A viewer reads, and is refused the write.
+        let b = Browser::start(1280, 900).await;
+        b.sign_in(&format!("{console}hibernation"), "bo").await;
+        b.client
+            .find(Locator::Css(
+                "form[action='/console/supervisors/cs-alpha-dev/nightly/wake'] button",
+            ))
+            .await
+            .expect("a wake button")
+            .click()
+            .await
+            .expect("clicked");
+        let said = b.client.source().await.expect("source");
+        assert!(said.contains("your role does not allow it"), "{said}");
+        b.close().await;
+
+        // An outsider sees nothing, on a phone.
+        let b = Browser::start(390, 844).await;
+        b.sign_in(&console, "cy").await;
+        let tenants = b.page(&format!("{console}tenants?q=cs-")).await;
+        assert!(!tenants.contains("cs-alpha"), "{tenants}");
+        let dashboard = b.page(&console).await;
+        assert!(
+            dashboard.contains("not a member of any tenant"),
+            "{dashboard}"
+        );
+        b.screenshot("phone-outsider").await;
+        b.close().await;
+    });
+
+    // With the identity provider down, sign-in says why.
+    let down_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let down_address = format!("127.0.0.1:{down_port}");
+    let unreachable = Operator::start_with(
+        "console-no-idp",
+        Some(&kubeconfig),
+        &[
+            "--gateway-address",
+            &down_address,
+            "--oidc-issuer",
+            "http://127.0.0.1:9/realms/none",
+        ],
+    );
+    // (A standby: the other holds the lease; its gateway answers all the same.)
+    let mut text = String::new();
+    eventually(
+        "the sign-in page says the identity provider is down",
+        30,
+        || {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-w",
+                    "\n%{http_code}",
+                    &format!("http://{down_address}/console/login"),
+                ])
+                .output()
+                .expect("curl runs");
+            text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.ends_with("503") && text.contains("does not answer")
+        },
+    );
+    drop(unreachable);
+
+    for t in ["cs-alpha", "cs-beta"] {
+        kubectl(&["delete", "tenant", t, "--wait=false"]);
+    }
+}
