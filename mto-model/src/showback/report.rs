@@ -173,11 +173,17 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     n.checked_mul(per).filter(|s| *s > 0).ok_or_else(fail)
 }
 
+/// An instant as Unix seconds or RFC 3339, within the years a
+/// timestamp can name.
 fn instant(text: &str) -> Option<i64> {
     text.parse::<i64>()
         .ok()
+        .filter(|t| crate::Timestamp::from_second(*t).is_ok())
         .or_else(|| text.parse::<crate::Timestamp>().ok().map(|t| t.as_second()))
 }
+
+/// The most sets a report holds: a window cut into more steps is refused.
+pub const MAX_SETS: i64 = 10_000;
 
 /// A window as OpenCost writes it, at `now` (Unix seconds): a duration
 /// ending now (`24h`, `7d`), `today`, `yesterday`, `week`, `lastweek`,
@@ -224,14 +230,20 @@ pub fn parse_window(text: &str, now: i64) -> Result<(i64, i64), String> {
                         "window {e}; or today, yesterday, week, lastweek, month, lastmonth, or START,END"
                     )
                 })?;
-                (now - span, now)
+                (now.saturating_sub(span), now)
             }
         },
     };
     if end <= start {
         return Err(format!("window {text:?}: its end is not after its start"));
     }
-    let hour_up = |t: i64| (t + HOUR - 1).div_euclid(HOUR) * HOUR;
+    if crate::Timestamp::from_second(start).is_err() || crate::Timestamp::from_second(end).is_err()
+    {
+        return Err(format!(
+            "window {text:?}: reaches outside the years a timestamp can name; give a shorter one"
+        ));
+    }
+    let hour_up = |t: i64| t.saturating_add(HOUR - 1).div_euclid(HOUR) * HOUR;
     Ok((start.div_euclid(HOUR) * HOUR, hour_up(end)))
 }
 
@@ -265,6 +277,12 @@ impl Query {
                     })
             })
             .transpose()?;
+        let sets = (end - start).div_euclid(step.unwrap_or(end - start).max(HOUR));
+        if !accumulate && sets > MAX_SETS {
+            return Err(format!(
+                "step: the window holds {sets} steps; at most {MAX_SETS} (a longer step, or accumulate=true)"
+            ));
+        }
         Ok(Query {
             start,
             end,

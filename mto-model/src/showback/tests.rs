@@ -466,6 +466,16 @@ mod metering {
             parse_window(&format!("{},{T0}", T0 + 10), now).is_err(),
             "backwards"
         );
+        assert!(parse_window("9223372036854775807s", now).is_err());
+        assert!(
+            parse_window("999999999999w", now).is_err(),
+            "overflows: refused"
+        );
+        assert!(parse_window("-9223372036854775808,9223372036854775807", now).is_err());
+        let many = Query::from_params("100000d", "tenant", Some("1h"), false, false, now)
+            .expect_err("2.4 million steps");
+        assert!(many.contains("at most 10000"), "{many}");
+        assert!(Query::from_params("100000d", "tenant", Some("1h"), true, false, now).is_ok());
     }
 
     #[test]

@@ -1017,7 +1017,8 @@ pub async fn audit(
 /// tenants.
 #[utoipa::path(get, path = "/api/v1/allocation", tag = "showback",
     params(crate::showback::AllocationParams),
-    responses((status = 200, description = "`{\"code\": 200, \"data\": [{name: allocation}]}`, a map per step; CSV with format=csv", body = Object),
+    responses((status = 200, description = "`{\"code\": 200, \"data\": [{name: allocation}]}`, a map per step; CSV with format=csv",
+            content((Object = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 503, body = Problem)),
     security(("bearer" = [])))]
 pub async fn allocation(
