@@ -9,7 +9,9 @@ use mto_benches::converged_cluster;
 use mto_model::access::{Access, Principal, access};
 use mto_model::api::Tenant;
 use mto_model::view::Observed as _;
-use mto_runtime::gateway::api::{ListQuery, tenant_detail, tenant_page};
+use mto_runtime::console::session::Session;
+use mto_runtime::console::{Visitor, render_dashboard};
+use mto_runtime::gateway::api::{Caller, ListQuery, tenant_detail, tenant_page};
 
 fn gateway(c: &mut Criterion) {
     let cluster = converged_cluster(1_000, 5);
@@ -58,6 +60,35 @@ fn gateway(c: &mut Criterion) {
             let detail = tenant_detail(&cluster, &access, &name).map_err(|p| p.message);
             black_box(detail.map(|d| serde_json::to_vec(&d).map(|v| v.len())))
         })
+    });
+    // The console's dashboard, rendered on the server: a member's (one
+    // tenant) and an admin's (every tenant's quota use).
+    let visitor = |principal: Principal, access: Access| Visitor {
+        caller: Caller { principal, access },
+        session: Session {
+            principal: Principal {
+                user: String::new(),
+                groups: Vec::new(),
+            },
+            csrf: "token".into(),
+            id_token: None,
+            expires: std::time::Instant::now(),
+        },
+    };
+    let member_visitor = visitor(owner.clone(), member.clone());
+    let admin_visitor = visitor(
+        Principal {
+            user: "root".into(),
+            groups: Vec::new(),
+        },
+        Access::Admin,
+    );
+    assert!(render_dashboard(&cluster, &member_visitor, None).contains(&name));
+    group.bench_function("console-dashboard-as-a-member", |b| {
+        b.iter(|| black_box(render_dashboard(&cluster, &member_visitor, None).len()))
+    });
+    group.bench_function("console-dashboard-as-an-admin-of-1000-tenants", |b| {
+        b.iter(|| black_box(render_dashboard(&cluster, &admin_visitor, None).len()))
     });
     group.finish();
 }

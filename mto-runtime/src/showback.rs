@@ -54,8 +54,9 @@ pub struct Collector {
     store: Arc<AnyStore>,
     config: ShowbackConfig,
     meter: Mutex<Meter>,
-    /// What the last flushes wrote of the window, by hour and container.
-    written: Mutex<HashMap<(i64, String), Record>>,
+    /// What the last flushes wrote of the window, by hour and container:
+    /// each record's hash (a record is rewritten when it changes).
+    written: Mutex<HashMap<(i64, String), u64>>,
     /// The hour before which records were last dropped: they are dropped
     /// again only when it moves (once an hour), not at every flush.
     forgotten_before: std::sync::atomic::AtomicI64,
@@ -105,29 +106,17 @@ impl Collector {
         watches.spawn(self.clone().watch(
             Api::<Pod>::all(client.clone()),
             |meter, pod, tenant, at| meter.observe_pod(pod, tenant, at),
-            |meter, pod, at| {
-                meter.pod_gone(
-                    pod.namespace().as_deref().unwrap_or_default(),
-                    &pod.name_any(),
-                    at,
-                );
-            },
+            |meter, (namespace, name), at| meter.pod_gone(namespace, name, at),
         ));
         watches.spawn(self.clone().watch(
             Api::<PersistentVolumeClaim>::all(client.clone()),
             |meter, claim, tenant, at| meter.observe_claim(claim, tenant, at),
-            |meter, claim, at| {
-                meter.claim_gone(
-                    claim.namespace().as_deref().unwrap_or_default(),
-                    &claim.name_any(),
-                    at,
-                );
-            },
+            |meter, (namespace, name), at| meter.claim_gone(namespace, name, at),
         ));
         watches.spawn(self.clone().watch(
             Api::<Node>::all(client),
             |meter, node, _, at| meter.observe_node(node, at),
-            |meter, node, at| meter.node_gone(&node.name_any(), at),
+            |meter, (_, name), at| meter.node_gone(name, at),
         ));
         loop {
             tokio::select! {
@@ -162,17 +151,18 @@ impl Collector {
     }
 
     /// Folds one kind's watch into the meter: `seen` for what is there,
-    /// `gone` for what was deleted (also what a re-list no longer has).
+    /// `gone` for what was deleted (also what a re-list no longer has),
+    /// by namespace and name. Only the names are kept between events.
     async fn watch<K>(
         self: Arc<Self>,
         api: Api<K>,
         seen: fn(&mut Meter, &K, Option<&str>, i64),
-        gone: fn(&mut Meter, &K, i64),
+        gone: fn(&mut Meter, (&str, &str), i64),
     ) where
         K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
         K::DynamicType: Default,
     {
-        let mut known: BTreeMap<(String, String), K> = BTreeMap::new();
+        let mut known: BTreeSet<(String, String)> = BTreeSet::new();
         let mut relisted: BTreeSet<(String, String)> = BTreeSet::new();
         let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
         while let Some(event) = events.next().await {
@@ -185,25 +175,24 @@ impl Collector {
                         seen(&mut meter, &o, tenant.as_deref(), at);
                     }
                     relisted.insert(key(&o));
-                    known.insert(key(&o), o);
+                    known.insert(key(&o));
                 }
                 Ok(watcher::Event::Delete(o)) => {
+                    let k = key(&o);
                     if let Ok(mut meter) = self.meter.lock() {
-                        gone(&mut meter, &o, at);
+                        gone(&mut meter, (&k.0, &k.1), at);
                     }
-                    known.remove(&key(&o));
+                    known.remove(&k);
                 }
                 Ok(watcher::Event::Init) => relisted.clear(),
                 Ok(watcher::Event::InitDone) => {
                     // Deleted while the watch was down.
-                    let missing: Vec<(String, String)> = known
-                        .keys()
-                        .filter(|k| !relisted.contains(*k))
-                        .cloned()
-                        .collect();
+                    let missing: Vec<(String, String)> =
+                        known.difference(&relisted).cloned().collect();
                     for k in missing {
-                        if let (Some(o), Ok(mut meter)) = (known.remove(&k), self.meter.lock()) {
-                            gone(&mut meter, &o, at);
+                        known.remove(&k);
+                        if let Ok(mut meter) = self.meter.lock() {
+                            gone(&mut meter, (&k.0, &k.1), at);
                         }
                     }
                 }
@@ -284,10 +273,16 @@ impl Collector {
             let mut unchanged = 0;
             for r in records {
                 let key = (r.hour, format!("{}/{}/{}", r.namespace, r.pod, r.container));
-                if written.get(&key) == Some(&r) {
+                let hash = {
+                    use std::hash::{Hash as _, Hasher as _};
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    r.hash(&mut hasher);
+                    hasher.finish()
+                };
+                if written.get(&key) == Some(&hash) {
                     unchanged += 1;
                 } else {
-                    written.insert(key, r.clone());
+                    written.insert(key, hash);
                     changed.push(r);
                 }
             }

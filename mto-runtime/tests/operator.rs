@@ -3449,6 +3449,39 @@ fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
         assert!(detail.contains("&lt;script&gt;alert"), "escaped: {detail}");
         assert!(!detail.contains("<script>alert"), "{detail}");
         b.screenshot("tenant").await;
+        // A Quota from the form: checked as `mto validate` checks, then
+        // created as the admin.
+        let quota = |pods: &str| {
+            format!("apiVersion: tenantoperator.stakater.com/v1beta1\nkind: Quota\nmetadata:\n  name: cs-form-quota\nspec:\n  resourcequota:\n    hard:\n      pods: \"{pods}\"\n")
+        };
+        let fill_and_save = |yaml: String| {
+            let c = b.client.clone();
+            async move {
+                let area = c
+                    .find(Locator::Css("form.editor textarea"))
+                    .await
+                    .expect("the editor");
+                area.clear().await.expect("cleared");
+                area.send_keys(&yaml).await.expect("typed");
+                c.find(Locator::Css("form.editor button[type=submit]"))
+                    .await
+                    .expect("save")
+                    .click()
+                    .await
+                    .expect("clicked");
+                c.source().await.expect("source")
+            }
+        };
+        b.page(&format!("{console}new/quota")).await;
+        let refused = fill_and_save(quota("lots")).await;
+        assert!(
+            refused.contains("not valid") && refused.contains("spec.resourcequota.hard[pods]"),
+            "{refused}"
+        );
+        b.screenshot("quota-form").await;
+        let saved = fill_and_save(quota("12")).await;
+        assert!(saved.contains("cs-form-quota") && saved.contains("pods: 12"), "{saved}");
+        assert!(get_json(&["quota", "cs-form-quota"]).is_some(), "created in the cluster");
         b.close().await;
 
         // An owner: her tenant only; another's page does not exist for her;
@@ -3466,6 +3499,27 @@ fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
             !tenants.contains("/console/audit"),
             "no audit log for members"
         );
+        // Creating a tenant is for admins: the form says so.
+        b.page(&format!("{console}new/tenant")).await;
+        let area = b
+            .client
+            .find(Locator::Css("form.editor textarea"))
+            .await
+            .expect("the editor");
+        area.clear().await.expect("cleared");
+        area.send_keys("apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata:\n  name: cs-by-ann\nspec:\n  namespaces:\n    withTenantPrefix: [dev]\n")
+            .await
+            .expect("typed");
+        b.client
+            .find(Locator::Css("form.editor button[type=submit]"))
+            .await
+            .expect("save")
+            .click()
+            .await
+            .expect("clicked");
+        let refused = b.client.source().await.expect("source");
+        assert!(refused.contains("your role does not allow it"), "{refused}");
+        assert!(get_json(&["tenant", "cs-by-ann"]).is_none());
         let other = b.page(&format!("{console}tenants/cs-beta")).await;
         assert!(other.contains("not found"), "{other}");
         let mut hibernation = String::new();
@@ -3628,4 +3682,5 @@ fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
     for t in ["cs-alpha", "cs-beta"] {
         kubectl(&["delete", "tenant", t, "--wait=false"]);
     }
+    kubectl(&["delete", "quota", "cs-form-quota", "--ignore-not-found"]);
 }

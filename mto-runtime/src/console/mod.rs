@@ -126,6 +126,17 @@ pub fn routes() -> axum::Router<Gateway> {
         .route("/console/", get(dashboard))
         .route("/console/tenants", get(tenants))
         .route("/console/tenants/{name}", get(tenant))
+        .route("/console/new/tenant", get(new_tenant).post(create_tenant))
+        .route(
+            "/console/tenants/{name}/edit",
+            get(edit_tenant).post(update_tenant),
+        )
+        .route("/console/quotas", get(quotas))
+        .route("/console/new/quota", get(new_quota).post(create_quota))
+        .route(
+            "/console/quotas/{name}/edit",
+            get(edit_quota).post(update_quota),
+        )
         .route("/console/hibernation", get(hibernation))
         .route(
             "/console/supervisors/{namespace}/{name}/{action}",
@@ -391,22 +402,58 @@ struct Filter {
 }
 
 async fn dashboard(State(g): State<Gateway>, v: Visitor) -> Response {
-    let tenants = api::tenants(State(g.clone()), caller_copy(&v), Params(all(None)))
-        .await
-        .0;
-    let supervisors = api::supervisors(State(g.clone()), caller_copy(&v), Params(all(None)))
-        .await
-        .0;
-    let quotas: Vec<api::TenantDetail> = {
-        let view = g.shared.view();
-        let snapshot = view.snapshot();
-        tenants
-            .items
-            .iter()
-            .filter_map(|t| api::tenant_detail(snapshot, &v.caller.access, &t.name).ok())
-            .collect()
+    let trend = cost_report(&g, &v, "7d", "tenant", None).await.ok();
+    let html = render_dashboard(g.shared.view().snapshot(), &v, trend.as_deref());
+    Html(html).into_response()
+}
+
+/// Showback's report for the visitor: the groups they may see, by day.
+async fn cost_report(
+    g: &Gateway,
+    v: &Visitor,
+    window: &str,
+    aggregate: &str,
+    tenant: Option<String>,
+) -> Result<Vec<mto_model::showback::Set>, String> {
+    let params = crate::showback::AllocationParams {
+        window: Some(window.to_owned()),
+        aggregate: Some(aggregate.to_owned()),
+        step: Some("1d".into()),
+        tenant,
+        ..Default::default()
     };
-    Html(pages::dashboard(&v, &tenants, &supervisors, &quotas)).into_response()
+    let access = &v.caller.access;
+    let member_sees =
+        |tenant: Option<&str>| access.allows(tenant, mto_model::access::Operation::Read);
+    let visible: Option<crate::showback::Visible<'_>> =
+        (!access.is_admin()).then_some(&member_sees);
+    let now = mto_model::Timestamp::now().as_second();
+    match g.store.as_deref() {
+        Some(store) => crate::showback::allocation_report(store, &params, now, visible)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err("showback keeps its records in the store, and this gateway has none".into()),
+    }
+}
+
+/// The dashboard of `v`, from the operator's view: their tenants (the
+/// first 1,000), namespaces, supervisors, what is asleep, quota use; and
+/// the last days' cost when showback has any.
+#[must_use]
+pub fn render_dashboard(
+    snapshot: &mto_model::view::Snapshot,
+    v: &Visitor,
+    trend: Option<&[mto_model::showback::Set]>,
+) -> String {
+    let access = &v.caller.access;
+    let tenants = api::tenant_page(snapshot, access, &all(None));
+    let supervisors = api::supervisor_page(snapshot, access, &all(None));
+    let quotas: Vec<api::TenantDetail> = tenants
+        .items
+        .iter()
+        .filter_map(|t| api::tenant_detail(snapshot, access, &t.name).ok())
+        .collect();
+    pages::dashboard(v, &tenants, &supervisors, &quotas, trend)
 }
 
 async fn tenants(State(g): State<Gateway>, v: Visitor, Query(filter): Query<Filter>) -> Response {
@@ -503,30 +550,29 @@ async fn templates(State(g): State<Gateway>, v: Visitor) -> Response {
 struct CostQuery {
     window: Option<String>,
     aggregate: Option<String>,
+    tenant: Option<String>,
 }
 
 async fn cost(State(g): State<Gateway>, v: Visitor, Query(q): Query<CostQuery>) -> Response {
     let window = q.window.unwrap_or_else(|| "7d".into());
     let aggregate = q.aggregate.unwrap_or_else(|| "tenant".into());
-    let params = crate::showback::AllocationParams {
-        window: Some(window.clone()),
-        aggregate: Some(aggregate.clone()),
-        step: Some("1d".into()),
-        ..Default::default()
+    let tenant = q.tenant.filter(|t| !t.is_empty());
+    let sets = cost_report(&g, &v, &window, &aggregate, tenant.clone()).await;
+    let tenants: Vec<String> = {
+        let view = g.shared.view();
+        api::tenant_page(view.snapshot(), &v.caller.access, &all(None))
+            .items
+            .into_iter()
+            .map(|t| t.name)
+            .collect()
     };
-    let access = &v.caller.access;
-    let member_sees =
-        |tenant: Option<&str>| access.allows(tenant, mto_model::access::Operation::Read);
-    let visible: Option<crate::showback::Visible<'_>> =
-        (!access.is_admin()).then_some(&member_sees);
-    let now = mto_model::Timestamp::now().as_second();
-    let sets = match g.store.as_deref() {
-        Some(store) => crate::showback::allocation_report(store, &params, now, visible)
-            .await
-            .map_err(|e| e.to_string()),
-        None => Err("showback keeps its records in the store, and this gateway has none".into()),
+    let choice = pages::CostChoice {
+        window: &window,
+        aggregate: &aggregate,
+        tenant: tenant.as_deref(),
+        tenants: &tenants,
     };
-    Html(pages::cost(&v, &window, &aggregate, sets)).into_response()
+    Html(pages::cost(&v, &choice, sets)).into_response()
 }
 
 async fn audit(State(g): State<Gateway>, v: Visitor) -> Response {
@@ -535,6 +581,286 @@ async fn audit(State(g): State<Gateway>, v: Visitor) -> Response {
         Ok(entries) => Html(pages::audit(&v, &entries.0)).into_response(),
         Err(problem) => not_found(&v, &problem),
     }
+}
+
+/// A manifest typed into a form, and the form's CSRF token.
+#[derive(Deserialize)]
+struct ManifestForm {
+    csrf: Option<String>,
+    yaml: String,
+}
+
+/// A Tenant to start from.
+const NEW_TENANT: &str = "apiVersion: tenantoperator.stakater.com/v1beta3
+kind: Tenant
+metadata:
+  name: my-team
+spec:
+  quota: small
+  accessControl:
+    owners:
+      groups: [my-team-owners]
+    editors:
+      groups: [my-team]
+  namespaces:
+    withTenantPrefix: [dev, prod]
+";
+
+/// A Quota to start from.
+const NEW_QUOTA: &str = "apiVersion: tenantoperator.stakater.com/v1beta1
+kind: Quota
+metadata:
+  name: small
+spec:
+  resourcequota:
+    hard:
+      requests.cpu: \"4\"
+      requests.memory: 8Gi
+      pods: \"40\"
+";
+
+/// What an editor shows: the page's title, where it posts, the text.
+struct Editing<'a> {
+    title: String,
+    action: String,
+    yaml: &'a str,
+}
+
+fn editor(
+    v: &Visitor,
+    editing: &Editing<'_>,
+    problem: Option<&Problem>,
+    status: StatusCode,
+) -> Response {
+    let body = pages::editor(v, &editing.action, editing.yaml, problem);
+    let section = if editing.action.contains("quota") {
+        "quotas"
+    } else {
+        "tenants"
+    };
+    (status, Html(pages::page(v, &editing.title, section, body))).into_response()
+}
+
+/// The YAML of a manifest form, as the API's JSON body.
+fn manifest_of(yaml: &str) -> Result<serde_json::Value, Problem> {
+    serde_norway::from_str::<serde_json::Value>(yaml).map_err(|e| Problem {
+        code: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+        message: "the text is not YAML".into(),
+        problems: vec![e.to_string()],
+    })
+}
+
+/// The YAML of an object as users write it: apiVersion, kind, name, spec.
+fn manifest_yaml(api_version: &str, kind: &str, name: &str, spec: &serde_json::Value) -> String {
+    serde_norway::to_string(&serde_json::json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap_or_default()
+}
+
+async fn new_tenant(v: Visitor) -> Response {
+    let editing = Editing {
+        title: "New tenant".into(),
+        action: "/console/new/tenant".into(),
+        yaml: NEW_TENANT,
+    };
+    editor(&v, &editing, None, StatusCode::OK)
+}
+
+/// Sends a manifest form to an API handler: on success to `done`; else
+/// the form again, with the API's problems.
+async fn submit<F, Fut>(
+    v: Visitor,
+    form: ManifestForm,
+    editing: Editing<'_>,
+    done: String,
+    call: F,
+) -> Response
+where
+    F: FnOnce(Caller, serde_json::Value) -> Fut,
+    Fut: Future<Output = Result<(), Problem>>,
+{
+    let csrf = CsrfForm {
+        csrf: form.csrf.clone(),
+    };
+    if let Some(refused) = forged(&v, &csrf) {
+        return refused;
+    }
+    let outcome = match manifest_of(&form.yaml) {
+        Ok(body) => call(caller_copy(&v), body).await,
+        Err(problem) => Err(problem),
+    };
+    match outcome {
+        Ok(()) => Redirect::to(&done).into_response(),
+        Err(problem) => {
+            let status = StatusCode::from_u16(problem.code).unwrap_or(StatusCode::BAD_REQUEST);
+            let editing = Editing {
+                yaml: &form.yaml,
+                ..editing
+            };
+            editor(&v, &editing, Some(&problem), status)
+        }
+    }
+}
+
+/// The `metadata.name` a manifest form gives.
+fn name_in(yaml: &str) -> String {
+    manifest_of(yaml)
+        .ok()
+        .and_then(|m| m["metadata"]["name"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+async fn create_tenant(
+    State(g): State<Gateway>,
+    v: Visitor,
+    Form(form): Form<ManifestForm>,
+) -> Response {
+    let editing = Editing {
+        title: "New tenant".into(),
+        action: "/console/new/tenant".into(),
+        yaml: "",
+    };
+    let done = format!("/console/tenants/{}", urlencode(&name_in(&form.yaml)));
+    submit(v, form, editing, done, |caller, body| async move {
+        api::create_tenant(State(g), caller, api::Body(body))
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+async fn edit_tenant(State(g): State<Gateway>, v: Visitor, Path(name): Path<String>) -> Response {
+    let detail = {
+        let view = g.shared.view();
+        api::tenant_detail(view.snapshot(), &v.caller.access, &name)
+    };
+    match detail {
+        Ok(d) => {
+            let yaml = manifest_yaml(
+                "tenantoperator.stakater.com/v1beta3",
+                "Tenant",
+                &name,
+                &d.spec,
+            );
+            let editing = Editing {
+                title: format!("Edit tenant {name}"),
+                action: format!("/console/tenants/{name}/edit"),
+                yaml: &yaml,
+            };
+            editor(&v, &editing, None, StatusCode::OK)
+        }
+        Err(problem) => not_found(&v, &problem),
+    }
+}
+
+async fn update_tenant(
+    State(g): State<Gateway>,
+    v: Visitor,
+    Path(name): Path<String>,
+    Form(form): Form<ManifestForm>,
+) -> Response {
+    let editing = Editing {
+        title: format!("Edit tenant {name}"),
+        action: format!("/console/tenants/{name}/edit"),
+        yaml: "",
+    };
+    let done = format!("/console/tenants/{}", urlencode(&name));
+    submit(v, form, editing, done, |caller, body| async move {
+        api::update_tenant(State(g), caller, Path(name), api::Body(body))
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+async fn quotas(State(g): State<Gateway>, v: Visitor) -> Response {
+    let page = api::quotas(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    Html(pages::quotas(&v, &page)).into_response()
+}
+
+async fn new_quota(v: Visitor) -> Response {
+    let editing = Editing {
+        title: "New quota".into(),
+        action: "/console/new/quota".into(),
+        yaml: NEW_QUOTA,
+    };
+    editor(&v, &editing, None, StatusCode::OK)
+}
+
+async fn create_quota(
+    State(g): State<Gateway>,
+    v: Visitor,
+    Form(form): Form<ManifestForm>,
+) -> Response {
+    let editing = Editing {
+        title: "New quota".into(),
+        action: "/console/new/quota".into(),
+        yaml: "",
+    };
+    submit(
+        v,
+        form,
+        editing,
+        "/console/quotas".into(),
+        |caller, body| async move {
+            api::create_quota(State(g), caller, api::Body(body))
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+}
+
+async fn edit_quota(State(g): State<Gateway>, v: Visitor, Path(name): Path<String>) -> Response {
+    let page = api::quotas(State(g.clone()), caller_copy(&v), Params(all(None)))
+        .await
+        .0;
+    let Some(quota) = page.items.iter().find(|q| q.name == name) else {
+        return not_found(&v, &Problem::not_found(&format!("Quota {name}")));
+    };
+    let yaml = manifest_yaml(
+        "tenantoperator.stakater.com/v1beta1",
+        "Quota",
+        &name,
+        &quota.spec,
+    );
+    let editing = Editing {
+        title: format!("Edit quota {name}"),
+        action: format!("/console/quotas/{name}/edit"),
+        yaml: &yaml,
+    };
+    editor(&v, &editing, None, StatusCode::OK)
+}
+
+async fn update_quota(
+    State(g): State<Gateway>,
+    v: Visitor,
+    Path(name): Path<String>,
+    Form(form): Form<ManifestForm>,
+) -> Response {
+    let editing = Editing {
+        title: format!("Edit quota {name}"),
+        action: format!("/console/quotas/{name}/edit"),
+        yaml: "",
+    };
+    submit(
+        v,
+        form,
+        editing,
+        "/console/quotas".into(),
+        |caller, body| async move {
+            api::update_quota(State(g), caller, Path(name), api::Body(body))
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
 }
 
 /// The visitor as the API's caller.

@@ -7,8 +7,8 @@ use mto_model::showback::{Set, money};
 
 use super::Visitor;
 use crate::gateway::api::{
-    AuditView, HistoryEntry, InstancePage, QuotaUse, SupervisorPage, TemplatePage, TenantDetail,
-    TenantPage,
+    AuditView, HistoryEntry, InstancePage, Problem, QuotaPage, QuotaUse, SupervisorPage,
+    TemplatePage, TenantDetail, TenantPage,
 };
 
 /// What a write said, shown above the page.
@@ -55,6 +55,7 @@ pub(super) fn page(v: &Visitor, title: &str, active: &str, body: Markup) -> Stri
     let nav = [
         ("dashboard", "/console/", "Dashboard"),
         ("tenants", "/console/tenants", "Tenants"),
+        ("quotas", "/console/quotas", "Quotas"),
         ("hibernation", "/console/hibernation", "Hibernation"),
         ("templates", "/console/templates", "Templates"),
         ("cost", "/console/cost", "Cost"),
@@ -139,6 +140,7 @@ pub(super) fn dashboard(
     tenants: &TenantPage,
     supervisors: &SupervisorPage,
     quotas: &[TenantDetail],
+    trend: Option<&[Set]>,
 ) -> String {
     let namespaces: usize = tenants.items.iter().map(|t| t.namespaces.len()).sum();
     let asleep: Vec<_> = supervisors
@@ -152,6 +154,11 @@ pub(super) fn dashboard(
             div.card { div.big { (namespaces) } div { "namespaces" } }
             div.card { div.big { (supervisors.total) } div { "supervisors" } }
             div.card { div.big { (asleep.len()) } div { "asleep now" } }
+        }
+        @if let Some(days) = trend.filter(|d| d.iter().any(|s| !s.groups.is_empty())) {
+            h2 { "Cost, last 7 days" }
+            (chart(days))
+            p { a href="/console/cost" { "Cost by tenant, namespace or pod" } }
         }
         h2 { "Quota use" }
         @if quotas.is_empty() {
@@ -183,6 +190,7 @@ pub(super) fn tenants(v: &Visitor, page_: &TenantPage, q: Option<&str>) -> Strin
         form.filter method="get" {
             input type="search" name="q" placeholder="Filter by name" value=[q];
             button type="submit" { "Filter" }
+            @if v.caller.access.is_admin() { a.button href="/console/new/tenant" { "New tenant" } }
         }
         table.list {
             thead { tr { th { "Tenant" } th { "Phase" } th { "Namespaces" } th { "Quota" } th { "Your role" } } }
@@ -234,6 +242,9 @@ pub(super) fn tenant(v: &Visitor, d: &TenantDetail, history: &[HistoryEntry]) ->
             span.phase { (d.summary.phase.as_deref().unwrap_or("Pending")) }
             " · your role: " (role(v, &d.summary.name))
             @if let Some(q) = &d.summary.quota { " · quota " (q) }
+            @if v.caller.access.is_admin() {
+                " · " a href=(format!("/console/tenants/{}/edit", d.summary.name)) { "Edit" }
+            }
         }
         h2 { "Namespaces and access" }
         ul.tree {
@@ -373,15 +384,27 @@ fn chart(sets: &[Set]) -> Markup {
     }
 }
 
-/// Cost per tenant (or namespace, pod, label) over a window, by day.
-pub(super) fn cost(
-    v: &Visitor,
-    window: &str,
-    aggregate: &str,
-    sets: Result<Vec<Set>, String>,
-) -> String {
+/// What the cost page shows.
+pub(super) struct CostChoice<'a> {
+    /// The window (`7d`, `month`, …).
+    pub(super) window: &'a str,
+    /// `tenant`, `namespace` or `pod`.
+    pub(super) aggregate: &'a str,
+    /// One tenant only.
+    pub(super) tenant: Option<&'a str>,
+    /// The tenants to choose from.
+    pub(super) tenants: &'a [String],
+}
+
+/// Cost per tenant (or namespace, pod) over a window, by day.
+pub(super) fn cost(v: &Visitor, choice: &CostChoice<'_>, sets: Result<Vec<Set>, String>) -> String {
+    let (window, aggregate) = (choice.window, choice.aggregate);
+    let only = choice
+        .tenant
+        .map(|t| format!("&tenant={t}"))
+        .unwrap_or_default();
     let csv = format!(
-        "/api/v1/allocation?window={window}&aggregate={aggregate}&accumulate=true&format=csv"
+        "/api/v1/allocation?window={window}&aggregate={aggregate}&accumulate=true&format=csv{only}"
     );
     // Each group over the window: CPU, memory, GPU and volumes, total.
     let mut totals: std::collections::BTreeMap<&str, [i64; 4]> = std::collections::BTreeMap::new();
@@ -406,6 +429,12 @@ pub(super) fn cost(
                     option value=(a) selected[a == aggregate] { "by " (a) }
                 }
             }
+            select name="tenant" {
+                option value="" selected[choice.tenant.is_none()] { "every tenant" }
+                @for t in choice.tenants {
+                    option value=(t) selected[choice.tenant == Some(t.as_str())] { (t) }
+                }
+            }
             button type="submit" { "Show" }
             a.button href=(csv) { "CSV" }
         }
@@ -426,6 +455,47 @@ pub(super) fn cost(
         }
     };
     page(v, "Cost", "cost", body)
+}
+
+/// A manifest editor: the YAML, and what `mto validate` said of it.
+pub(super) fn editor(v: &Visitor, action: &str, yaml: &str, problem: Option<&Problem>) -> Markup {
+    html! {
+        @if let Some(p) = problem {
+            div.error {
+                p { (p.message) }
+                @if !p.problems.is_empty() { ul { @for line in &p.problems { li { code { (line) } } } } }
+            }
+        }
+        form.editor method="post" action=(action) {
+            input type="hidden" name="csrf" value=(v.session.csrf);
+            textarea name="yaml" rows="22" spellcheck="false" { (yaml) }
+            div { button type="submit" { "Save" } " " a href="javascript:history.back()" { "Cancel" } }
+        }
+        p.muted { "Checked with the rules of " code { "mto validate" } ", then written as you, so the cluster's RBAC and mto's admission decide." }
+    }
+}
+
+/// The Quotas.
+pub(super) fn quotas(v: &Visitor, page_: &QuotaPage) -> String {
+    let admin = v.caller.access.is_admin();
+    let body = html! {
+        @if admin { p { a.button href="/console/new/quota" { "New quota" } } }
+        table.list {
+            thead { tr { th { "Quota" } th { "Each namespace may use" } th { "Tenants" } @if admin { th {} } } }
+            tbody {
+                @for q in &page_.items {
+                    tr {
+                        td { (q.name) }
+                        td { @for (resource, hard) in &q.hard { code { (resource) ": " (hard) } " " } }
+                        td { (q.tenants.join(", ")) }
+                        @if admin { td { a href=(format!("/console/quotas/{}/edit", q.name)) { "Edit" } } }
+                    }
+                }
+            }
+        }
+        @if page_.items.is_empty() { p.muted { "No quotas you may see." } }
+    };
+    page(v, "Quotas", "quotas", body)
 }
 
 /// The writes made through the gateway (admins).

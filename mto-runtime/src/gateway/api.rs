@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use mto_model::access::{Access, Operation, Principal};
-use mto_model::api::{ClusterResourceSupervisor, ResourceSupervisor, Template, Tenant};
+use mto_model::api::{ClusterResourceSupervisor, Quota, ResourceSupervisor, Template, Tenant};
 use mto_model::quantity::Quantity;
 use mto_model::view::{Observed as _, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ impl Problem {
         }
     }
 
-    fn not_found(what: &str) -> Problem {
+    pub(crate) fn not_found(what: &str) -> Problem {
         // Not 403: what the caller may not see does not exist for them.
         Problem::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
@@ -285,6 +285,7 @@ page_of!(TenantPage, TenantSummary, "tenants");
 page_of!(SupervisorPage, SupervisorView, "supervisors");
 page_of!(TemplatePage, TemplateView, "Templates");
 page_of!(InstancePage, InstanceView, "template instances");
+page_of!(QuotaPage, QuotaView, "Quotas");
 
 fn summary(snapshot: &Snapshot, tenant: &Tenant, access: &Access) -> TenantSummary {
     let name = tenant.metadata.name.clone().unwrap_or_default();
@@ -481,29 +482,44 @@ pub struct Written {
     pub action: String,
 }
 
-/// A tenant in a request body: a Tenant manifest (`v1beta3`).
-fn tenant_body(body: Value, name: Option<&str>) -> Result<Tenant, Problem> {
-    use mto_model::validation::Validate as _;
-    let tenant: Tenant = serde_json::from_value(body).map_err(|e| {
+/// A manifest in a request body (a Tenant `v1beta3`, a Quota `v1beta1`),
+/// checked with the rules of `mto validate`; with `name`, it must be the
+/// one in the path.
+fn manifest_body<K>(body: Value, name: Option<&str>) -> Result<K, Problem>
+where
+    K: kube::Resource<DynamicType = ()>
+        + serde::de::DeserializeOwned
+        + mto_model::validation::Validate,
+{
+    let kind = K::kind(&());
+    let object: K = serde_json::from_value(body).map_err(|e| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("not a Tenant (tenantoperator.stakater.com/v1beta3): {e}"),
+            format!("not a {kind} ({}): {e}", K::api_version(&())),
         )
     })?;
     if let Some(name) = name
-        && tenant.metadata.name.as_deref() != Some(name)
+        && object.meta().name.as_deref() != Some(name)
     {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("metadata.name must be {name:?}, the tenant in the path"),
+            format!("metadata.name must be {name:?}, the name in the path"),
         ));
     }
-    tenant.validate().map_err(|errors| Problem {
+    object.validate().map_err(|errors| Problem {
         code: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
-        message: "the tenant is not valid (the same rules as `mto validate`)".into(),
+        message: format!(
+            "the {} is not valid (the same rules as `mto validate`)",
+            kind.to_lowercase()
+        ),
         problems: errors.to_string().lines().map(str::to_owned).collect(),
     })?;
-    Ok(tenant)
+    Ok(object)
+}
+
+/// A tenant in a request body: a Tenant manifest (`v1beta3`).
+fn tenant_body(body: Value, name: Option<&str>) -> Result<Tenant, Problem> {
+    manifest_body(body, name)
 }
 
 /// Creates a tenant, as the caller (platform admins).
@@ -565,6 +581,129 @@ pub async fn update_tenant(
             let params = PatchParams::apply(super::FIELD_MANAGER).force();
             kube::Api::<Tenant>::all(client)
                 .patch(&target, &params, &Patch::Apply(&tenant))
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+    .map(Json)
+}
+
+/// A Quota and the tenants using it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// Its name.
+    pub name: String,
+    /// What its ResourceQuota allows each tenant namespace, per resource.
+    pub hard: BTreeMap<String, String>,
+    /// The tenants using it (those the caller may see).
+    pub tenants: Vec<String>,
+    /// The whole spec.
+    #[schema(value_type = Object)]
+    pub spec: Value,
+}
+
+/// The Quotas: all for admins; for members, those their tenants use.
+#[utoipa::path(get, path = "/api/v1/quotas", tag = "tenants", params(ListQuery),
+    responses((status = 200, body = QuotaPage), (status = 400, body = Problem), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn quotas(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Params(query): Params<ListQuery>,
+) -> Json<QuotaPage> {
+    let view = g.shared.view();
+    let snapshot = view.snapshot();
+    let out: Vec<QuotaView> = snapshot
+        .shelf::<Quota>()
+        .iter()
+        .filter_map(|q| {
+            let name = q.metadata.name.clone()?;
+            let tenants: Vec<String> = snapshot
+                .shelf::<Tenant>()
+                .iter()
+                .filter(|t| t.spec.quota.as_deref() == Some(name.as_str()))
+                .filter_map(|t| t.metadata.name.clone())
+                .filter(|t| caller.access.allows(Some(t), Operation::Read))
+                .collect();
+            (caller.access.is_admin() || !tenants.is_empty()).then(|| QuotaView {
+                hard: q
+                    .spec
+                    .resourcequota
+                    .as_ref()
+                    .and_then(|r| r.hard.as_ref())
+                    .map(|h| h.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+                    .unwrap_or_default(),
+                tenants,
+                spec: object(&q.spec),
+                name,
+            })
+        })
+        .collect();
+    let (items, next, total) = query.sorted_page(out, |q| &q.name);
+    Json(QuotaPage { items, next, total })
+}
+
+/// Creates a Quota (`v1beta1`), as the caller (platform admins).
+#[utoipa::path(post, path = "/api/v1/quotas", tag = "tenants",
+    request_body(content = Object, description = "A Quota manifest"),
+    responses((status = 201, body = Written), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_quota(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<Written>), Problem> {
+    let quota: Quota = manifest_body(body, None)?;
+    let object = format!(
+        "Quota/{}",
+        quota.metadata.name.as_deref().unwrap_or_default()
+    );
+    g.write(
+        &caller,
+        None,
+        Operation::Administer,
+        "create",
+        &object,
+        |client| async move {
+            kube::Api::<Quota>::all(client)
+                .create(&PostParams::default(), &quota)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+    .map(|written| (StatusCode::CREATED, Json(written)))
+}
+
+/// Changes a Quota, as the caller (server-side apply of the fields given).
+#[utoipa::path(put, path = "/api/v1/quotas/{name}", tag = "tenants",
+    params(("name" = String, Path, description = "The Quota")),
+    request_body(content = Object, description = "A Quota manifest"),
+    responses((status = 200, body = Written), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update_quota(
+    State(g): State<Gateway>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Written>, Problem> {
+    let quota: Quota = manifest_body(body, Some(&name))?;
+    let object = format!("Quota/{name}");
+    g.write(
+        &caller,
+        None,
+        Operation::Administer,
+        "update",
+        &object,
+        |client| async move {
+            let params = PatchParams::apply(super::FIELD_MANAGER).force();
+            kube::Api::<Quota>::all(client)
+                .patch(&name, &params, &Patch::Apply(&quota))
                 .await
                 .map(|_| ())
         },
@@ -661,8 +800,16 @@ pub async fn supervisors(
     caller: Caller,
     Params(query): Params<ListQuery>,
 ) -> Json<SupervisorPage> {
-    let view = g.shared.view();
-    let snapshot = view.snapshot();
+    Json(supervisor_page(
+        g.shared.view().snapshot(),
+        &caller.access,
+        &query,
+    ))
+}
+
+/// One page of the supervisors `access` may see.
+#[must_use]
+pub fn supervisor_page(snapshot: &Snapshot, access: &Access, query: &ListQuery) -> SupervisorPage {
     let mut out: Vec<SupervisorView> = snapshot
         .shelf::<ResourceSupervisor>()
         .iter()
@@ -670,7 +817,7 @@ pub async fn supervisors(
             let namespace = s.metadata.namespace.clone()?;
             let name = s.metadata.name.clone()?;
             let tenant = snapshot.tenant_of_namespace(&namespace);
-            caller.access.allows(tenant, Operation::Read).then(|| {
+            access.allows(tenant, Operation::Read).then(|| {
                 supervisor_view(
                     format!("ResourceSupervisor/{namespace}/{name}"),
                     Some(namespace),
@@ -681,7 +828,7 @@ pub async fn supervisors(
             })
         })
         .collect();
-    if caller.access.is_admin() {
+    if access.is_admin() {
         out.extend(
             snapshot
                 .shelf::<ClusterResourceSupervisor>()
@@ -699,7 +846,7 @@ pub async fn supervisors(
         );
     }
     let (items, next, total) = query.sorted_page(out, |s| &s.key);
-    Json(SupervisorPage { items, next, total })
+    SupervisorPage { items, next, total }
 }
 
 /// Wakes (`wake`) or puts to sleep (`sleep`) a supervisor's workloads now,
@@ -1142,10 +1289,11 @@ fn problem_of(object: &str, error: kube::Error) -> Problem {
 #[openapi(
     info(title = "mto API gateway", description = "Tenants, namespaces, quotas, templates and hibernation, as the caller may see them."),
     paths(me, tenants, tenant, create_tenant, update_tenant, delete_tenant, history,
-          supervisors, override_supervisor, templates, instances, audit, allocation),
+          supervisors, override_supervisor, templates, instances, audit, allocation,
+          quotas, create_quota, update_quota),
     components(schemas(Problem, Me, TenantSummary, TenantPage, TenantDetail, QuotaUse,
                        NamespaceQuota, Written, SupervisorView, SupervisorPage, ParameterView, TemplateView,
-                       TemplatePage, InstanceView, InstancePage,
+                       TemplatePage, InstanceView, InstancePage, QuotaView, QuotaPage,
                        HistoryEntry, AuditView)),
     modifiers(&BearerAuth),
 )]

@@ -91,6 +91,11 @@ impl Gateway {
                     .delete(api::delete_tenant),
             )
             .route("/api/v1/tenants/{name}/history", get(api::history))
+            .route("/api/v1/quotas", get(api::quotas).post(api::create_quota))
+            .route(
+                "/api/v1/quotas/{name}",
+                axum::routing::put(api::update_quota),
+            )
             .route("/api/v1/supervisors", get(api::supervisors))
             .route(
                 "/api/v1/supervisors/{namespace}/{name}/{action}",
