@@ -13,7 +13,7 @@ use mto_runtime::cli::files::read_manifests;
 
 /// mto: a multi-tenant operator for Kubernetes.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "mto", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("MTO_COMMIT"), ")"), about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

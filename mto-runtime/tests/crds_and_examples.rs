@@ -245,6 +245,48 @@ fn mto(args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
+fn the_version_names_the_release_and_the_commit() {
+    let (ok, out, _) = mto(&["--version"]);
+    assert!(ok);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let expected = format!(
+        "mto {} (commit {})\n",
+        env!("CARGO_PKG_VERSION"),
+        commit.as_deref().unwrap_or("unknown")
+    );
+    // The build runs again whenever HEAD moves.
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn the_helm_chart_is_versioned_with_the_binary() {
+    let chart =
+        std::fs::read_to_string(repo().join("deploy/helm/mto/Chart.yaml")).expect("Chart.yaml");
+    let field = |name: &str| {
+        chart
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+    };
+    assert_eq!(field("version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        field("appVersion").as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let changelog = std::fs::read_to_string(repo().join("CHANGELOG.md")).expect("CHANGELOG.md");
+    assert!(
+        changelog.contains(&format!("## {}", env!("CARGO_PKG_VERSION"))),
+        "CHANGELOG.md has a section for this version"
+    );
+}
+
+#[test]
 fn validate_reports_every_problem_with_file_line_and_field() {
     let (ok, _, err) = mto(&["validate", "mto-runtime/tests/data/invalid.yaml"]);
     assert!(!ok, "must exit non-zero");
