@@ -31,9 +31,9 @@ const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
 /// (hour, `namespace/pod/container`) → a JSON showback [`Record`].
 const ALLOCATION: TableDefinition<'_, (i64, &str), &[u8]> = TableDefinition::new("allocation");
 
-/// (tenant, hour, `namespace/pod/container`): the records of a tenant, for
-/// a tenant's report without reading every tenant's (`""` for none).
-const ALLOCATION_BY_TENANT: TableDefinition<'_, (&str, i64, &str), ()> =
+/// (tenant, hour, `namespace/pod/container`) → the same JSON record: a
+/// tenant's report reads one range, not every tenant's (`""` for none).
+const ALLOCATION_BY_TENANT: TableDefinition<'_, (&str, i64, &str), &[u8]> =
     TableDefinition::new("allocation_by_tenant");
 
 /// hour → what the nodes' capacity cost over it, a JSON [`Cost`].
@@ -173,16 +173,22 @@ impl Journal {
             for r in records {
                 let key = format!("{}/{}/{}", r.namespace, r.pod, r.container);
                 let value = serde_json::to_vec(r)?;
-                table
+                let tenant = r.tenant.as_deref().unwrap_or("");
+                let before = table
                     .insert((r.hour, key.as_str()), value.as_slice())
-                    .map_err(|e| self.fail(e))?;
-                // A record that changed tenant leaves an index entry
-                // behind: reads check the record's own tenant.
+                    .map_err(|e| self.fail(e))?
+                    .map(|old| serde_json::from_slice::<Record>(old.value()))
+                    .transpose()?;
+                // A record that changed tenant leaves its old tenant.
+                if let Some(old) = before
+                    && old.tenant.as_deref().unwrap_or("") != tenant
+                {
+                    by_tenant
+                        .remove((old.tenant.as_deref().unwrap_or(""), r.hour, key.as_str()))
+                        .map_err(|e| self.fail(e))?;
+                }
                 by_tenant
-                    .insert(
-                        (r.tenant.as_deref().unwrap_or(""), r.hour, key.as_str()),
-                        (),
-                    )
+                    .insert((tenant, r.hour, key.as_str()), value.as_slice())
                     .map_err(|e| self.fail(e))?;
             }
             let mut table = txn.open_table(CAPACITY).map_err(|e| self.fail(e))?;
@@ -222,14 +228,8 @@ impl Journal {
                 .range((tenant, start, "")..(tenant, end, ""))
                 .map_err(|e| self.fail(e))?
             {
-                let (key, _) = entry.map_err(|e| self.fail(e))?;
-                let (_, hour, container) = key.value();
-                if let Some(value) = table.get((hour, container)).map_err(|e| self.fail(e))? {
-                    let record: Record = serde_json::from_slice(value.value())?;
-                    if record.tenant.as_deref().unwrap_or("") == tenant {
-                        records.push(record);
-                    }
-                }
+                let (_, value) = entry.map_err(|e| self.fail(e))?;
+                records.push(serde_json::from_slice(value.value())?);
             }
             return Ok((records, std::collections::BTreeMap::new()));
         }
@@ -270,7 +270,7 @@ impl Journal {
                 .open_table(ALLOCATION_BY_TENANT)
                 .map_err(|e| self.fail(e))?;
             index
-                .retain(|(_, at, _), ()| at >= hour)
+                .retain(|(_, at, _), _| at >= hour)
                 .map_err(|e| self.fail(e))?;
         }
         txn.commit().map_err(|e| self.fail(e))

@@ -344,6 +344,28 @@ pub mod suite {
             .expect("read");
         let ours: Vec<&Record> = alpha.iter().filter(|r| r.namespace == namespace).collect();
         assert_eq!(ours, vec![&corrected], "forgotten by tenant too");
+        // A namespace that moved to another tenant: its record moves too.
+        let mut moved = corrected.clone();
+        moved.tenant = Some("beta".into());
+        store
+            .put_allocation(vec![moved.clone()], Vec::new())
+            .await
+            .expect("moved");
+        let of = |tenant: &str| {
+            let tenant = tenant.to_owned();
+            async move {
+                store
+                    .allocation(hour(0), hour(2), Some(tenant))
+                    .await
+                    .expect("read")
+                    .0
+                    .into_iter()
+                    .filter(|r| r.namespace == namespace)
+                    .collect::<Vec<Record>>()
+            }
+        };
+        assert!(of("alpha").await.is_empty(), "no longer alpha's");
+        assert_eq!(of("beta").await, vec![moved]);
         assert!(!kept.contains_key(&hour(0)));
     }
 }
