@@ -14,8 +14,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::Pod;
 use mto_model::quantity::Quantity;
 use mto_model::showback::{
-    Aggregate, Container, Cost, Groups, Holding, Interval, Meter, Prices, Query, Record,
-    ResourceSeconds, for_each_row, report,
+    Aggregate, Container, Cost, Groups, Holding, Interval, Meter, Prices, Query, ResourceSeconds,
+    for_each_row, report,
 };
 
 const DAY: i64 = 86_400;
@@ -123,20 +123,7 @@ fn flush(c: &mut Criterion) {
 fn allocation_report(c: &mut Criterion) {
     let containers: Vec<Container> = containers().into_iter().take(1_000).collect();
     let prices = Prices::default();
-    let mut records = Vec::new();
-    for_each_row(&containers, 0, MONTH, &prices, |row| {
-        let c = &containers[row.container as usize];
-        records.push(Record {
-            hour: row.hour,
-            tenant: c.tenant.clone(),
-            namespace: c.namespace.clone(),
-            pod: c.pod.clone(),
-            container: c.container.clone(),
-            labels: c.labels.clone(),
-            used: row.used,
-            cost: row.cost,
-        });
-    });
+    let records = mto_model::showback::records(&containers, 0, MONTH, &prices);
     let capacity: std::collections::BTreeMap<i64, Cost> = (0..MONTH / 3600)
         .map(|h| {
             let offered = ResourceSeconds {

@@ -18,9 +18,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Pod};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
-use mto_model::showback::{
-    Container, Cost, Meter, Prices, Record, Usage, cost, for_each_row, seconds_within,
-};
+use mto_model::showback::{Container, Cost, Meter, Prices, Record, Usage, cost, seconds_within};
 use mto_model::view::Observed as _;
 
 use crate::operator::Shared;
@@ -247,20 +245,7 @@ impl Collector {
                 .collect();
             (meter.containers(now), capacity)
         };
-        let mut records = Vec::new();
-        for_each_row(&containers, start, now, &prices, |row| {
-            let c = &containers[row.container as usize];
-            records.push(Record {
-                hour: row.hour,
-                tenant: c.tenant.clone(),
-                namespace: c.namespace.clone(),
-                pod: c.pod.clone(),
-                container: c.container.clone(),
-                labels: c.labels.clone(),
-                used: row.used,
-                cost: row.cost,
-            });
-        });
+        let mut records = mto_model::showback::records(&containers, start, now, &prices);
         if let Some(prometheus) = &self.config.prometheus {
             self.measure(prometheus, &containers, &mut records, now, &prices)
                 .await;

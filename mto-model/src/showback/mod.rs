@@ -30,7 +30,7 @@ pub mod report;
 pub use meter::Meter;
 pub use prices::{PriceError, Prices};
 pub use report::{
-    CSV_HEADER, Query, Record, Set, Usage, parse_duration, parse_window, report, to_csv,
+    CSV_HEADER, Query, Record, Set, Usage, parse_duration, parse_window, records, report, to_csv,
     to_opencost_response, visible_groups,
 };
 

@@ -61,6 +61,37 @@ impl Record {
     }
 }
 
+/// The hourly records of `containers` over `[start, end)` at `prices`:
+/// [`super::for_each_row`]'s rows, named.
+#[must_use]
+pub fn records(
+    containers: &[super::Container],
+    start: i64,
+    end: i64,
+    prices: &Prices,
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    super::for_each_row(containers, start, end, prices, |row| {
+        let Some(c) = usize::try_from(row.container)
+            .ok()
+            .and_then(|i| containers.get(i))
+        else {
+            return;
+        };
+        out.push(Record {
+            hour: row.hour,
+            tenant: c.tenant.clone(),
+            namespace: c.namespace.clone(),
+            pod: c.pod.clone(),
+            container: c.container.clone(),
+            labels: c.labels.clone(),
+            used: row.used,
+            cost: row.cost,
+        });
+    });
+    out
+}
+
 /// What a container used over an hour, measured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -160,7 +191,12 @@ pub fn report(records: &[Record], capacity: &BTreeMap<i64, Cost>, query: &Query)
 /// A duration as OpenCost writes it: `90m`, `24h`, `7d`, `2w`; seconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let fail = || format!("{text:?}: write a number and a unit, such as 90m, 24h, 7d or 2w");
-    let unit_at = text.len().checked_sub(1).ok_or_else(fail)?;
+    // The unit is the last character, whatever its width.
+    let unit_at = text
+        .char_indices()
+        .last()
+        .map(|(i, _)| i)
+        .ok_or_else(fail)?;
     let (number, unit) = text.split_at(unit_at);
     let n: i64 = number.parse().map_err(|_| fail())?;
     let per = match unit {

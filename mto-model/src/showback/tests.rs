@@ -467,6 +467,9 @@ mod metering {
             "backwards"
         );
         assert!(parse_window("9223372036854775807s", now).is_err());
+        assert!(parse_duration("\u{80}").is_err(), "a unit of two bytes");
+        assert!(parse_duration("1\u{e9}").is_err());
+        assert!(parse_duration("").is_err());
         assert!(
             parse_window("999999999999w", now).is_err(),
             "overflows: refused"
@@ -562,17 +565,7 @@ mod metering {
             })).expect("node");
             meter.observe_node(&node, T0);
             let end = T0 + hours * 3600;
-            let records: Vec<Record> = rows(&containers, T0, end, &Prices::default())
-                .into_iter()
-                .map(|r| {
-                    let c = &containers[r.container as usize];
-                    Record {
-                        hour: r.hour, tenant: c.tenant.clone(), namespace: c.namespace.clone(),
-                        pod: c.pod.clone(), container: c.container.clone(), labels: c.labels.clone(),
-                        used: r.used, cost: r.cost,
-                    }
-                })
-                .collect();
+            let records = crate::showback::records(&containers, T0, end, &Prices::default());
             let prices = Prices::default();
             let capacity: BTreeMap<i64, Cost> = (0..hours)
                 .map(|h| (T0 + h * 3600, cost(&meter.capacity(T0 + h * 3600, T0 + (h + 1) * 3600, end), &prices)))

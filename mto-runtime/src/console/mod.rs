@@ -626,6 +626,48 @@ struct Editing<'a> {
     yaml: &'a str,
 }
 
+/// A kind the console edits as YAML: `tenant` or `quota`.
+struct Edited {
+    kind: &'static str,
+    api_version: &'static str,
+}
+
+const TENANT: Edited = Edited {
+    kind: "tenant",
+    api_version: "tenantoperator.stakater.com/v1beta3",
+};
+const QUOTA: Edited = Edited {
+    kind: "quota",
+    api_version: "tenantoperator.stakater.com/v1beta1",
+};
+
+impl Edited {
+    /// The editor of a new one, starting from `yaml`.
+    fn creating<'a>(&self, yaml: &'a str) -> Editing<'a> {
+        Editing {
+            title: format!("New {}", self.kind),
+            action: format!("/console/new/{}", self.kind),
+            yaml,
+        }
+    }
+
+    /// The editor of `name`, holding `yaml`.
+    fn editing<'a>(&self, name: &str, yaml: &'a str) -> Editing<'a> {
+        Editing {
+            title: format!("Edit {} {name}", self.kind),
+            action: format!("/console/{}s/{name}/edit", self.kind),
+            yaml,
+        }
+    }
+
+    /// An object's spec as the YAML users write.
+    fn yaml(&self, name: &str, spec: &serde_json::Value) -> String {
+        let mut kind = self.kind.to_owned();
+        kind[..1].make_ascii_uppercase();
+        manifest_yaml(self.api_version, &kind, name, spec)
+    }
+}
+
 fn editor(
     v: &Visitor,
     editing: &Editing<'_>,
@@ -662,12 +704,7 @@ fn manifest_yaml(api_version: &str, kind: &str, name: &str, spec: &serde_json::V
 }
 
 async fn new_tenant(v: Visitor) -> Response {
-    let editing = Editing {
-        title: "New tenant".into(),
-        action: "/console/new/tenant".into(),
-        yaml: NEW_TENANT,
-    };
-    editor(&v, &editing, None, StatusCode::OK)
+    editor(&v, &TENANT.creating(NEW_TENANT), None, StatusCode::OK)
 }
 
 /// Sends a manifest form to an API handler: on success to `done`; else
@@ -719,11 +756,7 @@ async fn create_tenant(
     v: Visitor,
     Form(form): Form<ManifestForm>,
 ) -> Response {
-    let editing = Editing {
-        title: "New tenant".into(),
-        action: "/console/new/tenant".into(),
-        yaml: "",
-    };
+    let editing = TENANT.creating("");
     let done = format!("/console/tenants/{}", urlencode(&name_in(&form.yaml)));
     submit(v, form, editing, done, |caller, body| async move {
         api::create_tenant(State(g), caller, api::Body(body))
@@ -740,17 +773,8 @@ async fn edit_tenant(State(g): State<Gateway>, v: Visitor, Path(name): Path<Stri
     };
     match detail {
         Ok(d) => {
-            let yaml = manifest_yaml(
-                "tenantoperator.stakater.com/v1beta3",
-                "Tenant",
-                &name,
-                &d.spec,
-            );
-            let editing = Editing {
-                title: format!("Edit tenant {name}"),
-                action: format!("/console/tenants/{name}/edit"),
-                yaml: &yaml,
-            };
+            let yaml = TENANT.yaml(&name, &d.spec);
+            let editing = TENANT.editing(&name, &yaml);
             editor(&v, &editing, None, StatusCode::OK)
         }
         Err(problem) => not_found(&v, &problem),
@@ -763,11 +787,7 @@ async fn update_tenant(
     Path(name): Path<String>,
     Form(form): Form<ManifestForm>,
 ) -> Response {
-    let editing = Editing {
-        title: format!("Edit tenant {name}"),
-        action: format!("/console/tenants/{name}/edit"),
-        yaml: "",
-    };
+    let editing = TENANT.editing(&name, "");
     let done = format!("/console/tenants/{}", urlencode(&name));
     submit(v, form, editing, done, |caller, body| async move {
         api::update_tenant(State(g), caller, Path(name), api::Body(body))
@@ -785,12 +805,7 @@ async fn quotas(State(g): State<Gateway>, v: Visitor) -> Response {
 }
 
 async fn new_quota(v: Visitor) -> Response {
-    let editing = Editing {
-        title: "New quota".into(),
-        action: "/console/new/quota".into(),
-        yaml: NEW_QUOTA,
-    };
-    editor(&v, &editing, None, StatusCode::OK)
+    editor(&v, &QUOTA.creating(NEW_QUOTA), None, StatusCode::OK)
 }
 
 async fn create_quota(
@@ -798,11 +813,7 @@ async fn create_quota(
     v: Visitor,
     Form(form): Form<ManifestForm>,
 ) -> Response {
-    let editing = Editing {
-        title: "New quota".into(),
-        action: "/console/new/quota".into(),
-        yaml: "",
-    };
+    let editing = QUOTA.creating("");
     submit(
         v,
         form,
@@ -824,17 +835,8 @@ async fn edit_quota(State(g): State<Gateway>, v: Visitor, Path(name): Path<Strin
     let Some(quota) = page.items.iter().find(|q| q.name == name) else {
         return not_found(&v, &Problem::not_found(&format!("Quota {name}")));
     };
-    let yaml = manifest_yaml(
-        "tenantoperator.stakater.com/v1beta1",
-        "Quota",
-        &name,
-        &quota.spec,
-    );
-    let editing = Editing {
-        title: format!("Edit quota {name}"),
-        action: format!("/console/quotas/{name}/edit"),
-        yaml: &yaml,
-    };
+    let yaml = QUOTA.yaml(&name, &quota.spec);
+    let editing = QUOTA.editing(&name, &yaml);
     editor(&v, &editing, None, StatusCode::OK)
 }
 
@@ -844,11 +846,7 @@ async fn update_quota(
     Path(name): Path<String>,
     Form(form): Form<ManifestForm>,
 ) -> Response {
-    let editing = Editing {
-        title: format!("Edit quota {name}"),
-        action: format!("/console/quotas/{name}/edit"),
-        yaml: "",
-    };
+    let editing = QUOTA.editing(&name, "");
     submit(
         v,
         form,

@@ -517,11 +517,6 @@ where
     Ok(object)
 }
 
-/// A tenant in a request body: a Tenant manifest (`v1beta3`).
-fn tenant_body(body: Value, name: Option<&str>) -> Result<Tenant, Problem> {
-    manifest_body(body, name)
-}
-
 /// Creates a tenant, as the caller (platform admins).
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants",
     request_body(content = Object, description = "A Tenant manifest"),
@@ -534,24 +529,7 @@ pub async fn create_tenant(
     caller: Caller,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<Written>), Problem> {
-    let tenant = tenant_body(body, None)?;
-    let name = tenant.metadata.name.clone().unwrap_or_default();
-    let object = format!("Tenant/{name}");
-    g.write(
-        &caller,
-        None,
-        Operation::Administer,
-        "create",
-        &object,
-        |client| async move {
-            kube::Api::<Tenant>::all(client)
-                .create(&PostParams::default(), &tenant)
-                .await
-                .map(|_| ())
-        },
-    )
-    .await
-    .map(|written| (StatusCode::CREATED, Json(written)))
+    g.create_manifest::<Tenant>(&caller, body).await
 }
 
 /// Changes a tenant, as the caller (server-side apply of the fields given).
@@ -568,25 +546,7 @@ pub async fn update_tenant(
     Path(name): Path<String>,
     Body(body): Body,
 ) -> Result<Json<Written>, Problem> {
-    let tenant = tenant_body(body, Some(&name))?;
-    let object = format!("Tenant/{name}");
-    let target = name.clone();
-    g.write(
-        &caller,
-        None,
-        Operation::Administer,
-        "update",
-        &object,
-        |client| async move {
-            let params = PatchParams::apply(super::FIELD_MANAGER).force();
-            kube::Api::<Tenant>::all(client)
-                .patch(&target, &params, &Patch::Apply(&tenant))
-                .await
-                .map(|_| ())
-        },
-    )
-    .await
-    .map(Json)
+    g.apply_manifest::<Tenant>(&caller, name, body).await
 }
 
 /// A Quota and the tenants using it.
@@ -656,26 +616,7 @@ pub async fn create_quota(
     caller: Caller,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<Written>), Problem> {
-    let quota: Quota = manifest_body(body, None)?;
-    let object = format!(
-        "Quota/{}",
-        quota.metadata.name.as_deref().unwrap_or_default()
-    );
-    g.write(
-        &caller,
-        None,
-        Operation::Administer,
-        "create",
-        &object,
-        |client| async move {
-            kube::Api::<Quota>::all(client)
-                .create(&PostParams::default(), &quota)
-                .await
-                .map(|_| ())
-        },
-    )
-    .await
-    .map(|written| (StatusCode::CREATED, Json(written)))
+    g.create_manifest::<Quota>(&caller, body).await
 }
 
 /// Changes a Quota, as the caller (server-side apply of the fields given).
@@ -692,24 +633,7 @@ pub async fn update_quota(
     Path(name): Path<String>,
     Body(body): Body,
 ) -> Result<Json<Written>, Problem> {
-    let quota: Quota = manifest_body(body, Some(&name))?;
-    let object = format!("Quota/{name}");
-    g.write(
-        &caller,
-        None,
-        Operation::Administer,
-        "update",
-        &object,
-        |client| async move {
-            let params = PatchParams::apply(super::FIELD_MANAGER).force();
-            kube::Api::<Quota>::all(client)
-                .patch(&name, &params, &Patch::Apply(&quota))
-                .await
-                .map(|_| ())
-        },
-    )
-    .await
-    .map(Json)
+    g.apply_manifest::<Quota>(&caller, name, body).await
 }
 
 /// Deletes a tenant, as the caller.
@@ -1213,7 +1137,83 @@ pub async fn allocation(
     })
 }
 
+/// What the gateway creates and changes from manifests: cluster-scoped
+/// kinds `mto validate` checks.
+trait Manifest:
+    kube::Resource<DynamicType = (), Scope = kube::core::ClusterResourceScope>
+    + mto_model::validation::Validate
+    + Clone
+    + std::fmt::Debug
+    + Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl Manifest for Tenant {}
+impl Manifest for Quota {}
+
 impl Gateway {
+    /// Creates the object a manifest body describes, as the caller
+    /// (platform admins).
+    async fn create_manifest<K: Manifest>(
+        &self,
+        caller: &Caller,
+        body: Value,
+    ) -> Result<(StatusCode, Json<Written>), Problem> {
+        let object: K = manifest_body(body, None)?;
+        let what = format!(
+            "{}/{}",
+            K::kind(&()),
+            object.meta().name.as_deref().unwrap_or_default()
+        );
+        self.write(
+            caller,
+            None,
+            Operation::Administer,
+            "create",
+            &what,
+            |client| async move {
+                kube::Api::<K>::all(client)
+                    .create(&PostParams::default(), &object)
+                    .await
+                    .map(|_| ())
+            },
+        )
+        .await
+        .map(|written| (StatusCode::CREATED, Json(written)))
+    }
+
+    /// Changes object `name` to what a manifest body says, as the caller
+    /// (server-side apply of the fields given).
+    async fn apply_manifest<K: Manifest>(
+        &self,
+        caller: &Caller,
+        name: String,
+        body: Value,
+    ) -> Result<Json<Written>, Problem> {
+        let object: K = manifest_body(body, Some(&name))?;
+        let what = format!("{}/{name}", K::kind(&()));
+        self.write(
+            caller,
+            None,
+            Operation::Administer,
+            "update",
+            &what,
+            |client| async move {
+                let params = PatchParams::apply(super::FIELD_MANAGER).force();
+                kube::Api::<K>::all(client)
+                    .patch(&name, &params, &Patch::Apply(&object))
+                    .await
+                    .map(|_| ())
+            },
+        )
+        .await
+        .map(Json)
+    }
+
     /// A write as the caller: refused unless their access allows
     /// `operation` on `tenant`; then made with the caller's identity
     /// (Kubernetes RBAC and mto's admission decide it); audited either way.
