@@ -3513,6 +3513,13 @@ fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
         b.sign_in(&format!("{console}hibernation"), "ann").await;
         b.page(&console).await;
         b.screenshot("dashboard-owner").await;
+        // Her cost page: her tenants to filter by, no one else's.
+        let cost = b.page(&format!("{console}cost?window=7d&aggregate=namespace")).await;
+        assert!(
+            cost.contains("every tenant") && cost.contains("<option value=\"cs-alpha\""),
+            "{cost}"
+        );
+        assert!(!cost.contains("cs-beta"), "{cost}");
         let tenants = b.page(&format!("{console}tenants?q=cs-")).await;
         assert!(
             tenants.contains("cs-alpha") && !tenants.contains("cs-beta"),
