@@ -273,6 +273,22 @@ pub mod suite {
         // Far from now, so runs sharing a store do not meet.
         let base = 3600 * (1_000_000 + i64::from(std::process::id()));
         let hour = |n: i64| base + n * 3600;
+        // This run's records of hours [from, to) (one tenant's with
+        // `tenant`), and the capacity read with them.
+        let read = |from: i64, to: i64, tenant: Option<&str>| {
+            let tenant = tenant.map(str::to_owned);
+            async move {
+                let (records, capacity) = store
+                    .allocation(hour(from), hour(to), tenant)
+                    .await
+                    .expect("read");
+                let ours: Vec<Record> = records
+                    .into_iter()
+                    .filter(|r| r.namespace == namespace)
+                    .collect();
+                (ours, capacity)
+            }
+        };
         let capacity = Cost {
             cpu: 4 * 31_611,
             ram: 8 * 4_237,
@@ -290,83 +306,45 @@ pub mod suite {
             .put_allocation(vec![corrected.clone()], vec![(hour(1), Cost::default())])
             .await
             .expect("replaced");
-        let (records, kept) = store
-            .allocation(hour(0), hour(2), None)
-            .await
-            .expect("read");
-        let ours: Vec<&Record> = records
-            .iter()
-            .filter(|r| r.namespace == namespace)
-            .collect();
-        assert_eq!(ours, vec![&record(hour(0), namespace, 1), &corrected]);
-        // One tenant's: the same, found by its tenant, without capacity.
-        let (alpha, none) = store
-            .allocation(hour(0), hour(2), Some("alpha".into()))
-            .await
-            .expect("read");
-        let ours: Vec<&Record> = alpha.iter().filter(|r| r.namespace == namespace).collect();
-        assert_eq!(ours, vec![&record(hour(0), namespace, 1), &corrected]);
-        assert!(none.is_empty());
-        let (beta, _) = store
-            .allocation(hour(0), hour(2), Some("beta".into()))
-            .await
-            .expect("read");
-        assert!(
-            beta.iter().all(|r| r.namespace != namespace),
-            "another tenant's"
-        );
+        let both = vec![record(hour(0), namespace, 1), corrected.clone()];
+        let (records, kept) = read(0, 2, None).await;
+        assert_eq!(records, both);
         assert_eq!(kept.get(&hour(0)), Some(&capacity));
         assert_eq!(kept.get(&hour(1)), Some(&Cost::default()));
-        let (later, _) = store
-            .allocation(hour(1), hour(2), None)
-            .await
-            .expect("read");
+        // One tenant's: the same, found by its tenant, without capacity.
+        let (alpha, none) = read(0, 2, Some("alpha")).await;
+        assert_eq!(alpha, both);
+        assert!(none.is_empty(), "the capacity is the cluster's");
         assert!(
-            later.iter().all(|r| r.hour == hour(1)),
-            "only the hours asked for"
+            read(0, 2, Some("beta")).await.0.is_empty(),
+            "another tenant's"
         );
+        let (later, _) = read(1, 2, None).await;
+        assert_eq!(later, vec![corrected.clone()], "only the hours asked for");
         store
             .forget_allocation_before(hour(1))
             .await
             .expect("forgotten");
-        let (records, kept) = store
-            .allocation(hour(0), hour(2), None)
-            .await
-            .expect("read");
-        let ours: Vec<&Record> = records
-            .iter()
-            .filter(|r| r.namespace == namespace)
-            .collect();
-        assert_eq!(ours, vec![&corrected]);
-        let (alpha, _) = store
-            .allocation(hour(0), hour(2), Some("alpha".into()))
-            .await
-            .expect("read");
-        let ours: Vec<&Record> = alpha.iter().filter(|r| r.namespace == namespace).collect();
-        assert_eq!(ours, vec![&corrected], "forgotten by tenant too");
+        let (records, kept) = read(0, 2, None).await;
+        assert_eq!(records, vec![corrected.clone()]);
+        assert!(!kept.contains_key(&hour(0)));
+        assert_eq!(
+            read(0, 2, Some("alpha")).await.0,
+            vec![corrected.clone()],
+            "forgotten by tenant too"
+        );
         // A namespace that moved to another tenant: its record moves too.
-        let mut moved = corrected.clone();
+        let mut moved = corrected;
         moved.tenant = Some("beta".into());
         store
             .put_allocation(vec![moved.clone()], Vec::new())
             .await
             .expect("moved");
-        let of = |tenant: &str| {
-            let tenant = tenant.to_owned();
-            async move {
-                store
-                    .allocation(hour(0), hour(2), Some(tenant))
-                    .await
-                    .expect("read")
-                    .0
-                    .into_iter()
-                    .filter(|r| r.namespace == namespace)
-                    .collect::<Vec<Record>>()
-            }
-        };
-        assert!(of("alpha").await.is_empty(), "no longer alpha's");
-        assert_eq!(of("beta").await, vec![moved]);
-        assert!(!kept.contains_key(&hour(0)));
+        assert!(
+            read(0, 2, Some("alpha")).await.0.is_empty(),
+            "no longer alpha's"
+        );
+        assert_eq!(read(0, 2, Some("beta")).await.0, vec![moved]);
     }
 }
 
