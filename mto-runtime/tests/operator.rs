@@ -3101,7 +3101,10 @@ fn showback_prices_each_tenants_pods_from_their_lives_and_prometheus_usage() {
             && body["data"][0]["sb-beta"]["cpuCost"].as_f64() == Some(0.063222)
     });
     assert!(operator.metric("mto_showback_records_total", &[]) >= 4.0);
-    assert!(operator.metric("mto_showback_metered", &[]) >= 3.0);
+    // The three pods' containers, once a flush has seen the last one.
+    eventually("every pod is metered", 30, || {
+        operator.metric("mto_showback_metered", &[]) >= 3.0
+    });
     assert_eq!(
         operator.metric(
             "mto_tenant_hourly_cost",
