@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
 use mto_model::showback::{Container, Cost, Meter, Prices, Record, Usage, cost, seconds_within};
@@ -203,9 +203,11 @@ impl Collector {
 
     /// The tenant of a namespace, by its label in the operator's view.
     fn tenant_of(&self, namespace: Option<&str>) -> Option<String> {
-        let view = self.shared.view();
-        let ns = view.snapshot().get::<Namespace>("", namespace?)?;
-        mto_model::labels::tenant_of(&ns.metadata).map(str::to_owned)
+        self.shared
+            .view()
+            .snapshot()
+            .tenant_of_namespace(namespace?)
+            .map(str::to_owned)
     }
 
     /// The prices the IntegrationConfig sets (OpenCost's defaults without

@@ -422,18 +422,9 @@ async fn cost_report(
         tenant,
         ..Default::default()
     };
-    let access = &v.caller.access;
-    let member_sees =
-        |tenant: Option<&str>| access.allows(tenant, mto_model::access::Operation::Read);
-    let visible: Option<crate::showback::Visible<'_>> =
-        (!access.is_admin()).then_some(&member_sees);
-    let now = mto_model::Timestamp::now().as_second();
-    match g.store.as_deref() {
-        Some(store) => crate::showback::allocation_report(store, &params, now, visible)
-            .await
-            .map_err(|e| e.to_string()),
-        None => Err("showback keeps its records in the store, and this gateway has none".into()),
-    }
+    g.cost(&v.caller.access, &params)
+        .await
+        .map_err(|p| p.message)
 }
 
 /// The dashboard of `v`, from the operator's view: their tenants (the

@@ -1107,25 +1107,7 @@ pub async fn allocation(
             ));
         }
     };
-    let access = &caller.access;
-    let member_sees = |tenant: Option<&str>| access.allows(tenant, Operation::Read);
-    let visible: Option<crate::showback::Visible<'_>> =
-        (!access.is_admin()).then_some(&member_sees);
-    let now = mto_model::Timestamp::now().as_second();
-    let Some(store) = g.store.as_deref() else {
-        return Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "showback keeps its records in the store: run mto without --no-journal, or with --store",
-        ));
-    };
-    let sets = crate::showback::allocation_report(store, &params, now, visible)
-        .await
-        .map_err(|e| match e {
-            crate::showback::ReportError::Parameter(p) => Problem::new(StatusCode::BAD_REQUEST, p),
-            crate::showback::ReportError::Store(e) => {
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            }
-        })?;
+    let sets = g.cost(&caller.access, &params).await?;
     Ok(if csv {
         (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
@@ -1156,6 +1138,35 @@ impl Manifest for Tenant {}
 impl Manifest for Quota {}
 
 impl Gateway {
+    /// Showback's report `params` ask for, of the groups `access` may see
+    /// (admins: every group and the idle).
+    pub(crate) async fn cost(
+        &self,
+        access: &Access,
+        params: &crate::showback::AllocationParams,
+    ) -> Result<Vec<mto_model::showback::Set>, Problem> {
+        let member_sees = |tenant: Option<&str>| access.allows(tenant, Operation::Read);
+        let visible: Option<crate::showback::Visible<'_>> =
+            (!access.is_admin()).then_some(&member_sees);
+        let now = mto_model::Timestamp::now().as_second();
+        let Some(store) = self.store.as_deref() else {
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "showback keeps its records in the store: run mto without --no-journal, or with --store",
+            ));
+        };
+        crate::showback::allocation_report(store, params, now, visible)
+            .await
+            .map_err(|e| match e {
+                crate::showback::ReportError::Parameter(p) => {
+                    Problem::new(StatusCode::BAD_REQUEST, p)
+                }
+                crate::showback::ReportError::Store(e) => {
+                    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                }
+            })
+    }
+
     /// Creates the object a manifest body describes, as the caller
     /// (platform admins).
     async fn create_manifest<K: Manifest>(
