@@ -70,6 +70,12 @@ impl WithConditions for crate::api::ResourceSupervisorStatus {
     }
 }
 
+impl WithConditions for crate::api::IntegrationConfigStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+}
+
 impl WithConditions for crate::api::TemplateStatus {
     fn conditions(&self) -> &[Condition] {
         &self.conditions

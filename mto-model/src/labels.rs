@@ -39,6 +39,10 @@ pub const SLEPT_BY_ANNOTATION: &str = "hibernation.stakater.com/slept-by";
 pub const OVERRIDE_ANNOTATION: &str = "hibernation.stakater.com/override";
 /// Finalizer mto puts on supervisors so their workloads wake before they go.
 pub const SUPERVISOR_FINALIZER: &str = "hibernation.stakater.com/supervisor";
+/// On what the operator deploys of its own (the console): which component.
+pub const COMPONENT_LABEL: &str = "tenantoperator.stakater.com/component";
+/// On what the operator deploys of its own: the digest of what it wrote.
+pub const COMPONENT_DIGEST_ANNOTATION: &str = "tenantoperator.stakater.com/component-digest";
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -89,5 +93,18 @@ pub fn deployed_by(meta: &ObjectMeta) -> Option<&str> {
     meta.annotations
         .as_ref()?
         .get(TEMPLATE_INSTANCE_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// The component of mto's own an object is part of (`console`), if mto
+/// deployed it.
+#[must_use]
+pub fn component_of(meta: &ObjectMeta) -> Option<&str> {
+    if !is_managed(meta) {
+        return None;
+    }
+    meta.labels
+        .as_ref()?
+        .get(COMPONENT_LABEL)
         .map(String::as_str)
 }

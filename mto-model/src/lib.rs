@@ -30,6 +30,7 @@ pub mod manifest;
 pub mod migrate;
 pub mod names;
 pub mod namespace;
+pub mod pilot;
 pub mod quantity;
 pub mod selector;
 pub mod showback;

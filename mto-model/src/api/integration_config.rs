@@ -16,6 +16,7 @@ use super::Metadata;
     kind = "IntegrationConfig",
     doc = "Cluster-wide settings of mto: tenant roles, privileged namespaces and subjects, namespace metadata.",
     namespaced,
+    status = "IntegrationConfigStatus",
     category = "mto",
     derive = "PartialEq",
     derive = "Default"
@@ -39,6 +40,34 @@ pub struct IntegrationConfigSpec {
     /// Policies every tenant gets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_policies: Option<TenantPolicies>,
+}
+
+/// What mto reports about the IntegrationConfig: the components it
+/// deploys of its own.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationConfigStatus {
+    /// The generation last decided on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `ConsoleReady`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    /// The console, when asked for or still being removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleStatus>,
+}
+
+/// Where the console mto deploys stands.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleStatus {
+    /// `Off`, `Deploying`, `Running`, `Misconfigured` or `Removing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Where people reach it, when an ingress host is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// Policies every tenant gets.

@@ -22,9 +22,10 @@ pub use hibernation::{
     SleepSchedule, SupervisedApplication,
 };
 pub use integration_config::{
-    CustomTenantRoles, DenyPolicy, IntegrationAccessControl, IntegrationConfig,
-    IntegrationConfigSpec, IntegrationMetadata, NamespaceAccessPolicy, NetworkTenantPolicies,
-    Privileged, Rbac, RoleClusterRoles, SubjectList, TenantPolicies, TenantRoleSet, TenantRoles,
+    ConsoleStatus, CustomTenantRoles, DenyPolicy, IntegrationAccessControl, IntegrationConfig,
+    IntegrationConfigSpec, IntegrationConfigStatus, IntegrationMetadata, NamespaceAccessPolicy,
+    NetworkTenantPolicies, Privileged, Rbac, RoleClusterRoles, SubjectList, TenantPolicies,
+    TenantRoleSet, TenantRoles,
 };
 pub use quota::{Quota, QuotaSpec, QuotaStatus, Sharing};
 pub use template::{

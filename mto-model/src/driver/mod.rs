@@ -236,7 +236,7 @@ impl Finished {
                 .join("; ")
         };
         match &self.key {
-            Key::Tenant(_) | Key::Instance(_) | Key::Template(_) => {
+            Key::Tenant(_) | Key::Instance(_) | Key::Template(_) | Key::Pilot => {
                 let writes: Vec<&Action> =
                     self.done.iter().filter(|a| a.is_object_write()).collect();
                 if !writes.is_empty() {
@@ -306,6 +306,7 @@ pub struct Driver {
     woken_while_running: BTreeSet<Key>,
     failures: BTreeMap<Key, u32>,
     settled: Settled,
+    pilot: crate::pilot::PilotSettings,
 }
 
 impl Driver {
@@ -316,6 +317,14 @@ impl Driver {
             config,
             ..Driver::default()
         }
+    }
+
+    /// What the console the pilot deploys needs of the operator (its
+    /// image, its fallback issuer, its store).
+    #[must_use]
+    pub fn with_pilot(mut self, settings: crate::pilot::PilotSettings) -> Driver {
+        self.pilot = settings;
+        self
     }
 
     /// Queues whom a view change wakes, after the debounce. An object
@@ -433,6 +442,22 @@ impl Driver {
                         ObjectRef::cluster(crate::view::Kind::Template, name),
                         decision,
                     )))
+                }
+            },
+            Key::Pilot => match snapshot
+                .shelf::<crate::api::IntegrationConfig>()
+                .iter()
+                .next()
+            {
+                None => Started::Skipped(Skipped::Gone),
+                Some(config) => {
+                    let decision = crate::pilot::decide(config, &self.pilot, snapshot, now);
+                    let regarding = ObjectRef::namespaced(
+                        crate::view::Kind::IntegrationConfig,
+                        config.metadata.namespace.as_deref().unwrap_or_default(),
+                        config.metadata.name.as_deref().unwrap_or_default(),
+                    );
+                    Started::Run(Box::new(Reconcile::new(key.clone(), regarding, decision)))
                 }
             },
             Key::Supervisor(id) => match Supervisor::find(snapshot, id) {

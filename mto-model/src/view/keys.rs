@@ -13,6 +13,9 @@ pub enum Key {
     Instance(InstanceId),
     /// A Template, guarded while instances use it.
     Template(String),
+    /// The components mto deploys of its own (the console), as the
+    /// IntegrationConfig asks.
+    Pilot,
 }
 
 impl std::fmt::Display for Key {
@@ -22,6 +25,7 @@ impl std::fmt::Display for Key {
             Key::Supervisor(id) => f.write_str(&id.key()),
             Key::Instance(id) => f.write_str(&id.key()),
             Key::Template(name) => write!(f, "Template/{name}"),
+            Key::Pilot => f.write_str("Pilot"),
         }
     }
 }
@@ -36,6 +40,7 @@ impl Key {
             Key::Supervisor(id) => id.key(),
             Key::Instance(id) => id.key(),
             Key::Template(name) => format!("Template/{name}"),
+            Key::Pilot => "Pilot".to_owned(),
         }
     }
 }
@@ -112,7 +117,7 @@ impl Woken {
     pub fn tenants(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().filter_map(|k| match k {
             Key::Tenant(name) => Some(name.as_str()),
-            Key::Supervisor(_) | Key::Instance(_) | Key::Template(_) => None,
+            Key::Supervisor(_) | Key::Instance(_) | Key::Template(_) | Key::Pilot => None,
         })
     }
 }

@@ -406,11 +406,12 @@ impl Snapshot {
                 for object in std::mem::take(&mut self.fresh) {
                     woken.extend(self.snapshot.put(object));
                 }
-                // Instances waiting for the kind to be listed go on.
+                // Instances and the pilot waiting for the kind to be listed go on.
                 if !self.snapshot.is_listed(&Kind::Dynamic(gvk.clone())) {
                     for id in self.snapshot.instance_ids() {
                         woken.insert(Key::Instance(id));
                     }
+                    woken.insert(Key::Pilot);
                 }
                 woken
             }
@@ -588,6 +589,12 @@ impl Snapshot {
             m.and_then(crate::labels::deployed_by)
                 .and_then(InstanceId::parse)
         };
+        if before
+            .or(after)
+            .is_some_and(|m| crate::labels::component_of(m).is_some())
+        {
+            woken.insert(Key::Pilot);
+        }
         let someones_gone = after.is_none() && id(before).is_none();
         let (before, after) = (id(before), id(after));
         for id in before.iter().chain(after.iter()) {
@@ -634,8 +641,19 @@ impl Snapshot {
         self.indexes.complete = true;
     }
 
-    /// The kinds outside the registry that Templates deploy: what the
-    /// operator watches besides the registry's kinds.
+    /// The kinds outside the registry that Templates deploy, and the
+    /// console's while it may exist: what the operator watches besides
+    /// the registry's kinds.
+    #[must_use]
+    pub fn dynamic_kinds(&self) -> BTreeSet<Gvk> {
+        let mut kinds = self.template_kinds();
+        if crate::pilot::in_play(self) {
+            kinds.extend(crate::pilot::dynamic_kinds());
+        }
+        kinds
+    }
+
+    /// The kinds outside the registry that Templates deploy.
     #[must_use]
     pub fn template_kinds(&self) -> BTreeSet<Gvk> {
         let templates = self.shelf::<crate::api::Template>();
@@ -778,7 +796,8 @@ impl Snapshot {
         self.indexes.integration_problem.as_deref()
     }
 
-    /// Every tenant and supervisor: whom [`Woken::everyone`] wakes.
+    /// Every tenant, supervisor, instance, Template and the pilot: whom
+    /// [`Woken::everyone`] wakes.
     pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
         let tenants = self
             .shelf::<Tenant>()
@@ -801,7 +820,10 @@ impl Snapshot {
                     name: name.to_owned(),
                 })
             });
+        let pilot =
+            (!self.shelf::<crate::api::IntegrationConfig>().is_empty()).then_some(Key::Pilot);
         tenants
+            .chain(pilot)
             .chain(namespaced)
             .chain(cluster)
             .chain(self.instance_ids().map(Key::Instance))

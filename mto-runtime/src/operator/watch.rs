@@ -31,28 +31,29 @@ pub fn spawn_all(shared: &Arc<Shared>) -> tokio::task::JoinSet<()> {
         watches: tokio::task::JoinSet::new(),
     };
     visit_typed(&mut spawn);
-    spawn.watches.spawn(watch_template_kinds(shared.clone()));
+    spawn.watches.spawn(watch_dynamic_kinds(shared.clone()));
     spawn.watches
 }
 
-/// How often the kinds Templates deploy are looked at again.
-const TEMPLATE_KINDS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often the kinds Templates and the console deploy are looked at again.
+const DYNAMIC_KINDS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Watches, besides the registry's kinds, every kind the Templates in the
-/// view deploy, from when a Template first names it (a watch is never
+/// view deploy, from when a Template first names it, and the console's
+/// kinds while it is asked for or may exist (a watch is never
 /// stopped: a kind once deployed may still have objects to remove). A
 /// kind the cluster does not serve is looked up again until it is.
-async fn watch_template_kinds(shared: Arc<Shared>) {
+async fn watch_dynamic_kinds(shared: Arc<Shared>) {
     let mut watching = std::collections::BTreeSet::new();
     let mut watches = tokio::task::JoinSet::new();
     loop {
-        let kinds = shared.view().snapshot().template_kinds();
+        let kinds = shared.view().snapshot().dynamic_kinds();
         for gvk in kinds {
             if watching.insert(gvk.clone()) {
                 watches.spawn(watch_dynamic(shared.clone(), gvk));
             }
         }
-        tokio::time::sleep(TEMPLATE_KINDS_EVERY).await;
+        tokio::time::sleep(DYNAMIC_KINDS_EVERY).await;
     }
 }
 
@@ -70,7 +71,7 @@ async fn watch_dynamic(shared: Arc<Shared>, gvk: Gvk) {
                     kind = %gvk.kind,
                     api_version = %gvk.api_version(),
                     error = %e,
-                    "a Template deploys a kind the cluster does not serve (yet); its instances wait"
+                    "a kind Templates or the console deploy is not served by the cluster (yet); they wait"
                 );
                 tokio::time::sleep(UNSERVED_RETRY).await;
             }

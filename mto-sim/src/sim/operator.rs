@@ -238,7 +238,7 @@ impl Sim {
         for kind in Kind::watched_kinds() {
             list_into(op, &self.cluster, kind.clone(), now);
         }
-        list_template_kinds(op, &self.cluster, now, true);
+        list_dynamic_kinds(op, &self.cluster, now, true);
         self.trace(format!("replica {replica} listed the cluster"));
         self.schedule_poll(replica);
     }
@@ -296,7 +296,7 @@ impl Sim {
             let woken = op.view.fold(event);
             op.driver.handle_woken(&woken, op.view.snapshot(), now);
         }
-        list_template_kinds(op, &self.cluster, now, false);
+        list_dynamic_kinds(op, &self.cluster, now, false);
         if let Some((at, _)) = op.inbox.front() {
             let at = *at;
             op.deliver_at = Some(at);
@@ -400,6 +400,7 @@ impl Sim {
                 self.unsettled_instances.insert(id.clone());
             }
             Key::Template(_) => self.report.template_guard_decisions += 1,
+            Key::Pilot => self.report.pilot_decisions += 1,
         }
         if actions > 0 {
             let what = match &key {
@@ -407,6 +408,7 @@ impl Sim {
                 Key::Supervisor(id) => format!("supervise {}", id.key()),
                 Key::Instance(id) => format!("deploy {}", id.key()),
                 Key::Template(name) => format!("guard Template/{name}"),
+                Key::Pilot => "pilot the console".to_owned(),
             };
             let phase = self.replicas[replica]
                 .operator
@@ -529,7 +531,7 @@ impl Sim {
         if let Some(op) = self.replicas[replica].operator.as_mut() {
             let woken = op.view.record_chart(request, rendering);
             op.driver.handle_woken(&woken, op.view.snapshot(), now);
-            list_template_kinds(op, &self.cluster, now, false);
+            list_dynamic_kinds(op, &self.cluster, now, false);
             if let Some(run) = op.runs.get_mut(key) {
                 run.handle_result(Ok(()));
             }
@@ -634,7 +636,7 @@ impl Sim {
             Key::Tenant(name) => self.record_phase(name),
             Key::Supervisor(id) => self.record_supervisor_phase(&id.key()),
             Key::Instance(id) => self.record_instance_phase(id),
-            Key::Template(_) => {}
+            Key::Template(_) | Key::Pilot => {}
         }
         self.schedule_poll(replica);
     }
@@ -756,16 +758,17 @@ impl Sim {
 }
 
 /// Starts watching the kinds outside the registry that the Templates in
-/// the replica's view deploy, as `mto run` does: each is listed into the
+/// the replica's view deploy, and the console's while it is in play, as
+/// `mto run` does: each is listed into the
 /// view once, then its changes are delivered. `again`: list every one
 /// anew (after a watch expired).
-fn list_template_kinds(
+fn list_dynamic_kinds(
     op: &mut Operator,
     cluster: &mto_model::apiserver::ApiServer,
     now: mto_model::Timestamp,
     again: bool,
 ) {
-    for gvk in op.view.snapshot().template_kinds() {
+    for gvk in op.view.snapshot().dynamic_kinds() {
         let kind = Kind::Dynamic(gvk);
         if again || !op.view.is_listed(&kind) {
             list_into(op, cluster, kind, now);

@@ -76,6 +76,8 @@ pub struct Report {
     pub instance_decisions: u64,
     /// Decisions about Templates' deletion guard.
     pub template_guard_decisions: u64,
+    /// Decisions about the console the operator deploys.
+    pub pilot_decisions: u64,
     /// Template instances by phase at the end.
     pub instances_by_phase: BTreeMap<String, u64>,
     /// Objects the template instances deployed, at the end.

@@ -445,7 +445,7 @@ impl Sim {
                         Key::Instance(id) => {
                             self.unsettled_instances.insert(id.clone());
                         }
-                        Key::Template(_) => {}
+                        Key::Template(_) | Key::Pilot => {}
                     }
                 }
                 let (object, deleted) = match &change.event {

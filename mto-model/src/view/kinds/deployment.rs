@@ -25,21 +25,23 @@ impl Typed for Deployment {
 
     /// A supervisor reads a workload's metadata and replica count, never
     /// its pod template and status, which are most of its size.
+    /// The console mto deploys keeps its status: the pilot reads whether
+    /// its pods are available.
     fn slim(&mut self) {
         super::slim_metadata(&mut self.metadata);
         if let Some(spec) = self.spec.as_mut() {
             spec.template = Default::default();
         }
-        self.status = None;
+        if crate::labels::component_of(&self.metadata).is_none() {
+            self.status = None;
+        }
     }
 
     fn spec_changed(before: &Self, after: &Self) -> bool {
         before.spec != after.spec
     }
 
-    fn keep_status(current: &Self, written: &mut Self) {
-        written.status.clone_from(&current.status);
-    }
+    status_subresource!();
 
     fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
         Some(&mut self.spec.get_or_insert_with(Default::default).replicas)

@@ -1,14 +1,34 @@
-//! IntegrationConfigs: read by every decision; exactly one is used.
+//! IntegrationConfigs: read by every decision; exactly one is used. Its
+//! status is the pilot's, and wakes only the pilot.
 
 use crate::api::IntegrationConfig;
 use crate::integration::Integration;
-use crate::view::{Indexes, Objects, Snapshot, Stored, Typed, Woken};
+use crate::view::{Indexes, Key, Objects, Snapshot, Stored, Typed, Woken};
 
 impl Typed for IntegrationConfig {
     const GENERATION: bool = true;
 
+    fn subject(&self) -> Option<Key> {
+        Some(Key::Pilot)
+    }
+
+    fn acts_on(before: &Self, after: &Self) -> bool {
+        before.spec != after.spec || super::lifecycle_changed(&before.metadata, &after.metadata)
+    }
+
+    fn same_readers(_: &Self, _: &Self) -> bool {
+        true
+    }
+
     fn readers(&self, _: &Snapshot, woken: &mut Woken) {
-        woken.extend(Woken::everyone());
+        woken.extend_subject(self.subject());
+    }
+
+    /// Everyone, when what every decision reads changes (not its status).
+    fn moved(_: &Snapshot, before: Option<&Self>, after: Option<&Self>, woken: &mut Woken) {
+        if before.map(|c| &c.spec) != after.map(|c| &c.spec) {
+            woken.extend(Woken::everyone());
+        }
     }
 
     fn reindex(indexes: &mut Indexes, objects: &Objects, _: Option<&Self>, _: Option<&Self>) {
@@ -24,4 +44,6 @@ impl Typed for IntegrationConfig {
     fn spec_changed(before: &Self, after: &Self) -> bool {
         before.spec != after.spec
     }
+
+    status_subresource!();
 }
