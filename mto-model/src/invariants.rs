@@ -497,6 +497,20 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         ..
     } = action
     {
+        // The console's grant: its own ServiceAccount, its own role only.
+        if crate::labels::component_of(&crb.metadata).is_some() {
+            let stranger = crb
+                .subjects
+                .iter()
+                .flatten()
+                .find(|s| s.kind != "ServiceAccount" || s.name != crate::pilot::CONSOLE_NAME);
+            let wrong_role = crb.role_ref.name != crate::pilot::CONSOLE_CLUSTER_ROLE;
+            return (stranger.is_some() || wrong_role).then(|| Violation::CrossTenantAccess {
+                subject: stranger.map_or_else(|| crb.role_ref.name.clone(), |s| s.name.clone()),
+                namespace: "(the cluster: the console's role)".into(),
+                tenant: "<none>".into(),
+            });
+        }
         // The grant to ask for namespaces: the tenant's owners only.
         let tenant = crate::labels::tenant_of(&crb.metadata);
         let ac = tenant

@@ -265,6 +265,29 @@ struct RunArgs {
     /// the host each request names. Cookies are Secure unless it is http.
     #[arg(long, env = "MTO_CONSOLE_URL")]
     console_url: Option<String>,
+    /// Serve only the view, the API gateway and the console: no
+    /// reconciling, no lease, no webhooks, no showback. The console the
+    /// operator deploys (IntegrationConfig spec.components.console) runs so.
+    #[arg(
+        long,
+        env = "MTO_CONSOLE_ONLY",
+        requires = "gateway_address",
+        conflicts_with = "showback"
+    )]
+    console_only: bool,
+    /// The image of the console the operator deploys when the
+    /// IntegrationConfig asks for it: the operator's own.
+    #[arg(long, env = "MTO_CONSOLE_IMAGE", default_value = concat!("mto:", env!("CARGO_PKG_VERSION")))]
+    console_image: String,
+    /// The Secret in the operator's namespace holding the store's
+    /// PostgreSQL URL (the one --store reads), handed to the console the
+    /// operator deploys; without it, the console keeps its audit log in a
+    /// file of its own pod.
+    #[arg(long, env = "MTO_STORE_SECRET")]
+    store_secret: Option<String>,
+    /// The key of --store-secret holding the URL.
+    #[arg(long, env = "MTO_STORE_SECRET_KEY", default_value = "url")]
+    store_secret_key: String,
     /// Groups whose members are platform admins in the gateway, beside
     /// the IntegrationConfig's privileged users and groups (comma-separated).
     #[arg(long, env = "MTO_GATEWAY_ADMIN_GROUPS", value_delimiter = ',')]
@@ -603,6 +626,16 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         helm: args.helm.clone(),
         chart_cache: args.chart_cache.clone(),
         namespace: args.lease_namespace.clone(),
+        pilot: mto_model::pilot::PilotSettings {
+            image: args.console_image.clone(),
+            issuer: args.oidc_issuer.clone(),
+            audience: args.oidc_audience.clone(),
+            admin_groups: args.gateway_admin_groups.clone(),
+            store_secret: args
+                .store_secret
+                .clone()
+                .map(|secret| (secret, args.store_secret_key.clone())),
+        },
         clock: match args.clock_start {
             Some(start) => operator::clock::Clock::starting_at(start, args.clock_speed),
             None => {
@@ -689,7 +722,16 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         journal,
     };
     let server = tokio::spawn(serve::serve(args.metrics_address, endpoints, shutdown()));
-    let mut view = operator::keep_view(&shared);
+    let mut view = operator::keep_view(&shared, !args.console_only);
+    if args.console_only {
+        shutdown().await;
+        view.abort_all();
+        return match server.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("metrics server: {e}")),
+            Err(e) => Err(format!("metrics server: {e}")),
+        };
+    }
     let certificates = args.webhook_secret.clone().map(|secret| {
         Arc::new(operator::certs::Certificates::new(
             client.clone(),

@@ -890,7 +890,12 @@ fn install_shipped_rbac() {
 /// first.
 fn shipped_service_account() -> std::path::PathBuf {
     install_shipped_rbac();
-    let token = kubectl_ok(&["create", "token", "mto", "-n", "mto-system"]);
+    service_account_kubeconfig("mto")
+}
+
+/// A kubeconfig for the service account `name` of mto-system.
+fn service_account_kubeconfig(name: &str) -> std::path::PathBuf {
+    let token = kubectl_ok(&["create", "token", name, "-n", "mto-system"]);
     let admin = std::fs::read_to_string(std::env::var("KUBECONFIG").expect("KUBECONFIG"))
         .expect("kubeconfig");
     let ca = admin
@@ -898,7 +903,8 @@ fn shipped_service_account() -> std::path::PathBuf {
         .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
         .expect("CA in the test kubeconfig");
     let server = std::env::var("MTO_TESTENV_SERVER").expect("MTO_TESTENV_SERVER");
-    let kubeconfig = std::env::temp_dir().join(format!("mto-sa-{}.kubeconfig", std::process::id()));
+    let kubeconfig =
+        std::env::temp_dir().join(format!("mto-sa-{name}-{}.kubeconfig", std::process::id()));
     std::fs::write(
         &kubeconfig,
         format!(
@@ -908,6 +914,161 @@ fn shipped_service_account() -> std::path::PathBuf {
     )
     .expect("write kubeconfig");
     kubeconfig
+}
+
+/// The console's objects in the cluster, as `Kind/name`.
+fn console_objects() -> Vec<String> {
+    let (_, out, _) = kubectl(&[
+        "get",
+        "deployment,service,serviceaccount,ingress",
+        "-n",
+        "mto-system",
+        "-l",
+        "tenantoperator.stakater.com/component=console",
+        "-o",
+        "name",
+    ]);
+    let (_, bindings, _) = kubectl(&[
+        "get",
+        "clusterrolebinding",
+        "-l",
+        "tenantoperator.stakater.com/component=console",
+        "-o",
+        "name",
+    ]);
+    let mut names: Vec<String> = out
+        .lines()
+        .chain(bindings.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+/// The IntegrationConfig asks for the console: the operator, running as
+/// the shipped service account, deploys it (the apiserver validating every
+/// object), reports it in the IntegrationConfig's status, writes nothing
+/// more once it stands, and removes it all when switched off. The console
+/// itself runs as its own service account with the shipped mto-console
+/// role: `mto run --console-only` lists everything it shows, serves the
+/// API under /gateway too, and never takes the lease.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn the_operator_deploys_the_console_the_integration_config_asks_for_and_removes_it() {
+    setup();
+    let config = |console: bool| {
+        format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {{name: e2e-config, namespace: mto-system}}\nspec:\n  components:\n    console: {console}\n    ingress:\n      ingressClassName: nginx\n      host: mto.e2e.example.com\n      tlsSecretName: mto-tls\n  integrations:\n    keycloak: {{address: 'https://sso.e2e.example.com', realm: mto, clientName: mto}}\n"
+        )
+    };
+    apply(&config(true));
+    let kubeconfig = shipped_service_account();
+    let operator =
+        Operator::start_with("pilot", Some(&kubeconfig), &["--console-image", "mto:e2e"]);
+    operator.wait_ready();
+    eventually("the console is deployed", 60, || {
+        console_objects().len() == 5
+    });
+    assert_eq!(
+        console_objects(),
+        [
+            "clusterrolebinding.rbac.authorization.k8s.io/mto-console",
+            "deployment.apps/mto-console",
+            "ingress.networking.k8s.io/mto-console",
+            "service/mto-console",
+            "serviceaccount/mto-console",
+        ]
+    );
+    let deployment =
+        get_json(&["deployment", "mto-console", "-n", "mto-system"]).expect("Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "mto:e2e");
+    assert_eq!(
+        container["args"],
+        serde_json::json!(["run", "--console-only"])
+    );
+    let env = container["env"].to_string();
+    assert!(
+        env.contains("https://sso.e2e.example.com/realms/mto"),
+        "{env}"
+    );
+    assert!(env.contains("https://mto.e2e.example.com"), "{env}");
+    let ingress = get_json(&["ingress", "mto-console", "-n", "mto-system"]).expect("Ingress");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["path"],
+        "/gateway"
+    );
+    eventually("the status says where the console stands", 30, || {
+        get_json(&["integrationconfig", "e2e-config", "-n", "mto-system"]).is_some_and(|c| {
+            // No kubelet here: the pods never become available.
+            c["status"]["console"]["phase"] == "Deploying"
+                && c["status"]["console"]["url"] == "https://mto.e2e.example.com"
+                && c["status"]["conditions"][0]["reason"] == "Unavailable"
+                && c["status"]["conditions"][0]["observedGeneration"] == c["metadata"]["generation"]
+        })
+    });
+    let writes = operator.object_writes();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        operator.object_writes(),
+        writes,
+        "zero writes once it stands"
+    );
+
+    // The console as the Deployment runs it, as its own service account.
+    let console_kubeconfig = service_account_kubeconfig("mto-console");
+    let issuer = std::env::var("MTO_TESTENV_OIDC_ISSUER")
+        .expect("run under deploy/testenv/run, which starts Keycloak");
+    let gateway = format!("127.0.0.1:{}", free_port());
+    let console = Operator::start_with(
+        "console",
+        Some(&console_kubeconfig),
+        &[
+            "--console-only",
+            "--gateway-address",
+            &gateway,
+            "--oidc-issuer",
+            &issuer,
+        ],
+    );
+    // Ready, never leading: it lists everything its role lets it read.
+    eventually("the console has listed the cluster", 60, || {
+        console.get("/readyz").as_deref() == Some("standby")
+    });
+    let openapi = mto_runtime::operator::serve::http_get(
+        &format!("http://{gateway}"),
+        "/gateway/api/v1/openapi.json",
+    )
+    .expect("the API under /gateway");
+    assert!(openapi.contains("/api/v1/tenants"), "{openapi}");
+    assert!(!console.leading(), "a console never leads");
+    let log = console.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+
+    apply(&config(false));
+    eventually("the console is removed", 60, || {
+        console_objects().is_empty()
+    });
+    eventually("the status is cleared", 30, || {
+        get_json(&["integrationconfig", "e2e-config", "-n", "mto-system"])
+            .is_some_and(|c| c["status"]["console"].is_null())
+    });
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+    kubectl(&[
+        "delete",
+        "integrationconfig",
+        "e2e-config",
+        "-n",
+        "mto-system",
+    ]);
 }
 
 fn replicas_and_saved(kind: &str, name: &str, namespace: &str) -> (i64, Option<String>) {

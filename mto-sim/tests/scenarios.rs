@@ -620,3 +620,34 @@ fn a_simulated_month_prices_each_tenant_and_what_hibernation_saved() {
         "another seed, another jitter"
     );
 }
+
+/// The console the IntegrationConfig asks for, through its edits, a
+/// deleted Service, a broken setting, crashes and API faults, for every
+/// seed: at every rest the pilot has nothing left to do (the run checks
+/// it and fails otherwise), a broken setting removes nothing, and
+/// switched off, everything of it goes.
+#[test]
+fn the_console_follows_the_integration_config_for_every_seed() {
+    let s = scenario("console.yaml");
+    for seed in s.seed..s.seed + sweep_seeds() {
+        let report = run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(report.pilot_decisions > 0, "seed {seed}");
+        let console: Vec<&str> = report
+            .timeline
+            .iter()
+            .filter(|e| e.text.starts_with("Console: "))
+            .map(|e| e.text.as_str())
+            .collect();
+        assert!(
+            console
+                .iter()
+                .any(|t| t.starts_with("Console: Deploying → Misconfigured")
+                    && t.contains("spec.integrations.keycloak.clientName")),
+            "seed {seed}: {console:?}"
+        );
+        assert!(
+            console.last().is_some_and(|t| t.ends_with("→ Off")),
+            "seed {seed}: {console:?}"
+        );
+    }
+}

@@ -51,6 +51,7 @@ async fn serve_forever(dir: &std::path::Path) -> Result<(), String> {
         helm: "helm".into(),
         chart_cache: std::env::temp_dir().join("mto-load-charts"),
         namespace: "mto-system".into(),
+        pilot: Default::default(),
     };
     let shared = Arc::new(Shared::new(
         client,

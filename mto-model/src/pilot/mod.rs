@@ -565,6 +565,14 @@ fn console_kinds() -> Vec<Kind> {
     kinds
 }
 
+fn objects(n: usize) -> String {
+    if n == 1 {
+        "1 object".to_owned()
+    } else {
+        format!("{n} objects")
+    }
+}
+
 fn digest_of(object: &Object) -> Option<&str> {
     object
         .meta()
@@ -644,7 +652,7 @@ pub fn decide(
                     PilotPhase::Removing,
                     false,
                     "Removing",
-                    format!("removing {} objects of the console", actions.len()),
+                    format!("removing {} of the console", objects(actions.len())),
                     None,
                 )
             }
@@ -698,7 +706,7 @@ pub fn decide(
                     PilotPhase::Deploying,
                     false,
                     "Deploying",
-                    format!("writing {} objects of the console", actions.len()),
+                    format!("writing {} of the console", objects(actions.len())),
                     url,
                 )
             } else {

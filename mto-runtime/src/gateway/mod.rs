@@ -75,8 +75,18 @@ impl Gateway {
         self
     }
 
-    /// The routes.
+    /// The routes, at the root and again under `/gateway` (where the
+    /// console's Ingress sends the API when both share one host).
     pub fn router(self) -> Router {
+        let routes = Gateway::routes();
+        Router::new()
+            .nest("/gateway", routes.clone())
+            .merge(routes)
+            .fallback(api::no_such_path)
+            .with_state(self)
+    }
+
+    fn routes() -> Router<Gateway> {
         Router::new()
             .route("/api/v1/openapi.json", get(api::openapi))
             .route("/api/v1/me", get(api::me))
@@ -107,8 +117,6 @@ impl Gateway {
             .route("/api/v1/allocation", get(api::allocation))
             .route("/allocation", get(api::allocation))
             .merge(crate::console::routes())
-            .fallback(api::no_such_path)
-            .with_state(self)
     }
 }
 

@@ -50,6 +50,8 @@ pub struct ControllerConfig {
     pub chart_cache: std::path::PathBuf,
     /// The operator's namespace: where chart repository credentials are.
     pub namespace: String,
+    /// What the console the pilot deploys takes from the operator.
+    pub pilot: mto_model::pilot::PilotSettings,
 }
 
 /// What the watches, the scheduler and every reconcile share.
@@ -85,7 +87,7 @@ impl Shared {
         };
         Shared {
             view: RwLock::new(View::default()),
-            driver: Mutex::new(Driver::new(config.driver)),
+            driver: Mutex::new(Driver::new(config.driver).with_pilot(config.pilot.clone())),
             wake: tokio::sync::Notify::new(),
             recorder: Recorder::new(client.clone(), reporter),
             executor: Executor::new(client.clone()),
@@ -159,9 +161,11 @@ impl Shared {
 /// Keeps `shared`'s view: a watch per watched kind, folded in, until the
 /// returned tasks are dropped or aborted. Every replica keeps one — the
 /// admission webhook decides from it — and the leader also reconciles.
+/// `deployed_kinds`: also the kinds Templates and the console deploy (a
+/// console-only replica reads none of them).
 #[must_use]
-pub fn keep_view(shared: &Arc<Shared>) -> tokio::task::JoinSet<()> {
-    watch::spawn_all(shared)
+pub fn keep_view(shared: &Arc<Shared>, deployed_kinds: bool) -> tokio::task::JoinSet<()> {
+    watch::spawn_all(shared, deployed_kinds)
 }
 
 /// Runs the controllers until `shutdown` resolves: waits until the view
@@ -385,6 +389,7 @@ pub(crate) fn offline_shared() -> Arc<Shared> {
         helm: "helm".into(),
         chart_cache: std::env::temp_dir().join("mto-test-charts"),
         namespace: "mto-system".into(),
+        pilot: Default::default(),
     };
     Arc::new(Shared::new(
         client,

@@ -11,8 +11,9 @@ use mto_model::view::{Gvk, KindVisitor, Typed, View, WatchEvent, visit_typed};
 
 use super::Shared;
 
-/// Starts a watch for every kind the registry marks as watched.
-pub fn spawn_all(shared: &Arc<Shared>) -> tokio::task::JoinSet<()> {
+/// Starts a watch for every kind the registry marks as watched, and with
+/// `deployed_kinds` for the kinds Templates and the console deploy.
+pub fn spawn_all(shared: &Arc<Shared>, deployed_kinds: bool) -> tokio::task::JoinSet<()> {
     struct Spawn<'a> {
         shared: &'a Arc<Shared>,
         watches: tokio::task::JoinSet<()>,
@@ -31,7 +32,9 @@ pub fn spawn_all(shared: &Arc<Shared>) -> tokio::task::JoinSet<()> {
         watches: tokio::task::JoinSet::new(),
     };
     visit_typed(&mut spawn);
-    spawn.watches.spawn(watch_dynamic_kinds(shared.clone()));
+    if deployed_kinds {
+        spawn.watches.spawn(watch_dynamic_kinds(shared.clone()));
+    }
     spawn.watches
 }
 

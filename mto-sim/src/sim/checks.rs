@@ -107,6 +107,25 @@ impl Sim {
                 return Err(SimError::broken(self, violation, vec![id.key()]));
             }
         }
+        if std::mem::take(&mut self.unsettled_pilot) {
+            let snapshot = self.cluster.snapshot();
+            if let Some(config) = snapshot
+                .shelf::<mto_model::api::IntegrationConfig>()
+                .iter()
+                .next()
+            {
+                self.report.invariant_checks += 1;
+                let settings = mto_model::pilot::PilotSettings::default();
+                let d = mto_model::pilot::decide(config, &settings, snapshot, now);
+                if let Some(first) = d.actions.first() {
+                    let violation = format!(
+                        "invariant 7: the console still has {} at steady state, first: {first}",
+                        counted(d.actions.len(), "action")
+                    );
+                    return Err(SimError::broken(self, violation, vec!["Pilot".into()]));
+                }
+            }
+        }
         self.check_views()?;
         for (at, change) in std::mem::take(&mut self.pending_changes) {
             let took = self.now_ms - at;

@@ -187,6 +187,11 @@ pub struct Sim {
     unsettled: BTreeSet<String>,
     unsettled_supervisors: BTreeSet<SupervisorId>,
     unsettled_instances: BTreeSet<InstanceId>,
+    /// Whether the console (the pilot) was decided on or woken since the
+    /// last rest.
+    unsettled_pilot: bool,
+    /// The console's phase as last noted.
+    pilot_phase: String,
     instance_phases: BTreeMap<String, String>,
     phases: BTreeMap<String, String>,
     supervisor_phases: BTreeMap<String, String>,
@@ -239,6 +244,8 @@ impl Sim {
             unsettled: BTreeSet::new(),
             unsettled_supervisors: BTreeSet::new(),
             unsettled_instances: BTreeSet::new(),
+            unsettled_pilot: false,
+            pilot_phase: "Off".into(),
             instance_phases: BTreeMap::new(),
             phases: BTreeMap::new(),
             supervisor_phases: BTreeMap::new(),

@@ -400,7 +400,10 @@ impl Sim {
                 self.unsettled_instances.insert(id.clone());
             }
             Key::Template(_) => self.report.template_guard_decisions += 1,
-            Key::Pilot => self.report.pilot_decisions += 1,
+            Key::Pilot => {
+                self.report.pilot_decisions += 1;
+                self.unsettled_pilot = true;
+            }
         }
         if actions > 0 {
             let what = match &key {
@@ -636,7 +639,8 @@ impl Sim {
             Key::Tenant(name) => self.record_phase(name),
             Key::Supervisor(id) => self.record_supervisor_phase(&id.key()),
             Key::Instance(id) => self.record_instance_phase(id),
-            Key::Template(_) | Key::Pilot => {}
+            Key::Pilot => self.record_pilot_phase(),
+            Key::Template(_) => {}
         }
         self.schedule_poll(replica);
     }

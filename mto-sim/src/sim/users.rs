@@ -445,7 +445,8 @@ impl Sim {
                         Key::Instance(id) => {
                             self.unsettled_instances.insert(id.clone());
                         }
-                        Key::Template(_) | Key::Pilot => {}
+                        Key::Pilot => self.unsettled_pilot = true,
+                        Key::Template(_) => {}
                     }
                 }
                 let (object, deleted) = match &change.event {
@@ -573,6 +574,32 @@ impl Sim {
                 "{key}: {} → {phase}{detail}",
                 previous.unwrap_or_else(|| "new".into())
             ));
+        }
+    }
+
+    /// Notes the console's phase when it changes.
+    pub(super) fn record_pilot_phase(&mut self) {
+        let snapshot = self.cluster.snapshot();
+        let Some(config) = snapshot
+            .shelf::<mto_model::api::IntegrationConfig>()
+            .iter()
+            .next()
+        else {
+            return;
+        };
+        let status = config.status.clone().unwrap_or_default();
+        let phase = status
+            .console
+            .and_then(|c| c.phase)
+            .unwrap_or_else(|| "Off".into());
+        if self.pilot_phase != phase {
+            let detail = status
+                .conditions
+                .first()
+                .map(|c| format!(": {}", c.message))
+                .unwrap_or_default();
+            self.note(format!("Console: {} → {phase}{detail}", self.pilot_phase));
+            self.pilot_phase = phase;
         }
     }
 
