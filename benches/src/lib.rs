@@ -98,3 +98,28 @@ pub fn tenant_names(s: &Snapshot) -> Vec<String> {
 pub fn tenants(s: &Snapshot) -> impl Iterator<Item = &Tenant> {
     s.shelf::<Tenant>().iter().map(|t| &**t)
 }
+
+/// A pid's resident and peak memory, in KiB, from /proc.
+#[must_use]
+pub fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The `q` quantile (0–1) of sorted latencies in µs, in ms.
+#[must_use]
+pub fn percentile_ms(sorted_micros: &[u32], q: f64) -> f64 {
+    let n = sorted_micros.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let i = ((n as f64 * q).ceil() as usize).clamp(1, n) - 1;
+    f64::from(sorted_micros[i]) / 1000.0
+}

@@ -85,19 +85,6 @@ async fn serve_forever(dir: &std::path::Path) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// A pid's resident and peak memory, in KiB, from /proc.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// The reviews sent, in turn: a third refused.
 fn reviews() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -199,7 +186,7 @@ async fn load(seconds: u64, connections: usize) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (at_rest, _) = memory(pid);
+    let (at_rest, _) = mto_benches::memory(pid);
     let reviews = Arc::new(reviews());
     let warmup = Duration::from_secs(1);
     let started = Instant::now();
@@ -218,7 +205,7 @@ async fn load(seconds: u64, connections: usize) -> Result<(), String> {
         latencies.append(&mut l);
         denied += d;
     }
-    let (after, peak) = memory(pid);
+    let (after, peak) = mto_benches::memory(pid);
     let _ = server.kill();
     let _ = server.wait();
     std::fs::remove_dir_all(&dir).ok();
@@ -227,10 +214,7 @@ async fn load(seconds: u64, connections: usize) -> Result<(), String> {
     if n == 0 {
         return Err("no review answered".into());
     }
-    let at = |q: f64| {
-        let i = ((n as f64 * q).ceil() as usize).clamp(1, n) - 1;
-        f64::from(latencies[i]) / 1000.0
-    };
+    let at = |q: f64| mto_benches::percentile_ms(&latencies, q);
     println!(
         "{n} reviews in {seconds} s over {connections} connections: {:.0} reviews/s ({denied} refused)",
         n as f64 / seconds as f64

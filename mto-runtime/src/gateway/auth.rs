@@ -6,6 +6,11 @@
 //! The user name is the configured claim (`preferred_username` by
 //! default), falling back to `email` (MTO's rule); the groups come from
 //! the groups claim (Keycloak's full paths lose their leading `/`).
+//!
+//! A token verified once is remembered until it expires (a client sends
+//! the same token with every request; checking its signature again is
+//! most of a request's cost). The cache is keyed by the whole token and
+//! bounded; a token it lacks is verified in full.
 
 use std::time::{Duration, Instant};
 
@@ -52,7 +57,11 @@ pub struct Verifier {
     http: reqwest::Client,
     keys: RwLock<Option<(JwkSet, Instant)>>,
     refetch_after: Duration,
+    verified: std::sync::Mutex<std::collections::HashMap<String, (Principal, i64)>>,
 }
+
+/// Tokens remembered at most; past this the cache starts afresh.
+const VERIFIED_KEPT: usize = 10_000;
 
 impl Verifier {
     /// A verifier for `config`; keys are fetched on first use.
@@ -66,6 +75,7 @@ impl Verifier {
                 .unwrap_or_default(),
             keys: RwLock::new(None),
             refetch_after: REFETCH_AFTER,
+            verified: std::sync::Mutex::default(),
         }
     }
 
@@ -90,6 +100,13 @@ impl Verifier {
 
     /// The person an access token names, once it verifies.
     pub async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        let now = mto_model::Timestamp::now().as_second();
+        if let Ok(verified) = self.verified.lock()
+            && let Some((principal, expires)) = verified.get(token)
+            && now < *expires
+        {
+            return Ok(principal.clone());
+        }
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         if !matches!(
@@ -118,7 +135,16 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
-        principal_of(&claims, &self.config)
+        let principal = principal_of(&claims, &self.config)?;
+        if let Some(expires) = claims["exp"].as_i64()
+            && let Ok(mut verified) = self.verified.lock()
+        {
+            if verified.len() >= VERIFIED_KEPT {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), (principal.clone(), expires));
+        }
+        Ok(principal)
     }
 
     /// The key `kid` names (the only key, when the token names none).
@@ -314,6 +340,44 @@ mod tests {
             let _ = axum::serve(listener, app).await;
         });
         base
+    }
+
+    /// A token is remembered only until it expires: past its expiry it is
+    /// verified in full again, and refused.
+    #[tokio::test]
+    async fn a_remembered_token_is_not_honoured_past_its_expiry() {
+        let signing = key("k1");
+        let keys = Arc::new(Mutex::new(vec![signing.jwk.clone()]));
+        let iss = issuer(keys).await;
+        let verifier = Verifier::new(config(&iss));
+        let good = token(&signing, &iss, "mto", 300);
+        let ann = verifier.verify_token(&good).await.expect("valid");
+        assert_eq!(ann.user, "ann");
+        let now = mto_model::Timestamp::now().as_second();
+        let mallory = Principal {
+            user: "mallory".into(),
+            groups: Vec::new(),
+        };
+        verifier
+            .verified
+            .lock()
+            .expect("cache")
+            .insert(good.clone(), (mallory.clone(), now - 1));
+        assert_eq!(
+            verifier
+                .verify_token(&good)
+                .await
+                .expect("verified again")
+                .user,
+            "ann",
+            "an expired entry is verified in full"
+        );
+        verifier
+            .verified
+            .lock()
+            .expect("cache")
+            .insert("not.a.token".into(), (mallory, now - 1));
+        assert!(verifier.verify_token("not.a.token").await.is_err());
     }
 
     #[tokio::test]
