@@ -16,6 +16,7 @@ async fn the_postgres_store_passes_the_suite_and_migrates_once() {
     let user = format!("run-{}", std::process::id());
     suite::audit_entries_come_back_newest_first(&first, &user).await;
     suite::allocation_records_are_replaced_by_hour_and_forgotten_before_it(&first, &user).await;
+    suite::sessions_expire_and_are_taken_once(&first, &user).await;
     let seen = mto_runtime::store::Store::audit_log(&second, 5)
         .await
         .expect("the other replica reads");

@@ -49,7 +49,7 @@ impl axum::extract::FromRequestParts<Gateway> for Visitor {
         parts: &mut axum::http::request::Parts,
         g: &Gateway,
     ) -> Result<Visitor, Response> {
-        let Some((_, session)) = g.session_of(&parts.headers) else {
+        let Some((_, session)) = g.session_of(&parts.headers).await else {
             let here = parts
                 .uri
                 .path_and_query()
@@ -64,10 +64,11 @@ impl axum::extract::FromRequestParts<Gateway> for Visitor {
 
 impl Gateway {
     /// The session a request's cookie names.
-    pub(crate) fn session_of(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+    pub(crate) async fn session_of(&self, headers: &HeaderMap) -> Option<(String, Session)> {
         let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
         let id = session::cookie(cookies, SESSION_COOKIE)?;
-        self.sessions.get(id).map(|s| (id.to_owned(), s))
+        let session = self.sessions.get(id).await?;
+        Some((id.to_owned(), session))
     }
 
     /// Whether cookies are marked Secure: not when the console is served
@@ -180,7 +181,10 @@ async fn login(
             "its discovery document names no authorization_endpoint",
         );
     };
-    let (state, pending) = g.sessions.begin(safe_next(query.next.as_deref()));
+    let (state, pending) = match g.sessions.begin(safe_next(query.next.as_deref())).await {
+        Ok(begun) => begun,
+        Err(e) => return store_down(&e),
+    };
     let redirect_uri = format!("{}/console/callback", g.base_url(&headers));
     let location = format!(
         "{authorize}?response_type=code&client_id={}&redirect_uri={}&scope=openid&state={state}&code_challenge={}&code_challenge_method=S256",
@@ -208,6 +212,19 @@ fn identity_provider_down(g: &Gateway, why: &str) -> Response {
             &format!(
                 "The identity provider ({issuer}) does not answer: {why}. People already signed in go on working; try again when it is back."
             ),
+        )),
+    )
+        .into_response()
+}
+
+/// What the sign-in says when the session cannot be kept.
+fn store_down(e: &crate::store::StoreError) -> Response {
+    tracing::warn!(error = %e, "console sign-in: the store does not answer");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(pages::message(
+            "Sign-in is unavailable",
+            &format!("Sessions cannot be kept ({e}): try again in a moment."),
         )),
     )
         .into_response()
@@ -253,7 +270,7 @@ async fn callback(
     if !session::cookie(cookies, LOGIN_COOKIE).is_some_and(|c| session::same_secret(c, state)) {
         return refuse("This sign-in was not begun in this browser: sign in again.");
     }
-    let Some(pending) = g.sessions.finish(state) else {
+    let Some(pending) = g.sessions.finish(state).await else {
         return refuse("This sign-in expired or was used already: sign in again.");
     };
     let discovery = match g.verifier.discovery().await {
@@ -296,9 +313,14 @@ async fn callback(
         Err(e) => return refuse(&e.to_string()),
     };
     tracing::info!(user = %principal.user, "console sign-in");
-    let id = g
+    let id = match g
         .sessions
-        .start(principal, tokens["id_token"].as_str().map(str::to_owned));
+        .start(principal, tokens["id_token"].as_str().map(str::to_owned))
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return store_down(&e),
+    };
     let secure = g.secure_cookies(&headers);
     let mut response = Redirect::to(&pending.next).into_response();
     let cookies = [
@@ -348,8 +370,8 @@ async fn logout(
     if let Some(refused) = forged(&visitor, &form) {
         return refused;
     }
-    if let Some((id, _)) = g.session_of(&headers) {
-        g.sessions.end(&id);
+    if let Some((id, _)) = g.session_of(&headers).await {
+        g.sessions.end(&id).await;
     }
     let secure = g.secure_cookies(&headers);
     let after = format!("{}/console/", g.base_url(&headers));

@@ -129,7 +129,7 @@ impl FromRequestParts<Gateway> for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if authorization.is_none()
-            && let Some((_, session)) = gateway.session_of(&parts.headers)
+            && let Some((_, session)) = gateway.session_of(&parts.headers).await
         {
             let safe = matches!(
                 parts.method,

@@ -59,9 +59,9 @@ impl Gateway {
             verifier: Arc::new(Verifier::new(oidc)),
             kube,
             journal,
-            store,
             admin_groups: Arc::new(admin_groups),
-            sessions: Arc::default(),
+            sessions: Arc::new(crate::console::session::Sessions::new(store.clone())),
+            store,
             console_url: None,
         }
     }

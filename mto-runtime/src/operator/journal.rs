@@ -39,6 +39,10 @@ const ALLOCATION_BY_TENANT: TableDefinition<'_, (&str, i64, &str), &[u8]> =
 /// hour → what the nodes' capacity cost over it, a JSON [`Cost`].
 const CAPACITY: TableDefinition<'_, i64, &[u8]> = TableDefinition::new("capacity");
 
+/// key → (expiry in Unix seconds, value): the console's sessions and
+/// sign-ins in progress.
+const SESSIONS: TableDefinition<'_, &str, (i64, &[u8])> = TableDefinition::new("sessions");
+
 /// One reconcile that changed something.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -252,6 +256,59 @@ impl Journal {
             Err(e) => return Err(self.fail(e)),
         }
         Ok((records, capacity))
+    }
+
+    /// Keeps `value` under `key` until `expires` (Unix seconds),
+    /// replacing what was there, and drops what expired before `now`.
+    pub fn put_session(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires: i64,
+        now: i64,
+    ) -> Result<(), JournalError> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        {
+            let mut table = txn.open_table(SESSIONS).map_err(|e| self.fail(e))?;
+            table
+                .retain(|_, (at, _)| at > now)
+                .map_err(|e| self.fail(e))?;
+            table
+                .insert(key, (expires, value))
+                .map_err(|e| self.fail(e))?;
+        }
+        txn.commit().map_err(|e| self.fail(e))
+    }
+
+    /// The value under `key` if it has not expired at `now`; with `take`,
+    /// removed as it is read.
+    pub fn session(
+        &self,
+        key: &str,
+        take: bool,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, JournalError> {
+        let live = |(expires, value): (i64, &[u8])| (expires > now).then(|| value.to_vec());
+        if take {
+            let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+            let found = {
+                let mut table = txn.open_table(SESSIONS).map_err(|e| self.fail(e))?;
+                let removed = table.remove(key).map_err(|e| self.fail(e))?;
+                removed.and_then(|v| live(v.value()))
+            };
+            txn.commit().map_err(|e| self.fail(e))?;
+            return Ok(found);
+        }
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = match txn.open_table(SESSIONS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.fail(e)),
+        };
+        Ok(table
+            .get(key)
+            .map_err(|e| self.fail(e))?
+            .and_then(|v| live(v.value())))
     }
 
     /// Drops the showback records and capacity of hours before `hour`.

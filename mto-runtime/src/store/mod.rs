@@ -1,5 +1,5 @@
-//! mto's own data — the gateway's audit log and showback's hourly
-//! allocation records — behind one trait with two implementations: the
+//! mto's own data — the gateway's audit log, the console's sessions and
+//! showback's hourly allocation records — behind one trait with two implementations: the
 //! embedded default (the journal's redb file: nothing to run) and
 //! PostgreSQL (for several replicas sharing one store). The same suite of
 //! tests runs against both.
@@ -64,6 +64,23 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
+    /// Keeps `value` under `key` until `expires` (Unix seconds),
+    /// replacing what was there; what expired is dropped.
+    fn put_session(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        expires: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The value under `key`, unless it expired; with `take`, removed as
+    /// it is read (of readers racing for it, one gets it).
+    fn session(
+        &self,
+        key: String,
+        take: bool,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
     /// Writes showback records, each replacing the one of its hour and
     /// container, and what the nodes' capacity cost per hour (replacing
     /// too).
@@ -115,6 +132,22 @@ impl Store for Embedded {
 
     async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.blocking(move |j| j.audit_log(limit)).await
+    }
+
+    async fn put_session(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now().as_second();
+        self.blocking(move |j| j.put_session(&key, &value, expires, now))
+            .await
+    }
+
+    async fn session(&self, key: String, take: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = Timestamp::now().as_second();
+        self.blocking(move |j| j.session(&key, take, now)).await
     }
 
     async fn put_allocation(
@@ -170,6 +203,19 @@ impl Store for AnyStore {
         either!(self, s => s.audit_log(limit))
     }
 
+    async fn put_session(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        either!(self, s => s.put_session(key, value, expires))
+    }
+
+    async fn session(&self, key: String, take: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        either!(self, s => s.session(key, take))
+    }
+
     async fn put_allocation(
         &self,
         records: Vec<Record>,
@@ -212,6 +258,59 @@ pub mod suite {
                 "403: your role does not allow it".into()
             },
         }
+    }
+
+    /// Sessions come back until they expire, replaced by key; a taken one
+    /// comes back once; `key` is this run's (the store may be shared).
+    ///
+    /// # Panics
+    /// When the store breaks the contract.
+    pub async fn sessions_expire_and_are_taken_once(store: &impl Store, key: &str) {
+        let now = Timestamp::now().as_second();
+        let (live, gone, taken) = (
+            format!("session:{key}"),
+            format!("session:{key}-expired"),
+            format!("login:{key}"),
+        );
+        store
+            .put_session(live.clone(), b"one".to_vec(), now + 3600)
+            .await
+            .expect("kept");
+        store
+            .put_session(live.clone(), b"two".to_vec(), now + 3600)
+            .await
+            .expect("replaced");
+        store
+            .put_session(gone.clone(), b"old".to_vec(), now - 1)
+            .await
+            .expect("kept");
+        store
+            .put_session(taken.clone(), b"state".to_vec(), now + 600)
+            .await
+            .expect("kept");
+        let read = |key: &String, take: bool| store.session(key.clone(), take);
+        assert_eq!(
+            read(&live, false).await.expect("read"),
+            Some(b"two".to_vec())
+        );
+        assert_eq!(
+            read(&live, false).await.expect("read"),
+            Some(b"two".to_vec()),
+            "read again"
+        );
+        assert_eq!(read(&gone, false).await.expect("read"), None, "expired");
+        assert_eq!(
+            read(&taken, true).await.expect("taken"),
+            Some(b"state".to_vec())
+        );
+        assert_eq!(read(&taken, true).await.expect("taken"), None, "once only");
+        assert_eq!(read(&taken, false).await.expect("read"), None);
+        assert_eq!(
+            read(&format!("session:{key}-never"), false)
+                .await
+                .expect("read"),
+            None
+        );
     }
 
     /// Entries come back newest first, exactly as written (to the
@@ -362,5 +461,6 @@ mod tests {
         suite::audit_entries_come_back_newest_first(&store, "ann").await;
         suite::allocation_records_are_replaced_by_hour_and_forgotten_before_it(&store, "alpha-dev")
             .await;
+        suite::sessions_expire_and_are_taken_once(&store, "ann").await;
     }
 }

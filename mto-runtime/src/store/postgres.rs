@@ -14,6 +14,7 @@ use super::{Allocation, AuditEntry, Store, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_audit.sql")),
     (2, include_str!("../../migrations/0002_allocation.sql")),
+    (3, include_str!("../../migrations/0003_sessions.sql")),
 ];
 
 /// Any number, the same in every replica: the advisory lock migrations
@@ -119,6 +120,48 @@ async fn migrate(client: &Client) -> Result<(), StoreError> {
 }
 
 impl Store for Postgres {
+    async fn put_session(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        let now = mto_model::Timestamp::now().as_second();
+        self.with_client(async |c| {
+            c.execute("DELETE FROM mto_session WHERE expires <= $1", &[&now])
+                .await?;
+            c.execute(
+                "INSERT INTO mto_session (key, value, expires) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires = EXCLUDED.expires",
+                &[&key, &value, &expires],
+            )
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn session(&self, key: String, take: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        let now = mto_model::Timestamp::now().as_second();
+        let row = self
+            .with_client(async |c| {
+                if take {
+                    c.query_opt(
+                        "DELETE FROM mto_session WHERE key = $1 RETURNING value, expires",
+                        &[&key],
+                    )
+                    .await
+                } else {
+                    c.query_opt(
+                        "SELECT value, expires FROM mto_session WHERE key = $1",
+                        &[&key],
+                    )
+                    .await
+                }
+            })
+            .await?;
+        Ok(row.and_then(|r| (r.get::<_, i64>(1) > now).then(|| r.get::<_, Vec<u8>>(0))))
+    }
+
     async fn record_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         let micros = entry.at.as_microsecond();
         self.with_client(async |c| {
