@@ -149,6 +149,8 @@ pub struct Integration {
     pub namespace_metadata: Metadata,
     /// Metadata for sandboxes.
     pub sandbox_metadata: Metadata,
+    /// The network policies every tenant gets.
+    pub network: crate::api::NetworkTenantPolicies,
 }
 
 impl Integration {
@@ -209,6 +211,11 @@ impl Integration {
             custom_roles,
             namespace_metadata: metadata.namespaces.unwrap_or_default(),
             sandbox_metadata: metadata.sandboxes.unwrap_or_default(),
+            network: spec
+                .tenant_policies
+                .as_ref()
+                .and_then(|p| p.network.clone())
+                .unwrap_or_default(),
         })
     }
 

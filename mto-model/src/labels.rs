@@ -23,6 +23,9 @@ pub const FIELD_MANAGER: &str = "mto";
 pub const RESOURCE_QUOTA_NAME: &str = "tenant-quota";
 /// Name of the LimitRange mto keeps in each tenant namespace.
 pub const LIMIT_RANGE_NAME: &str = "tenant-limit-range";
+/// Name of the NetworkPolicy mto keeps in each tenant namespace when
+/// tenants are kept apart.
+pub const NETWORK_POLICY_NAME: &str = "tenant-network-isolation";
 /// Workloads, and namespaces, carrying this annotation with value `"true"` never sleep.
 pub const HIBERNATION_EXCLUDE_ANNOTATION: &str = "hibernation.stakater.com/exclude";
 /// The label every namespace gets from Kubernetes itself.

@@ -916,6 +916,65 @@ fn service_account_kubeconfig(name: &str) -> std::path::PathBuf {
     kubeconfig
 }
 
+/// With `tenantPolicies.network.disableIntraTenantNetworking`, every
+/// namespace of a tenant holds mto's NetworkPolicy (the apiserver
+/// validating it): traffic only from the tenant's own namespaces and from
+/// namespaces of no tenant, egress left alone; switched off, it goes.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
+    setup();
+    let config = |isolate: bool| {
+        format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {{name: e2e-config, namespace: mto-system}}\nspec:\n  tenantPolicies:\n    network: {{disableIntraTenantNetworking: {isolate}, disableNodePortServices: true}}\n"
+        )
+    };
+    apply(&config(true));
+    apply(&tenant_yaml(
+        "op-net",
+        &TenantSpec {
+            owners: &["n@e2e"],
+            prefixed: &["a", "b"],
+            purge: true,
+            ..EMPTY
+        },
+    ));
+    let operator = Operator::start_as("network", Some(&shipped_service_account()));
+    operator.wait_ready();
+    eventually("op-net settles", 60, || settled("op-net"));
+    let policy = |ns: &str| get_json(&["networkpolicy", "tenant-network-isolation", "-n", ns]);
+    for ns in ["op-net-a", "op-net-b"] {
+        let p = policy(ns).unwrap_or_else(|| panic!("no policy in {ns}"));
+        assert_eq!(p["spec"]["policyTypes"], serde_json::json!(["Ingress"]));
+        assert_eq!(p["spec"]["podSelector"], serde_json::json!({}));
+        assert_eq!(
+            p["spec"]["ingress"][0]["from"],
+            serde_json::json!([
+                {"namespaceSelector": {"matchLabels": {"stakater.com/tenant": "op-net"}}},
+                {"namespaceSelector": {"matchExpressions": [{"key": "stakater.com/tenant", "operator": "DoesNotExist"}]}},
+            ])
+        );
+    }
+    apply(&config(false));
+    eventually("the policies go", 60, || {
+        policy("op-net-a").is_none() && policy("op-net-b").is_none()
+    });
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+    kubectl_ok(&["delete", "tenant", "op-net", "--wait=false"]);
+    eventually("op-net goes", 60, || tenant("op-net").is_none());
+    kubectl(&[
+        "delete",
+        "integrationconfig",
+        "e2e-config",
+        "-n",
+        "mto-system",
+    ]);
+}
+
 /// The console's objects in the cluster, as `Kind/name`.
 fn console_objects() -> Vec<String> {
     let (_, out, _) = kubectl(&[

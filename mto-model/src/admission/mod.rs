@@ -15,7 +15,8 @@
 //!   tenant's own users, groups and service accounts, and nobody but mto
 //!   changes or deletes the bindings mto manages.
 //! - `vtenantpolicy`: what is created in a tenant's namespaces keeps to the
-//!   Tenant's policies ([`policies`]).
+//!   Tenant's policies ([`policies`]) and the IntegrationConfig's
+//!   `tenantPolicies.network` (no node ports, no host ports or network).
 //!
 //! Members of `system:masters` and the IntegrationConfig's privileged users,
 //! groups and service accounts pass every rule.
@@ -576,6 +577,7 @@ fn tenant_policy(request: &AdmissionRequest, observed: &impl Observed) -> Result
         .and_then(|pv| pv.spec.as_ref()?.storage_class_name.as_deref());
     let Some((field, problem, fix)) = policies::refusal(
         tenant,
+        &observed.integration().network,
         &request.kind.group,
         &request.kind.kind,
         object,

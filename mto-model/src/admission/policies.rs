@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::api::{AllowList, Tenant};
+use crate::api::{AllowList, NetworkTenantPolicies, Tenant};
 
 /// The kinds whose pods the policies reach, and where their pod spec is.
 fn pod_spec<'a>(group: &str, kind: &str, object: &'a Value) -> Option<&'a Value> {
@@ -27,18 +27,18 @@ fn pod_spec<'a>(group: &str, kind: &str, object: &'a Value) -> Option<&'a Value>
 /// storage class of the volume a claim names, if it names one.
 pub(super) fn refusal(
     tenant: &Tenant,
+    network: &NetworkTenantPolicies,
     group: &str,
     kind: &str,
     object: &Value,
     bound_class: Option<&str>,
 ) -> Option<(String, String, String)> {
     let spec = &tenant.spec;
+    if let Some(refused) = network_refusal(network, group, kind, object) {
+        return Some(refused);
+    }
     if let Some(pod) = pod_spec(group, kind, object) {
-        let at = match (group, kind) {
-            ("", "Pod") => "spec",
-            ("batch", "CronJob") => "spec.jobTemplate.spec.template.spec",
-            _ => "spec.template.spec",
-        };
+        let at = pod_path(group, kind);
         if let Some(registries) = &spec.image_registries
             && !registries.allowed.is_empty()
         {
@@ -149,6 +149,77 @@ pub(super) fn refusal(
         }
         _ => None,
     }
+}
+
+/// Where the pod spec of `group`/`kind` is, as a field path.
+fn pod_path(group: &str, kind: &str) -> &'static str {
+    match (group, kind) {
+        ("", "Pod") => "spec",
+        ("batch", "CronJob") => "spec.jobTemplate.spec.template.spec",
+        _ => "spec.template.spec",
+    }
+}
+
+/// What the IntegrationConfig's `tenantPolicies.network` refuses: node
+/// ports (NodePort Services, LoadBalancers that allocate them) and the
+/// host's ports or network in pods.
+fn network_refusal(
+    network: &NetworkTenantPolicies,
+    group: &str,
+    kind: &str,
+    object: &Value,
+) -> Option<(String, String, String)> {
+    if network.disable_host_ports
+        && let Some(pod) = pod_spec(group, kind, object)
+    {
+        let at = pod_path(group, kind);
+        if pod["hostNetwork"] == true {
+            return Some((
+                format!("{at}.hostNetwork"),
+                "pods of tenants may not use the host's network".into(),
+                "remove hostNetwork; expose the pod through a Service".into(),
+            ));
+        }
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            for (i, container) in pod[list].as_array().into_iter().flatten().enumerate() {
+                for (j, port) in container["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    if port["hostPort"].as_i64().is_some_and(|p| p > 0) {
+                        return Some((
+                            format!("{at}.{list}[{i}].ports[{j}].hostPort"),
+                            format!("host port {} may not be used by tenants", port["hostPort"]),
+                            "remove hostPort; expose the port through a Service".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if network.disable_node_port_services && (group, kind) == ("", "Service") {
+        let service = &object["spec"];
+        match service["type"].as_str() {
+            Some("NodePort") => {
+                return Some((
+                    "spec.type".into(),
+                    "NodePort Services may not be made by tenants".into(),
+                    "use type ClusterIP and an Ingress".into(),
+                ));
+            }
+            Some("LoadBalancer") if service["allocateLoadBalancerNodePorts"] != false => {
+                return Some((
+                    "spec.allocateLoadBalancerNodePorts".into(),
+                    "a LoadBalancer that allocates node ports may not be made by tenants".into(),
+                    "set spec.allocateLoadBalancerNodePorts: false, or use type ClusterIP and an Ingress".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Why `name` is not in the allow list, if it is not.

@@ -151,6 +151,7 @@ pub const SCOPES: &[Scope] = &[
             resource("batch", "v1", "Job", "jobs"),
             resource("batch", "v1", "CronJob", "cronjobs"),
             resource("networking.k8s.io", "v1", "Ingress", "ingresses"),
+            resource("", "v1", "Service", "services"),
         ],
         namespaces: Namespaces::Tenant,
         asked_by: Askers::People,

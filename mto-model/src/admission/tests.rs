@@ -826,3 +826,85 @@ fn a_claim_bound_to_a_volume_keeps_to_the_storage_classes_by_the_volumes_class()
     );
     assert!(ask("pv-fast").allowed(), "{:?}", ask("pv-fast"));
 }
+
+/// The IntegrationConfig's `tenantPolicies.network`: node ports and the
+/// host's ports and network are refused to tenant members while asked,
+/// allowed when not, and never refused to privileged users.
+#[test]
+fn node_ports_and_host_ports_are_refused_to_tenants_when_the_config_says_so() {
+    let mut c = cluster();
+    let configure = |c: &mut ApiServer, disable: bool| {
+        put(
+            c,
+            json!({
+                "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
+                "metadata": {"name": "config", "namespace": "mto-system"},
+                "spec": {"accessControl": {"privileged": {"groups": ["^platform-admins$"]}},
+                         "tenantPolicies": {"network": {"disableNodePortServices": disable, "disableHostPorts": disable}}}
+            }),
+        );
+    };
+    configure(&mut c, true);
+    let check = |c: &ApiServer, who: UserInfo, object: Value| {
+        admit(
+            &request(Operation::Create, who, Some(object), None),
+            c.snapshot(),
+        )
+    };
+    let node_port = in_alpha(
+        "v1",
+        "Service",
+        json!({"type": "NodePort", "ports": [{"port": 80}]}),
+    );
+    let balancer = in_alpha(
+        "v1",
+        "Service",
+        json!({"type": "LoadBalancer", "ports": [{"port": 80}]}),
+    );
+    let quiet_balancer = in_alpha(
+        "v1",
+        "Service",
+        json!({"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}]}),
+    );
+    let cluster_ip = in_alpha("v1", "Service", json!({"ports": [{"port": 80}]}));
+    let host_port = in_alpha(
+        "apps/v1",
+        "Deployment",
+        json!({"template": {"spec": {"containers": [{"name": "c", "image": "web", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}}),
+    );
+    let host_network = in_alpha(
+        "v1",
+        "Pod",
+        json!({"hostNetwork": true, "containers": [{"name": "c", "image": "web"}]}),
+    );
+    let ed = || user("ed", &[]);
+    for (object, field) in [
+        (&node_port, "spec.type"),
+        (&balancer, "spec.allocateLoadBalancerNodePorts"),
+        (
+            &host_port,
+            "spec.template.spec.containers[0].ports[0].hostPort",
+        ),
+        (&host_network, "spec.hostNetwork"),
+    ] {
+        let (rule, message) = denied(&check(&c, ed(), object.clone()));
+        assert_eq!(rule.name(), "vtenantpolicy");
+        assert!(
+            message.contains(field) && message.contains("fix:"),
+            "{message}"
+        );
+        assert!(
+            check(&c, user("root", &["platform-admins"]), object.clone()).allowed(),
+            "privileged users pass"
+        );
+    }
+    assert!(check(&c, ed(), quiet_balancer.clone()).allowed());
+    assert!(check(&c, ed(), cluster_ip.clone()).allowed());
+    configure(&mut c, false);
+    for object in [&node_port, &balancer, &host_port, &host_network] {
+        assert!(
+            check(&c, ed(), object.clone()).allowed(),
+            "not asked: {object}"
+        );
+    }
+}

@@ -83,9 +83,19 @@ pub struct TenantPolicies {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkTenantPolicies {
-    /// Refuse traffic into a tenant's namespaces from other tenants' namespaces.
+    /// Refuse traffic into a tenant's namespaces from other tenants'
+    /// namespaces: mto keeps a NetworkPolicy in each (DNS and traffic from
+    /// namespaces of no tenant still pass).
     #[serde(default)]
     pub disable_intra_tenant_networking: bool,
+    /// Refuse NodePort (and node-port-allocating LoadBalancer) Services to
+    /// tenant members at admission.
+    #[serde(default)]
+    pub disable_node_port_services: bool,
+    /// Refuse host ports and the host's network to tenant members' pods
+    /// at admission.
+    #[serde(default)]
+    pub disable_host_ports: bool,
 }
 
 /// Access control settings of the integration config.

@@ -5,9 +5,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
 };
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
+};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
 
 use crate::api::{Metadata, Sharing, Tenant, TenantSpec};
 use crate::claims::RequestedNamespace;
@@ -15,7 +20,7 @@ use crate::integration::{Integration, TenantRole};
 use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
-    RESOURCE_QUOTA_NAME, SANDBOX_USER_ANNOTATION, TENANT_LABEL,
+    NETWORK_POLICY_NAME, RESOURCE_QUOTA_NAME, SANDBOX_USER_ANNOTATION, TENANT_LABEL,
 };
 use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
@@ -408,6 +413,50 @@ pub(crate) fn resource_quota(
 }
 
 /// The tenant's limit range in one namespace.
+/// The NetworkPolicy keeping other tenants out of a tenant namespace:
+/// every pod in it takes traffic only from the tenant's own namespaces
+/// and from namespaces of no tenant (ingress controllers, monitoring,
+/// the cluster's own). Egress is left alone, so DNS resolves.
+pub(crate) fn network_policy(tenant: &str, namespace: &str) -> NetworkPolicy {
+    let from = |selector: LabelSelector| NetworkPolicyPeer {
+        namespace_selector: Some(selector),
+        ..Default::default()
+    };
+    NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some(NETWORK_POLICY_NAME.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(managed_labels(tenant)),
+            ..Default::default()
+        },
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![
+                    from(LabelSelector {
+                        match_labels: Some(BTreeMap::from([(
+                            TENANT_LABEL.to_owned(),
+                            tenant.to_owned(),
+                        )])),
+                        ..Default::default()
+                    }),
+                    from(LabelSelector {
+                        match_expressions: Some(vec![LabelSelectorRequirement {
+                            key: TENANT_LABEL.to_owned(),
+                            operator: "DoesNotExist".to_owned(),
+                            values: None,
+                        }]),
+                        ..Default::default()
+                    }),
+                ]),
+                ports: None,
+            }]),
+            egress: None,
+        }),
+    }
+}
+
 pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &LimitRangeSpec) -> LimitRange {
     LimitRange {
         metadata: ObjectMeta {

@@ -12,8 +12,8 @@ use crate::api::{Quota, Tenant};
 use crate::apply::metadata_in_sync;
 use crate::claims::{RequestedNamespace, requested_namespaces};
 use crate::labels::{
-    ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, RELEASED_FROM_ANNOTATION,
-    RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
+    ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, NETWORK_POLICY_NAME,
+    RELEASED_FROM_ANNOTATION, RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
 };
 use crate::labels::{is_managed, is_managed_for};
 use crate::machine::Phase;
@@ -271,6 +271,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 &requested.name,
                 quota.and_then(|q| q.spec.limitrange.as_ref()),
             );
+            self.sync_network_policy(&requested.name, integration);
             if shares.is_some() {
                 quota_changes.push(requested.name.as_str());
             } else if quota.is_some() {
@@ -413,6 +414,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             });
         }
         self.delete_managed(Kind::LimitRange, name, LIMIT_RANGE_NAME);
+        self.delete_managed(Kind::NetworkPolicy, name, NETWORK_POLICY_NAME);
         self.delete_managed(Kind::ResourceQuota, name, RESOURCE_QUOTA_NAME)
     }
 
@@ -566,6 +568,10 @@ impl<'a, O: Observed> Planner<'a, O> {
                 .observed
                 .limit_range(namespace, name)
                 .map(|o| &o.metadata),
+            Kind::NetworkPolicy => self
+                .observed
+                .network_policy(namespace, name)
+                .map(|o| &o.metadata),
             _ => None,
         };
         let Some(meta) = meta.filter(|m| is_managed_for(m, self.name)) else {
@@ -666,6 +672,34 @@ impl<'a, O: Observed> Planner<'a, O> {
                 }),
             }
         }
+    }
+
+    /// The NetworkPolicy keeping other tenants out, while the
+    /// IntegrationConfig asks for it; removed when it stops asking.
+    fn sync_network_policy(
+        &mut self,
+        namespace: &str,
+        integration: &crate::integration::Integration,
+    ) {
+        if !integration.network.disable_intra_tenant_networking {
+            self.delete_managed(Kind::NetworkPolicy, namespace, NETWORK_POLICY_NAME);
+            return;
+        }
+        let desired = desired::network_policy(self.name, namespace);
+        let reason = match self.observed.network_policy(namespace, NETWORK_POLICY_NAME) {
+            None => Reason::Create,
+            Some(o)
+                if !desired::has_managed_labels(&o.metadata, self.name)
+                    || o.spec != desired.spec =>
+            {
+                Reason::Drift
+            }
+            Some(_) => return,
+        };
+        self.actions.push(Action::Apply {
+            object: Object::from(desired),
+            reason,
+        });
     }
 
     fn sync_limit_range(

@@ -1184,3 +1184,86 @@ fn a_cluster_template_instance_of_the_same_name_that_is_not_the_tenants_is_left_
                 && c.message.contains("alpha-baseline"))
     );
 }
+
+fn network_config(s: &mut ApiServer, isolate: bool) {
+    put(
+        s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("mto-system".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    put(
+        s,
+        serde_json::from_value::<IntegrationConfig>(json!({
+            "apiVersion": "tenantoperator.stakater.com/v1beta1", "kind": "IntegrationConfig",
+            "metadata": {"name": "mto", "namespace": "mto-system"},
+            "spec": {"tenantPolicies": {"network": {"disableIntraTenantNetworking": isolate}}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+}
+
+fn network_policy(
+    s: &ApiServer,
+    namespace: &str,
+) -> Option<k8s_openapi::api::networking::v1::NetworkPolicy> {
+    s.snapshot()
+        .get(namespace, crate::labels::NETWORK_POLICY_NAME)
+        .cloned()
+}
+
+/// Kept apart, every namespace of a tenant takes traffic only from the
+/// tenant's own namespaces and from namespaces of no tenant; the policy
+/// comes back when deleted and goes when no longer asked for.
+#[test]
+fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
+    let mut s = cluster(&[alpha()]);
+    network_config(&mut s, true);
+    converge(&mut s, "alpha");
+    assert_active_and_steady_with(&s, "alpha", "Ready");
+    let namespaces: Vec<String> = s
+        .snapshot()
+        .tenant_namespaces("alpha")
+        .map(str::to_owned)
+        .collect();
+    assert!(namespaces.len() >= 3, "{namespaces:?}");
+    for ns in &namespaces {
+        let policy = network_policy(&s, ns).unwrap_or_else(|| panic!("no policy in {ns}"));
+        let spec = serde_json::to_value(policy.spec).expect("json");
+        assert_eq!(
+            spec["policyTypes"],
+            json!(["Ingress"]),
+            "egress (DNS) left alone"
+        );
+        assert_eq!(spec["podSelector"], json!({}), "every pod");
+        assert_eq!(
+            spec["ingress"][0]["from"],
+            json!([
+                {"namespaceSelector": {"matchLabels": {TENANT_LABEL: "alpha"}}},
+                {"namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "DoesNotExist"}]}},
+            ])
+        );
+    }
+    let target = ObjectRef::namespaced(
+        Kind::NetworkPolicy,
+        &namespaces[0],
+        crate::labels::NETWORK_POLICY_NAME,
+    );
+    s.delete(&target, None, now()).expect("deleted");
+    converge(&mut s, "alpha");
+    assert!(
+        network_policy(&s, &namespaces[0]).is_some(),
+        "it comes back"
+    );
+
+    network_config(&mut s, false);
+    converge(&mut s, "alpha");
+    assert_active_and_steady_with(&s, "alpha", "Ready");
+    for ns in &namespaces {
+        assert!(network_policy(&s, ns).is_none(), "{ns} keeps no policy");
+    }
+}

@@ -115,6 +115,12 @@ pub trait Observed {
     fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota>;
     /// A limit range.
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange>;
+    /// A network policy.
+    fn network_policy(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::networking::v1::NetworkPolicy>;
     /// The tenants whose spec asks for `namespace`, first claim first.
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
     /// A ClusterResourceSupervisor by name.
@@ -970,6 +976,13 @@ impl Observed for Snapshot {
         self.get(namespace, name)
     }
     fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
+        self.get(namespace, name)
+    }
+    fn network_policy(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&k8s_openapi::api::networking::v1::NetworkPolicy> {
         self.get(namespace, name)
     }
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {

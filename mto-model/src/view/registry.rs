@@ -292,6 +292,8 @@ registry! {
     ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched;
     /// `v1` LimitRange.
     LimitRange(k8s_openapi::api::core::v1::LimitRange) in limit_ranges, namespaced, watched;
+    /// The NetworkPolicy mto keeps in each tenant namespace when tenants are kept apart.
+    NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) in network_policies, namespaced, watched;
     /// `v1` PersistentVolume, cluster-scoped: a bound claim's storage class.
     PersistentVolume(k8s_openapi::api::core::v1::PersistentVolume) in persistent_volumes, cluster, watched;
     /// `hibernation.stakater.com/v1beta1` ResourceSupervisor.

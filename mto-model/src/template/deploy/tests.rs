@@ -168,10 +168,7 @@ fn a_cluster_instance_renders_into_every_namespace_it_selects_and_then_rests() {
     let policy = c
         .snapshot()
         .object(&ObjectRef::namespaced(
-            Kind::Dynamic(crate::view::Gvk::from_api_version(
-                "networking.k8s.io/v1",
-                "NetworkPolicy",
-            )),
+            Kind::NetworkPolicy,
             "beta-dev",
             "deny-others",
         ))

@@ -27,6 +27,7 @@ mod integration_config;
 mod lease;
 mod limit_range;
 mod namespace;
+mod network_policy;
 mod persistent_volume;
 mod quota;
 mod resource_quota;
