@@ -213,6 +213,33 @@ fn remove_dropped(
     changed
 }
 
+/// Whether `observed` carries every field `desired` sets outside its
+/// metadata and status: maps may hold more (what others and the
+/// apiserver's defaults add), lists hold as many items, each carrying its
+/// counterpart. An object someone edited does not.
+#[must_use]
+pub fn carries_fields(observed: &crate::view::Object, desired: &crate::view::Object) -> bool {
+    fn carries(have: &Value, want: &Value) -> bool {
+        match (have, want) {
+            (Value::Object(have), Value::Object(want)) => want
+                .iter()
+                .all(|(k, w)| have.get(k).is_some_and(|h| carries(h, w))),
+            (Value::Array(have), Value::Array(want)) => {
+                have.len() == want.len() && have.iter().zip(want).all(|(h, w)| carries(h, w))
+            }
+            (have, want) => have == want,
+        }
+    }
+    let (Ok(Value::Object(have)), Ok(Value::Object(want))) =
+        (observed.to_json(), desired.to_json())
+    else {
+        return false;
+    };
+    want.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"))
+        .all(|(k, w)| have.get(k).is_some_and(|h| carries(h, w)))
+}
+
 /// Sets every field of `applied` in `target`, merging maps.
 pub(crate) fn set_fields(target: &mut Map<String, Value>, applied: &Map<String, Value>) -> bool {
     let mut changed = false;

@@ -76,6 +76,15 @@ impl WithConditions for crate::api::IntegrationConfigStatus {
     }
 }
 
+impl WithConditions for crate::api::ExtensionsStatus {
+    fn conditions(&self) -> &[Condition] {
+        self.argocd
+            .as_ref()
+            .map(|a| a.conditions.as_slice())
+            .unwrap_or_default()
+    }
+}
+
 impl WithConditions for crate::api::TemplateStatus {
     fn conditions(&self) -> &[Condition] {
         &self.conditions

@@ -287,6 +287,23 @@ impl Integration {
     }
 }
 
+/// Reads a free-form block of the IntegrationConfig (`spec.components`,
+/// `spec.integrations`) as `T`, naming the field at fault; absent, `T`'s
+/// default.
+pub(crate) fn read_block<T: for<'de> serde::Deserialize<'de> + Default>(
+    value: Option<&serde_json::Value>,
+    path: &str,
+) -> Result<T, FieldError> {
+    let Some(value) = value else {
+        return Ok(T::default());
+    };
+    serde_path_to_error::deserialize(value).map_err(|e| FieldError {
+        path: format!("{path}.{}", e.path()),
+        problem: e.inner().to_string(),
+        fix: "write it as MTO's IntegrationConfig reference shows".to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

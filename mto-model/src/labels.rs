@@ -42,6 +42,11 @@ pub const SLEPT_BY_ANNOTATION: &str = "hibernation.stakater.com/slept-by";
 pub const OVERRIDE_ANNOTATION: &str = "hibernation.stakater.com/override";
 /// Finalizer mto puts on supervisors so their workloads wake before they go.
 pub const SUPERVISOR_FINALIZER: &str = "hibernation.stakater.com/supervisor";
+/// On a tenant's Argo CD AppProject: the Extensions object it is kept for.
+pub const EXTENSIONS_ANNOTATION: &str = "tenantoperator.stakater.com/extensions";
+/// Finalizer mto puts on Extensions objects so their AppProject is purged
+/// (when asked) before they go.
+pub const EXTENSIONS_FINALIZER: &str = "tenantoperator.stakater.com/extensions";
 /// On what the operator deploys of its own (the console): which component.
 pub const COMPONENT_LABEL: &str = "tenantoperator.stakater.com/component";
 /// On what the operator deploys of its own: the digest of what it wrote.

@@ -19,6 +19,7 @@ pub mod claims;
 mod conditions;
 pub mod digest;
 pub mod driver;
+pub mod extensions;
 pub mod fuzzing;
 pub mod hibernation;
 pub mod integration;

@@ -975,6 +975,137 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
     ]);
 }
 
+/// Argo CD's own AppProject CRD (from its Go module, fetched by the test
+/// environment), so the apiserver validates what mto writes.
+fn install_argo_cd_crd() {
+    let crd = std::env::var("MTO_TESTENV_ARGOCD_CRD")
+        .expect("run under deploy/testenv/run, which fetches Argo CD's CRD");
+    kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", &crd]);
+    kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/appprojects.argoproj.io",
+    ]);
+}
+
+/// An Extensions object keeps its tenant's AppProject in Argo CD's
+/// namespace (validated by Argo CD's own CRD): destinations follow the
+/// tenant's namespaces, roles carry its groups, nothing is written once it
+/// stands; deleted, the Extensions leaves the project in place, unless it
+/// asked for the purge. Run as the shipped service account.
+#[test]
+#[ignore = "needs a control plane: deploy/testenv/run"]
+fn an_extensions_object_keeps_its_tenants_app_project() {
+    setup();
+    install_argo_cd_crd();
+    ensure_namespaces(&["argocd"]);
+    kubectl(&[
+        "delete",
+        "appprojects.argoproj.io",
+        "op-ext",
+        "-n",
+        "argocd",
+        "--ignore-not-found",
+    ]);
+    apply(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {name: e2e-config, namespace: mto-system}\nspec:\n  integrations:\n    argocd:\n      namespace: argocd\n      namespaceResourceBlacklist: [{group: '', kind: ResourceQuota}]\n",
+    );
+    let tenant = |prefixed: &[&str]| {
+        format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {{name: op-ext}}\nspec:\n  accessControl:\n    owners: {{users: [x@e2e], groups: [op-ext-leads]}}\n    viewers: {{groups: [op-ext-auditors]}}\n  namespaces:\n    withTenantPrefix: [{}]\n    onDeletePurgeNamespaces: true\n",
+            prefixed.join(", ")
+        )
+    };
+    let extensions = |purge: bool| {
+        format!(
+            "apiVersion: tenantoperator.stakater.com/v1alpha1\nkind: Extensions\nmetadata: {{name: op-ext}}\nspec:\n  tenantName: op-ext\n  argoCD:\n    onDeletePurgeAppProject: {purge}\n    appProject:\n      sourceRepos: [https://github.com/example/op-ext]\n"
+        )
+    };
+    apply(&tenant(&["a", "b"]));
+    apply(&extensions(false));
+    let operator = Operator::start_as("argo", Some(&shipped_service_account()));
+    operator.wait_ready();
+    let project = || get_json(&["appprojects.argoproj.io", "op-ext", "-n", "argocd"]);
+    let destinations = || -> Vec<String> {
+        project()
+            .map(|p| {
+                p["spec"]["destinations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d["namespace"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    eventually("the AppProject covers the tenant's namespaces", 60, || {
+        destinations() == ["op-ext-a", "op-ext-b"]
+    });
+    let p = project().expect("AppProject");
+    assert_eq!(p["spec"]["roles"][0]["name"], "op-ext-owner");
+    assert_eq!(
+        p["spec"]["roles"][0]["groups"],
+        serde_json::json!(["op-ext-leads"])
+    );
+    assert_eq!(
+        p["spec"]["roles"][2]["groups"],
+        serde_json::json!(["op-ext-auditors"])
+    );
+    assert_eq!(
+        p["spec"]["namespaceResourceBlacklist"],
+        serde_json::json!([{"group": "", "kind": "ResourceQuota"}])
+    );
+    eventually("the status says Synced", 30, || {
+        get_json(&["extensions", "op-ext"]).is_some_and(|e| {
+            e["status"]["argocd"]["appProjectState"] == "Synced"
+                && e["status"]["argocd"]["argoNamespace"] == "argocd"
+        })
+    });
+    apply(&tenant(&["a", "b", "c"]));
+    eventually("the destinations follow", 60, || {
+        destinations() == ["op-ext-a", "op-ext-b", "op-ext-c"]
+    });
+    let writes = operator.object_writes();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        operator.object_writes(),
+        writes,
+        "zero writes once it stands"
+    );
+
+    kubectl_ok(&["delete", "extensions", "op-ext", "--wait=false"]);
+    eventually("the Extensions goes", 60, || {
+        get_json(&["extensions", "op-ext"]).is_none()
+    });
+    assert!(project().is_some(), "kept without onDeletePurgeAppProject");
+    apply(&extensions(true));
+    eventually("taken up again", 60, || {
+        get_json(&["extensions", "op-ext"])
+            .is_some_and(|e| e["status"]["argocd"]["appProjectState"] == "Synced")
+    });
+    kubectl_ok(&["delete", "extensions", "op-ext", "--wait=false"]);
+    eventually("purged with its Extensions", 60, || {
+        project().is_none() && get_json(&["extensions", "op-ext"]).is_none()
+    });
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "{log}"
+    );
+    kubectl_ok(&["delete", "tenant", "op-ext", "--wait=false"]);
+    eventually("op-ext goes", 60, || {
+        get_json(&["tenant", "op-ext"]).is_none()
+    });
+    kubectl(&[
+        "delete",
+        "integrationconfig",
+        "e2e-config",
+        "-n",
+        "mto-system",
+    ]);
+}
+
 /// The console's objects in the cluster, as `Kind/name`.
 fn console_objects() -> Vec<String> {
     let (_, out, _) = kubectl(&[
@@ -1440,16 +1571,7 @@ fn v1beta2_tenants_apply_through_the_conversion_webhook() {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn argo_cd_is_held_while_workloads_sleep_and_let_go_when_they_wake() {
     setup();
-    // Argo CD's AppProject kind, as far as mto reads it.
-    apply(
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: appprojects.argoproj.io\nspec:\n  group: argoproj.io\n  names: {kind: AppProject, plural: appprojects, singular: appproject}\n  scope: Namespaced\n  versions:\n    - name: v1alpha1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          x-kubernetes-preserve-unknown-fields: true\n",
-    );
-    kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/appprojects.argoproj.io",
-    ]);
+    install_argo_cd_crd();
     ensure_namespaces(&["argocd", "op-argo"]);
     let theirs = serde_json::json!({"kind": "allow", "schedule": "0 9 * * 1-5", "duration": "8h", "applications": ["web"]});
     apply(&format!(

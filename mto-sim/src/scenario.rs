@@ -297,6 +297,8 @@ pub enum DeletableKind {
     TemplateInstance,
     /// A ClusterTemplateInstance (what it deployed goes first).
     ClusterTemplateInstance,
+    /// An Extensions object (its AppProject goes first when purged).
+    Extensions,
 }
 
 impl DeletableKind {
@@ -337,6 +339,22 @@ pub struct Generate {
     /// ClusterResourceSupervisor per tenant, selecting its namespaces.
     #[serde(default)]
     pub hibernation: Option<GeneratedHibernation>,
+    /// Give every tenant an Argo CD AppProject: one Extensions object per
+    /// tenant (`<tenant>-argocd`).
+    #[serde(default)]
+    pub argocd: Option<GeneratedArgoCd>,
+}
+
+/// The Extensions of generated tenants.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GeneratedArgoCd {
+    /// The repositories every AppProject allows.
+    #[serde(default)]
+    pub source_repos: Vec<String>,
+    /// `onDeletePurgeAppProject`.
+    #[serde(default)]
+    pub purge: bool,
 }
 
 /// The sleep schedule of generated tenants.

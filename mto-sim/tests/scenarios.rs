@@ -651,3 +651,37 @@ fn the_console_follows_the_integration_config_for_every_seed() {
         );
     }
 }
+
+/// Argo CD AppProjects through namespaces joining and leaving, an edit, a
+/// deletion, a lost setting, crashes and API faults, for every seed: at
+/// every rest each Extensions has nothing left to do (checked by the run),
+/// the lost setting deletes nothing, and at the end alpha's project (no
+/// purge) is kept and beta's (purge) is gone.
+#[test]
+fn app_projects_follow_their_tenants_for_every_seed() {
+    let s = scenario("argocd.yaml");
+    for seed in s.seed..s.seed + sweep_seeds() {
+        let report = run(&s, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(report.extension_decisions > 0, "seed {seed}");
+        let notes: Vec<&str> = report
+            .timeline
+            .iter()
+            .map(|e| e.text.as_str())
+            .filter(|t| t.starts_with("Extensions/alpha: "))
+            .collect();
+        assert!(
+            notes.iter().any(|t| t.contains("→ Failed")
+                && t.contains("spec.integrations.argocd.namespace")),
+            "seed {seed}: {notes:?}"
+        );
+        assert!(
+            notes.iter().any(|t| t.ends_with("over 7 namespaces")),
+            "alpha-extra joined: {notes:?}"
+        );
+        assert_eq!(
+            report.app_projects,
+            ["AppProject/argocd/alpha"],
+            "seed {seed}"
+        );
+    }
+}

@@ -15,7 +15,10 @@ mod template;
 mod tenant;
 mod tenant_v1beta2;
 
-pub use extensions::{Extensions, ExtensionsSpec, ExtensionsStatus};
+pub use extensions::{
+    AppProjectConfig, ArgoCdExtension, ArgoCdStatus, Extensions, ExtensionsSpec, ExtensionsStatus,
+    GroupKind,
+};
 pub use hibernation::{
     ArgoCdProjects, ClusterResourceSupervisor, ClusterResourceSupervisorSpec, ManualOverride,
     NamespaceSelection, ResourceSupervisor, ResourceSupervisorSpec, ResourceSupervisorStatus,

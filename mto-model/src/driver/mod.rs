@@ -236,7 +236,11 @@ impl Finished {
                 .join("; ")
         };
         match &self.key {
-            Key::Tenant(_) | Key::Instance(_) | Key::Template(_) | Key::Pilot => {
+            Key::Tenant(_)
+            | Key::Instance(_)
+            | Key::Template(_)
+            | Key::Pilot
+            | Key::Extension(_) => {
                 let writes: Vec<&Action> =
                     self.done.iter().filter(|a| a.is_object_write()).collect();
                 if !writes.is_empty() {
@@ -458,6 +462,17 @@ impl Driver {
                         config.metadata.name.as_deref().unwrap_or_default(),
                     );
                     Started::Run(Box::new(Reconcile::new(key.clone(), regarding, decision)))
+                }
+            },
+            Key::Extension(name) => match snapshot.get::<crate::api::Extensions>("", name) {
+                None => Started::Skipped(Skipped::Gone),
+                Some(extensions) => {
+                    let decision = crate::extensions::decide(extensions, snapshot, now);
+                    Started::Run(Box::new(Reconcile::new(
+                        key.clone(),
+                        ObjectRef::cluster(crate::view::Kind::Extensions, name),
+                        decision,
+                    )))
                 }
             },
             Key::Supervisor(id) => match Supervisor::find(snapshot, id) {

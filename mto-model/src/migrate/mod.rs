@@ -334,10 +334,10 @@ spec:
         assert_eq!(t.spec.template_instances.len(), 1);
         assert_eq!(e.spec.tenant_name.as_deref(), Some("bluesky"));
         let argocd = e.spec.argo_cd.clone().unwrap_or_default();
-        assert_eq!(argocd["onDeletePurgeAppProject"], json!(true));
+        assert!(argocd.on_delete_purge_app_project);
         assert_eq!(
-            argocd["appProject"]["sourceRepos"][0],
-            json!("https://github.com/example/gitops")
+            argocd.app_project.unwrap_or_default().source_repos,
+            ["https://github.com/example/gitops"]
         );
         assert!(
             migrated

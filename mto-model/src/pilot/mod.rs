@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use crate::Timestamp;
 use crate::action::{Action, Decision, Reason, Requeue};
 use crate::api::{ConsoleStatus, IntegrationConfig, IntegrationConfigStatus};
+use crate::integration::read_block;
 use crate::labels::{
     COMPONENT_DIGEST_ANNOTATION, COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, component_of,
 };
@@ -233,21 +234,6 @@ impl ConsoleSpec {
     }
 }
 
-/// Reads one block of the spec with the path of what is wrong in it.
-fn read<T: for<'de> Deserialize<'de> + Default>(
-    value: Option<&Value>,
-    path: &str,
-) -> Result<T, FieldError> {
-    let Some(value) = value else {
-        return Ok(T::default());
-    };
-    serde_path_to_error::deserialize(value).map_err(|e| FieldError {
-        path: format!("{path}.{}", e.path()),
-        problem: e.inner().to_string(),
-        fix: "write it as MTO's IntegrationConfig reference shows".to_owned(),
-    })
-}
-
 fn check_host(host: &str, path: &str, problems: &mut Vec<FieldError>) {
     let valid = !host.is_empty()
         && host.len() <= 253
@@ -276,12 +262,12 @@ pub fn console_spec(
     settings: &PilotSettings,
 ) -> Result<Option<ConsoleSpec>, Vec<FieldError>> {
     let components: Components =
-        read(config.spec.components.as_ref(), "spec.components").map_err(|e| vec![e])?;
+        read_block(config.spec.components.as_ref(), "spec.components").map_err(|e| vec![e])?;
     if components.console != Some(true) {
         return Ok(None);
     }
     let integrations: Integrations =
-        read(config.spec.integrations.as_ref(), "spec.integrations").map_err(|e| vec![e])?;
+        read_block(config.spec.integrations.as_ref(), "spec.integrations").map_err(|e| vec![e])?;
     let mut problems = Vec::new();
     let (issuer, audience) = match integrations.keycloak {
         Some(keycloak) => {
@@ -670,7 +656,13 @@ pub fn decide(
                     Some(there) if component_of(there.meta()) != Some(CONSOLE) => {
                         taken.push(target.to_string());
                     }
-                    Some(there) if digest_of(&there) != digest_of(object) => {
+                    // Edited by someone: the Deployment only as far as the
+                    // view keeps it (not its pod template), the others whole.
+                    Some(there)
+                        if digest_of(&there) != digest_of(object)
+                            || (matches!(there, Object::Dynamic(_))
+                                && !crate::apply::carries_fields(&there, object)) =>
+                    {
                         actions.push(Action::Apply {
                             object: object.clone(),
                             reason: Reason::Drift,

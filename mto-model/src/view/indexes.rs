@@ -29,6 +29,8 @@ pub struct Indexes {
     pub(crate) revisions: Revisions,
     /// The objects each template instance deployed, by its annotation.
     pub(crate) deployed: BTreeMap<InstanceId, BTreeSet<ObjectRef>>,
+    /// The Extensions objects of each tenant (by `spec.tenantName`).
+    pub(crate) extensions: BTreeMap<String, BTreeSet<String>>,
     /// The kinds listed once: the view holds all their objects.
     pub(crate) listed: BTreeSet<Kind>,
     /// Every kind is complete: the snapshot is the cluster's own store.

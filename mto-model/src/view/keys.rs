@@ -16,6 +16,9 @@ pub enum Key {
     /// The components mto deploys of its own (the console), as the
     /// IntegrationConfig asks.
     Pilot,
+    /// A tenant's integrations (its Argo CD AppProject), by the name of
+    /// its Extensions object.
+    Extension(String),
 }
 
 impl std::fmt::Display for Key {
@@ -26,6 +29,7 @@ impl std::fmt::Display for Key {
             Key::Instance(id) => f.write_str(&id.key()),
             Key::Template(name) => write!(f, "Template/{name}"),
             Key::Pilot => f.write_str("Pilot"),
+            Key::Extension(name) => write!(f, "Extensions/{name}"),
         }
     }
 }
@@ -41,6 +45,7 @@ impl Key {
             Key::Instance(id) => id.key(),
             Key::Template(name) => format!("Template/{name}"),
             Key::Pilot => "Pilot".to_owned(),
+            Key::Extension(name) => format!("Extensions/{name}"),
         }
     }
 }
@@ -117,7 +122,11 @@ impl Woken {
     pub fn tenants(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().filter_map(|k| match k {
             Key::Tenant(name) => Some(name.as_str()),
-            Key::Supervisor(_) | Key::Instance(_) | Key::Template(_) | Key::Pilot => None,
+            Key::Supervisor(_)
+            | Key::Instance(_)
+            | Key::Template(_)
+            | Key::Pilot
+            | Key::Extension(_) => None,
         })
     }
 }

@@ -304,7 +304,23 @@ impl Snapshot {
                 self.0.put_dynamic(object)
             }
         }
-        object.visit(&mut Put(self))
+        let mut woken = object.visit(&mut Put(self));
+        self.wake_extensions(&mut woken);
+        woken
+    }
+
+    /// A tenant's Extensions read what the tenant reads (its namespaces,
+    /// its access control): whatever wakes the tenant wakes them too.
+    fn wake_extensions(&self, woken: &mut Woken) {
+        let extensions: Vec<String> = woken
+            .tenants()
+            .filter_map(|t| self.indexes.extensions.get(t))
+            .flatten()
+            .cloned()
+            .collect();
+        for name in extensions {
+            woken.insert(Key::Extension(name));
+        }
     }
 
     /// Removes an object; returns it and whom its going wakes.
@@ -331,11 +347,13 @@ impl Snapshot {
                 Some((gone, woken))
             }
         }
-        target.kind.visit(&mut Remove {
+        let (gone, mut woken) = target.kind.visit(&mut Remove {
             snapshot: self,
             namespace: target.namespace.as_deref().unwrap_or_default(),
             name: &target.name,
-        })
+        })?;
+        self.wake_extensions(&mut woken);
+        Some((gone, woken))
     }
 
     /// Replaces every object of one kind with `fresh`, as a re-list does:
@@ -418,6 +436,9 @@ impl Snapshot {
                         woken.insert(Key::Instance(id));
                     }
                     woken.insert(Key::Pilot);
+                    for (_, name) in self.snapshot.shelf::<crate::api::Extensions>().keys() {
+                        woken.insert(Key::Extension(name.to_owned()));
+                    }
                 }
                 woken
             }
@@ -506,6 +527,9 @@ impl Snapshot {
             Some(&object),
         );
         self.indexes.revisions.touch(&woken);
+        // Before a status-only change stops waking its subject: a tenant's
+        // status still concerns its Extensions.
+        self.wake_extensions(&mut woken);
         if let Some(b) = &before
             && !K::acts_on(b, &object)
             && let Some(subject) = object.subject()
@@ -601,6 +625,16 @@ impl Snapshot {
         {
             woken.insert(Key::Pilot);
         }
+        for meta in before.iter().chain(after.iter()) {
+            if let Some(name) = meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(crate::labels::EXTENSIONS_ANNOTATION))
+                .filter(|_| crate::labels::is_managed(meta))
+            {
+                woken.insert(Key::Extension(name.clone()));
+            }
+        }
         let someones_gone = after.is_none() && id(before).is_none();
         let (before, after) = (id(before), id(after));
         for id in before.iter().chain(after.iter()) {
@@ -655,6 +689,9 @@ impl Snapshot {
         let mut kinds = self.template_kinds();
         if crate::pilot::in_play(self) {
             kinds.extend(crate::pilot::dynamic_kinds());
+        }
+        if crate::extensions::in_play(self) {
+            kinds.insert(crate::extensions::app_project_kind());
         }
         kinds
     }
@@ -828,8 +865,13 @@ impl Snapshot {
             });
         let pilot =
             (!self.shelf::<crate::api::IntegrationConfig>().is_empty()).then_some(Key::Pilot);
+        let extensions = self
+            .shelf::<crate::api::Extensions>()
+            .keys()
+            .map(|(_, name)| Key::Extension(name.to_owned()));
         tenants
             .chain(pilot)
+            .chain(extensions)
             .chain(namespaced)
             .chain(cluster)
             .chain(self.instance_ids().map(Key::Instance))

@@ -312,6 +312,8 @@ registry! {
     ClusterTemplateInstance(crate::api::ClusterTemplateInstance) in cluster_template_instances, cluster, watched;
     /// `templates.stakater.com/v1alpha1` TemplateGroupInstance, cluster-scoped.
     TemplateGroupInstance(crate::api::TemplateGroupInstance) in template_group_instances, cluster, watched;
+    /// A tenant's integrations: its Argo CD AppProject.
+    Extensions(crate::api::Extensions) in extensions, cluster, watched;
     /// `coordination.k8s.io/v1` Lease: the operator's leader election.
     Lease(k8s_openapi::api::coordination::v1::Lease) in leases, namespaced, unwatched;
 }

@@ -126,6 +126,21 @@ impl Sim {
                 }
             }
         }
+        for name in std::mem::take(&mut self.unsettled_extensions) {
+            let snapshot = self.cluster.snapshot();
+            let Some(extensions) = snapshot.get::<mto_model::api::Extensions>("", &name) else {
+                continue;
+            };
+            self.report.invariant_checks += 1;
+            let d = mto_model::extensions::decide(extensions, snapshot, now);
+            if let Some(first) = d.actions.first() {
+                let violation = format!(
+                    "invariant 7: Extensions/{name} still has {} at steady state, first: {first}",
+                    counted(d.actions.len(), "action")
+                );
+                return Err(SimError::broken(self, violation, vec![name]));
+            }
+        }
         self.check_views()?;
         for (at, change) in std::mem::take(&mut self.pending_changes) {
             let took = self.now_ms - at;

@@ -192,6 +192,10 @@ pub struct Sim {
     unsettled_pilot: bool,
     /// The console's phase as last noted.
     pilot_phase: String,
+    /// Extensions objects decided on or woken since the last rest.
+    unsettled_extensions: BTreeSet<String>,
+    /// Each Extensions object's AppProject state as last noted.
+    extension_phases: BTreeMap<String, String>,
     instance_phases: BTreeMap<String, String>,
     phases: BTreeMap<String, String>,
     supervisor_phases: BTreeMap<String, String>,
@@ -246,6 +250,8 @@ impl Sim {
             unsettled_instances: BTreeSet::new(),
             unsettled_pilot: false,
             pilot_phase: "Off".into(),
+            unsettled_extensions: BTreeSet::new(),
+            extension_phases: BTreeMap::new(),
             instance_phases: BTreeMap::new(),
             phases: BTreeMap::new(),
             supervisor_phases: BTreeMap::new(),
@@ -473,6 +479,13 @@ impl Sim {
             *self.report.instances_by_phase.entry(phase).or_default() += 1;
             self.report.objects_deployed += snapshot.deployed_by(&id).count() as u64;
         }
+        self.report.app_projects = snapshot
+            .list(&mto_model::view::Kind::Dynamic(
+                mto_model::extensions::app_project_kind(),
+            ))
+            .iter()
+            .map(|o| o.object_ref().to_string())
+            .collect();
         self.account_sleep(self.until_ms);
         self.report.replica_hours_saved = self.users.replica_ms as f64 / 3_600_000.0;
         self.report.showback = self.showback();

@@ -404,6 +404,10 @@ impl Sim {
                 self.report.pilot_decisions += 1;
                 self.unsettled_pilot = true;
             }
+            Key::Extension(name) => {
+                self.report.extension_decisions += 1;
+                self.unsettled_extensions.insert(name.clone());
+            }
         }
         if actions > 0 {
             let what = match &key {
@@ -412,6 +416,7 @@ impl Sim {
                 Key::Instance(id) => format!("deploy {}", id.key()),
                 Key::Template(name) => format!("guard Template/{name}"),
                 Key::Pilot => "pilot the console".to_owned(),
+                Key::Extension(name) => format!("extend Extensions/{name}"),
             };
             let phase = self.replicas[replica]
                 .operator
@@ -640,6 +645,7 @@ impl Sim {
             Key::Supervisor(id) => self.record_supervisor_phase(&id.key()),
             Key::Instance(id) => self.record_instance_phase(id),
             Key::Pilot => self.record_pilot_phase(),
+            Key::Extension(name) => self.record_extension_phase(name),
             Key::Template(_) => {}
         }
         self.schedule_poll(replica);

@@ -78,10 +78,14 @@ pub struct Report {
     pub template_guard_decisions: u64,
     /// Decisions about the console the operator deploys.
     pub pilot_decisions: u64,
+    /// Decisions about Extensions (Argo CD AppProjects).
+    pub extension_decisions: u64,
     /// Template instances by phase at the end.
     pub instances_by_phase: BTreeMap<String, u64>,
     /// Objects the template instances deployed, at the end.
     pub objects_deployed: u64,
+    /// The Argo CD AppProjects in the cluster at the end.
+    pub app_projects: Vec<String>,
     /// Helm chart renderings made (one per chart request a view lacked).
     pub charts_rendered: u64,
     /// Sleep and wake transitions supervisors completed.

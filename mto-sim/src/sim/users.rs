@@ -120,6 +120,25 @@ impl Sim {
                             .push(deployment(&namespace, &format!("app{w}"), replicas).into());
                     }
                 }
+                if let Some(a) = &g.argocd {
+                    let extensions = mto_model::api::Extensions::new(
+                        &format!("{name}-argocd"),
+                        mto_model::api::ExtensionsSpec {
+                            tenant_name: Some(name.clone()),
+                            argo_cd: Some(mto_model::api::ArgoCdExtension {
+                                on_delete_purge_app_project: a.purge,
+                                app_project: Some(mto_model::api::AppProjectConfig {
+                                    source_repos: a.source_repos.clone(),
+                                    ..Default::default()
+                                }),
+                            }),
+                            vault: None,
+                        },
+                    );
+                    if let Err(e) = self.cluster.put(extensions.into(), self.now()) {
+                        self.note(format!("generating {name}'s Extensions: {e}"));
+                    }
+                }
                 if let Some(h) = &g.hibernation {
                     let zone = (!h.time_zones.is_empty())
                         .then(|| h.time_zones[i as usize % h.time_zones.len()].clone());
@@ -196,6 +215,7 @@ impl Sim {
             Manifest::Template(t) => t.clone().into(),
             Manifest::ClusterTemplateInstance(c) => c.clone().into(),
             Manifest::TemplateGroupInstance(g) => g.clone().into(),
+            Manifest::Extensions(e) => e.clone().into(),
             Manifest::TemplateInstance(i) => {
                 self.deploy(i.clone().into());
                 return Ok(());
@@ -207,12 +227,6 @@ impl Sim {
             Manifest::StatefulSet(s) => {
                 self.deploy(s.clone().into());
                 return Ok(());
-            }
-            other => {
-                return Err(ApiError::Rejected {
-                    target: other.describe(),
-                    message: "not simulated yet; ignored".into(),
-                });
             }
         };
         self.cluster.put(object, now)
@@ -446,6 +460,9 @@ impl Sim {
                             self.unsettled_instances.insert(id.clone());
                         }
                         Key::Pilot => self.unsettled_pilot = true,
+                        Key::Extension(name) => {
+                            self.unsettled_extensions.insert(name.clone());
+                        }
                         Key::Template(_) => {}
                     }
                 }
@@ -572,6 +589,32 @@ impl Sim {
             };
             self.note(format!(
                 "{key}: {} → {phase}{detail}",
+                previous.unwrap_or_else(|| "new".into())
+            ));
+        }
+    }
+
+    /// Notes an Extensions object's AppProject state when it changes.
+    pub(super) fn record_extension_phase(&mut self, name: &str) {
+        let snapshot = self.cluster.snapshot();
+        let Some(extensions) = snapshot.get::<mto_model::api::Extensions>("", name) else {
+            return;
+        };
+        let argocd = extensions
+            .status
+            .clone()
+            .and_then(|s| s.argocd)
+            .unwrap_or_default();
+        let phase = argocd.app_project_state.unwrap_or_default();
+        let previous = self.extension_phases.insert(name.to_owned(), phase.clone());
+        if previous.as_ref() != Some(&phase) {
+            let detail = argocd
+                .conditions
+                .first()
+                .map(|c| format!(": {}", c.message))
+                .unwrap_or_default();
+            self.note(format!(
+                "Extensions/{name}: {} → {phase}{detail}",
                 previous.unwrap_or_else(|| "new".into())
             ));
         }
@@ -724,6 +767,7 @@ fn target_of(key: &ObjectKey) -> ObjectRef {
         DeletableKind::Template => Kind::Template,
         DeletableKind::TemplateInstance => Kind::TemplateInstance,
         DeletableKind::ClusterTemplateInstance => Kind::ClusterTemplateInstance,
+        DeletableKind::Extensions => Kind::Extensions,
     };
     ObjectRef {
         kind,

@@ -23,6 +23,7 @@ macro_rules! status_subresource {
 mod cluster_resource_supervisor;
 mod cluster_role_binding;
 mod deployment;
+mod extensions;
 mod integration_config;
 mod lease;
 mod limit_range;
