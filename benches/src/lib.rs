@@ -123,3 +123,41 @@ pub fn percentile_ms(sorted_micros: &[u32], q: f64) -> f64 {
     let i = ((n as f64 * q).ceil() as usize).clamp(1, n) - 1;
     f64::from(sorted_micros[i]) / 1000.0
 }
+
+/// An operator's shared state whose client reaches no apiserver, its view
+/// listed from `list` (every watched kind's objects): what the load tests
+/// serve from. Also the client's configuration, for a gateway.
+///
+/// # Errors
+/// When the client cannot be made.
+pub fn listed_shared(
+    list: impl Fn(&mto_model::view::Kind) -> Vec<mto_model::view::Object>,
+) -> Result<(std::sync::Arc<mto_runtime::operator::Shared>, kube::Config), String> {
+    use mto_model::view::{Kind, WatchEvent};
+    use mto_runtime::operator::{ControllerConfig, Shared, clock::Clock, metrics::Metrics};
+    let kube = kube::Config::new("https://127.0.0.1:9".parse().map_err(|e| format!("{e}"))?);
+    let client = kube::Client::try_from(kube.clone()).map_err(|e| e.to_string())?;
+    let config = ControllerConfig {
+        driver: mto_model::driver::Config::default(),
+        identity: "load".into(),
+        clock: Clock::real(),
+        helm: "helm".into(),
+        chart_cache: std::env::temp_dir().join("mto-load-charts"),
+        namespace: "mto-system".into(),
+        pilot: mto_model::pilot::PilotSettings::default(),
+    };
+    let shared = std::sync::Arc::new(Shared::new(
+        client,
+        std::sync::Arc::new(Metrics::default()),
+        None,
+        &config,
+    ));
+    for kind in Kind::watched_kinds() {
+        shared.fold(WatchEvent::Init(kind.clone()));
+        for object in list(kind) {
+            shared.fold(WatchEvent::InitApply(object));
+        }
+        shared.fold(WatchEvent::InitDone(kind.clone()));
+    }
+    Ok((shared, kube))
+}

@@ -18,9 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Empty};
-use mto_model::view::{Kind, Object, WatchEvent};
+use mto_model::view::{Kind, Object};
 use mto_runtime::gateway::{Gateway, OidcConfig, serve};
-use mto_runtime::operator::{ControllerConfig, Shared, clock::Clock, metrics::Metrics};
 use serde_json::json;
 
 const TENANTS: usize = 1_000;
@@ -47,23 +46,6 @@ fn main() -> Result<(), String> {
 
 /// The server side: a view of the cluster, listed, and the gateway.
 async fn serve_forever(issuer: String, objects: &std::path::Path) -> Result<(), String> {
-    let kube = kube::Config::new("https://127.0.0.1:9".parse().map_err(|e| format!("{e}"))?);
-    let client = kube::Client::try_from(kube.clone()).map_err(|e| e.to_string())?;
-    let config = ControllerConfig {
-        driver: Default::default(),
-        identity: "load".into(),
-        clock: Clock::real(),
-        helm: "helm".into(),
-        chart_cache: std::env::temp_dir().join("mto-load-charts"),
-        namespace: "mto-system".into(),
-        pilot: Default::default(),
-    };
-    let shared = Arc::new(Shared::new(
-        client,
-        Arc::new(Metrics::default()),
-        None,
-        &config,
-    ));
     // The objects arrive as a watch brings them: read, each its own, and
     // slimmed as the view keeps them.
     let text = std::fs::read_to_string(objects).map_err(|e| e.to_string())?;
@@ -74,13 +56,14 @@ async fn serve_forever(issuer: String, objects: &std::path::Path) -> Result<(), 
         by_kind.entry(object.kind()).or_default().push(object);
     }
     drop(text);
-    for kind in Kind::watched_kinds() {
-        shared.fold(WatchEvent::Init(kind.clone()));
-        for object in by_kind.remove(kind).unwrap_or_default() {
-            shared.fold(WatchEvent::InitApply(object));
-        }
-        shared.fold(WatchEvent::InitDone(kind.clone()));
-    }
+    let by_kind = std::sync::Mutex::new(by_kind);
+    let (shared, kube) = mto_benches::listed_shared(|kind| {
+        by_kind
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(kind))
+            .unwrap_or_default()
+    })?;
     let gateway = Gateway::new(
         shared,
         OidcConfig {

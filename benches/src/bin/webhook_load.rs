@@ -15,9 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Full};
-use mto_model::view::{Kind, WatchEvent};
 use mto_runtime::operator::webhook::{Admission, serve, tls_config};
-use mto_runtime::operator::{ControllerConfig, Shared, clock::Clock, metrics::Metrics};
 use serde_json::{Value, json};
 
 const TENANTS: usize = 10_000;
@@ -40,34 +38,9 @@ fn main() -> Result<(), String> {
 
 /// The server side: a view of the cluster, listed, and the webhook.
 async fn serve_forever(dir: &std::path::Path) -> Result<(), String> {
-    let client = kube::Client::try_from(kube::Config::new(
-        "https://127.0.0.1:9".parse().map_err(|e| format!("{e}"))?,
-    ))
-    .map_err(|e| e.to_string())?;
-    let config = ControllerConfig {
-        driver: Default::default(),
-        identity: "load".into(),
-        clock: Clock::real(),
-        helm: "helm".into(),
-        chart_cache: std::env::temp_dir().join("mto-load-charts"),
-        namespace: "mto-system".into(),
-        pilot: Default::default(),
-    };
-    let shared = Arc::new(Shared::new(
-        client,
-        Arc::new(Metrics::default()),
-        None,
-        &config,
-    ));
     let cluster =
         mto_model::apiserver::ApiServer::from(mto_benches::converged_cluster(TENANTS, NAMESPACES));
-    for kind in Kind::watched_kinds() {
-        shared.fold(WatchEvent::Init(kind.clone()));
-        for object in cluster.list(kind) {
-            shared.fold(WatchEvent::InitApply(object));
-        }
-        shared.fold(WatchEvent::InitDone(kind.clone()));
-    }
+    let (shared, _) = mto_benches::listed_shared(|kind| cluster.list(kind))?;
     drop(cluster);
     let tls = tls_config(&dir.join("tls.crt"), &dir.join("tls.key")).map_err(|e| e.to_string())?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
