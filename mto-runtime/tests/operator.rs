@@ -924,6 +924,9 @@ fn service_account_kubeconfig(name: &str) -> std::path::PathBuf {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
     setup();
+    // The IntegrationConfigs earlier tests left, set aside: this test
+    // makes the one in force, and puts them back after.
+    let _set_aside = SetAside::integration_configs();
     let config = |isolate: bool| {
         format!(
             "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {{name: e2e-config, namespace: mto-system}}\nspec:\n  tenantPolicies:\n    network: {{disableIntraTenantNetworking: {isolate}, disableNodePortServices: true}}\n"
@@ -998,6 +1001,9 @@ fn install_argo_cd_crd() {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn an_extensions_object_keeps_its_tenants_app_project() {
     setup();
+    // The IntegrationConfigs earlier tests left, set aside: this test
+    // makes the one in force, and puts them back after.
+    let _set_aside = SetAside::integration_configs();
     install_argo_cd_crd();
     ensure_namespaces(&["argocd"]);
     kubectl(&[
@@ -1147,6 +1153,9 @@ fn console_objects() -> Vec<String> {
 #[ignore = "needs a control plane: deploy/testenv/run"]
 fn the_operator_deploys_the_console_the_integration_config_asks_for_and_removes_it() {
     setup();
+    // The IntegrationConfigs earlier tests left, set aside: this test
+    // makes the one in force, and puts them back after.
+    let _set_aside = SetAside::integration_configs();
     let config = |console: bool| {
         format!(
             "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {{name: e2e-config, namespace: mto-system}}\nspec:\n  components:\n    console: {console}\n    ingress:\n      ingressClassName: nginx\n      host: mto.e2e.example.com\n      tlsSecretName: mto-tls\n  integrations:\n    keycloak: {{address: 'https://sso.e2e.example.com', realm: mto, clientName: mto}}\n"
