@@ -69,6 +69,42 @@ fn whole_cluster(c: &mut Criterion) {
                 }
             })
         });
+        // The floor of planning afresh: reading, once, every object a
+        // tenant's decision compares (its namespaces, their role bindings,
+        // quota, limit range and network policy, its Quota), and nothing
+        // else. Planning afresh within a small factor of it is the goal.
+        group.bench_function("read-what-decisions-read", |b| {
+            use mto_model::view::Observed as _;
+            b.iter(|| {
+                let mut seen = 0usize;
+                for t in tenants(&steady) {
+                    let name = t.metadata.name.as_deref().unwrap_or_default();
+                    if let Some(quota) = t.spec.quota.as_deref() {
+                        seen += usize::from(steady.quota(quota).is_some());
+                    }
+                    for ns in steady.tenant_namespaces(name) {
+                        seen += usize::from(steady.namespace(ns).is_some());
+                        seen += steady.role_bindings(ns).count();
+                        seen += usize::from(
+                            steady
+                                .resource_quota(ns, mto_model::labels::RESOURCE_QUOTA_NAME)
+                                .is_some(),
+                        );
+                        seen += usize::from(
+                            steady
+                                .limit_range(ns, mto_model::labels::LIMIT_RANGE_NAME)
+                                .is_some(),
+                        );
+                        seen += usize::from(
+                            steady
+                                .network_policy(ns, mto_model::labels::NETWORK_POLICY_NAME)
+                                .is_some(),
+                        );
+                    }
+                }
+                black_box(seen)
+            })
+        });
         group.finish();
     }
 }
