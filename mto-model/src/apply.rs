@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, ObjectMeta};
 use serde_json::{Map, Value};
 
-use crate::labels::FIELD_MANAGER;
+use crate::labels::{COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER};
 
 /// Label and annotation keys owned by mto's field manager, per managedFields.
 #[must_use]
@@ -213,12 +213,40 @@ fn remove_dropped(
     changed
 }
 
+/// Puts the digest of `value` (an object mto writes, as JSON) into its
+/// [`COMPONENT_DIGEST_ANNOTATION`], beside the annotations it has.
+pub fn stamp_digest(value: &mut Value) {
+    let digest = crate::digest::digest(&*value);
+    let annotations = &mut value["metadata"]["annotations"];
+    if !annotations.is_object() {
+        *annotations = Value::Object(Map::new());
+    }
+    annotations[COMPONENT_DIGEST_ANNOTATION] = Value::String(digest);
+}
+
+/// Whether `observed` is `desired` as mto wrote it and nobody changed:
+/// the same digest ([`stamp_digest`]), and for an object the view holds
+/// whole (of a kind mto does not type), every field `desired` sets.
+#[must_use]
+pub fn as_written(observed: &crate::view::Object, desired: &crate::view::Object) -> bool {
+    let digest = |o: &crate::view::Object| {
+        o.meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(COMPONENT_DIGEST_ANNOTATION))
+            .cloned()
+    };
+    digest(observed) == digest(desired)
+        && (!matches!(observed, crate::view::Object::Dynamic(_))
+            || carries_fields(observed, desired))
+}
+
 /// Whether `observed` carries every field `desired` sets outside its
 /// metadata and status: maps may hold more (what others and the
 /// apiserver's defaults add), lists hold as many items, each carrying its
 /// counterpart. An object someone edited does not.
 #[must_use]
-pub fn carries_fields(observed: &crate::view::Object, desired: &crate::view::Object) -> bool {
+fn carries_fields(observed: &crate::view::Object, desired: &crate::view::Object) -> bool {
     fn carries(have: &Value, want: &Value) -> bool {
         match (have, want) {
             (Value::Object(have), Value::Object(want)) => want

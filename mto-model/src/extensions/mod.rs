@@ -27,8 +27,8 @@ use crate::action::{Action, Decision, FinalizerEdit, Patch, Reason, Requeue};
 use crate::api::{ArgoCdStatus, Extensions, ExtensionsStatus, GroupKind, Tenant};
 use crate::integration::read_block;
 use crate::labels::{
-    COMPONENT_DIGEST_ANNOTATION, EXTENSIONS_ANNOTATION, EXTENSIONS_FINALIZER, MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE, TENANT_LABEL, is_managed,
+    EXTENSIONS_ANNOTATION, EXTENSIONS_FINALIZER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL,
+    is_managed,
 };
 use crate::machine::Phase;
 use crate::validation::FieldError;
@@ -207,19 +207,9 @@ pub fn app_project(
             ],
         },
     });
-    let digest = crate::digest::digest(&value);
-    value["metadata"]["annotations"] =
-        json!({EXTENSIONS_ANNOTATION: name, COMPONENT_DIGEST_ANNOTATION: digest});
+    value["metadata"]["annotations"] = json!({EXTENSIONS_ANNOTATION: name});
+    crate::apply::stamp_digest(&mut value);
     Object::from_json(value)
-}
-
-fn digest_of(object: &Object) -> Option<&str> {
-    object
-        .meta()
-        .annotations
-        .as_ref()?
-        .get(COMPONENT_DIGEST_ANNOTATION)
-        .map(String::as_str)
 }
 
 /// What the decision found, for its status.
@@ -417,9 +407,7 @@ pub fn decide(extensions: &Extensions, snapshot: &Snapshot, now: Timestamp) -> A
                 };
             }
             // Unchanged by mto and by anyone else.
-            Some(there)
-                if digest_of(&there) == digest_of(&desired)
-                    && crate::apply::carries_fields(&there, &desired) => {}
+            Some(there) if crate::apply::as_written(&there, &desired) => {}
             Some(_) => actions.push(Action::Apply {
                 object: desired,
                 reason: Reason::Drift,

@@ -29,9 +29,7 @@ use crate::Timestamp;
 use crate::action::{Action, Decision, Reason, Requeue};
 use crate::api::{ConsoleStatus, IntegrationConfig, IntegrationConfigStatus};
 use crate::integration::read_block;
-use crate::labels::{
-    COMPONENT_DIGEST_ANNOTATION, COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, component_of,
-};
+use crate::labels::{COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, component_of};
 use crate::machine::Phase;
 use crate::validation::FieldError;
 use crate::view::{Gvk, Kind, Object, ObjectRef, Snapshot};
@@ -389,8 +387,10 @@ fn metadata(namespace: Option<&str>) -> Value {
     meta
 }
 
-/// The console's objects, in the order they are applied (what the
-/// Deployment runs as exists before it).
+/// The console's objects, in the order they are applied. The Deployment
+/// is the first to exist and the last to go: while any of the console's
+/// objects exists, so does it, and it is always watched ([`in_play`]).
+/// Its pods wait the moment until their ServiceAccount exists.
 #[must_use]
 pub fn desired(spec: &ConsoleSpec, settings: &PilotSettings, namespace: &str) -> Vec<Object> {
     let mut env = vec![
@@ -418,13 +418,6 @@ pub fn desired(spec: &ConsoleSpec, settings: &PilotSettings, namespace: &str) ->
     let probe =
         |path: &str| json!({"httpGet": {"path": path, "port": "probes"}, "periodSeconds": 10});
     let mut objects = vec![
-        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(Some(namespace))}),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": metadata(None),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": CONSOLE_CLUSTER_ROLE},
-            "subjects": [{"kind": "ServiceAccount", "name": CONSOLE_NAME, "namespace": namespace}],
-        }),
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": metadata(Some(namespace)),
@@ -456,6 +449,13 @@ pub fn desired(spec: &ConsoleSpec, settings: &PilotSettings, namespace: &str) ->
                     },
                 },
             },
+        }),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(Some(namespace))}),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": metadata(None),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": CONSOLE_CLUSTER_ROLE},
+            "subjects": [{"kind": "ServiceAccount", "name": CONSOLE_NAME, "namespace": namespace}],
         }),
         json!({
             "apiVersion": "v1", "kind": "Service",
@@ -503,8 +503,7 @@ pub fn desired(spec: &ConsoleSpec, settings: &PilotSettings, namespace: &str) ->
     objects
         .into_iter()
         .filter_map(|mut value| {
-            let digest = crate::digest::digest(&value);
-            value["metadata"]["annotations"] = json!({COMPONENT_DIGEST_ANNOTATION: digest});
+            crate::apply::stamp_digest(&mut value);
             // Every value above is a well-formed object of its kind.
             Object::from_json(value).ok()
         })
@@ -523,17 +522,22 @@ pub fn dynamic_kinds() -> [Gvk; 3] {
 }
 
 /// Whether the console may exist or is asked for: its kinds are then
-/// watched. (The Deployment is always its first object to exist and its
-/// last to go, and Deployments are always watched.)
+/// watched. It lives in an IntegrationConfig's namespace, and its
+/// Deployment, always watched, exists whenever any of its objects does.
 #[must_use]
 pub fn in_play(snapshot: &Snapshot) -> bool {
-    let asked = snapshot.shelf::<IntegrationConfig>().iter().any(|c| {
-        c.spec
+    snapshot.shelf::<IntegrationConfig>().iter().any(|c| {
+        let asked = c
+            .spec
             .components
             .as_ref()
-            .is_some_and(|c| !c["console"].is_null())
-    });
-    asked || !existing(snapshot, &[Kind::Deployment]).is_empty()
+            .is_some_and(|c| !c["console"].is_null());
+        let namespace = c.metadata.namespace.as_deref().unwrap_or_default();
+        asked
+            || snapshot
+                .get::<k8s_openapi::api::apps::v1::Deployment>(namespace, CONSOLE_NAME)
+                .is_some_and(|d| component_of(&d.metadata) == Some(CONSOLE))
+    })
 }
 
 /// Every object of the console the view holds, of these kinds.
@@ -557,15 +561,6 @@ fn objects(n: usize) -> String {
     } else {
         format!("{n} objects")
     }
-}
-
-fn digest_of(object: &Object) -> Option<&str> {
-    object
-        .meta()
-        .annotations
-        .as_ref()?
-        .get(COMPONENT_DIGEST_ANNOTATION)
-        .map(String::as_str)
 }
 
 /// Decides about the console from `config` (the IntegrationConfig in
@@ -626,10 +621,10 @@ pub fn decide(
                     reason: Reason::Remove,
                 });
             }
-            // The Deployment goes first: nothing runs on what is removed after it.
+            // The Deployment goes last (see [`desired`]).
             actions.sort_by_key(|a| match a {
-                Action::Delete { target, .. } => target.kind != Kind::Deployment,
-                _ => true,
+                Action::Delete { target, .. } => target.kind == Kind::Deployment,
+                _ => false,
             });
             if actions.is_empty() {
                 (PilotPhase::Off, false, "Off", String::new(), None)
@@ -658,11 +653,7 @@ pub fn decide(
                     }
                     // Edited by someone: the Deployment only as far as the
                     // view keeps it (not its pod template), the others whole.
-                    Some(there)
-                        if digest_of(&there) != digest_of(object)
-                            || (matches!(there, Object::Dynamic(_))
-                                && !crate::apply::carries_fields(&there, object)) =>
-                    {
+                    Some(there) if !crate::apply::as_written(&there, object) => {
                         actions.push(Action::Apply {
                             object: object.clone(),
                             reason: Reason::Drift,

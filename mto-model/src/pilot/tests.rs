@@ -432,6 +432,14 @@ proptest! {
             for action in d.actions.iter().take(*crash_after) {
                 c.execute(action, now()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
+            // Whatever of the console a crash leaves is watched, whatever
+            // the configuration says next.
+            let mut after_crash = c.clone();
+            write(&mut after_crash, &Edit::Removed);
+            prop_assert!(
+                console_objects(&after_crash).is_empty() || in_play(after_crash.snapshot()),
+                "{:?} unwatched", console_objects(&after_crash)
+            );
             settle(&mut c, &settings);
             prop_assert!(decision(&c, &settings).actions.is_empty(), "steady");
             let after = console_objects(&c);

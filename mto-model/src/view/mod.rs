@@ -304,9 +304,7 @@ impl Snapshot {
                 self.0.put_dynamic(object)
             }
         }
-        let mut woken = object.visit(&mut Put(self));
-        self.wake_extensions(&mut woken);
-        woken
+        object.visit(&mut Put(self))
     }
 
     /// A tenant's Extensions read what the tenant reads (its namespaces,
@@ -600,6 +598,7 @@ impl Snapshot {
             Some(&object.metadata),
             &mut woken,
         );
+        self.wake_extensions(&mut woken);
         woken
     }
 
