@@ -145,6 +145,7 @@ pub fn listed_shared(
         chart_cache: std::env::temp_dir().join("mto-load-charts"),
         namespace: "mto-system".into(),
         pilot: mto_model::pilot::PilotSettings::default(),
+        vault_jwt: mto_runtime::vault::SERVICE_ACCOUNT_TOKEN.into(),
     };
     let shared = std::sync::Arc::new(Shared::new(
         client,

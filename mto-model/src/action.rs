@@ -323,22 +323,32 @@ pub enum Action {
         /// The instance that asks.
         regarding: ObjectRef,
     },
+    /// A call to Vault: I/O outside the apiserver (the operator talks to
+    /// Vault's HTTP API, the simulator to its Vault). A reading comes back
+    /// into the view as an observation; a write updates it.
+    Vault {
+        /// The call.
+        call: crate::vault::VaultCall,
+        /// The IntegrationConfig that asks.
+        regarding: ObjectRef,
+    },
 }
 
 impl Action {
     /// Whether this action changes something other than status.
     #[must_use]
     pub fn is_object_write(&self) -> bool {
-        !matches!(
-            self,
-            Action::ApplyStatus { .. } | Action::RenderChart { .. }
-        )
+        match self {
+            Action::ApplyStatus { .. } | Action::RenderChart { .. } => false,
+            Action::Vault { call, .. } => call.is_write(),
+            Action::Apply { .. } | Action::Delete { .. } | Action::Patch { .. } => true,
+        }
     }
 
     /// Whether this action goes to the apiserver.
     #[must_use]
     pub fn is_api_call(&self) -> bool {
-        !matches!(self, Action::RenderChart { .. })
+        !matches!(self, Action::RenderChart { .. } | Action::Vault { .. })
     }
 
     /// The object it writes.
@@ -347,7 +357,9 @@ impl Action {
         match self {
             Action::Apply { object, .. } | Action::ApplyStatus { object } => object.object_ref(),
             Action::Delete { target, .. } | Action::Patch { target, .. } => target.clone(),
-            Action::RenderChart { regarding, .. } => regarding.clone(),
+            Action::RenderChart { regarding, .. } | Action::Vault { regarding, .. } => {
+                regarding.clone()
+            }
         }
     }
 
@@ -359,6 +371,7 @@ impl Action {
             | Action::Delete { reason, .. }
             | Action::Patch { reason, .. } => Some(*reason),
             Action::ApplyStatus { .. } | Action::RenderChart { .. } => None,
+            Action::Vault { call, .. } => call.reason(),
         }
     }
 
@@ -371,6 +384,7 @@ impl Action {
             Action::Delete { .. } => "delete",
             Action::Patch { .. } => "patch",
             Action::RenderChart { .. } => "render",
+            Action::Vault { .. } => "vault",
         }
     }
 }
@@ -392,6 +406,7 @@ impl std::fmt::Display for Action {
                 write!(f, "delete {target} ({})", reason.name())
             }
             Action::RenderChart { request, .. } => write!(f, "render {request}"),
+            Action::Vault { call, .. } => write!(f, "{call}"),
             Action::Patch {
                 target,
                 patch,

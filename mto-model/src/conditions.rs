@@ -31,6 +31,23 @@ pub(crate) fn condition(
     }
 }
 
+/// Puts `condition` in place of the one of type `type_` (or only removes
+/// it), keeping the others: for a status that several machines write
+/// their own parts of.
+pub(crate) fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    condition: Option<Condition>,
+) {
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(there) => match condition {
+            Some(condition) => *there = condition,
+            None => conditions.retain(|c| c.type_ != type_),
+        },
+        None => conditions.extend(condition),
+    }
+}
+
 /// Warning events for the conditions that turned False, or changed reason
 /// or message while False, since `previous`.
 pub(crate) fn new_problems(

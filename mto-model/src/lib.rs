@@ -39,4 +39,5 @@ pub mod template;
 pub mod tenant;
 pub mod time;
 pub mod validation;
+pub mod vault;
 pub mod view;

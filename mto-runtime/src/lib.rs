@@ -9,3 +9,4 @@ pub mod gateway;
 pub mod operator;
 pub mod showback;
 pub mod store;
+pub mod vault;

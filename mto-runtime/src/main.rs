@@ -279,6 +279,10 @@ struct RunArgs {
     /// IntegrationConfig asks for it: the operator's own.
     #[arg(long, env = "MTO_CONSOLE_IMAGE", default_value = concat!("mto:", env!("CARGO_PKG_VERSION")))]
     console_image: String,
+    /// The service account token the operator signs in to Vault with
+    /// (IntegrationConfig spec.integrations.vault, authMethod kubernetes).
+    #[arg(long, env = "MTO_VAULT_JWT", default_value = mto_runtime::vault::SERVICE_ACCOUNT_TOKEN)]
+    vault_jwt: std::path::PathBuf,
     /// The Secret in the operator's namespace holding the store's
     /// PostgreSQL URL (the one --store reads), handed to the console the
     /// operator deploys; without it, the console keeps its audit log in a
@@ -626,6 +630,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         helm: args.helm.clone(),
         chart_cache: args.chart_cache.clone(),
         namespace: args.lease_namespace.clone(),
+        vault_jwt: args.vault_jwt.clone(),
         pilot: mto_model::pilot::PilotSettings {
             image: args.console_image.clone(),
             issuer: args.oidc_issuer.clone(),

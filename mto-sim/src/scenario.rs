@@ -66,6 +66,33 @@ pub struct Scenario {
     pub charts: Vec<SimChart>,
     /// What workloads' replicas use, hour by hour, for showback.
     pub usage: Vec<UsageCurve>,
+    /// The simulated Vault: names others hold, and when it is down.
+    pub vault: VaultPlan,
+}
+
+/// The simulated Vault.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VaultPlan {
+    /// Names someone else holds in Vault from the start, as
+    /// `<mount|policy|group|role>/<name>`: mto must leave them alone.
+    #[serde(default)]
+    pub taken: Vec<String>,
+    /// When Vault does not answer.
+    #[serde(default)]
+    pub outages: Vec<VaultOutage>,
+}
+
+/// A time Vault does not answer.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VaultOutage {
+    /// From when (since the start).
+    #[serde(with = "duration_text")]
+    pub at: Duration,
+    /// For how long.
+    #[serde(rename = "for", with = "duration_text")]
+    pub duration: Duration,
 }
 
 /// What each replica of a workload uses over a day: `offPeak` outside
@@ -343,6 +370,10 @@ pub struct Generate {
     /// tenant (`<tenant>-argocd`).
     #[serde(default)]
     pub argocd: Option<GeneratedArgoCd>,
+    /// Service accounts labelled for Vault in each namespace
+    /// (`vault-reader0`, …), made as soon as their namespace exists.
+    #[serde(default)]
+    pub vault_service_accounts_per_namespace: u32,
 }
 
 /// The Extensions of generated tenants.
@@ -464,6 +495,8 @@ struct RawScenario {
     charts: Vec<SimChart>,
     #[serde(default)]
     usage: Vec<UsageCurve>,
+    #[serde(default)]
+    vault: VaultPlan,
 }
 
 #[derive(Deserialize, Default)]
@@ -733,6 +766,7 @@ impl Scenario {
             admission: raw.admission,
             charts: raw.charts,
             usage: raw.usage,
+            vault: raw.vault,
         })
     }
 }

@@ -50,12 +50,28 @@ pub struct IntegrationConfigStatus {
     /// The generation last decided on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `ConsoleReady`.
+    /// `ConsoleReady`, `VaultReady`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
     /// The console, when asked for or still being removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console: Option<ConsoleStatus>,
+    /// mto's objects in Vault, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<VaultStatus>,
+}
+
+/// Where mto's objects in Vault stand.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultStatus {
+    /// `Synced`, `Unreachable` or `Misconfigured`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The mounts of tenants gone that mto keeps, with their secrets (the
+    /// tenant was not deleted with `onDeletePurgeNamespaces`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_mounts: Vec<String>,
 }
 
 /// Where the console mto deploys stands.

@@ -28,7 +28,7 @@ pub use integration_config::{
     ConsoleStatus, CustomTenantRoles, DenyPolicy, IntegrationAccessControl, IntegrationConfig,
     IntegrationConfigSpec, IntegrationConfigStatus, IntegrationMetadata, NamespaceAccessPolicy,
     NetworkTenantPolicies, Privileged, Rbac, RoleClusterRoles, SubjectList, TenantPolicies,
-    TenantRoleSet, TenantRoles,
+    TenantRoleSet, TenantRoles, VaultStatus,
 };
 pub use quota::{Quota, QuotaSpec, QuotaStatus, Sharing};
 pub use template::{

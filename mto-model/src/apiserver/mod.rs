@@ -149,6 +149,17 @@ impl ApiServer {
         let _ = self.store.record_chart(request, rendering);
     }
 
+    /// Records a reading of Vault beside the objects, for decisions made
+    /// from this store. Not a write.
+    pub fn record_vault(&mut self, observed: crate::vault::VaultObserved) {
+        let _ = self.store.record_vault(observed);
+    }
+
+    /// Follows a Vault call that succeeded in the reading kept here.
+    pub fn record_vault_call(&mut self, call: &crate::vault::VaultCall) {
+        self.store.record_vault_call(call);
+    }
+
     /// Writes accepted so far.
     #[must_use]
     pub fn writes(&self) -> u64 {
@@ -183,6 +194,10 @@ impl ApiServer {
             Action::RenderChart { regarding, .. } => Err(ApiError::rejected(
                 regarding,
                 "rendering a chart is not an apiserver call; the driver's host renders it",
+            )),
+            Action::Vault { regarding, .. } => Err(ApiError::rejected(
+                regarding,
+                "a call to Vault is not an apiserver call; the driver's host makes it",
             )),
         }
     }

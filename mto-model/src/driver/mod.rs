@@ -240,7 +240,8 @@ impl Finished {
             | Key::Instance(_)
             | Key::Template(_)
             | Key::Pilot
-            | Key::Extension(_) => {
+            | Key::Extension(_)
+            | Key::Vault => {
                 let writes: Vec<&Action> =
                     self.done.iter().filter(|a| a.is_object_write()).collect();
                 if !writes.is_empty() {
@@ -456,6 +457,22 @@ impl Driver {
                 None => Started::Skipped(Skipped::Gone),
                 Some(config) => {
                     let decision = crate::pilot::decide(config, &self.pilot, snapshot, now);
+                    let regarding = ObjectRef::namespaced(
+                        crate::view::Kind::IntegrationConfig,
+                        config.metadata.namespace.as_deref().unwrap_or_default(),
+                        config.metadata.name.as_deref().unwrap_or_default(),
+                    );
+                    Started::Run(Box::new(Reconcile::new(key.clone(), regarding, decision)))
+                }
+            },
+            Key::Vault => match snapshot
+                .shelf::<crate::api::IntegrationConfig>()
+                .iter()
+                .next()
+            {
+                None => Started::Skipped(Skipped::Gone),
+                Some(config) => {
+                    let decision = crate::vault::decide(config, snapshot, now);
                     let regarding = ObjectRef::namespaced(
                         crate::view::Kind::IntegrationConfig,
                         config.metadata.namespace.as_deref().unwrap_or_default(),

@@ -720,15 +720,15 @@ pub fn decide(
             }
         }
     };
-    let status = if phase == PilotPhase::Off {
-        // Nothing to report of a console never asked for: an
-        // IntegrationConfig without one gets no status write at all.
-        IntegrationConfigStatus::default()
+    // The console's part of the status; Vault's part is kept as it is.
+    let mut status = previous.cloned().unwrap_or_default();
+    if phase == PilotPhase::Off {
+        // Nothing to report of a console never asked for.
+        status.console = None;
+        crate::conditions::set_condition(&mut status.conditions, "ConsoleReady", None);
     } else {
         let condition = crate::conditions::condition(
-            previous
-                .map(|s| s.conditions.as_slice())
-                .unwrap_or_default(),
+            &status.conditions,
             "ConsoleReady",
             ok,
             reason,
@@ -736,18 +736,16 @@ pub fn decide(
             meta.generation,
             now,
         );
-        IntegrationConfigStatus {
-            observed_generation: meta.generation,
-            conditions: vec![condition],
-            console: Some(ConsoleStatus {
-                phase: Some(phase.name().to_owned()),
-                url,
-            }),
-        }
-    };
-    let unchanged_off = phase == PilotPhase::Off
-        && previous.is_none_or(|p| p.console.is_none() && p.conditions.is_empty());
-    if unchanged_off {
+        crate::conditions::set_condition(&mut status.conditions, "ConsoleReady", Some(condition));
+        status.observed_generation = meta.generation;
+        status.console = Some(ConsoleStatus {
+            phase: Some(phase.name().to_owned()),
+            url,
+        });
+    }
+    // An IntegrationConfig without a console or Vault gets no status
+    // write at all.
+    if previous.is_none() && status == IntegrationConfigStatus::default() {
         return Decision {
             from,
             phase,

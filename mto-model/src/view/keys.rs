@@ -19,6 +19,8 @@ pub enum Key {
     /// A tenant's integrations (its Argo CD AppProject), by the name of
     /// its Extensions object.
     Extension(String),
+    /// mto's objects in Vault, as the IntegrationConfig asks.
+    Vault,
 }
 
 impl std::fmt::Display for Key {
@@ -30,6 +32,7 @@ impl std::fmt::Display for Key {
             Key::Template(name) => write!(f, "Template/{name}"),
             Key::Pilot => f.write_str("Pilot"),
             Key::Extension(name) => write!(f, "Extensions/{name}"),
+            Key::Vault => f.write_str("Vault"),
         }
     }
 }
@@ -46,6 +49,7 @@ impl Key {
             Key::Template(name) => format!("Template/{name}"),
             Key::Pilot => "Pilot".to_owned(),
             Key::Extension(name) => format!("Extensions/{name}"),
+            Key::Vault => "Vault".to_owned(),
         }
     }
 }
@@ -126,7 +130,8 @@ impl Woken {
             | Key::Instance(_)
             | Key::Template(_)
             | Key::Pilot
-            | Key::Extension(_) => None,
+            | Key::Extension(_)
+            | Key::Vault => None,
         })
     }
 }

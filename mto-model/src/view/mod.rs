@@ -164,6 +164,9 @@ pub struct Snapshot {
     /// recorded (a kind stays once seen: watching it costs little, and
     /// the operator never stops a watch).
     chart_kinds: BTreeSet<Gvk>,
+    /// The last reading of Vault (and the writes since): an observation
+    /// of I/O outside the apiserver, recorded by whoever talks to Vault.
+    vault: Option<Arc<crate::vault::VaultObserved>>,
 }
 
 /// How many chart renderings a view keeps; past this the oldest half goes
@@ -251,6 +254,45 @@ impl Snapshot {
         kind.visit(&mut List(&self.objects))
     }
 
+    /// The objects of a kind outside the registry in one namespace.
+    pub fn dynamic_in<'a>(
+        &'a self,
+        gvk: &Gvk,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<DynamicObject>> + 'a {
+        self.objects
+            .dynamic
+            .get(gvk)
+            .into_iter()
+            .flat_map(move |shelf| shelf.in_namespace(namespace))
+    }
+
+    /// The last reading of Vault, if any.
+    #[must_use]
+    pub fn vault(&self) -> Option<&crate::vault::VaultObserved> {
+        self.vault.as_deref()
+    }
+
+    /// Records a reading of Vault (or why there is none); wakes the Vault
+    /// machine.
+    pub fn record_vault(&mut self, observed: crate::vault::VaultObserved) -> Woken {
+        self.vault = Some(Arc::new(observed));
+        let mut woken = Woken::none();
+        woken.insert(Key::Vault);
+        woken
+    }
+
+    /// Follows a Vault call that succeeded, as a watch event would. Wakes
+    /// nobody: the machine that made the call decides again when its run
+    /// ends.
+    pub fn record_vault_call(&mut self, call: &crate::vault::VaultCall) {
+        if let Some(observed) = self.vault.as_mut()
+            && let Ok(holdings) = &mut Arc::make_mut(observed).holdings
+        {
+            holdings.carry(call);
+        }
+    }
+
     /// The recorded rendering of a chart request, if any.
     #[must_use]
     pub fn chart(&self, request: &ChartRequest) -> Option<&ChartRendering> {
@@ -316,9 +358,28 @@ impl Snapshot {
             .flatten()
             .cloned()
             .collect();
+        let tenants_woken = woken.tenants().next().is_some();
         for name in extensions {
             woken.insert(Key::Extension(name));
         }
+        // Vault holds every tenant's place: a change to any tenant's
+        // namespaces or access concerns it.
+        if tenants_woken && self.vault_asked() {
+            woken.insert(Key::Vault);
+        }
+    }
+
+    /// Whether the IntegrationConfig names Vault at all (a cheap look; the
+    /// Vault machine reads the settings in full).
+    fn vault_asked(&self) -> bool {
+        self.shelf::<crate::api::IntegrationConfig>()
+            .iter()
+            .any(|c| {
+                c.spec
+                    .integrations
+                    .as_ref()
+                    .is_some_and(|i| i.get("vault").is_some())
+            })
     }
 
     /// Removes an object; returns it and whom its going wakes.
@@ -434,6 +495,7 @@ impl Snapshot {
                         woken.insert(Key::Instance(id));
                     }
                     woken.insert(Key::Pilot);
+                    woken.insert(Key::Vault);
                     for (_, name) in self.snapshot.shelf::<crate::api::Extensions>().keys() {
                         woken.insert(Key::Extension(name.to_owned()));
                     }
@@ -624,6 +686,13 @@ impl Snapshot {
         {
             woken.insert(Key::Pilot);
         }
+        let vault_access = |m: Option<&ObjectMeta>| {
+            m.and_then(|m| m.labels.as_ref())
+                .is_some_and(|l| l.contains_key(crate::vault::VAULT_ACCESS_LABEL))
+        };
+        if vault_access(before) || vault_access(after) {
+            woken.insert(Key::Vault);
+        }
         for meta in before.iter().chain(after.iter()) {
             if let Some(name) = meta
                 .annotations
@@ -691,6 +760,9 @@ impl Snapshot {
         }
         if crate::extensions::in_play(self) {
             kinds.insert(crate::extensions::app_project_kind());
+        }
+        if crate::vault::in_play(self) {
+            kinds.insert(crate::vault::service_account_kind());
         }
         kinds
     }
@@ -862,14 +934,16 @@ impl Snapshot {
                     name: name.to_owned(),
                 })
             });
-        let pilot =
-            (!self.shelf::<crate::api::IntegrationConfig>().is_empty()).then_some(Key::Pilot);
+        let configured = !self.shelf::<crate::api::IntegrationConfig>().is_empty();
+        let pilot = configured.then_some(Key::Pilot);
+        let vault = configured.then_some(Key::Vault);
         let extensions = self
             .shelf::<crate::api::Extensions>()
             .keys()
             .map(|(_, name)| Key::Extension(name.to_owned()));
         tenants
             .chain(pilot)
+            .chain(vault)
             .chain(extensions)
             .chain(namespaced)
             .chain(cluster)

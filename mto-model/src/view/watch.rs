@@ -82,6 +82,17 @@ impl View {
         self.snapshot.record_chart(request, rendering)
     }
 
+    /// Records a reading of Vault (or why there is none); returns whom it
+    /// wakes.
+    pub fn record_vault(&mut self, observed: crate::vault::VaultObserved) -> Woken {
+        self.snapshot.record_vault(observed)
+    }
+
+    /// Follows a Vault call that succeeded.
+    pub fn record_vault_call(&mut self, call: &crate::vault::VaultCall) {
+        self.snapshot.record_vault_call(call);
+    }
+
     /// Whether `kind` has been listed once.
     #[must_use]
     pub fn is_listed(&self, kind: &Kind) -> bool {

@@ -223,6 +223,9 @@ async fn run(
         Action::RenderChart { .. } => Err(kube::Error::Service(
             "charts are rendered by the operator's ChartRenderer, not the apiserver".into(),
         )),
+        Action::Vault { .. } => Err(kube::Error::Service(
+            "Vault is called by the operator's VaultClient, not the apiserver".into(),
+        )),
         Action::Patch {
             patch: Patch::Finalizer(edit),
             ..

@@ -78,6 +78,8 @@ pub struct Metrics {
     pub admission_duration: Histogram,
     /// Helm chart renderings made (`helm template` runs).
     pub charts_rendered: Counter,
+    /// Writes to Vault (mounts, policies, groups, roles) that succeeded.
+    pub vault_writes: Counter,
     /// Showback records written to the store.
     pub showback_records: Counter,
     /// Showback flushes that failed (the store, or Prometheus).
@@ -103,6 +105,12 @@ impl Default for Metrics {
         let admission_reviews = Family::<ReviewLabels, Counter>::default();
         let admission_duration = Histogram::new(exponential_buckets(0.000_01, 2.0, 16));
         let charts_rendered = Counter::default();
+        let vault_writes = Counter::default();
+        registry.register(
+            "vault_writes",
+            "Writes to Vault (mounts, policies, identity groups, Kubernetes-auth roles) that succeeded",
+            vault_writes.clone(),
+        );
         let showback_records = Counter::default();
         let showback_failures = Counter::default();
         let showback_metered = Gauge::default();
@@ -188,6 +196,7 @@ impl Default for Metrics {
             admission_reviews,
             admission_duration,
             charts_rendered,
+            vault_writes,
             showback_records,
             showback_failures,
             showback_metered,

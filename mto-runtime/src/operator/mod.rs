@@ -52,6 +52,8 @@ pub struct ControllerConfig {
     pub namespace: String,
     /// What the console the pilot deploys takes from the operator.
     pub pilot: mto_model::pilot::PilotSettings,
+    /// The service account token the operator signs in to Vault with.
+    pub vault_jwt: std::path::PathBuf,
 }
 
 /// What the watches, the scheduler and every reconcile share.
@@ -64,6 +66,7 @@ pub struct Shared {
     pub client: Client,
     executor: Executor,
     charts: crate::charts::ChartRenderer,
+    vault: crate::vault::VaultClient,
     /// The metrics.
     pub metrics: Arc<Metrics>,
     journal: Option<Arc<Journal>>,
@@ -91,6 +94,7 @@ impl Shared {
             wake: tokio::sync::Notify::new(),
             recorder: Recorder::new(client.clone(), reporter),
             executor: Executor::new(client.clone()),
+            vault: crate::vault::VaultClient::new(client.clone(), config.vault_jwt.clone()),
             charts: crate::charts::ChartRenderer::new(
                 config.helm.clone(),
                 config.chart_cache.clone(),
@@ -243,6 +247,11 @@ async fn reconcile(shared: Arc<Shared>, key: Key) {
         }
     };
     while let Some(action) = run.poll_action().cloned() {
+        if let mto_model::action::Action::Vault { call, regarding } = &action {
+            let result = call_vault(&shared, call, regarding).await;
+            run.handle_result(result);
+            continue;
+        }
         if let mto_model::action::Action::RenderChart { request, .. } = &action {
             let rendering = shared.charts.render(request, shared.clock.now()).await;
             if let Err(why) = &rendering.objects {
@@ -273,6 +282,57 @@ async fn reconcile(shared: Arc<Shared>, key: Key) {
         tell(&shared, &finished, now).await;
     }
     shared.wake.notify_one();
+}
+
+/// Makes one of the Vault machine's calls and records what came of it in
+/// the view: a reading, a write followed, or why Vault did not answer
+/// (which stops the run; the machine backs off).
+async fn call_vault(
+    shared: &Shared,
+    call: &mto_model::vault::VaultCall,
+    regarding: &mto_model::view::ObjectRef,
+) -> Result<(), mto_model::apiserver::ApiError> {
+    use mto_model::vault::{VaultCall, VaultObserved};
+    use mto_model::view::Observed as _;
+    let settings = shared
+        .view()
+        .snapshot()
+        .integration_configs()
+        .next()
+        .and_then(|c| mto_model::vault::settings(c).ok().flatten());
+    let Some(settings) = settings else {
+        return Err(mto_model::apiserver::ApiError::Conflict(
+            "Vault's settings changed; deciding again".into(),
+        ));
+    };
+    let result = shared.vault.call(&settings, call).await;
+    let now = shared.clock.now();
+    let mut view = shared
+        .view
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match result {
+        Ok(holdings) => {
+            if let (VaultCall::Read { address }, Some(holdings)) = (call, holdings) {
+                let woken = view.record_vault(VaultObserved::read(address, now, holdings));
+                shared.driver().handle_woken(&woken, view.snapshot(), now);
+            } else {
+                view.record_vault_call(call);
+                shared.metrics.vault_writes.inc();
+            }
+            Ok(())
+        }
+        Err(why) => {
+            tracing::warn!(call = %call, error = %why, "vault call failed");
+            let failed = VaultObserved::failed(view.snapshot().vault(), &settings.address, now, why.clone());
+            let woken = view.record_vault(failed);
+            shared.driver().handle_woken(&woken, view.snapshot(), now);
+            Err(mto_model::apiserver::ApiError::Unavailable {
+                target: regarding.to_string(),
+                message: why,
+            })
+        }
+    }
 }
 
 /// Events, a log line and a journal entry for a run that did something.
@@ -390,6 +450,7 @@ pub(crate) fn offline_shared() -> Arc<Shared> {
         chart_cache: std::env::temp_dir().join("mto-test-charts"),
         namespace: "mto-system".into(),
         pilot: Default::default(),
+        vault_jwt: crate::vault::SERVICE_ACCOUNT_TOKEN.into(),
     };
     Arc::new(Shared::new(
         client,

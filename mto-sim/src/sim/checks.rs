@@ -141,6 +141,7 @@ impl Sim {
                 return Err(SimError::broken(self, violation, vec![name]));
             }
         }
+        self.check_vault_at_rest()?;
         self.check_views()?;
         for (at, change) in std::mem::take(&mut self.pending_changes) {
             let took = self.now_ms - at;

@@ -30,6 +30,7 @@ mod operator;
 mod report;
 mod usage;
 mod users;
+mod vault;
 
 pub use admission::AdmissionReport;
 pub use faults::{Call, FaultRule, Verdict};
@@ -43,6 +44,8 @@ use operator::Replica;
 const API_LATENCY: Duration = Duration::from_millis(5);
 /// Time `helm template` takes for one chart request.
 const CHART_LATENCY: Duration = Duration::from_millis(150);
+/// How long a call to Vault takes.
+const VAULT_LATENCY: Duration = Duration::from_millis(5);
 /// Time from a write to the watch event reaching a replica.
 const WATCH_LATENCY: Duration = Duration::from_millis(50);
 /// Time the namespace controller takes to empty and remove a namespace.
@@ -194,6 +197,11 @@ pub struct Sim {
     pilot_phase: String,
     /// Extensions objects decided on or woken since the last rest.
     unsettled_extensions: BTreeSet<String>,
+    /// Whether the Vault machine was decided on or woken since the last
+    /// rest.
+    unsettled_vault: bool,
+    /// The simulated Vault: what it holds.
+    vault: mto_model::vault::VaultHoldings,
     /// Each Extensions object's AppProject state as last noted.
     extension_phases: BTreeMap<String, String>,
     instance_phases: BTreeMap<String, String>,
@@ -251,6 +259,8 @@ impl Sim {
             unsettled_pilot: false,
             pilot_phase: "Off".into(),
             unsettled_extensions: BTreeSet::new(),
+            unsettled_vault: false,
+            vault: vault::holdings(&scenario.vault),
             extension_phases: BTreeMap::new(),
             instance_phases: BTreeMap::new(),
             phases: BTreeMap::new(),
@@ -471,6 +481,7 @@ impl Sim {
             *phases.entry(phase).or_default() += 1;
         }
         self.report.tenants_by_phase = phases;
+        self.report_vault();
         let snapshot = self.cluster.snapshot();
         for id in snapshot.instance_ids() {
             let phase = mto_model::template::Instance::find(snapshot, &id)

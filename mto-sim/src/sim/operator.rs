@@ -408,6 +408,10 @@ impl Sim {
                 self.report.extension_decisions += 1;
                 self.unsettled_extensions.insert(name.clone());
             }
+            Key::Vault => {
+                self.report.vault_decisions += 1;
+                self.unsettled_vault = true;
+            }
         }
         if actions > 0 {
             let what = match &key {
@@ -417,6 +421,7 @@ impl Sim {
                 Key::Template(name) => format!("guard Template/{name}"),
                 Key::Pilot => "pilot the console".to_owned(),
                 Key::Extension(name) => format!("extend Extensions/{name}"),
+                Key::Vault => "keep Vault".to_owned(),
             };
             let phase = self.replicas[replica]
                 .operator
@@ -442,6 +447,10 @@ impl Sim {
             self.end(replica, key);
             return Ok(());
         };
+        if let Action::Vault { call, regarding } = &action {
+            self.call_vault(replica, life, key, call, regarding);
+            return Ok(());
+        }
         if let Action::RenderChart { request, .. } = &action {
             self.render_chart(replica, &key, request);
             self.push(
@@ -646,7 +655,7 @@ impl Sim {
             Key::Instance(id) => self.record_instance_phase(id),
             Key::Pilot => self.record_pilot_phase(),
             Key::Extension(name) => self.record_extension_phase(name),
-            Key::Template(_) => {}
+            Key::Template(_) | Key::Vault => {}
         }
         self.schedule_poll(replica);
     }

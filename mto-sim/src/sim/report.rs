@@ -80,6 +80,16 @@ pub struct Report {
     pub pilot_decisions: u64,
     /// Decisions about Extensions (Argo CD AppProjects).
     pub extension_decisions: u64,
+    /// Decisions about mto's objects in Vault.
+    pub vault_decisions: u64,
+    /// Calls to Vault that wrote (mounts, policies, groups, roles).
+    pub vault_writes: u64,
+    /// Readings of Vault.
+    pub vault_reads: u64,
+    /// Calls to Vault that failed (it was down, or a name was taken).
+    pub vault_failures: u64,
+    /// What Vault holds of mto's at the end, by kind.
+    pub vault_objects: BTreeMap<String, u64>,
     /// Template instances by phase at the end.
     pub instances_by_phase: BTreeMap<String, u64>,
     /// Objects the template instances deployed, at the end.

@@ -111,6 +111,16 @@ impl Sim {
                 }
                 for n in 0..g.namespaces_per_tenant {
                     let namespace = format!("{name}-ns{n}");
+                    for a in 0..g.vault_service_accounts_per_namespace {
+                        let account = serde_json::json!({
+                            "apiVersion": "v1", "kind": "ServiceAccount",
+                            "metadata": {"name": format!("vault-reader{a}"), "namespace": namespace,
+                                         "labels": {mto_model::vault::VAULT_ACCESS_LABEL: "true"}}});
+                        match Object::from_json(account) {
+                            Ok(account) => self.users.waiting.entry(namespace.clone()).or_default().push(account),
+                            Err(e) => self.note(format!("generating {namespace}'s service account: {e}")),
+                        }
+                    }
                     for w in 0..g.workloads_per_namespace {
                         let replicas = 1 + ((i + n + w) % 3) as i32;
                         self.users
@@ -460,6 +470,7 @@ impl Sim {
                             self.unsettled_instances.insert(id.clone());
                         }
                         Key::Pilot => self.unsettled_pilot = true,
+                        Key::Vault => self.unsettled_vault = true,
                         Key::Extension(name) => {
                             self.unsettled_extensions.insert(name.clone());
                         }

@@ -1,5 +1,5 @@
 //! IntegrationConfigs: read by every decision; exactly one is used. Its
-//! status is the pilot's, and wakes only the pilot.
+//! status is the pilot's and the Vault machine's, and wakes only them.
 
 use crate::api::IntegrationConfig;
 use crate::integration::Integration;
@@ -22,6 +22,10 @@ impl Typed for IntegrationConfig {
 
     fn readers(&self, _: &Snapshot, woken: &mut Woken) {
         woken.extend_subject(self.subject());
+        // The pilot and the Vault machine each write their part of the
+        // status and keep the other's: a status written from a stale
+        // view wakes the Vault machine to put its part back.
+        woken.insert(Key::Vault);
     }
 
     /// Everyone, when what every decision reads changes (not its status).
