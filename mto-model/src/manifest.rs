@@ -49,6 +49,8 @@ pub enum Manifest {
     Deployment(Deployment),
     /// A StatefulSet (existing workloads, for simulations of hibernation).
     StatefulSet(StatefulSet),
+    /// A ServiceAccount (labelled for Vault, for simulations of Vault).
+    ServiceAccount(k8s_openapi::api::core::v1::ServiceAccount),
 }
 
 impl Manifest {
@@ -71,6 +73,7 @@ impl Manifest {
             Manifest::Namespace(o) => ("Namespace", &o.metadata.name),
             Manifest::Deployment(o) => ("Deployment", &o.metadata.name),
             Manifest::StatefulSet(o) => ("StatefulSet", &o.metadata.name),
+            Manifest::ServiceAccount(o) => ("ServiceAccount", &o.metadata.name),
         };
         format!("{kind}/{}", name.as_deref().unwrap_or("<unnamed>"))
     }
@@ -85,6 +88,7 @@ impl Manifest {
             Manifest::ResourceSupervisor(o) => o.metadata.namespace.as_deref(),
             Manifest::Deployment(o) => o.metadata.namespace.as_deref(),
             Manifest::StatefulSet(o) => o.metadata.namespace.as_deref(),
+            Manifest::ServiceAccount(o) => o.metadata.namespace.as_deref(),
             _ => None,
         };
         let described = self.describe();
@@ -107,7 +111,10 @@ impl Manifest {
             Manifest::TemplateGroupInstance(o) => o.validate(),
             Manifest::ResourceSupervisor(o) => o.validate(),
             Manifest::ClusterResourceSupervisor(o) => o.validate(),
-            Manifest::Extensions(_) | Manifest::Deployment(_) | Manifest::StatefulSet(_) => Ok(()),
+            Manifest::Extensions(_)
+            | Manifest::Deployment(_)
+            | Manifest::StatefulSet(_)
+            | Manifest::ServiceAccount(_) => Ok(()),
             Manifest::Namespace(o) => {
                 let mut problems = crate::validation::Problems::default();
                 let name = o.metadata.name.as_deref().unwrap_or_default();
@@ -416,6 +423,7 @@ fn parse_document(location: Location, doc: &str) -> Result<Located, Vec<Manifest
         ("v1", "Namespace") => Manifest::Namespace(typed(&location, doc, &meta)?),
         ("apps/v1", "Deployment") => Manifest::Deployment(typed(&location, doc, &meta)?),
         ("apps/v1", "StatefulSet") => Manifest::StatefulSet(typed(&location, doc, &meta)?),
+        ("v1", "ServiceAccount") => Manifest::ServiceAccount(typed(&location, doc, &meta)?),
         _ => {
             let hint = if [
                 "tenantoperator.stakater.com",

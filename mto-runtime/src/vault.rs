@@ -145,7 +145,12 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Sends a request; `None` for 404 (and 204).
-    async fn ask(&self, method: Method, path: &str, body: Option<Value>) -> Result<Option<Value>, String> {
+    async fn ask(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Option<Value>, String> {
         let token = self.client.token(self.settings).await?;
         let url = format!("{}/v1/{path}", self.settings.address);
         let mut request = self
@@ -218,7 +223,8 @@ impl Session<'_> {
                 VaultKind::Policy => self.list("sys/policies/acl").await?,
                 VaultKind::Group => self.list("identity/group/name").await?,
                 _ if accessors.values().any(|p| p == KUBERNETES_AUTH_PATH) => {
-                    self.list(&format!("auth/{KUBERNETES_AUTH_PATH}/role")).await?
+                    self.list(&format!("auth/{KUBERNETES_AUTH_PATH}/role"))
+                        .await?
                 }
                 _ => Vec::new(),
             };
@@ -251,7 +257,11 @@ impl Session<'_> {
             VaultKind::Mount => {
                 let answer = self.get(&format!("sys/mounts/{name}")).await?;
                 Ok(answer.map_or(Holder::Nobody, |m| {
-                    let m = if m["data"].is_object() { &m["data"] } else { &m };
+                    let m = if m["data"].is_object() {
+                        &m["data"]
+                    } else {
+                        &m
+                    };
                     mount_holder(name, m)
                 }))
             }
@@ -300,11 +310,16 @@ impl Session<'_> {
                         [policy] if policy.ends_with("-vault-access") => {
                             let mut service_accounts = strings(&r["bound_service_account_names"]);
                             service_accounts.sort_unstable();
-                            let bound_here = strings(&r["bound_service_account_namespaces"]) == [name];
+                            let bound_here =
+                                strings(&r["bound_service_account_namespaces"]) == [name];
                             Holder::Mto(VaultObject::Role {
                                 namespace: name.to_owned(),
                                 // Bound elsewhere too: drift, put back.
-                                service_accounts: if bound_here { service_accounts } else { Vec::new() },
+                                service_accounts: if bound_here {
+                                    service_accounts
+                                } else {
+                                    Vec::new()
+                                },
                                 policy: policy.clone(),
                             })
                         }
@@ -399,8 +414,12 @@ impl Session<'_> {
         let alias_id = group["alias"]["id"].as_str().map(str::to_owned);
         let Some(mount) = alias_mount else {
             if let Some(alias_id) = alias_id {
-                self.ask(Method::DELETE, &format!("identity/group-alias/id/{alias_id}"), None)
-                    .await?;
+                self.ask(
+                    Method::DELETE,
+                    &format!("identity/group-alias/id/{alias_id}"),
+                    None,
+                )
+                .await?;
             }
             return Ok(());
         };
@@ -454,10 +473,7 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Sends `request`; the answer's JSON, `None` for 404 or an empty body,
 /// Vault's errors for any other failure.
-async fn send(
-    request: reqwest::RequestBuilder,
-    url: &str,
-) -> Result<Option<Value>, String> {
+async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Option<Value>, String> {
     let response = request
         .send()
         .await

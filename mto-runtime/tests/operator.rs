@@ -4030,3 +4030,188 @@ fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
     }
     kubectl(&["delete", "quota", "cs-form-quota", "--ignore-not-found"]);
 }
+
+/// A call to the test's Vault: its status and JSON answer.
+fn vault_call(method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let address = std::env::var("MTO_TESTENV_VAULT").expect("MTO_TESTENV_VAULT");
+    let mut args = vec![
+        "-s".to_owned(),
+        "-w".to_owned(),
+        "\n%{http_code}".to_owned(),
+        "-X".to_owned(),
+        method.to_owned(),
+        "-H".to_owned(),
+        format!("X-Vault-Token: {token}"),
+        format!("{address}/v1/{path}"),
+    ];
+    if let Some(body) = body {
+        args.extend(["-d".to_owned(), body.to_string()]);
+    }
+    let out = Command::new("curl")
+        .args(&args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (json, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(json).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+#[ignore = "needs the test environment (deploy/testenv/run) with a vault binary"]
+fn tenants_get_their_place_in_vault_and_only_theirs() {
+    if std::env::var("MTO_TESTENV_VAULT").map_or(true, |a| a.is_empty()) {
+        // Vault's server is not built here (README, "Vault"): say so
+        // loudly rather than pass quietly.
+        eprintln!(
+            "SKIPPED: no Vault server in the test environment (MTO_VAULT_BIN or vault on PATH)"
+        );
+        return;
+    }
+    setup();
+    let _set_aside = SetAside::integration_configs();
+    let root = "root";
+    // Vault's admin: the Kubernetes auth method, checking tokens with the
+    // test apiserver's TokenReview; the KV path every tenant may read.
+    let server = std::env::var("MTO_TESTENV_SERVER").expect("server");
+    let ca = kubectl_ok(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let ca = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca.trim())
+            .expect("base64 CA"),
+    )
+    .expect("PEM");
+    vault_call(
+        "POST",
+        "sys/auth/kubernetes",
+        root,
+        Some(serde_json::json!({"type": "kubernetes"})),
+    );
+    let (code, answer) = vault_call(
+        "POST",
+        "auth/kubernetes/config",
+        root,
+        Some(
+            serde_json::json!({"kubernetes_host": server, "kubernetes_ca_cert": ca,
+                                "token_reviewer_jwt": std::env::var("MTO_TESTENV_TOKEN").expect("token")}),
+        ),
+    );
+    assert!(code < 300, "{code} {answer}");
+    ensure_namespaces(&["mto-system"]);
+    kubectl(&[
+        "delete",
+        "secret",
+        "vault-token",
+        "-n",
+        "mto-system",
+        "--ignore-not-found",
+    ]);
+    kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "vault-token",
+        "-n",
+        "mto-system",
+        "--from-literal=token=root",
+    ]);
+    let address = std::env::var("MTO_TESTENV_VAULT").expect("vault");
+    apply(&format!(
+        "apiVersion: tenantoperator.stakater.com/v1beta1\nkind: IntegrationConfig\nmetadata: {{name: e2e-config, namespace: mto-system}}\nspec:\n  integrations:\n    vault:\n      enabled: true\n      authMethod: token\n      accessInfo:\n        address: {address}\n        secretRef: {{name: vault-token, namespace: mto-system}}\n"
+    ));
+    for (t, group) in [("vt-alpha", "vt-alpha-leads"), ("vt-beta", "vt-beta-leads")] {
+        apply(&format!(
+            "apiVersion: tenantoperator.stakater.com/v1beta3\nkind: Tenant\nmetadata: {{name: {t}}}\nspec:\n  accessControl:\n    owners: {{users: [x@e2e], groups: [{group}]}}\n  namespaces:\n    withTenantPrefix: [dev]\n    onDeletePurgeNamespaces: true\n"
+        ));
+    }
+    let operator = Operator::start_as("vault", Some(&shipped_service_account()));
+    operator.wait_ready();
+    eventually("both tenants' namespaces exist", 60, || {
+        settled("vt-alpha") && settled("vt-beta")
+    });
+    apply(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: vt-alpha-dev\n  labels: {stakater.com/vault-access: \"true\"}\n",
+    );
+    eventually("Vault holds vt-alpha's role", 60, || {
+        vault_call("GET", "auth/kubernetes/role/vt-alpha-dev", root, None).0 == 200
+    });
+    let (_, group) = vault_call("GET", "identity/group/name/vt-alpha-leads", root, None);
+    assert_eq!(
+        group["data"]["policies"],
+        serde_json::json!(["vt-alpha-owner"])
+    );
+    assert_eq!(group["data"]["type"], "external");
+    // An owner's token (the policies of the owners' group) writes and
+    // reads its tenant's path, and is refused on the other tenant's.
+    let (_, token) = vault_call(
+        "POST",
+        "auth/token/create",
+        root,
+        Some(serde_json::json!({"policies": group["data"]["policies"], "no_default_policy": true})),
+    );
+    let owner = token["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let secret = serde_json::json!({"data": {"password": "s3cret"}});
+    let (code, answer) = vault_call("POST", "vt-alpha/data/db", &owner, Some(secret.clone()));
+    assert!(code < 300, "the owner writes its own path: {code} {answer}");
+    assert_eq!(vault_call("GET", "vt-alpha/data/db", &owner, None).0, 200);
+    assert_eq!(
+        vault_call("POST", "vt-beta/data/db", &owner, Some(secret)).0,
+        403
+    );
+    assert_eq!(vault_call("GET", "vt-beta/data/db", &owner, None).0, 403);
+    // The labelled service account signs in by Kubernetes auth (Vault
+    // asks the test apiserver's TokenReview) and reads its tenant's path.
+    let jwt = kubectl_ok(&["create", "token", "app", "-n", "vt-alpha-dev"]);
+    let (code, login) = vault_call(
+        "POST",
+        "auth/kubernetes/login",
+        "",
+        Some(serde_json::json!({"role": "vt-alpha-dev", "jwt": jwt.trim()})),
+    );
+    assert_eq!(code, 200, "{login}");
+    let app = login["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (code, read) = vault_call("GET", "vt-alpha/data/db", &app, None);
+    assert_eq!(
+        (code, &read["data"]["data"]["password"]),
+        (200, &Value::from("s3cret"))
+    );
+    assert_eq!(vault_call("GET", "vt-beta/data/db", &app, None).0, 403);
+    // At rest: no more writes to Vault.
+    let writes = operator.metric("mto_vault_writes_total", &[]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(operator.metric("mto_vault_writes_total", &[]), writes);
+    // vt-beta goes (purging): its mount goes with it; vt-alpha's stays
+    // until it goes without purge... here it purges too.
+    kubectl(&["delete", "tenant", "vt-beta", "--wait=false"]);
+    eventually("vt-beta's mount and policies are gone", 90, || {
+        vault_call("GET", "sys/policies/acl/vt-beta-owner", root, None).0 == 404
+            && vault_call("GET", "sys/mounts/vt-beta", root, None).0 >= 400
+    });
+    assert_eq!(
+        vault_call("GET", "sys/policies/acl/vt-alpha-owner", root, None).0,
+        200
+    );
+    kubectl(&["delete", "tenant", "vt-alpha", "--wait=false"]);
+    kubectl(&[
+        "delete",
+        "secret",
+        "vault-token",
+        "-n",
+        "mto-system",
+        "--ignore-not-found",
+    ]);
+}

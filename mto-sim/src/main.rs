@@ -153,6 +153,26 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     writeln!(out, "  tenants by phase    {}", phases.join(", "))?;
+    if r.vault_decisions > 0 {
+        let held: Vec<String> = r
+            .vault_objects
+            .iter()
+            .map(|(k, v)| format!("{v} {k}s"))
+            .collect();
+        writeln!(
+            out,
+            "  vault               {} writes, {} readings, {} calls failed, {} decisions; holds {}",
+            r.vault_writes,
+            r.vault_reads,
+            r.vault_failures,
+            r.vault_decisions,
+            if held.is_empty() {
+                "nothing of mto's".into()
+            } else {
+                held.join(", ")
+            }
+        )?;
+    }
     if r.supervisor_decisions > 0 {
         writeln!(
             out,

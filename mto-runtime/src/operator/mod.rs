@@ -324,7 +324,8 @@ async fn call_vault(
         }
         Err(why) => {
             tracing::warn!(call = %call, error = %why, "vault call failed");
-            let failed = VaultObserved::failed(view.snapshot().vault(), &settings.address, now, why.clone());
+            let failed =
+                VaultObserved::failed(view.snapshot().vault(), &settings.address, now, why.clone());
             let woken = view.record_vault(failed);
             shared.driver().handle_woken(&woken, view.snapshot(), now);
             Err(mto_model::apiserver::ApiError::Unavailable {

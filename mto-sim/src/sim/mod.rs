@@ -200,6 +200,8 @@ pub struct Sim {
     /// Whether the Vault machine was decided on or woken since the last
     /// rest.
     unsettled_vault: bool,
+    /// The Vault machine's phase as last noted.
+    vault_phase: String,
     /// The simulated Vault: what it holds.
     vault: mto_model::vault::VaultHoldings,
     /// Each Extensions object's AppProject state as last noted.
@@ -260,6 +262,7 @@ impl Sim {
             pilot_phase: "Off".into(),
             unsettled_extensions: BTreeSet::new(),
             unsettled_vault: false,
+            vault_phase: "Off".into(),
             vault: vault::holdings(&scenario.vault),
             extension_phases: BTreeMap::new(),
             instance_phases: BTreeMap::new(),

@@ -655,7 +655,8 @@ impl Sim {
             Key::Instance(id) => self.record_instance_phase(id),
             Key::Pilot => self.record_pilot_phase(),
             Key::Extension(name) => self.record_extension_phase(name),
-            Key::Template(_) | Key::Vault => {}
+            Key::Vault => self.record_vault_phase(),
+            Key::Template(_) => {}
         }
         self.schedule_poll(replica);
     }

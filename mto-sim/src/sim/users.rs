@@ -117,8 +117,15 @@ impl Sim {
                             "metadata": {"name": format!("vault-reader{a}"), "namespace": namespace,
                                          "labels": {mto_model::vault::VAULT_ACCESS_LABEL: "true"}}});
                         match Object::from_json(account) {
-                            Ok(account) => self.users.waiting.entry(namespace.clone()).or_default().push(account),
-                            Err(e) => self.note(format!("generating {namespace}'s service account: {e}")),
+                            Ok(account) => self
+                                .users
+                                .waiting
+                                .entry(namespace.clone())
+                                .or_default()
+                                .push(account),
+                            Err(e) => {
+                                self.note(format!("generating {namespace}'s service account: {e}"))
+                            }
                         }
                     }
                     for w in 0..g.workloads_per_namespace {
@@ -236,6 +243,15 @@ impl Sim {
             }
             Manifest::StatefulSet(s) => {
                 self.deploy(s.clone().into());
+                return Ok(());
+            }
+            Manifest::ServiceAccount(a) => {
+                let object = serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| Object::from_json(v).ok());
+                if let Some(object) = object {
+                    self.deploy(object);
+                }
                 return Ok(());
             }
         };
@@ -649,7 +665,8 @@ impl Sim {
         if self.pilot_phase != phase {
             let detail = status
                 .conditions
-                .first()
+                .iter()
+                .find(|c| c.type_ == "ConsoleReady")
                 .map(|c| format!(": {}", c.message))
                 .unwrap_or_default();
             self.note(format!("Console: {} → {phase}{detail}", self.pilot_phase));

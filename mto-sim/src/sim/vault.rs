@@ -111,7 +111,9 @@ impl Sim {
         let outcome = if self.vault_down() {
             Err("the simulated Vault does not answer".to_owned())
         } else if let Some(taken) = target.filter(|k| self.vault.taken.contains(k)) {
-            Err(format!("{taken} exists and mto did not make it; left alone"))
+            Err(format!(
+                "{taken} exists and mto did not make it; left alone"
+            ))
         } else {
             if call.is_write() {
                 self.vault.carry(call);
@@ -187,7 +189,12 @@ impl Sim {
             return Ok(());
         };
         self.report.invariant_checks += 1;
-        if let Some(key) = self.vault.mine.keys().find(|k| self.vault.taken.contains(k)) {
+        if let Some(key) = self
+            .vault
+            .mine
+            .keys()
+            .find(|k| self.vault.taken.contains(k))
+        {
             let violation = format!("Vault: mto holds {key}, a name someone else holds");
             return Err(SimError::broken(self, violation, vec!["Vault".into()]));
         }
@@ -209,6 +216,33 @@ impl Sim {
             return Err(SimError::broken(self, violation, vec!["Vault".into()]));
         }
         Ok(())
+    }
+
+    /// Notes the Vault machine's phase when it changes.
+    pub(super) fn record_vault_phase(&mut self) {
+        let Some(status) = self
+            .cluster
+            .snapshot()
+            .integration_configs()
+            .next()
+            .and_then(|c| c.status.clone())
+        else {
+            return;
+        };
+        let phase = status
+            .vault
+            .and_then(|v| v.phase)
+            .unwrap_or_else(|| "Off".into());
+        if self.vault_phase != phase {
+            let detail = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "VaultReady")
+                .map(|c| format!(" ({}): {}", c.reason, c.message))
+                .unwrap_or_default();
+            self.note(format!("Vault: {} → {phase}{detail}", self.vault_phase));
+            self.vault_phase = phase;
+        }
     }
 
     /// What Vault holds of mto's, by kind, for the report.
