@@ -332,7 +332,12 @@ impl Session<'_> {
 
     /// Refuses a write to a name someone else holds now.
     async fn check(&self, key: &VaultKey) -> Result<(), String> {
-        let accessors = self.auth_mounts().await?;
+        // Only a group's alias names an auth mount.
+        let accessors = if key.kind == VaultKind::Group {
+            self.auth_mounts().await?
+        } else {
+            BTreeMap::new()
+        };
         match self.holder(key.kind, &key.name, &accessors).await? {
             Holder::Someone => Err(format!("{key} exists and mto did not make it; left alone")),
             Holder::Nobody | Holder::Mto(_) => Ok(()),

@@ -157,7 +157,7 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
         let held: Vec<String> = r
             .vault_objects
             .iter()
-            .map(|(k, v)| format!("{v} {k}s"))
+            .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         writeln!(
             out,

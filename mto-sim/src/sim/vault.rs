@@ -127,13 +127,14 @@ impl Sim {
             Ok(()) => format!("  {call}"),
             Err(why) => format!("  {call}: {why}"),
         });
-        let holdings = self.vault.clone();
+        // Only a reading takes a copy of what Vault holds.
+        let holdings = matches!(call, VaultCall::Read { .. }).then(|| self.vault.clone());
         let Some(op) = self.replicas[replica].operator.as_mut() else {
             return;
         };
         let result = match outcome {
             Ok(()) => {
-                if let VaultCall::Read { address } = call {
+                if let (VaultCall::Read { address }, Some(holdings)) = (call, holdings) {
                     let woken = op
                         .view
                         .record_vault(VaultObserved::read(address, now, holdings));
