@@ -61,6 +61,16 @@ pub struct IntegrationConfigStatus {
     pub vault: Option<VaultStatus>,
 }
 
+impl IntegrationConfigStatus {
+    /// Clears what is left once neither the console nor Vault has a part
+    /// in it: a status with no part says nothing at all.
+    pub fn clear_if_unused(&mut self) {
+        if self.console.is_none() && self.vault.is_none() && self.conditions.is_empty() {
+            *self = IntegrationConfigStatus::default();
+        }
+    }
+}
+
 /// Where mto's objects in Vault stand.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

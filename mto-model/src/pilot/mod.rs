@@ -726,6 +726,7 @@ pub fn decide(
         // Nothing to report of a console never asked for.
         status.console = None;
         crate::conditions::set_condition(&mut status.conditions, "ConsoleReady", None);
+        status.clear_if_unused();
     } else {
         let condition = crate::conditions::condition(
             &status.conditions,

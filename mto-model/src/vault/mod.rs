@@ -801,6 +801,7 @@ pub fn decide(config: &IntegrationConfig, snapshot: &Snapshot, now: Timestamp) -
     if reported == VaultPhase::Off {
         status.vault = None;
         crate::conditions::set_condition(&mut status.conditions, "VaultReady", None);
+        status.clear_if_unused();
     } else {
         let condition = crate::conditions::condition(
             &status.conditions,
