@@ -2857,10 +2857,16 @@ fn call(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    let header = token.map(|t| format!("Authorization: Bearer {t}"));
+    curl_json(method, &format!("{gateway}{path}"), header.as_deref(), body)
+}
+
+/// An HTTP request by curl: its status and JSON body (null when none).
+fn curl_json(method: &str, url: &str, header: Option<&str>, body: Option<&Value>) -> (u16, Value) {
     let mut command = Command::new("curl");
     command.args(["-s", "-X", method, "-w", "\n%{http_code}"]);
-    if let Some(token) = token {
-        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    if let Some(header) = header {
+        command.args(["-H", header]);
     }
     if let Some(body) = body {
         command.args([
@@ -2870,10 +2876,7 @@ fn call(
             &body.to_string(),
         ]);
     }
-    let out = command
-        .arg(format!("{gateway}{path}"))
-        .output()
-        .expect("curl runs");
+    let out = command.arg(url).output().expect("curl runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (
@@ -4034,28 +4037,11 @@ fn the_console_signs_people_in_and_shows_each_what_their_role_allows() {
 /// A call to the test's Vault: its status and JSON answer.
 fn vault_call(method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
     let address = std::env::var("MTO_TESTENV_VAULT").expect("MTO_TESTENV_VAULT");
-    let mut args = vec![
-        "-s".to_owned(),
-        "-w".to_owned(),
-        "\n%{http_code}".to_owned(),
-        "-X".to_owned(),
-        method.to_owned(),
-        "-H".to_owned(),
-        format!("X-Vault-Token: {token}"),
-        format!("{address}/v1/{path}"),
-    ];
-    if let Some(body) = body {
-        args.extend(["-d".to_owned(), body.to_string()]);
-    }
-    let out = Command::new("curl")
-        .args(&args)
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (json, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(json).unwrap_or(Value::Null),
+    curl_json(
+        method,
+        &format!("{address}/v1/{path}"),
+        Some(&format!("X-Vault-Token: {token}")),
+        body.as_ref(),
     )
 }
 

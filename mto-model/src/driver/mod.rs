@@ -457,11 +457,8 @@ impl Driver {
                 None => Started::Skipped(Skipped::Gone),
                 Some(config) => {
                     let decision = crate::pilot::decide(config, &self.pilot, snapshot, now);
-                    let regarding = ObjectRef::namespaced(
-                        crate::view::Kind::IntegrationConfig,
-                        config.metadata.namespace.as_deref().unwrap_or_default(),
-                        config.metadata.name.as_deref().unwrap_or_default(),
-                    );
+                    let regarding =
+                        ObjectRef::of::<crate::api::IntegrationConfig>(&config.metadata);
                     Started::Run(Box::new(Reconcile::new(key.clone(), regarding, decision)))
                 }
             },
@@ -473,11 +470,8 @@ impl Driver {
                 None => Started::Skipped(Skipped::Gone),
                 Some(config) => {
                     let decision = crate::vault::decide(config, snapshot, now);
-                    let regarding = ObjectRef::namespaced(
-                        crate::view::Kind::IntegrationConfig,
-                        config.metadata.namespace.as_deref().unwrap_or_default(),
-                        config.metadata.name.as_deref().unwrap_or_default(),
-                    );
+                    let regarding =
+                        ObjectRef::of::<crate::api::IntegrationConfig>(&config.metadata);
                     Started::Run(Box::new(Reconcile::new(key.clone(), regarding, decision)))
                 }
             },

@@ -763,11 +763,7 @@ struct Found {
 /// accounts, and the last reading of Vault).
 pub fn decide(config: &IntegrationConfig, snapshot: &Snapshot, now: Timestamp) -> VaultDecision {
     let meta = &config.metadata;
-    let regarding = ObjectRef::namespaced(
-        Kind::IntegrationConfig,
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default(),
-    );
+    let regarding = ObjectRef::of::<IntegrationConfig>(meta);
     let previous = config.status.as_ref();
     let from = previous
         .and_then(|s| s.vault.as_ref())
