@@ -330,27 +330,24 @@ impl Session<'_> {
         }
     }
 
-    /// Refuses a write to a name someone else holds now.
-    async fn check(&self, key: &VaultKey) -> Result<(), String> {
-        // Only a group's alias names an auth mount.
-        let accessors = if key.kind == VaultKind::Group {
-            self.auth_mounts().await?
-        } else {
-            BTreeMap::new()
-        };
-        match self.holder(key.kind, &key.name, &accessors).await? {
+    /// Refuses a write to a name someone else holds now; says whether
+    /// mto's object is there.
+    async fn check(&self, key: &VaultKey) -> Result<bool, String> {
+        // Whose it is rests on mto's mark alone, not on a group's alias:
+        // no auth mounts need reading.
+        match self.holder(key.kind, &key.name, &BTreeMap::new()).await? {
             Holder::Someone => Err(format!("{key} exists and mto did not make it; left alone")),
-            Holder::Nobody | Holder::Mto(_) => Ok(()),
+            Holder::Nobody => Ok(false),
+            Holder::Mto(_) => Ok(true),
         }
     }
 
     async fn write(&self, object: &VaultObject) -> Result<(), String> {
         let key = object.key();
-        self.check(&key).await?;
+        let exists = self.check(&key).await?;
         match object {
             VaultObject::Mount { tenant, purge } => {
                 let description = VaultObject::mount_description(tenant, *purge);
-                let exists = self.get(&format!("sys/mounts/{tenant}")).await?.is_some();
                 if exists {
                     self.ask(
                         Method::POST,

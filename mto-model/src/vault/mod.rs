@@ -756,6 +756,8 @@ struct Found {
     message: String,
     calls: Vec<VaultCall>,
     requeue: Requeue,
+    /// The mounts of tenants gone that are kept, when Vault was read.
+    kept: Option<Vec<String>>,
 }
 
 /// Decides about mto's objects in Vault from `snapshot` (its
@@ -809,9 +811,17 @@ pub fn decide(config: &IntegrationConfig, snapshot: &Snapshot, now: Timestamp) -
             now,
         );
         crate::conditions::set_condition(&mut status.conditions, "VaultReady", Some(condition));
+        // Without a reading, what the last one found stands.
+        let kept_mounts = found.kept.clone().unwrap_or_else(|| {
+            status
+                .vault
+                .as_ref()
+                .map(|v| v.kept_mounts.clone())
+                .unwrap_or_default()
+        });
         status.vault = Some(VaultStatus {
             phase: Some(reported.name().to_owned()),
-            kept_mounts: found_kept(snapshot),
+            kept_mounts,
         });
         status.observed_generation = meta.generation;
     }
@@ -841,25 +851,6 @@ pub fn decide(config: &IntegrationConfig, snapshot: &Snapshot, now: Timestamp) -
     }
 }
 
-/// The mounts of tenants gone that mto keeps (their secrets), as the last
-/// reading found them.
-fn found_kept(snapshot: &Snapshot) -> Vec<String> {
-    let Some(Ok(holdings)) = snapshot.vault().map(|o| &o.holdings) else {
-        return Vec::new();
-    };
-    holdings
-        .mine
-        .values()
-        .filter_map(|o| match o {
-            VaultObject::Mount {
-                tenant,
-                purge: false,
-            } if snapshot.tenant(tenant).is_none() => Some(tenant.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Found {
     let settings = match settings(config) {
         Err(problem) => {
@@ -870,6 +861,7 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
                 message: format!("{problem}; nothing in Vault is changed until it is fixed"),
                 calls: Vec::new(),
                 requeue: Requeue::OnChange,
+                kept: None,
             };
         }
         Ok(None) => {
@@ -880,6 +872,7 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
                 message: String::new(),
                 calls: Vec::new(),
                 requeue: Requeue::OnChange,
+                kept: None,
             };
         }
         Ok(Some(settings)) => settings,
@@ -893,6 +886,7 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
             address: settings.address.clone(),
         }],
         requeue: Requeue::OnChange,
+        kept: None,
     };
     // Service accounts decide the roles: until they are listed, a role
     // could lose a service account that is merely not listed yet.
@@ -904,6 +898,7 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
             message: "listing the cluster's service accounts".into(),
             calls: Vec::new(),
             requeue: Requeue::OnChange,
+            kept: None,
         };
     }
     let Some(observed) = snapshot.vault().filter(|o| o.address == settings.address) else {
@@ -927,6 +922,7 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
                 ),
                 calls: Vec::new(),
                 requeue: Requeue::At(retry),
+                kept: None,
             };
         }
         Ok(holdings) => holdings,
@@ -936,7 +932,8 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
         return read();
     }
     let desired = desired(snapshot, &settings);
-    let (calls, kept) = plan(&desired, holdings);
+    let (calls, mut kept) = plan(&desired, holdings);
+    kept.sort_unstable();
     let taken: Vec<String> = desired
         .keys()
         .filter(|k| holdings.taken.contains(k))
@@ -972,5 +969,6 @@ fn find(snapshot: &Snapshot, config: &IntegrationConfig, now: Timestamp) -> Foun
         message,
         calls,
         requeue: Requeue::At(resync),
+        kept: Some(kept),
     }
 }
