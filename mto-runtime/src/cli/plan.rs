@@ -59,7 +59,10 @@ pub enum PlanError {
     NoConvergence(usize),
 }
 
-const MAX_DECISIONS: usize = 10_000;
+/// Decisions a tenant may take to settle on a cluster holding only the
+/// manifests (two: everything, then its status), with room to spare; a
+/// plan that takes more has found a planner bug.
+const DECISIONS_PER_TENANT: usize = 10;
 
 /// The object as its author wrote it: a file exported with `kubectl get
 /// -o yaml` carries what the server owns, which a new object cannot have.
@@ -143,13 +146,16 @@ pub fn plan(
         debounce: std::time::Duration::ZERO,
         ..Config::default()
     });
+    let mut tenants = 0;
     for key in view.snapshot().keys() {
         if matches!(key, Key::Tenant(_)) {
             driver.schedule(key, now);
+            tenants += 1;
         }
     }
     let mut first: BTreeMap<String, Vec<Action>> = BTreeMap::new();
-    for _ in 0..MAX_DECISIONS {
+    let most = DECISIONS_PER_TENANT * (tenants + 1);
+    for _ in 0..most {
         let Some(key) = driver.poll_due(now) else {
             let templates = templates(manifests, &mut api, now, charts);
             return Ok(finish(&api, first, templates));
@@ -177,7 +183,7 @@ pub fn plan(
             driver.handle_woken(&woken, view.snapshot(), now);
         }
     }
-    Err(PlanError::NoConvergence(MAX_DECISIONS))
+    Err(PlanError::NoConvergence(most))
 }
 
 /// Each template instance rendered into the namespaces it targets, once
