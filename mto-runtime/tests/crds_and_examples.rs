@@ -173,6 +173,19 @@ fn schema_rejects_a_wrong_type() {
     );
 }
 
+/// `mto plan` of manifests that name no Helm chart.
+fn plan_without_charts(
+    manifests: &[mto_model::manifest::Manifest],
+) -> mto_runtime::cli::plan::Plan {
+    let no_charts =
+        |request: &mto_model::template::ChartRequest| mto_model::template::ChartRendering {
+            at: mto_model::Timestamp::UNIX_EPOCH,
+            objects: Err(format!("{request}: no chart expected here")),
+        };
+    mto_runtime::cli::plan::plan(manifests, mto_model::Timestamp::UNIX_EPOCH, &no_charts)
+        .expect("plan")
+}
+
 /// A plan's room for decisions grows with the tenants: 6,000 tenants take
 /// 12,000 decisions to settle (everything, then the status), more than any
 /// fixed limit chosen for small files.
@@ -186,14 +199,7 @@ fn plan_of_thousands_of_tenants_settles_every_tenant() {
         .into_iter()
         .map(|d| d.expect("doc").manifest)
         .collect();
-    let no_charts =
-        |request: &mto_model::template::ChartRequest| mto_model::template::ChartRendering {
-            at: mto_model::Timestamp::UNIX_EPOCH,
-            objects: Err(format!("{request}: no charts here")),
-        };
-    let plan =
-        mto_runtime::cli::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH, &no_charts)
-            .expect("plan");
+    let plan = plan_without_charts(&manifests);
     assert_eq!(plan.tenants.len(), tenants);
     assert!(plan.tenants.iter().all(|t| t.phase == "Active"));
 }
@@ -209,14 +215,7 @@ fn plan_of_the_examples_settles_every_tenant() {
                 .map(|d| d.expect("doc").manifest),
         );
     }
-    let no_charts =
-        |request: &mto_model::template::ChartRequest| mto_model::template::ChartRendering {
-            at: mto_model::Timestamp::UNIX_EPOCH,
-            objects: Err(format!("{request}: the examples have no charts")),
-        };
-    let plan =
-        mto_runtime::cli::plan::plan(&manifests, mto_model::Timestamp::UNIX_EPOCH, &no_charts)
-            .expect("plan");
+    let plan = plan_without_charts(&manifests);
     let phases: Vec<(&str, &str)> = plan
         .tenants
         .iter()

@@ -16,6 +16,11 @@ use mto_model::showback::{Cost, Record};
 
 use crate::store::AuditEntry;
 
+/// The pages of the file kept in memory. The journal is appended to and
+/// seldom read, so redb's default (1 GiB) would only let the operator's
+/// memory grow with its history (up to 1,000 entries per tenant).
+const CACHE_BYTES: usize = 32 << 20;
+
 /// Entries kept per tenant; older ones are dropped as new ones arrive.
 pub const KEPT_PER_TENANT: u64 = 1000;
 
@@ -87,7 +92,10 @@ impl Journal {
     /// Opens the journal, creating it if needed.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let name = path.display().to_string();
-        let db = Database::create(path).map_err(|e| db_error(&name, e))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| db_error(&name, e))?;
         Ok(Journal { db, path: name })
     }
 
