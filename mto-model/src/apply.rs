@@ -93,13 +93,19 @@ fn owned_map(meta: &ObjectMeta, field: MetadataField) -> Option<&Map<String, Val
         .flatten()
         .filter(|e| ours(e))
         .find_map(|e| {
-            e.fields_v1
-                .as_ref()?
-                .0
-                .get("f:metadata")?
-                .get(field.key())?
-                .as_object()
+            let metadata = entry(&e.fields_v1.as_ref()?.0, "f:metadata")?;
+            entry(metadata, field.key())?.as_object()
         })
+}
+
+/// A field of a fieldsV1 object by key. A scan, not a hashed lookup: these
+/// objects hold a handful of keys, and every decision reads them for every
+/// object it compares.
+fn entry<'v>(fields: &'v Value, key: &str) -> Option<&'v Value> {
+    fields
+        .as_object()?
+        .iter()
+        .find_map(|(k, v)| (k == key).then_some(v))
 }
 
 /// Applies `applied`'s labels and annotations to `target` as mto's field

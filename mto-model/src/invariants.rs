@@ -309,13 +309,19 @@ pub fn check_cluster<'a>(
 pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> Vec<Violation> {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
     let mut violations = Vec::new();
-    let own: BTreeSet<String> = members(tenant);
     let status = tenant.status.as_ref();
     // Invariant 2 holds for tenants that say they are Active for their current spec.
     let active = scope == Scope::AtRest
         && status.and_then(|s| s.phase.as_deref()) == Some(TenantPhase::Active.name())
         && status.and_then(|s| s.observed_generation) == tenant.metadata.generation
         && tenant.metadata.deletion_timestamp.is_none();
+    // Who may have access is asked only at rest: after every other step
+    // (most of them) no subject is spelled out.
+    let own: BTreeSet<String> = if active {
+        members(tenant)
+    } else {
+        BTreeSet::new()
+    };
     for ns in observed.tenant_namespaces(name) {
         let mut granted = BTreeSet::new();
         for rb in observed.role_bindings(ns) {
@@ -337,11 +343,14 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
                     other: rb_tenant.clone(),
                 });
             }
+            if !active {
+                continue;
+            }
             for s in rb.subjects.iter().flatten() {
                 let subject = format!("{}:{}", s.kind, s.name);
                 // A member just removed keeps access until mto's next
                 // decision; at rest (Active for the current spec) nobody may.
-                if active && !own.contains(&subject) {
+                if !own.contains(&subject) {
                     violations.push(Violation::CrossTenantAccess {
                         subject: subject.clone(),
                         namespace: ns.into(),

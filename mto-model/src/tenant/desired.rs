@@ -1,5 +1,6 @@
 //! What a tenant asks for, as objects mto would apply.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
@@ -167,13 +168,27 @@ pub(crate) fn namespace(
 /// A role binding the tenant asks for, described without building it, so a
 /// decision that finds it in place allocates nothing for it.
 pub(crate) struct DesiredBinding<'a> {
-    /// `<tenant>-<role>-<clusterrole>`.
-    pub(crate) name: String,
+    pub(crate) role: TenantRole,
     pub(crate) cluster_role: &'a str,
-    pub(crate) subjects: std::borrow::Cow<'a, [Subject]>,
+    pub(crate) subjects: Cow<'a, [Subject]>,
 }
 
 impl DesiredBinding<'_> {
+    /// Its name: `<tenant>-<role>-<clusterrole>`.
+    pub(crate) fn name(&self, tenant: &str) -> String {
+        format!("{tenant}-{}-{}", self.role.name(), self.cluster_role)
+    }
+
+    /// Whether `name` is its name, compared without building it: a
+    /// decision compares every binding of every namespace.
+    pub(crate) fn is_named(&self, name: &str, tenant: &str) -> bool {
+        name.strip_prefix(tenant)
+            .and_then(|n| n.strip_prefix('-'))
+            .and_then(|n| n.strip_prefix(self.role.name()))
+            .and_then(|n| n.strip_prefix('-'))
+            == Some(self.cluster_role)
+    }
+
     /// Whether `observed` grants exactly this, labelled as mto's for `tenant`.
     pub(crate) fn matches(&self, observed: &RoleBinding, tenant: &str) -> bool {
         observed.role_ref.name == self.cluster_role
@@ -186,7 +201,7 @@ impl DesiredBinding<'_> {
     pub(crate) fn build(&self, tenant: &str, namespace: &str) -> RoleBinding {
         RoleBinding {
             metadata: ObjectMeta {
-                name: Some(self.name.clone()),
+                name: Some(self.name(tenant)),
                 namespace: Some(namespace.to_owned()),
                 labels: Some(managed_labels(tenant)),
                 ..Default::default()
@@ -204,7 +219,6 @@ impl DesiredBinding<'_> {
 /// The role bindings of one namespace, given its labels (custom tenant
 /// roles select namespaces by label).
 pub(crate) fn role_bindings<'a>(
-    tenant: &str,
     labels: &BTreeMap<String, String>,
     requested: &RequestedNamespace,
     private_sandboxes: bool,
@@ -214,21 +228,20 @@ pub(crate) fn role_bindings<'a>(
     let roles = integration.roles_for(labels);
     let mut out = Vec::new();
     for role in TenantRole::ALL {
-        let role_subjects: std::borrow::Cow<'a, [Subject]> =
-            match (&requested.sandbox_user, private_sandboxes) {
-                // A private sandbox belongs to its user alone, as owner.
-                (Some(user), true) if role == TenantRole::Owner => {
-                    std::borrow::Cow::Owned(vec![subject("User", user)])
-                }
-                (Some(_), true) => std::borrow::Cow::Borrowed(&[]),
-                _ => std::borrow::Cow::Borrowed(subjects.for_role(role)),
-            };
+        let role_subjects: Cow<'a, [Subject]> = match (&requested.sandbox_user, private_sandboxes) {
+            // A private sandbox belongs to its user alone, as owner.
+            (Some(user), true) if role == TenantRole::Owner => {
+                Cow::Owned(vec![subject("User", user)])
+            }
+            (Some(_), true) => Cow::Borrowed(&[]),
+            _ => Cow::Borrowed(subjects.for_role(role)),
+        };
         if role_subjects.is_empty() {
             continue;
         }
         for cluster_role in roles.for_role(role) {
             out.push(DesiredBinding {
-                name: format!("{tenant}-{}-{cluster_role}", role.name()),
+                role,
                 cluster_role,
                 subjects: role_subjects.clone(),
             });
@@ -325,6 +338,14 @@ pub(crate) fn namespace_creator_binding_name(tenant: &str) -> String {
     format!("mto-namespace-creator-{tenant}")
 }
 
+/// Whether a binding's role is [`NAMESPACE_CREATOR_ROLE`], as
+/// [`namespace_creator_binding`] refers to it.
+pub(crate) fn is_namespace_creator_role(role: &RoleRef) -> bool {
+    role.name == NAMESPACE_CREATOR_ROLE
+        && role.kind == "ClusterRole"
+        && role.api_group == "rbac.authorization.k8s.io"
+}
+
 /// The binding that lets the tenant's owners ask for namespaces; the
 /// admission webhook lets them have only namespaces of tenants they own.
 /// `None` when the tenant has no owners.
@@ -353,16 +374,19 @@ pub(crate) fn namespace_creator_binding(
 /// namespaces so that the shares sum to exactly the tenant's total, the
 /// remainder going one step at a time to the namespaces first by name
 /// (deterministic, and stable while the set of namespaces is).
-pub(crate) fn quota_shares<'n>(
-    total: &ResourceQuotaSpec,
+pub(crate) fn quota_shares<'n, 't>(
+    total: &'t ResourceQuotaSpec,
     sharing: Sharing,
     namespaces: &[&'n str],
-) -> BTreeMap<&'n str, ResourceQuotaSpec> {
+) -> BTreeMap<&'n str, Cow<'t, ResourceQuotaSpec>> {
     let mut by_name = namespaces.to_vec();
     by_name.sort_unstable();
     by_name.dedup();
     if sharing == Sharing::Pooled {
-        return by_name.into_iter().map(|ns| (ns, total.clone())).collect();
+        return by_name
+            .into_iter()
+            .map(|ns| (ns, Cow::Borrowed(total)))
+            .collect();
     }
     let parts = u32::try_from(by_name.len()).unwrap_or(u32::MAX);
     let mut hards: Vec<BTreeMap<String, K8sQuantity>> = vec![BTreeMap::new(); by_name.len()];
@@ -389,7 +413,7 @@ pub(crate) fn quota_shares<'n>(
                 scopes: total.scopes.clone(),
                 scope_selector: total.scope_selector.clone(),
             };
-            (ns, spec)
+            (ns, Cow::Owned(spec))
         })
         .collect()
 }

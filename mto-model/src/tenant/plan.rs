@@ -9,7 +9,7 @@ use super::{Decision, TenantPhase, status};
 use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
 use crate::api::{Quota, Tenant};
-use crate::apply::metadata_in_sync;
+use crate::apply::{MetadataField, metadata_in_sync, owns_only};
 use crate::claims::{RequestedNamespace, requested_namespaces};
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, NETWORK_POLICY_NAME,
@@ -57,10 +57,11 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     match tenant.validate() {
         Err(errors) => planner.findings.spec_errors = Some(errors),
         Ok(()) => {
-            namespaces = planner.plan();
+            let subjects = RoleSubjects::of(&tenant.spec);
+            namespaces = planner.plan(&subjects);
             planner.plan_hibernation();
             planner.plan_template_instances();
-            planner.plan_namespace_creators();
+            planner.plan_namespace_creators(&subjects);
         }
     }
     let Planner {
@@ -163,7 +164,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     }
 
     /// Plans every object; returns the namespaces the tenant will have.
-    fn plan(&mut self) -> Vec<String> {
+    fn plan(&mut self, subjects: &RoleSubjects) -> Vec<String> {
         let quota = self.resolve_quota();
         let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
         let all_requested = requested_namespaces(self.tenant);
@@ -223,7 +224,6 @@ impl<'a, O: Observed> Planner<'a, O> {
         }
         let wanted: BTreeSet<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
 
-        let subjects = RoleSubjects::of(&self.tenant.spec);
         let private = self
             .tenant
             .spec
@@ -258,14 +258,8 @@ impl<'a, O: Observed> Planner<'a, O> {
             }
             let empty = BTreeMap::new();
             let labels = ns.metadata.labels.as_ref().unwrap_or(&empty);
-            let bindings = desired::role_bindings(
-                self.name,
-                labels,
-                requested,
-                private,
-                &subjects,
-                integration,
-            );
+            let bindings =
+                desired::role_bindings(labels, requested, private, subjects, integration);
             self.sync_role_bindings(&requested.name, &bindings);
             self.sync_limit_range(
                 &requested.name,
@@ -518,36 +512,42 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     /// The tenant's owners may ask for namespaces: mto's binding of them
     /// to the namespace creator role, as the owners are.
-    fn plan_namespace_creators(&mut self) {
-        let subjects = RoleSubjects::of(&self.tenant.spec);
-        let desired = desired::namespace_creator_binding(self.name, &subjects);
+    fn plan_namespace_creators(&mut self, subjects: &RoleSubjects) {
         let name = desired::namespace_creator_binding_name(self.name);
         let observed = self
             .observed
             .cluster_role_binding(&name)
             .filter(|o| is_managed_for(&o.metadata, self.name));
-        match (desired, observed) {
-            (Some(want), None) => self.actions.push(Action::Apply {
-                object: Object::from(want),
-                reason: Reason::Create,
-            }),
-            (Some(want), Some(have)) => {
-                if have.subjects != want.subjects
-                    || have.role_ref != want.role_ref
-                    || !metadata_in_sync(&want.metadata, &have.metadata)
+        let wanted = !subjects.owner.is_empty();
+        let reason = match observed {
+            None => Reason::Create,
+            Some(_) => Reason::Drift,
+        };
+        match (wanted, observed) {
+            (true, observed) => {
+                // Compared before it is built: a decision that finds it in
+                // place builds nothing.
+                let in_place = observed.is_some_and(|have| {
+                    have.subjects.as_deref() == Some(subjects.owner.as_slice())
+                        && desired::is_namespace_creator_role(&have.role_ref)
+                        && desired::has_managed_labels(&have.metadata, self.name)
+                        && owns_only(&have.metadata, MetadataField::Annotations, &[])
+                });
+                if !in_place
+                    && let Some(want) = desired::namespace_creator_binding(self.name, subjects)
                 {
                     self.actions.push(Action::Apply {
                         object: Object::from(want),
-                        reason: Reason::Drift,
+                        reason,
                     });
                 }
             }
-            (None, Some(have)) => self.actions.push(Action::Delete {
+            (false, Some(have)) => self.actions.push(Action::Delete {
                 target: ObjectRef::cluster(Kind::ClusterRoleBinding, &name),
                 uid: have.metadata.uid.clone(),
                 reason: Reason::Remove,
             }),
-            (None, None) => {}
+            (false, None) => {}
         }
     }
 
@@ -620,7 +620,9 @@ impl<'a, O: Observed> Planner<'a, O> {
         let tenant = self.name;
         for rb in self.observed.role_bindings(namespace) {
             let name = rb.metadata.name.as_deref().unwrap_or_default();
-            if is_managed_for(&rb.metadata, tenant) && !desired.iter().any(|d| d.name == name) {
+            if is_managed_for(&rb.metadata, tenant)
+                && !desired.iter().any(|d| d.is_named(name, tenant))
+            {
                 let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
                 self.actions.push(Action::Delete {
                     target,
@@ -630,10 +632,12 @@ impl<'a, O: Observed> Planner<'a, O> {
             }
         }
         for want in desired {
-            let observed = self
-                .observed
-                .role_bindings(namespace)
-                .find(|rb| rb.metadata.name.as_deref() == Some(&want.name));
+            let observed = self.observed.role_bindings(namespace).find(|rb| {
+                rb.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| want.is_named(n, tenant))
+            });
             match observed {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(want.build(tenant, namespace)),
@@ -646,7 +650,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     // roleRef is immutable: replace the binding, but only one mto made.
                     if is_managed_for(&o.metadata, tenant) {
                         let target =
-                            ObjectRef::namespaced(Kind::RoleBinding, namespace, &want.name);
+                            ObjectRef::namespaced(Kind::RoleBinding, namespace, want.name(tenant));
                         self.actions.push(Action::Delete {
                             target,
                             uid: o.metadata.uid.clone(),
@@ -661,7 +665,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                             namespace.to_owned(),
                             format!(
                                 "holds a RoleBinding {} mto did not create; rename or remove it",
-                                want.name
+                                want.name(tenant)
                             ),
                         ));
                     }

@@ -3,6 +3,7 @@
 //! above the tenant's; pooled, every namespace holds the whole total and
 //! the admission webhook holds their usage's sum to it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
@@ -90,7 +91,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         total: Option<&ResourceQuotaSpec>,
         sharing: Sharing,
-        shares: Option<&BTreeMap<&str, ResourceQuotaSpec>>,
+        shares: Option<&BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>>,
         namespaces: &[&str],
         released: &[BTreeMap<String, Quantity>],
     ) {
@@ -145,7 +146,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// quantities only for the quotas that differ.
     fn quotas_to_write(
         &self,
-        shares: &BTreeMap<&str, ResourceQuotaSpec>,
+        shares: &BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>,
         namespaces: &[&str],
     ) -> Vec<QuotaWrite> {
         let mut changed = Vec::new();

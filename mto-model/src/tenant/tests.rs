@@ -1035,6 +1035,54 @@ fn a_stripped_and_raised_quota_is_mended_within_the_tenants_quota() {
     assert!(hard.contains_key("requests.cpu"), "and whole again");
 }
 
+/// Someone adds a subject to the namespace creator binding: mto puts the
+/// owners back, and the mended binding is steady (no write at rest).
+#[test]
+fn a_stranger_added_to_the_namespace_creator_binding_is_removed() {
+    use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Subject};
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let name = "mto-namespace-creator-alpha";
+    let granted = |s: &ApiServer| {
+        s.snapshot()
+            .get::<ClusterRoleBinding>("", name)
+            .and_then(|b| b.subjects.clone())
+            .unwrap_or_default()
+    };
+    let owners = granted(&s);
+    let mut edited = s
+        .snapshot()
+        .get::<ClusterRoleBinding>("", name)
+        .cloned()
+        .expect("granted");
+    edited.subjects.get_or_insert_with(Vec::new).push(Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "User".into(),
+        name: "mallory@example.com".into(),
+        namespace: None,
+    });
+    put(&mut s, edited);
+    let t = tenant_of(&s, "alpha");
+    let mended = decide(&t, s.snapshot(), now());
+    assert!(
+        mended.actions.iter().any(|a| matches!(
+            a,
+            Action::Apply {
+                reason: Reason::Drift,
+                ..
+            }
+        )),
+        "{mended:#?}"
+    );
+    converge(&mut s, "alpha");
+    assert_eq!(granted(&s), owners, "the owners alone");
+    assert!(
+        decide(&tenant_of(&s, "alpha"), s.snapshot(), now())
+            .actions
+            .is_empty()
+    );
+}
+
 /// A tenant's owners may ask for namespaces: mto binds them, and only
 /// them, to the namespace creator role, follows the owners as they change,
 /// and takes the binding away with the tenant.
