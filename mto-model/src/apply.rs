@@ -77,13 +77,26 @@ pub fn metadata_in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
         })
 }
 
-/// Whether mto's field manager owns no label or annotation outside `allowed`.
+/// Whether mto's field manager owns no label or annotation outside
+/// `allowed` that the object holds: a key it owns and the object no longer
+/// holds is nothing an apply would remove.
 #[must_use]
 pub fn owns_only(meta: &ObjectMeta, field: MetadataField, allowed: &[&str]) -> bool {
-    owned_map(meta, field).is_none_or(|m| {
-        m.keys()
-            .all(|k| k.strip_prefix("f:").is_some_and(|k| allowed.contains(&k)))
-    })
+    let held = field.of(meta);
+    let outside: Vec<&str> = held
+        .into_iter()
+        .flat_map(BTreeMap::keys)
+        .map(String::as_str)
+        .filter(|k| !allowed.contains(k))
+        .collect();
+    // Most objects hold no key outside `allowed`: then managedFields, a
+    // tree of small maps scattered over the heap, need not be read.
+    outside.is_empty()
+        || owned_map(meta, field).is_none_or(|owned| {
+            outside
+                .iter()
+                .all(|k| !owned.keys().any(|o| o.strip_prefix("f:") == Some(k)))
+        })
 }
 
 /// mto's managedFields map for labels or annotations (`{"f:key": {}}`).
@@ -389,6 +402,27 @@ mod tests {
             ),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn owning_only_asks_about_the_keys_the_object_holds() {
+        let mut rb = meta(&[]);
+        apply_metadata(&mut rb, &meta(&[("a", "1"), ("b", "2")]), "v1");
+        assert!(!owns_only(&rb, MetadataField::Labels, &["a"]), "b is mto's");
+        assert!(owns_only(&rb, MetadataField::Labels, &["a", "b"]));
+        let labels = rb.labels.get_or_insert_with(BTreeMap::new);
+        labels.insert("c".into(), "3".into());
+        assert!(
+            owns_only(&rb, MetadataField::Labels, &["a", "b"]),
+            "c is someone else's"
+        );
+        let labels = rb.labels.get_or_insert_with(BTreeMap::new);
+        labels.remove("b");
+        assert!(
+            owns_only(&rb, MetadataField::Labels, &["a"]),
+            "b is gone: nothing an apply would remove"
+        );
+        assert!(owns_only(&rb, MetadataField::Annotations, &[]));
     }
 
     #[test]
