@@ -519,35 +519,32 @@ impl<'a, O: Observed> Planner<'a, O> {
             .cluster_role_binding(&name)
             .filter(|o| is_managed_for(&o.metadata, self.name));
         let wanted = !subjects.owner.is_empty();
-        let reason = match observed {
-            None => Reason::Create,
-            Some(_) => Reason::Drift,
+        // Compared before it is built: a decision that finds it in place
+        // builds nothing.
+        let in_place = |have: &k8s_openapi::api::rbac::v1::ClusterRoleBinding| {
+            have.subjects.as_deref() == Some(subjects.owner.as_slice())
+                && desired::is_namespace_creator_role(&have.role_ref)
+                && desired::has_managed_labels(&have.metadata, self.name)
+                && owns_only(&have.metadata, MetadataField::Annotations, &[])
         };
-        match (wanted, observed) {
-            (true, observed) => {
-                // Compared before it is built: a decision that finds it in
-                // place builds nothing.
-                let in_place = observed.is_some_and(|have| {
-                    have.subjects.as_deref() == Some(subjects.owner.as_slice())
-                        && desired::is_namespace_creator_role(&have.role_ref)
-                        && desired::has_managed_labels(&have.metadata, self.name)
-                        && owns_only(&have.metadata, MetadataField::Annotations, &[])
+        let reason = match (wanted, observed) {
+            (true, None) => Reason::Create,
+            (true, Some(have)) if !in_place(have) => Reason::Drift,
+            (true, Some(_)) | (false, None) => return,
+            (false, Some(have)) => {
+                self.actions.push(Action::Delete {
+                    target: ObjectRef::cluster(Kind::ClusterRoleBinding, &name),
+                    uid: have.metadata.uid.clone(),
+                    reason: Reason::Remove,
                 });
-                if !in_place
-                    && let Some(want) = desired::namespace_creator_binding(self.name, subjects)
-                {
-                    self.actions.push(Action::Apply {
-                        object: Object::from(want),
-                        reason,
-                    });
-                }
+                return;
             }
-            (false, Some(have)) => self.actions.push(Action::Delete {
-                target: ObjectRef::cluster(Kind::ClusterRoleBinding, &name),
-                uid: have.metadata.uid.clone(),
-                reason: Reason::Remove,
-            }),
-            (false, None) => {}
+        };
+        if let Some(want) = desired::namespace_creator_binding(self.name, subjects) {
+            self.actions.push(Action::Apply {
+                object: Object::from(want),
+                reason,
+            });
         }
     }
 
