@@ -91,12 +91,10 @@ pub fn owns_only(meta: &ObjectMeta, field: MetadataField, allowed: &[&str]) -> b
         .collect();
     // Most objects hold no key outside `allowed`: then managedFields, a
     // tree of small maps scattered over the heap, need not be read.
-    outside.is_empty()
-        || owned_map(meta, field).is_none_or(|owned| {
-            outside
-                .iter()
-                .all(|k| !owned.keys().any(|o| o.strip_prefix("f:") == Some(k)))
-        })
+    outside.is_empty() || {
+        let owned = owned_keys(meta, field);
+        outside.iter().all(|k| !owned.contains(k))
+    }
 }
 
 /// mto's managedFields map for labels or annotations (`{"f:key": {}}`).
