@@ -3,18 +3,24 @@
 //!
 //!     raw_writes MANIFESTS [CONCURRENCY]
 //!
-//! Plans the manifests as `mto plan` does and writes every object the plan
-//! creates — each tenant's namespaces, role bindings, quotas, limit ranges
-//! — through the operator's own executor (the same kube client, HTTP stack
-//! and server-side apply), CONCURRENCY tenants at once (default 8, the
-//! operator's default), each tenant's objects in order, as one reconcile
-//! writes them. No planning while writing, no watches, no status, no
-//! finalizers: what is left is what the apiserver and etcd cost. Prints
-//! the objects written, the seconds and the rate.
+//! Plans the manifests as `mto plan` does and makes every write of each
+//! tenant's first decision — its finalizer, its namespaces, role bindings,
+//! quotas and limit ranges, its status, and the event the operator records
+//! — through the operator's own executor and event recorder (the same kube
+//! client, HTTP stack and server-side apply), CONCURRENCY tenants at once
+//! (default 8, the operator's default), each tenant's writes in order, as
+//! one reconcile makes them. The Tenants must exist (with nobody acting on
+//! them): their finalizers and statuses are written. No planning while
+//! writing, no watches: what is left is what the apiserver and etcd cost.
+//! Prints the object writes (status and events apart), the seconds and
+//! the rate of object writes.
 
 use std::time::Instant;
 
-use mto_model::action::Action;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use mto_model::action::{Action, Event};
+use mto_model::view::ObjectRef;
 use mto_runtime::cli::files::read_manifests;
 use mto_runtime::cli::plan::plan;
 use mto_runtime::execute::Executor;
@@ -40,17 +46,25 @@ fn main() -> Result<(), String> {
     };
     let planned =
         plan(&manifests, mto_model::Timestamp::now(), &no_charts).map_err(|e| e.to_string())?;
-    let writes: Vec<Vec<Action>> = planned
+    let writes: Vec<(Vec<Action>, Vec<Event>)> = planned
         .tenants
         .into_iter()
         .map(|t| {
-            t.actions
-                .into_iter()
-                .filter(|a| matches!(a, Action::Apply { .. }))
-                .collect()
+            let calls = t.actions.into_iter().filter(Action::is_api_call).collect();
+            (calls, t.events)
         })
         .collect();
-    let objects: usize = writes.iter().map(Vec::len).sum();
+    let objects = writes
+        .iter()
+        .flat_map(|(calls, _)| calls)
+        .filter(|a| a.is_object_write())
+        .count();
+    let statuses = writes
+        .iter()
+        .flat_map(|(calls, _)| calls)
+        .filter(|a| matches!(a, Action::ApplyStatus { .. }))
+        .count();
+    let events: usize = writes.iter().map(|(_, events)| events.len()).sum();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,24 +74,39 @@ fn main() -> Result<(), String> {
         let client = kube::Client::try_default()
             .await
             .map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "mto".into(),
+                instance: Some("raw-writes".into()),
+            },
+        );
         let executor = std::sync::Arc::new(Executor::new(client));
         let queue = std::sync::Arc::new(std::sync::Mutex::new(writes.into_iter()));
         let started = Instant::now();
         let mut writers: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
         for _ in 0..concurrency.max(1) {
-            let (executor, queue) = (executor.clone(), queue.clone());
+            let (executor, recorder, queue) = (executor.clone(), recorder.clone(), queue.clone());
             writers.spawn(async move {
                 loop {
                     let next = queue
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .next();
-                    let Some(tenant) = next else { return Ok(()) };
-                    for action in &tenant {
+                    let Some((calls, events)) = next else {
+                        return Ok(());
+                    };
+                    for action in &calls {
                         executor
                             .execute(action)
                             .await
                             .map_err(|e| format!("{}: {e}", action.target()))?;
+                    }
+                    for event in &events {
+                        recorder
+                            .publish(&recorded(event), &reference(&event.regarding))
+                            .await
+                            .map_err(|e| format!("event about {}: {e}", event.regarding))?;
                     }
                 }
             });
@@ -88,8 +117,34 @@ fn main() -> Result<(), String> {
         Ok::<_, String>(started.elapsed().as_secs_f64())
     })?;
     println!(
-        "raw writes: {objects} objects in {seconds:.2}s, {:.0} writes/s with {concurrency} writers",
+        "raw writes: {objects} objects in {seconds:.2}s, {:.0} writes/s with {concurrency} writers (and {statuses} status writes, {events} events)",
         objects as f64 / seconds
     );
     Ok(())
+}
+
+/// The event as the operator records it.
+fn recorded(event: &Event) -> KubeEvent {
+    KubeEvent {
+        type_: if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: event.reason.clone(),
+        note: Some(event.message.clone()),
+        action: "Reconcile".into(),
+        secondary: None,
+    }
+}
+
+/// The object an event is about.
+fn reference(regarding: &ObjectRef) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(regarding.kind.api_version()),
+        kind: Some(regarding.kind.name().to_owned()),
+        name: Some(regarding.name.clone()),
+        namespace: regarding.namespace.clone(),
+        ..Default::default()
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use mto_model::Timestamp;
-use mto_model::action::{Action, Object};
+use mto_model::action::{Action, Event, Object};
 use mto_model::apiserver::ApiServer;
 use mto_model::driver::{Config, Driver, Started};
 use mto_model::manifest::Manifest;
@@ -20,6 +20,8 @@ pub struct TenantPlan {
     pub name: String,
     /// Its first decision: everything it creates.
     pub actions: Vec<Action>,
+    /// The events the operator records for that decision.
+    pub events: Vec<Event>,
     /// The phase it settles in.
     pub phase: String,
 }
@@ -153,7 +155,7 @@ pub fn plan(
             tenants += 1;
         }
     }
-    let mut first: BTreeMap<String, Vec<Action>> = BTreeMap::new();
+    let mut first: BTreeMap<String, (Vec<Action>, Vec<Event>)> = BTreeMap::new();
     let most = DECISIONS_PER_TENANT * (tenants + 1);
     for _ in 0..most {
         let Some(key) = driver.poll_due(now) else {
@@ -163,16 +165,16 @@ pub fn plan(
         let Started::Run(mut run) = driver.start(key.clone(), view.snapshot(), now) else {
             continue;
         };
-        if let Key::Tenant(name) = &key {
-            first
-                .entry(name.clone())
-                .or_insert_with(|| run.actions().to_vec());
-        }
         while let Some(action) = run.poll_action().cloned() {
             let result = api.execute(&action, now).map(|_| ());
             run.handle_result(result);
         }
         let finished = driver.finish(run, now, 0.5);
+        if let Key::Tenant(name) = &key {
+            first
+                .entry(name.clone())
+                .or_insert_with(|| (finished.done.clone(), finished.events()));
+        }
         if let Some(failure) = finished.failure {
             // Everything the planner asks of an in-memory cluster holding
             // only these manifests succeeds; a refusal is a planner bug.
@@ -282,13 +284,13 @@ fn templates(
 
 fn finish(
     api: &ApiServer,
-    first: BTreeMap<String, Vec<Action>>,
+    first: BTreeMap<String, (Vec<Action>, Vec<Event>)>,
     templates: Vec<TemplatePlan>,
 ) -> Plan {
     use mto_model::view::Observed as _;
     let tenants = first
         .into_iter()
-        .map(|(name, actions)| {
+        .map(|(name, (actions, events))| {
             let phase = api
                 .snapshot()
                 .tenant(&name)
@@ -297,6 +299,7 @@ fn finish(
             TenantPlan {
                 name,
                 actions,
+                events,
                 phase,
             }
         })
