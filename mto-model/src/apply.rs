@@ -119,6 +119,22 @@ fn entry<'v>(fields: &'v Value, key: &str) -> Option<&'v Value> {
         .find_map(|(k, v)| (k == key).then_some(v))
 }
 
+/// `value` with every map rebuilt at its exact size. A map decoded or
+/// grown key by key keeps room for up to twice its keys; ownership trees
+/// are kept for every object a view holds.
+pub(crate) fn compacted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut exact = Map::with_capacity(map.len());
+            for (key, child) in map {
+                exact.insert(key, compacted(child));
+            }
+            Value::Object(exact)
+        }
+        other => other,
+    }
+}
+
 /// Applies `applied`'s labels and annotations to `target` as mto's field
 /// manager would, and records the new ownership in managedFields. For
 /// executors without an apiserver (the simulator and tests). Returns
@@ -358,12 +374,13 @@ fn record_ownership(
         if let Some(m) = applied {
             let keys = m
                 .keys()
-                .map(|k| (format!("f:{k}"), Value::Object(Map::new())))
+                .map(|k| (["f:", k.as_str()].concat(), Value::Object(Map::new())))
                 .collect();
             metadata.insert(field.key().into(), Value::Object(keys));
         }
     }
-    let mut fields = body;
+    let mut fields = Map::with_capacity(body.len() + 1);
+    fields.extend(body);
     fields.insert("f:metadata".to_owned(), Value::Object(metadata));
     let fields = Value::Object(fields);
     let entries = target.managed_fields.get_or_insert_with(Vec::new);
@@ -559,6 +576,18 @@ mod tests {
             }
             prop_assert_eq!(&object.1, &Value::Object(expected));
             prop_assert!(!apply(&mut object, &b));
+        }
+
+        /// Compacting a tree keeps every key, value and order.
+        #[test]
+        fn a_compacted_tree_is_the_same_tree(tree in body()) {
+            let compact = compacted(tree.clone());
+            prop_assert_eq!(&compact, &tree);
+            prop_assert_eq!(
+                serde_json::to_string(&compact).ok(),
+                serde_json::to_string(&tree).ok(),
+                "keys in the same order"
+            );
         }
     }
 }
