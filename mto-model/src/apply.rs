@@ -13,12 +13,131 @@ use serde_json::{Map, Value};
 use crate::labels::{COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER};
 
 /// Label and annotation keys owned by mto's field manager, per managedFields.
-#[must_use]
-pub fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
+fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
     owned_map(meta, field)
         .into_iter()
         .flat_map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")))
         .collect()
+}
+
+/// Which of an object's labels and annotations mto's field manager owns,
+/// read once from its managedFields when the view takes the object in:
+/// the view then keeps this instead of the managedFields tree (a JSON map
+/// per level, about 1.2 KB per object), and a decision asks it for free.
+///
+/// Only keys the object holds are recorded: a key mto owns and the object
+/// no longer holds is nothing an apply would remove (an apiserver drops
+/// such ownership itself).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ownership {
+    labels: HeldKeys,
+    annotations: HeldKeys,
+}
+
+impl Ownership {
+    /// Owns nothing.
+    pub const NONE: Ownership = Ownership {
+        labels: HeldKeys::NONE,
+        annotations: HeldKeys::NONE,
+    };
+
+    /// What `meta`'s managedFields say mto owns of what it holds.
+    #[must_use]
+    pub fn of(meta: &ObjectMeta) -> Ownership {
+        let held = |field: MetadataField| {
+            let owned = owned_keys(meta, field);
+            if owned.is_empty() {
+                return HeldKeys::NONE;
+            }
+            HeldKeys::from_positions(
+                field
+                    .of(meta)
+                    .into_iter()
+                    .flat_map(BTreeMap::keys)
+                    .enumerate()
+                    .filter(|(_, key)| owned.contains(&key.as_str()))
+                    .map(|(position, _)| position),
+            )
+        };
+        Ownership {
+            labels: held(MetadataField::Labels),
+            annotations: held(MetadataField::Annotations),
+        }
+    }
+
+    /// The keys of `field` in `meta` that mto owns; `meta` is the object
+    /// this ownership was read from.
+    pub fn keys<'m>(
+        &self,
+        meta: &'m ObjectMeta,
+        field: MetadataField,
+    ) -> impl Iterator<Item = &'m str> + use<'m, '_> {
+        let held = match field {
+            MetadataField::Labels => &self.labels,
+            MetadataField::Annotations => &self.annotations,
+        };
+        field
+            .of(meta)
+            .into_iter()
+            .flat_map(BTreeMap::keys)
+            .enumerate()
+            .filter(|(position, _)| held.contains(*position))
+            .map(|(_, key)| key.as_str())
+    }
+
+    /// Whether mto owns `key` of `field` in `meta`, the object this
+    /// ownership was read from.
+    #[must_use]
+    pub fn owns(&self, meta: &ObjectMeta, field: MetadataField, key: &str) -> bool {
+        self.keys(meta, field).any(|k| k == key)
+    }
+}
+
+/// Positions in a sorted string map: the first 64 inline, the rest (a map
+/// of more than 64 keys, which mto never writes) beside.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct HeldKeys {
+    first: u64,
+    rest: Option<Box<[u64]>>,
+}
+
+impl HeldKeys {
+    const NONE: HeldKeys = HeldKeys {
+        first: 0,
+        rest: None,
+    };
+
+    fn from_positions(positions: impl Iterator<Item = usize>) -> HeldKeys {
+        let mut first = 0_u64;
+        let mut rest: Vec<u64> = Vec::new();
+        for position in positions {
+            match position.checked_sub(64) {
+                None => first |= 1 << position,
+                Some(beyond) => {
+                    let word = beyond / 64;
+                    if rest.len() <= word {
+                        rest.resize(word + 1, 0);
+                    }
+                    rest[word] |= 1 << (beyond % 64);
+                }
+            }
+        }
+        HeldKeys {
+            first,
+            rest: (!rest.is_empty()).then(|| rest.into_boxed_slice()),
+        }
+    }
+
+    fn contains(&self, position: usize) -> bool {
+        match position.checked_sub(64) {
+            None => self.first & (1 << position) != 0,
+            Some(beyond) => self
+                .rest
+                .as_deref()
+                .and_then(|words| words.get(beyond / 64))
+                .is_some_and(|word| word & (1 << (beyond % 64)) != 0),
+        }
+    }
 }
 
 /// A string map in metadata.
@@ -54,9 +173,14 @@ impl MetadataField {
 }
 
 /// Whether `observed` carries every label and annotation of `desired` and no
-/// key mto owns that `desired` leaves out.
+/// key mto owns (per `ownership`, read from `observed`) that `desired`
+/// leaves out.
 #[must_use]
-pub fn metadata_in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
+pub fn metadata_in_sync(
+    desired: &ObjectMeta,
+    observed: &ObjectMeta,
+    ownership: &Ownership,
+) -> bool {
     [MetadataField::Labels, MetadataField::Annotations]
         .into_iter()
         .all(|field| {
@@ -67,34 +191,23 @@ pub fn metadata_in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
                 .flatten()
                 .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v));
             // Every key mto owns must still be wanted; keys others set are theirs.
-            let still_wanted = |k: &str| want.is_some_and(|w| w.contains_key(k));
             carries
-                && owned_map(observed, field).is_none_or(|m| {
-                    m.keys()
-                        .filter_map(|k| k.strip_prefix("f:"))
-                        .all(still_wanted)
-                })
+                && ownership
+                    .keys(observed, field)
+                    .all(|k| want.is_some_and(|w| w.contains_key(k)))
         })
 }
 
-/// Whether mto's field manager owns no label or annotation outside
-/// `allowed` that the object holds: a key it owns and the object no longer
-/// holds is nothing an apply would remove.
+/// Whether mto's field manager owns (per `ownership`, read from `meta`)
+/// no label or annotation outside `allowed` that the object holds.
 #[must_use]
-pub fn owns_only(meta: &ObjectMeta, field: MetadataField, allowed: &[&str]) -> bool {
-    let held = field.of(meta);
-    let outside: Vec<&str> = held
-        .into_iter()
-        .flat_map(BTreeMap::keys)
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
-    // Most objects hold no key outside `allowed`: then managedFields, a
-    // tree of small maps scattered over the heap, need not be read.
-    outside.is_empty() || {
-        let owned = owned_keys(meta, field);
-        outside.iter().all(|k| !owned.contains(k))
-    }
+pub fn owns_only(
+    meta: &ObjectMeta,
+    ownership: &Ownership,
+    field: MetadataField,
+    allowed: &[&str],
+) -> bool {
+    ownership.keys(meta, field).all(|k| allowed.contains(&k))
 }
 
 /// mto's managedFields map for labels or annotations (`{"f:key": {}}`).
@@ -419,25 +532,38 @@ mod tests {
         }
     }
 
+    /// `owns_only` of `meta` as the view would read it.
+    fn owns_only_now(meta: &ObjectMeta, field: MetadataField, allowed: &[&str]) -> bool {
+        owns_only(meta, &Ownership::of(meta), field, allowed)
+    }
+
+    /// `metadata_in_sync` against `observed` as the view would read it.
+    fn in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
+        metadata_in_sync(desired, observed, &Ownership::of(observed))
+    }
+
     #[test]
     fn owning_only_asks_about_the_keys_the_object_holds() {
         let mut rb = meta(&[]);
         apply_metadata(&mut rb, &meta(&[("a", "1"), ("b", "2")]), "v1");
-        assert!(!owns_only(&rb, MetadataField::Labels, &["a"]), "b is mto's");
-        assert!(owns_only(&rb, MetadataField::Labels, &["a", "b"]));
+        assert!(
+            !owns_only_now(&rb, MetadataField::Labels, &["a"]),
+            "b is mto's"
+        );
+        assert!(owns_only_now(&rb, MetadataField::Labels, &["a", "b"]));
         let labels = rb.labels.get_or_insert_with(BTreeMap::new);
         labels.insert("c".into(), "3".into());
         assert!(
-            owns_only(&rb, MetadataField::Labels, &["a", "b"]),
+            owns_only_now(&rb, MetadataField::Labels, &["a", "b"]),
             "c is someone else's"
         );
         let labels = rb.labels.get_or_insert_with(BTreeMap::new);
         labels.remove("b");
         assert!(
-            owns_only(&rb, MetadataField::Labels, &["a"]),
+            owns_only_now(&rb, MetadataField::Labels, &["a"]),
             "b is gone: nothing an apply would remove"
         );
-        assert!(owns_only(&rb, MetadataField::Annotations, &[]));
+        assert!(owns_only_now(&rb, MetadataField::Annotations, &[]));
     }
 
     #[test]
@@ -448,9 +574,9 @@ mod tests {
             &meta(&[("a", "1"), ("b", "2")]),
             "v1"
         ));
-        assert!(metadata_in_sync(&meta(&[("a", "1"), ("b", "2")]), &ns));
+        assert!(in_sync(&meta(&[("a", "1"), ("b", "2")]), &ns));
         assert!(
-            !metadata_in_sync(&meta(&[("a", "1")]), &ns),
+            !in_sync(&meta(&[("a", "1")]), &ns),
             "b is mto's and no longer wanted"
         );
         assert!(apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1"));
@@ -459,7 +585,7 @@ mod tests {
             "nothing left to change"
         );
         assert_eq!(ns.labels, meta(&[("a", "1"), ("team", "x")]).labels);
-        assert!(metadata_in_sync(&meta(&[("a", "1")]), &ns));
+        assert!(in_sync(&meta(&[("a", "1")]), &ns));
         assert_eq!(ns.managed_fields.as_ref().map(Vec::len), Some(1));
     }
 
@@ -468,7 +594,7 @@ mod tests {
         let mut ns = ObjectMeta::default();
         apply_metadata(&mut ns, &meta(&[("a", "1")]), "v1");
         ns.labels.as_mut().map(|l| l.insert("a".into(), "2".into()));
-        assert!(!metadata_in_sync(&meta(&[("a", "1")]), &ns));
+        assert!(!in_sync(&meta(&[("a", "1")]), &ns));
     }
 
     use proptest::prelude::*;
@@ -579,6 +705,44 @@ mod tests {
         }
 
         /// Compacting a tree keeps every key, value and order.
+        #[test]
+        fn ownership_is_what_managed_fields_say_of_the_keys_held(
+            applied in proptest::collection::btree_set("[a-z]{1,3}", 0..80),
+            others in proptest::collection::btree_set("[a-z]{1,3}", 0..80),
+            dropped in proptest::collection::btree_set("[a-z]{1,3}", 0..20),
+        ) {
+            let mut meta = ObjectMeta::default();
+            let labels = |keys: &std::collections::BTreeSet<String>| ObjectMeta {
+                labels: Some(keys.iter().map(|k| (k.clone(), "v".to_owned())).collect()),
+                ..Default::default()
+            };
+            apply_metadata(&mut meta, &labels(&applied), "v1");
+            let held = meta.labels.get_or_insert_with(BTreeMap::new);
+            for key in &others {
+                held.entry(key.clone()).or_insert_with(|| "theirs".to_owned());
+            }
+            for key in &dropped {
+                held.remove(key);
+            }
+            let ownership = Ownership::of(&meta);
+            let owned: Vec<&str> = ownership.keys(&meta, MetadataField::Labels).collect();
+            let expected: Vec<&str> = meta
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, _)| k.as_str())
+                .filter(|k| applied.contains(*k))
+                .collect();
+            prop_assert_eq!(&owned, &expected);
+            for key in meta.labels.iter().flatten().map(|(k, _)| k) {
+                prop_assert_eq!(
+                    ownership.owns(&meta, MetadataField::Labels, key),
+                    applied.contains(key)
+                );
+            }
+            prop_assert_eq!(ownership.keys(&meta, MetadataField::Annotations).count(), 0);
+        }
+
         #[test]
         fn a_compacted_tree_is_the_same_tree(tree in body()) {
             let compact = compacted(tree.clone());

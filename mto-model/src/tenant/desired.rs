@@ -190,11 +190,16 @@ impl DesiredBinding<'_> {
     }
 
     /// Whether `observed` grants exactly this, labelled as mto's for `tenant`.
-    pub(crate) fn matches(&self, observed: &RoleBinding, tenant: &str) -> bool {
+    pub(crate) fn matches(
+        &self,
+        observed: &RoleBinding,
+        ownership: &crate::apply::Ownership,
+        tenant: &str,
+    ) -> bool {
         observed.role_ref.name == self.cluster_role
             && observed.role_ref.kind == "ClusterRole"
             && observed.subjects.as_deref() == Some(&self.subjects[..])
-            && has_managed_labels(&observed.metadata, tenant)
+            && has_managed_labels(&observed.metadata, ownership, tenant)
     }
 
     /// The object to apply.
@@ -251,11 +256,16 @@ pub(crate) fn role_bindings<'a>(
 }
 
 /// Whether an object carries mto's two labels for `tenant` and no other
-/// label mto owns (what `managed_labels` would apply).
-pub(crate) fn has_managed_labels(meta: &ObjectMeta, tenant: &str) -> bool {
+/// label mto owns (per `ownership`; what `managed_labels` would apply).
+pub(crate) fn has_managed_labels(
+    meta: &ObjectMeta,
+    ownership: &crate::apply::Ownership,
+    tenant: &str,
+) -> bool {
     is_managed_for(meta, tenant)
         && crate::apply::owns_only(
             meta,
+            ownership,
             crate::apply::MetadataField::Labels,
             &[MANAGED_BY_LABEL, TENANT_LABEL],
         )

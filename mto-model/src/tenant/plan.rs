@@ -1,14 +1,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::desired::{self, RoleSubjects, quota_values};
 use super::{Decision, TenantPhase, status};
 use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
-use crate::api::{Quota, Tenant};
+use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::apply::{MetadataField, metadata_in_sync, owns_only};
 use crate::claims::{RequestedNamespace, requested_namespaces};
 use crate::labels::{
@@ -194,7 +196,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             else {
                 continue;
             };
-            if mto_owns_tenant_label(observed) {
+            if mto_owns_tenant_label(observed, self.observed) {
                 releases.push(self.release(observed));
             } else if integration.is_privileged_namespace(ns) {
                 // Someone else's label: theirs to remove; what mto put
@@ -248,7 +250,13 @@ impl<'a, O: Observed> Planner<'a, O> {
                     object: Object::from(ns.clone()),
                     reason: Reason::Create,
                 }),
-                Some(o) if !metadata_in_sync(&ns.metadata, &o.metadata) => {
+                Some(o)
+                    if !metadata_in_sync(
+                        &ns.metadata,
+                        &o.metadata,
+                        self.observed.ownership::<Namespace>(&o.metadata),
+                    ) =>
+                {
                     self.actions.push(Action::Apply {
                         object: Object::from(ns.clone()),
                         reason: Reason::Drift,
@@ -427,7 +435,12 @@ impl<'a, O: Observed> Planner<'a, O> {
                 self.findings.hibernation = Some(Ok(()));
             }
             (Some(want), Some(have)) if ours => {
-                if have.spec != want.spec || !metadata_in_sync(&want.metadata, &have.metadata) {
+                let ownership = self
+                    .observed
+                    .ownership::<ClusterResourceSupervisor>(&have.metadata);
+                if have.spec != want.spec
+                    || !metadata_in_sync(&want.metadata, &have.metadata, ownership)
+                {
                     self.actions.push(Action::Apply {
                         object: Object::from(want),
                         reason: Reason::Drift,
@@ -467,7 +480,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                     reason: Reason::Create,
                 }),
                 Some(have) if is_managed_for(&have.metadata, self.name) => {
-                    if have.spec != want.spec || !metadata_in_sync(&want.metadata, &have.metadata)
+                    let ownership = self
+                        .observed
+                        .ownership::<crate::api::ClusterTemplateInstance>(&have.metadata);
+                    if have.spec != want.spec
+                        || !metadata_in_sync(&want.metadata, &have.metadata, ownership)
                     {
                         self.actions.push(Action::Apply {
                             object: Object::from(want.clone()),
@@ -524,8 +541,13 @@ impl<'a, O: Observed> Planner<'a, O> {
         let in_place = |have: &k8s_openapi::api::rbac::v1::ClusterRoleBinding| {
             have.subjects.as_deref() == Some(subjects.owner.as_slice())
                 && desired::is_namespace_creator_role(&have.role_ref)
-                && desired::has_managed_labels(&have.metadata, self.name)
-                && owns_only(&have.metadata, MetadataField::Annotations, &[])
+                && {
+                    let ownership = self
+                        .observed
+                        .ownership::<ClusterRoleBinding>(&have.metadata);
+                    desired::has_managed_labels(&have.metadata, ownership, self.name)
+                        && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])
+                }
         };
         let reason = match (wanted, observed) {
             (true, None) => Reason::Create,
@@ -640,7 +662,12 @@ impl<'a, O: Observed> Planner<'a, O> {
                     object: Object::from(want.build(tenant, namespace)),
                     reason: Reason::Create,
                 }),
-                Some(o) if want.matches(o, tenant) => {}
+                Some(o)
+                    if want.matches(
+                        o,
+                        self.observed.ownership::<RoleBinding>(&o.metadata),
+                        tenant,
+                    ) => {}
                 Some(o)
                     if o.role_ref.name != want.cluster_role || o.role_ref.kind != "ClusterRole" =>
                 {
@@ -690,8 +717,11 @@ impl<'a, O: Observed> Planner<'a, O> {
         let reason = match self.observed.network_policy(namespace, NETWORK_POLICY_NAME) {
             None => Reason::Create,
             Some(o)
-                if !desired::has_managed_labels(&o.metadata, self.name)
-                    || o.spec != desired.spec =>
+                if !desired::has_managed_labels(
+                    &o.metadata,
+                    self.observed.ownership::<NetworkPolicy>(&o.metadata),
+                    self.name,
+                ) || o.spec != desired.spec =>
             {
                 Reason::Drift
             }
@@ -723,8 +753,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                     .as_ref()
                     .map(|s| s.limits.as_slice())
                     .unwrap_or_default();
-                desired::has_managed_labels(&o.metadata, self.name)
-                    && have.len() == spec.limits.len()
+                desired::has_managed_labels(
+                    &o.metadata,
+                    self.observed.ownership::<LimitRange>(&o.metadata),
+                    self.name,
+                ) && have.len() == spec.limits.len()
                     && spec.limits.iter().zip(have).all(|(w, h)| {
                         w.type_ == h.type_
                             && desired::carries_quantities(w.default.as_ref(), h.default.as_ref())
@@ -756,9 +789,12 @@ impl<'a, O: Observed> Planner<'a, O> {
 }
 
 /// Whether mto's field manager owns the namespace's tenant label.
-pub(super) fn mto_owns_tenant_label(ns: &Namespace) -> bool {
-    crate::apply::owned_keys(&ns.metadata, crate::apply::MetadataField::Labels)
-        .contains(&TENANT_LABEL)
+pub(super) fn mto_owns_tenant_label(ns: &Namespace, observed: &impl Observed) -> bool {
+    observed.ownership::<Namespace>(&ns.metadata).owns(
+        &ns.metadata,
+        MetadataField::Labels,
+        TENANT_LABEL,
+    )
 }
 
 /// Whether a namespace existed before mto claimed it for `tenant`: such

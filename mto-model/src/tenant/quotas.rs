@@ -164,7 +164,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                         have.and_then(|s| s.hard.as_ref()),
                     ) && Some(&share.scopes) == have.map(|s| &s.scopes)
                         && Some(&share.scope_selector) == have.map(|s| &s.scope_selector)
-                        && desired::has_managed_labels(&o.metadata, self.name);
+                        && desired::has_managed_labels(
+                            &o.metadata,
+                            self.observed.ownership::<ResourceQuota>(&o.metadata),
+                            self.name,
+                        );
                     if same {
                         continue;
                     }

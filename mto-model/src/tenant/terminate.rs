@@ -63,7 +63,7 @@ pub(super) fn terminate(
             });
         } else {
             planner.release(namespace);
-            if !mto_owns_tenant_label(namespace) {
+            if !mto_owns_tenant_label(namespace, observed) {
                 // A tenant label mto did not set would hand the namespace to
                 // any future tenant of the same name.
                 planner.actions.push(Action::Patch {

@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::Timestamp;
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
+use crate::apply::Ownership;
 use crate::integration::Integration;
 use crate::template::{ChartRendering, ChartRequest};
 
@@ -143,6 +144,9 @@ pub trait Observed {
     /// The ClusterTemplateInstances mto keeps for a tenant's
     /// `spec.templateInstances` (named `<tenant>-…`, labelled for it).
     fn tenant_template_instances(&self, tenant: &str) -> Vec<&crate::api::ClusterTemplateInstance>;
+    /// What mto's field manager owns of the labels and annotations of the
+    /// object of kind `K` that `meta` describes, as observed.
+    fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -539,13 +543,16 @@ impl Snapshot {
         kind.visit(&mut Same(&self.objects, &other.objects))
     }
 
-    fn put_typed<K: Typed>(&mut self, object: Arc<K>) -> Woken {
+    fn put_typed<K: Typed>(&mut self, mut object: Arc<K>) -> Woken {
+        let ownership = take_ownership(&mut object);
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
         let name = meta.name.as_deref().unwrap_or_default().to_owned();
-        let before = K::shelf(&self.objects).get(&namespace, &name).cloned();
+        let shelf = K::shelf(&self.objects);
+        let before = shelf.get(&namespace, &name).cloned();
         if let Some(b) = &before
             && (Arc::ptr_eq(b, &object) || **b == *object)
+            && *shelf.ownership(&namespace, &name) == ownership
         {
             return Woken::none();
         }
@@ -579,7 +586,7 @@ impl Snapshot {
             Some(object.meta()),
             &mut woken,
         );
-        K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
+        K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone(), ownership);
         K::reindex(
             &mut self.indexes,
             &self.objects,
@@ -607,8 +614,9 @@ impl Snapshot {
             return Woken::none();
         }
         let mut woken = Woken::everyone();
-        for ((namespace, name), object) in fresh {
-            K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone());
+        for ((namespace, name), mut object) in fresh {
+            let ownership = take_ownership(&mut object);
+            K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone(), ownership);
             K::reindex(&mut self.indexes, &self.objects, None, Some(&object));
             self.redeploy(
                 &ObjectRef::of::<K>(object.meta()),
@@ -638,10 +646,11 @@ impl Snapshot {
         Some((before, woken))
     }
 
-    fn put_dynamic(&mut self, object: Arc<DynamicObject>) -> Woken {
+    fn put_dynamic(&mut self, mut object: Arc<DynamicObject>) -> Woken {
         let Kind::Dynamic(gvk) = Object::Dynamic(object.clone()).kind() else {
             return Woken::none();
         };
+        let ownership = take_ownership(&mut object);
         let namespace = object.metadata.namespace.clone().unwrap_or_default();
         let name = object.metadata.name.clone().unwrap_or_default();
         let shelf = self.objects.dynamic.entry(gvk).or_default();
@@ -649,10 +658,11 @@ impl Snapshot {
         if before
             .as_ref()
             .is_some_and(|b| Arc::ptr_eq(b, &object) || **b == *object)
+            && *shelf.ownership(&namespace, &name) == ownership
         {
             return Woken::none();
         }
-        shelf.insert(&namespace, &name, object.clone());
+        shelf.insert(&namespace, &name, object.clone(), ownership);
         let mut woken = Woken::none();
         self.redeploy(
             &Object::Dynamic(object.clone()).object_ref(),
@@ -1053,6 +1063,19 @@ impl Snapshot {
     }
 }
 
+/// What mto owns of `object`'s labels and annotations, read from its
+/// managedFields. An object only the view holds then drops them: the view
+/// answers ownership from what this returns, and the trees are the largest
+/// part of an object mto writes. One the view shares (with the simulator's
+/// apiserver, which keeps managedFields as a real one does) is not copied.
+fn take_ownership<O: kube::Resource>(object: &mut Arc<O>) -> Ownership {
+    let ownership = Ownership::of(object.meta());
+    if let Some(only_ours) = Arc::get_mut(object) {
+        only_ours.meta_mut().managed_fields = None;
+    }
+    ownership
+}
+
 impl Observed for Snapshot {
     fn tenant(&self, name: &str) -> Option<&Tenant> {
         self.get("", name)
@@ -1139,6 +1162,12 @@ impl Observed for Snapshot {
             .iter()
             .map(InstanceId::key)
             .collect()
+    }
+    fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership {
+        K::shelf(&self.objects).ownership(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
     }
     fn revision(&self, tenant: &str) -> Option<u64> {
         Some(self.indexes.revisions.of(tenant))

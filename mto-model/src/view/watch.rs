@@ -129,3 +129,90 @@ fn slim(object: Object) -> Object {
     }
     object.visit(&mut Slim)
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        FieldsV1, ManagedFieldsEntry, ObjectMeta,
+    };
+
+    use super::*;
+    use crate::apply::MetadataField;
+    use crate::labels::TENANT_LABEL;
+    use crate::view::Observed;
+
+    /// A namespace of tenant `alpha` as a real watch delivers it, fresh and
+    /// unshared: mto owns the labels `owned_by_mto`, kubectl the rest.
+    fn namespace(owned_by_mto: &[&str]) -> Object {
+        let entry = |manager: &str, operation: &str, keys: &[&str]| ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some(operation.into()),
+            fields_v1: Some(FieldsV1(serde_json::json!({
+                "f:metadata": {"f:labels": keys
+                    .iter()
+                    .map(|k| (format!("f:{k}"), serde_json::json!({})))
+                    .collect::<serde_json::Map<_, _>>()}
+            }))),
+            ..Default::default()
+        };
+        let labels = [TENANT_LABEL, "team"];
+        let theirs: Vec<&str> = labels
+            .into_iter()
+            .filter(|k| !owned_by_mto.contains(k))
+            .collect();
+        Object::from(Namespace {
+            metadata: ObjectMeta {
+                name: Some("alpha-dev".into()),
+                resource_version: Some("7".into()),
+                labels: Some(labels.map(|k| (k.to_owned(), "alpha".to_owned())).into()),
+                managed_fields: Some(vec![
+                    entry(crate::labels::FIELD_MANAGER, "Apply", owned_by_mto),
+                    entry("kubectl", "Update", &theirs),
+                ]),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn the_view_keeps_who_owns_what_instead_of_managed_fields() {
+        let mut view = View::default();
+        let woken = view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL])));
+        assert!(woken.tenants().any(|t| t == "alpha"));
+
+        let snapshot = view.snapshot();
+        let kept = snapshot
+            .get::<Namespace>("", "alpha-dev")
+            .expect("the namespace is in the view");
+        assert_eq!(kept.metadata.managed_fields, None, "the trees are dropped");
+        let ownership = snapshot.ownership::<Namespace>(&kept.metadata);
+        assert_eq!(
+            ownership
+                .keys(&kept.metadata, MetadataField::Labels)
+                .collect::<Vec<_>>(),
+            [TENANT_LABEL]
+        );
+
+        assert!(
+            view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL])))
+                .is_empty(),
+            "the same object heard again wakes nobody"
+        );
+        let woken = view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL, "team"])));
+        assert!(
+            woken.tenants().any(|t| t == "alpha"),
+            "a change of ownership alone is a change"
+        );
+        let snapshot = view.snapshot();
+        let kept = snapshot
+            .get::<Namespace>("", "alpha-dev")
+            .expect("the namespace is in the view");
+        assert!(snapshot.ownership::<Namespace>(&kept.metadata).owns(
+            &kept.metadata,
+            MetadataField::Labels,
+            "team"
+        ));
+    }
+}

@@ -249,6 +249,10 @@ fn bind_fields(
 /// Drops what the model never reads and costs the most memory: other
 /// managers' managedFields entries, all of mto's own entry but the labels
 /// and annotations it owns, and kubectl's copy of the last applied manifest.
+/// What is left of mto's entry is read into an [`Ownership`] when the
+/// snapshot takes the object in, and dropped then.
+///
+/// [`Ownership`]: crate::apply::Ownership
 pub(crate) fn slim_metadata(meta: &mut ObjectMeta) {
     if let Some(fields) = meta.managed_fields.as_mut() {
         fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
@@ -270,8 +274,7 @@ pub(crate) fn slim_metadata(meta: &mut ObjectMeta) {
 
 /// Of a fieldsV1 tree, the labels and annotations it owns, every map at
 /// its exact size: a decoded map keeps room for up to twice its keys, and
-/// the view keeps one of these trees for every object (without it, a third
-/// of the operator's heap).
+/// a re-list holds one of these trees for every object it gathers.
 fn owned_metadata(tree: serde_json::Value) -> serde_json::Value {
     use serde_json::{Map, Value};
     let Value::Object(mut tree) = tree else {
