@@ -437,11 +437,12 @@ impl Snapshot {
                         meta.name.clone().unwrap_or_default(),
                     )
                 };
-                let mut fresh: Vec<((String, String), Arc<K>)> = self
-                    .fresh
-                    .iter()
-                    .filter_map(|o| K::unwrap(o))
-                    .map(|o| (key(o), o.clone()))
+                // Taken, not cloned: an object the view alone holds drops
+                // its managedFields as the shelf takes it.
+                let mut fresh: Vec<((String, String), Arc<K>)> = std::mem::take(&mut self.fresh)
+                    .into_iter()
+                    .filter_map(K::into_typed)
+                    .map(|o| (key(&o), o))
                     .collect();
                 // In the shelf's order (a list usually is already), so the
                 // objects gone are found in one walk of both.

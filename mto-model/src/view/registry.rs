@@ -92,6 +92,8 @@ pub trait Stored:
     fn wrap(object: Arc<Self>) -> Object;
     /// The object, if `object` is of this kind.
     fn unwrap(object: &Object) -> Option<&Arc<Self>>;
+    /// The object, if it is of this kind, taken out of the enum.
+    fn into_typed(object: Object) -> Option<Arc<Self>>;
 }
 
 /// Code generic over the typed kinds, run for one kind.
@@ -261,6 +263,12 @@ macro_rules! registry {
                     Object::$variant(object)
                 }
                 fn unwrap(object: &Object) -> Option<&Arc<Self>> {
+                    match object {
+                        Object::$variant(o) => Some(o),
+                        _ => None,
+                    }
+                }
+                fn into_typed(object: Object) -> Option<Arc<Self>> {
                     match object {
                         Object::$variant(o) => Some(o),
                         _ => None,

@@ -215,4 +215,30 @@ mod tests {
             "team"
         ));
     }
+
+    #[test]
+    fn a_list_keeps_who_owns_what_instead_of_managed_fields() {
+        for already_held in [false, true] {
+            let mut view = View::default();
+            if already_held {
+                view.fold(WatchEvent::Apply(namespace(&[])));
+            }
+            view.fold(WatchEvent::Init(Kind::Namespace));
+            view.fold(WatchEvent::InitApply(namespace(&[TENANT_LABEL, "team"])));
+            view.fold(WatchEvent::InitDone(Kind::Namespace));
+            let snapshot = view.snapshot();
+            let kept = snapshot
+                .get::<Namespace>("", "alpha-dev")
+                .expect("the namespace is in the view");
+            assert_eq!(kept.metadata.managed_fields, None, "{already_held}");
+            assert_eq!(
+                snapshot
+                    .ownership::<Namespace>(&kept.metadata)
+                    .keys(&kept.metadata, MetadataField::Labels)
+                    .count(),
+                2,
+                "{already_held}"
+            );
+        }
+    }
 }
