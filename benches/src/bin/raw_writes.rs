@@ -17,13 +17,12 @@
 
 use std::time::Instant;
 
-use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use mto_model::action::{Action, Event};
-use mto_model::view::ObjectRef;
 use mto_runtime::cli::files::read_manifests;
 use mto_runtime::cli::plan::plan;
 use mto_runtime::execute::Executor;
+use mto_runtime::operator::{event_reference, recorded_event};
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -104,7 +103,10 @@ fn main() -> Result<(), String> {
                     }
                     for event in &events {
                         recorder
-                            .publish(&recorded(event), &reference(&event.regarding))
+                            .publish(
+                                &recorded_event(event),
+                                &event_reference(&event.regarding, None),
+                            )
                             .await
                             .map_err(|e| format!("event about {}: {e}", event.regarding))?;
                     }
@@ -121,30 +123,4 @@ fn main() -> Result<(), String> {
         objects as f64 / seconds
     );
     Ok(())
-}
-
-/// The event as the operator records it.
-fn recorded(event: &Event) -> KubeEvent {
-    KubeEvent {
-        type_: if event.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: event.reason.clone(),
-        note: Some(event.message.clone()),
-        action: "Reconcile".into(),
-        secondary: None,
-    }
-}
-
-/// The object an event is about.
-fn reference(regarding: &ObjectRef) -> ObjectReference {
-    ObjectReference {
-        api_version: Some(regarding.kind.api_version()),
-        kind: Some(regarding.kind.name().to_owned()),
-        name: Some(regarding.name.clone()),
-        namespace: regarding.namespace.clone(),
-        ..Default::default()
-    }
 }

@@ -384,6 +384,15 @@ fn reference_of(
         .snapshot()
         .metadata(regarding)
         .and_then(|m| m.uid.clone());
+    event_reference(regarding, uid)
+}
+
+/// The object an event is about, as the events API names it.
+#[must_use]
+pub fn event_reference(
+    regarding: &mto_model::view::ObjectRef,
+    uid: Option<String>,
+) -> k8s_openapi::api::core::v1::ObjectReference {
     k8s_openapi::api::core::v1::ObjectReference {
         api_version: Some(regarding.kind.api_version()),
         kind: Some(regarding.kind.name().to_owned()),
@@ -394,13 +403,10 @@ fn reference_of(
     }
 }
 
-/// Writes one event, counting it as an API write.
-async fn publish(
-    shared: &Shared,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
-    event: &Event,
-) {
-    let event = KubeEvent {
+/// A decision's event as the operator records it.
+#[must_use]
+pub fn recorded_event(event: &Event) -> KubeEvent {
+    KubeEvent {
         type_: if event.warning {
             EventType::Warning
         } else {
@@ -410,8 +416,20 @@ async fn publish(
         note: Some(event.message.clone()),
         action: "Reconcile".into(),
         secondary: None,
-    };
-    match shared.recorder.publish(&event, reference).await {
+    }
+}
+
+/// Writes one event, counting it as an API write.
+async fn publish(
+    shared: &Shared,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    event: &Event,
+) {
+    match shared
+        .recorder
+        .publish(&recorded_event(event), reference)
+        .await
+    {
         Ok(()) => shared.metrics.wrote_event(),
         Err(e) => tracing::warn!(object = ?reference.name, error = %e, "event not recorded"),
     }
