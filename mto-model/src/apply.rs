@@ -233,8 +233,8 @@ fn entry<'v>(fields: &'v Value, key: &str) -> Option<&'v Value> {
 }
 
 /// `value` with every map rebuilt at its exact size. A map decoded or
-/// grown key by key keeps room for up to twice its keys; ownership trees
-/// are kept for every object a view holds.
+/// grown key by key keeps room for up to twice its keys; a re-list holds
+/// an ownership tree for every object it gathers.
 pub(crate) fn compacted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
