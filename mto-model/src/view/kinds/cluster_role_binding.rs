@@ -7,6 +7,14 @@ use crate::labels::{is_managed, tenant_of};
 use crate::view::{Snapshot, Typed, Woken};
 
 impl Typed for ClusterRoleBinding {
+    /// A decoded list of subjects keeps room for four.
+    fn slim(&mut self) {
+        super::slim_metadata(&mut self.metadata);
+        if let Some(subjects) = self.subjects.as_mut() {
+            subjects.shrink_to_fit();
+        }
+    }
+
     /// Its reader follows from its labels.
     fn same_readers(before: &Self, after: &Self) -> bool {
         before.metadata.labels == after.metadata.labels

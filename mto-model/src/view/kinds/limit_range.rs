@@ -5,6 +5,15 @@ use k8s_openapi::api::core::v1::LimitRange;
 use crate::view::{Snapshot, Typed, Woken};
 
 impl Typed for LimitRange {
+    /// A decoded list of limits keeps room for four items of 200 bytes;
+    /// mto's holds one.
+    fn slim(&mut self) {
+        super::slim_metadata(&mut self.metadata);
+        if let Some(spec) = self.spec.as_mut() {
+            spec.limits.shrink_to_fit();
+        }
+    }
+
     /// Read by whoever reads its namespace, whatever changed.
     fn same_readers(_: &Self, _: &Self) -> bool {
         true

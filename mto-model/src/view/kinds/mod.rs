@@ -379,4 +379,35 @@ mod tests {
         );
         assert_eq!(owned_metadata(json!("not a tree")), json!({}));
     }
+
+    #[test]
+    fn slimmed_bindings_and_limit_ranges_keep_every_subject_and_limit_and_no_room() {
+        use k8s_openapi::api::core::v1::LimitRange;
+        use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+        // Decoded as a watch decodes them: lists keep room to grow.
+        let binding = serde_json::json!({
+            "metadata": {"name": "b", "namespace": "n"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "Group", "name": "team", "apiGroup": "rbac.authorization.k8s.io"}]
+        });
+        let decoded: RoleBinding = serde_json::from_value(binding.clone()).unwrap();
+        let mut slim = decoded.clone();
+        slim.slim();
+        assert_eq!(slim, decoded, "nothing the model reads is lost");
+        assert_eq!(slim.subjects.as_ref().map(Vec::capacity), Some(1));
+        let mut cluster: ClusterRoleBinding = serde_json::from_value(binding).unwrap();
+        let before = cluster.clone();
+        cluster.slim();
+        assert_eq!(cluster, before);
+        assert_eq!(cluster.subjects.as_ref().map(Vec::capacity), Some(1));
+        let decoded: LimitRange = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "l", "namespace": "n"},
+            "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"}}]}
+        }))
+        .unwrap();
+        let mut slim = decoded.clone();
+        slim.slim();
+        assert_eq!(slim, decoded);
+        assert_eq!(slim.spec.as_ref().map(|s| s.limits.capacity()), Some(1));
+    }
 }
