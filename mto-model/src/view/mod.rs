@@ -421,11 +421,14 @@ impl Snapshot {
 
     /// Replaces every object of one kind with `fresh`, as a re-list does:
     /// what went is removed, what is new or changed is put, what is the
-    /// same is left alone. Returns whom the differences wake.
-    pub fn replace(&mut self, kind: &Kind, fresh: Vec<Object>) -> Woken {
+    /// same is left alone. Returns whom the differences wake. Each object
+    /// comes [`taken`](Snapshot::taken): a re-list gathers every object of
+    /// the kind before it completes, and holds them without their
+    /// managedFields.
+    pub fn replace(&mut self, kind: &Kind, fresh: Vec<(Object, Ownership)>) -> Woken {
         struct Replace<'a> {
             snapshot: &'a mut Snapshot,
-            fresh: Vec<Object>,
+            fresh: Vec<(Object, Ownership)>,
         }
         impl KindVisitor for Replace<'_> {
             type Output = Woken;
@@ -439,11 +442,12 @@ impl Snapshot {
                 };
                 // Taken, not cloned: an object the view alone holds drops
                 // its managedFields as the shelf takes it.
-                let mut fresh: Vec<((String, String), Arc<K>)> = std::mem::take(&mut self.fresh)
-                    .into_iter()
-                    .filter_map(K::into_typed)
-                    .map(|o| (key(&o), o))
-                    .collect();
+                let mut fresh: Vec<((String, String), Arc<K>, Ownership)> =
+                    std::mem::take(&mut self.fresh)
+                        .into_iter()
+                        .filter_map(|(o, ownership)| Some((K::into_typed(o)?, ownership)))
+                        .map(|(o, ownership)| (key(&o), o, ownership))
+                        .collect();
                 // In the shelf's order (a list usually is already), so the
                 // objects gone are found in one walk of both.
                 fresh.sort_by(|a, b| a.0.cmp(&b.0));
@@ -452,7 +456,7 @@ impl Snapshot {
                 }
                 let mut listed = fresh
                     .iter()
-                    .map(|(k, _)| (k.0.as_str(), k.1.as_str()))
+                    .map(|(k, _, _)| (k.0.as_str(), k.1.as_str()))
                     .peekable();
                 let mut gone: Vec<(String, String)> = Vec::new();
                 for (ns, name) in K::shelf(&self.snapshot.objects).keys() {
@@ -467,15 +471,15 @@ impl Snapshot {
                         woken.extend(w);
                     }
                 }
-                for (_, object) in fresh {
-                    woken.extend(self.snapshot.put_typed(object));
+                for (_, object, ownership) in fresh {
+                    woken.extend(self.snapshot.put_owned(object, ownership));
                 }
                 woken
             }
             fn dynamic(&mut self, gvk: &Gvk) -> Woken {
                 let mut woken = Woken::none();
                 let listed: BTreeSet<ObjectRef> =
-                    self.fresh.iter().map(Object::object_ref).collect();
+                    self.fresh.iter().map(|(o, _)| o.object_ref()).collect();
                 let gone: Vec<ObjectRef> = self
                     .snapshot
                     .objects
@@ -491,8 +495,10 @@ impl Snapshot {
                         woken.extend(w);
                     }
                 }
-                for object in std::mem::take(&mut self.fresh) {
-                    woken.extend(self.snapshot.put(object));
+                for (object, ownership) in std::mem::take(&mut self.fresh) {
+                    if let Object::Dynamic(object) = object {
+                        woken.extend(self.snapshot.put_dynamic_owned(object, ownership));
+                    }
                 }
                 // Instances and the pilot waiting for the kind to be listed go on.
                 if !self.snapshot.is_listed(&Kind::Dynamic(gvk.clone())) {
@@ -546,6 +552,11 @@ impl Snapshot {
 
     fn put_typed<K: Typed>(&mut self, mut object: Arc<K>) -> Woken {
         let ownership = take_ownership(&mut object);
+        self.put_owned(object, ownership)
+    }
+
+    /// Puts an object whose ownership was read already.
+    fn put_owned<K: Typed>(&mut self, object: Arc<K>, ownership: Ownership) -> Woken {
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
         let name = meta.name.as_deref().unwrap_or_default().to_owned();
@@ -610,13 +621,12 @@ impl Snapshot {
     /// Puts `fresh` into an empty shelf, as the first list after a start
     /// does: a start decides for everyone anyway, so the readers of each
     /// object are not looked for.
-    fn fill<K: Typed>(&mut self, fresh: Vec<((String, String), Arc<K>)>) -> Woken {
+    fn fill<K: Typed>(&mut self, fresh: Vec<((String, String), Arc<K>, Ownership)>) -> Woken {
         if fresh.is_empty() {
             return Woken::none();
         }
         let mut woken = Woken::everyone();
-        for ((namespace, name), mut object) in fresh {
-            let ownership = take_ownership(&mut object);
+        for ((namespace, name), object, ownership) in fresh {
             K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone(), ownership);
             K::reindex(&mut self.indexes, &self.objects, None, Some(&object));
             self.redeploy(
@@ -648,10 +658,16 @@ impl Snapshot {
     }
 
     fn put_dynamic(&mut self, mut object: Arc<DynamicObject>) -> Woken {
+        let ownership = take_ownership(&mut object);
+        self.put_dynamic_owned(object, ownership)
+    }
+
+    /// Puts an object of a kind mto does not type whose ownership was
+    /// read already.
+    fn put_dynamic_owned(&mut self, object: Arc<DynamicObject>, ownership: Ownership) -> Woken {
         let Kind::Dynamic(gvk) = Object::Dynamic(object.clone()).kind() else {
             return Woken::none();
         };
-        let ownership = take_ownership(&mut object);
         let namespace = object.metadata.namespace.clone().unwrap_or_default();
         let name = object.metadata.name.clone().unwrap_or_default();
         let shelf = self.objects.dynamic.entry(gvk).or_default();
@@ -1061,6 +1077,28 @@ impl Snapshot {
     /// The workloads the supervisor with this key put to sleep.
     pub fn slept_by(&self, supervisor: &str) -> impl Iterator<Item = &ObjectRef> {
         self.indexes.asleep.get(supervisor).into_iter().flatten()
+    }
+}
+
+impl Snapshot {
+    /// An object as the view takes it in, with what mto owns of its labels
+    /// and annotations read from its managedFields (dropped when the view
+    /// alone holds the object).
+    #[must_use]
+    pub fn taken(object: Object) -> (Object, Ownership) {
+        struct Take;
+        impl ObjectVisitor for Take {
+            type Output = (Object, Ownership);
+            fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> (Object, Ownership) {
+                let ownership = take_ownership(&mut object);
+                (K::wrap(object), ownership)
+            }
+            fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> (Object, Ownership) {
+                let ownership = take_ownership(&mut object);
+                (Object::Dynamic(object), ownership)
+            }
+        }
+        object.visit(&mut Take)
     }
 }
 

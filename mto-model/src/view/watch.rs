@@ -31,7 +31,9 @@ pub enum WatchEvent {
 #[derive(Clone, Debug, Default)]
 pub struct View {
     snapshot: Snapshot,
-    relisting: BTreeMap<Kind, Vec<Object>>,
+    /// Each list in progress, its objects taken in as they come: their
+    /// managedFields already read and dropped.
+    relisting: BTreeMap<Kind, Vec<(Object, crate::apply::Ownership)>>,
 }
 
 impl View {
@@ -53,11 +55,11 @@ impl View {
                 Woken::none()
             }
             WatchEvent::InitApply(object) => {
-                let object = slim(object);
+                let kind = object.kind();
                 self.relisting
-                    .entry(object.kind())
+                    .entry(kind)
                     .or_default()
-                    .push(object);
+                    .push(Snapshot::taken(slim(object)));
                 Woken::none()
             }
             WatchEvent::InitDone(kind) => {
@@ -225,6 +227,15 @@ mod tests {
             }
             view.fold(WatchEvent::Init(Kind::Namespace));
             view.fold(WatchEvent::InitApply(namespace(&[TENANT_LABEL, "team"])));
+            // A re-list gathers every object before it completes: they wait
+            // without their managedFields too.
+            let waiting = &view.relisting[&Kind::Namespace];
+            assert!(
+                waiting
+                    .iter()
+                    .all(|(o, _)| { o.meta().managed_fields.is_none() }),
+                "{already_held}"
+            );
             view.fold(WatchEvent::InitDone(Kind::Namespace));
             let snapshot = view.snapshot();
             let kept = snapshot
