@@ -424,8 +424,10 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// asked for, deleted (its workloads wake first) when no longer.
     fn plan_hibernation(&mut self) {
         let desired = desired::tenant_supervisor(self.tenant);
-        let observed = self.observed.cluster_resource_supervisor(self.name);
-        let ours = observed.is_some_and(|o| is_managed_for(&o.metadata, self.name));
+        let observed = self
+            .observed
+            .owned::<ClusterResourceSupervisor>("", self.name);
+        let ours = observed.is_some_and(|(o, _)| is_managed_for(&o.metadata, self.name));
         match (desired, observed) {
             (Some(want), None) => {
                 self.actions.push(Action::Apply {
@@ -434,10 +436,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 });
                 self.findings.hibernation = Some(Ok(()));
             }
-            (Some(want), Some(have)) if ours => {
-                let ownership = self
-                    .observed
-                    .ownership::<ClusterResourceSupervisor>(&have.metadata);
+            (Some(want), Some((have, ownership))) if ours => {
                 if have.spec != want.spec
                     || !metadata_in_sync(&want.metadata, &have.metadata, ownership)
                 {
@@ -454,7 +453,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     self.name
                 )));
             }
-            (None, Some(have)) if ours && have.metadata.deletion_timestamp.is_none() => {
+            (None, Some((have, _))) if ours && have.metadata.deletion_timestamp.is_none() => {
                 self.actions.push(Action::Delete {
                     target: ObjectRef::cluster(Kind::ClusterResourceSupervisor, self.name),
                     uid: have.metadata.uid.clone(),
@@ -474,15 +473,15 @@ impl<'a, O: Observed> Planner<'a, O> {
         let mut in_the_way = Vec::new();
         for want in &desired {
             let name = want.metadata.name.as_deref().unwrap_or_default();
-            match self.observed.cluster_template_instance(name) {
+            match self
+                .observed
+                .owned::<crate::api::ClusterTemplateInstance>("", name)
+            {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(want.clone()),
                     reason: Reason::Create,
                 }),
-                Some(have) if is_managed_for(&have.metadata, self.name) => {
-                    let ownership = self
-                        .observed
-                        .ownership::<crate::api::ClusterTemplateInstance>(&have.metadata);
+                Some((have, ownership)) if is_managed_for(&have.metadata, self.name) => {
                     if have.spec != want.spec
                         || !metadata_in_sync(&want.metadata, &have.metadata, ownership)
                     {
@@ -533,27 +532,22 @@ impl<'a, O: Observed> Planner<'a, O> {
         let name = desired::namespace_creator_binding_name(self.name);
         let observed = self
             .observed
-            .cluster_role_binding(&name)
-            .filter(|o| is_managed_for(&o.metadata, self.name));
+            .owned::<ClusterRoleBinding>("", &name)
+            .filter(|(o, _)| is_managed_for(&o.metadata, self.name));
         let wanted = !subjects.owner.is_empty();
         // Compared before it is built: a decision that finds it in place
         // builds nothing.
-        let in_place = |have: &k8s_openapi::api::rbac::v1::ClusterRoleBinding| {
+        let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
             have.subjects.as_deref() == Some(subjects.owner.as_slice())
                 && desired::is_namespace_creator_role(&have.role_ref)
-                && {
-                    let ownership = self
-                        .observed
-                        .ownership::<ClusterRoleBinding>(&have.metadata);
-                    desired::has_managed_labels(&have.metadata, ownership, self.name)
-                        && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])
-                }
+                && desired::has_managed_labels(&have.metadata, ownership, self.name)
+                && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])
         };
         let reason = match (wanted, observed) {
             (true, None) => Reason::Create,
             (true, Some(have)) if !in_place(have) => Reason::Drift,
             (true, Some(_)) | (false, None) => return,
-            (false, Some(have)) => {
+            (false, Some((have, _))) => {
                 self.actions.push(Action::Delete {
                     target: ObjectRef::cluster(Kind::ClusterRoleBinding, &name),
                     uid: have.metadata.uid.clone(),
@@ -651,24 +645,22 @@ impl<'a, O: Observed> Planner<'a, O> {
             }
         }
         for want in desired {
-            let observed = self.observed.role_bindings(namespace).find(|rb| {
-                rb.metadata
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| want.is_named(n, tenant))
-            });
+            let observed = self
+                .observed
+                .owned_in::<RoleBinding>(namespace)
+                .find(|(rb, _)| {
+                    rb.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| want.is_named(n, tenant))
+                });
             match observed {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(want.build(tenant, namespace)),
                     reason: Reason::Create,
                 }),
-                Some(o)
-                    if want.matches(
-                        o,
-                        self.observed.ownership::<RoleBinding>(&o.metadata),
-                        tenant,
-                    ) => {}
-                Some(o)
+                Some((o, ownership)) if want.matches(o, ownership, tenant) => {}
+                Some((o, _))
                     if o.role_ref.name != want.cluster_role || o.role_ref.kind != "ClusterRole" =>
                 {
                     // roleRef is immutable: replace the binding, but only one mto made.
@@ -714,14 +706,14 @@ impl<'a, O: Observed> Planner<'a, O> {
             return;
         }
         let desired = desired::network_policy(self.name, namespace);
-        let reason = match self.observed.network_policy(namespace, NETWORK_POLICY_NAME) {
+        let reason = match self
+            .observed
+            .owned::<NetworkPolicy>(namespace, NETWORK_POLICY_NAME)
+        {
             None => Reason::Create,
-            Some(o)
-                if !desired::has_managed_labels(
-                    &o.metadata,
-                    self.observed.ownership::<NetworkPolicy>(&o.metadata),
-                    self.name,
-                ) || o.spec != desired.spec =>
+            Some((o, ownership))
+                if !desired::has_managed_labels(&o.metadata, ownership, self.name)
+                    || o.spec != desired.spec =>
             {
                 Reason::Drift
             }
@@ -746,18 +738,15 @@ impl<'a, O: Observed> Planner<'a, O> {
         };
         let in_sync = self
             .observed
-            .limit_range(namespace, LIMIT_RANGE_NAME)
-            .map(|o| {
+            .owned::<LimitRange>(namespace, LIMIT_RANGE_NAME)
+            .map(|(o, ownership)| {
                 let have = o
                     .spec
                     .as_ref()
                     .map(|s| s.limits.as_slice())
                     .unwrap_or_default();
-                desired::has_managed_labels(
-                    &o.metadata,
-                    self.observed.ownership::<LimitRange>(&o.metadata),
-                    self.name,
-                ) && have.len() == spec.limits.len()
+                desired::has_managed_labels(&o.metadata, ownership, self.name)
+                    && have.len() == spec.limits.len()
                     && spec.limits.iter().zip(have).all(|(w, h)| {
                         w.type_ == h.type_
                             && desired::carries_quantities(w.default.as_ref(), h.default.as_ref())

@@ -154,21 +154,19 @@ impl<'a, O: Observed> Planner<'a, O> {
             let Some(share) = shares.get(ns) else {
                 continue;
             };
-            let observed = self.observed.resource_quota(ns, RESOURCE_QUOTA_NAME);
+            let observed = self
+                .observed
+                .owned::<ResourceQuota>(ns, RESOURCE_QUOTA_NAME);
             let reason = match observed {
                 None => Reason::Create,
-                Some(o) => {
+                Some((o, ownership)) => {
                     let have = o.spec.as_ref();
                     let same = desired::same_quantities(
                         share.hard.as_ref(),
                         have.and_then(|s| s.hard.as_ref()),
                     ) && Some(&share.scopes) == have.map(|s| &s.scopes)
                         && Some(&share.scope_selector) == have.map(|s| &s.scope_selector)
-                        && desired::has_managed_labels(
-                            &o.metadata,
-                            self.observed.ownership::<ResourceQuota>(&o.metadata),
-                            self.name,
-                        );
+                        && desired::has_managed_labels(&o.metadata, ownership, self.name);
                     if same {
                         continue;
                     }
@@ -176,6 +174,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 }
             };
             let quota = desired::resource_quota(self.name, ns, share);
+            let observed = observed.map(|(o, _)| o);
             changed.push(QuotaWrite {
                 old: quota_values(observed),
                 new: quota_values(Some(&quota)),

@@ -147,6 +147,14 @@ pub trait Observed {
     /// What mto's field manager owns of the labels and annotations of the
     /// object of kind `K` that `meta` describes, as observed.
     fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership;
+    /// The object of kind `K` by namespace (empty for cluster-scoped kinds)
+    /// and name, with what mto's field manager owns of its labels and
+    /// annotations: what a decision comparing it to the desired object
+    /// reads, found once.
+    fn owned<K: Typed>(&self, namespace: &str, name: &str) -> Option<(&K, &Ownership)>;
+    /// The objects of kind `K` in a namespace, by name, each with what
+    /// mto's field manager owns of its labels and annotations.
+    fn owned_in<K: Typed>(&self, namespace: &str) -> impl Iterator<Item = (&K, &Ownership)>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -1207,6 +1215,16 @@ impl Observed for Snapshot {
             meta.namespace.as_deref().unwrap_or_default(),
             meta.name.as_deref().unwrap_or_default(),
         )
+    }
+    fn owned<K: Typed>(&self, namespace: &str, name: &str) -> Option<(&K, &Ownership)> {
+        K::shelf(&self.objects)
+            .owned(namespace, name)
+            .map(|(object, ownership)| (&**object, ownership))
+    }
+    fn owned_in<K: Typed>(&self, namespace: &str) -> impl Iterator<Item = (&K, &Ownership)> {
+        K::shelf(&self.objects)
+            .owned_in(namespace)
+            .map(|(object, ownership)| (&**object, ownership))
     }
     fn revision(&self, tenant: &str) -> Option<u64> {
         Some(self.indexes.revisions.of(tenant))

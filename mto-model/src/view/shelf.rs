@@ -152,6 +152,15 @@ impl<K> Shelf<K> {
             .map_or(&Ownership::NONE, |held| &held.ownership)
     }
 
+    /// An object by namespace (empty for cluster-scoped kinds) and name,
+    /// with what mto owns of its labels and annotations: one lookup for
+    /// both.
+    #[must_use]
+    pub fn owned(&self, namespace: &str, name: &str) -> Option<(&Arc<K>, &Ownership)> {
+        self.held(namespace, name)
+            .map(|held| (&held.object, &held.ownership))
+    }
+
     /// A cluster-scoped object by name.
     #[must_use]
     pub fn named(&self, name: &str) -> Option<&Arc<K>> {
@@ -178,6 +187,16 @@ impl<K> Shelf<K> {
             .into_iter()
             .flat_map(Names::iter)
             .map(|(_, held)| &held.object)
+    }
+
+    /// The objects in one namespace, by name, each with what mto owns of
+    /// its labels and annotations.
+    pub fn owned_in(&self, namespace: &str) -> impl Iterator<Item = (&Arc<K>, &Ownership)> {
+        self.by_namespace
+            .get(namespace)
+            .into_iter()
+            .flat_map(Names::iter)
+            .map(|(_, held)| (&held.object, &held.ownership))
     }
 
     /// The namespaces holding objects of the kind.
