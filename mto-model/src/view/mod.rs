@@ -448,8 +448,9 @@ impl Snapshot {
                         meta.name.clone().unwrap_or_default(),
                     )
                 };
-                // Taken, not cloned: an object the view alone holds drops
-                // its managedFields as the shelf takes it.
+                // Moved, not cloned: each object already came taken in
+                // (its managedFields read and, if the view alone holds
+                // it, dropped).
                 let mut fresh: Vec<((String, String), Arc<K>, Ownership)> =
                     std::mem::take(&mut self.fresh)
                         .into_iter()
