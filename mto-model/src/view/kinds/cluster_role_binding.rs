@@ -7,12 +7,8 @@ use crate::labels::{is_managed, tenant_of};
 use crate::view::{Snapshot, Typed, Woken};
 
 impl Typed for ClusterRoleBinding {
-    /// A decoded list of subjects keeps room for four.
     fn slim(&mut self) {
-        super::slim_metadata(&mut self.metadata);
-        if let Some(subjects) = self.subjects.as_mut() {
-            subjects.shrink_to_fit();
-        }
+        super::slim_binding(&mut self.metadata, &mut self.subjects);
     }
 
     /// Its reader follows from its labels.

@@ -218,6 +218,19 @@ fn slept_by(meta: &ObjectMeta) -> Option<&str> {
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// A binding as the view keeps it: slim metadata, and its subjects at
+/// their exact size (a decoded list keeps room for four; mto binds one
+/// subject a binding, in some 45,000 bindings at 5,000 tenants).
+fn slim_binding(
+    meta: &mut ObjectMeta,
+    subjects: &mut Option<Vec<k8s_openapi::api::rbac::v1::Subject>>,
+) {
+    slim_metadata(meta);
+    if let Some(subjects) = subjects.as_mut() {
+        subjects.shrink_to_fit();
+    }
+}
+
 /// A binding's fields as mto writes them: `roleRef` set once and never
 /// changed (the apiserver refuses that too), the subjects replaced.
 fn bind_fields(

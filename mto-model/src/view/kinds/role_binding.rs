@@ -5,13 +5,8 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use crate::view::{Snapshot, Typed, Woken};
 
 impl Typed for RoleBinding {
-    /// A decoded list of subjects keeps room for four; mto binds one
-    /// subject a binding, in some 45,000 bindings at 5,000 tenants.
     fn slim(&mut self) {
-        super::slim_metadata(&mut self.metadata);
-        if let Some(subjects) = self.subjects.as_mut() {
-            subjects.shrink_to_fit();
-        }
+        super::slim_binding(&mut self.metadata, &mut self.subjects);
     }
 
     /// Read by whoever reads its namespace, whatever changed.
