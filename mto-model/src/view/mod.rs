@@ -146,7 +146,13 @@ pub trait Observed {
     fn tenant_template_instances(&self, tenant: &str) -> Vec<&crate::api::ClusterTemplateInstance>;
     /// What mto's field manager owns of the labels and annotations of the
     /// object of kind `K` that `meta` describes, as observed.
-    fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership;
+    fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership {
+        self.owned::<K>(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
+        .map_or(&Ownership::NONE, |(_, ownership)| ownership)
+    }
     /// The object of kind `K` by namespace (empty for cluster-scoped kinds)
     /// and name, with what mto's field manager owns of its labels and
     /// annotations: what a decision comparing it to the desired object
@@ -569,14 +575,14 @@ impl Snapshot {
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
         let name = meta.name.as_deref().unwrap_or_default().to_owned();
-        let shelf = K::shelf(&self.objects);
-        let before = shelf.get(&namespace, &name).cloned();
-        if let Some(b) = &before
+        let held = K::shelf(&self.objects).owned(&namespace, &name);
+        if let Some((b, owned)) = held
             && (Arc::ptr_eq(b, &object) || **b == *object)
-            && *shelf.ownership(&namespace, &name) == ownership
+            && *owned == ownership
         {
             return Woken::none();
         }
+        let before = held.map(|(b, _)| b.clone());
         // Whom the object concerns as it was and as it is, read before the
         // change: the rules read the object they are given, not the shelf.
         let mut woken = Woken::none();
@@ -680,14 +686,13 @@ impl Snapshot {
         let namespace = object.metadata.namespace.clone().unwrap_or_default();
         let name = object.metadata.name.clone().unwrap_or_default();
         let shelf = self.objects.dynamic.entry(gvk).or_default();
-        let before = shelf.get(&namespace, &name).cloned();
-        if before
-            .as_ref()
-            .is_some_and(|b| Arc::ptr_eq(b, &object) || **b == *object)
-            && *shelf.ownership(&namespace, &name) == ownership
-        {
+        let held = shelf.owned(&namespace, &name);
+        if held.is_some_and(|(b, owned)| {
+            (Arc::ptr_eq(b, &object) || **b == *object) && *owned == ownership
+        }) {
             return Woken::none();
         }
+        let before = held.map(|(b, _)| b.clone());
         shelf.insert(&namespace, &name, object.clone(), ownership);
         let mut woken = Woken::none();
         self.redeploy(
@@ -1210,12 +1215,6 @@ impl Observed for Snapshot {
             .iter()
             .map(InstanceId::key)
             .collect()
-    }
-    fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership {
-        K::shelf(&self.objects).ownership(
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
-        )
     }
     fn owned<K: Typed>(&self, namespace: &str, name: &str) -> Option<(&K, &Ownership)> {
         K::shelf(&self.objects)

@@ -143,15 +143,6 @@ impl<K> Shelf<K> {
         Some(&self.held(namespace, name)?.object)
     }
 
-    /// What mto owns of an object's labels and annotations, by namespace
-    /// (empty for cluster-scoped kinds) and name; nothing for an object
-    /// the shelf does not hold.
-    #[must_use]
-    pub fn ownership(&self, namespace: &str, name: &str) -> &Ownership {
-        self.held(namespace, name)
-            .map_or(&Ownership::NONE, |held| &held.ownership)
-    }
-
     /// An object by namespace (empty for cluster-scoped kinds) and name,
     /// with what mto owns of its labels and annotations: one lookup for
     /// both.
