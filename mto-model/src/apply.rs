@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, ObjectMeta};
 use serde_json::{Map, Value};
 
-use crate::labels::{COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER};
+use crate::labels::{COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER, MANAGED_BY_LABEL, TENANT_LABEL};
 
 /// Label and annotation keys owned by mto's field manager, per managedFields.
 fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
@@ -28,10 +29,30 @@ fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
 /// Only keys the object holds are recorded: a key mto owns and the object
 /// no longer holds is nothing an apply would remove (an apiserver drops
 /// such ownership itself).
+///
+/// Read at the same time: whether the object's labels say mto manages it,
+/// and for which tenant. Every decision asks that of every object it
+/// compares; answered here, it costs no walk of the label map (whose keys
+/// share a 28-byte prefix).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ownership {
     labels: HeldKeys,
     annotations: HeldKeys,
+    mark: Mark,
+}
+
+/// What an object's labels say of it, as far as mto asks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Mark {
+    /// Not labelled as managed by mto.
+    #[default]
+    Unmanaged,
+    /// Labelled as managed by mto, for the tenant its tenant label names.
+    Managed {
+        tenant: Option<CompactString>,
+        /// Whether mto's field manager owns labels beyond its two.
+        owns_other_labels: bool,
+    },
 }
 
 impl Ownership {
@@ -39,6 +60,7 @@ impl Ownership {
     pub const NONE: Ownership = Ownership {
         labels: HeldKeys::NONE,
         annotations: HeldKeys::NONE,
+        mark: Mark::Unmanaged,
     };
 
     /// What `meta`'s managedFields say mto owns of what it holds.
@@ -59,10 +81,55 @@ impl Ownership {
                     .map(|(position, _)| position),
             )
         };
-        Ownership {
+        let mut ownership = Ownership {
             labels: held(MetadataField::Labels),
             annotations: held(MetadataField::Annotations),
+            mark: Mark::Unmanaged,
+        };
+        if crate::labels::is_managed(meta) {
+            ownership.mark = Mark::Managed {
+                tenant: crate::labels::tenant_of(meta).map(CompactString::from),
+                owns_other_labels: !owns_only(
+                    meta,
+                    &ownership,
+                    MetadataField::Labels,
+                    &[MANAGED_BY_LABEL, TENANT_LABEL],
+                ),
+            };
         }
+        ownership
+    }
+
+    /// Whether the object's labels say mto manages it.
+    #[must_use]
+    pub fn is_managed(&self) -> bool {
+        matches!(self.mark, Mark::Managed { .. })
+    }
+
+    /// Whether the object's labels say mto put it there for `tenant`.
+    #[must_use]
+    pub fn is_managed_for(&self, tenant: &str) -> bool {
+        matches!(&self.mark, Mark::Managed { tenant: Some(t), .. } if t == tenant)
+    }
+
+    /// The tenant of an object mto manages, per its tenant label.
+    #[must_use]
+    pub fn managed_tenant(&self) -> Option<&str> {
+        match &self.mark {
+            Mark::Managed { tenant, .. } => tenant.as_deref(),
+            Mark::Unmanaged => None,
+        }
+    }
+
+    /// Whether the object carries mto's two labels for `tenant` and mto's
+    /// field manager owns no other label: what mto applies to every
+    /// object it makes for a tenant, in place.
+    #[must_use]
+    pub fn has_managed_labels(&self, tenant: &str) -> bool {
+        matches!(
+            &self.mark,
+            Mark::Managed { tenant: Some(t), owns_other_labels: false } if t == tenant
+        )
     }
 
     /// The keys of `field` in `meta` that mto owns; `meta` is the object
@@ -540,6 +607,63 @@ mod tests {
     /// `metadata_in_sync` against `observed` as the view would read it.
     fn in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
         metadata_in_sync(desired, observed, &Ownership::of(observed))
+    }
+
+    #[test]
+    fn ownership_says_whether_labels_mark_the_object_as_mtos_and_for_whom() {
+        use crate::labels::MANAGED_BY_VALUE;
+        let mut rb = meta(&[]);
+        apply_metadata(
+            &mut rb,
+            &meta(&[
+                (MANAGED_BY_LABEL, MANAGED_BY_VALUE),
+                (TENANT_LABEL, "alpha"),
+            ]),
+            "v1",
+        );
+        let ownership = Ownership::of(&rb);
+        assert!(ownership.is_managed());
+        assert!(ownership.is_managed_for("alpha"));
+        assert!(!ownership.is_managed_for("beta"));
+        assert_eq!(ownership.managed_tenant(), Some("alpha"));
+        assert!(ownership.has_managed_labels("alpha"));
+        assert!(!ownership.has_managed_labels("beta"));
+
+        let labels = rb.labels.get_or_insert_with(BTreeMap::new);
+        labels.insert("team".into(), "theirs".into());
+        assert!(
+            Ownership::of(&rb).has_managed_labels("alpha"),
+            "a label someone else set is theirs"
+        );
+
+        let mut more = meta(&[]);
+        apply_metadata(
+            &mut more,
+            &meta(&[
+                (MANAGED_BY_LABEL, MANAGED_BY_VALUE),
+                (TENANT_LABEL, "alpha"),
+                ("extra", "1"),
+            ]),
+            "v1",
+        );
+        let ownership = Ownership::of(&more);
+        assert!(ownership.is_managed_for("alpha"));
+        assert!(
+            !ownership.has_managed_labels("alpha"),
+            "mto owns a label it would not apply now"
+        );
+
+        let foreign = meta(&[(MANAGED_BY_LABEL, "someone-else"), (TENANT_LABEL, "alpha")]);
+        let ownership = Ownership::of(&foreign);
+        assert!(!ownership.is_managed());
+        assert!(!ownership.is_managed_for("alpha"));
+        assert_eq!(ownership.managed_tenant(), None);
+
+        let untenanted = meta(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)]);
+        let ownership = Ownership::of(&untenanted);
+        assert!(ownership.is_managed());
+        assert_eq!(ownership.managed_tenant(), None);
+        assert!(!ownership.has_managed_labels("alpha"));
     }
 
     #[test]

@@ -18,7 +18,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use crate::api::{Metadata, Sharing, Tenant, TenantSpec};
 use crate::claims::RequestedNamespace;
 use crate::integration::{Integration, TenantRole};
-use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
     NETWORK_POLICY_NAME, RESOURCE_QUOTA_NAME, SANDBOX_USER_ANNOTATION, TENANT_LABEL,
@@ -199,7 +198,7 @@ impl DesiredBinding<'_> {
         observed.role_ref.name == self.cluster_role
             && observed.role_ref.kind == "ClusterRole"
             && observed.subjects.as_deref() == Some(&self.subjects[..])
-            && has_managed_labels(&observed.metadata, ownership, tenant)
+            && ownership.has_managed_labels(tenant)
     }
 
     /// The object to apply.
@@ -253,22 +252,6 @@ pub(crate) fn role_bindings<'a>(
         }
     }
     out
-}
-
-/// Whether an object carries mto's two labels for `tenant` and no other
-/// label mto owns (per `ownership`; what `managed_labels` would apply).
-pub(crate) fn has_managed_labels(
-    meta: &ObjectMeta,
-    ownership: &crate::apply::Ownership,
-    tenant: &str,
-) -> bool {
-    is_managed_for(meta, tenant)
-        && crate::apply::owns_only(
-            meta,
-            ownership,
-            crate::apply::MetadataField::Labels,
-            &[MANAGED_BY_LABEL, TENANT_LABEL],
-        )
 }
 
 /// The ClusterResourceSupervisor a tenant's `spec.hibernation` asks for

@@ -13,11 +13,11 @@ use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reaso
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::apply::{MetadataField, metadata_in_sync, owns_only};
 use crate::claims::{RequestedNamespace, requested_namespaces};
+use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, NETWORK_POLICY_NAME,
     RELEASED_FROM_ANNOTATION, RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
 };
-use crate::labels::{is_managed, is_managed_for};
 use crate::machine::Phase;
 use crate::quantity::Quantity;
 use crate::validation::{Validate, ValidationErrors};
@@ -427,7 +427,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         let observed = self
             .observed
             .owned::<ClusterResourceSupervisor>("", self.name);
-        let ours = observed.is_some_and(|(o, _)| is_managed_for(&o.metadata, self.name));
+        let ours = observed.is_some_and(|(_, ownership)| ownership.is_managed_for(self.name));
         match (desired, observed) {
             (Some(want), None) => {
                 self.actions.push(Action::Apply {
@@ -481,7 +481,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     object: Object::from(want.clone()),
                     reason: Reason::Create,
                 }),
-                Some((have, ownership)) if is_managed_for(&have.metadata, self.name) => {
+                Some((have, ownership)) if ownership.is_managed_for(self.name) => {
                     if have.spec != want.spec
                         || !metadata_in_sync(&want.metadata, &have.metadata, ownership)
                     {
@@ -533,14 +533,14 @@ impl<'a, O: Observed> Planner<'a, O> {
         let observed = self
             .observed
             .owned::<ClusterRoleBinding>("", &name)
-            .filter(|(o, _)| is_managed_for(&o.metadata, self.name));
+            .filter(|(_, ownership)| ownership.is_managed_for(self.name));
         let wanted = !subjects.owner.is_empty();
         // Compared before it is built: a decision that finds it in place
         // builds nothing.
         let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
             have.subjects.as_deref() == Some(subjects.owner.as_slice())
                 && desired::is_namespace_creator_role(&have.role_ref)
-                && desired::has_managed_labels(&have.metadata, ownership, self.name)
+                && ownership.has_managed_labels(self.name)
                 && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])
         };
         let reason = match (wanted, observed) {
@@ -607,64 +607,56 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// tenant's members access here.
     fn remove_foreign_bindings(&mut self, namespace: &str) {
         let tenant = self.name;
-        let foreign: Vec<(String, Option<String>)> = self
+        let foreign: Vec<Action> = self
             .observed
-            .role_bindings(namespace)
-            .filter(|rb| {
-                is_managed(&rb.metadata) && crate::labels::tenant_of(&rb.metadata) != Some(tenant)
+            .owned_in::<RoleBinding>(namespace)
+            .filter(|(_, ownership)| {
+                ownership.is_managed() && ownership.managed_tenant() != Some(tenant)
             })
-            .map(|rb| {
-                (
+            .map(|(rb, _)| Action::Delete {
+                target: ObjectRef::namespaced(
+                    Kind::RoleBinding,
+                    namespace,
                     rb.metadata.name.clone().unwrap_or_default(),
-                    rb.metadata.uid.clone(),
-                )
+                ),
+                uid: rb.metadata.uid.clone(),
+                reason: Reason::Remove,
             })
             .collect();
-        for (name, uid) in foreign {
-            self.actions.push(Action::Delete {
-                target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
-                uid,
-                reason: Reason::Remove,
-            });
-        }
+        self.actions.extend(foreign);
     }
 
+    /// Makes the namespace's role bindings what `desired` says, in one
+    /// pass over those it holds: each is matched to the desired binding of
+    /// its name, or deleted when mto made it for the tenant and no longer
+    /// wants it.
     fn sync_role_bindings(&mut self, namespace: &str, desired: &[desired::DesiredBinding<'_>]) {
         let tenant = self.name;
-        for rb in self.observed.role_bindings(namespace) {
+        let mut found = vec![None; desired.len()];
+        for (rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
             let name = rb.metadata.name.as_deref().unwrap_or_default();
-            if is_managed_for(&rb.metadata, tenant)
-                && !desired.iter().any(|d| d.is_named(name, tenant))
-            {
-                let target = ObjectRef::namespaced(Kind::RoleBinding, namespace, name);
-                self.actions.push(Action::Delete {
-                    target,
+            match desired.iter().position(|d| d.is_named(name, tenant)) {
+                Some(at) => found[at] = Some((rb, ownership)),
+                None if ownership.is_managed_for(tenant) => self.actions.push(Action::Delete {
+                    target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
                     uid: rb.metadata.uid.clone(),
                     reason: Reason::Remove,
-                });
+                }),
+                None => {}
             }
         }
-        for want in desired {
-            let observed = self
-                .observed
-                .owned_in::<RoleBinding>(namespace)
-                .find(|(rb, _)| {
-                    rb.metadata
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| want.is_named(n, tenant))
-                });
+        for (want, observed) in desired.iter().zip(found) {
             match observed {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(want.build(tenant, namespace)),
                     reason: Reason::Create,
                 }),
                 Some((o, ownership)) if want.matches(o, ownership, tenant) => {}
-                Some((o, _))
+                Some((o, ownership))
                     if o.role_ref.name != want.cluster_role || o.role_ref.kind != "ClusterRole" =>
                 {
                     // roleRef is immutable: replace the binding, but only one mto made.
-                    if is_managed_for(&o.metadata, tenant) {
+                    if ownership.is_managed_for(tenant) {
                         let target =
                             ObjectRef::namespaced(Kind::RoleBinding, namespace, want.name(tenant));
                         self.actions.push(Action::Delete {
@@ -712,8 +704,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         {
             None => Reason::Create,
             Some((o, ownership))
-                if !desired::has_managed_labels(&o.metadata, ownership, self.name)
-                    || o.spec != desired.spec =>
+                if !ownership.has_managed_labels(self.name) || o.spec != desired.spec =>
             {
                 Reason::Drift
             }
@@ -745,7 +736,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     .as_ref()
                     .map(|s| s.limits.as_slice())
                     .unwrap_or_default();
-                desired::has_managed_labels(&o.metadata, ownership, self.name)
+                ownership.has_managed_labels(self.name)
                     && have.len() == spec.limits.len()
                     && spec.limits.iter().zip(have).all(|(w, h)| {
                         w.type_ == h.type_

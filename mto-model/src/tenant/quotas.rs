@@ -166,7 +166,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                         have.and_then(|s| s.hard.as_ref()),
                     ) && Some(&share.scopes) == have.map(|s| &s.scopes)
                         && Some(&share.scope_selector) == have.map(|s| &s.scope_selector)
-                        && desired::has_managed_labels(&o.metadata, ownership, self.name);
+                        && ownership.has_managed_labels(self.name);
                     if same {
                         continue;
                     }
