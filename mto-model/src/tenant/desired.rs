@@ -38,23 +38,23 @@ pub(crate) struct RoleSubjects {
 
 impl RoleSubjects {
     pub(crate) fn of(spec: &TenantSpec) -> RoleSubjects {
-        let ac = spec.access_control.clone().unwrap_or_default();
-        let convert = |s: Option<crate::api::Subjects>| {
-            let s = s.unwrap_or_default();
+        let ac = spec.access_control.as_ref();
+        let convert = |s: Option<&crate::api::Subjects>| {
             let mut out: Vec<Subject> = s
-                .users
-                .iter()
-                .map(|u| subject("User", u))
-                .chain(s.groups.iter().map(|g| subject("Group", g)))
+                .into_iter()
+                .flat_map(|s| {
+                    let users = s.users.iter().map(|u| subject("User", u));
+                    users.chain(s.groups.iter().map(|g| subject("Group", g)))
+                })
                 .collect();
             out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
             out.dedup();
             out
         };
         RoleSubjects {
-            owner: convert(ac.owners),
-            editor: convert(ac.editors),
-            viewer: convert(ac.viewers),
+            owner: convert(ac.and_then(|a| a.owners.as_ref())),
+            editor: convert(ac.and_then(|a| a.editors.as_ref())),
+            viewer: convert(ac.and_then(|a| a.viewers.as_ref())),
         }
     }
 

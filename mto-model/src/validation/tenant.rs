@@ -16,6 +16,28 @@ impl Validate for Tenant {
     }
 }
 
+/// The field that asks for a namespace, spelled out only when a problem
+/// names it: a tenant without problems formats no paths.
+#[derive(Clone, Copy)]
+enum AskedBy {
+    WithTenantPrefix(usize),
+    WithoutTenantPrefix(usize),
+    /// A user of `spec.accessControl.<role>.users` given a sandbox.
+    Sandbox(&'static str, usize),
+}
+
+impl std::fmt::Display for AskedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AskedBy::WithTenantPrefix(i) => write!(f, "spec.namespaces.withTenantPrefix[{i}]"),
+            AskedBy::WithoutTenantPrefix(i) => {
+                write!(f, "spec.namespaces.withoutTenantPrefix[{i}]")
+            }
+            AskedBy::Sandbox(role, i) => write!(f, "spec.accessControl.{role}.users[{i}]"),
+        }
+    }
+}
+
 fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     if let Some(quota) = &spec.quota
         && let Some(p) = dns_subdomain_problem(quota)
@@ -48,11 +70,11 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     }
     // Every namespace the tenant asks for, with the field that asks for it,
     // so a clash names both places.
-    let mut requested: BTreeMap<String, String> = BTreeMap::new();
-    let mut request = |ns: String, path: String, problems: &mut Problems| {
+    let mut requested: BTreeMap<String, AskedBy> = BTreeMap::new();
+    let mut request = |ns: String, path: AskedBy, problems: &mut Problems| {
         if let Some(first) = requested.get(&ns) {
             problems.push(
-                &path,
+                path.to_string(),
                 format!("namespace {ns:?} is already requested by {first}"),
                 "list each namespace once",
             );
@@ -62,17 +84,17 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     };
     if let Some(namespaces) = &spec.namespaces {
         for (i, short) in namespaces.with_tenant_prefix.iter().enumerate() {
-            let path = format!("spec.namespaces.withTenantPrefix[{i}]");
+            let path = AskedBy::WithTenantPrefix(i);
             let full = format!("{tenant}-{short}");
             if let Some(p) = dns_label_problem(short) {
                 problems.push(
-                    &path,
+                    path.to_string(),
                     format!("{short:?} {p}"),
                     "use lowercase letters, digits and '-'",
                 );
             } else if let Some(p) = dns_label_problem(&full) {
                 problems.push(
-                    &path,
+                    path.to_string(),
                     format!("namespace {full:?} {p}"),
                     format!(
                         "shorten the name to at most {} characters or the tenant name",
@@ -84,10 +106,10 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
             }
         }
         for (i, name) in namespaces.without_tenant_prefix.iter().enumerate() {
-            let path = format!("spec.namespaces.withoutTenantPrefix[{i}]");
+            let path = AskedBy::WithoutTenantPrefix(i);
             if let Some(p) = dns_label_problem(name) {
                 problems.push(
-                    &path,
+                    path.to_string(),
                     format!("{name:?} {p}"),
                     "use lowercase letters, digits and '-', at most 63",
                 );
@@ -96,14 +118,17 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
             }
         }
         if namespaces.sandboxes.as_ref().is_some_and(|s| s.enabled) {
-            let ac = spec.access_control.clone().unwrap_or_default();
-            for (role, subjects) in [("owners", &ac.owners), ("editors", &ac.editors)] {
+            let ac = spec.access_control.as_ref();
+            for (role, subjects) in [
+                ("owners", ac.and_then(|a| a.owners.as_ref())),
+                ("editors", ac.and_then(|a| a.editors.as_ref())),
+            ] {
                 for (i, user) in subjects.iter().flat_map(|s| s.users.iter()).enumerate() {
-                    let path = format!("spec.accessControl.{role}.users[{i}]");
+                    let path = AskedBy::Sandbox(role, i);
                     let sandbox = sandbox_namespace(tenant, user);
                     if let Some(p) = dns_label_problem(&sandbox) {
                         problems.push(
-                            &path,
+                            path.to_string(),
                             format!("sandbox namespace {sandbox:?} for user {user:?} {p}"),
                             "shorten the tenant name or disable sandboxes",
                         );
@@ -226,6 +251,29 @@ mod tests {
             )
             .validate(),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn a_namespace_asked_for_twice_names_both_fields() {
+        let spec = TenantSpec {
+            namespaces: Some(Namespaces {
+                with_tenant_prefix: vec!["dev".into()],
+                without_tenant_prefix: vec!["alpha-dev".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let errors = tenant("alpha", spec)
+            .validate()
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "spec.namespaces.withoutTenantPrefix[0]");
+        assert_eq!(
+            errors[0].problem,
+            "namespace \"alpha-dev\" is already requested by spec.namespaces.withTenantPrefix[0]"
         );
     }
 
