@@ -39,6 +39,7 @@ pub struct Ownership {
     labels: HeldKeys,
     annotations: HeldKeys,
     mark: Mark,
+    applied: Option<u64>,
 }
 
 /// What an object's labels say of it, as far as mto asks.
@@ -61,6 +62,7 @@ impl Ownership {
         labels: HeldKeys::NONE,
         annotations: HeldKeys::NONE,
         mark: Mark::Unmanaged,
+        applied: None,
     };
 
     /// What `meta`'s managedFields say mto owns of what it holds.
@@ -85,6 +87,7 @@ impl Ownership {
             labels: held(MetadataField::Labels),
             annotations: held(MetadataField::Annotations),
             mark: Mark::Unmanaged,
+            applied: None,
         };
         if crate::labels::is_managed(meta) {
             ownership.mark = Mark::Managed {
@@ -139,6 +142,15 @@ impl Ownership {
         meta: &'m ObjectMeta,
         field: MetadataField,
     ) -> impl Iterator<Item = &'m str> + use<'m, '_> {
+        self.entries(meta, field).map(|(key, _)| key)
+    }
+
+    /// The keys of `field` in `meta` that mto owns, with their values.
+    pub fn entries<'m>(
+        &self,
+        meta: &'m ObjectMeta,
+        field: MetadataField,
+    ) -> impl Iterator<Item = (&'m str, &'m str)> + use<'m, '_> {
         let held = match field {
             MetadataField::Labels => &self.labels,
             MetadataField::Annotations => &self.annotations,
@@ -146,10 +158,25 @@ impl Ownership {
         field
             .of(meta)
             .into_iter()
-            .flat_map(BTreeMap::keys)
+            .flatten()
             .enumerate()
             .filter(|(position, _)| held.contains(*position))
-            .map(|(_, key)| key.as_str())
+            .map(|(_, (key, value))| (key.as_str(), value.as_str()))
+    }
+
+    /// The digest of what mto applied to the object as it stands, for a
+    /// kind the tenant planner compares by digest
+    /// ([`crate::digest::AppliedDigest`]).
+    #[must_use]
+    pub fn applied(&self) -> Option<u64> {
+        self.applied
+    }
+
+    /// This ownership with the object's applied digest.
+    #[must_use]
+    pub fn with_applied(mut self, applied: Option<u64>) -> Ownership {
+        self.applied = applied;
+        self
     }
 
     /// Whether mto owns `key` of `field` in `meta`, the object this

@@ -13,6 +13,98 @@ pub fn digest(value: &impl serde::Serialize) -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// A digest of what mto applied to an object, as it stands: the labels
+/// and annotations mto's field manager owns, with their values, and what
+/// the tenant planner compares of the kind's body. The view takes it when
+/// it takes an object in ([`crate::apply::Ownership::applied`]); a
+/// decision computes it the same way from what a tenant asks for. Equal
+/// digests mean the object is in place, and the decision compares one
+/// number instead of walking the object's labels, subjects and spec, each
+/// a first touch of memory at 10,000 tenants. Unequal ones prove nothing
+/// (another manager's labels, a quantity spelled another way): the full
+/// comparison decides.
+///
+/// Keyed SipHash with keys drawn once per process: digests never leave
+/// it, and no one can write an object whose digest matches another's on
+/// purpose.
+#[derive(Clone)]
+pub struct AppliedDigest(std::hash::DefaultHasher);
+
+impl Default for AppliedDigest {
+    fn default() -> Self {
+        use std::hash::BuildHasher as _;
+        static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+        AppliedDigest(KEYS.get_or_init(std::hash::RandomState::new).build_hasher())
+    }
+}
+
+impl AppliedDigest {
+    /// Feeds a string, its end marked.
+    pub fn str(&mut self, value: &str) {
+        std::hash::Hash::hash(value, &mut self.0);
+    }
+
+    /// Feeds an optional string; absent and empty differ.
+    pub fn opt_str(&mut self, value: Option<&str>) {
+        std::hash::Hash::hash(&value, &mut self.0);
+    }
+
+    /// Feeds the length of what follows, so that lists end where they do.
+    pub fn count(&mut self, count: usize) {
+        self.0.write_usize(count);
+    }
+
+    /// Feeds a map of strings, in its order (sorted: a `BTreeMap`'s).
+    pub fn pairs<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut count = 0_usize;
+        for (key, value) in pairs {
+            self.str(key);
+            self.str(value);
+            count += 1;
+        }
+        self.0.write_usize(count);
+    }
+
+    /// Feeds a map of quantities by value: `1Gi` and `1024Mi` alike.
+    pub fn quantities(
+        &mut self,
+        quantities: Option<
+            &std::collections::BTreeMap<
+                String,
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+            >,
+        >,
+    ) {
+        self.0.write_u8(u8::from(quantities.is_some()));
+        for (resource, quantity) in quantities.into_iter().flatten() {
+            self.str(resource);
+            match crate::quantity::Quantity::parse(&quantity.0) {
+                Ok(value) => {
+                    self.0.write_u8(1);
+                    self.0.write_i128(value.nanos());
+                }
+                Err(_) => {
+                    self.0.write_u8(2);
+                    self.str(&quantity.0);
+                }
+            }
+        }
+        self.0
+            .write_usize(quantities.map_or(0, std::collections::BTreeMap::len));
+    }
+
+    /// Feeds a value by its JSON, for parts compared whole.
+    pub fn json(&mut self, value: &impl serde::Serialize) {
+        self.str(&serde_json::to_string(value).unwrap_or_default());
+    }
+
+    /// The digest.
+    #[must_use]
+    pub fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

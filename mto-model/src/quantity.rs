@@ -85,9 +85,11 @@ impl Quantity {
         if whole.len() + fraction.len() > 30 {
             return Err(err("it has too many digits"));
         }
-        let digits: i128 = format!("{whole}{fraction}")
-            .parse()
-            .map_err(|_| err("it is not a number"))?;
+        // At most 30 decimal digits (checked above): they fit an i128.
+        let digits: i128 = whole
+            .bytes()
+            .chain(fraction.bytes())
+            .fold(0, |value, digit| value * 10 + i128::from(digit - b'0'));
         // value = digits * 10^(exponent - fraction.len()) * binary, in nano-units.
         let scale = exponent - fraction.len() as i32 + 9;
         let overflow = || err("it is too large");
@@ -312,6 +314,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_decimal_is_its_whole_and_fraction_in_nanos(
+            whole in "[0-9]{1,20}",
+            fraction in "[0-9]{0,9}",
+        ) {
+            let text = format!("{whole}.{fraction}");
+            let padded = format!("{fraction:0<9}");
+            let expected = whole.parse::<i128>().unwrap_or_default() * NANO
+                + padded.parse::<i128>().unwrap_or_default();
+            prop_assert_eq!(Quantity::parse(&text), Ok(Quantity::from_nanos(expected)));
+        }
+
         #[test]
         fn display_round_trips(nanos in -(1i128 << 80)..(1i128 << 80)) {
             let v = Quantity::from_nanos(nanos);

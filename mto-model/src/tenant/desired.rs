@@ -28,6 +28,9 @@ use crate::quantity::{Granularity, Quantity};
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
 
+/// The API group of roles, bindings and their subjects.
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
 /// The subjects of each tenant role, sorted, once each.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct RoleSubjects {
@@ -69,7 +72,7 @@ impl RoleSubjects {
 
 fn subject(kind: &str, name: &str) -> Subject {
     Subject {
-        api_group: Some("rbac.authorization.k8s.io".into()),
+        api_group: Some(RBAC_GROUP.into()),
         kind: kind.into(),
         name: name.into(),
         namespace: None,
@@ -78,10 +81,17 @@ fn subject(kind: &str, name: &str) -> Subject {
 
 /// Labels every object mto manages for a tenant carries.
 pub(crate) fn managed_labels(tenant: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
-        (TENANT_LABEL.to_owned(), tenant.to_owned()),
-    ])
+    managed_label_pairs(tenant)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into()
+}
+
+/// [`managed_labels`], borrowed and in key order: what a digest of them
+/// reads, with nothing allocated.
+pub(crate) fn managed_label_pairs(tenant: &str) -> [(&str, &str); 2] {
+    let mut pairs = [(MANAGED_BY_LABEL, MANAGED_BY_VALUE), (TENANT_LABEL, tenant)];
+    pairs.sort_unstable_by_key(|(key, _)| *key);
+    pairs
 }
 
 /// The namespace object mto applies: metadata precedence is
@@ -201,6 +211,21 @@ impl DesiredBinding<'_> {
             && ownership.has_managed_labels(tenant)
     }
 
+    /// The applied digest of what [`DesiredBinding::build`] makes.
+    pub(crate) fn digest(&self, tenant: &str) -> u64 {
+        crate::view::digest_as_applied(
+            |digest| {
+                crate::view::digest_binding(
+                    digest,
+                    (RBAC_GROUP, "ClusterRole", self.cluster_role),
+                    Some(&self.subjects),
+                );
+            },
+            managed_label_pairs(tenant),
+            [],
+        )
+    }
+
     /// The object to apply.
     pub(crate) fn build(&self, tenant: &str, namespace: &str) -> RoleBinding {
         RoleBinding {
@@ -211,7 +236,7 @@ impl DesiredBinding<'_> {
                 ..Default::default()
             },
             role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
+                api_group: RBAC_GROUP.into(),
                 kind: "ClusterRole".into(),
                 name: self.cluster_role.to_owned(),
             },
@@ -336,7 +361,7 @@ pub(crate) fn namespace_creator_binding_name(tenant: &str) -> String {
 pub(crate) fn is_namespace_creator_role(role: &RoleRef) -> bool {
     role.name == NAMESPACE_CREATOR_ROLE
         && role.kind == "ClusterRole"
-        && role.api_group == "rbac.authorization.k8s.io"
+        && role.api_group == RBAC_GROUP
 }
 
 /// The binding that lets the tenant's owners ask for namespaces; the
@@ -353,7 +378,7 @@ pub(crate) fn namespace_creator_binding(
             ..Default::default()
         },
         role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
+            api_group: RBAC_GROUP.into(),
             kind: "ClusterRole".into(),
             name: NAMESPACE_CREATOR_ROLE.into(),
         },
@@ -484,6 +509,25 @@ pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &LimitRangeSpec) 
         },
         spec: Some(spec.clone()),
     }
+}
+
+/// The applied digest of the ResourceQuota holding `share`
+/// ([`resource_quota`]).
+pub(crate) fn resource_quota_digest(tenant: &str, share: &ResourceQuotaSpec) -> u64 {
+    crate::view::digest_as_applied(
+        |digest| crate::view::digest_quota_spec(digest, Some(share)),
+        managed_label_pairs(tenant),
+        [],
+    )
+}
+
+/// The applied digest of the tenant's limit range ([`limit_range`]).
+pub(crate) fn limit_range_digest(tenant: &str, spec: &LimitRangeSpec) -> u64 {
+    crate::view::digest_as_applied(
+        |digest| crate::view::digest_limit_range_spec(digest, Some(spec)),
+        managed_label_pairs(tenant),
+        [],
+    )
 }
 
 /// Per-resource values of a quota object, by value.

@@ -13,6 +13,7 @@ use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reaso
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::apply::{MetadataField, metadata_in_sync, owns_only};
 use crate::claims::{RequestedNamespace, requested_namespaces};
+use crate::integration::TenantRole;
 use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, NETWORK_POLICY_NAME,
@@ -239,6 +240,8 @@ impl<'a, O: Observed> Planner<'a, O> {
         let shares = quota
             .and_then(|q| q.spec.resourcequota.as_ref())
             .map(|total| desired::quota_shares(total, sharing, &planned_names));
+        let limit_range = quota.and_then(|q| q.spec.limitrange.as_ref());
+        let mut shared = SharedDigests::new(self.name, limit_range, integration);
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
@@ -268,12 +271,9 @@ impl<'a, O: Observed> Planner<'a, O> {
             let labels = ns.metadata.labels.as_ref().unwrap_or(&empty);
             let bindings =
                 desired::role_bindings(labels, requested, private, subjects, integration);
-            self.sync_role_bindings(&requested.name, &bindings);
-            self.sync_limit_range(
-                &requested.name,
-                quota.and_then(|q| q.spec.limitrange.as_ref()),
-            );
-            self.sync_network_policy(&requested.name, integration);
+            self.sync_role_bindings(&requested.name, &bindings, &mut shared);
+            self.sync_limit_range(&requested.name, limit_range, shared.limit_range);
+            self.sync_network_policy(&requested.name, integration, shared.network_policy);
             if shares.is_some() {
                 quota_changes.push(requested.name.as_str());
             } else if quota.is_some() {
@@ -630,7 +630,12 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// pass over those it holds: each is matched to the desired binding of
     /// its name, or deleted when mto made it for the tenant and no longer
     /// wants it.
-    fn sync_role_bindings(&mut self, namespace: &str, desired: &[desired::DesiredBinding<'_>]) {
+    fn sync_role_bindings<'d>(
+        &mut self,
+        namespace: &str,
+        desired: &[desired::DesiredBinding<'d>],
+        shared: &mut SharedDigests<'d>,
+    ) {
         let tenant = self.name;
         let mut found = vec![None; desired.len()];
         for (rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
@@ -651,7 +656,9 @@ impl<'a, O: Observed> Planner<'a, O> {
                     object: Object::from(want.build(tenant, namespace)),
                     reason: Reason::Create,
                 }),
-                Some((o, ownership)) if want.matches(o, ownership, tenant) => {}
+                Some((o, ownership))
+                    if is_in_place(ownership, Some(shared.binding(want)))
+                        || want.matches(o, ownership, tenant) => {}
                 Some((o, ownership))
                     if o.role_ref.name != want.cluster_role || o.role_ref.kind != "ClusterRole" =>
                 {
@@ -692,16 +699,20 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         namespace: &str,
         integration: &crate::integration::Integration,
+        digest: Option<u64>,
     ) {
         if !integration.network.disable_intra_tenant_networking {
             self.delete_managed(Kind::NetworkPolicy, namespace, NETWORK_POLICY_NAME);
             return;
         }
-        let desired = desired::network_policy(self.name, namespace);
-        let reason = match self
+        let observed = self
             .observed
-            .owned::<NetworkPolicy>(namespace, NETWORK_POLICY_NAME)
-        {
+            .owned::<NetworkPolicy>(namespace, NETWORK_POLICY_NAME);
+        if observed.is_some_and(|(_, ownership)| is_in_place(ownership, digest)) {
+            return;
+        }
+        let desired = desired::network_policy(self.name, namespace);
+        let reason = match observed {
             None => Reason::Create,
             Some((o, ownership))
                 if !ownership.has_managed_labels(self.name) || o.spec != desired.spec =>
@@ -720,6 +731,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         namespace: &str,
         spec: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
+        digest: Option<u64>,
     ) {
         let Some(spec) = spec else {
             if matches!(self.findings.quota, QuotaFinding::Resolved) {
@@ -731,6 +743,9 @@ impl<'a, O: Observed> Planner<'a, O> {
             .observed
             .owned::<LimitRange>(namespace, LIMIT_RANGE_NAME)
             .map(|(o, ownership)| {
+                if is_in_place(ownership, digest) {
+                    return true;
+                }
                 let have = o
                     .spec
                     .as_ref()
@@ -766,6 +781,61 @@ impl<'a, O: Observed> Planner<'a, O> {
             Some(true) => {}
         }
     }
+}
+
+/// What every namespace of a tenant is asked to hold alike, as applied
+/// digests ([`crate::digest::AppliedDigest`]): computed once per decision,
+/// so that a namespace whose objects are in place is judged by comparing
+/// numbers, without reading the objects' labels, subjects or specs.
+pub(super) struct SharedDigests<'d> {
+    tenant: &'d str,
+    /// Each role binding whose subjects are the tenant's (not a private
+    /// sandbox's user), by role and cluster role.
+    bindings: Vec<(TenantRole, &'d str, u64)>,
+    limit_range: Option<u64>,
+    network_policy: Option<u64>,
+}
+
+impl<'d> SharedDigests<'d> {
+    fn new(
+        tenant: &'d str,
+        limit_range: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
+        integration: &crate::integration::Integration,
+    ) -> Self {
+        SharedDigests {
+            tenant,
+            bindings: Vec::new(),
+            limit_range: limit_range.map(|spec| desired::limit_range_digest(tenant, spec)),
+            network_policy: integration
+                .network
+                .disable_intra_tenant_networking
+                .then(|| crate::view::desired_digest(&desired::network_policy(tenant, "")))
+                .flatten(),
+        }
+    }
+
+    /// The applied digest of a desired binding, computed once for all the
+    /// namespaces it is asked of alike.
+    fn binding(&mut self, want: &desired::DesiredBinding<'d>) -> u64 {
+        let alike = matches!(want.subjects, std::borrow::Cow::Borrowed(_));
+        let known = self.bindings.iter().find(|(role, cluster_role, _)| {
+            *role == want.role && *cluster_role == want.cluster_role
+        });
+        if let (true, Some((.., digest))) = (alike, known) {
+            return *digest;
+        }
+        let digest = want.digest(self.tenant);
+        if alike {
+            self.bindings.push((want.role, want.cluster_role, digest));
+        }
+        digest
+    }
+}
+
+/// Whether an object's applied digest says it holds what is asked: equal
+/// digests do; unequal ones, or none, leave it to the full comparison.
+pub(super) fn is_in_place(ownership: &crate::apply::Ownership, desired: Option<u64>) -> bool {
+    desired.is_some() && ownership.applied() == desired
 }
 
 /// Whether mto's field manager owns the namespace's tenant label.

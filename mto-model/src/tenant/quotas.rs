@@ -150,6 +150,8 @@ impl<'a, O: Observed> Planner<'a, O> {
         namespaces: &[&str],
     ) -> Vec<QuotaWrite> {
         let mut changed = Vec::new();
+        // Pooled, every namespace's share is the tenant's total: one digest.
+        let mut pooled = None;
         for ns in namespaces {
             let Some(share) = shares.get(ns) else {
                 continue;
@@ -160,6 +162,15 @@ impl<'a, O: Observed> Planner<'a, O> {
             let reason = match observed {
                 None => Reason::Create,
                 Some((o, ownership)) => {
+                    let digest = match share {
+                        Cow::Borrowed(total) => *pooled.get_or_insert_with(|| {
+                            desired::resource_quota_digest(self.name, total)
+                        }),
+                        Cow::Owned(share) => desired::resource_quota_digest(self.name, share),
+                    };
+                    if super::plan::is_in_place(ownership, Some(digest)) {
+                        continue;
+                    }
                     let have = o.spec.as_ref();
                     let same = desired::same_quantities(
                         share.hard.as_ref(),

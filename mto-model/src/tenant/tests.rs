@@ -1315,3 +1315,63 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
         assert!(network_policy(&s, ns).is_none(), "{ns} keeps no policy");
     }
 }
+
+/// A converged tenant's role bindings, limit ranges and quotas carry the
+/// applied digest of what the tenant asks for, so a decision finds them
+/// in place without reading them; the digest a decision computes without
+/// building an object is the one the object it would build carries.
+#[test]
+fn objects_in_place_carry_the_digest_of_what_is_asked() {
+    use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let view = s.snapshot();
+    let quota = view.quota("small").expect("quota");
+    let limits = quota.spec.limitrange.as_ref().expect("limit range");
+    let limit_range = crate::view::desired_digest(&desired::limit_range("alpha", "", limits));
+    assert_eq!(
+        limit_range,
+        Some(desired::limit_range_digest("alpha", limits))
+    );
+    let total = quota.spec.resourcequota.as_ref().expect("resource quota");
+    let subjects = desired::RoleSubjects::of(&tenant_of(&s, "alpha").spec);
+    let mut bindings = 0;
+    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
+        let namespace = view.namespace(ns).expect("namespace");
+        let requested = crate::claims::RequestedNamespace {
+            name: ns.to_owned(),
+            kind: String::new(),
+            sandbox_user: None,
+            joined: false,
+        };
+        let labels = namespace.metadata.labels.clone().unwrap_or_default();
+        for want in desired::role_bindings(&labels, &requested, true, &subjects, view.integration())
+        {
+            let built = want.build("alpha", ns);
+            assert_eq!(
+                Some(want.digest("alpha")),
+                crate::view::desired_digest(&built)
+            );
+            let (_, ownership) = view
+                .owned::<RoleBinding>(ns, &want.name("alpha"))
+                .expect("binding");
+            assert_eq!(ownership.applied(), Some(want.digest("alpha")), "{ns}");
+            bindings += 1;
+        }
+        let (_, ownership) = view
+            .owned::<LimitRange>(ns, crate::labels::LIMIT_RANGE_NAME)
+            .expect("limit range");
+        assert_eq!(ownership.applied(), limit_range, "{ns}");
+        let (_, ownership) = view
+            .owned::<ResourceQuota>(ns, crate::labels::RESOURCE_QUOTA_NAME)
+            .expect("quota");
+        assert_eq!(
+            ownership.applied(),
+            Some(desired::resource_quota_digest("alpha", total)),
+            "{ns}"
+        );
+    }
+    assert_eq!(bindings, 9, "three roles in three namespaces");
+}

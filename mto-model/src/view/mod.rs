@@ -32,6 +32,9 @@ mod watch;
 pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
 pub use kinds::{FieldRefused, Typed};
+pub(crate) use kinds::{
+    desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec, digest_quota_spec,
+};
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
 };
@@ -566,7 +569,7 @@ impl Snapshot {
     }
 
     fn put_typed<K: Typed>(&mut self, mut object: Arc<K>) -> Woken {
-        let ownership = take_ownership(&mut object);
+        let ownership = take_typed_ownership(&mut object);
         self.put_owned(object, ownership)
     }
 
@@ -1104,7 +1107,7 @@ impl Snapshot {
         impl ObjectVisitor for Take {
             type Output = (Object, Ownership);
             fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> (Object, Ownership) {
-                let ownership = take_ownership(&mut object);
+                let ownership = take_typed_ownership(&mut object);
                 (K::wrap(object), ownership)
             }
             fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> (Object, Ownership) {
@@ -1127,6 +1130,17 @@ fn take_ownership<O: kube::Resource>(object: &mut Arc<O>) -> Ownership {
         only_ours.meta_mut().managed_fields = None;
     }
     ownership
+}
+
+/// [`take_ownership`] of a typed object, with its applied digest (read
+/// before the managedFields it is computed from go).
+fn take_typed_ownership<K: Typed>(object: &mut Arc<K>) -> Ownership {
+    let ownership = Ownership::of(object.meta());
+    let applied = kinds::applied_digest(&**object, &ownership);
+    if let Some(only_ours) = Arc::get_mut(object) {
+        only_ours.meta_mut().managed_fields = None;
+    }
+    ownership.with_applied(applied)
 }
 
 impl Observed for Snapshot {

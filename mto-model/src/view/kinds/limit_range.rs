@@ -2,7 +2,29 @@
 
 use k8s_openapi::api::core::v1::LimitRange;
 
+use k8s_openapi::api::core::v1::LimitRangeSpec;
+
+use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};
+
+/// What the planner compares of a limit range: each item's type and
+/// quantities, by value.
+pub(crate) fn digest_limit_range_spec(digest: &mut AppliedDigest, spec: Option<&LimitRangeSpec>) {
+    digest.count(usize::from(spec.is_some()));
+    digest.count(spec.map_or(0, |s| s.limits.len()));
+    for limit in spec.iter().flat_map(|s| &s.limits) {
+        digest.str(&limit.type_);
+        for quantities in [
+            &limit.default,
+            &limit.default_request,
+            &limit.max,
+            &limit.min,
+            &limit.max_limit_request_ratio,
+        ] {
+            digest.quantities(quantities.as_ref());
+        }
+    }
+}
 
 impl Typed for LimitRange {
     /// A decoded list of limits keeps room for four items of 200 bytes;
@@ -12,6 +34,11 @@ impl Typed for LimitRange {
         if let Some(spec) = self.spec.as_mut() {
             spec.limits.shrink_to_fit();
         }
+    }
+
+    fn digest_body(&self, digest: &mut AppliedDigest) -> bool {
+        digest_limit_range_spec(digest, self.spec.as_ref());
+        true
     }
 
     /// Read by whoever reads its namespace, whatever changed.

@@ -4,6 +4,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Indexes, Key, Objects, Snapshot, Stored, Woken};
+use crate::apply::{MetadataField, Ownership};
+use crate::digest::AppliedDigest;
 use crate::labels::FIELD_MANAGER;
 
 /// The two methods of a kind whose status is a subresource kept in
@@ -32,6 +34,8 @@ mod network_policy;
 mod persistent_volume;
 mod quota;
 mod resource_quota;
+pub(crate) use limit_range::digest_limit_range_spec;
+pub(crate) use resource_quota::digest_quota_spec;
 mod resource_supervisor;
 mod role_binding;
 mod stateful_set;
@@ -92,6 +96,15 @@ pub trait Typed: Stored {
         after: Option<&Self>,
     ) {
         let _ = (indexes, objects, before, after);
+    }
+
+    /// Feeds into `digest` what the tenant planner compares of the
+    /// object's body, for a kind it compares by digest
+    /// ([`AppliedDigest`]). `false`, the default: it does not, and the
+    /// object carries no applied digest.
+    fn digest_body(&self, digest: &mut AppliedDigest) -> bool {
+        let _ = digest;
+        false
     }
 
     /// Drops what the model never reads, before the view keeps the object.
@@ -228,6 +241,73 @@ fn slim_binding(
     slim_metadata(meta);
     if let Some(subjects) = subjects.as_mut() {
         subjects.shrink_to_fit();
+    }
+}
+
+/// The applied digest of `object`, whose ownership (read from it) is
+/// `ownership`; `None` for a kind the planner does not compare by digest.
+pub(crate) fn applied_digest<K: Typed>(object: &K, ownership: &Ownership) -> Option<u64> {
+    let mut digest = AppliedDigest::default();
+    if !object.digest_body(&mut digest) {
+        return None;
+    }
+    let meta = object.meta();
+    digest.pairs(ownership.entries(meta, MetadataField::Labels));
+    digest.pairs(ownership.entries(meta, MetadataField::Annotations));
+    Some(digest.finish())
+}
+
+/// The applied digest an object mto builds will have once applied, when
+/// mto owns every label and annotation it sets.
+pub(crate) fn desired_digest<K: Typed>(object: &K) -> Option<u64> {
+    let meta = object.meta();
+    let mut is_digested = false;
+    let digest = digest_as_applied(
+        |digest| is_digested = object.digest_body(digest),
+        meta.labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+        meta.annotations
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    is_digested.then_some(digest)
+}
+
+/// The applied digest of an object with body `body` and these labels and
+/// annotations, all mto's: what an object mto applies will carry, computed
+/// without building it.
+pub(crate) fn digest_as_applied<'a>(
+    body: impl FnOnce(&mut AppliedDigest),
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    let mut digest = AppliedDigest::default();
+    body(&mut digest);
+    digest.pairs(labels);
+    digest.pairs(annotations);
+    digest.finish()
+}
+
+/// What the planner compares of a binding: its role and subjects.
+pub(crate) fn digest_binding(
+    digest: &mut AppliedDigest,
+    role: (&str, &str, &str),
+    subjects: Option<&[k8s_openapi::api::rbac::v1::Subject]>,
+) {
+    let (api_group, kind, name) = role;
+    digest.str(api_group);
+    digest.str(kind);
+    digest.str(name);
+    digest.opt_str(subjects.map(|_| ""));
+    digest.count(subjects.map_or(0, <[_]>::len));
+    for subject in subjects.into_iter().flatten() {
+        digest.opt_str(subject.api_group.as_deref());
+        digest.str(&subject.kind);
+        digest.str(&subject.name);
+        digest.opt_str(subject.namespace.as_deref());
     }
 }
 

@@ -6,6 +6,11 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use crate::view::{Snapshot, Typed, Woken};
 
 impl Typed for NetworkPolicy {
+    fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
+        digest.json(&self.spec);
+        true
+    }
+
     /// Read by whoever reads its namespace, whatever changed.
     fn same_readers(_: &Self, _: &Self) -> bool {
         true

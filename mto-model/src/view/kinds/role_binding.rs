@@ -9,6 +9,16 @@ impl Typed for RoleBinding {
         super::slim_binding(&mut self.metadata, &mut self.subjects);
     }
 
+    fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
+        let role = &self.role_ref;
+        super::digest_binding(
+            digest,
+            (&role.api_group, &role.kind, &role.name),
+            self.subjects.as_deref(),
+        );
+        true
+    }
+
     /// Read by whoever reads its namespace, whatever changed.
     fn same_readers(_: &Self, _: &Self) -> bool {
         true
