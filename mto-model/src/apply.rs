@@ -6,6 +6,7 @@
 //! planner sees the same thing against a real or a simulated cluster.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 
 use compact_str::CompactString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, ObjectMeta};
@@ -39,7 +40,7 @@ pub struct Ownership {
     labels: HeldKeys,
     annotations: HeldKeys,
     mark: Mark,
-    applied: Option<u64>,
+    applied: Option<NonZeroU64>,
 }
 
 /// What an object's labels say of it, as far as mto asks.
@@ -168,13 +169,13 @@ impl Ownership {
     /// kind the tenant planner compares by digest
     /// ([`crate::digest::AppliedDigest`]).
     #[must_use]
-    pub fn applied(&self) -> Option<u64> {
+    pub fn applied(&self) -> Option<NonZeroU64> {
         self.applied
     }
 
     /// This ownership with the object's applied digest.
     #[must_use]
-    pub fn with_applied(mut self, applied: Option<u64>) -> Ownership {
+    pub fn with_applied(mut self, applied: Option<NonZeroU64>) -> Ownership {
         self.applied = applied;
         self
     }
@@ -634,6 +635,18 @@ mod tests {
     /// `metadata_in_sync` against `observed` as the view would read it.
     fn in_sync(desired: &ObjectMeta, observed: &ObjectMeta) -> bool {
         metadata_in_sync(desired, observed, &Ownership::of(observed))
+    }
+
+    /// Every object the view holds carries one: bits over its keys, whose
+    /// it is, and its applied digest, with nothing allocated for a tenant
+    /// name of up to 24 bytes.
+    #[test]
+    fn ownership_is_small() {
+        assert!(
+            std::mem::size_of::<Ownership>() <= 88,
+            "{} bytes",
+            std::mem::size_of::<Ownership>()
+        );
     }
 
     #[test]

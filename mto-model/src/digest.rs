@@ -98,10 +98,11 @@ impl AppliedDigest {
         self.str(&serde_json::to_string(value).unwrap_or_default());
     }
 
-    /// The digest.
+    /// The digest. Never zero, so that an object's optional digest takes
+    /// no more room than the digest.
     #[must_use]
-    pub fn finish(&self) -> u64 {
-        self.0.finish()
+    pub fn finish(&self) -> std::num::NonZeroU64 {
+        std::num::NonZeroU64::new(self.0.finish()).unwrap_or(std::num::NonZeroU64::MIN)
     }
 }
 

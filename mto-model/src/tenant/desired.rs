@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
@@ -212,7 +213,7 @@ impl DesiredBinding<'_> {
     }
 
     /// The applied digest of what [`DesiredBinding::build`] makes.
-    pub(crate) fn digest(&self, tenant: &str) -> u64 {
+    pub(crate) fn digest(&self, tenant: &str) -> NonZeroU64 {
         crate::view::digest_as_applied(
             |digest| {
                 crate::view::digest_binding(
@@ -513,7 +514,7 @@ pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &LimitRangeSpec) 
 
 /// The applied digest of the ResourceQuota holding `share`
 /// ([`resource_quota`]).
-pub(crate) fn resource_quota_digest(tenant: &str, share: &ResourceQuotaSpec) -> u64 {
+pub(crate) fn resource_quota_digest(tenant: &str, share: &ResourceQuotaSpec) -> NonZeroU64 {
     crate::view::digest_as_applied(
         |digest| crate::view::digest_quota_spec(digest, Some(share)),
         managed_label_pairs(tenant),
@@ -522,7 +523,7 @@ pub(crate) fn resource_quota_digest(tenant: &str, share: &ResourceQuotaSpec) -> 
 }
 
 /// The applied digest of the tenant's limit range ([`limit_range`]).
-pub(crate) fn limit_range_digest(tenant: &str, spec: &LimitRangeSpec) -> u64 {
+pub(crate) fn limit_range_digest(tenant: &str, spec: &LimitRangeSpec) -> NonZeroU64 {
     crate::view::digest_as_applied(
         |digest| crate::view::digest_limit_range_spec(digest, Some(spec)),
         managed_label_pairs(tenant),

@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{LimitRange, Namespace};
@@ -699,7 +700,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         namespace: &str,
         integration: &crate::integration::Integration,
-        digest: Option<u64>,
+        digest: Option<NonZeroU64>,
     ) {
         if !integration.network.disable_intra_tenant_networking {
             self.delete_managed(Kind::NetworkPolicy, namespace, NETWORK_POLICY_NAME);
@@ -731,7 +732,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         namespace: &str,
         spec: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
-        digest: Option<u64>,
+        digest: Option<NonZeroU64>,
     ) {
         let Some(spec) = spec else {
             if matches!(self.findings.quota, QuotaFinding::Resolved) {
@@ -791,9 +792,9 @@ pub(super) struct SharedDigests<'d> {
     tenant: &'d str,
     /// Each role binding whose subjects are the tenant's (not a private
     /// sandbox's user), by role and cluster role.
-    bindings: Vec<(TenantRole, &'d str, u64)>,
-    limit_range: Option<u64>,
-    network_policy: Option<u64>,
+    bindings: Vec<(TenantRole, &'d str, NonZeroU64)>,
+    limit_range: Option<NonZeroU64>,
+    network_policy: Option<NonZeroU64>,
 }
 
 impl<'d> SharedDigests<'d> {
@@ -816,7 +817,7 @@ impl<'d> SharedDigests<'d> {
 
     /// The applied digest of a desired binding, computed once for all the
     /// namespaces it is asked of alike.
-    fn binding(&mut self, want: &desired::DesiredBinding<'d>) -> u64 {
+    fn binding(&mut self, want: &desired::DesiredBinding<'d>) -> NonZeroU64 {
         let alike = matches!(want.subjects, std::borrow::Cow::Borrowed(_));
         let known = self.bindings.iter().find(|(role, cluster_role, _)| {
             *role == want.role && *cluster_role == want.cluster_role
@@ -834,7 +835,10 @@ impl<'d> SharedDigests<'d> {
 
 /// Whether an object's applied digest says it holds what is asked: equal
 /// digests do; unequal ones, or none, leave it to the full comparison.
-pub(super) fn is_in_place(ownership: &crate::apply::Ownership, desired: Option<u64>) -> bool {
+pub(super) fn is_in_place(
+    ownership: &crate::apply::Ownership,
+    desired: Option<NonZeroU64>,
+) -> bool {
     desired.is_some() && ownership.applied() == desired
 }
 

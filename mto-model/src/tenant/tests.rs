@@ -1375,3 +1375,133 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
     }
     assert_eq!(bindings, 9, "three roles in three namespaces");
 }
+
+/// An object as the view takes it in: its ownership and applied digest
+/// read from its managedFields.
+fn as_taken<K: crate::view::Typed>(object: &K) -> crate::apply::Ownership {
+    let ownership = crate::apply::Ownership::of(object.meta());
+    let applied = crate::view::applied_digest(object, &ownership);
+    ownership.with_applied(applied)
+}
+
+/// Metadata whose labels mto applied (`applied`), plus labels someone
+/// else set (`theirs`).
+fn labelled(applied: BTreeMap<String, String>, theirs: Option<(String, String)>) -> ObjectMeta {
+    let mut meta = ObjectMeta {
+        name: Some("object".into()),
+        namespace: Some("alpha-dev".into()),
+        ..Default::default()
+    };
+    crate::apply::apply_metadata(
+        &mut meta,
+        &ObjectMeta {
+            labels: Some(applied),
+            ..Default::default()
+        },
+        "v1",
+    );
+    if let Some((key, value)) = theirs {
+        meta.labels
+            .get_or_insert_with(BTreeMap::new)
+            .entry(key)
+            .or_insert(value);
+    }
+    meta
+}
+
+proptest::proptest! {
+    /// The digest never finds a binding in place that the full comparison
+    /// finds drifted, and finds the one mto applied in place whatever
+    /// others add.
+    #[test]
+    fn a_binding_is_in_place_by_digest_only_when_it_is_in_place(
+        cluster_role in proptest::sample::select(vec!["admin", "edit"]),
+        drop_subject: bool,
+        extra_subject in proptest::option::of("[a-c]{1,2}"),
+        tenant_label in proptest::sample::select(vec!["alpha", "beta"]),
+        mto_label in proptest::option::of(("[a-c]", "[a-c]")),
+        their_label in proptest::option::of(("[a-c]", "[a-c]")),
+    ) {
+        use k8s_openapi::api::rbac::v1::Subject;
+        let subject = |kind: &str, name: &str| Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: kind.into(),
+            name: name.into(),
+            namespace: None,
+        };
+        let owners = vec![subject("Group", "alpha-admins"), subject("User", "anna")];
+        let want = desired::DesiredBinding {
+            role: crate::integration::TenantRole::Owner,
+            cluster_role: "admin",
+            subjects: std::borrow::Cow::Borrowed(&owners),
+        };
+        let mut have = want.build("alpha", "alpha-dev");
+        have.role_ref.name = cluster_role.into();
+        let subjects = have.subjects.get_or_insert_with(Vec::new);
+        if drop_subject {
+            subjects.pop();
+        }
+        if let Some(name) = &extra_subject {
+            subjects.push(subject("User", name));
+        }
+        let mut applied = desired::managed_labels(tenant_label);
+        if let Some((key, value)) = mto_label.clone() {
+            applied.insert(key, value);
+        }
+        have.metadata = labelled(applied, their_label);
+        let ownership = as_taken(&have);
+        let by_digest = plan::is_in_place(&ownership, Some(want.digest("alpha")));
+        proptest::prop_assert!(!by_digest || want.matches(&have, &ownership, "alpha"));
+        let as_applied = cluster_role == "admin"
+            && !drop_subject
+            && extra_subject.is_none()
+            && tenant_label == "alpha"
+            && mto_label.is_none();
+        proptest::prop_assert_eq!(by_digest, as_applied);
+    }
+
+    /// The same for a namespace's share of the tenant's quota, whose
+    /// quantities may be spelled another way than mto spells them.
+    #[test]
+    fn a_quota_is_in_place_by_digest_only_when_it_is_in_place(
+        cpu in proptest::sample::select(vec!["4", "4000m", "5"]),
+        memory in proptest::sample::select(vec!["8Gi", "8192Mi", "8G"]),
+        pods in proptest::option::of(proptest::sample::select(vec!["20", "21"])),
+        scoped: bool,
+        tenant_label in proptest::sample::select(vec!["alpha", "beta"]),
+        their_label in proptest::option::of(("[a-c]", "[a-c]")),
+    ) {
+        use k8s_openapi::api::core::v1::ResourceQuotaSpec;
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+        let hard = |cpu: &str, memory: &str, pods: Option<&str>| {
+            let mut hard = BTreeMap::from([
+                ("requests.cpu".to_owned(), K8sQuantity(cpu.into())),
+                ("requests.memory".to_owned(), K8sQuantity(memory.into())),
+            ]);
+            if let Some(pods) = pods {
+                hard.insert("pods".into(), K8sQuantity(pods.into()));
+            }
+            hard
+        };
+        let share = ResourceQuotaSpec {
+            hard: Some(hard("4", "8Gi", Some("20"))),
+            ..Default::default()
+        };
+        let mut have = desired::resource_quota("alpha", "alpha-dev", &share);
+        have.spec = Some(ResourceQuotaSpec {
+            hard: Some(hard(cpu, memory, pods)),
+            scopes: scoped.then(|| vec!["NotTerminating".to_owned()]),
+            ..Default::default()
+        });
+        have.metadata = labelled(desired::managed_labels(tenant_label), their_label);
+        let ownership = as_taken(&have);
+        let by_digest =
+            plan::is_in_place(&ownership, Some(desired::resource_quota_digest("alpha", &share)));
+        let spec = have.spec.as_ref();
+        let full = desired::same_quantities(share.hard.as_ref(), spec.and_then(|s| s.hard.as_ref()))
+            && spec.is_some_and(|s| s.scopes == share.scopes && s.scope_selector == share.scope_selector)
+            && ownership.has_managed_labels("alpha");
+        proptest::prop_assert!(!by_digest || full);
+        proptest::prop_assert_eq!(by_digest, full, "the digest reads quantities by value");
+    }
+}

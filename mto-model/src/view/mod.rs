@@ -33,7 +33,8 @@ pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
 pub use kinds::{FieldRefused, Typed};
 pub(crate) use kinds::{
-    desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec, digest_quota_spec,
+    applied_digest, desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec,
+    digest_quota_spec,
 };
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,

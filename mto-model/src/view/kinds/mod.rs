@@ -246,7 +246,10 @@ fn slim_binding(
 
 /// The applied digest of `object`, whose ownership (read from it) is
 /// `ownership`; `None` for a kind the planner does not compare by digest.
-pub(crate) fn applied_digest<K: Typed>(object: &K, ownership: &Ownership) -> Option<u64> {
+pub(crate) fn applied_digest<K: Typed>(
+    object: &K,
+    ownership: &Ownership,
+) -> Option<std::num::NonZeroU64> {
     let mut digest = AppliedDigest::default();
     if !object.digest_body(&mut digest) {
         return None;
@@ -259,7 +262,7 @@ pub(crate) fn applied_digest<K: Typed>(object: &K, ownership: &Ownership) -> Opt
 
 /// The applied digest an object mto builds will have once applied, when
 /// mto owns every label and annotation it sets.
-pub(crate) fn desired_digest<K: Typed>(object: &K) -> Option<u64> {
+pub(crate) fn desired_digest<K: Typed>(object: &K) -> Option<std::num::NonZeroU64> {
     let meta = object.meta();
     let mut is_digested = false;
     let digest = digest_as_applied(
@@ -283,7 +286,7 @@ pub(crate) fn digest_as_applied<'a>(
     body: impl FnOnce(&mut AppliedDigest),
     labels: impl IntoIterator<Item = (&'a str, &'a str)>,
     annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> u64 {
+) -> std::num::NonZeroU64 {
     let mut digest = AppliedDigest::default();
     body(&mut digest);
     digest.pairs(labels);
