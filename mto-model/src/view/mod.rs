@@ -1137,7 +1137,7 @@ fn take_ownership<O: kube::Resource>(object: &mut Arc<O>) -> Ownership {
 /// before the managedFields it is computed from go).
 fn take_typed_ownership<K: Typed>(object: &mut Arc<K>) -> Ownership {
     let ownership = Ownership::of(object.meta());
-    let applied = kinds::applied_digest(&**object, &ownership);
+    let applied = applied_digest(&**object, &ownership);
     if let Some(only_ours) = Arc::get_mut(object) {
         only_ours.meta_mut().managed_fields = None;
     }
