@@ -45,16 +45,21 @@ pub struct Ownership {
 
 /// What an object's labels say of it, as far as mto asks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-enum Mark {
-    /// Not labelled as managed by mto.
-    #[default]
-    Unmanaged,
-    /// Labelled as managed by mto, for the tenant its tenant label names.
-    Managed {
-        tenant: Option<CompactString>,
-        /// Whether mto's field manager owns labels beyond its two.
-        owns_other_labels: bool,
-    },
+struct Mark {
+    /// Its tenant label's value, whoever set it.
+    tenant: Option<CompactString>,
+    /// Labelled as managed by mto.
+    managed: bool,
+    /// Whether mto's field manager owns labels beyond its two.
+    owns_other_labels: bool,
+}
+
+impl Mark {
+    const NONE: Mark = Mark {
+        tenant: None,
+        managed: false,
+        owns_other_labels: false,
+    };
 }
 
 impl Ownership {
@@ -62,7 +67,7 @@ impl Ownership {
     pub const NONE: Ownership = Ownership {
         labels: HeldKeys::NONE,
         annotations: HeldKeys::NONE,
-        mark: Mark::Unmanaged,
+        mark: Mark::NONE,
         applied: None,
     };
 
@@ -87,42 +92,45 @@ impl Ownership {
         let mut ownership = Ownership {
             labels: held(MetadataField::Labels),
             annotations: held(MetadataField::Annotations),
-            mark: Mark::Unmanaged,
+            mark: Mark::NONE,
             applied: None,
         };
-        if crate::labels::is_managed(meta) {
-            ownership.mark = Mark::Managed {
-                tenant: crate::labels::tenant_of(meta).map(CompactString::from),
-                owns_other_labels: !owns_only(
-                    meta,
-                    &ownership,
-                    MetadataField::Labels,
-                    &[MANAGED_BY_LABEL, TENANT_LABEL],
-                ),
-            };
-        }
+        ownership.mark = Mark {
+            tenant: crate::labels::tenant_of(meta).map(CompactString::from),
+            managed: crate::labels::is_managed(meta),
+            owns_other_labels: !owns_only(
+                meta,
+                &ownership,
+                MetadataField::Labels,
+                &[MANAGED_BY_LABEL, TENANT_LABEL],
+            ),
+        };
         ownership
     }
 
     /// Whether the object's labels say mto manages it.
     #[must_use]
     pub fn is_managed(&self) -> bool {
-        matches!(self.mark, Mark::Managed { .. })
+        self.mark.managed
     }
 
     /// Whether the object's labels say mto put it there for `tenant`.
     #[must_use]
     pub fn is_managed_for(&self, tenant: &str) -> bool {
-        matches!(&self.mark, Mark::Managed { tenant: Some(t), .. } if t == tenant)
+        self.mark.managed && self.mark.tenant.as_deref() == Some(tenant)
     }
 
     /// The tenant of an object mto manages, per its tenant label.
     #[must_use]
     pub fn managed_tenant(&self) -> Option<&str> {
-        match &self.mark {
-            Mark::Managed { tenant, .. } => tenant.as_deref(),
-            Mark::Unmanaged => None,
-        }
+        self.mark.tenant.as_deref().filter(|_| self.mark.managed)
+    }
+
+    /// The value of the object's tenant label, whoever set it (a
+    /// namespace's claim).
+    #[must_use]
+    pub fn labelled_tenant(&self) -> Option<&str> {
+        self.mark.tenant.as_deref()
     }
 
     /// Whether the object carries mto's two labels for `tenant` and mto's
@@ -130,10 +138,7 @@ impl Ownership {
     /// object it makes for a tenant, in place.
     #[must_use]
     pub fn has_managed_labels(&self, tenant: &str) -> bool {
-        matches!(
-            &self.mark,
-            Mark::Managed { tenant: Some(t), owns_other_labels: false } if t == tenant
-        )
+        self.is_managed_for(tenant) && !self.mark.owns_other_labels
     }
 
     /// The keys of `field` in `meta` that mto owns; `meta` is the object
@@ -698,6 +703,11 @@ mod tests {
         assert!(!ownership.is_managed());
         assert!(!ownership.is_managed_for("alpha"));
         assert_eq!(ownership.managed_tenant(), None);
+        assert_eq!(
+            ownership.labelled_tenant(),
+            Some("alpha"),
+            "a namespace's claim, whoever labelled it"
+        );
 
         let untenanted = meta(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)]);
         let ownership = Ownership::of(&untenanted);

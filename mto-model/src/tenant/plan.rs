@@ -12,7 +12,7 @@ use super::{Decision, TenantPhase, status};
 use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
-use crate::apply::{MetadataField, metadata_in_sync, owns_only};
+use crate::apply::{MetadataField, Ownership, metadata_in_sync, owns_only};
 use crate::claims::{RequestedNamespace, requested_namespaces};
 use crate::integration::TenantRole;
 use crate::labels::is_managed_for;
@@ -191,14 +191,14 @@ impl<'a, O: Observed> Planner<'a, O> {
             })
             .collect();
         for ns in labelled {
-            let Some(observed) = self
+            let Some((observed, ownership)) = self
                 .observed
-                .namespace(ns)
-                .filter(|n| n.metadata.deletion_timestamp.is_none())
+                .owned::<Namespace>("", ns)
+                .filter(|(n, _)| n.metadata.deletion_timestamp.is_none())
             else {
                 continue;
             };
-            if mto_owns_tenant_label(observed, self.observed) {
+            if mto_owns_tenant_label(observed, ownership) {
                 releases.push(self.release(observed));
             } else if integration.is_privileged_namespace(ns) {
                 // Someone else's label: theirs to remove; what mto put
@@ -223,7 +223,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     sandbox_user: None,
                     joined: true,
                 };
-                planned.push((joined, Some(observed)));
+                planned.push((joined, Some((observed, ownership))));
             }
         }
         let wanted: BTreeSet<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
@@ -244,7 +244,10 @@ impl<'a, O: Observed> Planner<'a, O> {
         let limit_range = quota.and_then(|q| q.spec.limitrange.as_ref());
         let mut shared = SharedDigests::new(self.name, limit_range, integration);
         for (requested, observed_ns) in &planned {
-            let adopted = requested.joined || observed_ns.is_some_and(|n| is_adopted(n, self.name));
+            let adopted = requested.joined
+                || observed_ns.is_some_and(|(n, ownership)| {
+                    is_adopted(n, ownership.labelled_tenant(), self.name)
+                });
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
             // Another tenant's access goes before the namespace is this
             // tenant's, never after.
@@ -254,12 +257,9 @@ impl<'a, O: Observed> Planner<'a, O> {
                     object: Object::from(ns.clone()),
                     reason: Reason::Create,
                 }),
-                Some(o)
-                    if !metadata_in_sync(
-                        &ns.metadata,
-                        &o.metadata,
-                        self.observed.ownership::<Namespace>(&o.metadata),
-                    ) =>
+                Some((o, ownership))
+                    if !(is_in_place(ownership, crate::view::desired_digest(&ns))
+                        || metadata_in_sync(&ns.metadata, &o.metadata, ownership)) =>
                 {
                     self.actions.push(Action::Apply {
                         object: Object::from(ns.clone()),
@@ -314,11 +314,11 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         requested_namespaces: Vec<RequestedNamespace>,
         may_create: bool,
-    ) -> Vec<(RequestedNamespace, Option<&'a Namespace>)> {
+    ) -> Vec<(RequestedNamespace, Option<(&'a Namespace, &'a Ownership)>)> {
         let mut planned = Vec::new();
         for requested in requested_namespaces {
             let ns = requested.name.as_str();
-            let observed = self.observed.namespace(ns);
+            let observed = self.observed.owned::<Namespace>("", ns);
             if self.observed.integration().is_privileged_namespace(ns) {
                 self.findings.conflicts.push((
                     ns.to_owned(),
@@ -326,10 +326,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 ));
                 continue;
             }
-            match observed
-                .and_then(|n| n.metadata.labels.as_ref())
-                .and_then(|l| l.get(TENANT_LABEL))
-            {
+            match observed.and_then(|(_, ownership)| ownership.labelled_tenant()) {
                 Some(owner) if owner != self.name => {
                     self.findings
                         .conflicts
@@ -356,7 +353,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     }
                 }
             }
-            if observed.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
+            if observed.is_some_and(|(n, _)| n.metadata.deletion_timestamp.is_some()) {
                 self.findings.waiting.push(ns.to_owned());
                 continue;
             }
@@ -843,27 +840,19 @@ pub(super) fn is_in_place(
 }
 
 /// Whether mto's field manager owns the namespace's tenant label.
-pub(super) fn mto_owns_tenant_label(ns: &Namespace, observed: &impl Observed) -> bool {
-    observed.ownership::<Namespace>(&ns.metadata).owns(
-        &ns.metadata,
-        MetadataField::Labels,
-        TENANT_LABEL,
-    )
+pub(super) fn mto_owns_tenant_label(ns: &Namespace, ownership: &Ownership) -> bool {
+    ownership.owns(&ns.metadata, MetadataField::Labels, TENANT_LABEL)
 }
 
 /// Whether a namespace existed before mto claimed it for `tenant`: such
-/// namespaces are never deleted by a purge.
-pub(super) fn is_adopted(ns: &Namespace, tenant: &str) -> bool {
+/// namespaces are never deleted by a purge. `labelled` is the value of its
+/// tenant label.
+pub(super) fn is_adopted(ns: &Namespace, labelled: Option<&str>, tenant: &str) -> bool {
     let annotations = ns.metadata.annotations.as_ref();
     if annotations.is_some_and(|a| a.contains_key(ADOPTED_ANNOTATION)) {
         return true;
     }
-    let ours = ns
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(TENANT_LABEL))
-        .is_some_and(|t| t == tenant);
+    let ours = labelled == Some(tenant);
     let released_by_mto = annotations.is_some_and(|a| a.contains_key(RELEASED_FROM_ANNOTATION));
     !ours && !released_by_mto
 }

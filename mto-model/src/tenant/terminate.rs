@@ -54,7 +54,13 @@ pub(super) fn terminate(
         if namespace.metadata.deletion_timestamp.is_some() {
             continue;
         }
-        if purge && !is_adopted(namespace, name) {
+        if purge
+            && !is_adopted(
+                namespace,
+                crate::labels::tenant_of(&namespace.metadata),
+                name,
+            )
+        {
             let target = ObjectRef::cluster(Kind::Namespace, ns);
             planner.actions.push(Action::Delete {
                 target,
@@ -63,7 +69,10 @@ pub(super) fn terminate(
             });
         } else {
             planner.release(namespace);
-            if !mto_owns_tenant_label(namespace, observed) {
+            if !mto_owns_tenant_label(
+                namespace,
+                observed.ownership::<k8s_openapi::api::core::v1::Namespace>(&namespace.metadata),
+            ) {
                 // A tenant label mto did not set would hand the namespace to
                 // any future tenant of the same name.
                 planner.actions.push(Action::Patch {

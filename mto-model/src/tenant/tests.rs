@@ -1316,7 +1316,7 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
     }
 }
 
-/// A converged tenant's role bindings, limit ranges and quotas carry the
+/// A converged tenant's namespaces, role bindings, limit ranges and quotas carry the
 /// applied digest of what the tenant asks for, so a decision finds them
 /// in place without reading them; the digest a decision computes without
 /// building an object is the one the object it would build carries.
@@ -1346,6 +1346,18 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
             sandbox_user: None,
             joined: false,
         };
+        let alpha = tenant_of(&s, "alpha");
+        let asked = crate::claims::requested_namespaces(&alpha)
+            .into_iter()
+            .find(|r| r.name == ns)
+            .expect("asked for");
+        let want = desired::namespace(&alpha, view.integration(), &asked, false);
+        let (_, ownership) = view.owned::<Namespace>("", ns).expect("namespace");
+        assert_eq!(
+            ownership.applied(),
+            crate::view::desired_digest(&want),
+            "{ns}"
+        );
         let labels = namespace.metadata.labels.clone().unwrap_or_default();
         for want in desired::role_bindings(&labels, &requested, true, &subjects, view.integration())
         {

@@ -7,6 +7,12 @@ use crate::labels::tenant_of;
 use crate::view::{Indexes, Key, Objects, Observed as _, Snapshot, Typed, Woken};
 
 impl Typed for Namespace {
+    /// mto compares only a namespace's labels and annotations: its
+    /// applied digest is theirs.
+    fn digest_body(&self, _: &mut crate::digest::AppliedDigest) -> bool {
+        true
+    }
+
     /// Its readers follow from its name and labels.
     fn same_readers(before: &Self, after: &Self) -> bool {
         before.metadata.labels == after.metadata.labels
