@@ -608,15 +608,11 @@ impl<'a, O: Observed> Planner<'a, O> {
         let foreign: Vec<Action> = self
             .observed
             .owned_in::<RoleBinding>(namespace)
-            .filter(|(_, ownership)| {
+            .filter(|(_, _, ownership)| {
                 ownership.is_managed() && ownership.managed_tenant() != Some(tenant)
             })
-            .map(|(rb, _)| Action::Delete {
-                target: ObjectRef::namespaced(
-                    Kind::RoleBinding,
-                    namespace,
-                    rb.metadata.name.clone().unwrap_or_default(),
-                ),
+            .map(|(name, rb, _)| Action::Delete {
+                target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
                 uid: rb.metadata.uid.clone(),
                 reason: Reason::Remove,
             })
@@ -636,8 +632,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     ) {
         let tenant = self.name;
         let mut found = vec![None; desired.len()];
-        for (rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
-            let name = rb.metadata.name.as_deref().unwrap_or_default();
+        for (name, rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
             match desired.iter().position(|d| d.is_named(name, tenant)) {
                 Some(at) => found[at] = Some((rb, ownership)),
                 None if ownership.is_managed_for(tenant) => self.actions.push(Action::Delete {

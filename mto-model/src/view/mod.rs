@@ -162,9 +162,10 @@ pub trait Observed {
     /// annotations: what a decision comparing it to the desired object
     /// reads, found once.
     fn owned<K: Typed>(&self, namespace: &str, name: &str) -> Option<(&K, &Ownership)>;
-    /// The objects of kind `K` in a namespace, by name, each with what
-    /// mto's field manager owns of its labels and annotations.
-    fn owned_in<K: Typed>(&self, namespace: &str) -> impl Iterator<Item = (&K, &Ownership)>;
+    /// The objects of kind `K` in a namespace, by name, each with its name
+    /// (read from the view's index, not the object) and what mto's field
+    /// manager owns of its labels and annotations.
+    fn owned_in<K: Typed>(&self, namespace: &str) -> impl Iterator<Item = (&str, &K, &Ownership)>;
     /// A number that moves whenever anything `tenant`'s decision reads
     /// changes, for [`Settled`](crate::tenant::Settled); `None` when the
     /// view does not keep one (every decision is then made afresh).
@@ -1236,10 +1237,10 @@ impl Observed for Snapshot {
             .owned(namespace, name)
             .map(|(object, ownership)| (&**object, ownership))
     }
-    fn owned_in<K: Typed>(&self, namespace: &str) -> impl Iterator<Item = (&K, &Ownership)> {
+    fn owned_in<K: Typed>(&self, namespace: &str) -> impl Iterator<Item = (&str, &K, &Ownership)> {
         K::shelf(&self.objects)
             .owned_in(namespace)
-            .map(|(object, ownership)| (&**object, ownership))
+            .map(|(name, object, ownership)| (name, &**object, ownership))
     }
     fn revision(&self, tenant: &str) -> Option<u64> {
         Some(self.indexes.revisions.of(tenant))

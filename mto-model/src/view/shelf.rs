@@ -180,14 +180,14 @@ impl<K> Shelf<K> {
             .map(|(_, held)| &held.object)
     }
 
-    /// The objects in one namespace, by name, each with what mto owns of
-    /// its labels and annotations.
-    pub fn owned_in(&self, namespace: &str) -> impl Iterator<Item = (&Arc<K>, &Ownership)> {
+    /// The objects in one namespace, by name, each with its name and what
+    /// mto owns of its labels and annotations.
+    pub fn owned_in(&self, namespace: &str) -> impl Iterator<Item = (&str, &Arc<K>, &Ownership)> {
         self.by_namespace
             .get(namespace)
             .into_iter()
             .flat_map(Names::iter)
-            .map(|(_, held)| (&held.object, &held.ownership))
+            .map(|(name, held)| (name, &held.object, &held.ownership))
     }
 
     /// The namespaces holding objects of the kind.
