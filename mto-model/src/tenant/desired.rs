@@ -155,7 +155,7 @@ pub(crate) fn namespace(
         }
     }
     if !requested.joined {
-        labels.extend(managed_label_pairs(tenant_name).map(|(k, v)| (k.to_owned(), v.to_owned())));
+        labels.extend(managed_labels(tenant_name));
         labels.insert(KIND_LABEL.into(), requested.kind.clone());
     }
     if adopted {

@@ -1,8 +1,6 @@
 //! LimitRanges: default container limits in tenant namespaces.
 
-use k8s_openapi::api::core::v1::LimitRange;
-
-use k8s_openapi::api::core::v1::LimitRangeSpec;
+use k8s_openapi::api::core::v1::{LimitRange, LimitRangeSpec};
 
 use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};

@@ -34,13 +34,14 @@ mod network_policy;
 mod persistent_volume;
 mod quota;
 mod resource_quota;
-pub(crate) use limit_range::digest_limit_range_spec;
-pub(crate) use resource_quota::digest_quota_spec;
 mod resource_supervisor;
 mod role_binding;
 mod stateful_set;
 mod template;
 mod tenant;
+
+pub(crate) use limit_range::digest_limit_range_spec;
+pub(crate) use resource_quota::digest_quota_spec;
 
 /// Why an apiserver refused to apply a field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -255,28 +256,27 @@ pub(crate) fn applied_digest<K: Typed>(
         return None;
     }
     let meta = object.meta();
-    digest.pairs(ownership.entries(meta, MetadataField::Labels));
-    digest.pairs(ownership.entries(meta, MetadataField::Annotations));
-    Some(digest.finish())
+    Some(with_metadata(
+        digest,
+        ownership.entries(meta, MetadataField::Labels),
+        ownership.entries(meta, MetadataField::Annotations),
+    ))
 }
 
 /// The applied digest an object mto builds will have once applied, when
 /// mto owns every label and annotation it sets.
-pub(crate) fn desired_digest<K: Typed>(object: &K) -> Option<std::num::NonZeroU64> {
+pub(crate) fn desired_digest<'a, K: Typed>(object: &'a K) -> Option<std::num::NonZeroU64> {
+    let mut digest = AppliedDigest::default();
+    if !object.digest_body(&mut digest) {
+        return None;
+    }
     let meta = object.meta();
-    let mut is_digested = false;
-    let digest = digest_as_applied(
-        |digest| is_digested = object.digest_body(digest),
-        meta.labels
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-        meta.annotations
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    is_digested.then_some(digest)
+    let pair = |(k, v): (&'a String, &'a String)| (k.as_str(), v.as_str());
+    Some(with_metadata(
+        digest,
+        meta.labels.iter().flatten().map(pair),
+        meta.annotations.iter().flatten().map(pair),
+    ))
 }
 
 /// The applied digest of an object with body `body` and these labels and
@@ -289,6 +289,16 @@ pub(crate) fn digest_as_applied<'a>(
 ) -> std::num::NonZeroU64 {
     let mut digest = AppliedDigest::default();
     body(&mut digest);
+    with_metadata(digest, labels, annotations)
+}
+
+/// A body's digest finished with the labels and annotations mto owns of
+/// it: the one order every applied digest is taken in.
+fn with_metadata<'a>(
+    mut digest: AppliedDigest,
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> std::num::NonZeroU64 {
     digest.pairs(labels);
     digest.pairs(annotations);
     digest.finish()

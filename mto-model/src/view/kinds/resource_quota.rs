@@ -1,8 +1,6 @@
 //! ResourceQuotas: each tenant namespace's share of the tenant's quota.
 
-use k8s_openapi::api::core::v1::ResourceQuota;
-
-use k8s_openapi::api::core::v1::ResourceQuotaSpec;
+use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 
 use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};
