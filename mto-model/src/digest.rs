@@ -24,19 +24,13 @@ pub fn digest(value: &impl serde::Serialize) -> String {
 /// (another manager's labels, a quantity spelled another way): the full
 /// comparison decides.
 ///
-/// Keyed SipHash with keys drawn once per process: digests never leave
-/// it, and no one can write an object whose digest matches another's on
-/// purpose.
-#[derive(Clone)]
+/// SipHash with fixed keys: the model reads no randomness, so a digest is
+/// the same in every run of the simulator. Digests never leave the process
+/// (the view takes them in, the planner compares them); writing an object
+/// whose digest matches the desired one without being it means finding a
+/// 64-bit second preimage, not something a tenant can do by trying.
+#[derive(Clone, Default)]
 pub struct AppliedDigest(std::hash::DefaultHasher);
-
-impl Default for AppliedDigest {
-    fn default() -> Self {
-        use std::hash::BuildHasher as _;
-        static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-        AppliedDigest(KEYS.get_or_init(std::hash::RandomState::new).build_hasher())
-    }
-}
 
 impl AppliedDigest {
     /// Feeds a string, its end marked.
