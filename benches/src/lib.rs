@@ -130,8 +130,8 @@ pub fn percentile_ms(sorted_micros: &[u32], q: f64) -> f64 {
 ///
 /// # Errors
 /// When the client cannot be made.
-pub fn listed_shared(
-    list: impl Fn(&mto_model::view::Kind) -> Vec<mto_model::view::Object>,
+pub fn listed_shared<O: Into<mto_model::view::Taken>>(
+    list: impl Fn(&mto_model::view::Kind) -> Vec<O>,
 ) -> Result<(std::sync::Arc<mto_runtime::operator::Shared>, kube::Config), String> {
     use mto_model::view::{Kind, WatchEvent};
     use mto_runtime::operator::{ControllerConfig, Shared, clock::Clock, metrics::Metrics};
@@ -156,7 +156,7 @@ pub fn listed_shared(
     for kind in Kind::watched_kinds() {
         shared.fold(WatchEvent::Init(kind.clone()));
         for object in list(kind) {
-            shared.fold(WatchEvent::InitApply(object));
+            shared.fold(WatchEvent::InitApply(object.into()));
         }
         shared.fold(WatchEvent::InitDone(kind.clone()));
     }

@@ -74,8 +74,24 @@ impl Ownership {
     /// What `meta`'s managedFields say mto owns of what it holds.
     #[must_use]
     pub fn of(meta: &ObjectMeta) -> Ownership {
-        let held = |field: MetadataField| {
-            let owned = owned_keys(meta, field);
+        Ownership::owning(
+            meta,
+            &owned_keys(meta, MetadataField::Labels),
+            &owned_keys(meta, MetadataField::Annotations),
+        )
+    }
+
+    /// What mto owns of `meta` when its field manager owns the label keys
+    /// `labels` and the annotation keys `annotations` (of those `meta`
+    /// holds): how an apiserver that keeps ownership beside its objects,
+    /// not in managedFields, records it.
+    #[must_use]
+    pub fn owning<L: AsRef<str>, A: AsRef<str>>(
+        meta: &ObjectMeta,
+        labels: &[L],
+        annotations: &[A],
+    ) -> Ownership {
+        fn held<O: AsRef<str>>(meta: &ObjectMeta, field: MetadataField, owned: &[O]) -> HeldKeys {
             if owned.is_empty() {
                 return HeldKeys::NONE;
             }
@@ -85,13 +101,13 @@ impl Ownership {
                     .into_iter()
                     .flat_map(BTreeMap::keys)
                     .enumerate()
-                    .filter(|(_, key)| owned.contains(&key.as_str()))
+                    .filter(|(_, key)| owned.iter().any(|o| o.as_ref() == key.as_str()))
                     .map(|(position, _)| position),
             )
-        };
+        }
         let mut ownership = Ownership {
-            labels: held(MetadataField::Labels),
-            annotations: held(MetadataField::Annotations),
+            labels: held(meta, MetadataField::Labels, labels),
+            annotations: held(meta, MetadataField::Annotations, annotations),
             mark: Mark::NONE,
             applied: None,
         };
@@ -183,6 +199,41 @@ impl Ownership {
     pub fn with_applied(mut self, applied: Option<NonZeroU64>) -> Ownership {
         self.applied = applied;
         self
+    }
+
+    /// Owns nothing of `meta`, whose labels it still reads (see
+    /// [`Ownership::is_managed`]).
+    #[must_use]
+    pub fn unowned(meta: &ObjectMeta) -> Ownership {
+        Ownership::owning::<&str, &str>(meta, &[], &[])
+    }
+
+    /// What mto owns of `meta` right after applying `applied` to it: every
+    /// label and annotation `applied` sets.
+    #[must_use]
+    pub fn after_apply(meta: &ObjectMeta, applied: &ObjectMeta) -> Ownership {
+        let [labels, annotations] =
+            [MetadataField::Labels, MetadataField::Annotations].map(|field| {
+                field
+                    .of(applied)
+                    .into_iter()
+                    .flat_map(BTreeMap::keys)
+                    .collect::<Vec<_>>()
+            });
+        Ownership::owning(meta, &labels, &annotations)
+    }
+
+    /// This ownership, read from `meta`, carried to `next` (a later state
+    /// of the same object that no apply of mto's made): mto owns the same
+    /// keys, of those `next` still holds.
+    #[must_use]
+    pub fn carried(&self, meta: &ObjectMeta, next: &ObjectMeta) -> Ownership {
+        let owned = |field| self.keys(meta, field).collect::<Vec<_>>();
+        Ownership::owning(
+            next,
+            &owned(MetadataField::Labels),
+            &owned(MetadataField::Annotations),
+        )
     }
 
     /// Whether mto owns `key` of `field` in `meta`, the object this
@@ -355,6 +406,42 @@ pub(crate) fn compacted(value: Value) -> Value {
 pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version: &str) -> bool {
     let changed = merge_metadata(target, applied);
     record_ownership(target, applied, Map::new(), api_version) || changed
+}
+
+/// Applies `applied`'s labels and annotations to `target` as mto's field
+/// manager would, where what mto owned of `target` is `ownership` (read
+/// from `target` as it is) rather than its managedFields: how the
+/// simulated apiserver keeps it. Returns whether anything changed,
+/// ownership included, and what mto owns afterwards.
+pub fn apply_owned_metadata(
+    target: &mut ObjectMeta,
+    ownership: &Ownership,
+    applied: &ObjectMeta,
+) -> (bool, Ownership) {
+    let fields = [MetadataField::Labels, MetadataField::Annotations];
+    let previously = fields.map(|field| {
+        ownership
+            .keys(target, field)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
+    let wanted = fields.map(|field| {
+        field
+            .of(applied)
+            .into_iter()
+            .flat_map(BTreeMap::keys)
+            .collect::<Vec<_>>()
+    });
+    // Both come in a map's order.
+    let ownership_changed = previously
+        .iter()
+        .zip(&wanted)
+        .any(|(before, after)| !before.iter().eq(after.iter().copied()));
+    let changed = merge_owned_metadata(target, previously, applied);
+    (
+        changed || ownership_changed,
+        Ownership::after_apply(target, applied),
+    )
 }
 
 /// Applies an object mto does not type — its metadata and `body`, every
@@ -541,14 +628,29 @@ fn ours(e: &ManagedFieldsEntry) -> bool {
 }
 
 /// Sets `applied`'s labels and annotations in `target`, removing those mto
-/// set before and leaves out now.
+/// set before (per managedFields) and leaves out now.
 fn merge_metadata(target: &mut ObjectMeta, applied: &ObjectMeta) -> bool {
-    let mut changed = false;
-    for field in [MetadataField::Labels, MetadataField::Annotations] {
-        let previously: Vec<String> = owned_keys(target, field)
+    let previously = [MetadataField::Labels, MetadataField::Annotations].map(|field| {
+        owned_keys(target, field)
             .into_iter()
             .map(str::to_owned)
-            .collect();
+            .collect()
+    });
+    merge_owned_metadata(target, previously, applied)
+}
+
+/// Sets `applied`'s labels and annotations in `target`, removing the label
+/// and annotation keys mto set before (`previously`) and leaves out now.
+fn merge_owned_metadata(
+    target: &mut ObjectMeta,
+    previously: [Vec<String>; 2],
+    applied: &ObjectMeta,
+) -> bool {
+    let mut changed = false;
+    for (field, previously) in [MetadataField::Labels, MetadataField::Annotations]
+        .into_iter()
+        .zip(previously)
+    {
         let want = field.of(applied);
         let map = field.of_mut(target).get_or_insert_with(BTreeMap::new);
         for key in previously {
@@ -879,6 +981,86 @@ mod tests {
         }
 
         /// Compacting a tree keeps every key, value and order.
+        /// The simulated apiserver keeps what mto owns beside each object
+        /// instead of in managedFields: through any mix of mto's applies
+        /// and others' edits, the labels and annotations come out the
+        /// same, and so does what mto owns of them.
+        #[test]
+        fn ownership_kept_beside_is_what_managed_fields_would_say(
+            steps in proptest::collection::vec(
+                (
+                    proptest::bool::ANY,
+                    proptest::collection::btree_map("[a-d]", "[xy]", 0..4),
+                    proptest::collection::btree_map("[a-d]", "[xy]", 0..3),
+                ),
+                1..12,
+            ),
+        ) {
+            let mut tracked = ObjectMeta::default();
+            let mut beside = ObjectMeta::default();
+            let mut ownership = Ownership::unowned(&beside);
+            for (by_mto, labels, annotations) in steps {
+                let non_empty = |m: BTreeMap<String, String>| (!m.is_empty()).then_some(m);
+                if by_mto {
+                    let applied = ObjectMeta {
+                        labels: non_empty(labels),
+                        annotations: non_empty(annotations),
+                        ..Default::default()
+                    };
+                    apply_metadata(&mut tracked, &applied, "v1");
+                    let (_, owned) = apply_owned_metadata(&mut beside, &ownership, &applied);
+                    ownership = owned;
+                } else {
+                    // Someone else's edit: a key with "x" is set, with "y" removed.
+                    let before = beside.clone();
+                    for meta in [&mut tracked, &mut beside] {
+                        for (field, edits) in [
+                            (MetadataField::Labels, &labels),
+                            (MetadataField::Annotations, &annotations),
+                        ] {
+                            let map = field.of_mut(meta).get_or_insert_with(BTreeMap::new);
+                            for (key, value) in edits {
+                                if value == "x" {
+                                    map.insert(key.clone(), value.clone());
+                                } else {
+                                    map.remove(key);
+                                }
+                            }
+                            if map.is_empty() {
+                                *field.of_mut(meta) = None;
+                            }
+                        }
+                    }
+                    ownership = ownership.carried(&before, &beside);
+                    // An apiserver drops ownership of what someone removed.
+                    let still_owned = Ownership::of(&tracked);
+                    let owned_meta = |field| {
+                        let keys: BTreeMap<String, String> = still_owned
+                            .entries(&tracked, field)
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect();
+                        non_empty(keys)
+                    };
+                    let owned = ObjectMeta {
+                        labels: owned_meta(MetadataField::Labels),
+                        annotations: owned_meta(MetadataField::Annotations),
+                        ..Default::default()
+                    };
+                    record_ownership(&mut tracked, &owned, Map::new(), "v1");
+                }
+                prop_assert_eq!(&tracked.labels, &beside.labels);
+                prop_assert_eq!(&tracked.annotations, &beside.annotations);
+                let read = Ownership::of(&tracked);
+                for field in [MetadataField::Labels, MetadataField::Annotations] {
+                    prop_assert_eq!(
+                        read.keys(&tracked, field).collect::<Vec<_>>(),
+                        ownership.keys(&beside, field).collect::<Vec<_>>()
+                    );
+                }
+                prop_assert_eq!(&read, &ownership);
+            }
+        }
+
         #[test]
         fn ownership_is_what_managed_fields_say_of_the_keys_held(
             applied in proptest::collection::btree_set("[a-z]{1,3}", 0..80),

@@ -213,7 +213,8 @@ proptest! {
             carry_out(&mut api, w);
             for change in api.drain_changes() {
                 let kind = match &change.event {
-                    WatchEvent::Apply(o) | WatchEvent::Delete(o) => o.kind(),
+                    WatchEvent::Apply(taken) => taken.object().kind(),
+                    WatchEvent::Delete(o) => o.kind(),
                     _ => continue,
                 };
                 if let Some(i) = WATCHED.iter().position(|k| *k == kind) {
@@ -245,7 +246,7 @@ proptest! {
         }
         prop_assert!(view.synced() || !Kind::watched_kinds().all(|k| WATCHED.contains(k)));
         for kind in &WATCHED {
-            prop_assert_eq!(view.snapshot().list(kind), api.list(kind), "{}", kind);
+            prop_assert_eq!(view.snapshot().list_taken(kind), api.list(kind), "{}", kind);
         }
         prop_assert_eq!(answers(view.snapshot()), answers(api.snapshot()));
     }

@@ -5,9 +5,16 @@
 //! on top: resource versions (with compare-and-swap), uids, creation times,
 //! generations moved by spec changes, finalizers and deletion marks,
 //! namespaces that terminate and take their contents with them, garbage
-//! collection by owner, server-side apply of mto's fields with ownership
-//! recorded in `managedFields`, uid-guarded deletes, typed errors, and a
-//! log of every change in order, as a watch would report it.
+//! collection by owner, server-side apply of mto's fields, uid-guarded
+//! deletes, typed errors, and a log of every change in order, as a watch
+//! would report it.
+//!
+//! What mto's field manager owns of an object of a kind mto types is kept
+//! beside the object, as a view keeps it ([`Ownership`]), not in
+//! `managedFields`: the trees would be the largest part of every object
+//! the simulator holds, and a view sharing the object reads the same
+//! ownership from the change. Objects of other kinds keep their
+//! `managedFields`, which say which fields of their bodies are mto's.
 //!
 //! mto's writes go through [`ApiServer::execute`]; people's through
 //! [`ApiServer::put`] and [`ApiServer::delete`].
@@ -20,10 +27,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::Timestamp;
 use crate::action::{Action, Patch};
-use crate::apply::{apply_metadata, apply_object};
+use crate::apply::{Ownership, apply_object, apply_owned_metadata};
 use crate::view::{
-    DynamicObject, Gvk, Kind, Object, ObjectRef, ObjectVisitor, Observed as _, Snapshot, Typed,
-    WatchEvent,
+    DynamicObject, Gvk, Kind, Object, ObjectRef, ObjectVisitor, Observed as _, Snapshot, Taken,
+    Typed, WatchEvent,
 };
 
 /// Why the apiserver refused a call, by the class of its HTTP status.
@@ -177,10 +184,11 @@ impl ApiServer {
         std::mem::take(&mut self.changes)
     }
 
-    /// Every object of a kind, as a list call returns them.
+    /// Every object of a kind, as a list call returns them, each with
+    /// what mto owns of it.
     #[must_use]
-    pub fn list(&self, kind: &Kind) -> Vec<Object> {
-        self.store.list(kind)
+    pub fn list(&self, kind: &Kind) -> Vec<Taken> {
+        self.store.list_taken(kind)
     }
 
     /// Carries out one of mto's actions (field manager `mto`). Returns
@@ -392,19 +400,21 @@ impl ApiServer {
     fn apply_typed<K: Typed>(&mut self, applied: &K, now: Timestamp) -> Result<bool, ApiError> {
         let target = ObjectRef::of::<K>(applied.meta());
         let namespace = applied.meta().namespace.as_deref().unwrap_or_default();
-        let api_version = K::api_version(&()).into_owned();
         if K::NAMESPACED {
             self.namespace_open(applied.meta())?;
         }
         let current = K::shelf(self.store.objects())
-            .get(namespace, &target.name)
-            .cloned();
-        let Some(current) = current else {
+            .owned(namespace, &target.name)
+            .map(|(object, ownership)| (object.clone(), ownership.clone()));
+        let Some((current, ownership)) = current else {
             let mut created = applied.clone();
             *created.meta_mut() = self.identity(applied.meta(), now, K::GENERATION);
-            apply_metadata(created.meta_mut(), applied.meta(), &api_version);
+            apply_owned_metadata(created.meta_mut(), &Ownership::NONE, applied.meta());
             created.created();
-            self.record(K::wrap(Arc::new(created)));
+            // Read after the apiserver's own labels, which move the
+            // positions ownership keeps.
+            let owned = Ownership::after_apply(created.meta(), applied.meta());
+            self.record_owned(K::wrap(Arc::new(created)), owned);
             return Ok(true);
         };
         if target.kind == Kind::Namespace && current.meta().deletion_timestamp.is_some() {
@@ -414,7 +424,7 @@ impl ApiServer {
             ));
         }
         let mut next = (*current).clone();
-        let metadata = apply_metadata(next.meta_mut(), applied.meta(), &api_version);
+        let (metadata, owned) = apply_owned_metadata(next.meta_mut(), &ownership, applied.meta());
         let fields = K::apply_fields(&mut next, applied)
             .map_err(|refused| ApiError::rejected(&target, refused.0))?;
         if !(metadata || fields) {
@@ -423,7 +433,7 @@ impl ApiServer {
         if K::GENERATION && K::spec_changed(&current, &next) {
             bump_generation(next.meta_mut());
         }
-        self.restamp(K::wrap(Arc::new(next)));
+        self.record_owned(K::wrap(Arc::new(next)), owned);
         Ok(true)
     }
 
@@ -718,15 +728,36 @@ impl ApiServer {
         self.record(object);
     }
 
-    /// Stores an object with a new resource version, and logs the change.
-    fn record(&mut self, mut object: Object) {
+    /// Stores an object no apply of mto's wrote, with a new resource
+    /// version, and logs the change: mto owns what it owned before, of
+    /// what the object still holds (for a kind mto does not type, what its
+    /// managedFields say).
+    fn record(&mut self, object: Object) {
+        let ownership = match &object {
+            Object::Dynamic(dynamic) => Ownership::of(&dynamic.metadata),
+            typed => self
+                .store
+                .taken(&typed.object_ref())
+                .map(|before| {
+                    let (before, owned) = before.into_parts();
+                    owned.carried(before.meta(), typed.meta())
+                })
+                .unwrap_or_else(|| Ownership::unowned(typed.meta())),
+        };
+        self.record_owned(object, ownership);
+    }
+
+    /// Stores an object with a new resource version and what mto owns of
+    /// it, and logs the change.
+    fn record_owned(&mut self, mut object: Object, ownership: Ownership) {
         self.resource_version += 1;
         self.writes += 1;
         object.meta_mut().resource_version = Some(self.resource_version.to_string());
-        let woken = self.store.put(object.clone());
+        let taken = Taken::owned(object, ownership);
+        let woken = self.store.put_taken(taken.clone());
         self.changes.push(Change {
             resource_version: self.resource_version,
-            event: WatchEvent::Apply(object),
+            event: WatchEvent::Apply(taken),
             woken,
         });
     }

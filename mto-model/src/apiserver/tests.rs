@@ -6,7 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use super::*;
 use crate::action::{MergePatch, Reason};
 use crate::api::{Tenant, TenantSpec};
-use crate::labels::FIELD_MANAGER;
+use crate::apply::MetadataField;
+use crate::labels::MANAGED_BY_LABEL;
 
 fn now() -> Timestamp {
     Timestamp::UNIX_EPOCH
@@ -211,13 +212,24 @@ fn applying_what_is_there_writes_nothing_and_dropped_fields_go() {
         .get::<RoleBinding>("a", "rb")
         .cloned()
         .expect("rb");
-    let entry = rb
-        .metadata
-        .managed_fields
-        .as_ref()
-        .and_then(|f| f.first())
-        .expect("managed");
-    assert_eq!(entry.manager.as_deref(), Some(FIELD_MANAGER));
+    let owned_labels = |api: &ApiServer| {
+        let snapshot = api.snapshot();
+        let rb = snapshot.get::<RoleBinding>("a", "rb").expect("rb");
+        snapshot
+            .ownership::<RoleBinding>(&rb.metadata)
+            .keys(&rb.metadata, MetadataField::Labels)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        owned_labels(&api),
+        [MANAGED_BY_LABEL],
+        "mto owns what it applied"
+    );
+    assert_eq!(
+        rb.metadata.managed_fields, None,
+        "kept beside, not in the object"
+    );
     // A label mto no longer applies goes; one someone else set stays.
     let mut theirs = rb.clone();
     theirs
@@ -225,7 +237,23 @@ fn applying_what_is_there_writes_nothing_and_dropped_fields_go() {
         .labels
         .get_or_insert_with(Default::default)
         .insert("team".into(), "x".into());
+    api.drain_changes();
     api.put(theirs.into(), now()).expect("put");
+    assert_eq!(
+        owned_labels(&api),
+        [MANAGED_BY_LABEL],
+        "someone else's write takes nothing from mto and gives it nothing"
+    );
+    let change = api.drain_changes().pop().expect("the put is logged");
+    let WatchEvent::Apply(taken) = change.event else {
+        panic!("a put is an apply: {change:?}");
+    };
+    assert_eq!(
+        Some(taken),
+        api.snapshot()
+            .taken(&ObjectRef::namespaced(Kind::RoleBinding, "a", "rb")),
+        "a watch hears of the object with what mto owns of it"
+    );
     let mut less = binding("a", "rb", "ann");
     less.metadata.labels = None;
     assert_eq!(api.execute(&apply(less), now()), Ok(true));

@@ -1391,9 +1391,8 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
 /// An object as the view takes it in: its ownership and applied digest
 /// read from its managedFields.
 fn as_taken<K: crate::view::Typed>(object: &K) -> crate::apply::Ownership {
-    let ownership = crate::apply::Ownership::of(object.meta());
-    let applied = crate::view::applied_digest(object, &ownership);
-    ownership.with_applied(applied)
+    let taken = crate::view::Taken::new(K::wrap(std::sync::Arc::new(object.clone())));
+    taken.ownership().clone()
 }
 
 /// Metadata whose labels mto applied (`applied`), plus labels someone

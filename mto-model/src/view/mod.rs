@@ -33,14 +33,13 @@ pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
 pub use kinds::{FieldRefused, Typed};
 pub(crate) use kinds::{
-    applied_digest, desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec,
-    digest_quota_spec,
+    desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec, digest_quota_spec,
 };
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
 };
 pub use shelf::Shelf;
-pub use watch::{View, WatchEvent};
+pub use watch::{Taken, View, WatchEvent};
 
 /// Which object: kind, namespace (for namespaced kinds) and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -225,24 +224,32 @@ impl Snapshot {
     /// An object by reference, shared.
     #[must_use]
     pub fn object(&self, target: &ObjectRef) -> Option<Object> {
+        self.taken(target).map(|t| t.into_parts().0)
+    }
+
+    /// An object by reference, shared, with what mto owns of it.
+    #[must_use]
+    pub fn taken(&self, target: &ObjectRef) -> Option<Taken> {
         struct Find<'a> {
             objects: &'a Objects,
             namespace: &'a str,
             name: &'a str,
         }
         impl KindVisitor for Find<'_> {
-            type Output = Option<Object>;
-            fn typed<K: Typed>(&mut self) -> Option<Object> {
+            type Output = Option<Taken>;
+            fn typed<K: Typed>(&mut self) -> Option<Taken> {
                 K::shelf(self.objects)
-                    .get(self.namespace, self.name)
-                    .map(|o| K::wrap(o.clone()))
+                    .owned(self.namespace, self.name)
+                    .map(|(o, ownership)| Taken::held(K::wrap(o.clone()), ownership.clone()))
             }
-            fn dynamic(&mut self, gvk: &Gvk) -> Option<Object> {
+            fn dynamic(&mut self, gvk: &Gvk) -> Option<Taken> {
                 self.objects
                     .dynamic
                     .get(gvk)?
-                    .get(self.namespace, self.name)
-                    .map(|o| Object::Dynamic(o.clone()))
+                    .owned(self.namespace, self.name)
+                    .map(|(o, ownership)| {
+                        Taken::held(Object::Dynamic(o.clone()), ownership.clone())
+                    })
             }
         }
         target.kind.visit(&mut Find {
@@ -255,22 +262,33 @@ impl Snapshot {
     /// Every object of one kind, shared.
     #[must_use]
     pub fn list(&self, kind: &Kind) -> Vec<Object> {
+        self.list_taken(kind)
+            .into_iter()
+            .map(|t| t.into_parts().0)
+            .collect()
+    }
+
+    /// Every object of one kind, shared, each with what mto owns of it.
+    #[must_use]
+    pub fn list_taken(&self, kind: &Kind) -> Vec<Taken> {
         struct List<'a>(&'a Objects);
         impl KindVisitor for List<'_> {
-            type Output = Vec<Object>;
-            fn typed<K: Typed>(&mut self) -> Vec<Object> {
+            type Output = Vec<Taken>;
+            fn typed<K: Typed>(&mut self) -> Vec<Taken> {
                 K::shelf(self.0)
-                    .iter()
-                    .map(|o| K::wrap(o.clone()))
+                    .iter_owned()
+                    .map(|(o, ownership)| Taken::held(K::wrap(o.clone()), ownership.clone()))
                     .collect()
             }
-            fn dynamic(&mut self, gvk: &Gvk) -> Vec<Object> {
+            fn dynamic(&mut self, gvk: &Gvk) -> Vec<Taken> {
                 self.0
                     .dynamic
                     .get(gvk)
                     .into_iter()
-                    .flat_map(Shelf::iter)
-                    .map(|o| Object::Dynamic(o.clone()))
+                    .flat_map(Shelf::iter_owned)
+                    .map(|(o, ownership)| {
+                        Taken::held(Object::Dynamic(o.clone()), ownership.clone())
+                    })
                     .collect()
             }
         }
@@ -354,22 +372,31 @@ impl Snapshot {
 
     /// Adds or replaces an object of kind `K`; returns whom it wakes.
     pub fn insert<K: Typed>(&mut self, object: K) -> Woken {
-        self.put_typed(Arc::new(object))
+        self.put(K::wrap(Arc::new(object)))
     }
 
-    /// Adds or replaces an object; returns whom the change wakes.
+    /// Adds or replaces an object, taken in as a view takes it
+    /// ([`Taken::new`]); returns whom the change wakes.
     pub fn put(&mut self, object: Object) -> Woken {
-        struct Put<'a>(&'a mut Snapshot);
+        self.put_taken(Taken::new(object))
+    }
+
+    /// Adds or replaces an object taken in already; returns whom the
+    /// change wakes.
+    pub fn put_taken(&mut self, taken: Taken) -> Woken {
+        struct Put<'a>(&'a mut Snapshot, Ownership);
         impl ObjectVisitor for Put<'_> {
             type Output = Woken;
             fn typed<K: Typed>(&mut self, object: Arc<K>) -> Woken {
-                self.0.put_typed(object)
+                self.0.put_owned(object, std::mem::take(&mut self.1))
             }
             fn dynamic(&mut self, object: Arc<DynamicObject>) -> Woken {
-                self.0.put_dynamic(object)
+                self.0
+                    .put_dynamic_owned(object, std::mem::take(&mut self.1))
             }
         }
-        object.visit(&mut Put(self))
+        let (object, ownership) = taken.into_parts();
+        object.visit(&mut Put(self, ownership))
     }
 
     /// A tenant's Extensions read what the tenant reads (its namespaces,
@@ -441,13 +468,12 @@ impl Snapshot {
     /// Replaces every object of one kind with `fresh`, as a re-list does:
     /// what went is removed, what is new or changed is put, what is the
     /// same is left alone. Returns whom the differences wake. Each object
-    /// comes [`taken`](Snapshot::taken): a re-list gathers every object of
-    /// the kind before it completes, and holds them without their
-    /// managedFields.
-    pub fn replace(&mut self, kind: &Kind, fresh: Vec<(Object, Ownership)>) -> Woken {
+    /// comes [`Taken`]: a re-list gathers every object of the kind before
+    /// it completes, and holds them without their managedFields.
+    pub fn replace(&mut self, kind: &Kind, fresh: Vec<Taken>) -> Woken {
         struct Replace<'a> {
             snapshot: &'a mut Snapshot,
-            fresh: Vec<(Object, Ownership)>,
+            fresh: Vec<Taken>,
         }
         impl KindVisitor for Replace<'_> {
             type Output = Woken;
@@ -465,6 +491,7 @@ impl Snapshot {
                 let mut fresh: Vec<((String, String), Arc<K>, Ownership)> =
                     std::mem::take(&mut self.fresh)
                         .into_iter()
+                        .map(Taken::into_parts)
                         .filter_map(|(o, ownership)| Some((K::into_typed(o)?, ownership)))
                         .map(|(o, ownership)| (key(&o), o, ownership))
                         .collect();
@@ -499,7 +526,7 @@ impl Snapshot {
             fn dynamic(&mut self, gvk: &Gvk) -> Woken {
                 let mut woken = Woken::none();
                 let listed: BTreeSet<ObjectRef> =
-                    self.fresh.iter().map(|(o, _)| o.object_ref()).collect();
+                    self.fresh.iter().map(|t| t.object().object_ref()).collect();
                 let gone: Vec<ObjectRef> = self
                     .snapshot
                     .objects
@@ -515,8 +542,8 @@ impl Snapshot {
                         woken.extend(w);
                     }
                 }
-                for (object, ownership) in std::mem::take(&mut self.fresh) {
-                    if let Object::Dynamic(object) = object {
+                for taken in std::mem::take(&mut self.fresh) {
+                    if let (Object::Dynamic(object), ownership) = taken.into_parts() {
                         woken.extend(self.snapshot.put_dynamic_owned(object, ownership));
                     }
                 }
@@ -568,11 +595,6 @@ impl Snapshot {
             }
         }
         kind.visit(&mut Same(&self.objects, &other.objects))
-    }
-
-    fn put_typed<K: Typed>(&mut self, mut object: Arc<K>) -> Woken {
-        let ownership = take_typed_ownership(&mut object);
-        self.put_owned(object, ownership)
     }
 
     /// Puts an object whose ownership was read already.
@@ -675,11 +697,6 @@ impl Snapshot {
         K::reindex(&mut self.indexes, &self.objects, Some(&before), None);
         self.indexes.revisions.touch(&woken);
         Some((before, woken))
-    }
-
-    fn put_dynamic(&mut self, mut object: Arc<DynamicObject>) -> Woken {
-        let ownership = take_ownership(&mut object);
-        self.put_dynamic_owned(object, ownership)
     }
 
     /// Puts an object of a kind mto does not type whose ownership was
@@ -913,9 +930,12 @@ impl Snapshot {
         name: &str,
         change: impl FnOnce(&mut K) -> R,
     ) -> Option<(R, Woken)> {
-        let mut object = K::shelf(&self.objects).get(namespace, name)?.clone();
+        let (before, ownership) = K::shelf(&self.objects).owned(namespace, name)?;
+        let mut object = before.clone();
         let out = change(Arc::make_mut(&mut object));
-        Some((out, self.put_typed(object)))
+        let ownership = ownership.carried(before.meta(), object.meta());
+        let taken = Taken::owned(K::wrap(object), ownership);
+        Some((out, self.put_taken(taken)))
     }
 
     /// An object's metadata.
@@ -1097,52 +1117,6 @@ impl Snapshot {
     pub fn slept_by(&self, supervisor: &str) -> impl Iterator<Item = &ObjectRef> {
         self.indexes.asleep.get(supervisor).into_iter().flatten()
     }
-}
-
-impl Snapshot {
-    /// An object as the view takes it in, with what mto owns of its labels
-    /// and annotations read from its managedFields (dropped when the view
-    /// alone holds the object).
-    #[must_use]
-    pub fn taken(object: Object) -> (Object, Ownership) {
-        struct Take;
-        impl ObjectVisitor for Take {
-            type Output = (Object, Ownership);
-            fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> (Object, Ownership) {
-                let ownership = take_typed_ownership(&mut object);
-                (K::wrap(object), ownership)
-            }
-            fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> (Object, Ownership) {
-                let ownership = take_ownership(&mut object);
-                (Object::Dynamic(object), ownership)
-            }
-        }
-        object.visit(&mut Take)
-    }
-}
-
-/// What mto owns of `object`'s labels and annotations, read from its
-/// managedFields. An object only the view holds then drops them: the view
-/// answers ownership from what this returns, and the trees are the largest
-/// part of an object mto writes. One the view shares (with the simulator's
-/// apiserver, which keeps managedFields as a real one does) is not copied.
-fn take_ownership<O: kube::Resource>(object: &mut Arc<O>) -> Ownership {
-    let ownership = Ownership::of(object.meta());
-    if let Some(only_ours) = Arc::get_mut(object) {
-        only_ours.meta_mut().managed_fields = None;
-    }
-    ownership
-}
-
-/// [`take_ownership`] of a typed object, with its applied digest (read
-/// before the managedFields it is computed from go).
-fn take_typed_ownership<K: Typed>(object: &mut Arc<K>) -> Ownership {
-    let ownership = Ownership::of(object.meta());
-    let applied = applied_digest(&**object, &ownership);
-    if let Some(only_ours) = Arc::get_mut(object) {
-        only_ours.meta_mut().managed_fields = None;
-    }
-    ownership.with_applied(applied)
 }
 
 impl Observed for Snapshot {

@@ -203,6 +203,14 @@ impl<K> Shelf<K> {
             .map(|(_, held)| &held.object)
     }
 
+    /// Every object, by namespace then name, with what mto owns of it.
+    pub fn iter_owned(&self) -> impl Iterator<Item = (&Arc<K>, &Ownership)> {
+        self.by_namespace
+            .values()
+            .flat_map(Names::iter)
+            .map(|(_, held)| (&held.object, &held.ownership))
+    }
+
     /// Every object's namespace and name, in order.
     pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
         self.by_namespace

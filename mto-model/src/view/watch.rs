@@ -8,21 +8,23 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::kinds::applied_digest;
 use super::{DynamicObject, Kind, Object, ObjectVisitor, Snapshot, Typed, Woken};
+use crate::apply::Ownership;
 
 /// What a watch reports: kube-runtime's watcher events, in the model's
 /// terms.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WatchEvent {
     /// An object was created or changed.
-    Apply(Object),
+    Apply(Taken),
     /// An object was deleted; its last state.
     Delete(Object),
     /// A list of `kind` begins (at start, or after a watch expired). The
     /// view keeps what it has until the list completes.
     Init(Kind),
     /// An object of the list in progress.
-    InitApply(Object),
+    InitApply(Taken),
     /// The list of `kind` is complete and replaces what the view held.
     InitDone(Kind),
 }
@@ -31,9 +33,8 @@ pub enum WatchEvent {
 #[derive(Clone, Debug, Default)]
 pub struct View {
     snapshot: Snapshot,
-    /// Each list in progress, its objects taken in as they come: their
-    /// managedFields already read and dropped.
-    relisting: BTreeMap<Kind, Vec<(Object, crate::apply::Ownership)>>,
+    /// Each list in progress, its objects taken in as they come.
+    relisting: BTreeMap<Kind, Vec<Taken>>,
 }
 
 impl View {
@@ -44,7 +45,7 @@ impl View {
     /// and the list.
     pub fn fold(&mut self, event: WatchEvent) -> Woken {
         match event {
-            WatchEvent::Apply(object) => self.snapshot.put(slim(object)),
+            WatchEvent::Apply(taken) => self.snapshot.put_taken(taken),
             WatchEvent::Delete(object) => self
                 .snapshot
                 .remove(&object.object_ref())
@@ -54,12 +55,11 @@ impl View {
                 self.relisting.insert(kind, Vec::new());
                 Woken::none()
             }
-            WatchEvent::InitApply(object) => {
-                let kind = object.kind();
+            WatchEvent::InitApply(taken) => {
                 self.relisting
-                    .entry(kind)
+                    .entry(taken.object.kind())
                     .or_default()
-                    .push(Snapshot::taken(slim(object)));
+                    .push(taken);
                 Woken::none()
             }
             WatchEvent::InitDone(kind) => {
@@ -109,27 +109,109 @@ impl View {
     }
 }
 
-/// The object as the view keeps it. An object only the view holds (fresh
-/// from a real watch) is slimmed in place; one it shares (with the
-/// simulator's apiserver) is already lean and is not copied.
-fn slim(object: Object) -> Object {
-    struct Slim;
-    impl ObjectVisitor for Slim {
-        type Output = Object;
-        fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> Object {
-            if let Some(owned) = Arc::get_mut(&mut object) {
-                owned.slim();
+/// An object as a view takes it in: with what mto's field manager owns of
+/// its labels and annotations, and the digest of what mto applied to it,
+/// read once, so no decision walks its managedFields again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Taken {
+    object: Object,
+    ownership: Ownership,
+}
+
+impl Taken {
+    /// An object fresh from a watch or a list: its ownership read from its
+    /// managedFields. One only the view holds is slimmed in place (see
+    /// [`Typed::slim`]) and drops its managedFields; one it shares is not
+    /// copied.
+    #[must_use]
+    pub fn new(object: Object) -> Taken {
+        struct Take;
+        impl ObjectVisitor for Take {
+            type Output = Taken;
+            fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> Taken {
+                if let Some(only_ours) = Arc::get_mut(&mut object) {
+                    only_ours.slim();
+                }
+                let ownership = Ownership::of(object.meta());
+                let applied = applied_digest(&*object, &ownership);
+                if let Some(only_ours) = Arc::get_mut(&mut object) {
+                    only_ours.meta_mut().managed_fields = None;
+                }
+                Taken {
+                    object: K::wrap(object),
+                    ownership: ownership.with_applied(applied),
+                }
             }
-            K::wrap(object)
-        }
-        fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> Object {
-            if let Some(owned) = Arc::get_mut(&mut object) {
-                super::kinds::slim_metadata(&mut owned.metadata);
+            fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> Taken {
+                if let Some(only_ours) = Arc::get_mut(&mut object) {
+                    super::kinds::slim_metadata(&mut only_ours.metadata);
+                }
+                // An object of a kind mto does not type keeps its
+                // managedFields: they say which fields of its body are mto's.
+                let ownership = Ownership::of(&object.metadata);
+                Taken {
+                    object: Object::Dynamic(object),
+                    ownership,
+                }
             }
-            Object::Dynamic(object)
         }
+        object.visit(&mut Take)
     }
-    object.visit(&mut Slim)
+
+    /// An object whose source keeps what mto owns of it beside it, as the
+    /// simulated apiserver does instead of managedFields; the applied
+    /// digest is read here.
+    #[must_use]
+    pub fn owned(object: Object, ownership: Ownership) -> Taken {
+        struct Digest(Ownership);
+        impl ObjectVisitor for Digest {
+            type Output = Taken;
+            fn typed<K: Typed>(&mut self, object: Arc<K>) -> Taken {
+                let ownership = std::mem::take(&mut self.0);
+                let applied = applied_digest(&*object, &ownership);
+                Taken {
+                    object: K::wrap(object),
+                    ownership: ownership.with_applied(applied),
+                }
+            }
+            fn dynamic(&mut self, object: Arc<DynamicObject>) -> Taken {
+                Taken {
+                    object: Object::Dynamic(object),
+                    ownership: std::mem::take(&mut self.0),
+                }
+            }
+        }
+        object.visit(&mut Digest(ownership))
+    }
+
+    /// An object as a snapshot holds it, with its ownership complete.
+    pub(super) fn held(object: Object, ownership: Ownership) -> Taken {
+        Taken { object, ownership }
+    }
+
+    /// The object.
+    #[must_use]
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// What mto owns of it.
+    #[must_use]
+    pub fn ownership(&self) -> &Ownership {
+        &self.ownership
+    }
+
+    /// The object and what mto owns of it.
+    #[must_use]
+    pub fn into_parts(self) -> (Object, Ownership) {
+        (self.object, self.ownership)
+    }
+}
+
+impl From<Object> for Taken {
+    fn from(object: Object) -> Taken {
+        Taken::new(object)
+    }
 }
 
 #[cfg(test)]
@@ -181,7 +263,7 @@ mod tests {
     #[test]
     fn the_view_keeps_who_owns_what_instead_of_managed_fields() {
         let mut view = View::default();
-        let woken = view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL])));
+        let woken = view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL]).into()));
         assert!(woken.tenants().any(|t| t == "alpha"));
 
         let snapshot = view.snapshot();
@@ -198,11 +280,11 @@ mod tests {
         );
 
         assert!(
-            view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL])))
+            view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL]).into()))
                 .is_empty(),
             "the same object heard again wakes nobody"
         );
-        let woken = view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL, "team"])));
+        let woken = view.fold(WatchEvent::Apply(namespace(&[TENANT_LABEL, "team"]).into()));
         assert!(
             woken.tenants().any(|t| t == "alpha"),
             "a change of ownership alone is a change"
@@ -223,17 +305,19 @@ mod tests {
         for already_held in [false, true] {
             let mut view = View::default();
             if already_held {
-                view.fold(WatchEvent::Apply(namespace(&[])));
+                view.fold(WatchEvent::Apply(namespace(&[]).into()));
             }
             view.fold(WatchEvent::Init(Kind::Namespace));
-            view.fold(WatchEvent::InitApply(namespace(&[TENANT_LABEL, "team"])));
+            view.fold(WatchEvent::InitApply(
+                namespace(&[TENANT_LABEL, "team"]).into(),
+            ));
             // A re-list gathers every object before it completes: they wait
             // without their managedFields too.
             let waiting = &view.relisting[&Kind::Namespace];
             assert!(
                 waiting
                     .iter()
-                    .all(|(o, _)| { o.meta().managed_fields.is_none() }),
+                    .all(|t| t.object().meta().managed_fields.is_none()),
                 "{already_held}"
             );
             view.fold(WatchEvent::InitDone(Kind::Namespace));

@@ -109,10 +109,10 @@ fn event<T>(
     wrap: impl Fn(T) -> mto_model::view::Object,
 ) -> WatchEvent {
     match event {
-        watcher::Event::Apply(o) => WatchEvent::Apply(wrap(o)),
+        watcher::Event::Apply(o) => WatchEvent::Apply(wrap(o).into()),
         watcher::Event::Delete(o) => WatchEvent::Delete(wrap(o)),
         watcher::Event::Init => WatchEvent::Init(kind.clone()),
-        watcher::Event::InitApply(o) => WatchEvent::InitApply(wrap(o)),
+        watcher::Event::InitApply(o) => WatchEvent::InitApply(wrap(o).into()),
         watcher::Event::InitDone => WatchEvent::InitDone(kind.clone()),
     }
 }
@@ -165,7 +165,7 @@ pub async fn observe(client: &Client) -> Result<View, ListError> {
         let objects = list_one(client.clone()).await?;
         view.fold(WatchEvent::Init(kind.clone()));
         for object in objects {
-            view.fold(WatchEvent::InitApply(object));
+            view.fold(WatchEvent::InitApply(object.into()));
         }
         view.fold(WatchEvent::InitDone(kind.clone()));
     }

@@ -448,7 +448,7 @@ mod tests {
         for kind in Kind::watched_kinds() {
             shared.fold(WatchEvent::Init(kind.clone()));
         }
-        shared.fold(WatchEvent::InitApply(tenant));
+        shared.fold(WatchEvent::InitApply(tenant.into()));
         for kind in Kind::watched_kinds() {
             shared.fold(WatchEvent::InitDone(kind.clone()));
         }

@@ -253,7 +253,8 @@ impl Sim {
             self.count_fault("duplicated watch event");
         }
         let kind = match event {
-            WatchEvent::Apply(o) | WatchEvent::Delete(o) => o.kind(),
+            WatchEvent::Apply(taken) => taken.object().kind(),
+            WatchEvent::Delete(o) => o.kind(),
             _ => return,
         };
         for replica in 0..self.replicas.len() {

@@ -494,7 +494,7 @@ impl Sim {
                     }
                 }
                 let (object, deleted) = match &change.event {
-                    WatchEvent::Apply(o) => (o, false),
+                    WatchEvent::Apply(taken) => (taken.object(), false),
                     WatchEvent::Delete(o) => (o, true),
                     _ => continue,
                 };
