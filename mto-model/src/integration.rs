@@ -1,8 +1,6 @@
 //! The integration config, compiled once for fast, repeated use by every
 //! tenant decision.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use regex::RegexSet;
 
@@ -279,10 +277,10 @@ impl Integration {
     /// The cluster roles for a namespace with these labels: the first custom
     /// entry whose selector matches, else the defaults.
     #[must_use]
-    pub fn roles_for(&self, labels: &BTreeMap<String, String>) -> &RoleSet {
+    pub fn roles_for<'l>(&self, label: impl Fn(&str) -> Option<&'l str>) -> &RoleSet {
         self.custom_roles
             .iter()
-            .find(|(sel, _)| crate::selector::matches(sel, Some(labels)))
+            .find(|(sel, _)| crate::selector::matches_by(sel, &label))
             .map_or(&self.default_roles, |(_, roles)| roles)
     }
 }

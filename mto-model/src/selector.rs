@@ -12,20 +12,26 @@ use crate::validation::Problems;
 /// widen what a rule applies to.
 #[must_use]
 pub fn matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
+    matches_by(selector, |key| {
+        labels.and_then(|l| l.get(key)).map(String::as_str)
+    })
+}
+
+/// Whether labels read by `label` (a key's value, if set) match
+/// `selector`: for labels not held in a map of their own.
+pub fn matches_by<'l>(selector: &LabelSelector, label: impl Fn(&str) -> Option<&'l str>) -> bool {
     let by_labels = selector
         .match_labels
         .iter()
         .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
+        .all(|(k, v)| label(k) == Some(v.as_str()));
     by_labels
         && selector.match_expressions.iter().flatten().all(|e| {
-            let value = labels.get(&e.key);
+            let value = label(&e.key);
             let values = e.values.as_deref().unwrap_or_default();
             match e.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
+                "In" => value.is_some_and(|v| values.iter().any(|w| w == v)),
+                "NotIn" => value.is_none_or(|v| !values.iter().any(|w| w == v)),
                 "Exists" => value.is_some(),
                 "DoesNotExist" => value.is_none(),
                 _ => false,

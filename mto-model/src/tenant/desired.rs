@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
 
-use crate::api::{Metadata, Sharing, Tenant, TenantSpec};
+use crate::api::{Sharing, Tenant, TenantSpec};
 use crate::claims::RequestedNamespace;
 use crate::integration::{Integration, TenantRole};
 use crate::labels::{
@@ -95,15 +95,60 @@ pub(crate) fn managed_label_pairs(tenant: &str) -> [(&str, &str); 2] {
     pairs
 }
 
-/// The namespace object mto applies: metadata precedence is
+/// The namespace mto applies, described from the layers it is made of
+/// without building it: a decision that finds it in place (by its digest)
+/// allocates no label for it.
+pub(crate) struct DesiredNamespace<'a> {
+    name: &'a str,
+    labels: BTreeMap<&'a str, Cow<'a, str>>,
+    annotations: BTreeMap<&'a str, Cow<'a, str>>,
+}
+
+impl<'a> DesiredNamespace<'a> {
+    /// The value of one of its labels.
+    pub(crate) fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(|v| &**v)
+    }
+
+    /// The applied digest it will carry once applied
+    /// ([`crate::view::digest_as_applied`]).
+    pub(crate) fn digest(&self) -> NonZeroU64 {
+        fn pairs<'m>(
+            m: &'m BTreeMap<&str, Cow<'_, str>>,
+        ) -> impl Iterator<Item = (&'m str, &'m str)> {
+            m.iter().map(|(k, v)| (*k, &**v))
+        }
+        crate::view::digest_as_applied(|_| {}, pairs(&self.labels), pairs(&self.annotations))
+    }
+
+    /// The object.
+    pub(crate) fn build(&self) -> Namespace {
+        let owned = |m: &BTreeMap<&str, Cow<'_, str>>| -> BTreeMap<String, String> {
+            m.iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone().into_owned()))
+                .collect()
+        };
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some(self.name.to_owned()),
+                labels: Some(owned(&self.labels)),
+                annotations: (!self.annotations.is_empty()).then(|| owned(&self.annotations)),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
+/// The namespace mto applies: metadata precedence is
 /// specific > tenant (common or sandbox) > integration config, and the
 /// tenant and kind labels always win.
-pub(crate) fn namespace(
-    tenant: &Tenant,
-    integration: &Integration,
-    requested: &RequestedNamespace,
+pub(crate) fn namespace<'a>(
+    tenant: &'a Tenant,
+    integration: &'a Integration,
+    requested: &'a RequestedNamespace,
     adopted: bool,
-) -> Namespace {
+) -> DesiredNamespace<'a> {
     let tenant_name = tenant.metadata.name.as_deref().unwrap_or_default();
     let meta = tenant
         .spec
@@ -112,66 +157,66 @@ pub(crate) fn namespace(
         .and_then(|n| n.metadata.as_ref());
     let mut labels = BTreeMap::new();
     let mut annotations = BTreeMap::new();
-    let mut layer = |m: &Metadata, user: Option<&str>| {
-        let fill = |v: &String, label: bool| match user {
-            Some(u) if v.contains(USERNAME_PLACEHOLDER) => v.replace(
-                USERNAME_PLACEHOLDER,
-                &if label {
-                    sanitize_user(u)
-                } else {
-                    u.to_owned()
-                },
-            ),
-            _ => v.clone(),
+    let user = requested.sandbox_user.as_deref();
+    let mut layer = |layer_labels: &'a BTreeMap<String, String>,
+                     layer_annotations: &'a BTreeMap<String, String>| {
+        let fill = |v: &'a String, label: bool| -> Cow<'a, str> {
+            match user {
+                Some(u) if v.contains(USERNAME_PLACEHOLDER) => Cow::Owned(v.replace(
+                    USERNAME_PLACEHOLDER,
+                    &if label {
+                        sanitize_user(u)
+                    } else {
+                        u.to_owned()
+                    },
+                )),
+                _ => Cow::Borrowed(v),
+            }
         };
-        labels.extend(m.labels.iter().map(|(k, v)| (k.clone(), fill(v, true))));
-        annotations.extend(
-            m.annotations
+        labels.extend(
+            layer_labels
                 .iter()
-                .map(|(k, v)| (k.clone(), fill(v, false))),
+                .map(|(k, v)| (k.as_str(), fill(v, true))),
+        );
+        annotations.extend(
+            layer_annotations
+                .iter()
+                .map(|(k, v)| (k.as_str(), fill(v, false))),
         );
     };
-    let user = requested.sandbox_user.as_deref();
-    if user.is_some() {
-        layer(&integration.sandbox_metadata, user);
-        if let Some(m) = meta.and_then(|m| m.sandbox.as_ref()) {
-            layer(m, user);
-        }
+    let general = if user.is_some() {
+        [
+            Some(&integration.sandbox_metadata),
+            meta.and_then(|m| m.sandbox.as_ref()),
+        ]
     } else {
-        layer(&integration.namespace_metadata, None);
-        if let Some(m) = meta.and_then(|m| m.common.as_ref()) {
-            layer(m, None);
-        }
+        [
+            Some(&integration.namespace_metadata),
+            meta.and_then(|m| m.common.as_ref()),
+        ]
+    };
+    for m in general.into_iter().flatten() {
+        layer(&m.labels, &m.annotations);
     }
     for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
         if specific.namespaces.contains(&requested.name) {
-            layer(
-                &Metadata {
-                    labels: specific.labels.clone(),
-                    annotations: specific.annotations.clone(),
-                },
-                user,
-            );
+            layer(&specific.labels, &specific.annotations);
         }
     }
     if !requested.joined {
-        labels.extend(managed_labels(tenant_name));
-        labels.insert(KIND_LABEL.into(), requested.kind.clone());
+        labels.extend(managed_label_pairs(tenant_name).map(|(k, v)| (k, Cow::Borrowed(v))));
+        labels.insert(KIND_LABEL, Cow::Borrowed(requested.kind.as_str()));
     }
     if adopted {
-        annotations.insert(ADOPTED_ANNOTATION.into(), "true".into());
+        annotations.insert(ADOPTED_ANNOTATION, Cow::Borrowed("true"));
     }
     if let Some(u) = user {
-        annotations.insert(SANDBOX_USER_ANNOTATION.into(), u.to_owned());
+        annotations.insert(SANDBOX_USER_ANNOTATION, Cow::Borrowed(u));
     }
-    Namespace {
-        metadata: ObjectMeta {
-            name: Some(requested.name.clone()),
-            labels: Some(labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            ..Default::default()
-        },
-        ..Default::default()
+    DesiredNamespace {
+        name: &requested.name,
+        labels,
+        annotations,
     }
 }
 
@@ -249,13 +294,13 @@ impl DesiredBinding<'_> {
 /// The role bindings of one namespace, given its labels (custom tenant
 /// roles select namespaces by label).
 pub(crate) fn role_bindings<'a>(
-    labels: &BTreeMap<String, String>,
+    namespace: &DesiredNamespace<'_>,
     requested: &RequestedNamespace,
     private_sandboxes: bool,
     subjects: &'a RoleSubjects,
     integration: &'a Integration,
 ) -> Vec<DesiredBinding<'a>> {
-    let roles = integration.roles_for(labels);
+    let roles = integration.roles_for(|key| namespace.label(key));
     let mut out = Vec::new();
     for role in TenantRole::ALL {
         let role_subjects: Cow<'a, [Subject]> = match (&requested.sandbox_user, private_sandboxes) {

@@ -254,24 +254,21 @@ impl<'a, O: Observed> Planner<'a, O> {
             self.remove_foreign_bindings(&requested.name);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
-                    object: Object::from(ns.clone()),
+                    object: Object::from(ns.build()),
                     reason: Reason::Create,
                 }),
-                Some((o, ownership))
-                    if !(is_in_place(ownership, crate::view::desired_digest(&ns))
-                        || metadata_in_sync(&ns.metadata, &o.metadata, ownership)) =>
-                {
-                    self.actions.push(Action::Apply {
-                        object: Object::from(ns.clone()),
-                        reason: Reason::Drift,
-                    });
+                Some((o, ownership)) if !is_in_place(ownership, Some(ns.digest())) => {
+                    let want = ns.build();
+                    if !metadata_in_sync(&want.metadata, &o.metadata, ownership) {
+                        self.actions.push(Action::Apply {
+                            object: Object::from(want),
+                            reason: Reason::Drift,
+                        });
+                    }
                 }
                 Some(_) => {}
             }
-            let empty = BTreeMap::new();
-            let labels = ns.metadata.labels.as_ref().unwrap_or(&empty);
-            let bindings =
-                desired::role_bindings(labels, requested, private, subjects, integration);
+            let bindings = desired::role_bindings(&ns, requested, private, subjects, integration);
             self.sync_role_bindings(&requested.name, &bindings, &mut shared);
             self.sync_limit_range(&requested.name, limit_range, shared.limit_range);
             self.sync_network_policy(&requested.name, integration, shared.network_policy);
