@@ -212,14 +212,7 @@ impl Ownership {
     /// label and annotation `applied` sets.
     #[must_use]
     pub fn after_apply(meta: &ObjectMeta, applied: &ObjectMeta) -> Ownership {
-        let [labels, annotations] =
-            [MetadataField::Labels, MetadataField::Annotations].map(|field| {
-                field
-                    .of(applied)
-                    .into_iter()
-                    .flat_map(BTreeMap::keys)
-                    .collect::<Vec<_>>()
-            });
+        let [labels, annotations] = applied_keys(applied);
         Ownership::owning(meta, &labels, &annotations)
     }
 
@@ -425,13 +418,7 @@ pub fn apply_owned_metadata(
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });
-    let wanted = fields.map(|field| {
-        field
-            .of(applied)
-            .into_iter()
-            .flat_map(BTreeMap::keys)
-            .collect::<Vec<_>>()
-    });
+    let wanted = applied_keys(applied);
     // Both come in a map's order.
     let ownership_changed = previously
         .iter()
@@ -442,6 +429,17 @@ pub fn apply_owned_metadata(
         changed || ownership_changed,
         Ownership::after_apply(target, applied),
     )
+}
+
+/// The label keys and the annotation keys `applied` sets, in order.
+fn applied_keys(applied: &ObjectMeta) -> [Vec<&String>; 2] {
+    [MetadataField::Labels, MetadataField::Annotations].map(|field| {
+        field
+            .of(applied)
+            .into_iter()
+            .flat_map(BTreeMap::keys)
+            .collect()
+    })
 }
 
 /// Applies an object mto does not type — its metadata and `body`, every
