@@ -16,7 +16,8 @@ use crate::apply::Ownership;
 /// terms.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WatchEvent {
-    /// An object was created or changed.
+    /// An object was created or changed, taken in where the event is
+    /// made (outside any lock the view is kept under).
     Apply(Taken),
     /// An object was deleted; its last state.
     Delete(Object),
