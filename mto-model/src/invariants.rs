@@ -17,6 +17,7 @@ use crate::quantity::Quantity;
 use crate::tenant::TenantPhase;
 use crate::view::Observed;
 use k8s_openapi::api::core::v1::ResourceQuota;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 
 /// A broken invariant.
@@ -324,23 +325,17 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
     };
     for ns in observed.tenant_namespaces(name) {
         let mut granted = BTreeSet::new();
-        for rb in observed.role_bindings(ns) {
-            let Some(rb_tenant) = rb
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(TENANT_LABEL))
-            else {
+        // Whose a binding is, as its labels say, is read from what the
+        // view keeps beside it: this runs after every step of a simulation.
+        for (_, rb, ownership) in observed.owned_in::<RoleBinding>(ns) {
+            let Some(rb_tenant) = ownership.managed_tenant() else {
                 continue;
             };
-            if !is_managed(&rb.metadata) {
-                continue;
-            }
             if rb_tenant != name {
                 violations.push(Violation::SharedNamespace {
                     namespace: ns.into(),
                     owner: name.into(),
-                    other: rb_tenant.clone(),
+                    other: rb_tenant.to_owned(),
                 });
             }
             if !active {
@@ -425,8 +420,9 @@ fn check_quota(
         .tenant_namespaces(name)
         .filter_map(|ns| {
             observed
-                .resource_quota(ns, RESOURCE_QUOTA_NAME)
-                .filter(|rq| is_managed(&rq.metadata))
+                .owned::<ResourceQuota>(ns, RESOURCE_QUOTA_NAME)
+                .filter(|(_, ownership)| ownership.is_managed())
+                .map(|(rq, _)| rq)
         })
         .collect();
     let hard =
