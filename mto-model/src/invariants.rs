@@ -761,6 +761,69 @@ pub fn check_instance_at_rest(
 mod tests {
     use super::*;
 
+    /// A binding another tenant's labels mark as mto's, in a namespace of
+    /// this tenant's, is a shared namespace; one merely labelled with a
+    /// tenant, not as mto's, is someone else's business.
+    #[test]
+    fn a_binding_mto_made_for_another_tenant_is_a_shared_namespace() {
+        use k8s_openapi::api::core::v1::Namespace;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+        use crate::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+        use crate::view::Snapshot;
+
+        let labels = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        let binding = |name: &str, pairs: &[(&str, &str)]| RoleBinding {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("alpha-dev".into()),
+                labels: labels(pairs),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let alpha: Tenant = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "alpha"},
+            "spec": {"namespaces": {"withTenantPrefix": ["dev"]}}
+        }))
+        .unwrap_or_else(|e| panic!("tenant: {e}"));
+        let mut s = Snapshot::default();
+        s.insert(Namespace {
+            metadata: ObjectMeta {
+                name: Some("alpha-dev".into()),
+                labels: labels(&[(TENANT_LABEL, "alpha")]),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        s.insert(alpha.clone());
+        s.insert(binding("labelled", &[(TENANT_LABEL, "beta")]));
+        assert_eq!(
+            check_tenant(&s, &alpha, Scope::Always),
+            Vec::new(),
+            "labelled for beta, not as mto's"
+        );
+        s.insert(binding(
+            "made",
+            &[(TENANT_LABEL, "beta"), (MANAGED_BY_LABEL, MANAGED_BY_VALUE)],
+        ));
+        assert_eq!(
+            check_tenant(&s, &alpha, Scope::Always),
+            vec![Violation::SharedNamespace {
+                namespace: "alpha-dev".into(),
+                owner: "alpha".into(),
+                other: "beta".into(),
+            }]
+        );
+    }
+
     #[test]
     fn a_violation_names_its_subjects_in_its_message() {
         let s = |v: &str| v.to_owned();
