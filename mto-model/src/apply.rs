@@ -1,9 +1,12 @@
 //! Server-side apply, as far as mto relies on it: the fields mto applied
 //! before and leaves out now are removed; fields other managers set stay.
 //!
-//! Ownership is read from (and, for executors without an apiserver, written
-//! to) `metadata.managedFields`, exactly where Kubernetes keeps it, so the
-//! planner sees the same thing against a real or a simulated cluster.
+//! Ownership is read from `metadata.managedFields`, where Kubernetes keeps
+//! it, once, into an [`Ownership`] the view keeps beside the object. The
+//! simulated apiserver keeps that same [`Ownership`] for the kinds mto
+//! types ([`apply_owned_metadata`]) and writes managedFields only for the
+//! others ([`apply_object`]), so the planner reads one thing against a real
+//! or a simulated cluster.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
