@@ -15,7 +15,7 @@
 //!   tenant's own users, groups and service accounts, and nobody but mto
 //!   changes or deletes the bindings mto manages.
 //! - `vtenantpolicy`: what is created in a tenant's namespaces keeps to the
-//!   Tenant's policies ([`policies`]) and the IntegrationConfig's
+//!   Tenant's policies (`policies`) and the IntegrationConfig's
 //!   `tenantPolicies.network` (no node ports, no host ports or network).
 //!
 //! Members of `system:masters` and the IntegrationConfig's privileged users,

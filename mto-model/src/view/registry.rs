@@ -65,7 +65,7 @@ impl Gvk {
     }
 }
 
-/// Where the registry keeps a typed kind: implemented by [`registry!`] for
+/// Where the registry keeps a typed kind: implemented by `registry!` for
 /// every kind in its list.
 pub trait Stored:
     kube::Resource<DynamicType = ()>
