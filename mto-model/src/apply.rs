@@ -396,9 +396,9 @@ pub(crate) fn compacted(value: Value) -> Value {
 }
 
 /// Applies `applied`'s labels and annotations to `target` as mto's field
-/// manager would, and records the new ownership in managedFields. For
-/// executors without an apiserver (the simulator and tests). Returns
-/// whether anything changed.
+/// manager would, and records the new ownership in managedFields, as an
+/// apiserver does: what [`apply_owned_metadata`] keeps beside an object
+/// is held to it. Returns whether anything changed.
 pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version: &str) -> bool {
     let changed = merge_metadata(target, applied);
     record_ownership(target, applied, Map::new(), api_version) || changed

@@ -128,35 +128,31 @@ impl Taken {
     pub fn new(object: Object) -> Taken {
         struct Take;
         impl ObjectVisitor for Take {
-            type Output = Taken;
-            fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> Taken {
-                if let Some(only_ours) = Arc::get_mut(&mut object) {
-                    only_ours.slim();
-                }
-                let ownership = Ownership::of(object.meta());
-                let applied = applied_digest(&*object, &ownership);
-                if let Some(only_ours) = Arc::get_mut(&mut object) {
-                    only_ours.meta_mut().managed_fields = None;
-                }
-                Taken {
-                    object: K::wrap(object),
-                    ownership: ownership.with_applied(applied),
-                }
+            type Output = (Object, Ownership);
+            fn typed<K: Typed>(&mut self, mut object: Arc<K>) -> (Object, Ownership) {
+                let ownership = match Arc::get_mut(&mut object) {
+                    Some(only_ours) => {
+                        only_ours.slim();
+                        let ownership = Ownership::of(only_ours.meta());
+                        only_ours.meta_mut().managed_fields = None;
+                        ownership
+                    }
+                    None => Ownership::of(object.meta()),
+                };
+                (K::wrap(object), ownership)
             }
-            fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> Taken {
+            fn dynamic(&mut self, mut object: Arc<DynamicObject>) -> (Object, Ownership) {
                 if let Some(only_ours) = Arc::get_mut(&mut object) {
                     super::kinds::slim_metadata(&mut only_ours.metadata);
                 }
                 // An object of a kind mto does not type keeps its
                 // managedFields: they say which fields of its body are mto's.
                 let ownership = Ownership::of(&object.metadata);
-                Taken {
-                    object: Object::Dynamic(object),
-                    ownership,
-                }
+                (Object::Dynamic(object), ownership)
             }
         }
-        object.visit(&mut Take)
+        let (object, ownership) = object.visit(&mut Take);
+        Taken::owned(object, ownership)
     }
 
     /// An object whose source keeps what mto owns of it beside it, as the
