@@ -1,8 +1,9 @@
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{LimitRange, Namespace};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -279,7 +280,14 @@ impl<'a, O: Observed> Planner<'a, O> {
             }
         }
         let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
-        self.sync_quotas(total, sharing, shares.as_ref(), &quota_changes, &releases);
+        self.sync_quotas(
+            total,
+            sharing,
+            shares.as_ref(),
+            &quota_changes,
+            &releases,
+            &mut shared,
+        );
         let mut names: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
         names.sort();
         names
@@ -784,6 +792,8 @@ pub(super) struct SharedDigests<'d> {
     bindings: Vec<(TenantRole, &'d str, NonZeroU64)>,
     limit_range: Option<NonZeroU64>,
     network_policy: Option<NonZeroU64>,
+    /// The tenant's whole quota, every namespace's share when pooled.
+    whole_quota: Option<NonZeroU64>,
 }
 
 impl<'d> SharedDigests<'d> {
@@ -801,13 +811,22 @@ impl<'d> SharedDigests<'d> {
                 .disable_intra_tenant_networking
                 .then(|| crate::view::desired_digest(&desired::network_policy(tenant, "")))
                 .flatten(),
+            whole_quota: None,
         }
+    }
+
+    /// The applied digest of a quota holding the tenant's whole quota
+    /// (every namespace's share when pooled), computed once.
+    pub(super) fn whole_quota(&mut self, total: &ResourceQuotaSpec) -> NonZeroU64 {
+        *self
+            .whole_quota
+            .get_or_insert_with(|| desired::resource_quota_digest(self.tenant, total))
     }
 
     /// The applied digest of a desired binding, computed once for all the
     /// namespaces it is asked of alike.
     fn binding(&mut self, want: &desired::DesiredBinding<'d>) -> NonZeroU64 {
-        let alike = matches!(want.subjects, std::borrow::Cow::Borrowed(_));
+        let alike = matches!(want.subjects, Cow::Borrowed(_));
         let known = self.bindings.iter().find(|(role, cluster_role, _)| {
             *role == want.role && *cluster_role == want.cluster_role
         });

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 
 use super::desired::{self, quota_values};
-use super::plan::Planner;
+use super::plan::{Planner, SharedDigests};
 use crate::action::{Action, Object, Reason};
 use crate::api::Sharing;
 use crate::labels::{RESOURCE_QUOTA_NAME, is_managed};
@@ -94,9 +94,10 @@ impl<'a, O: Observed> Planner<'a, O> {
         shares: Option<&BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>>,
         namespaces: &[&str],
         released: &[BTreeMap<String, Quantity>],
+        digests: &mut SharedDigests<'_>,
     ) {
         let Some(shares) = shares else { return };
-        let changed = self.quotas_to_write(shares, namespaces);
+        let changed = self.quotas_to_write(shares, namespaces, digests);
         if changed.is_empty() {
             return;
         }
@@ -148,10 +149,9 @@ impl<'a, O: Observed> Planner<'a, O> {
         &self,
         shares: &BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>,
         namespaces: &[&str],
+        digests: &mut SharedDigests<'_>,
     ) -> Vec<QuotaWrite> {
         let mut changed = Vec::new();
-        // Pooled, every namespace's share is the tenant's total: one digest.
-        let mut pooled = None;
         for ns in namespaces {
             let Some(share) = shares.get(ns) else {
                 continue;
@@ -163,9 +163,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 None => Reason::Create,
                 Some((o, ownership)) => {
                     let digest = match share {
-                        Cow::Borrowed(total) => *pooled.get_or_insert_with(|| {
-                            desired::resource_quota_digest(self.name, total)
-                        }),
+                        Cow::Borrowed(total) => digests.whole_quota(total),
                         Cow::Owned(share) => desired::resource_quota_digest(self.name, share),
                     };
                     if super::plan::is_in_place(ownership, Some(digest)) {
