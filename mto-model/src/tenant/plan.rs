@@ -80,9 +80,9 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     } else {
         TenantPhase::Provisioning
     };
-    let status = status::status(tenant, after, &findings, namespaces, now);
-    let events = status::new_problems(tenant, &status);
-    if tenant.status.as_ref() != Some(&status) {
+    let mut events = Vec::new();
+    if let Some(status) = status::status(tenant, after, &findings, namespaces, now) {
+        events = status::new_problems(tenant, &status);
         actions.push(status::status_write(name, status));
     }
     let requeue = if findings.waiting.is_empty() {
@@ -100,7 +100,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
 }
 
 /// Everything that keeps a tenant from Active.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct Findings {
     pub(super) spec_errors: Option<ValidationErrors>,
     pub(super) quota: QuotaFinding,
@@ -120,7 +120,7 @@ pub(super) struct Findings {
     pub(super) template_instances: Option<Result<usize, Vec<String>>>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) enum QuotaFinding {
     #[default]
     NotSet,
@@ -227,7 +227,6 @@ impl<'a, O: Observed> Planner<'a, O> {
                 planned.push((joined, Some((observed, ownership))));
             }
         }
-        let wanted: BTreeSet<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
 
         let private = self
             .tenant
@@ -288,8 +287,10 @@ impl<'a, O: Observed> Planner<'a, O> {
             &releases,
             &mut shared,
         );
-        let mut names: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
-        names.sort();
+        // The names move into the status: planned is done with.
+        let mut names: Vec<String> = planned.into_iter().map(|(r, _)| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
         names
     }
 

@@ -1,6 +1,8 @@
 //! What a tenant's status says: its phase and one condition per concern,
 //! each with the fix when it is False.
 
+use std::borrow::Cow;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::TenantPhase;
@@ -19,42 +21,71 @@ pub(super) fn status_write(name: &str, status: TenantStatus) -> Action {
     }
 }
 
-/// The status a decision leaves: `phase`, the tenant's `namespaces`, and
-/// the conditions the findings call for.
+/// The status a decision leaves — `phase`, the tenant's `namespaces`, and
+/// the conditions the findings call for — or `None` when the status in
+/// place already says all of it. Compared before it is built: a settled
+/// tenant's decision allocates none of its strings.
 pub(super) fn status(
     tenant: &Tenant,
     phase: TenantPhase,
     findings: &Findings,
     namespaces: Vec<String>,
     now: Timestamp,
-) -> TenantStatus {
-    let conditions = Conditions {
-        tenant,
-        findings,
-        now,
-    };
+) -> Option<TenantStatus> {
+    described(tenant, phase, findings, namespaces, now, true)
+}
+
+/// [`status`]; with `compare` false, always built (what the comparison
+/// must agree with).
+fn described(
+    tenant: &Tenant,
+    phase: TenantPhase,
+    findings: &Findings,
+    namespaces: Vec<String>,
+    now: Timestamp,
+    compare: bool,
+) -> Option<TenantStatus> {
+    let conditions = Conditions { tenant, findings };
     let spec = conditions.spec();
     let quota = conditions.quota();
     let claimed = conditions.claimed(namespaces.len());
     let hibernation = conditions.hibernation();
     let templates = conditions.template_instances();
-    let ready = conditions.ready(
-        phase,
+    let others = || {
         [&spec, &quota, &claimed]
             .into_iter()
             .chain(hibernation.as_ref())
-            .chain(templates.as_ref()),
-    );
-    TenantStatus {
+            .chain(templates.as_ref())
+    };
+    let ready = conditions.ready(phase, others());
+    let found = || std::iter::once(&ready).chain(others());
+    let generation = tenant.metadata.generation;
+    let in_place = compare
+        && tenant.status.as_ref().is_some_and(|have| {
+            have.phase.as_deref() == Some(phase.name())
+                && have.observed_generation == generation
+                && have.namespaces == namespaces
+                && have.conditions.len() == found().count()
+                && found()
+                    .zip(&have.conditions)
+                    .all(|(want, have)| want.is_said_by(have, generation))
+        });
+    if in_place {
+        return None;
+    }
+    let previous = tenant
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    Some(TenantStatus {
         phase: Some(phase.name().into()),
-        observed_generation: tenant.metadata.generation,
-        conditions: [ready, spec, quota, claimed]
-            .into_iter()
-            .chain(hibernation)
-            .chain(templates)
+        observed_generation: generation,
+        conditions: found()
+            .map(|c| c.build(previous, generation, now))
             .collect(),
         namespaces,
-    }
+    })
 }
 
 /// Warning events for conditions that turned False (or changed reason).
@@ -71,53 +102,80 @@ pub(super) fn new_problems(tenant: &Tenant, status: &TenantStatus) -> Vec<Event>
     crate::conditions::new_problems(&regarding, previous, &status.conditions)
 }
 
-/// Builds a tenant's conditions from what its decision found.
+/// A condition as a decision finds it, borrowed: compared with the one in
+/// place before any string of it is built.
+struct Found<'a> {
+    type_: &'static str,
+    ok: bool,
+    reason: &'a str,
+    message: Cow<'a, str>,
+}
+
+impl Found<'_> {
+    fn status(&self) -> &'static str {
+        if self.ok { "True" } else { "False" }
+    }
+
+    /// Whether `have` already says this, for `generation`.
+    fn is_said_by(&self, have: &Condition, generation: Option<i64>) -> bool {
+        have.type_ == self.type_
+            && have.status == self.status()
+            && have.reason == self.reason
+            && have.message == self.message
+            && have.observed_generation == generation
+    }
+
+    fn build(&self, previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Condition {
+        crate::conditions::condition(
+            previous,
+            self.type_,
+            self.ok,
+            self.reason,
+            self.message.as_ref(),
+            generation,
+            now,
+        )
+    }
+}
+
+/// Describes a tenant's conditions from what its decision found.
 struct Conditions<'a> {
     tenant: &'a Tenant,
     findings: &'a Findings,
-    now: Timestamp,
 }
 
-impl Conditions<'_> {
-    fn condition(&self, type_: &str, ok: bool, reason: &str, message: String) -> Condition {
-        let previous = self
-            .tenant
-            .status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default();
-        crate::conditions::condition(
-            previous,
+impl<'a> Conditions<'a> {
+    fn condition(
+        &self,
+        type_: &'static str,
+        ok: bool,
+        reason: &'a str,
+        message: impl Into<Cow<'a, str>>,
+    ) -> Found<'a> {
+        Found {
             type_,
             ok,
             reason,
-            message,
-            self.tenant.metadata.generation,
-            self.now,
-        )
+            message: message.into(),
+        }
     }
 
     /// `SpecValid`: every problem of the spec, with its field and fix.
-    fn spec(&self) -> Condition {
+    fn spec(&self) -> Found<'a> {
         match &self.findings.spec_errors {
-            None => self.condition(
-                "SpecValid",
-                true,
-                "Valid",
-                "The tenant spec is valid.".into(),
-            ),
+            None => self.condition("SpecValid", true, "Valid", "The tenant spec is valid."),
             Some(e) => self.condition("SpecValid", false, "Invalid", e.to_string()),
         }
     }
 
     /// `QuotaResolved`: whether the tenant's Quota exists and is valid.
-    fn quota(&self) -> Condition {
+    fn quota(&self) -> Found<'a> {
         match &self.findings.quota {
             QuotaFinding::NotSet => self.condition(
                 "QuotaResolved",
                 true,
                 "NotSet",
-                "The tenant names no quota; its namespaces get none.".into(),
+                "The tenant names no quota; its namespaces get none.",
             ),
             QuotaFinding::Resolved => self.condition(
                 "QuotaResolved",
@@ -148,7 +206,7 @@ impl Conditions<'_> {
 
     /// `NamespacesClaimed`: whether the tenant has every namespace it asks
     /// for, and why not.
-    fn claimed(&self, count: usize) -> Condition {
+    fn claimed(&self, count: usize) -> Found<'a> {
         if self.findings.conflicts.is_empty() {
             return self.condition(
                 "NamespacesClaimed",
@@ -172,7 +230,7 @@ impl Conditions<'_> {
     }
 
     /// `HibernationApplied`, when the tenant has `spec.hibernation`.
-    fn hibernation(&self) -> Option<Condition> {
+    fn hibernation(&self) -> Option<Found<'a>> {
         self.findings.hibernation.as_ref().map(|h| match h {
             Ok(()) => self.condition(
                 "HibernationApplied",
@@ -187,13 +245,13 @@ impl Conditions<'_> {
                 "HibernationApplied",
                 false,
                 "SupervisorConflict",
-                why.clone(),
+                why.as_str(),
             ),
         })
     }
 
     /// `TemplatesInstantiated`, when the tenant has `spec.templateInstances`.
-    fn template_instances(&self) -> Option<Condition> {
+    fn template_instances(&self) -> Option<Found<'a>> {
         self.findings.template_instances.as_ref().map(|t| match t {
             Ok(count) => self.condition(
                 "TemplatesInstantiated",
@@ -218,45 +276,43 @@ impl Conditions<'_> {
     fn ready<'c>(
         &self,
         phase: TenantPhase,
-        others: impl Iterator<Item = &'c Condition>,
-    ) -> Condition {
-        match phase {
-            TenantPhase::Active => self.condition(
-                "Ready",
+        mut others: impl Iterator<Item = &'c Found<'c>>,
+    ) -> Found<'c>
+    where
+        'a: 'c,
+    {
+        let (ok, reason, message): (bool, &'c str, Cow<'c, str>) = match phase {
+            TenantPhase::Active => (
                 true,
                 "Active",
                 "Everything the tenant asks for is in place.".into(),
             ),
-            TenantPhase::Terminating | TenantPhase::Gone => self.condition(
-                "Ready",
-                false,
-                "Terminating",
-                "The tenant is being deleted.".into(),
-            ),
-            _ => {
-                let waiting = &self.findings.waiting;
-                let (reason, message) = others
-                    .into_iter()
-                    .find(|c| c.status == "False")
-                    .map(|c| (c.reason.clone(), c.message.clone()))
-                    .unwrap_or_else(|| {
-                        if waiting.is_empty() {
-                            (
-                                "Provisioning".into(),
-                                "Quota changes are waiting for decreases elsewhere to land.".into(),
-                            )
-                        } else {
-                            (
-                                "NamespaceTerminating".into(),
-                                format!(
-                                    "Waiting for namespaces being deleted: {}.",
-                                    waiting.join(", ")
-                                ),
-                            )
-                        }
-                    });
-                self.condition("Ready", false, &reason, message)
+            TenantPhase::Terminating | TenantPhase::Gone => {
+                (false, "Terminating", "The tenant is being deleted.".into())
             }
+            _ => match others.find(|c| !c.ok) {
+                Some(first) => (false, first.reason, Cow::Borrowed(&*first.message)),
+                None if self.findings.waiting.is_empty() => (
+                    false,
+                    "Provisioning",
+                    "Quota changes are waiting for decreases elsewhere to land.".into(),
+                ),
+                None => (
+                    false,
+                    "NamespaceTerminating",
+                    format!(
+                        "Waiting for namespaces being deleted: {}.",
+                        self.findings.waiting.join(", ")
+                    )
+                    .into(),
+                ),
+            },
+        };
+        Found {
+            type_: "Ready",
+            ok,
+            reason,
+            message,
         }
     }
 }
@@ -266,5 +322,90 @@ fn list_or_none(items: &[String]) -> String {
         "none".into()
     } else {
         items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::validation::Problems;
+
+    fn findings() -> impl Strategy<Value = Findings> {
+        let names = || proptest::collection::vec("[ab]{1,2}", 0..3);
+        (
+            any::<bool>(),
+            0..4u8,
+            proptest::collection::vec(("[ab]{1,2}", "[xy]"), 0..2),
+            names(),
+            names(),
+            0..2usize,
+            proptest::option::of(proptest::option::of("[xy]")),
+            proptest::option::of(proptest::result::maybe_ok(0..3usize, names())),
+        )
+            .prop_map(
+                |(invalid, quota, conflicts, waiting, held, deferred, hibernation, templates)| {
+                    let errors = |field: &str| {
+                        let mut problems = Problems::default();
+                        problems.push(field, "is wrong", "set it right");
+                        problems.finish().err()
+                    };
+                    Findings {
+                        spec_errors: if invalid { errors("spec.quota") } else { None },
+                        quota: match quota {
+                            0 => QuotaFinding::NotSet,
+                            1 => QuotaFinding::Resolved,
+                            2 => QuotaFinding::Missing("small".into()),
+                            _ => errors("spec.resourcequota").map_or(QuotaFinding::NotSet, |e| {
+                                QuotaFinding::Invalid("small".into(), e)
+                            }),
+                        },
+                        conflicts,
+                        waiting,
+                        held,
+                        deferred_quotas: deferred,
+                        hibernation: hibernation.map(|h| h.map_or(Ok(()), Err)),
+                        template_instances: templates,
+                    }
+                },
+            )
+    }
+
+    fn phase() -> impl Strategy<Value = TenantPhase> {
+        proptest::sample::select(TenantPhase::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Comparing the described status with the one in place says what
+        /// building it and comparing the objects would: no write when they
+        /// are equal, and when they differ the very status building gives.
+        #[test]
+        fn a_status_compared_before_it_is_built_is_compared_as_built(
+            before in (findings(), phase(), proptest::collection::vec("[ab]", 0..3)),
+            after in (findings(), phase(), proptest::collection::vec("[ab]", 0..3)),
+            generations in (1..3i64, 1..3i64),
+            keep in (any::<bool>(), any::<bool>(), any::<bool>()),
+        ) {
+            let at = |s: i64| crate::Timestamp::from_second(s).unwrap_or_default();
+            let mut tenant = Tenant::new("alpha", Default::default());
+            tenant.metadata.generation = Some(generations.0);
+            let (findings, phase, namespaces) = before;
+            tenant.status = described(&tenant, phase, &findings, namespaces.clone(), at(10), false);
+            tenant.metadata.generation = Some(generations.1);
+            // Each part kept or changed on its own: a difference in any
+            // one of them alone must be seen.
+            let findings = if keep.0 { findings } else { after.0 };
+            let phase = if keep.1 { phase } else { after.1 };
+            let namespaces = if keep.2 { namespaces } else { after.2 };
+
+            let compared = status(&tenant, phase, &findings, namespaces.clone(), at(20));
+            let built = described(&tenant, phase, &findings, namespaces, at(20), false)
+                .filter(|built| tenant.status.as_ref() != Some(built));
+            prop_assert_eq!(&compared, &built);
+            if keep == (true, true, true) && generations.0 == generations.1 {
+                prop_assert_eq!(compared, None, "the same findings write nothing");
+            }
+        }
     }
 }

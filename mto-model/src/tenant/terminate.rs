@@ -42,7 +42,7 @@ pub(super) fn terminate(
         Vec::new(),
         now,
     );
-    if tenant.status.as_ref() != Some(&status) {
+    if let Some(status) = status {
         planner.actions.push(status_write(name, status));
     }
     let status_writes = planner.actions.len();
