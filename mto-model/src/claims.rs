@@ -7,18 +7,22 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::{CompactString, format_compact};
+
 use crate::api::Tenant;
 use crate::names::{dns_label_problem, sandbox_namespace};
 
-/// A namespace a tenant asks for.
+/// A namespace a tenant asks for, borrowing from the tenant (or, for a
+/// joined namespace, its observed kind label).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestedNamespace {
-    /// Full namespace name.
-    pub name: String,
+pub struct RequestedNamespace<'a> {
+    /// Full namespace name; namespace names of up to 24 bytes are held
+    /// inline, without an allocation of their own.
+    pub name: CompactString,
     /// Value of the `stakater.com/kind` label.
-    pub kind: String,
+    pub kind: &'a str,
     /// For a sandbox: the user it belongs to.
-    pub sandbox_user: Option<String>,
+    pub sandbox_user: Option<&'a str>,
     /// Labelled into the tenant by someone other than mto (a tenant owner,
     /// or the operator mto replaces): not in the spec, never purged, and its
     /// tenant and kind labels are left to whoever set them.
@@ -28,29 +32,29 @@ pub struct RequestedNamespace {
 /// Every namespace a tenant asks for, in spec order, once each. Names that
 /// are not valid namespace names are left out (validation reports them).
 #[must_use]
-pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
+pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a>> {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
-    let mut out: Vec<RequestedNamespace> = Vec::new();
-    let mut push = |ns: RequestedNamespace| {
+    let mut out: Vec<RequestedNamespace<'a>> = Vec::new();
+    let Some(namespaces) = &tenant.spec.namespaces else {
+        return out;
+    };
+    let mut push = |ns: RequestedNamespace<'a>| {
         if dns_label_problem(&ns.name).is_none() && !out.iter().any(|o| o.name == ns.name) {
             out.push(ns);
         }
     };
-    let Some(namespaces) = &tenant.spec.namespaces else {
-        return out;
-    };
     for short in &namespaces.with_tenant_prefix {
         push(RequestedNamespace {
-            name: format!("{name}-{short}"),
-            kind: short.clone(),
+            name: format_compact!("{name}-{short}"),
+            kind: short,
             sandbox_user: None,
             joined: false,
         });
     }
     for full in &namespaces.without_tenant_prefix {
         push(RequestedNamespace {
-            name: full.clone(),
-            kind: full.clone(),
+            name: full.into(),
+            kind: full,
             sandbox_user: None,
             joined: false,
         });
@@ -64,9 +68,9 @@ pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
             .flat_map(|s| s.users.iter());
         for user in users {
             push(RequestedNamespace {
-                name: sandbox_namespace(name, user),
-                kind: "sandbox".into(),
-                sandbox_user: Some(user.clone()),
+                name: sandbox_namespace(name, user).into(),
+                kind: "sandbox",
+                sandbox_user: Some(user),
                 joined: false,
             });
         }
@@ -102,7 +106,7 @@ impl NamespaceClaims {
     pub fn add(&mut self, tenant: &Tenant) {
         let order = claim_order(tenant);
         for requested in requested_namespaces(tenant) {
-            let claimants = self.by_namespace.entry(requested.name).or_default();
+            let claimants = self.by_namespace.entry(requested.name.into()).or_default();
             if let Err(at) = claimants.binary_search(&order) {
                 claimants.reserve_exact(1);
                 claimants.insert(at, order.clone());
@@ -114,10 +118,10 @@ impl NamespaceClaims {
     pub fn remove(&mut self, tenant: &Tenant) {
         let order = claim_order(tenant);
         for requested in requested_namespaces(tenant) {
-            if let Some(claimants) = self.by_namespace.get_mut(&requested.name) {
+            if let Some(claimants) = self.by_namespace.get_mut(requested.name.as_str()) {
                 claimants.retain(|o| *o != order);
                 if claimants.is_empty() {
-                    self.by_namespace.remove(&requested.name);
+                    self.by_namespace.remove(requested.name.as_str());
                 }
             }
         }

@@ -25,6 +25,7 @@ use crate::labels::{
 };
 use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
+use crate::view::SubjectFields as _;
 
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
@@ -32,26 +33,30 @@ pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
 /// The API group of roles, bindings and their subjects.
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
-/// The subjects of each tenant role, sorted, once each.
+/// The subjects of each tenant role, sorted, once each, borrowed from the
+/// tenant's spec.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct RoleSubjects {
-    pub(crate) owner: Vec<Subject>,
-    pub(crate) editor: Vec<Subject>,
-    pub(crate) viewer: Vec<Subject>,
+pub(crate) struct RoleSubjects<'a> {
+    pub(crate) owner: Vec<TenantSubject<'a>>,
+    pub(crate) editor: Vec<TenantSubject<'a>>,
+    pub(crate) viewer: Vec<TenantSubject<'a>>,
 }
 
-impl RoleSubjects {
-    pub(crate) fn of(spec: &TenantSpec) -> RoleSubjects {
+impl<'a> RoleSubjects<'a> {
+    pub(crate) fn of(spec: &'a TenantSpec) -> RoleSubjects<'a> {
         let ac = spec.access_control.as_ref();
-        let convert = |s: Option<&crate::api::Subjects>| {
-            let mut out: Vec<Subject> = s
+        let convert = |s: Option<&'a crate::api::Subjects>| {
+            let mut out: Vec<TenantSubject<'a>> = s
                 .into_iter()
                 .flat_map(|s| {
-                    let users = s.users.iter().map(|u| subject("User", u));
-                    users.chain(s.groups.iter().map(|g| subject("Group", g)))
+                    let users = s.users.iter().map(|u| TenantSubject::user(u));
+                    users.chain(s.groups.iter().map(|g| TenantSubject {
+                        kind: "Group",
+                        name: g,
+                    }))
                 })
                 .collect();
-            out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+            out.sort_unstable();
             out.dedup();
             out
         };
@@ -62,7 +67,7 @@ impl RoleSubjects {
         }
     }
 
-    pub(crate) fn for_role(&self, role: TenantRole) -> &[Subject] {
+    pub(crate) fn for_role(&self, role: TenantRole) -> &[TenantSubject<'a>] {
         match role {
             TenantRole::Owner => &self.owner,
             TenantRole::Editor => &self.editor,
@@ -71,13 +76,51 @@ impl RoleSubjects {
     }
 }
 
-fn subject(kind: &str, name: &str) -> Subject {
-    Subject {
-        api_group: Some(RBAC_GROUP.into()),
-        kind: kind.into(),
-        name: name.into(),
-        namespace: None,
+/// A user or group of a tenant role, as a binding's subject, described
+/// without building it. Ordered by kind, then name: the order of a
+/// binding's subjects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TenantSubject<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) name: &'a str,
+}
+
+impl<'a> TenantSubject<'a> {
+    pub(crate) fn user(name: &'a str) -> Self {
+        TenantSubject { kind: "User", name }
     }
+
+    fn build(&self) -> Subject {
+        Subject {
+            api_group: Some(RBAC_GROUP.into()),
+            kind: self.kind.into(),
+            name: self.name.into(),
+            namespace: None,
+        }
+    }
+
+    /// Whether a binding's subject is this one.
+    fn is(&self, subject: &Subject) -> bool {
+        subject.fields() == (Some(RBAC_GROUP), self.kind, self.name, None)
+    }
+}
+
+impl crate::view::SubjectFields for TenantSubject<'_> {
+    fn fields(&self) -> (Option<&str>, &str, &str, Option<&str>) {
+        (Some(RBAC_GROUP), self.kind, self.name, None)
+    }
+}
+
+/// Whether a binding's subjects are exactly `want`, in order.
+pub(crate) fn has_subjects(have: Option<&[Subject]>, want: &[TenantSubject<'_>]) -> bool {
+    have.is_some_and(|have| {
+        have.len() == want.len() && want.iter().zip(have).all(|(want, have)| want.is(have))
+    })
+}
+
+/// The subjects of a binding to build.
+fn build_subjects(subjects: &[TenantSubject<'_>]) -> Vec<Subject> {
+    subjects.iter().map(TenantSubject::build).collect()
 }
 
 /// Labels every object mto manages for a tenant carries.
@@ -146,7 +189,7 @@ impl<'a> DesiredNamespace<'a> {
 pub(crate) fn namespace<'a>(
     tenant: &'a Tenant,
     integration: &'a Integration,
-    requested: &'a RequestedNamespace,
+    requested: &'a RequestedNamespace<'_>,
     adopted: bool,
 ) -> DesiredNamespace<'a> {
     let tenant_name = tenant.metadata.name.as_deref().unwrap_or_default();
@@ -157,7 +200,7 @@ pub(crate) fn namespace<'a>(
         .and_then(|n| n.metadata.as_ref());
     let mut labels = BTreeMap::new();
     let mut annotations = BTreeMap::new();
-    let user = requested.sandbox_user.as_deref();
+    let user = requested.sandbox_user;
     let mut layer = |layer_labels: &'a BTreeMap<String, String>,
                      layer_annotations: &'a BTreeMap<String, String>| {
         let fill = |v: &'a String, label: bool| -> Cow<'a, str> {
@@ -199,13 +242,13 @@ pub(crate) fn namespace<'a>(
         layer(&m.labels, &m.annotations);
     }
     for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
-        if specific.namespaces.contains(&requested.name) {
+        if specific.namespaces.iter().any(|n| *n == requested.name) {
             layer(&specific.labels, &specific.annotations);
         }
     }
     if !requested.joined {
         labels.extend(managed_label_pairs(tenant_name).map(|(k, v)| (k, Cow::Borrowed(v))));
-        labels.insert(KIND_LABEL, Cow::Borrowed(requested.kind.as_str()));
+        labels.insert(KIND_LABEL, Cow::Borrowed(requested.kind));
     }
     if adopted {
         annotations.insert(ADOPTED_ANNOTATION, Cow::Borrowed("true"));
@@ -225,7 +268,7 @@ pub(crate) fn namespace<'a>(
 pub(crate) struct DesiredBinding<'a> {
     pub(crate) role: TenantRole,
     pub(crate) cluster_role: &'a str,
-    pub(crate) subjects: Cow<'a, [Subject]>,
+    pub(crate) subjects: Cow<'a, [TenantSubject<'a>]>,
 }
 
 impl DesiredBinding<'_> {
@@ -253,7 +296,7 @@ impl DesiredBinding<'_> {
     ) -> bool {
         observed.role_ref.name == self.cluster_role
             && observed.role_ref.kind == "ClusterRole"
-            && observed.subjects.as_deref() == Some(&self.subjects[..])
+            && has_subjects(observed.subjects.as_deref(), &self.subjects)
             && ownership.has_managed_labels(tenant)
     }
 
@@ -286,7 +329,7 @@ impl DesiredBinding<'_> {
                 kind: "ClusterRole".into(),
                 name: self.cluster_role.to_owned(),
             },
-            subjects: Some(self.subjects.to_vec()),
+            subjects: Some(build_subjects(&self.subjects)),
         }
     }
 }
@@ -295,22 +338,23 @@ impl DesiredBinding<'_> {
 /// roles select namespaces by label).
 pub(crate) fn role_bindings<'a>(
     namespace: &DesiredNamespace<'_>,
-    requested: &RequestedNamespace,
+    requested: &RequestedNamespace<'a>,
     private_sandboxes: bool,
-    subjects: &'a RoleSubjects,
+    subjects: &'a RoleSubjects<'a>,
     integration: &'a Integration,
 ) -> Vec<DesiredBinding<'a>> {
     let roles = integration.roles_for(|key| namespace.label(key));
     let mut out = Vec::new();
     for role in TenantRole::ALL {
-        let role_subjects: Cow<'a, [Subject]> = match (&requested.sandbox_user, private_sandboxes) {
-            // A private sandbox belongs to its user alone, as owner.
-            (Some(user), true) if role == TenantRole::Owner => {
-                Cow::Owned(vec![subject("User", user)])
-            }
-            (Some(_), true) => Cow::Borrowed(&[]),
-            _ => Cow::Borrowed(subjects.for_role(role)),
-        };
+        let role_subjects: Cow<'a, [TenantSubject<'a>]> =
+            match (requested.sandbox_user, private_sandboxes) {
+                // A private sandbox belongs to its user alone, as owner.
+                (Some(user), true) if role == TenantRole::Owner => {
+                    Cow::Owned(vec![TenantSubject::user(user)])
+                }
+                (Some(_), true) => Cow::Borrowed(&[]),
+                _ => Cow::Borrowed(subjects.for_role(role)),
+            };
         if role_subjects.is_empty() {
             continue;
         }
@@ -415,7 +459,7 @@ pub(crate) fn is_namespace_creator_role(role: &RoleRef) -> bool {
 /// `None` when the tenant has no owners.
 pub(crate) fn namespace_creator_binding(
     tenant: &str,
-    subjects: &RoleSubjects,
+    subjects: &RoleSubjects<'_>,
 ) -> Option<k8s_openapi::api::rbac::v1::ClusterRoleBinding> {
     (!subjects.owner.is_empty()).then(|| k8s_openapi::api::rbac::v1::ClusterRoleBinding {
         metadata: ObjectMeta {
@@ -428,7 +472,7 @@ pub(crate) fn namespace_creator_binding(
             kind: "ClusterRole".into(),
             name: NAMESPACE_CREATOR_ROLE.into(),
         },
-        subjects: Some(subjects.owner.clone()),
+        subjects: Some(build_subjects(&subjects.owner)),
     })
 }
 

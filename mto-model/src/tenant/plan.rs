@@ -3,6 +3,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU64;
 use std::time::Duration;
 
+use compact_str::CompactString;
+
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
@@ -81,7 +83,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         TenantPhase::Provisioning
     };
     let mut events = Vec::new();
-    if let Some(status) = status::status(tenant, after, &findings, namespaces, now) {
+    if let Some(status) = status::status(tenant, after, &findings, &namespaces, now) {
         events = status::new_problems(tenant, &status);
         actions.push(status::status_write(name, status));
     }
@@ -169,13 +171,14 @@ impl<'a, O: Observed> Planner<'a, O> {
     }
 
     /// Plans every object; returns the namespaces the tenant will have.
-    fn plan(&mut self, subjects: &RoleSubjects) -> Vec<String> {
+    fn plan(&mut self, subjects: &RoleSubjects<'_>) -> Vec<CompactString> {
         let quota = self.resolve_quota();
         let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
-        let all_requested = requested_namespaces(self.tenant);
-        let requested: BTreeSet<String> = all_requested.iter().map(|r| r.name.clone()).collect();
-        let mut planned = self.claimable(all_requested, may_create);
-        let waiting: BTreeSet<&str> = self.findings.waiting.iter().map(String::as_str).collect();
+        let requested = requested_namespaces(self.tenant);
+        let mut planned = self.claimable(&requested, may_create);
+        // A tenant asks for a handful of namespaces: looked up in place.
+        let is_requested = |ns: &str| requested.iter().any(|r| r.name == ns);
+        let is_waiting = |ns: &str| self.findings.waiting.iter().any(|w| w == ns);
 
         // Labelled namespaces the spec does not ask for: released when mto
         // claimed them, joined to the tenant when someone else labelled them.
@@ -187,8 +190,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .observed
             .tenant_namespaces(self.name)
             .filter(|ns| {
-                (!requested.contains(*ns) && !waiting.contains(ns))
-                    || integration.is_privileged_namespace(ns)
+                (!is_requested(ns) && !is_waiting(ns)) || integration.is_privileged_namespace(ns)
             })
             .collect();
         for ns in labelled {
@@ -206,7 +208,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 // there, for this tenant or any other, goes.
                 self.remove_foreign_bindings(ns);
                 releases.push(self.clear(ns));
-                if !requested.contains(ns) {
+                if !is_requested(ns) {
                     self.findings.conflicts.push((
                         ns.to_owned(),
                         "is labelled for the tenant but is a privileged namespace no tenant may claim".into(),
@@ -219,8 +221,8 @@ impl<'a, O: Observed> Planner<'a, O> {
                     .as_ref()
                     .and_then(|l| l.get(KIND_LABEL));
                 let joined = RequestedNamespace {
-                    name: ns.to_owned(),
-                    kind: kind.cloned().unwrap_or_default(),
+                    name: ns.into(),
+                    kind: kind.map(String::as_str).unwrap_or_default(),
                     sandbox_user: None,
                     joined: true,
                 };
@@ -288,7 +290,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             &mut shared,
         );
         // The names move into the status: planned is done with.
-        let mut names: Vec<String> = planned.into_iter().map(|(r, _)| r.name).collect();
+        let mut names: Vec<CompactString> = planned.into_iter().map(|(r, _)| r.name).collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -318,9 +320,12 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// observed of each; records conflicts, waits and holds.
     fn claimable(
         &mut self,
-        requested_namespaces: Vec<RequestedNamespace>,
+        requested_namespaces: &[RequestedNamespace<'a>],
         may_create: bool,
-    ) -> Vec<(RequestedNamespace, Option<(&'a Namespace, &'a Ownership)>)> {
+    ) -> Vec<(
+        RequestedNamespace<'a>,
+        Option<(&'a Namespace, &'a Ownership)>,
+    )> {
         let mut planned = Vec::new();
         for requested in requested_namespaces {
             let ns = requested.name.as_str();
@@ -363,7 +368,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 self.findings.waiting.push(ns.to_owned());
                 continue;
             }
-            planned.push((requested, observed));
+            planned.push((requested.clone(), observed));
         }
         planned
     }
@@ -532,7 +537,7 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     /// The tenant's owners may ask for namespaces: mto's binding of them
     /// to the namespace creator role, as the owners are.
-    fn plan_namespace_creators(&mut self, subjects: &RoleSubjects) {
+    fn plan_namespace_creators(&mut self, subjects: &RoleSubjects<'_>) {
         let name = desired::namespace_creator_binding_name(self.name);
         let observed = self
             .observed
@@ -542,7 +547,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         // Compared before it is built: a decision that finds it in place
         // builds nothing.
         let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
-            have.subjects.as_deref() == Some(subjects.owner.as_slice())
+            desired::has_subjects(have.subjects.as_deref(), &subjects.owner)
                 && desired::is_namespace_creator_role(&have.role_ref)
                 && ownership.has_managed_labels(self.name)
                 && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::TenantPhase;
@@ -29,7 +31,7 @@ pub(super) fn status(
     tenant: &Tenant,
     phase: TenantPhase,
     findings: &Findings,
-    namespaces: Vec<String>,
+    namespaces: &[CompactString],
     now: Timestamp,
 ) -> Option<TenantStatus> {
     described(tenant, phase, findings, namespaces, now, true)
@@ -41,7 +43,7 @@ fn described(
     tenant: &Tenant,
     phase: TenantPhase,
     findings: &Findings,
-    namespaces: Vec<String>,
+    namespaces: &[CompactString],
     now: Timestamp,
     compare: bool,
 ) -> Option<TenantStatus> {
@@ -64,7 +66,7 @@ fn described(
         && tenant.status.as_ref().is_some_and(|have| {
             have.phase.as_deref() == Some(phase.name())
                 && have.observed_generation == generation
-                && have.namespaces == namespaces
+                && have.namespaces.iter().eq(namespaces)
                 && have.conditions.len() == found().count()
                 && found()
                     .zip(&have.conditions)
@@ -84,7 +86,7 @@ fn described(
         conditions: found()
             .map(|c| c.build(previous, generation, now))
             .collect(),
-        namespaces,
+        namespaces: namespaces.iter().map(CompactString::to_string).collect(),
     })
 }
 
@@ -372,6 +374,10 @@ mod tests {
             )
     }
 
+    fn namespaces() -> impl Strategy<Value = Vec<CompactString>> {
+        proptest::collection::vec("[ab]".prop_map(CompactString::from), 0..3)
+    }
+
     fn phase() -> impl Strategy<Value = TenantPhase> {
         proptest::sample::select(TenantPhase::ALL.to_vec())
     }
@@ -382,8 +388,8 @@ mod tests {
         /// are equal, and when they differ the very status building gives.
         #[test]
         fn a_status_compared_before_it_is_built_is_compared_as_built(
-            before in (findings(), phase(), proptest::collection::vec("[ab]", 0..3)),
-            after in (findings(), phase(), proptest::collection::vec("[ab]", 0..3)),
+            before in (findings(), phase(), namespaces()),
+            after in (findings(), phase(), namespaces()),
             generations in (1..3i64, 1..3i64),
             keep in (any::<bool>(), any::<bool>(), any::<bool>()),
         ) {
@@ -391,7 +397,7 @@ mod tests {
             let mut tenant = Tenant::new("alpha", Default::default());
             tenant.metadata.generation = Some(generations.0);
             let (findings, phase, namespaces) = before;
-            tenant.status = described(&tenant, phase, &findings, namespaces.clone(), at(10), false);
+            tenant.status = described(&tenant, phase, &findings, &namespaces, at(10), false);
             tenant.metadata.generation = Some(generations.1);
             // Each part kept or changed on its own: a difference in any
             // one of them alone must be seen.
@@ -399,8 +405,8 @@ mod tests {
             let phase = if keep.1 { phase } else { after.1 };
             let namespaces = if keep.2 { namespaces } else { after.2 };
 
-            let compared = status(&tenant, phase, &findings, namespaces.clone(), at(20));
-            let built = described(&tenant, phase, &findings, namespaces, at(20), false)
+            let compared = status(&tenant, phase, &findings, &namespaces, at(20));
+            let built = described(&tenant, phase, &findings, &namespaces, at(20), false)
                 .filter(|built| tenant.status.as_ref() != Some(built));
             prop_assert_eq!(&compared, &built);
             if keep == (true, true, true) && generations.0 == generations.1 {

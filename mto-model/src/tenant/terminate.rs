@@ -39,7 +39,7 @@ pub(super) fn terminate(
         tenant,
         TenantPhase::Terminating,
         &planner.findings,
-        Vec::new(),
+        &[],
         now,
     );
     if let Some(status) = status {

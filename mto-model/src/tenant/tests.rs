@@ -1336,16 +1336,16 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
         Some(desired::limit_range_digest("alpha", limits))
     );
     let total = quota.spec.resourcequota.as_ref().expect("resource quota");
-    let subjects = desired::RoleSubjects::of(&tenant_of(&s, "alpha").spec);
+    let alpha = tenant_of(&s, "alpha");
+    let subjects = desired::RoleSubjects::of(&alpha.spec);
     let mut bindings = 0;
     for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
         let requested = crate::claims::RequestedNamespace {
-            name: ns.to_owned(),
-            kind: String::new(),
+            name: ns.into(),
+            kind: "",
             sandbox_user: None,
             joined: false,
         };
-        let alpha = tenant_of(&s, "alpha");
         let asked = crate::claims::requested_namespaces(&alpha)
             .into_iter()
             .find(|r| r.name == ns)
@@ -1438,7 +1438,10 @@ proptest::proptest! {
             name: name.into(),
             namespace: None,
         };
-        let owners = vec![subject("Group", "alpha-admins"), subject("User", "anna")];
+        let owners = [
+            desired::TenantSubject { kind: "Group", name: "alpha-admins" },
+            desired::TenantSubject::user("anna"),
+        ];
         let want = desired::DesiredBinding {
             role: crate::integration::TenantRole::Owner,
             cluster_role: "admin",

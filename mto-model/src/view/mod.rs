@@ -33,7 +33,8 @@ pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
 pub use kinds::{FieldRefused, Typed};
 pub(crate) use kinds::{
-    desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec, digest_quota_spec,
+    SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec,
+    digest_quota_spec,
 };
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
@@ -1054,7 +1055,7 @@ impl Snapshot {
             t.map(crate::claims::requested_namespaces)
                 .into_iter()
                 .flatten()
-                .map(|r| r.name)
+                .map(|r| r.name.into())
                 .collect()
         };
         let (asked_before, asked_after) = (names(before), names(after));

@@ -305,10 +305,10 @@ fn with_metadata<'a>(
 }
 
 /// What the planner compares of a binding: its role and subjects.
-pub(crate) fn digest_binding(
+pub(crate) fn digest_binding<S: SubjectFields>(
     digest: &mut AppliedDigest,
     role: (&str, &str, &str),
-    subjects: Option<&[k8s_openapi::api::rbac::v1::Subject]>,
+    subjects: Option<&[S]>,
 ) {
     let (api_group, kind, name) = role;
     digest.str(api_group);
@@ -317,10 +317,29 @@ pub(crate) fn digest_binding(
     digest.opt_str(subjects.map(|_| ""));
     digest.count(subjects.map_or(0, <[_]>::len));
     for subject in subjects.into_iter().flatten() {
-        digest.opt_str(subject.api_group.as_deref());
-        digest.str(&subject.kind);
-        digest.str(&subject.name);
-        digest.opt_str(subject.namespace.as_deref());
+        let (api_group, kind, name, namespace) = subject.fields();
+        digest.opt_str(api_group);
+        digest.str(kind);
+        digest.str(name);
+        digest.opt_str(namespace);
+    }
+}
+
+/// A binding's subject as its digest reads it: the Kubernetes object, or
+/// one described without building it.
+pub(crate) trait SubjectFields {
+    /// apiGroup, kind, name and namespace.
+    fn fields(&self) -> (Option<&str>, &str, &str, Option<&str>);
+}
+
+impl SubjectFields for k8s_openapi::api::rbac::v1::Subject {
+    fn fields(&self) -> (Option<&str>, &str, &str, Option<&str>) {
+        (
+            self.api_group.as_deref(),
+            &self.kind,
+            &self.name,
+            self.namespace.as_deref(),
+        )
     }
 }
 
