@@ -34,10 +34,12 @@ pub struct RequestedNamespace<'a> {
 #[must_use]
 pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a>> {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
-    let mut out: Vec<RequestedNamespace<'a>> = Vec::new();
     let Some(namespaces) = &tenant.spec.namespaces else {
-        return out;
+        return Vec::new();
     };
+    let mut out: Vec<RequestedNamespace<'a>> = Vec::with_capacity(
+        namespaces.with_tenant_prefix.len() + namespaces.without_tenant_prefix.len(),
+    );
     let mut push = |ns: RequestedNamespace<'a>| {
         if dns_label_problem(&ns.name).is_none() && !out.iter().any(|o| o.name == ns.name) {
             out.push(ns);

@@ -335,16 +335,18 @@ impl DesiredBinding<'_> {
 }
 
 /// The role bindings of one namespace, given its labels (custom tenant
-/// roles select namespaces by label).
+/// roles select namespaces by label), in `out` (emptied first: a decision
+/// reuses one buffer for all its namespaces).
 pub(crate) fn role_bindings<'a>(
+    out: &mut Vec<DesiredBinding<'a>>,
     namespace: &DesiredNamespace<'_>,
     requested: &RequestedNamespace<'a>,
     private_sandboxes: bool,
     subjects: &'a RoleSubjects<'a>,
     integration: &'a Integration,
-) -> Vec<DesiredBinding<'a>> {
+) {
+    out.clear();
     let roles = integration.roles_for(|key| namespace.label(key));
-    let mut out = Vec::new();
     for role in TenantRole::ALL {
         let role_subjects: Cow<'a, [TenantSubject<'a>]> =
             match (requested.sandbox_user, private_sandboxes) {
@@ -366,7 +368,6 @@ pub(crate) fn role_bindings<'a>(
             });
         }
     }
-    out
 }
 
 /// The ClusterResourceSupervisor a tenant's `spec.hibernation` asks for

@@ -157,6 +157,9 @@ pub(super) struct Planner<'a, O> {
     pub(super) observed: &'a O,
     pub(super) actions: Vec<Action>,
     pub(super) findings: Findings,
+    /// The bindings in place matched to a namespace's desired ones: one
+    /// buffer for all the namespaces of a decision.
+    bindings_found: Vec<Option<(&'a RoleBinding, &'a Ownership)>>,
 }
 
 impl<'a, O: Observed> Planner<'a, O> {
@@ -167,6 +170,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             observed,
             actions: Vec::new(),
             findings: Findings::default(),
+            bindings_found: Vec::new(),
         }
     }
 
@@ -237,7 +241,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .as_ref()
             .and_then(|n| n.sandboxes.as_ref())
             .is_some_and(|s| s.private);
-        let mut quota_changes = Vec::new();
+        let mut quota_changes = Vec::with_capacity(planned.len());
         let planned_names: Vec<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
         let sharing = quota.and_then(|q| q.spec.sharing).unwrap_or_default();
         let shares = quota
@@ -245,6 +249,8 @@ impl<'a, O: Observed> Planner<'a, O> {
             .map(|total| desired::quota_shares(total, sharing, &planned_names));
         let limit_range = quota.and_then(|q| q.spec.limitrange.as_ref());
         let mut shared = SharedDigests::new(self.name, limit_range, integration);
+        // Each namespace's desired bindings, in one buffer for them all.
+        let mut bindings = Vec::new();
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined
                 || observed_ns.is_some_and(|(n, ownership)| {
@@ -270,7 +276,14 @@ impl<'a, O: Observed> Planner<'a, O> {
                 }
                 Some(_) => {}
             }
-            let bindings = desired::role_bindings(&ns, requested, private, subjects, integration);
+            desired::role_bindings(
+                &mut bindings,
+                &ns,
+                requested,
+                private,
+                subjects,
+                integration,
+            );
             self.sync_role_bindings(&requested.name, &bindings, &mut shared);
             self.sync_limit_range(&requested.name, limit_range, shared.limit_range);
             self.sync_network_policy(&requested.name, integration, shared.network_policy);
@@ -326,7 +339,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         RequestedNamespace<'a>,
         Option<(&'a Namespace, &'a Ownership)>,
     )> {
-        let mut planned = Vec::new();
+        let mut planned = Vec::with_capacity(requested_namespaces.len());
         for requested in requested_namespaces {
             let ns = requested.name.as_str();
             let observed = self.observed.owned::<Namespace>("", ns);
@@ -642,7 +655,9 @@ impl<'a, O: Observed> Planner<'a, O> {
         shared: &mut SharedDigests<'d>,
     ) {
         let tenant = self.name;
-        let mut found = vec![None; desired.len()];
+        let mut found = std::mem::take(&mut self.bindings_found);
+        found.clear();
+        found.resize(desired.len(), None);
         for (name, rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
             match desired.iter().position(|d| d.is_named(name, tenant)) {
                 Some(at) => found[at] = Some((rb, ownership)),
@@ -654,7 +669,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 None => {}
             }
         }
-        for (want, observed) in desired.iter().zip(found) {
+        for (want, observed) in desired.iter().zip(found.drain(..)) {
             match observed {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(want.build(tenant, namespace)),
@@ -695,6 +710,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 }),
             }
         }
+        self.bindings_found = found;
     }
 
     /// The NetworkPolicy keeping other tenants out, while the

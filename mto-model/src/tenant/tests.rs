@@ -1358,7 +1358,16 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
             crate::view::desired_digest(&want.build()),
             "{ns}: the digest from the layers is the built namespace's"
         );
-        for want in desired::role_bindings(&want, &requested, true, &subjects, view.integration()) {
+        let mut wanted = Vec::new();
+        desired::role_bindings(
+            &mut wanted,
+            &want,
+            &requested,
+            true,
+            &subjects,
+            view.integration(),
+        );
+        for want in wanted {
             let built = want.build("alpha", ns);
             assert_eq!(
                 Some(want.digest("alpha")),

@@ -10,19 +10,20 @@ impl Validate for Quota {
         let mut problems = Problems::default();
         if let Some(rq) = &self.spec.resourcequota {
             for (resource, value) in rq.hard.iter().flatten() {
-                let at = format!("spec.resourcequota.hard[{resource}]");
+                // Formatted only for a problem: every decision validates.
+                let at = || format!("spec.resourcequota.hard[{resource}]");
                 if let Some(p) = qualified_name_problem(resource) {
-                    problems.push(&at, format!("resource name {p}"), "use a resource name like `requests.cpu`, `limits.memory` or `count/deployments.apps`");
+                    problems.push(at(), format!("resource name {p}"), "use a resource name like `requests.cpu`, `limits.memory` or `count/deployments.apps`");
                 }
                 match Quantity::parse(&value.0) {
                     Ok(q) if q < Quantity::ZERO => problems.push(
-                        &at,
+                        at(),
                         format!("{:?} is negative", value.0),
                         "use zero or more",
                     ),
                     Ok(_) => {}
                     Err(e) => problems.push(
-                        &at,
+                        at(),
                         e.to_string(),
                         "write a quantity such as `4`, `500m` or `8Gi`",
                     ),
@@ -31,7 +32,7 @@ impl Validate for Quota {
         }
         if let Some(lr) = &self.spec.limitrange {
             for (i, item) in lr.limits.iter().enumerate() {
-                let at = format!("spec.limitrange.limits[{i}]");
+                let at = format_args!("spec.limitrange.limits[{i}]");
                 if !LIMIT_TYPES.contains(&item.type_.as_str()) {
                     problems.push(
                         format!("{at}.type"),

@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use compact_str::{CompactString, format_compact};
+
 use super::{Problems, Validate, ValidationErrors, validate_metadata};
 use crate::api::{Tenant, TenantSpec};
 use crate::names::{dns_label_problem, dns_subdomain_problem, sandbox_namespace};
@@ -70,8 +72,8 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     }
     // Every namespace the tenant asks for, with the field that asks for it,
     // so a clash names both places.
-    let mut requested: BTreeMap<String, AskedBy> = BTreeMap::new();
-    let mut request = |ns: String, path: AskedBy, problems: &mut Problems| {
+    let mut requested: BTreeMap<CompactString, AskedBy> = BTreeMap::new();
+    let mut request = |ns: CompactString, path: AskedBy, problems: &mut Problems| {
         if let Some(first) = requested.get(&ns) {
             problems.push(
                 path.to_string(),
@@ -85,7 +87,7 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     if let Some(namespaces) = &spec.namespaces {
         for (i, short) in namespaces.with_tenant_prefix.iter().enumerate() {
             let path = AskedBy::WithTenantPrefix(i);
-            let full = format!("{tenant}-{short}");
+            let full = format_compact!("{tenant}-{short}");
             if let Some(p) = dns_label_problem(short) {
                 problems.push(
                     path.to_string(),
@@ -114,7 +116,7 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
                     "use lowercase letters, digits and '-', at most 63",
                 );
             } else {
-                request(name.clone(), path, problems);
+                request(name.into(), path, problems);
             }
         }
         if namespaces.sandboxes.as_ref().is_some_and(|s| s.enabled) {
@@ -132,9 +134,9 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
                             format!("sandbox namespace {sandbox:?} for user {user:?} {p}"),
                             "shorten the tenant name or disable sandboxes",
                         );
-                    } else if !requested.contains_key(&sandbox) || role == "owners" {
+                    } else if !requested.contains_key(sandbox.as_str()) || role == "owners" {
                         // A user who is both owner and editor gets one sandbox.
-                        requested.entry(sandbox).or_insert(path);
+                        requested.entry(sandbox.into()).or_insert(path);
                     }
                 }
             }
