@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use compact_str::{CompactString, format_compact};
+use compact_str::CompactString;
 
 use crate::api::Tenant;
-use crate::names::{dns_label_problem, sandbox_namespace};
+use crate::names::{dns_label_problem, sandbox_namespace, tenant_prefixed};
 
 /// A namespace a tenant asks for, borrowing from the tenant (or, for a
 /// joined namespace, its observed kind label).
@@ -47,7 +47,7 @@ pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a
     };
     for short in &namespaces.with_tenant_prefix {
         push(RequestedNamespace {
-            name: format_compact!("{name}-{short}"),
+            name: tenant_prefixed(name, short),
             kind: short,
             sandbox_user: None,
             joined: false,

@@ -117,6 +117,18 @@ pub fn sanitize_user(user: &str) -> String {
     out.trim_matches('-').to_owned()
 }
 
+/// `<tenant>-<name>`: a namespace of `spec.namespaces.withTenantPrefix`.
+/// Held inline when at most 24 bytes long, and joined without the
+/// formatting machinery: every decision names every such namespace.
+#[must_use]
+pub fn tenant_prefixed(tenant: &str, name: &str) -> compact_str::CompactString {
+    let mut out = compact_str::CompactString::with_capacity(tenant.len() + 1 + name.len());
+    out.push_str(tenant);
+    out.push('-');
+    out.push_str(name);
+    out
+}
+
 /// `<tenant>-<user>-<domain>-sandbox`, named as the Multi-Tenant Operator
 /// names it, so that a migrating team finds its sandboxes where they were:
 /// an e-mail address loses its top-level domain (`anna@aurora.org` →

@@ -1,10 +1,10 @@
 use std::collections::BTreeMap;
 
-use compact_str::{CompactString, format_compact};
+use compact_str::CompactString;
 
 use super::{Problems, Validate, ValidationErrors, validate_metadata};
 use crate::api::{Tenant, TenantSpec};
-use crate::names::{dns_label_problem, dns_subdomain_problem, sandbox_namespace};
+use crate::names::{dns_label_problem, dns_subdomain_problem, sandbox_namespace, tenant_prefixed};
 
 impl Validate for Tenant {
     fn validate(&self) -> Result<(), ValidationErrors> {
@@ -87,7 +87,7 @@ fn validate_spec(tenant: &str, spec: &TenantSpec, problems: &mut Problems) {
     if let Some(namespaces) = &spec.namespaces {
         for (i, short) in namespaces.with_tenant_prefix.iter().enumerate() {
             let path = AskedBy::WithTenantPrefix(i);
-            let full = format_compact!("{tenant}-{short}");
+            let full = tenant_prefixed(tenant, short);
             if let Some(p) = dns_label_problem(short) {
                 problems.push(
                     path.to_string(),
