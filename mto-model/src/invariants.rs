@@ -411,6 +411,11 @@ fn check_quota(
         return Vec::new();
     };
     let pooled = quota.spec.sharing.unwrap_or_default() == Sharing::Pooled;
+    if !pooled && scope == Scope::Always {
+        // Between rests only a pooled quota's admitted sum is held to the
+        // total (the split shares are checked at rest): nothing to read.
+        return Vec::new();
+    }
     let limits = quota
         .spec
         .resourcequota
