@@ -257,9 +257,15 @@ impl<'a, O: Observed> Planner<'a, O> {
                     is_adopted(n, ownership.labelled_tenant(), self.name)
                 });
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
-            // Another tenant's access goes before the namespace is this
-            // tenant's, never after.
-            self.remove_foreign_bindings(&requested.name);
+            desired::role_bindings(
+                &mut bindings,
+                &ns,
+                requested,
+                private,
+                subjects,
+                integration,
+            );
+            self.match_role_bindings(&requested.name, &bindings);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(ns.build()),
@@ -276,14 +282,6 @@ impl<'a, O: Observed> Planner<'a, O> {
                 }
                 Some(_) => {}
             }
-            desired::role_bindings(
-                &mut bindings,
-                &ns,
-                requested,
-                private,
-                subjects,
-                integration,
-            );
             self.sync_role_bindings(&requested.name, &bindings, &mut shared);
             self.sync_limit_range(&requested.name, limit_range, shared.limit_range);
             self.sync_network_policy(&requested.name, integration, shared.network_policy);
@@ -632,9 +630,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         let foreign: Vec<Action> = self
             .observed
             .owned_in::<RoleBinding>(namespace)
-            .filter(|(_, _, ownership)| {
-                ownership.is_managed() && ownership.managed_tenant() != Some(tenant)
-            })
+            .filter(|(_, _, ownership)| is_foreign(ownership, tenant))
             .map(|(name, rb, _)| Action::Delete {
                 target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
                 uid: rb.metadata.uid.clone(),
@@ -644,10 +640,39 @@ impl<'a, O: Observed> Planner<'a, O> {
         self.actions.extend(foreign);
     }
 
-    /// Makes the namespace's role bindings what `desired` says, in one
-    /// pass over those it holds: each is matched to the desired binding of
-    /// its name, or deleted when mto made it for the tenant and no longer
-    /// wants it.
+    /// Matches the bindings `namespace` holds to the desired ones, in one
+    /// pass: each found for [`Planner::sync_role_bindings`], or deleted
+    /// when mto made it for another tenant (it was that tenant's, then
+    /// someone relabelled it: it grants that tenant's members access here)
+    /// or for this tenant and no longer wants it. Runs before the
+    /// namespace is applied: another tenant's access goes before the
+    /// namespace is this tenant's, never after.
+    fn match_role_bindings(&mut self, namespace: &str, desired: &[desired::DesiredBinding<'_>]) {
+        let tenant = self.name;
+        let found = &mut self.bindings_found;
+        found.clear();
+        found.resize(desired.len(), None);
+        for (name, rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
+            let unwanted = if is_foreign(ownership, tenant) {
+                true
+            } else if let Some(at) = desired.iter().position(|d| d.is_named(name, tenant)) {
+                found[at] = Some((rb, ownership));
+                false
+            } else {
+                ownership.is_managed_for(tenant)
+            };
+            if unwanted {
+                self.actions.push(Action::Delete {
+                    target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
+                    uid: rb.metadata.uid.clone(),
+                    reason: Reason::Remove,
+                });
+            }
+        }
+    }
+
+    /// Makes the namespace's role bindings what `desired` says, given
+    /// those [`Planner::match_role_bindings`] found.
     fn sync_role_bindings<'d>(
         &mut self,
         namespace: &str,
@@ -656,19 +681,6 @@ impl<'a, O: Observed> Planner<'a, O> {
     ) {
         let tenant = self.name;
         let mut found = std::mem::take(&mut self.bindings_found);
-        found.clear();
-        found.resize(desired.len(), None);
-        for (name, rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
-            match desired.iter().position(|d| d.is_named(name, tenant)) {
-                Some(at) => found[at] = Some((rb, ownership)),
-                None if ownership.is_managed_for(tenant) => self.actions.push(Action::Delete {
-                    target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
-                    uid: rb.metadata.uid.clone(),
-                    reason: Reason::Remove,
-                }),
-                None => {}
-            }
-        }
         for (want, observed) in desired.iter().zip(found.drain(..)) {
             match observed {
                 None => self.actions.push(Action::Apply {
@@ -870,6 +882,11 @@ pub(super) fn is_in_place(
     desired: Option<NonZeroU64>,
 ) -> bool {
     desired.is_some() && ownership.applied() == desired
+}
+
+/// Whether mto made a binding for a tenant other than `tenant`.
+fn is_foreign(ownership: &Ownership, tenant: &str) -> bool {
+    ownership.is_managed() && ownership.managed_tenant() != Some(tenant)
 }
 
 /// Whether mto's field manager owns the namespace's tenant label.
