@@ -302,17 +302,7 @@ impl DesiredBinding<'_> {
 
     /// The applied digest of what [`DesiredBinding::build`] makes.
     pub(crate) fn digest(&self, tenant: &str) -> NonZeroU64 {
-        crate::view::digest_as_applied(
-            |digest| {
-                crate::view::digest_binding(
-                    digest,
-                    (RBAC_GROUP, "ClusterRole", self.cluster_role),
-                    Some(&self.subjects),
-                );
-            },
-            managed_label_pairs(tenant),
-            [],
-        )
+        binding_digest(tenant, self.cluster_role, &self.subjects)
     }
 
     /// The object to apply.
@@ -332,6 +322,30 @@ impl DesiredBinding<'_> {
             subjects: Some(build_subjects(&self.subjects)),
         }
     }
+}
+
+/// The applied digest of a binding mto makes for `tenant` of `subjects` to
+/// a cluster role: labelled as mto's, no annotations.
+fn binding_digest(tenant: &str, cluster_role: &str, subjects: &[TenantSubject<'_>]) -> NonZeroU64 {
+    crate::view::digest_as_applied(
+        |digest| {
+            crate::view::digest_binding(
+                digest,
+                (RBAC_GROUP, "ClusterRole", cluster_role),
+                Some(subjects),
+            );
+        },
+        managed_label_pairs(tenant),
+        [],
+    )
+}
+
+/// The applied digest of [`namespace_creator_binding`]'s binding.
+pub(crate) fn namespace_creator_binding_digest(
+    tenant: &str,
+    subjects: &RoleSubjects<'_>,
+) -> NonZeroU64 {
+    binding_digest(tenant, NAMESPACE_CREATOR_ROLE, &subjects.owner)
 }
 
 /// The role bindings of one namespace, given its labels (custom tenant

@@ -555,10 +555,13 @@ impl<'a, O: Observed> Planner<'a, O> {
             .owned::<ClusterRoleBinding>("", &name)
             .filter(|(_, ownership)| ownership.is_managed_for(self.name));
         let wanted = !subjects.owner.is_empty();
-        // Compared before it is built: a decision that finds it in place
-        // builds nothing.
+        // Compared before it is built, by digest first: a decision that
+        // finds it in place builds nothing and reads none of its subjects.
         let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
-            desired::has_subjects(have.subjects.as_deref(), &subjects.owner)
+            is_in_place(
+                ownership,
+                Some(desired::namespace_creator_binding_digest(self.name, subjects)),
+            ) || desired::has_subjects(have.subjects.as_deref(), &subjects.owner)
                 && desired::is_namespace_creator_role(&have.role_ref)
                 && ownership.has_managed_labels(self.name)
                 && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])

@@ -11,6 +11,16 @@ impl Typed for ClusterRoleBinding {
         super::slim_binding(&mut self.metadata, &mut self.subjects);
     }
 
+    fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
+        let role = &self.role_ref;
+        super::digest_binding(
+            digest,
+            (&role.api_group, &role.kind, &role.name),
+            self.subjects.as_deref(),
+        );
+        true
+    }
+
     /// Its reader follows from its labels.
     fn same_readers(before: &Self, after: &Self) -> bool {
         before.metadata.labels == after.metadata.labels
