@@ -15,7 +15,10 @@ use compact_str::CompactString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, ObjectMeta};
 use serde_json::{Map, Value};
 
-use crate::labels::{COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER, MANAGED_BY_LABEL, TENANT_LABEL};
+use crate::labels::{
+    ADOPTED_ANNOTATION, COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER, MANAGED_BY_LABEL,
+    RELEASED_FROM_ANNOTATION, TENANT_LABEL,
+};
 
 /// Label and annotation keys owned by mto's field manager, per managedFields.
 fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
@@ -46,7 +49,10 @@ pub struct Ownership {
     applied: Option<NonZeroU64>,
 }
 
-/// What an object's labels say of it, as far as mto asks.
+/// What an object's labels and annotations say of it, as far as mto
+/// asks: read once when the object is taken in, so that a decision reads
+/// them here, beside the ownership it reads anyway, and not in the
+/// object's own maps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Mark {
     /// Its tenant label's value, whoever set it.
@@ -55,6 +61,10 @@ struct Mark {
     managed: bool,
     /// Whether mto's field manager owns labels beyond its two.
     owns_other_labels: bool,
+    /// Annotated as adopted: a namespace that existed before mto claimed it.
+    adopted: bool,
+    /// Annotated as released by a tenant.
+    released: bool,
 }
 
 impl Mark {
@@ -62,6 +72,8 @@ impl Mark {
         tenant: None,
         managed: false,
         owns_other_labels: false,
+        adopted: false,
+        released: false,
     };
 }
 
@@ -123,8 +135,23 @@ impl Ownership {
                 MetadataField::Labels,
                 &[MANAGED_BY_LABEL, TENANT_LABEL],
             ),
+            adopted: has_annotation(meta, ADOPTED_ANNOTATION),
+            released: has_annotation(meta, RELEASED_FROM_ANNOTATION),
         };
         ownership
+    }
+
+    /// Whether the object is annotated as adopted (a namespace that
+    /// existed before mto claimed it for a tenant).
+    #[must_use]
+    pub fn is_annotated_adopted(&self) -> bool {
+        self.mark.adopted
+    }
+
+    /// Whether the object is annotated as released by a tenant.
+    #[must_use]
+    pub fn is_annotated_released(&self) -> bool {
+        self.mark.released
     }
 
     /// Whether the object's labels say mto manages it.
@@ -717,6 +744,13 @@ fn record_ownership(
         ..Default::default()
     });
     true
+}
+
+/// Whether `meta` carries the annotation `key`.
+fn has_annotation(meta: &ObjectMeta, key: &str) -> bool {
+    meta.annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(key))
 }
 
 #[cfg(test)]

@@ -253,9 +253,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         let mut bindings = Vec::new();
         for (requested, observed_ns) in &planned {
             let adopted = requested.joined
-                || observed_ns.is_some_and(|(n, ownership)| {
-                    is_adopted(n, ownership.labelled_tenant(), self.name)
-                });
+                || observed_ns.is_some_and(|(_, ownership)| is_adopted(ownership, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
             desired::role_bindings(
                 &mut bindings,
@@ -560,7 +558,9 @@ impl<'a, O: Observed> Planner<'a, O> {
         let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
             is_in_place(
                 ownership,
-                Some(desired::namespace_creator_binding_digest(self.name, subjects)),
+                Some(desired::namespace_creator_binding_digest(
+                    self.name, subjects,
+                )),
             ) || desired::has_subjects(have.subjects.as_deref(), &subjects.owner)
                 && desired::is_namespace_creator_role(&have.role_ref)
                 && ownership.has_managed_labels(self.name)
@@ -898,14 +898,12 @@ pub(super) fn mto_owns_tenant_label(ns: &Namespace, ownership: &Ownership) -> bo
 }
 
 /// Whether a namespace existed before mto claimed it for `tenant`: such
-/// namespaces are never deleted by a purge. `labelled` is the value of its
-/// tenant label.
-pub(super) fn is_adopted(ns: &Namespace, labelled: Option<&str>, tenant: &str) -> bool {
-    let annotations = ns.metadata.annotations.as_ref();
-    if annotations.is_some_and(|a| a.contains_key(ADOPTED_ANNOTATION)) {
+/// namespaces are never deleted by a purge. Read from what the view keeps
+/// beside the namespace ([`Ownership`]), not from its annotations.
+pub(super) fn is_adopted(ownership: &Ownership, tenant: &str) -> bool {
+    if ownership.is_annotated_adopted() {
         return true;
     }
-    let ours = labelled == Some(tenant);
-    let released_by_mto = annotations.is_some_and(|a| a.contains_key(RELEASED_FROM_ANNOTATION));
-    !ours && !released_by_mto
+    let ours = ownership.labelled_tenant() == Some(tenant);
+    !ours && !ownership.is_annotated_released()
 }

@@ -48,19 +48,15 @@ pub(super) fn terminate(
     let status_writes = planner.actions.len();
     let owned: Vec<&str> = observed.tenant_namespaces(name).collect();
     for ns in owned {
-        let Some(namespace) = observed.namespace(ns) else {
+        let Some((namespace, ownership)) =
+            observed.owned::<k8s_openapi::api::core::v1::Namespace>("", ns)
+        else {
             continue;
         };
         if namespace.metadata.deletion_timestamp.is_some() {
             continue;
         }
-        if purge
-            && !is_adopted(
-                namespace,
-                crate::labels::tenant_of(&namespace.metadata),
-                name,
-            )
-        {
+        if purge && !is_adopted(ownership, name) {
             let target = ObjectRef::cluster(Kind::Namespace, ns);
             planner.actions.push(Action::Delete {
                 target,
@@ -69,10 +65,7 @@ pub(super) fn terminate(
             });
         } else {
             planner.release(namespace);
-            if !mto_owns_tenant_label(
-                namespace,
-                observed.ownership::<k8s_openapi::api::core::v1::Namespace>(&namespace.metadata),
-            ) {
+            if !mto_owns_tenant_label(namespace, ownership) {
                 // A tenant label mto did not set would hand the namespace to
                 // any future tenant of the same name.
                 planner.actions.push(Action::Patch {
