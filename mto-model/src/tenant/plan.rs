@@ -556,12 +556,11 @@ impl<'a, O: Observed> Planner<'a, O> {
         // Compared before it is built, by digest first: a decision that
         // finds it in place builds nothing and reads none of its subjects.
         let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
-            is_in_place(
-                ownership,
-                Some(desired::namespace_creator_binding_digest(
-                    self.name, subjects,
-                )),
-            ) || desired::has_subjects(have.subjects.as_deref(), &subjects.owner)
+            let digest = desired::namespace_creator_binding_digest(self.name, subjects);
+            if is_in_place(ownership, Some(digest)) {
+                return true;
+            }
+            desired::has_subjects(have.subjects.as_deref(), &subjects.owner)
                 && desired::is_namespace_creator_role(&have.role_ref)
                 && ownership.has_managed_labels(self.name)
                 && owns_only(&have.metadata, ownership, MetadataField::Annotations, &[])
