@@ -1069,8 +1069,11 @@ fn an_extensions_object_keeps_its_tenants_app_project() {
         })
     });
     apply(&tenant(&["a", "b", "c"]));
-    eventually("the destinations follow", 60, || {
-        destinations() == ["op-ext-a", "op-ext-b", "op-ext-c"]
+    // The project follows as soon as the new namespace exists, while the
+    // tenant's decision may still be writing its bindings: the tenant's
+    // status, written last, says when that is done.
+    eventually("the destinations follow and the tenant stands", 60, || {
+        destinations() == ["op-ext-a", "op-ext-b", "op-ext-c"] && settled("op-ext")
     });
     let writes = operator.object_writes();
     std::thread::sleep(std::time::Duration::from_secs(3));
