@@ -12,13 +12,7 @@ impl Typed for ClusterRoleBinding {
     }
 
     fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
-        let role = &self.role_ref;
-        super::digest_binding(
-            digest,
-            (&role.api_group, &role.kind, &role.name),
-            self.subjects.as_deref(),
-        );
-        true
+        super::digest_bound(digest, &self.role_ref, self.subjects.as_deref())
     }
 
     /// Its reader follows from its labels.

@@ -325,6 +325,17 @@ pub(crate) fn digest_binding<S: SubjectFields>(
     }
 }
 
+/// [`digest_binding`] of a binding in place: its roleRef and subjects.
+/// Always `true`: bindings are compared by digest.
+fn digest_bound(
+    digest: &mut AppliedDigest,
+    role: &k8s_openapi::api::rbac::v1::RoleRef,
+    subjects: Option<&[k8s_openapi::api::rbac::v1::Subject]>,
+) -> bool {
+    digest_binding(digest, (&role.api_group, &role.kind, &role.name), subjects);
+    true
+}
+
 /// A binding's subject as its digest reads it: the Kubernetes object, or
 /// one described without building it.
 pub(crate) trait SubjectFields {
