@@ -206,7 +206,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 continue;
             };
             if mto_owns_tenant_label(observed, ownership) {
-                releases.push(self.release(observed));
+                releases.push(self.release(observed, ownership));
             } else if integration.is_privileged_namespace(ns) {
                 // Someone else's label: theirs to remove; what mto put
                 // there, for this tenant or any other, goes.
@@ -384,17 +384,16 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     /// Removes mto's objects from a namespace the tenant no longer asks for,
     /// then its labels. Returns the namespace's quota values, now freed.
-    pub(super) fn release(&mut self, ns: &Namespace) -> BTreeMap<String, Quantity> {
+    pub(super) fn release(
+        &mut self,
+        ns: &Namespace,
+        ownership: &Ownership,
+    ) -> BTreeMap<String, Quantity> {
         let name = ns.metadata.name.as_deref().unwrap_or_default();
         let freed = self.clear(name);
         let mut annotations =
             BTreeMap::from([(RELEASED_FROM_ANNOTATION.to_owned(), self.name.to_owned())]);
-        if ns
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(ADOPTED_ANNOTATION))
-        {
+        if ownership.is_annotated_adopted() {
             annotations.insert(ADOPTED_ANNOTATION.into(), "true".into());
         }
         let released = Namespace {

@@ -64,7 +64,7 @@ pub(super) fn terminate(
                 reason: Reason::Purge,
             });
         } else {
-            planner.release(namespace);
+            planner.release(namespace, ownership);
             if !mto_owns_tenant_label(namespace, ownership) {
                 // A tenant label mto did not set would hand the namespace to
                 // any future tenant of the same name.
