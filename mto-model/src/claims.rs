@@ -11,18 +11,21 @@ use compact_str::CompactString;
 
 use crate::api::Tenant;
 use crate::names::{dns_label_problem, sandbox_namespace, tenant_prefixed};
+use crate::validation::{Validate as _, ValidationErrors};
 
-/// A namespace a tenant asks for, borrowing from the tenant (or, for a
-/// joined namespace, its observed kind label).
+/// A namespace a tenant asks for (or, joined, is labelled into).
+///
+/// The strings are held inline up to 24 bytes, which is nearly every
+/// namespace name, short name and user: the view keeps one per namespace
+/// of every tenant ([`TenantIntake`]) without an allocation each.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestedNamespace<'a> {
-    /// Full namespace name; namespace names of up to 24 bytes are held
-    /// inline, without an allocation of their own.
+pub struct RequestedNamespace {
+    /// Full namespace name.
     pub name: CompactString,
     /// Value of the `stakater.com/kind` label.
-    pub kind: &'a str,
+    pub kind: CompactString,
     /// For a sandbox: the user it belongs to.
-    pub sandbox_user: Option<&'a str>,
+    pub sandbox_user: Option<CompactString>,
     /// Labelled into the tenant by someone other than mto (a tenant owner,
     /// or the operator mto replaces): not in the spec, never purged, and its
     /// tenant and kind labels are left to whoever set them.
@@ -32,15 +35,15 @@ pub struct RequestedNamespace<'a> {
 /// Every namespace a tenant asks for, in spec order, once each. Names that
 /// are not valid namespace names are left out (validation reports them).
 #[must_use]
-pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a>> {
+pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
     let Some(namespaces) = &tenant.spec.namespaces else {
         return Vec::new();
     };
-    let mut out: Vec<RequestedNamespace<'a>> = Vec::with_capacity(
+    let mut out: Vec<RequestedNamespace> = Vec::with_capacity(
         namespaces.with_tenant_prefix.len() + namespaces.without_tenant_prefix.len(),
     );
-    let mut push = |ns: RequestedNamespace<'a>| {
+    let mut push = |ns: RequestedNamespace| {
         if dns_label_problem(&ns.name).is_none() && !out.iter().any(|o| o.name == ns.name) {
             out.push(ns);
         }
@@ -48,7 +51,7 @@ pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a
     for short in &namespaces.with_tenant_prefix {
         push(RequestedNamespace {
             name: tenant_prefixed(name, short),
-            kind: short,
+            kind: short.into(),
             sandbox_user: None,
             joined: false,
         });
@@ -56,7 +59,7 @@ pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a
     for full in &namespaces.without_tenant_prefix {
         push(RequestedNamespace {
             name: full.into(),
-            kind: full,
+            kind: full.into(),
             sandbox_user: None,
             joined: false,
         });
@@ -71,13 +74,40 @@ pub fn requested_namespaces<'a>(tenant: &'a Tenant) -> Vec<RequestedNamespace<'a
         for user in users {
             push(RequestedNamespace {
                 name: sandbox_namespace(name, user).into(),
-                kind: "sandbox",
-                sandbox_user: Some(user),
+                kind: "sandbox".into(),
+                sandbox_user: Some(user.into()),
                 joined: false,
             });
         }
     }
+    out.shrink_to_fit();
     out
+}
+
+/// What a tenant's spec asks, read once: whether it is valid, and the
+/// namespaces it asks for.
+///
+/// The view takes it when it takes the tenant in and keeps it while the
+/// spec stands ([`crate::view::Observed::tenant_intake`]): a decision made
+/// again for an unchanged spec (every tenant's, after an IntegrationConfig
+/// edit) neither validates the spec again nor joins its names again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantIntake {
+    /// The spec's problems, each naming its field.
+    pub validation: Result<(), ValidationErrors>,
+    /// [`requested_namespaces`].
+    pub namespaces: Vec<RequestedNamespace>,
+}
+
+impl TenantIntake {
+    /// Reads `tenant`'s spec.
+    #[must_use]
+    pub fn of(tenant: &Tenant) -> TenantIntake {
+        TenantIntake {
+            validation: tenant.validate(),
+            namespaces: requested_namespaces(tenant),
+        }
+    }
 }
 
 /// Which tenants ask for which namespaces, in claim order: the tenant
@@ -104,11 +134,14 @@ fn claim_order(tenant: &Tenant) -> ClaimOrder {
 }
 
 impl NamespaceClaims {
-    /// Records the namespaces `tenant` asks for.
-    pub fn add(&mut self, tenant: &Tenant) {
+    /// Records that `tenant` asks for the namespaces `requested`.
+    pub fn add(&mut self, tenant: &Tenant, requested: &[RequestedNamespace]) {
         let order = claim_order(tenant);
-        for requested in requested_namespaces(tenant) {
-            let claimants = self.by_namespace.entry(requested.name.into()).or_default();
+        for requested in requested {
+            let claimants = self
+                .by_namespace
+                .entry(requested.name.as_str().into())
+                .or_default();
             if let Err(at) = claimants.binary_search(&order) {
                 claimants.reserve_exact(1);
                 claimants.insert(at, order.clone());
@@ -116,10 +149,10 @@ impl NamespaceClaims {
         }
     }
 
-    /// Forgets the namespaces `tenant` asks for.
-    pub fn remove(&mut self, tenant: &Tenant) {
+    /// Forgets that `tenant` asks for the namespaces `requested`.
+    pub fn remove(&mut self, tenant: &Tenant, requested: &[RequestedNamespace]) {
         let order = claim_order(tenant);
-        for requested in requested_namespaces(tenant) {
+        for requested in requested {
             if let Some(claimants) = self.by_namespace.get_mut(requested.name.as_str()) {
                 claimants.retain(|o| *o != order);
                 if claimants.is_empty() {
@@ -182,11 +215,11 @@ mod tests {
             let mut held: BTreeMap<u8, Tenant> = BTreeMap::new();
             for (add, n, day, asks) in edits {
                 if let Some(before) = held.remove(&n) {
-                    claims.remove(&before);
+                    claims.remove(&before, &requested_namespaces(&before));
                 }
                 if add {
                     let t = tenant(n, day, asks);
-                    claims.add(&t);
+                    claims.add(&t, &requested_namespaces(&t));
                     held.insert(n, t);
                 }
             }

@@ -3,6 +3,7 @@
 //! order), once every kind is re-listed the view holds exactly what the
 //! apiserver holds, and answers every question the same.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
@@ -10,8 +11,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mto_model::Timestamp;
+use mto_model::action::Action;
 use mto_model::api::{Tenant, TenantSpec};
 use mto_model::apiserver::ApiServer;
+use mto_model::claims::TenantIntake;
 use mto_model::labels::{SLEPT_BY_ANNOTATION, TENANT_LABEL};
 use mto_model::view::{Kind, Object, ObjectRef, Observed, Snapshot, View, WatchEvent};
 use proptest::prelude::*;
@@ -22,6 +25,8 @@ const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 #[derive(Clone, Debug)]
 enum Write {
     Tenant(usize, Vec<usize>),
+    /// mto writes a tenant's status: the object changes, its spec not.
+    TenantStatus(usize, usize),
     Namespace(usize, Option<usize>),
     Binding(usize, usize),
     Workload(usize, i32, bool),
@@ -51,6 +56,7 @@ fn write() -> impl Strategy<Value = Write> {
     prop_oneof![
         (0usize..4, prop::collection::vec(0usize..4, 0..3))
             .prop_map(|(t, ns)| Write::Tenant(t, ns)),
+        (0usize..4, 0usize..4).prop_map(|(t, n)| Write::TenantStatus(t, n)),
         (0usize..4, prop::option::of(0usize..4)).prop_map(|(n, t)| Write::Namespace(n, t)),
         (0usize..4, 0usize..4).prop_map(|(n, s)| Write::Binding(n, s)),
         (0usize..4, 0i32..4, any::<bool>())
@@ -85,6 +91,19 @@ fn carry_out(api: &mut ApiServer, write: &Write) {
             }))
             .unwrap_or_default();
             Tenant::new(NAMES[*t], spec).into()
+        }
+        Write::TenantStatus(t, n) => {
+            let mut tenant = Tenant::new(NAMES[*t], TenantSpec::default());
+            tenant.status = Some(mto_model::api::TenantStatus {
+                namespaces: vec![NAMES[*n].to_owned()],
+                ..Default::default()
+            });
+            let status = Action::ApplyStatus {
+                object: tenant.into(),
+            };
+            // Refused while the tenant is not there: fine.
+            let _ = api.execute(&status, now());
+            return;
         }
         Write::Namespace(n, tenant) => {
             let mut m = meta(NAMES[*n], None);
@@ -171,6 +190,10 @@ fn answers(s: &Snapshot) -> Vec<String> {
     for name in NAMES {
         out.push(format!("tenant {name}: {:?}", s.tenant(name)));
         out.push(format!(
+            "intake of {name}: {:?}",
+            s.tenant(name).map(|t| s.tenant_intake(t))
+        ));
+        out.push(format!(
             "namespaces of {name}: {:?}",
             s.tenant_namespaces(name).collect::<Vec<_>>()
         ));
@@ -249,5 +272,15 @@ proptest! {
             prop_assert_eq!(view.snapshot().list_taken(kind), api.list(kind), "{}", kind);
         }
         prop_assert_eq!(answers(view.snapshot()), answers(api.snapshot()));
+        for s in [view.snapshot(), api.snapshot()] {
+            for tenant in s.tenants() {
+                let intake = s.tenant_intake(tenant);
+                prop_assert!(matches!(intake, Cow::Borrowed(_)), "kept beside the tenant");
+                prop_assert_eq!(&*intake, &TenantIntake::of(tenant), "taken from its spec as it is");
+                // A tenant not held (an equal copy) is read afresh.
+                let copy = tenant.clone();
+                prop_assert!(matches!(s.tenant_intake(&copy), Cow::Owned(_)));
+            }
+        }
     }
 }

@@ -189,7 +189,7 @@ impl<'a> DesiredNamespace<'a> {
 pub(crate) fn namespace<'a>(
     tenant: &'a Tenant,
     integration: &'a Integration,
-    requested: &'a RequestedNamespace<'_>,
+    requested: &'a RequestedNamespace,
     adopted: bool,
 ) -> DesiredNamespace<'a> {
     let tenant_name = tenant.metadata.name.as_deref().unwrap_or_default();
@@ -200,7 +200,7 @@ pub(crate) fn namespace<'a>(
         .and_then(|n| n.metadata.as_ref());
     let mut labels = BTreeMap::new();
     let mut annotations = BTreeMap::new();
-    let user = requested.sandbox_user;
+    let user = requested.sandbox_user.as_deref();
     let mut layer = |layer_labels: &'a BTreeMap<String, String>,
                      layer_annotations: &'a BTreeMap<String, String>| {
         let fill = |v: &'a String, label: bool| -> Cow<'a, str> {
@@ -248,7 +248,7 @@ pub(crate) fn namespace<'a>(
     }
     if !requested.joined {
         labels.extend(managed_label_pairs(tenant_name).map(|(k, v)| (k, Cow::Borrowed(v))));
-        labels.insert(KIND_LABEL, Cow::Borrowed(requested.kind));
+        labels.insert(KIND_LABEL, Cow::Borrowed(requested.kind.as_str()));
     }
     if adopted {
         annotations.insert(ADOPTED_ANNOTATION, Cow::Borrowed("true"));
@@ -354,7 +354,7 @@ pub(crate) fn namespace_creator_binding_digest(
 pub(crate) fn role_bindings<'a>(
     out: &mut Vec<DesiredBinding<'a>>,
     namespace: &DesiredNamespace<'_>,
-    requested: &RequestedNamespace<'a>,
+    requested: &'a RequestedNamespace,
     private_sandboxes: bool,
     subjects: &'a RoleSubjects<'a>,
     integration: &'a Integration,
@@ -363,7 +363,7 @@ pub(crate) fn role_bindings<'a>(
     let roles = integration.roles_for(|key| namespace.label(key));
     for role in TenantRole::ALL {
         let role_subjects: Cow<'a, [TenantSubject<'a>]> =
-            match (requested.sandbox_user, private_sandboxes) {
+            match (requested.sandbox_user.as_deref(), private_sandboxes) {
                 // A private sandbox belongs to its user alone, as owner.
                 (Some(user), true) if role == TenantRole::Owner => {
                     Cow::Owned(vec![TenantSubject::user(user)])

@@ -16,7 +16,7 @@ use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::apply::{MetadataField, Ownership, metadata_in_sync, owns_only};
-use crate::claims::{RequestedNamespace, requested_namespaces};
+use crate::claims::RequestedNamespace;
 use crate::integration::TenantRole;
 use crate::labels::is_managed_for;
 use crate::labels::{
@@ -52,6 +52,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         return super::terminate::terminate(tenant, name, from, has_finalizer, observed, now);
     }
 
+    let intake = observed.tenant_intake(tenant);
     let mut planner = Planner::new(tenant, name, observed);
     if let Some(patch) = FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, true) {
         planner.actions.push(Action::Patch {
@@ -61,11 +62,11 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         });
     }
     let mut namespaces = Vec::new();
-    match tenant.validate() {
-        Err(errors) => planner.findings.spec_errors = Some(errors),
+    match &intake.validation {
+        Err(errors) => planner.findings.spec_errors = Some(errors.clone()),
         Ok(()) => {
             let subjects = RoleSubjects::of(&tenant.spec);
-            namespaces = planner.plan(&subjects);
+            namespaces = planner.plan(&intake.namespaces, &subjects);
             planner.plan_hibernation();
             planner.plan_template_instances();
             planner.plan_namespace_creators(&subjects);
@@ -151,6 +152,13 @@ impl Findings {
     }
 }
 
+/// A namespace the tenant may have (asked for, from its intake, or joined),
+/// with what is observed of it.
+type Claimable<'a> = (
+    Cow<'a, RequestedNamespace>,
+    Option<(&'a Namespace, &'a Ownership)>,
+);
+
 pub(super) struct Planner<'a, O> {
     pub(super) tenant: &'a Tenant,
     pub(super) name: &'a str,
@@ -174,12 +182,16 @@ impl<'a, O: Observed> Planner<'a, O> {
         }
     }
 
-    /// Plans every object; returns the namespaces the tenant will have.
-    fn plan(&mut self, subjects: &RoleSubjects<'_>) -> Vec<CompactString> {
+    /// Plans every object for the namespaces `requested`; returns the
+    /// namespaces the tenant will have.
+    fn plan(
+        &mut self,
+        requested: &'a [RequestedNamespace],
+        subjects: &RoleSubjects<'_>,
+    ) -> Vec<CompactString> {
         let quota = self.resolve_quota();
         let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
-        let requested = requested_namespaces(self.tenant);
-        let mut planned = self.claimable(&requested, may_create);
+        let mut planned = self.claimable(requested, may_create);
         // A tenant asks for a handful of namespaces: looked up in place.
         let is_requested = |ns: &str| requested.iter().any(|r| r.name == ns);
         let is_waiting = |ns: &str| self.findings.waiting.iter().any(|w| w == ns);
@@ -226,11 +238,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                     .and_then(|l| l.get(KIND_LABEL));
                 let joined = RequestedNamespace {
                     name: ns.into(),
-                    kind: kind.map(String::as_str).unwrap_or_default(),
+                    kind: kind.map(String::as_str).unwrap_or_default().into(),
                     sandbox_user: None,
                     joined: true,
                 };
-                planned.push((joined, Some((observed, ownership))));
+                planned.push((Cow::Owned(joined), Some((observed, ownership))));
             }
         }
 
@@ -298,8 +310,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             &releases,
             &mut shared,
         );
-        // The names move into the status: planned is done with.
-        let mut names: Vec<CompactString> = planned.into_iter().map(|(r, _)| r.name).collect();
+        let mut names: Vec<CompactString> = planned.iter().map(|(r, _)| r.name.clone()).collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -329,12 +340,9 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// observed of each; records conflicts, waits and holds.
     fn claimable(
         &mut self,
-        requested_namespaces: &[RequestedNamespace<'a>],
+        requested_namespaces: &'a [RequestedNamespace],
         may_create: bool,
-    ) -> Vec<(
-        RequestedNamespace<'a>,
-        Option<(&'a Namespace, &'a Ownership)>,
-    )> {
+    ) -> Vec<Claimable<'a>> {
         let mut planned = Vec::with_capacity(requested_namespaces.len());
         for requested in requested_namespaces {
             let ns = requested.name.as_str();
@@ -377,7 +385,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 self.findings.waiting.push(ns.to_owned());
                 continue;
             }
-            planned.push((requested.clone(), observed));
+            planned.push((Cow::Borrowed(requested), observed));
         }
         planned
     }

@@ -1342,7 +1342,7 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
     for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
         let requested = crate::claims::RequestedNamespace {
             name: ns.into(),
-            kind: "",
+            kind: "".into(),
             sandbox_user: None,
             joined: false,
         };

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::ClusterResourceSupervisor;
-use crate::claims::NamespaceClaims;
+use crate::claims::{NamespaceClaims, TenantIntake};
 use crate::integration::Integration;
 use crate::labels::TENANT_LABEL;
 
@@ -17,6 +17,8 @@ pub struct Indexes {
     pub(crate) tenant_namespaces: BTreeMap<String, BTreeSet<String>>,
     /// Who asks for which namespace, in claim order.
     pub(crate) claims: NamespaceClaims,
+    /// What each tenant held asks, by tenant name.
+    pub(crate) intakes: BTreeMap<String, TenantIntake>,
     /// The workloads each supervisor (by key) put to sleep.
     pub(crate) asleep: BTreeMap<String, BTreeSet<ObjectRef>>,
     /// Which ClusterResourceSupervisors may cover a namespace.

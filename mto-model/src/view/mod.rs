@@ -9,6 +9,7 @@
 //! revision of every tenant whose decision reads what changed, and return
 //! whom the change wakes (each kind's rules, in `view/kinds/`).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::Timestamp;
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::apply::Ownership;
+use crate::claims::TenantIntake;
 use crate::integration::Integration;
 use crate::template::{ChartRendering, ChartRequest};
 
@@ -172,6 +174,11 @@ pub trait Observed {
     fn revision(&self, tenant: &str) -> Option<u64> {
         let _ = tenant;
         None
+    }
+    /// What `tenant`'s spec asks: the reading the view took when it took
+    /// this very object in, or, for a tenant from elsewhere, read now.
+    fn tenant_intake(&self, tenant: &Tenant) -> Cow<'_, TenantIntake> {
+        Cow::Owned(TenantIntake::of(tenant))
     }
 }
 
@@ -1219,5 +1226,18 @@ impl Observed for Snapshot {
     }
     fn revision(&self, tenant: &str) -> Option<u64> {
         Some(self.indexes.revisions.of(tenant))
+    }
+    /// The intake kept beside the tenant, when `tenant` is the object
+    /// held: the index is rebuilt whenever the held tenant's spec changes
+    /// ([`Typed::reindex`]), so it is this object's.
+    fn tenant_intake(&self, tenant: &Tenant) -> Cow<'_, TenantIntake> {
+        let name = tenant.metadata.name.as_deref().unwrap_or_default();
+        let held = self.shelf::<Tenant>().get("", name);
+        match self.indexes.intakes.get(name) {
+            Some(intake) if held.is_some_and(|h| std::ptr::eq(&**h, tenant)) => {
+                Cow::Borrowed(intake)
+            }
+            _ => Cow::Owned(TenantIntake::of(tenant)),
+        }
     }
 }

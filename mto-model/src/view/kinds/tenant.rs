@@ -2,7 +2,7 @@
 //! namespaces.
 
 use crate::api::Tenant;
-use crate::claims::claims_may_differ;
+use crate::claims::{TenantIntake, claims_may_differ, requested_namespaces};
 use crate::view::{Indexes, Key, Objects, Snapshot, Typed, Woken};
 
 impl Typed for Tenant {
@@ -44,6 +44,8 @@ impl Typed for Tenant {
         }
     }
 
+    /// The tenant's intake, taken again when its spec may have changed,
+    /// and the claims read from it.
     fn reindex(
         indexes: &mut Indexes,
         _: &Objects,
@@ -56,10 +58,19 @@ impl Typed for Tenant {
             return;
         }
         if let Some(b) = before {
-            indexes.claims.remove(b);
+            let name = b.metadata.name.as_deref().unwrap_or_default();
+            let asked = indexes
+                .intakes
+                .remove(name)
+                .map_or_else(|| requested_namespaces(b), |intake| intake.namespaces);
+            indexes.claims.remove(b, &asked);
         }
         if let Some(a) = after {
-            indexes.claims.add(a);
+            let intake = TenantIntake::of(a);
+            indexes.claims.add(a, &intake.namespaces);
+            indexes
+                .intakes
+                .insert(a.metadata.name.clone().unwrap_or_default(), intake);
         }
     }
 
