@@ -156,7 +156,10 @@ fn print_report(out: &mut impl Write, r: &Report, wall: std::time::Duration) -> 
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     writeln!(out, "  tenants by phase    {}", phases.join(", "))?;
-    if r.vault_decisions > 0 {
+    // The Vault machine decides once for every IntegrationConfig, with or
+    // without Vault in it: the line is for runs that talked to Vault.
+    let vault_used = r.vault_writes + r.vault_reads + r.vault_failures > 0;
+    if vault_used || !r.vault_objects.is_empty() {
         let held: Vec<String> = r
             .vault_objects
             .iter()
