@@ -259,16 +259,31 @@ fn subject_names(
         .collect()
 }
 
-/// The first subject of a binding not in `allowed`, as `Kind:name`.
+/// Whether `kind:name` is one of the users or groups in these lists.
+/// Asked of every binding mto applies, so it reads the lists in place
+/// rather than building the set [`members`] builds.
+fn listed<'a>(
+    lists: impl IntoIterator<Item = &'a Option<crate::api::Subjects>>,
+    kind: &str,
+    name: &str,
+) -> bool {
+    lists.into_iter().flatten().any(|s| match kind {
+        "User" => s.users.iter().any(|u| u == name),
+        "Group" => s.groups.iter().any(|g| g == name),
+        _ => false,
+    })
+}
+
+/// The first subject of a binding not `allowed`, as `Kind:name`.
 fn stranger(
     subjects: Option<&Vec<k8s_openapi::api::rbac::v1::Subject>>,
-    allowed: &BTreeSet<String>,
+    allowed: impl Fn(&k8s_openapi::api::rbac::v1::Subject) -> bool,
 ) -> Option<String> {
     subjects
         .into_iter()
         .flatten()
+        .find(|s| !allowed(s))
         .map(|s| format!("{}:{}", s.kind, s.name))
-        .find(|s| !allowed.contains(s))
 }
 
 fn is_private_sandbox_of(tenant: &Tenant, namespace: &str) -> Option<String> {
@@ -485,14 +500,19 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         let owner = observed
             .namespace(ns)
             .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL));
-        let own = owner
+        let access = owner
             .and_then(|o| observed.tenant(o))
-            .map(members)
-            .unwrap_or_default();
-        return stranger(rb.subjects.as_ref(), &own).map(|subject| Violation::CrossTenantAccess {
-            subject,
-            namespace: ns.into(),
-            tenant: owner.cloned().unwrap_or_else(|| "<none>".into()),
+            .and_then(|t| t.spec.access_control.as_ref());
+        let member = |s: &k8s_openapi::api::rbac::v1::Subject| {
+            access
+                .is_some_and(|ac| listed([&ac.owners, &ac.editors, &ac.viewers], &s.kind, &s.name))
+        };
+        return stranger(rb.subjects.as_ref(), member).map(|subject| {
+            Violation::CrossTenantAccess {
+                subject,
+                namespace: ns.into(),
+                tenant: owner.cloned().unwrap_or_else(|| "<none>".into()),
+            }
         });
     }
     if let Action::Apply {
@@ -523,12 +543,13 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         }
         // The grant to ask for namespaces: the tenant's owners only.
         let tenant = crate::labels::tenant_of(&crb.metadata);
-        let ac = tenant
+        let access = tenant
             .and_then(|t| observed.tenant(t))
-            .and_then(|t| t.spec.access_control.clone())
-            .unwrap_or_default();
-        let owners = subject_names([ac.owners]);
-        return stranger(crb.subjects.as_ref(), &owners).map(|subject| {
+            .and_then(|t| t.spec.access_control.as_ref());
+        let owner = |s: &k8s_openapi::api::rbac::v1::Subject| {
+            access.is_some_and(|ac| listed([&ac.owners], &s.kind, &s.name))
+        };
+        return stranger(crb.subjects.as_ref(), owner).map(|subject| {
             Violation::CrossTenantAccess {
                 subject,
                 namespace: "(the cluster: namespaces)".into(),
@@ -881,5 +902,118 @@ mod tests {
                 assert!(message.contains(subject), "{subject} in {message}");
             }
         }
+    }
+
+    /// Invariant 3 before an action runs: mto binds in a tenant's namespace
+    /// only that tenant's users and groups, whatever list they are in, and
+    /// grants the cluster role to ask for namespaces to its owners only.
+    #[test]
+    fn an_apply_binding_anyone_but_the_tenants_members_is_refused() {
+        use k8s_openapi::api::core::v1::Namespace;
+        use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Subject};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+        use crate::action::Reason;
+        use crate::view::Snapshot;
+
+        let alpha: Tenant = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "alpha"},
+            "spec": {
+                "accessControl": {
+                    "owners": {"users": ["olivia"]},
+                    "editors": {"groups": ["devs"]},
+                    "viewers": {"users": ["victor"]}
+                },
+                "namespaces": {"withTenantPrefix": ["dev"]}
+            }
+        }))
+        .unwrap_or_else(|e| panic!("tenant: {e}"));
+        let mut s = Snapshot::default();
+        s.insert(Namespace {
+            metadata: ObjectMeta {
+                name: Some("alpha-dev".into()),
+                labels: Some([(TENANT_LABEL.to_owned(), "alpha".to_owned())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        s.insert(alpha);
+        let subject = |kind: &str, name: &str| Subject {
+            kind: kind.into(),
+            name: name.into(),
+            ..Default::default()
+        };
+        let binding = |namespace: &str, subjects: Vec<Subject>| Action::Apply {
+            object: Object::RoleBinding(std::sync::Arc::new(RoleBinding {
+                metadata: ObjectMeta {
+                    name: Some("access".into()),
+                    namespace: Some(namespace.into()),
+                    ..Default::default()
+                },
+                subjects: Some(subjects),
+                ..Default::default()
+            })),
+            reason: Reason::Create,
+        };
+        let members = vec![
+            subject("User", "olivia"),
+            subject("Group", "devs"),
+            subject("User", "victor"),
+        ];
+        assert_eq!(
+            check_action(&s, &binding("alpha-dev", members.clone())),
+            None
+        );
+        for (stranger, named) in [
+            (subject("User", "mallory"), "User:mallory"),
+            (subject("Group", "olivia"), "Group:olivia"),
+            (subject("ServiceAccount", "victor"), "ServiceAccount:victor"),
+        ] {
+            let mut subjects = members.clone();
+            subjects.insert(1, stranger);
+            assert_eq!(
+                check_action(&s, &binding("alpha-dev", subjects)),
+                Some(Violation::CrossTenantAccess {
+                    subject: named.into(),
+                    namespace: "alpha-dev".into(),
+                    tenant: "alpha".into(),
+                })
+            );
+        }
+        assert_eq!(
+            check_action(&s, &binding("nobodys", vec![subject("User", "olivia")])),
+            Some(Violation::CrossTenantAccess {
+                subject: "User:olivia".into(),
+                namespace: "nobodys".into(),
+                tenant: "<none>".into(),
+            }),
+            "a namespace no tenant holds has no members"
+        );
+
+        let creators = |subjects: Vec<Subject>| Action::Apply {
+            object: Object::ClusterRoleBinding(std::sync::Arc::new(ClusterRoleBinding {
+                metadata: ObjectMeta {
+                    name: Some("alpha-namespace-creator".into()),
+                    labels: Some([(TENANT_LABEL.to_owned(), "alpha".to_owned())].into()),
+                    ..Default::default()
+                },
+                subjects: Some(subjects),
+                ..Default::default()
+            })),
+            reason: Reason::Create,
+        };
+        assert_eq!(
+            check_action(&s, &creators(vec![subject("User", "olivia")])),
+            None
+        );
+        assert_eq!(
+            check_action(&s, &creators(vec![subject("Group", "devs")])),
+            Some(Violation::CrossTenantAccess {
+                subject: "Group:devs".into(),
+                namespace: "(the cluster: namespaces)".into(),
+                tenant: "alpha".into(),
+            }),
+            "an editor may not ask for namespaces"
+        );
     }
 }
