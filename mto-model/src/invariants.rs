@@ -237,26 +237,27 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Members of a tenant as `Kind:name`, by role-binding purpose.
-fn members(tenant: &Tenant) -> BTreeSet<String> {
-    let ac = tenant.spec.access_control.clone().unwrap_or_default();
-    subject_names([ac.owners, ac.editors, ac.viewers])
-}
+/// A binding's subject as the invariants compare it: its kind and name.
+type Member<'a> = (&'a str, &'a str);
 
-/// `User:name` and `Group:name` of every subject listed.
-fn subject_names(
-    lists: impl IntoIterator<Item = Option<crate::api::Subjects>>,
-) -> BTreeSet<String> {
-    lists
+/// Every user and group of a tenant's roles, borrowed from its spec.
+fn members(tenant: &Tenant) -> BTreeSet<Member<'_>> {
+    let Some(ac) = tenant.spec.access_control.as_ref() else {
+        return BTreeSet::new();
+    };
+    [&ac.owners, &ac.editors, &ac.viewers]
         .into_iter()
         .flatten()
         .flat_map(|s| {
-            s.users
-                .into_iter()
-                .map(|u| format!("User:{u}"))
-                .chain(s.groups.into_iter().map(|g| format!("Group:{g}")))
+            let users = s.users.iter().map(|u| ("User", u.as_str()));
+            users.chain(s.groups.iter().map(|g| ("Group", g.as_str())))
         })
         .collect()
+}
+
+/// A subject as a violation names it: `Kind:name`.
+fn spelled((kind, name): Member<'_>) -> String {
+    format!("{kind}:{name}")
 }
 
 /// Whether `kind:name` is one of the users or groups in these lists.
@@ -286,16 +287,17 @@ fn stranger(
         .map(|s| format!("{}:{}", s.kind, s.name))
 }
 
-fn is_private_sandbox_of(tenant: &Tenant, namespace: &str) -> Option<String> {
+fn is_private_sandbox_of<'t>(tenant: &'t Tenant, namespace: &str) -> Option<&'t str> {
     let ns = tenant.spec.namespaces.as_ref()?;
     ns.sandboxes.as_ref().filter(|s| s.enabled && s.private)?;
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
-    let ac = tenant.spec.access_control.clone().unwrap_or_default();
-    [ac.owners, ac.editors]
+    let ac = tenant.spec.access_control.as_ref()?;
+    [&ac.owners, &ac.editors]
         .into_iter()
         .flatten()
-        .flat_map(|s| s.users)
+        .flat_map(|s| &s.users)
         .find(|u| sandbox_namespace(name, u) == namespace)
+        .map(String::as_str)
 }
 
 /// When a state invariant must hold.
@@ -333,7 +335,7 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
         && tenant.metadata.deletion_timestamp.is_none();
     // Who may have access is asked only at rest: after every other step
     // (most of them) no subject is spelled out.
-    let own: BTreeSet<String> = if active {
+    let own = if active {
         members(tenant)
     } else {
         BTreeSet::new()
@@ -357,12 +359,12 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
                 continue;
             }
             for s in rb.subjects.iter().flatten() {
-                let subject = format!("{}:{}", s.kind, s.name);
+                let subject = (s.kind.as_str(), s.name.as_str());
                 // A member just removed keeps access until mto's next
                 // decision; at rest (Active for the current spec) nobody may.
                 if !own.contains(&subject) {
                     violations.push(Violation::CrossTenantAccess {
-                        subject: subject.clone(),
+                        subject: spelled(subject),
                         namespace: ns.into(),
                         tenant: name.into(),
                     });
@@ -371,13 +373,21 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
             }
         }
         if active {
-            let expected: BTreeSet<String> = match is_private_sandbox_of(tenant, ns) {
-                Some(u) => BTreeSet::from([format!("User:{u}")]),
-                None => own.clone(),
+            let sandbox;
+            let expected = match is_private_sandbox_of(tenant, ns) {
+                Some(user) => {
+                    sandbox = BTreeSet::from([("User", user)]);
+                    &sandbox
+                }
+                None => &own,
             };
-            if granted != expected {
-                let extra: Vec<_> = granted.difference(&expected).cloned().collect();
-                let missing: Vec<_> = expected.difference(&granted).cloned().collect();
+            if granted != *expected {
+                let extra: Vec<_> = granted.difference(expected).copied().map(spelled).collect();
+                let missing: Vec<_> = expected
+                    .difference(&granted)
+                    .copied()
+                    .map(spelled)
+                    .collect();
                 violations.push(Violation::WrongAccess {
                     tenant: name.into(),
                     namespace: ns.into(),
@@ -1014,6 +1024,112 @@ mod tests {
                 tenant: "alpha".into(),
             }),
             "an editor may not ask for namespaces"
+        );
+    }
+
+    /// Invariants 2 and 3 at rest: in each namespace of an Active tenant
+    /// exactly its members are bound (in a private sandbox, its user
+    /// alone), and a stranger bound there is named.
+    #[test]
+    fn at_rest_each_namespace_binds_exactly_the_tenants_members() {
+        use k8s_openapi::api::core::v1::Namespace;
+        use k8s_openapi::api::rbac::v1::Subject;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+        use crate::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+        use crate::view::Snapshot;
+
+        let alpha: Tenant = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "alpha", "generation": 2},
+            "spec": {
+                "accessControl": {
+                    "owners": {"users": ["olivia"]},
+                    "viewers": {"groups": ["auditors"]}
+                },
+                "namespaces": {
+                    "withTenantPrefix": ["dev"],
+                    "sandboxes": {"enabled": true, "private": true}
+                }
+            },
+            "status": {"phase": "Active", "observedGeneration": 2}
+        }))
+        .unwrap_or_else(|e| panic!("tenant: {e}"));
+        let sandbox = crate::names::sandbox_namespace("alpha", "olivia");
+        let cluster = |dev: &[(&str, &str)], in_sandbox: &[(&str, &str)]| {
+            let mut s = Snapshot::default();
+            s.insert(alpha.clone());
+            for (namespace, subjects) in [("alpha-dev", dev), (sandbox.as_str(), in_sandbox)] {
+                let labels = |pairs: &[(&str, &str)]| {
+                    Some(
+                        pairs
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .collect(),
+                    )
+                };
+                s.insert(Namespace {
+                    metadata: ObjectMeta {
+                        name: Some(namespace.into()),
+                        labels: labels(&[(TENANT_LABEL, "alpha")]),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                });
+                s.insert(RoleBinding {
+                    metadata: ObjectMeta {
+                        name: Some("alpha-access".into()),
+                        namespace: Some(namespace.into()),
+                        labels: labels(&[
+                            (TENANT_LABEL, "alpha"),
+                            (MANAGED_BY_LABEL, MANAGED_BY_VALUE),
+                        ]),
+                        ..Default::default()
+                    },
+                    subjects: Some(
+                        subjects
+                            .iter()
+                            .map(|(kind, name)| Subject {
+                                kind: (*kind).into(),
+                                name: (*name).into(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                });
+            }
+            s
+        };
+        let members = [("User", "olivia"), ("Group", "auditors")];
+        let olivia = [("User", "olivia")];
+        let s = cluster(&members, &olivia);
+        assert_eq!(check_tenant(&s, &alpha, Scope::AtRest), Vec::new());
+
+        let s = cluster(&[("User", "olivia"), ("User", "mallory")], &members);
+        assert_eq!(
+            check_tenant(&s, &alpha, Scope::AtRest),
+            vec![
+                Violation::CrossTenantAccess {
+                    subject: "User:mallory".into(),
+                    namespace: "alpha-dev".into(),
+                    tenant: "alpha".into(),
+                },
+                Violation::WrongAccess {
+                    tenant: "alpha".into(),
+                    namespace: "alpha-dev".into(),
+                    detail: r#"extra ["User:mallory"], missing ["Group:auditors"]"#.into(),
+                },
+                Violation::WrongAccess {
+                    tenant: "alpha".into(),
+                    namespace: sandbox.clone(),
+                    detail: r#"extra ["Group:auditors"], missing []"#.into(),
+                },
+            ]
+        );
+        assert_eq!(
+            check_tenant(&s, &alpha, Scope::Always),
+            Vec::new(),
+            "between rests a member may be bound or not yet"
         );
     }
 }

@@ -11,6 +11,7 @@ use mto_model::invariants::{
 use mto_model::template::Instance;
 use mto_model::view::{Kind, Observed as _};
 
+use super::operator::Busy;
 use super::{Convergence, Sim, SimError, counted, duration_text};
 
 impl Sim {
@@ -185,13 +186,13 @@ impl Sim {
         Ok(())
     }
 
-    fn still_busy_reasons(&self) -> Vec<String> {
+    fn still_busy_reasons(&self) -> Vec<Busy> {
         let mut why = self.operators_busy();
         if self.namespace_controller_due {
-            why.push("the namespace controller is due".into());
+            why.push(Busy::NamespaceController);
         }
         if self.garbage_collector_due {
-            why.push("the garbage collector is due".into());
+            why.push(Busy::GarbageCollector);
         }
         why
     }
@@ -207,7 +208,11 @@ impl Sim {
             .map(mto_model::view::Key::id)
             .take(SHOWN)
             .collect();
-        let mut why = self.still_busy_reasons();
+        let mut why: Vec<String> = self
+            .still_busy_reasons()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if !queued.is_empty() {
             why.push(format!("still queued: {}", queued.join(", ")));
         }

@@ -740,41 +740,79 @@ impl Sim {
             .collect()
     }
 
-    /// Whether a replica is down, or its controllers still owe work.
-    pub(super) fn operators_busy(&self) -> Vec<String> {
+    /// Whether a replica is down, or its controllers still owe work. Asked
+    /// after every step: the reasons are data, put in words only when a
+    /// run ends busy.
+    pub(super) fn operators_busy(&self) -> Vec<Busy> {
         let horizon = mto_model::time::after(self.now(), Duration::from_secs(5 * 60));
         let mut why = Vec::new();
         for r in &self.replicas {
             if !r.up {
-                why.push(format!("replica {} is down", r.id));
+                why.push(Busy::Down(r.id));
                 continue;
             }
             let Some(op) = &r.operator else {
                 continue;
             };
             if !op.watching {
-                why.push(format!("replica {} owes a re-list", r.id));
+                why.push(Busy::OwesRelist(r.id));
             }
             if !op.inbox.is_empty() {
-                why.push(format!("replica {} has watch events on the way", r.id));
+                why.push(Busy::EventsOnTheWay(r.id));
             }
             if !op.leading {
                 // A standby's queue waits for it to lead: not work owed.
                 continue;
             }
             if !op.runs.is_empty() {
-                why.push(format!("replica {} is reconciling", r.id));
+                why.push(Busy::Reconciling(r.id));
             }
             // Due soon (a retry, a short requeue): not at rest. A schedule's
             // next turn, hours away, is not work owed.
             if op.driver.poll_timeout().is_some_and(|due| due <= horizon) {
-                why.push(format!("replica {} has objects queued", r.id));
+                why.push(Busy::Queued(r.id));
             }
         }
         if self.elections() && self.leaders().is_empty() {
-            why.push("no replica leads".into());
+            why.push(Busy::NoLeader);
         }
         why
+    }
+}
+
+/// What keeps the simulated cluster from rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Busy {
+    /// This replica is down.
+    Down(usize),
+    /// This replica lost its watch and has not listed again.
+    OwesRelist(usize),
+    /// Watch events are on their way to this replica.
+    EventsOnTheWay(usize),
+    /// This replica is in a reconcile.
+    Reconciling(usize),
+    /// This replica has objects due within five minutes.
+    Queued(usize),
+    /// Replicas hold elections, and none leads.
+    NoLeader,
+    /// The namespace controller has namespaces to finalize.
+    NamespaceController,
+    /// The garbage collector has dependents to delete.
+    GarbageCollector,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Busy::Down(r) => write!(f, "replica {r} is down"),
+            Busy::OwesRelist(r) => write!(f, "replica {r} owes a re-list"),
+            Busy::EventsOnTheWay(r) => write!(f, "replica {r} has watch events on the way"),
+            Busy::Reconciling(r) => write!(f, "replica {r} is reconciling"),
+            Busy::Queued(r) => write!(f, "replica {r} has objects queued"),
+            Busy::NoLeader => f.write_str("no replica leads"),
+            Busy::NamespaceController => f.write_str("the namespace controller is due"),
+            Busy::GarbageCollector => f.write_str("the garbage collector is due"),
+        }
     }
 }
 
