@@ -866,18 +866,26 @@ pub mod duration_text {
     /// Shows a duration the way it is written.
     #[must_use]
     pub fn show(d: Duration) -> String {
-        let s = d.as_secs();
-        let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
-        let mut out = String::new();
-        for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
-            if n > 0 {
-                out.push_str(&format!("{n}{unit}"));
+        Shown(d).to_string()
+    }
+
+    /// A duration as it is written, to format in place: the simulator
+    /// stamps every line of its trace with one.
+    pub struct Shown(pub Duration);
+
+    impl std::fmt::Display for Shown {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let s = self.0.as_secs();
+            if s == 0 {
+                return write!(f, "{}ms", self.0.as_millis());
             }
-        }
-        if out.is_empty() {
-            format!("{}ms", d.as_millis())
-        } else {
-            out
+            let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+            for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+                if n > 0 {
+                    write!(f, "{n}{unit}")?;
+                }
+            }
+            Ok(())
         }
     }
 

@@ -326,17 +326,23 @@ impl Sim {
         *self.report.faults.entry(name.into()).or_default() += 1;
     }
 
-    fn trace(&mut self, line: String) {
-        let line = format!("[{}] {line}", duration_text::show(self.elapsed()));
-        self.trace_hash.write(line.as_bytes());
+    fn trace(&mut self, line: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        // Written into the buffer of the line leaving the tail: a long run
+        // traces every write, and allocates for none of them.
+        let mut text = if self.trace_tail.len() == TRACE_TAIL {
+            self.trace_tail.pop_front().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        text.clear();
+        let _ = write!(text, "[{}] {line}", duration_text::Shown(self.elapsed()));
+        self.trace_hash.write(text.as_bytes());
         self.trace_hash.write_u8(b'\n');
         if let Some(focus) = &mut self.focus {
-            focus.observe(&line);
+            focus.observe(&text);
         }
-        if self.trace_tail.len() == TRACE_TAIL {
-            self.trace_tail.pop_front();
-        }
-        self.trace_tail.push_back(line);
+        self.trace_tail.push_back(text);
     }
 
     /// A line in the trace and the timeline.

@@ -586,11 +586,11 @@ impl Sim {
                 ) {
                     self.report.objects_created += 1;
                 }
-                self.trace(format!("  {action}"));
+                self.trace(format_args!("  {action}"));
                 Ok(Ok(()))
             }
             Err(e) => {
-                self.trace(format!("refused {action}: {e}"));
+                self.trace(format_args!("refused {action}: {e}"));
                 Ok(Err(e))
             }
         }
