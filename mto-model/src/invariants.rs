@@ -797,25 +797,38 @@ pub fn check_instance_at_rest(
 mod tests {
     use super::*;
 
+    /// A label map of these pairs.
+    fn labels(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// A namespace labelled for `tenant`.
+    fn tenant_namespace(name: &str, tenant: &str) -> k8s_openapi::api::core::v1::Namespace {
+        k8s_openapi::api::core::v1::Namespace {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(name.into()),
+                labels: labels(&[(TENANT_LABEL, tenant)]),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
     /// A binding another tenant's labels mark as mto's, in a namespace of
     /// this tenant's, is a shared namespace; one merely labelled with a
     /// tenant, not as mto's, is someone else's business.
     #[test]
     fn a_binding_mto_made_for_another_tenant_is_a_shared_namespace() {
-        use k8s_openapi::api::core::v1::Namespace;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
         use crate::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
         use crate::view::Snapshot;
 
-        let labels = |pairs: &[(&str, &str)]| {
-            Some(
-                pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            )
-        };
         let binding = |name: &str, pairs: &[(&str, &str)]| RoleBinding {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -831,14 +844,7 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("tenant: {e}"));
         let mut s = Snapshot::default();
-        s.insert(Namespace {
-            metadata: ObjectMeta {
-                name: Some("alpha-dev".into()),
-                labels: labels(&[(TENANT_LABEL, "alpha")]),
-                ..Default::default()
-            },
-            ..Default::default()
-        });
+        s.insert(tenant_namespace("alpha-dev", "alpha"));
         s.insert(alpha.clone());
         s.insert(binding("labelled", &[(TENANT_LABEL, "beta")]));
         assert_eq!(
@@ -919,7 +925,6 @@ mod tests {
     /// grants the cluster role to ask for namespaces to its owners only.
     #[test]
     fn an_apply_binding_anyone_but_the_tenants_members_is_refused() {
-        use k8s_openapi::api::core::v1::Namespace;
         use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Subject};
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -939,14 +944,7 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("tenant: {e}"));
         let mut s = Snapshot::default();
-        s.insert(Namespace {
-            metadata: ObjectMeta {
-                name: Some("alpha-dev".into()),
-                labels: Some([(TENANT_LABEL.to_owned(), "alpha".to_owned())].into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        });
+        s.insert(tenant_namespace("alpha-dev", "alpha"));
         s.insert(alpha);
         let subject = |kind: &str, name: &str| Subject {
             kind: kind.into(),
@@ -1004,7 +1002,7 @@ mod tests {
             object: Object::ClusterRoleBinding(std::sync::Arc::new(ClusterRoleBinding {
                 metadata: ObjectMeta {
                     name: Some("alpha-namespace-creator".into()),
-                    labels: Some([(TENANT_LABEL.to_owned(), "alpha".to_owned())].into()),
+                    labels: labels(&[(TENANT_LABEL, "alpha")]),
                     ..Default::default()
                 },
                 subjects: Some(subjects),
@@ -1032,7 +1030,6 @@ mod tests {
     /// alone), and a stranger bound there is named.
     #[test]
     fn at_rest_each_namespace_binds_exactly_the_tenants_members() {
-        use k8s_openapi::api::core::v1::Namespace;
         use k8s_openapi::api::rbac::v1::Subject;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -1059,22 +1056,7 @@ mod tests {
             let mut s = Snapshot::default();
             s.insert(alpha.clone());
             for (namespace, subjects) in [("alpha-dev", dev), (sandbox.as_str(), in_sandbox)] {
-                let labels = |pairs: &[(&str, &str)]| {
-                    Some(
-                        pairs
-                            .iter()
-                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                            .collect(),
-                    )
-                };
-                s.insert(Namespace {
-                    metadata: ObjectMeta {
-                        name: Some(namespace.into()),
-                        labels: labels(&[(TENANT_LABEL, "alpha")]),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                });
+                s.insert(tenant_namespace(namespace, "alpha"));
                 s.insert(RoleBinding {
                     metadata: ObjectMeta {
                         name: Some("alpha-access".into()),
