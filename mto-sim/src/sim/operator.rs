@@ -795,9 +795,10 @@ pub(super) enum Busy {
     Queued(usize),
     /// Replicas hold elections, and none leads.
     NoLeader,
-    /// The namespace controller has namespaces to finalize.
+    /// A namespace is terminating: the namespace controller is due.
     NamespaceController,
-    /// The garbage collector has dependents to delete.
+    /// An object was deleted: the garbage collector is due to remove what
+    /// it owned.
     GarbageCollector,
 }
 
