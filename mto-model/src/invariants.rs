@@ -240,19 +240,22 @@ impl fmt::Display for Violation {
 /// A binding's subject as the invariants compare it: its kind and name.
 type Member<'a> = (&'a str, &'a str);
 
+/// Every user and group of these role lists, as a binding names them.
+fn listed_members<'a>(
+    lists: impl IntoIterator<Item = &'a Option<crate::api::Subjects>>,
+) -> impl Iterator<Item = Member<'a>> {
+    lists.into_iter().flatten().flat_map(|s| {
+        let users = s.users.iter().map(|u| ("User", u.as_str()));
+        users.chain(s.groups.iter().map(|g| ("Group", g.as_str())))
+    })
+}
+
 /// Every user and group of a tenant's roles, borrowed from its spec.
 fn members(tenant: &Tenant) -> BTreeSet<Member<'_>> {
     let Some(ac) = tenant.spec.access_control.as_ref() else {
         return BTreeSet::new();
     };
-    [&ac.owners, &ac.editors, &ac.viewers]
-        .into_iter()
-        .flatten()
-        .flat_map(|s| {
-            let users = s.users.iter().map(|u| ("User", u.as_str()));
-            users.chain(s.groups.iter().map(|g| ("Group", g.as_str())))
-        })
-        .collect()
+    listed_members([&ac.owners, &ac.editors, &ac.viewers]).collect()
 }
 
 /// A subject as a violation names it: `Kind:name`.
@@ -268,11 +271,7 @@ fn listed<'a>(
     kind: &str,
     name: &str,
 ) -> bool {
-    lists.into_iter().flatten().any(|s| match kind {
-        "User" => s.users.iter().any(|u| u == name),
-        "Group" => s.groups.iter().any(|g| g == name),
-        _ => false,
-    })
+    listed_members(lists).any(|member| member == (kind, name))
 }
 
 /// The first subject of a binding not `allowed`, as `Kind:name`.
@@ -284,7 +283,7 @@ fn stranger(
         .into_iter()
         .flatten()
         .find(|s| !allowed(s))
-        .map(|s| format!("{}:{}", s.kind, s.name))
+        .map(|s| spelled((&s.kind, &s.name)))
 }
 
 fn is_private_sandbox_of<'t>(tenant: &'t Tenant, namespace: &str) -> Option<&'t str> {
