@@ -189,9 +189,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     problems.push(format!("{at}: {}: {e}", m.manifest.describe()));
                 }
             }
-            for p in &problems {
-                eprintln!("{p}");
-            }
+            to_stderr(&problems);
             if problems.is_empty() {
                 to_stdout(format_args!("{} manifests valid\n", manifests.len()))?;
                 Ok(ExitCode::SUCCESS)
@@ -218,9 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let (manifests, problems) = load(&files);
             if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
+                to_stderr(&problems);
                 return Ok(ExitCode::from(2));
             }
             let manifests: Vec<_> = manifests.into_iter().map(|m| m.manifest).collect();
@@ -269,9 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
+                to_stderr(&problems);
                 return Ok(ExitCode::FAILURE);
             }
             let yaml: Vec<String> = documents
@@ -294,9 +288,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .map(ToString::to_string),
             );
             if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
+                to_stderr(&problems);
                 return Ok(ExitCode::FAILURE);
             }
             // An invalid manifest is planned as the operator would treat it
@@ -333,9 +325,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Output::Text => to_stdout(plan.render_text())?,
                 Output::Yaml => to_stdout(plan.render_yaml().map_err(|e| e.to_string())?)?,
             }
-            for p in &invalid {
-                eprintln!("{p}");
-            }
+            to_stderr(&invalid);
             Ok(if invalid.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -354,6 +344,13 @@ fn to_stdout(text: impl std::fmt::Display) -> Result<(), String> {
             Err(format!("writing to standard output: {e}"))
         }
         _ => Ok(()),
+    }
+}
+
+/// Writes each problem on a line of its own to standard error.
+fn to_stderr(problems: &[String]) {
+    for problem in problems {
+        eprintln!("{problem}");
     }
 }
 
