@@ -74,6 +74,10 @@ fn whole_cluster(c: &mut Criterion) {
         // quota, limit range and network policy, its Quota), and nothing
         // else. Planning afresh within a small factor of it is the goal.
         group.bench_function("read-what-decisions-read", |b| {
+            use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+            use k8s_openapi::api::networking::v1::NetworkPolicy;
+            use k8s_openapi::api::rbac::v1::RoleBinding;
+            use mto_model::labels::{LIMIT_RANGE_NAME, NETWORK_POLICY_NAME, RESOURCE_QUOTA_NAME};
             use mto_model::view::Observed as _;
             b.iter(|| {
                 let mut seen = 0usize;
@@ -83,23 +87,14 @@ fn whole_cluster(c: &mut Criterion) {
                         seen += usize::from(steady.quota(quota).is_some());
                     }
                     for ns in steady.tenant_namespaces(name) {
-                        seen += usize::from(steady.namespace(ns).is_some());
-                        seen += steady.role_bindings(ns).count();
-                        seen += usize::from(
-                            steady
-                                .resource_quota(ns, mto_model::labels::RESOURCE_QUOTA_NAME)
-                                .is_some(),
-                        );
-                        seen += usize::from(
-                            steady
-                                .limit_range(ns, mto_model::labels::LIMIT_RANGE_NAME)
-                                .is_some(),
-                        );
-                        seen += usize::from(
-                            steady
-                                .network_policy(ns, mto_model::labels::NETWORK_POLICY_NAME)
-                                .is_some(),
-                        );
+                        let here = steady.in_namespace(ns);
+                        seen += usize::from(here.namespace().is_some());
+                        seen += here.owned_in::<RoleBinding>().count();
+                        seen +=
+                            usize::from(here.owned::<ResourceQuota>(RESOURCE_QUOTA_NAME).is_some());
+                        seen += usize::from(here.owned::<LimitRange>(LIMIT_RANGE_NAME).is_some());
+                        seen +=
+                            usize::from(here.owned::<NetworkPolicy>(NETWORK_POLICY_NAME).is_some());
                     }
                 }
                 black_box(seen)

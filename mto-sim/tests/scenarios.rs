@@ -293,7 +293,8 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
         "the resource quota"
     );
     assert!(
-        view.limit_range("beta-jobs", "tenant-limit-range")
+        view.in_namespace("beta-jobs")
+            .owned::<k8s_openapi::api::core::v1::LimitRange>("tenant-limit-range")
             .is_some(),
         "the limit range"
     );

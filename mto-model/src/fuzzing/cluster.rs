@@ -515,7 +515,7 @@ fn namespace(name: &str, tenant: Option<&str>) -> Namespace {
 }
 
 /// The n-th object of a kind (wrapping).
-fn nth<K: Typed>(shelf: &Shelf<K>, n: u8) -> Option<K> {
+fn nth<K: Typed>(shelf: Shelf<'_, K>, n: u8) -> Option<K> {
     let all: Vec<&K> = shelf.iter().map(|o| &**o).collect();
     (!all.is_empty()).then(|| all[usize::from(n) % all.len()].clone())
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use compact_str::CompactString;
 
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -26,7 +26,7 @@ use crate::labels::{
 use crate::machine::Phase;
 use crate::quantity::Quantity;
 use crate::validation::{Validate, ValidationErrors};
-use crate::view::Observed;
+use crate::view::{InNamespace, Observed};
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -154,10 +154,13 @@ impl Findings {
 
 /// A namespace the tenant may have (asked for, from its intake, or joined),
 /// with what is observed of it.
-type Claimable<'a> = (
-    Cow<'a, RequestedNamespace>,
-    Option<(&'a Namespace, &'a Ownership)>,
-);
+struct Claimable<'a> {
+    requested: Cow<'a, RequestedNamespace>,
+    /// What the view holds there, found once for every object compared.
+    here: InNamespace<'a>,
+    /// The Namespace, if there is one.
+    observed: Option<(&'a Namespace, &'a Ownership)>,
+}
 
 pub(super) struct Planner<'a, O> {
     pub(super) tenant: &'a Tenant,
@@ -210,9 +213,9 @@ impl<'a, O: Observed> Planner<'a, O> {
             })
             .collect();
         for ns in labelled {
-            let Some((observed, ownership)) = self
-                .observed
-                .owned::<Namespace>("", ns)
+            let here = self.observed.in_namespace(ns);
+            let Some((observed, ownership)) = here
+                .namespace()
                 .filter(|(n, _)| n.metadata.deletion_timestamp.is_none())
             else {
                 continue;
@@ -242,7 +245,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                     sandbox_user: None,
                     joined: true,
                 };
-                planned.push((Cow::Owned(joined), Some((observed, ownership))));
+                planned.push(Claimable {
+                    requested: Cow::Owned(joined),
+                    here,
+                    observed: Some((observed, ownership)),
+                });
             }
         }
 
@@ -254,7 +261,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .and_then(|n| n.sandboxes.as_ref())
             .is_some_and(|s| s.private);
         let mut quota_changes = Vec::with_capacity(planned.len());
-        let planned_names: Vec<&str> = planned.iter().map(|(r, _)| r.name.as_str()).collect();
+        let planned_names: Vec<&str> = planned.iter().map(|c| c.requested.name.as_str()).collect();
         let sharing = quota.and_then(|q| q.spec.sharing).unwrap_or_default();
         let shares = quota
             .and_then(|q| q.spec.resourcequota.as_ref())
@@ -263,7 +270,12 @@ impl<'a, O: Observed> Planner<'a, O> {
         let mut shared = SharedDigests::new(self.name, limit_range, integration);
         // Each namespace's desired bindings, in one buffer for them all.
         let mut bindings = Vec::new();
-        for (requested, observed_ns) in &planned {
+        for Claimable {
+            requested,
+            here,
+            observed: observed_ns,
+        } in &planned
+        {
             let adopted = requested.joined
                 || observed_ns.is_some_and(|(_, ownership)| is_adopted(ownership, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
@@ -275,7 +287,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 subjects,
                 integration,
             );
-            self.match_role_bindings(&requested.name, &bindings);
+            self.match_role_bindings(*here, &bindings);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
                     object: Object::from(ns.build()),
@@ -293,12 +305,12 @@ impl<'a, O: Observed> Planner<'a, O> {
                 Some(_) => {}
             }
             self.sync_role_bindings(&requested.name, &bindings, &mut shared);
-            self.sync_limit_range(&requested.name, limit_range, shared.limit_range);
-            self.sync_network_policy(&requested.name, integration, shared.network_policy);
+            self.sync_limit_range(*here, limit_range, shared.limit_range);
+            self.sync_network_policy(*here, integration, shared.network_policy);
             if shares.is_some() {
-                quota_changes.push(requested.name.as_str());
+                quota_changes.push(*here);
             } else if quota.is_some() {
-                self.delete_managed(Kind::ResourceQuota, &requested.name, RESOURCE_QUOTA_NAME);
+                self.delete_managed(Kind::ResourceQuota, *here, RESOURCE_QUOTA_NAME);
             }
         }
         let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
@@ -310,7 +322,8 @@ impl<'a, O: Observed> Planner<'a, O> {
             &releases,
             &mut shared,
         );
-        let mut names: Vec<CompactString> = planned.iter().map(|(r, _)| r.name.clone()).collect();
+        let mut names: Vec<CompactString> =
+            planned.iter().map(|c| c.requested.name.clone()).collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -346,7 +359,8 @@ impl<'a, O: Observed> Planner<'a, O> {
         let mut planned = Vec::with_capacity(requested_namespaces.len());
         for requested in requested_namespaces {
             let ns = requested.name.as_str();
-            let observed = self.observed.owned::<Namespace>("", ns);
+            let here = self.observed.in_namespace(ns);
+            let observed = here.namespace();
             if self.observed.integration().is_privileged_namespace(ns) {
                 self.findings.conflicts.push((
                     ns.to_owned(),
@@ -385,7 +399,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                 self.findings.waiting.push(ns.to_owned());
                 continue;
             }
-            planned.push((Cow::Borrowed(requested), observed));
+            planned.push(Claimable {
+                requested: Cow::Borrowed(requested),
+                here,
+                observed,
+            });
         }
         planned
     }
@@ -422,16 +440,11 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// Removes what mto put in `name` for the tenant: its access, limit
     /// range and quota. Returns the quota's values, now freed.
     fn clear(&mut self, name: &str) -> BTreeMap<String, Quantity> {
-        let bindings: Vec<(String, Option<String>)> = self
-            .observed
-            .role_bindings(name)
-            .filter(|rb| is_managed_for(&rb.metadata, self.name))
-            .map(|rb| {
-                (
-                    rb.metadata.name.clone().unwrap_or_default(),
-                    rb.metadata.uid.clone(),
-                )
-            })
+        let here = self.observed.in_namespace(name);
+        let bindings: Vec<(String, Option<String>)> = here
+            .owned_in::<RoleBinding>()
+            .filter(|(_, rb, _)| is_managed_for(&rb.metadata, self.name))
+            .map(|(name, rb, _)| (name.to_owned(), rb.metadata.uid.clone()))
             .collect();
         for (rb, uid) in bindings {
             self.actions.push(Action::Delete {
@@ -440,9 +453,9 @@ impl<'a, O: Observed> Planner<'a, O> {
                 reason: Reason::Release,
             });
         }
-        self.delete_managed(Kind::LimitRange, name, LIMIT_RANGE_NAME);
-        self.delete_managed(Kind::NetworkPolicy, name, NETWORK_POLICY_NAME);
-        self.delete_managed(Kind::ResourceQuota, name, RESOURCE_QUOTA_NAME)
+        self.delete_managed(Kind::LimitRange, here, LIMIT_RANGE_NAME);
+        self.delete_managed(Kind::NetworkPolicy, here, NETWORK_POLICY_NAME);
+        self.delete_managed(Kind::ResourceQuota, here, RESOURCE_QUOTA_NAME)
     }
 
     /// The ClusterResourceSupervisor of `spec.hibernation`: applied while
@@ -598,22 +611,14 @@ impl<'a, O: Observed> Planner<'a, O> {
     fn delete_managed(
         &mut self,
         kind: Kind,
-        namespace: &str,
+        here: InNamespace<'_>,
         name: &str,
     ) -> BTreeMap<String, Quantity> {
+        let namespace = here.name();
         let meta = match kind {
-            Kind::ResourceQuota => self
-                .observed
-                .resource_quota(namespace, name)
-                .map(|o| &o.metadata),
-            Kind::LimitRange => self
-                .observed
-                .limit_range(namespace, name)
-                .map(|o| &o.metadata),
-            Kind::NetworkPolicy => self
-                .observed
-                .network_policy(namespace, name)
-                .map(|o| &o.metadata),
+            Kind::ResourceQuota => here.owned::<ResourceQuota>(name).map(|(o, _)| &o.metadata),
+            Kind::LimitRange => here.owned::<LimitRange>(name).map(|(o, _)| &o.metadata),
+            Kind::NetworkPolicy => here.owned::<NetworkPolicy>(name).map(|(o, _)| &o.metadata),
             _ => None,
         };
         let Some(meta) = meta.filter(|m| is_managed_for(m, self.name)) else {
@@ -625,7 +630,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             reason: Reason::Remove,
         });
         if kind == Kind::ResourceQuota {
-            quota_values(self.observed.resource_quota(namespace, name))
+            quota_values(here.owned::<ResourceQuota>(name).map(|(o, _)| o))
         } else {
             BTreeMap::new()
         }
@@ -656,12 +661,16 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// or for this tenant and no longer wants it. Runs before the
     /// namespace is applied: another tenant's access goes before the
     /// namespace is this tenant's, never after.
-    fn match_role_bindings(&mut self, namespace: &str, desired: &[desired::DesiredBinding<'_>]) {
-        let tenant = self.name;
+    fn match_role_bindings(
+        &mut self,
+        here: InNamespace<'a>,
+        desired: &[desired::DesiredBinding<'_>],
+    ) {
+        let (tenant, namespace) = (self.name, here.name());
         let found = &mut self.bindings_found;
         found.clear();
         found.resize(desired.len(), None);
-        for (name, rb, ownership) in self.observed.owned_in::<RoleBinding>(namespace) {
+        for (name, rb, ownership) in here.owned_in::<RoleBinding>() {
             let unwanted = if is_foreign(ownership, tenant) {
                 true
             } else if let Some(at) = desired.iter().position(|d| d.is_named(name, tenant)) {
@@ -738,17 +747,16 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// IntegrationConfig asks for it; removed when it stops asking.
     fn sync_network_policy(
         &mut self,
-        namespace: &str,
+        here: InNamespace<'_>,
         integration: &crate::integration::Integration,
         digest: Option<NonZeroU64>,
     ) {
         if !integration.network.disable_intra_tenant_networking {
-            self.delete_managed(Kind::NetworkPolicy, namespace, NETWORK_POLICY_NAME);
+            self.delete_managed(Kind::NetworkPolicy, here, NETWORK_POLICY_NAME);
             return;
         }
-        let observed = self
-            .observed
-            .owned::<NetworkPolicy>(namespace, NETWORK_POLICY_NAME);
+        let namespace = here.name();
+        let observed = here.owned::<NetworkPolicy>(NETWORK_POLICY_NAME);
         if observed.is_some_and(|(_, ownership)| is_in_place(ownership, digest)) {
             return;
         }
@@ -770,19 +778,19 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     fn sync_limit_range(
         &mut self,
-        namespace: &str,
+        here: InNamespace<'_>,
         spec: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
         digest: Option<NonZeroU64>,
     ) {
         let Some(spec) = spec else {
             if matches!(self.findings.quota, QuotaFinding::Resolved) {
-                self.delete_managed(Kind::LimitRange, namespace, LIMIT_RANGE_NAME);
+                self.delete_managed(Kind::LimitRange, here, LIMIT_RANGE_NAME);
             }
             return;
         };
-        let in_sync = self
-            .observed
-            .owned::<LimitRange>(namespace, LIMIT_RANGE_NAME)
+        let namespace = here.name();
+        let in_sync = here
+            .owned::<LimitRange>(LIMIT_RANGE_NAME)
             .map(|(o, ownership)| {
                 if is_in_place(ownership, digest) {
                     return true;

@@ -14,7 +14,7 @@ use crate::action::{Action, Object, Reason};
 use crate::api::Sharing;
 use crate::labels::{RESOURCE_QUOTA_NAME, is_managed};
 use crate::quantity::Quantity;
-use crate::view::Observed;
+use crate::view::{InNamespace, Observed};
 
 /// The quantities of a set of quotas added up, per resource.
 #[derive(Clone, Debug, Default)]
@@ -92,7 +92,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         total: Option<&ResourceQuotaSpec>,
         sharing: Sharing,
         shares: Option<&BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>>,
-        namespaces: &[&str],
+        namespaces: &[InNamespace<'_>],
         released: &[BTreeMap<String, Quantity>],
         digests: &mut SharedDigests<'_>,
     ) {
@@ -114,7 +114,8 @@ impl<'a, O: Observed> Planner<'a, O> {
             .flatten()
             .map(|(k, v)| (k.as_str(), Quantity::parse(&v.0).unwrap_or_default()))
             .collect();
-        let mut sums = self.current_sums(namespaces, released);
+        let names: Vec<&str> = namespaces.iter().map(|here| here.name()).collect();
+        let mut sums = self.current_sums(&names, released);
         let (lowers, grows): (Vec<_>, Vec<_>) =
             changed.into_iter().partition(QuotaWrite::only_lowers);
         for write in lowers {
@@ -148,17 +149,16 @@ impl<'a, O: Observed> Planner<'a, O> {
     fn quotas_to_write(
         &self,
         shares: &BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>,
-        namespaces: &[&str],
+        namespaces: &[InNamespace<'_>],
         digests: &mut SharedDigests<'_>,
     ) -> Vec<QuotaWrite> {
         let mut changed = Vec::new();
-        for ns in namespaces {
+        for here in namespaces {
+            let ns = here.name();
             let Some(share) = shares.get(ns) else {
                 continue;
             };
-            let observed = self
-                .observed
-                .owned::<ResourceQuota>(ns, RESOURCE_QUOTA_NAME);
+            let observed = here.owned::<ResourceQuota>(RESOURCE_QUOTA_NAME);
             let reason = match observed {
                 None => Reason::Create,
                 Some((o, ownership)) => {

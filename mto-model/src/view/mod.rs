@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -41,7 +41,7 @@ pub(crate) use kinds::{
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
 };
-pub use shelf::Shelf;
+pub use shelf::{Shelf, ShelfMut};
 pub use watch::{Taken, View, WatchEvent};
 
 /// Which object: kind, namespace (for namespaced kinds) and name.
@@ -100,6 +100,50 @@ impl std::fmt::Display for ObjectRef {
     }
 }
 
+/// What the view holds of one namespace, found by one lookup: a decision
+/// reads the namespace and each of its objects through it, where asking
+/// the view by name searched the namespaces again for every object.
+#[derive(Clone, Copy, Debug)]
+pub struct InNamespace<'a> {
+    objects: &'a Objects,
+    name: &'a str,
+    record: Option<&'a registry::Record>,
+}
+
+impl<'a> InNamespace<'a> {
+    /// The namespace's name.
+    #[must_use]
+    pub fn name(self) -> &'a str {
+        self.name
+    }
+
+    /// The Namespace, with what mto's field manager owns of its labels and
+    /// annotations.
+    #[must_use]
+    pub fn namespace(self) -> Option<(&'a Namespace, &'a Ownership)> {
+        Namespace::shelf(self.objects)
+            .record_namespace(self.name, self.record)
+            .map(|(object, ownership)| (&**object, ownership))
+    }
+
+    /// The object of kind `K` named `name` in the namespace, with what
+    /// mto's field manager owns of it.
+    #[must_use]
+    pub fn owned<K: Typed>(self, name: &str) -> Option<(&'a K, &'a Ownership)> {
+        K::shelf(self.objects)
+            .owned_through(self.name, self.record, name)
+            .map(|(object, ownership)| (&**object, ownership))
+    }
+
+    /// The objects of kind `K` in the namespace, by name, each with its
+    /// name and what mto's field manager owns of it.
+    pub fn owned_in<K: Typed>(self) -> impl Iterator<Item = (&'a str, &'a K, &'a Ownership)> {
+        K::shelf(self.objects)
+            .owned_in_through(self.name, self.record)
+            .map(|(name, object, ownership)| (name, &**object, ownership))
+    }
+}
+
 /// A read-only view of the objects the tenant controller cares about.
 pub trait Observed {
     /// A tenant by name.
@@ -114,20 +158,16 @@ pub trait Observed {
     fn integration(&self) -> &Integration;
     /// A namespace by name.
     fn namespace(&self, name: &str) -> Option<&Namespace>;
+    /// What the view holds of one namespace, found once for everything a
+    /// decision reads there.
+    fn in_namespace<'s>(&'s self, name: &'s str) -> InNamespace<'s>;
+
     /// Names of the namespaces labelled `stakater.com/tenant=<tenant>`, sorted.
     fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str>;
     /// The role bindings in a namespace, by name.
     fn role_bindings(&self, namespace: &str) -> impl Iterator<Item = &RoleBinding>;
     /// A resource quota.
     fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota>;
-    /// A limit range.
-    fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange>;
-    /// A network policy.
-    fn network_policy(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Option<&k8s_openapi::api::networking::v1::NetworkPolicy>;
     /// The tenants whose spec asks for `namespace`, first claim first.
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str>;
     /// A ClusterResourceSupervisor by name.
@@ -212,7 +252,7 @@ impl Snapshot {
 
     /// The objects of kind `K`.
     #[must_use]
-    pub fn shelf<K: Typed>(&self) -> &Shelf<K> {
+    pub fn shelf<K: Typed>(&self) -> Shelf<'_, K> {
         K::shelf(&self.objects)
     }
 
@@ -254,6 +294,7 @@ impl Snapshot {
                 self.objects
                     .dynamic
                     .get(gvk)?
+                    .shelf()
                     .owned(self.namespace, self.name)
                     .map(|(o, ownership)| {
                         Taken::held(Object::Dynamic(o.clone()), ownership.clone())
@@ -293,7 +334,7 @@ impl Snapshot {
                     .dynamic
                     .get(gvk)
                     .into_iter()
-                    .flat_map(Shelf::iter_owned)
+                    .flat_map(|stock| stock.shelf().iter_owned())
                     .map(|(o, ownership)| {
                         Taken::held(Object::Dynamic(o.clone()), ownership.clone())
                     })
@@ -313,7 +354,7 @@ impl Snapshot {
             .dynamic
             .get(gvk)
             .into_iter()
-            .flat_map(move |shelf| shelf.in_namespace(namespace))
+            .flat_map(move |stock| stock.shelf().in_namespace(namespace))
     }
 
     /// The last reading of Vault, if any.
@@ -541,7 +582,7 @@ impl Snapshot {
                     .dynamic
                     .get(gvk)
                     .into_iter()
-                    .flat_map(Shelf::iter)
+                    .flat_map(|stock| stock.shelf().iter())
                     .map(|o| Object::Dynamic(o.clone()).object_ref())
                     .filter(|target| !listed.contains(target))
                     .collect();
@@ -594,12 +635,12 @@ impl Snapshot {
                 self.0
                     .dynamic
                     .get(gvk)
-                    .map(|s| s.iter().collect::<Vec<_>>())
+                    .map(|s| s.shelf().iter().collect::<Vec<_>>())
                     == self
                         .1
                         .dynamic
                         .get(gvk)
-                        .map(|s| s.iter().collect::<Vec<_>>())
+                        .map(|s| s.shelf().iter().collect::<Vec<_>>())
             }
         }
         kind.visit(&mut Same(&self.objects, &other.objects))
@@ -716,7 +757,7 @@ impl Snapshot {
         let namespace = object.metadata.namespace.clone().unwrap_or_default();
         let name = object.metadata.name.clone().unwrap_or_default();
         let shelf = self.objects.dynamic.entry(gvk).or_default();
-        let held = shelf.owned(&namespace, &name);
+        let held = shelf.shelf().owned(&namespace, &name);
         if held.is_some_and(|(b, owned)| {
             (Arc::ptr_eq(b, &object) || **b == *object) && *owned == ownership
         }) {
@@ -965,6 +1006,7 @@ impl Snapshot {
                 self.objects
                     .dynamic
                     .get(gvk)?
+                    .shelf()
                     .get(self.namespace, self.name)
                     .map(|o| &o.metadata)
             }
@@ -1148,6 +1190,13 @@ impl Observed for Snapshot {
     fn namespace(&self, name: &str) -> Option<&Namespace> {
         self.get("", name)
     }
+    fn in_namespace<'s>(&'s self, name: &'s str) -> InNamespace<'s> {
+        InNamespace {
+            objects: &self.objects,
+            name,
+            record: self.objects.records.get(name),
+        }
+    }
     fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str> {
         self.indexes
             .tenant_namespaces
@@ -1162,16 +1211,6 @@ impl Observed for Snapshot {
             .map(|rb| &**rb)
     }
     fn resource_quota(&self, namespace: &str, name: &str) -> Option<&ResourceQuota> {
-        self.get(namespace, name)
-    }
-    fn limit_range(&self, namespace: &str, name: &str) -> Option<&LimitRange> {
-        self.get(namespace, name)
-    }
-    fn network_policy(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Option<&k8s_openapi::api::networking::v1::NetworkPolicy> {
         self.get(namespace, name)
     }
     fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {

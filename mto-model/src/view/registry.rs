@@ -8,6 +8,11 @@
 //! per kind in `view/kinds/`.
 //!
 //! Adding a typed kind: one line below and its file in `view/kinds/`.
+//! The line says where the view keeps the kind's objects: `apart`, on a
+//! shelf of its own; `in_record`, in each namespace's record, for kinds
+//! every tenant namespace holds a few of (a decision then finds a
+//! namespace's objects by one lookup); `record_namespace`, the Namespace
+//! each record is of.
 //! A kind mto does not type (what a template deploys) needs neither: it
 //! travels as a [`DynamicObject`] under [`Kind::Dynamic`].
 
@@ -19,8 +24,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 pub use kube::core::DynamicObject;
 use kube::core::TypeMeta;
 
+use compact_str::CompactString;
+
 use super::Typed;
-use super::shelf::Shelf;
+use super::shelf::{Held, Names, PlaceMut, Shelf, ShelfMut, Stock, Vacant};
 
 /// A group, version and kind, for kinds mto does not type.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,10 +91,11 @@ pub trait Stored:
     const NAMESPACED: bool;
     /// Whether the operator watches it (and its view holds it).
     const WATCHED: bool;
-    /// Its shelf.
-    fn shelf(objects: &Objects) -> &Shelf<Self>;
-    /// Its shelf, to change.
-    fn shelf_mut(objects: &mut Objects) -> &mut Shelf<Self>;
+    /// Its objects.
+    fn shelf(objects: &Objects) -> Shelf<'_, Self>;
+    /// Its objects, to change.
+    #[doc(hidden)]
+    fn shelf_mut(objects: &mut Objects) -> ShelfMut<'_, Self>;
     /// The object, as any object.
     fn wrap(object: Arc<Self>) -> Object;
     /// The object, if `object` is of this kind.
@@ -117,7 +125,7 @@ pub trait ObjectVisitor {
 }
 
 macro_rules! registry {
-    ($( $(#[$doc:meta])* $variant:ident($ty:ty) in $field:ident, $scope:ident, $watch:ident; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty) in $field:ident, $scope:ident, $watch:ident, $place:ident; )*) => {
         /// A kind of object mto reads or writes.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Kind {
@@ -241,11 +249,29 @@ macro_rules! registry {
             }
         )*
 
-        /// Every object a view or apiserver holds, by kind.
+        /// Every object a view or apiserver holds: each kind kept apart
+        /// on its shelf, or counted here and kept in the namespaces'
+        /// records.
         #[derive(Clone, Debug, Default)]
         pub struct Objects {
-            $( pub(crate) $field: Shelf<$ty>, )*
-            pub(crate) dynamic: BTreeMap<Gvk, Shelf<DynamicObject>>,
+            $( pub(crate) $field: registry!(@apart $place $ty), )*
+            pub(crate) records: BTreeMap<CompactString, Record>,
+            pub(crate) dynamic: BTreeMap<Gvk, Stock<DynamicObject>>,
+        }
+
+        /// A namespace and its objects of the kinds kept in records (the
+        /// slot of a kind kept apart is empty and takes no room).
+        #[derive(Clone, Debug, Default)]
+        pub(crate) struct Record {
+            $( $field: registry!(@record $place $ty), )*
+        }
+
+        impl Record {
+            /// Whether it holds nothing: neither the namespace nor any
+            /// object in it.
+            pub(crate) fn is_vacant(&self) -> bool {
+                true $( && Vacant::is_vacant(&self.$field) )*
+            }
         }
 
         $(
@@ -253,11 +279,11 @@ macro_rules! registry {
                 const KIND: Kind = Kind::$variant;
                 const NAMESPACED: bool = registry!(@namespaced $scope);
                 const WATCHED: bool = registry!(@watched $watch);
-                fn shelf(objects: &Objects) -> &Shelf<Self> {
-                    &objects.$field
+                fn shelf(objects: &Objects) -> Shelf<'_, Self> {
+                    registry!(@shelf $place objects $field)
                 }
-                fn shelf_mut(objects: &mut Objects) -> &mut Shelf<Self> {
-                    &mut objects.$field
+                fn shelf_mut(objects: &mut Objects) -> ShelfMut<'_, Self> {
+                    registry!(@shelf_mut $place objects $field)
                 }
                 fn wrap(object: Arc<Self>) -> Object {
                     Object::$variant(object)
@@ -277,6 +303,34 @@ macro_rules! registry {
             }
         )*
     };
+    (@apart apart $ty:ty) => { Stock<$ty> };
+    (@apart in_record $ty:ty) => { usize };
+    (@apart record_namespace $ty:ty) => { usize };
+    (@record apart $ty:ty) => { () };
+    (@record in_record $ty:ty) => { Names<$ty> };
+    (@record record_namespace $ty:ty) => { Option<Held<$ty>> };
+    (@shelf apart $objects:ident $field:ident) => { Shelf::apart(&$objects.$field) };
+    (@shelf in_record $objects:ident $field:ident) => {
+        Shelf::in_records(&$objects.records, |r| &r.$field, $objects.$field)
+    };
+    (@shelf record_namespace $objects:ident $field:ident) => {
+        Shelf::record_namespaces(&$objects.records, |r| r.$field.as_ref(), $objects.$field)
+    };
+    (@shelf_mut apart $objects:ident $field:ident) => { ShelfMut(PlaceMut::Apart(&mut $objects.$field)) };
+    (@shelf_mut in_record $objects:ident $field:ident) => {
+        ShelfMut(PlaceMut::InRecords {
+            records: &mut $objects.records,
+            names: |r| &mut r.$field,
+            len: &mut $objects.$field,
+        })
+    };
+    (@shelf_mut record_namespace $objects:ident $field:ident) => {
+        ShelfMut(PlaceMut::RecordNamespaces {
+            records: &mut $objects.records,
+            namespace: |r| &mut r.$field,
+            len: &mut $objects.$field,
+        })
+    };
     (@namespaced namespaced) => { true };
     (@namespaced cluster) => { false };
     (@watched watched) => { true };
@@ -285,45 +339,45 @@ macro_rules! registry {
 
 registry! {
     /// `tenantoperator.stakater.com/v1beta3` Tenant, cluster-scoped.
-    Tenant(crate::api::Tenant) in tenants, cluster, watched;
+    Tenant(crate::api::Tenant) in tenants, cluster, watched, apart;
     /// `tenantoperator.stakater.com/v1beta1` Quota, cluster-scoped.
-    Quota(crate::api::Quota) in quotas, cluster, watched;
+    Quota(crate::api::Quota) in quotas, cluster, watched, apart;
     /// `tenantoperator.stakater.com/v1beta1` IntegrationConfig.
-    IntegrationConfig(crate::api::IntegrationConfig) in integration_configs, namespaced, watched;
+    IntegrationConfig(crate::api::IntegrationConfig) in integration_configs, namespaced, watched, apart;
     /// `v1` Namespace, cluster-scoped.
-    Namespace(k8s_openapi::api::core::v1::Namespace) in namespaces, cluster, watched;
+    Namespace(k8s_openapi::api::core::v1::Namespace) in namespaces, cluster, watched, record_namespace;
     /// `rbac.authorization.k8s.io/v1` RoleBinding.
-    RoleBinding(k8s_openapi::api::rbac::v1::RoleBinding) in role_bindings, namespaced, watched;
+    RoleBinding(k8s_openapi::api::rbac::v1::RoleBinding) in role_bindings, namespaced, watched, in_record;
     /// `rbac.authorization.k8s.io/v1` ClusterRoleBinding, cluster-scoped.
-    ClusterRoleBinding(k8s_openapi::api::rbac::v1::ClusterRoleBinding) in cluster_role_bindings, cluster, watched;
+    ClusterRoleBinding(k8s_openapi::api::rbac::v1::ClusterRoleBinding) in cluster_role_bindings, cluster, watched, apart;
     /// `v1` ResourceQuota.
-    ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched;
+    ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched, in_record;
     /// `v1` LimitRange.
-    LimitRange(k8s_openapi::api::core::v1::LimitRange) in limit_ranges, namespaced, watched;
+    LimitRange(k8s_openapi::api::core::v1::LimitRange) in limit_ranges, namespaced, watched, in_record;
     /// The NetworkPolicy mto keeps in each tenant namespace when tenants are kept apart.
-    NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) in network_policies, namespaced, watched;
+    NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) in network_policies, namespaced, watched, in_record;
     /// `v1` PersistentVolume, cluster-scoped: a bound claim's storage class.
-    PersistentVolume(k8s_openapi::api::core::v1::PersistentVolume) in persistent_volumes, cluster, watched;
+    PersistentVolume(k8s_openapi::api::core::v1::PersistentVolume) in persistent_volumes, cluster, watched, apart;
     /// `hibernation.stakater.com/v1beta1` ResourceSupervisor.
-    ResourceSupervisor(crate::api::ResourceSupervisor) in resource_supervisors, namespaced, watched;
+    ResourceSupervisor(crate::api::ResourceSupervisor) in resource_supervisors, namespaced, watched, apart;
     /// `hibernation.stakater.com/v1beta1` ClusterResourceSupervisor, cluster-scoped.
-    ClusterResourceSupervisor(crate::api::ClusterResourceSupervisor) in cluster_resource_supervisors, cluster, watched;
+    ClusterResourceSupervisor(crate::api::ClusterResourceSupervisor) in cluster_resource_supervisors, cluster, watched, apart;
     /// `apps/v1` Deployment.
-    Deployment(k8s_openapi::api::apps::v1::Deployment) in deployments, namespaced, watched;
+    Deployment(k8s_openapi::api::apps::v1::Deployment) in deployments, namespaced, watched, apart;
     /// `apps/v1` StatefulSet.
-    StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) in stateful_sets, namespaced, watched;
+    StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) in stateful_sets, namespaced, watched, apart;
     /// `templates.stakater.com/v1alpha1` Template, cluster-scoped.
-    Template(crate::api::Template) in templates, cluster, watched;
+    Template(crate::api::Template) in templates, cluster, watched, apart;
     /// `templates.stakater.com/v1alpha1` TemplateInstance.
-    TemplateInstance(crate::api::TemplateInstance) in template_instances, namespaced, watched;
+    TemplateInstance(crate::api::TemplateInstance) in template_instances, namespaced, watched, apart;
     /// `templates.stakater.com/v1alpha1` ClusterTemplateInstance, cluster-scoped.
-    ClusterTemplateInstance(crate::api::ClusterTemplateInstance) in cluster_template_instances, cluster, watched;
+    ClusterTemplateInstance(crate::api::ClusterTemplateInstance) in cluster_template_instances, cluster, watched, apart;
     /// `templates.stakater.com/v1alpha1` TemplateGroupInstance, cluster-scoped.
-    TemplateGroupInstance(crate::api::TemplateGroupInstance) in template_group_instances, cluster, watched;
+    TemplateGroupInstance(crate::api::TemplateGroupInstance) in template_group_instances, cluster, watched, apart;
     /// A tenant's integrations: its Argo CD AppProject.
-    Extensions(crate::api::Extensions) in extensions, cluster, watched;
+    Extensions(crate::api::Extensions) in extensions, cluster, watched, apart;
     /// `coordination.k8s.io/v1` Lease: the operator's leader election.
-    Lease(k8s_openapi::api::coordination::v1::Lease) in leases, namespaced, unwatched;
+    Lease(k8s_openapi::api::coordination::v1::Lease) in leases, namespaced, unwatched, apart;
 }
 
 impl Kind {
