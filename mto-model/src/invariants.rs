@@ -339,11 +339,20 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
     } else {
         BTreeSet::new()
     };
+    // The quotas mto made in the tenant's namespaces, read in the same
+    // visit as their bindings.
+    let mut quotas: Vec<&ResourceQuota> = Vec::new();
     for ns in observed.tenant_namespaces(name) {
+        let here = observed.in_namespace(ns);
+        quotas.extend(
+            here.owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
+                .filter(|(_, ownership)| ownership.is_managed())
+                .map(|(rq, _)| rq),
+        );
         let mut granted = BTreeSet::new();
         // Whose a binding is, as its labels say, is read from what the
         // view keeps beside it: this runs after every step of a simulation.
-        for (_, rb, ownership) in observed.owned_in::<RoleBinding>(ns) {
+        for (_, rb, ownership) in here.owned_in::<RoleBinding>() {
             let Some(rb_tenant) = ownership.managed_tenant() else {
                 continue;
             };
@@ -410,7 +419,7 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
             }
         }
     }
-    violations.extend(check_quota(observed, name, tenant, scope));
+    violations.extend(check_quota(observed, name, tenant, &quotas, scope));
     violations
 }
 
@@ -424,11 +433,13 @@ fn nanos_of(list: Option<&BTreeMap<String, K8sQuantity>>, resource: &str) -> i12
 /// Invariant 6 at rest: split evenly, the namespaces' quotas sum to at
 /// most the tenant's; pooled, each holds at most the tenant's total.
 /// Invariant 8's quota half at every instant: pooled, what the namespaces
-/// have admitted sums to at most the total.
+/// have admitted sums to at most the total. `quotas` are those mto made
+/// in the tenant's namespaces.
 fn check_quota(
     observed: &impl Observed,
     name: &str,
     tenant: &Tenant,
+    quotas: &[&ResourceQuota],
     scope: Scope,
 ) -> Vec<Violation> {
     let Some(quota) = tenant.spec.quota.as_deref().and_then(|q| observed.quota(q)) else {
@@ -445,15 +456,6 @@ fn check_quota(
         .resourcequota
         .as_ref()
         .and_then(|r| r.hard.as_ref());
-    let quotas: Vec<&ResourceQuota> = observed
-        .tenant_namespaces(name)
-        .filter_map(|ns| {
-            observed
-                .owned::<ResourceQuota>(ns, RESOURCE_QUOTA_NAME)
-                .filter(|(_, ownership)| ownership.is_managed())
-                .map(|(rq, _)| rq)
-        })
-        .collect();
     let hard =
         |rq: &ResourceQuota, r: &str| nanos_of(rq.spec.as_ref().and_then(|s| s.hard.as_ref()), r);
     let used =
@@ -863,6 +865,97 @@ mod tests {
                 other: "beta".into(),
             }]
         );
+    }
+
+    /// The quotas mto made in a tenant's namespaces are held to its Quota:
+    /// pooled, what they admitted together at every instant; split, the
+    /// shares' sum at rest. A quota mto did not make counts for nothing.
+    #[test]
+    fn the_quotas_mto_made_are_held_to_the_tenants_quota() {
+        use k8s_openapi::api::core::v1::{ResourceQuotaSpec, ResourceQuotaStatus};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+        use crate::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+        use crate::view::Snapshot;
+
+        let pods = |n: &str| Some(BTreeMap::from([("pods".to_owned(), K8sQuantity(n.into()))]));
+        let quota = |ns: &str, hard: &str, used: &str, ours: bool| ResourceQuota {
+            metadata: ObjectMeta {
+                name: Some(RESOURCE_QUOTA_NAME.into()),
+                namespace: Some(ns.into()),
+                labels: if ours {
+                    labels(&[
+                        (TENANT_LABEL, "alpha"),
+                        (MANAGED_BY_LABEL, MANAGED_BY_VALUE),
+                    ])
+                } else {
+                    labels(&[(TENANT_LABEL, "alpha")])
+                },
+                ..Default::default()
+            },
+            spec: Some(ResourceQuotaSpec {
+                hard: pods(hard),
+                ..Default::default()
+            }),
+            status: Some(ResourceQuotaStatus {
+                used: pods(used),
+                ..Default::default()
+            }),
+        };
+        let cluster = |sharing: &str, hards: [&str; 2]| {
+            let mut s = Snapshot::default();
+            let q: crate::api::Quota = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "q"},
+                "spec": {"sharing": sharing, "resourcequota": {"hard": {"pods": "10"}}}
+            }))
+            .unwrap_or_else(|e| panic!("quota: {e}"));
+            s.insert(q);
+            for (ns, hard) in ["alpha-a", "alpha-b"].into_iter().zip(hards) {
+                s.insert(tenant_namespace(ns, "alpha"));
+                s.insert(quota(ns, hard, "6", true));
+            }
+            s.insert(tenant_namespace("alpha-c", "alpha"));
+            s.insert(quota("alpha-c", "100", "100", false));
+            s
+        };
+        let alpha: Tenant = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "alpha"},
+            "spec": {"quota": "q"}
+        }))
+        .unwrap_or_else(|e| panic!("tenant: {e}"));
+        let over_admitted = Violation::AdmittedOverQuota {
+            tenant: "alpha".into(),
+            resource: "pods".into(),
+            used: "12".into(),
+            limit: "10".into(),
+        };
+        let pooled = cluster("Pooled", ["10", "10"]);
+        assert_eq!(
+            check_tenant(&pooled, &alpha, Scope::Always),
+            vec![over_admitted.clone()]
+        );
+        assert_eq!(
+            check_tenant(&pooled, &alpha, Scope::AtRest),
+            vec![over_admitted]
+        );
+
+        let split = cluster("EvenSplit", ["5", "6"]);
+        assert_eq!(
+            check_tenant(&split, &alpha, Scope::Always),
+            Vec::new(),
+            "split shares are checked at rest"
+        );
+        assert_eq!(
+            check_tenant(&split, &alpha, Scope::AtRest),
+            vec![Violation::QuotaExceeded {
+                tenant: "alpha".into(),
+                resource: "pods".into(),
+                sum: "11".into(),
+                limit: "10".into(),
+            }]
+        );
+        let even = cluster("EvenSplit", ["5", "5"]);
+        assert_eq!(check_tenant(&even, &alpha, Scope::AtRest), Vec::new());
     }
 
     #[test]
