@@ -84,8 +84,66 @@ pub fn requested_namespaces(tenant: &Tenant) -> Vec<RequestedNamespace> {
     out
 }
 
-/// What a tenant's spec asks, read once: whether it is valid, and the
-/// namespaces it asks for.
+/// The users and groups of each tenant role, each role's sorted by kind
+/// then name, once each: what its bindings name, in their order.
+///
+/// Read with the rest of the spec when the view takes the tenant in
+/// ([`TenantIntake`]): a decision borrows them, where it gathered and
+/// sorted them from the spec's scattered strings each time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleMembers {
+    /// The owners.
+    pub owner: Vec<Member>,
+    /// The editors.
+    pub editor: Vec<Member>,
+    /// The viewers.
+    pub viewer: Vec<Member>,
+}
+
+/// A user or group of a tenant role. Ordered by kind, then name: the
+/// order of a binding's subjects.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Member {
+    /// `User` or `Group`, as a binding's subject says it.
+    pub kind: &'static str,
+    /// The user's or group's name, inline up to 24 bytes.
+    pub name: CompactString,
+}
+
+impl RoleMembers {
+    /// Reads the access control of `spec`.
+    #[must_use]
+    pub fn of(spec: &crate::api::TenantSpec) -> RoleMembers {
+        let ac = spec.access_control.as_ref();
+        let members = |s: Option<&crate::api::Subjects>| {
+            let mut out: Vec<Member> = s
+                .into_iter()
+                .flat_map(|s| {
+                    let member = |kind| {
+                        move |name: &String| Member {
+                            kind,
+                            name: name.into(),
+                        }
+                    };
+                    let users = s.users.iter().map(member("User"));
+                    users.chain(s.groups.iter().map(member("Group")))
+                })
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out.shrink_to_fit();
+            out
+        };
+        RoleMembers {
+            owner: members(ac.and_then(|a| a.owners.as_ref())),
+            editor: members(ac.and_then(|a| a.editors.as_ref())),
+            viewer: members(ac.and_then(|a| a.viewers.as_ref())),
+        }
+    }
+}
+
+/// What a tenant's spec asks, read once: whether it is valid, the
+/// namespaces it asks for and the members of its roles.
 ///
 /// The view takes it when it takes the tenant in and keeps it while the
 /// spec stands ([`crate::view::Observed::tenant_intake`]): a decision made
@@ -97,6 +155,8 @@ pub struct TenantIntake {
     pub validation: Result<(), ValidationErrors>,
     /// [`requested_namespaces`].
     pub namespaces: Vec<RequestedNamespace>,
+    /// [`RoleMembers::of`].
+    pub members: RoleMembers,
 }
 
 impl TenantIntake {
@@ -106,6 +166,7 @@ impl TenantIntake {
         TenantIntake {
             validation: tenant.validate(),
             namespaces: requested_namespaces(tenant),
+            members: RoleMembers::of(&tenant.spec),
         }
     }
 }
@@ -201,6 +262,49 @@ mod tests {
             "spec": {"namespaces": {"withoutTenantPrefix": shared}}
         }))
         .unwrap_or_else(|e| panic!("test tenant: {e}"))
+    }
+
+    proptest! {
+        /// Each role's members are the users and groups its list names,
+        /// each once, by kind (groups, then users), then name: the subjects
+        /// of the role's bindings, in their order.
+        #[test]
+        fn a_roles_members_are_its_subjects_once_each_in_binding_order(
+            lists in prop::collection::vec(
+                (
+                    prop::collection::vec("[ab][a-c]?", 0..5),
+                    prop::collection::vec("[ab][a-c]?", 0..5),
+                ),
+                3,
+            ),
+        ) {
+            let subjects: Vec<serde_json::Value> = lists
+                .iter()
+                .map(|(users, groups)| serde_json::json!({"users": users, "groups": groups}))
+                .collect();
+            let spec: crate::api::TenantSpec = serde_json::from_value(serde_json::json!({
+                "accessControl": {
+                    "owners": subjects[0], "editors": subjects[1], "viewers": subjects[2]
+                }
+            }))
+            .unwrap_or_else(|e| panic!("spec: {e}"));
+            let members = RoleMembers::of(&spec);
+            for (role, (users, groups)) in [&members.owner, &members.editor, &members.viewer]
+                .into_iter()
+                .zip(&lists)
+            {
+                let spelled: Vec<(&str, &str)> =
+                    role.iter().map(|m| (m.kind, m.name.as_str())).collect();
+                let expected: Vec<(&str, &str)> = users
+                    .iter()
+                    .map(|u| ("User", u.as_str()))
+                    .chain(groups.iter().map(|g| ("Group", g.as_str())))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                prop_assert_eq!(spelled, expected);
+            }
+        }
     }
 
     proptest! {

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
 
-use crate::api::{Sharing, Tenant, TenantSpec};
+use crate::api::{Sharing, Tenant};
 use crate::claims::RequestedNamespace;
 use crate::integration::{Integration, TenantRole};
 use crate::labels::{
@@ -34,7 +34,7 @@ pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
 /// The subjects of each tenant role, sorted, once each, borrowed from the
-/// tenant's spec.
+/// members the view read from the tenant's spec.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct RoleSubjects<'a> {
     pub(crate) owner: Vec<TenantSubject<'a>>,
@@ -43,27 +43,19 @@ pub(crate) struct RoleSubjects<'a> {
 }
 
 impl<'a> RoleSubjects<'a> {
-    pub(crate) fn of(spec: &'a TenantSpec) -> RoleSubjects<'a> {
-        let ac = spec.access_control.as_ref();
-        let convert = |s: Option<&'a crate::api::Subjects>| {
-            let mut out: Vec<TenantSubject<'a>> = s
-                .into_iter()
-                .flat_map(|s| {
-                    let users = s.users.iter().map(|u| TenantSubject::user(u));
-                    users.chain(s.groups.iter().map(|g| TenantSubject {
-                        kind: "Group",
-                        name: g,
-                    }))
+    pub(crate) fn of(members: &'a crate::claims::RoleMembers) -> RoleSubjects<'a> {
+        let borrow = |role: &'a [crate::claims::Member]| {
+            role.iter()
+                .map(|m| TenantSubject {
+                    kind: m.kind,
+                    name: &m.name,
                 })
-                .collect();
-            out.sort_unstable();
-            out.dedup();
-            out
+                .collect()
         };
         RoleSubjects {
-            owner: convert(ac.and_then(|a| a.owners.as_ref())),
-            editor: convert(ac.and_then(|a| a.editors.as_ref())),
-            viewer: convert(ac.and_then(|a| a.viewers.as_ref())),
+            owner: borrow(&members.owner),
+            editor: borrow(&members.editor),
+            viewer: borrow(&members.viewer),
         }
     }
 

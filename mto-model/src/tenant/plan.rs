@@ -65,7 +65,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
     match &intake.validation {
         Err(errors) => planner.findings.spec_errors = Some(errors.clone()),
         Ok(()) => {
-            let subjects = RoleSubjects::of(&tenant.spec);
+            let subjects = RoleSubjects::of(&intake.members);
             namespaces = planner.plan(&intake.namespaces, &subjects);
             planner.plan_hibernation();
             planner.plan_template_instances();

@@ -1337,7 +1337,8 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
     );
     let total = quota.spec.resourcequota.as_ref().expect("resource quota");
     let alpha = tenant_of(&s, "alpha");
-    let subjects = desired::RoleSubjects::of(&alpha.spec);
+    let members = crate::claims::RoleMembers::of(&alpha.spec);
+    let subjects = desired::RoleSubjects::of(&members);
     let mut bindings = 0;
     for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
         let requested = crate::claims::RequestedNamespace {
