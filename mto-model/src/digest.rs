@@ -29,7 +29,7 @@ pub fn digest(value: &impl serde::Serialize) -> String {
 /// (the view takes them in, the planner compares them); writing an object
 /// whose digest matches the desired one without being it means finding a
 /// 64-bit second preimage, not something a tenant can do by trying.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct AppliedDigest(std::hash::DefaultHasher);
 
 impl AppliedDigest {

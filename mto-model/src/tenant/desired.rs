@@ -618,15 +618,6 @@ pub(crate) fn resource_quota_digest(tenant: &str, share: &ResourceQuotaSpec) -> 
     )
 }
 
-/// The applied digest of the tenant's limit range ([`limit_range`]).
-pub(crate) fn limit_range_digest(tenant: &str, spec: &LimitRangeSpec) -> NonZeroU64 {
-    crate::view::digest_as_applied(
-        |digest| crate::view::digest_limit_range_spec(digest, Some(spec)),
-        managed_label_pairs(tenant),
-        [],
-    )
-}
-
 /// Per-resource values of a quota object, by value.
 pub(crate) fn quota_values(rq: Option<&ResourceQuota>) -> BTreeMap<String, Quantity> {
     rq.and_then(|rq| rq.spec.as_ref())

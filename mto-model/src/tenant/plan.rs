@@ -25,8 +25,8 @@ use crate::labels::{
 };
 use crate::machine::Phase;
 use crate::quantity::Quantity;
-use crate::validation::{Validate, ValidationErrors};
-use crate::view::{InNamespace, Observed};
+use crate::validation::ValidationErrors;
+use crate::view::{InNamespace, Observed, QuotaIntake};
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -192,7 +192,11 @@ impl<'a, O: Observed> Planner<'a, O> {
         requested: &'a [RequestedNamespace],
         subjects: &RoleSubjects<'_>,
     ) -> Vec<CompactString> {
-        let quota = self.resolve_quota();
+        let resolved = self.resolve_quota();
+        let (quota, quota_intake) = match &resolved {
+            Some((quota, intake)) => (Some(*quota), Some(&**intake)),
+            None => (None, None),
+        };
         let may_create = quota.is_some() || matches!(self.findings.quota, QuotaFinding::NotSet);
         let mut planned = self.claimable(requested, may_create);
         // A tenant asks for a handful of namespaces: looked up in place.
@@ -267,7 +271,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .and_then(|q| q.spec.resourcequota.as_ref())
             .map(|total| desired::quota_shares(total, sharing, &planned_names));
         let limit_range = quota.and_then(|q| q.spec.limitrange.as_ref());
-        let mut shared = SharedDigests::new(self.name, limit_range, integration);
+        let mut shared = SharedDigests::new(self.name, quota_intake, integration);
         // Each namespace's desired bindings, in one buffer for them all.
         let mut bindings = Vec::new();
         for Claimable {
@@ -329,20 +333,22 @@ impl<'a, O: Observed> Planner<'a, O> {
         names
     }
 
-    fn resolve_quota(&mut self) -> Option<&'a Quota> {
+    /// The tenant's Quota, with what it asks of every tenant, when it is
+    /// there and valid.
+    fn resolve_quota(&mut self) -> Option<(&'a Quota, Cow<'a, QuotaIntake>)> {
         let name = self.tenant.spec.quota.as_deref()?;
-        match self.observed.quota(name) {
+        match self.observed.quota_intake(name) {
             None => {
                 self.findings.quota = QuotaFinding::Missing(name.to_owned());
                 None
             }
-            Some(q) => match q.validate() {
+            Some((q, intake)) => match &intake.validation {
                 Ok(()) => {
                     self.findings.quota = QuotaFinding::Resolved;
-                    Some(q)
+                    Some((q, intake))
                 }
                 Err(e) => {
-                    self.findings.quota = QuotaFinding::Invalid(name.to_owned(), e);
+                    self.findings.quota = QuotaFinding::Invalid(name.to_owned(), e.clone());
                     None
                 }
             },
@@ -850,19 +856,19 @@ pub(super) struct SharedDigests<'d> {
 impl<'d> SharedDigests<'d> {
     fn new(
         tenant: &'d str,
-        limit_range: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
+        quota: Option<&QuotaIntake>,
         integration: &crate::integration::Integration,
     ) -> Self {
         SharedDigests {
             tenant,
             bindings: Vec::new(),
-            limit_range: limit_range.map(|spec| desired::limit_range_digest(tenant, spec)),
+            limit_range: quota.and_then(|q| q.limit_range_digest(tenant)),
             network_policy: integration
                 .network
                 .disable_intra_tenant_networking
                 .then(|| crate::view::desired_digest(&desired::network_policy(tenant, "")))
                 .flatten(),
-            whole_quota: None,
+            whole_quota: quota.and_then(|q| q.whole_quota_digest(tenant)),
         }
     }
 

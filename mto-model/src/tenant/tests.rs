@@ -345,6 +345,81 @@ fn quota_is_split_so_namespaces_sum_to_the_tenant_exactly() {
     assert_eq!(sum, total.nanos(), "the shares sum to the tenant's quota");
 }
 
+/// An edited Quota is followed: its limit range and totals reach every
+/// namespace of its tenants, and a Quota made invalid is reported, not
+/// applied. (The view reads a Quota once, when it takes it in: what it
+/// read must follow the spec.)
+#[test]
+fn an_edited_quota_reaches_every_namespace_of_its_tenants() {
+    use k8s_openapi::api::core::v1::LimitRange;
+
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let mut edited = quota(
+        "small",
+        json!({"requests.cpu": "4", "pods": "30", "requests.memory": "8Gi"}),
+    );
+    if let Some(limit) = edited
+        .spec
+        .limitrange
+        .as_mut()
+        .and_then(|l| l.limits.first_mut())
+    {
+        limit.default = Some(BTreeMap::from([(
+            "cpu".to_owned(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity("750m".into()),
+        )]));
+    }
+    put(&mut s, edited);
+    converge(&mut s, "alpha");
+    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
+        let view = s.snapshot();
+        let here = view.in_namespace(ns);
+        let default_cpu = here
+            .owned::<LimitRange>(crate::labels::LIMIT_RANGE_NAME)
+            .and_then(|(lr, _)| {
+                lr.spec
+                    .as_ref()?
+                    .limits
+                    .first()?
+                    .default
+                    .as_ref()?
+                    .get("cpu")
+                    .cloned()
+            });
+        assert_eq!(
+            default_cpu.map(|q| q.0),
+            Some("750m".to_owned()),
+            "{ns}'s limit range"
+        );
+        let pods = view
+            .resource_quota(ns, "tenant-quota")
+            .and_then(|rq| rq.spec.as_ref()?.hard.as_ref()?.get("pods").cloned());
+        assert_eq!(pods.map(|q| q.0), Some("30".to_owned()), "{ns}'s quota");
+    }
+    assert_active_and_steady_with(&s, "alpha", "QuotaResolved");
+
+    put(&mut s, quota("small", json!({"pods": "lots"})));
+    converge(&mut s, "alpha");
+    let status = tenant_of(&s, "alpha").status.expect("status");
+    assert!(
+        status.conditions.iter().any(|c| c.type_ == "QuotaResolved"
+            && c.status == "False"
+            && c.reason == "QuotaInvalid"),
+        "{:?}",
+        status.conditions
+    );
+    let pods = s
+        .snapshot()
+        .resource_quota("alpha-dev", "tenant-quota")
+        .and_then(|rq| rq.spec.as_ref()?.hard.as_ref()?.get("pods").cloned());
+    assert_eq!(
+        pods.map(|q| q.0),
+        Some("30".to_owned()),
+        "an invalid Quota is not applied"
+    );
+}
+
 #[test]
 fn a_small_quota_over_many_namespaces_stays_usable() {
     let mut t = alpha();
@@ -1328,14 +1403,18 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
     let view = s.snapshot();
-    let quota = view.quota("small").expect("quota");
+    let (quota, intake) = view.quota_intake("small").expect("quota");
     let limits = quota.spec.limitrange.as_ref().expect("limit range");
     let limit_range = crate::view::desired_digest(&desired::limit_range("alpha", "", limits));
-    assert_eq!(
-        limit_range,
-        Some(desired::limit_range_digest("alpha", limits))
-    );
+    assert_eq!(limit_range, intake.limit_range_digest("alpha"));
     let total = quota.spec.resourcequota.as_ref().expect("resource quota");
+    let whole = crate::view::desired_digest(&desired::resource_quota("alpha", "", total));
+    assert_eq!(whole, intake.whole_quota_digest("alpha"));
+    assert_ne!(
+        intake.whole_quota_digest("alpha"),
+        intake.whole_quota_digest("beta"),
+        "each tenant's labels finish the digest"
+    );
     let alpha = tenant_of(&s, "alpha");
     let members = crate::claims::RoleMembers::of(&alpha.spec);
     let subjects = desired::RoleSubjects::of(&members);

@@ -19,6 +19,8 @@ pub struct Indexes {
     pub(crate) claims: NamespaceClaims,
     /// What each tenant held asks, by tenant name.
     pub(crate) intakes: BTreeMap<String, TenantIntake>,
+    /// What each Quota held asks of its tenants, by Quota name.
+    pub(crate) quota_intakes: BTreeMap<String, super::QuotaIntake>,
     /// The workloads each supervisor (by key) put to sleep.
     pub(crate) asleep: BTreeMap<String, BTreeSet<ObjectRef>>,
     /// Which ClusterResourceSupervisors may cover a namespace.

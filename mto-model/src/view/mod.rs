@@ -33,10 +33,9 @@ mod watch;
 
 pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
-pub use kinds::{FieldRefused, Typed};
+pub use kinds::{FieldRefused, QuotaIntake, Typed};
 pub(crate) use kinds::{
-    SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_limit_range_spec,
-    digest_quota_spec,
+    SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_quota_spec,
 };
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
@@ -150,6 +149,9 @@ pub trait Observed {
     fn tenant(&self, name: &str) -> Option<&Tenant>;
     /// A quota by name.
     fn quota(&self, name: &str) -> Option<&Quota>;
+    /// A quota by name, with what it asks of every tenant naming it: the
+    /// reading the view took when it took this very object in.
+    fn quota_intake(&self, name: &str) -> Option<(&Quota, Cow<'_, QuotaIntake>)>;
     /// Every tenant.
     fn tenants(&self) -> impl Iterator<Item = &Tenant>;
     /// Every IntegrationConfig (mto acts on exactly one).
@@ -1175,6 +1177,16 @@ impl Observed for Snapshot {
     }
     fn quota(&self, name: &str) -> Option<&Quota> {
         self.get("", name)
+    }
+    /// The intake kept beside the Quota: the index is rebuilt whenever
+    /// the held Quota's spec changes ([`Typed::reindex`]).
+    fn quota_intake(&self, name: &str) -> Option<(&Quota, Cow<'_, QuotaIntake>)> {
+        let quota = self.quota(name)?;
+        let intake = match self.indexes.quota_intakes.get(name) {
+            Some(intake) => Cow::Borrowed(intake),
+            None => Cow::Owned(QuotaIntake::of(quota)),
+        };
+        Some((quota, intake))
     }
     fn tenants(&self) -> impl Iterator<Item = &Tenant> {
         self.shelf::<Tenant>().iter().map(|t| &**t)

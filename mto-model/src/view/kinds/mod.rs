@@ -40,7 +40,7 @@ mod stateful_set;
 mod template;
 mod tenant;
 
-pub(crate) use limit_range::digest_limit_range_spec;
+pub use quota::QuotaIntake;
 pub(crate) use resource_quota::digest_quota_spec;
 
 /// Why an apiserver refused to apply a field.
@@ -294,7 +294,7 @@ pub(crate) fn digest_as_applied<'a>(
 
 /// A body's digest finished with the labels and annotations mto owns of
 /// it: the one order every applied digest is taken in.
-fn with_metadata<'a>(
+pub(crate) fn with_metadata<'a>(
     mut digest: AppliedDigest,
     labels: impl IntoIterator<Item = (&'a str, &'a str)>,
     annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
