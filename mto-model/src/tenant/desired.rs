@@ -483,26 +483,43 @@ pub(crate) fn namespace_creator_binding(
     })
 }
 
-/// Each namespace's ResourceQuota spec. Pooled: the tenant's whole total
-/// in every namespace (the apiserver holds each namespace to it, mto's
-/// webhook holds their sum). Split evenly: every resource split over the
-/// namespaces so that the shares sum to exactly the tenant's total, the
-/// remainder going one step at a time to the namespaces first by name
-/// (deterministic, and stable while the set of namespaces is).
+/// Each namespace's ResourceQuota spec ([`quota_shares`]).
+pub(crate) enum QuotaShares<'n, 't> {
+    /// Pooled: every namespace holds the tenant's whole total (the
+    /// apiserver holds each namespace to it, mto's webhook holds their
+    /// sum).
+    Whole(&'t ResourceQuotaSpec),
+    /// Split evenly: each namespace its share, by name.
+    Split(BTreeMap<&'n str, ResourceQuotaSpec>),
+}
+
+impl QuotaShares<'_, '_> {
+    /// The spec of `namespace`'s quota, for a namespace the shares were
+    /// made for.
+    pub(crate) fn get(&self, namespace: &str) -> Option<&ResourceQuotaSpec> {
+        match self {
+            QuotaShares::Whole(total) => Some(total),
+            QuotaShares::Split(shares) => shares.get(namespace),
+        }
+    }
+}
+
+/// Each namespace's ResourceQuota spec. Pooled: the tenant's whole total,
+/// borrowed. Split evenly: every resource split over the namespaces so
+/// that the shares sum to exactly the tenant's total, the remainder going
+/// one step at a time to the namespaces first by name (deterministic, and
+/// stable while the set of namespaces is).
 pub(crate) fn quota_shares<'n, 't>(
     total: &'t ResourceQuotaSpec,
     sharing: Sharing,
     namespaces: &[&'n str],
-) -> BTreeMap<&'n str, Cow<'t, ResourceQuotaSpec>> {
+) -> QuotaShares<'n, 't> {
+    if sharing == Sharing::Pooled {
+        return QuotaShares::Whole(total);
+    }
     let mut by_name = namespaces.to_vec();
     by_name.sort_unstable();
     by_name.dedup();
-    if sharing == Sharing::Pooled {
-        return by_name
-            .into_iter()
-            .map(|ns| (ns, Cow::Borrowed(total)))
-            .collect();
-    }
     let parts = u32::try_from(by_name.len()).unwrap_or(u32::MAX);
     let mut hards: Vec<BTreeMap<String, K8sQuantity>> = vec![BTreeMap::new(); by_name.len()];
     for (resource, q) in total.hard.iter().flatten() {
@@ -519,18 +536,20 @@ pub(crate) fn quota_shares<'n, 't>(
             hard.insert(resource.clone(), K8sQuantity(part.to_string()));
         }
     }
-    by_name
-        .into_iter()
-        .zip(hards)
-        .map(|(ns, hard)| {
-            let spec = ResourceQuotaSpec {
-                hard: total.hard.as_ref().map(|_| hard),
-                scopes: total.scopes.clone(),
-                scope_selector: total.scope_selector.clone(),
-            };
-            (ns, Cow::Owned(spec))
-        })
-        .collect()
+    QuotaShares::Split(
+        by_name
+            .into_iter()
+            .zip(hards)
+            .map(|(ns, hard)| {
+                let spec = ResourceQuotaSpec {
+                    hard: total.hard.as_ref().map(|_| hard),
+                    scopes: total.scopes.clone(),
+                    scope_selector: total.scope_selector.clone(),
+                };
+                (ns, spec)
+            })
+            .collect(),
+    )
 }
 
 /// The ResourceQuota holding one namespace's share.

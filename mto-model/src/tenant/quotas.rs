@@ -3,12 +3,11 @@
 //! above the tenant's; pooled, every namespace holds the whole total and
 //! the admission webhook holds their usage's sum to it.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 
-use super::desired::{self, quota_values};
+use super::desired::{self, QuotaShares, quota_values};
 use super::plan::{Planner, SharedDigests};
 use crate::action::{Action, Object, Reason};
 use crate::api::Sharing;
@@ -91,7 +90,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         &mut self,
         total: Option<&ResourceQuotaSpec>,
         sharing: Sharing,
-        shares: Option<&BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>>,
+        shares: Option<&QuotaShares<'_, '_>>,
         namespaces: &[InNamespace<'_>],
         released: &[BTreeMap<String, Quantity>],
         digests: &mut SharedDigests<'_>,
@@ -148,7 +147,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     /// quantities only for the quotas that differ.
     fn quotas_to_write(
         &self,
-        shares: &BTreeMap<&str, Cow<'_, ResourceQuotaSpec>>,
+        shares: &QuotaShares<'_, '_>,
         namespaces: &[InNamespace<'_>],
         digests: &mut SharedDigests<'_>,
     ) -> Vec<QuotaWrite> {
@@ -162,9 +161,9 @@ impl<'a, O: Observed> Planner<'a, O> {
             let reason = match observed {
                 None => Reason::Create,
                 Some((o, ownership)) => {
-                    let digest = match share {
-                        Cow::Borrowed(total) => digests.whole_quota(total),
-                        Cow::Owned(share) => desired::resource_quota_digest(self.name, share),
+                    let digest = match shares {
+                        QuotaShares::Whole(total) => digests.whole_quota(total),
+                        QuotaShares::Split(_) => desired::resource_quota_digest(self.name, share),
                     };
                     if super::plan::is_in_place(ownership, Some(digest)) {
                         continue;
