@@ -157,16 +157,25 @@ pub struct TenantIntake {
     pub namespaces: Vec<RequestedNamespace>,
     /// [`RoleMembers::of`].
     pub members: RoleMembers,
+    /// The applied digest of the binding letting the tenant's owners
+    /// create namespaces: it depends on the tenant and its owners alone.
+    pub namespace_creator_digest: std::num::NonZeroU64,
 }
 
 impl TenantIntake {
     /// Reads `tenant`'s spec.
     #[must_use]
     pub fn of(tenant: &Tenant) -> TenantIntake {
+        let members = RoleMembers::of(&tenant.spec);
+        let namespace_creator_digest = crate::tenant::namespace_creator_binding_digest(
+            tenant.metadata.name.as_deref().unwrap_or_default(),
+            &members,
+        );
         TenantIntake {
             validation: tenant.validate(),
             namespaces: requested_namespaces(tenant),
-            members: RoleMembers::of(&tenant.spec),
+            members,
+            namespace_creator_digest,
         }
     }
 }

@@ -335,9 +335,13 @@ fn binding_digest(tenant: &str, cluster_role: &str, subjects: &[TenantSubject<'_
 /// The applied digest of [`namespace_creator_binding`]'s binding.
 pub(crate) fn namespace_creator_binding_digest(
     tenant: &str,
-    subjects: &RoleSubjects<'_>,
+    members: &crate::claims::RoleMembers,
 ) -> NonZeroU64 {
-    binding_digest(tenant, NAMESPACE_CREATOR_ROLE, &subjects.owner)
+    binding_digest(
+        tenant,
+        NAMESPACE_CREATOR_ROLE,
+        &RoleSubjects::of(members).owner,
+    )
 }
 
 /// The role bindings of one namespace, given its labels (custom tenant

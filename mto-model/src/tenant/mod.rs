@@ -15,7 +15,7 @@ mod status;
 mod terminate;
 
 pub use desired::USERNAME_PLACEHOLDER;
-pub(crate) use desired::managed_label_pairs;
+pub(crate) use desired::{managed_label_pairs, namespace_creator_binding_digest};
 pub use plan::decide;
 pub use settled::Settled;
 

@@ -69,7 +69,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
             namespaces = planner.plan(&intake.namespaces, &subjects);
             planner.plan_hibernation();
             planner.plan_template_instances();
-            planner.plan_namespace_creators(&subjects);
+            planner.plan_namespace_creators(&subjects, intake.namespace_creator_digest);
         }
     }
     let Planner {
@@ -572,7 +572,9 @@ impl<'a, O: Observed> Planner<'a, O> {
 
     /// The tenant's owners may ask for namespaces: mto's binding of them
     /// to the namespace creator role, as the owners are.
-    fn plan_namespace_creators(&mut self, subjects: &RoleSubjects<'_>) {
+    /// The binding letting the tenant's owners create namespaces; `digest`
+    /// is its applied digest, read with the tenant's intake.
+    fn plan_namespace_creators(&mut self, subjects: &RoleSubjects<'_>, digest: NonZeroU64) {
         let name = desired::namespace_creator_binding_name(self.name);
         let observed = self
             .observed
@@ -582,7 +584,6 @@ impl<'a, O: Observed> Planner<'a, O> {
         // Compared before it is built, by digest first: a decision that
         // finds it in place builds nothing and reads none of its subjects.
         let in_place = |(have, ownership): (&ClusterRoleBinding, &crate::apply::Ownership)| {
-            let digest = desired::namespace_creator_binding_digest(self.name, subjects);
             if is_in_place(ownership, Some(digest)) {
                 return true;
             }
