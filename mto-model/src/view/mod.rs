@@ -163,7 +163,6 @@ pub trait Observed {
     /// What the view holds of one namespace, found once for everything a
     /// decision reads there.
     fn in_namespace<'s>(&'s self, name: &'s str) -> InNamespace<'s>;
-
     /// Names of the namespaces labelled `stakater.com/tenant=<tenant>`, sorted.
     fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str>;
     /// The role bindings in a namespace, by name.
