@@ -190,19 +190,7 @@ impl<K> Stock<K> {
         object: Arc<K>,
         ownership: Ownership,
     ) -> Option<Arc<K>> {
-        let held = Held { object, ownership };
-        let names = match self.by_namespace.get_mut(namespace) {
-            Some(names) => names,
-            None => self
-                .by_namespace
-                .entry(CompactString::from(namespace))
-                .or_default(),
-        };
-        let before = names.insert(name, held).map(|held| held.object);
-        if before.is_none() {
-            self.len += 1;
-        }
-        before
+        ShelfMut(PlaceMut::Apart(self)).insert(namespace, name, object, ownership)
     }
 
     pub(crate) fn remove(&mut self, namespace: &str, name: &str) -> Option<Arc<K>> {
@@ -538,21 +526,22 @@ impl<K> ShelfMut<'_, K> {
     ) -> Option<Arc<K>> {
         let held = Held { object, ownership };
         let (before, len) = match self.0 {
-            PlaceMut::Apart(stock) => {
-                return stock.insert(namespace, name, held.object, held.ownership);
-            }
+            PlaceMut::Apart(stock) => (
+                made(&mut stock.by_namespace, namespace).insert(name, held),
+                &mut stock.len,
+            ),
             PlaceMut::InRecords {
                 records,
                 names,
                 len,
-            } => (names(record(records, namespace)).insert(name, held), len),
+            } => (names(made(records, namespace)).insert(name, held), len),
             PlaceMut::RecordNamespaces {
                 records,
                 namespace: own,
                 len,
             } => {
                 debug_assert!(namespace.is_empty(), "a namespace is cluster-scoped");
-                (own(record(records, name)).replace(held), len)
+                (own(made(records, name)).replace(held), len)
             }
         };
         if before.is_none() {
@@ -593,10 +582,11 @@ impl<K> ShelfMut<'_, K> {
     }
 }
 
-/// The record of `namespace`, made if there is none (its key is inline:
-/// names up to 24 bytes cost no allocation).
-fn record<'r>(records: &'r mut Records, namespace: &str) -> &'r mut Record {
-    records.entry(CompactString::from(namespace)).or_default()
+/// What `map` keeps under `namespace` (a record, or a stock's names),
+/// made if there is none (its key is inline: names up to 24 bytes cost no
+/// allocation).
+fn made<'m, V: Default>(map: &'m mut BTreeMap<CompactString, V>, namespace: &str) -> &'m mut V {
+    map.entry(CompactString::from(namespace)).or_default()
 }
 
 /// One of a few iterators of the same items.
