@@ -156,10 +156,9 @@ impl Findings {
 /// with what is observed of it.
 struct Claimable<'a> {
     requested: Cow<'a, RequestedNamespace>,
-    /// What the view holds there, found once for every object compared.
+    /// What the view holds there (the Namespace, if there is one, and its
+    /// objects), found once for every object compared.
     here: InNamespace<'a>,
-    /// The Namespace, if there is one.
-    observed: Option<(&'a Namespace, &'a Ownership)>,
 }
 
 pub(super) struct Planner<'a, O> {
@@ -252,7 +251,6 @@ impl<'a, O: Observed> Planner<'a, O> {
                 planned.push(Claimable {
                     requested: Cow::Owned(joined),
                     here,
-                    observed: Some((observed, ownership)),
                 });
             }
         }
@@ -274,12 +272,8 @@ impl<'a, O: Observed> Planner<'a, O> {
         let mut shared = SharedDigests::new(self.name, quota_intake, integration);
         // Each namespace's desired bindings, in one buffer for them all.
         let mut bindings = Vec::new();
-        for Claimable {
-            requested,
-            here,
-            observed: observed_ns,
-        } in &planned
-        {
+        for Claimable { requested, here } in &planned {
+            let observed_ns = here.namespace();
             let adopted = requested.joined
                 || observed_ns.is_some_and(|(_, ownership)| is_adopted(ownership, self.name));
             let ns = desired::namespace(self.tenant, integration, requested, adopted);
@@ -408,7 +402,6 @@ impl<'a, O: Observed> Planner<'a, O> {
             planned.push(Claimable {
                 requested: Cow::Borrowed(requested),
                 here,
-                observed,
             });
         }
         planned
