@@ -219,7 +219,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             let here = self.observed.in_namespace(ns);
             let Some((observed, ownership)) = here
                 .namespace()
-                .filter(|(n, _)| n.metadata.deletion_timestamp.is_none())
+                .filter(|(_, ownership)| !ownership.is_deleting())
             else {
                 continue;
             };
@@ -395,7 +395,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     }
                 }
             }
-            if observed.is_some_and(|(n, _)| n.metadata.deletion_timestamp.is_some()) {
+            if observed.is_some_and(|(_, ownership)| ownership.is_deleting()) {
                 self.findings.waiting.push(ns.to_owned());
                 continue;
             }

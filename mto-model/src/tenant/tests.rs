@@ -467,6 +467,57 @@ fn a_small_quota_over_many_namespaces_stays_usable() {
 }
 
 #[test]
+fn a_namespace_someone_is_deleting_is_claimed_once_it_is_gone() {
+    let mut s = cluster(&[]);
+    put(
+        &mut s,
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some("alpha-dev".into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        },
+    );
+    s.delete(
+        &ObjectRef::cluster(Kind::Namespace, "alpha-dev"),
+        None,
+        now(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    put(&mut s, alpha());
+    let d = decide(&tenant_of(&s, "alpha"), s.snapshot(), now());
+    let touches_it = |d: &Decision| {
+        d.actions.iter().any(|a| {
+            a.target().namespace.as_deref() == Some("alpha-dev") || a.target().name == "alpha-dev"
+        })
+    };
+    assert!(
+        !touches_it(&d),
+        "nothing written into a terminating namespace: {d:#?}"
+    );
+    assert!(
+        matches!(d.requeue, crate::action::Requeue::After(_)),
+        "it is looked at again, as a deletion sends no event the tenant reads"
+    );
+    assert!(
+        d.phase == TenantPhase::Provisioning,
+        "not Active while a namespace waits: {:?}",
+        d.phase
+    );
+
+    s.finalize_namespaces();
+    converge(&mut s, "alpha");
+    assert_eq!(
+        labels(&s, "alpha-dev")
+            .get(TENANT_LABEL)
+            .map(String::as_str),
+        Some("alpha")
+    );
+    assert_active_and_steady_with(&s, "alpha", "NamespacesClaimed");
+}
+
+#[test]
 fn a_namespace_two_tenants_ask_for_goes_to_the_first() {
     let mut first = tenant(
         json!({"metadata": {"name": "first", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {"namespaces": {"withoutTenantPrefix": ["shared"]}}}),
