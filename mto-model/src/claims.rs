@@ -160,10 +160,48 @@ pub struct TenantIntake {
     /// The applied digest of the binding letting the tenant's owners
     /// create namespaces: it depends on the tenant and its owners alone.
     pub namespace_creator_digest: std::num::NonZeroU64,
+    /// What the tenant says besides its spec, read again from each
+    /// version of it.
+    pub state: TenantState,
+}
+
+/// What a decision reads of a tenant besides its spec, read when the view
+/// takes each version of the tenant in: a decision made again (every
+/// tenant's, after an IntegrationConfig edit) reads it beside the intake
+/// it reads anyway, not in the tenant's finalizer list and status phase,
+/// each a cache miss of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantState {
+    /// The phase its status says; Pending when it says none.
+    pub phase: crate::tenant::TenantPhase,
+    /// Whether it carries mto's finalizer.
+    pub finalized: bool,
+}
+
+impl TenantState {
+    /// Reads `tenant`'s status phase and finalizers.
+    #[must_use]
+    pub fn of(tenant: &Tenant) -> TenantState {
+        use crate::machine::Phase as _;
+        TenantState {
+            phase: tenant
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .and_then(crate::tenant::TenantPhase::from_name)
+                .unwrap_or(crate::tenant::TenantPhase::Pending),
+            finalized: tenant
+                .metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == crate::labels::TENANT_FINALIZER),
+        }
+    }
 }
 
 impl TenantIntake {
-    /// Reads `tenant`'s spec.
+    /// Reads `tenant`'s spec, and its [`TenantState`].
     #[must_use]
     pub fn of(tenant: &Tenant) -> TenantIntake {
         let members = RoleMembers::of(&tenant.spec);
@@ -176,6 +214,7 @@ impl TenantIntake {
             namespaces: requested_namespaces(tenant),
             members,
             namespace_creator_digest,
+            state: TenantState::of(tenant),
         }
     }
 }

@@ -15,7 +15,7 @@ use mto_model::action::Action;
 use mto_model::api::{Tenant, TenantSpec};
 use mto_model::apiserver::ApiServer;
 use mto_model::claims::TenantIntake;
-use mto_model::labels::{SLEPT_BY_ANNOTATION, TENANT_LABEL};
+use mto_model::labels::{SLEPT_BY_ANNOTATION, TENANT_FINALIZER, TENANT_LABEL};
 use mto_model::view::{Kind, Object, ObjectRef, Observed, Snapshot, View, WatchEvent};
 use proptest::prelude::*;
 
@@ -24,7 +24,8 @@ const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 /// Something a person does to the cluster.
 #[derive(Clone, Debug)]
 enum Write {
-    Tenant(usize, Vec<usize>),
+    /// A tenant asking for these namespaces, with mto's finalizer or not.
+    Tenant(usize, Vec<usize>, bool),
     /// mto writes a tenant's status: the object changes, its spec not.
     TenantStatus(usize, usize),
     Namespace(usize, Option<usize>),
@@ -54,8 +55,12 @@ fn write() -> impl Strategy<Value = Write> {
         Kind::Deployment,
     ];
     prop_oneof![
-        (0usize..4, prop::collection::vec(0usize..4, 0..3))
-            .prop_map(|(t, ns)| Write::Tenant(t, ns)),
+        (
+            0usize..4,
+            prop::collection::vec(0usize..4, 0..3),
+            any::<bool>()
+        )
+            .prop_map(|(t, ns, finalized)| Write::Tenant(t, ns, finalized)),
         (0usize..4, 0usize..4).prop_map(|(t, n)| Write::TenantStatus(t, n)),
         (0usize..4, prop::option::of(0usize..4)).prop_map(|(n, t)| Write::Namespace(n, t)),
         (0usize..4, 0usize..4).prop_map(|(n, s)| Write::Binding(n, s)),
@@ -85,16 +90,19 @@ fn carry_out(api: &mut ApiServer, write: &Write) {
         ..Default::default()
     };
     let object: Object = match write {
-        Write::Tenant(t, namespaces) => {
+        Write::Tenant(t, namespaces, finalized) => {
             let spec: TenantSpec = serde_json::from_value(serde_json::json!({
                 "namespaces": {"withoutTenantPrefix": namespaces.iter().map(|n| NAMES[*n]).collect::<Vec<_>>()}
             }))
             .unwrap_or_default();
-            Tenant::new(NAMES[*t], spec).into()
+            let mut tenant = Tenant::new(NAMES[*t], spec);
+            tenant.metadata.finalizers = finalized.then(|| vec![TENANT_FINALIZER.to_owned()]);
+            tenant.into()
         }
         Write::TenantStatus(t, n) => {
             let mut tenant = Tenant::new(NAMES[*t], TenantSpec::default());
             tenant.status = Some(mto_model::api::TenantStatus {
+                phase: Some(["Active", "Provisioning", "Degraded", "Unknown"][*n].to_owned()),
                 namespaces: vec![NAMES[*n].to_owned()],
                 ..Default::default()
             });

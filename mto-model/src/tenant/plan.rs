@@ -16,14 +16,13 @@ use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
 use crate::apply::{MetadataField, Ownership, metadata_in_sync, owns_only};
-use crate::claims::RequestedNamespace;
+use crate::claims::{RequestedNamespace, TenantState};
 use crate::integration::TenantRole;
 use crate::labels::is_managed_for;
 use crate::labels::{
     ADOPTED_ANNOTATION, KIND_LABEL, LIMIT_RANGE_NAME, NETWORK_POLICY_NAME,
     RELEASED_FROM_ANNOTATION, RESOURCE_QUOTA_NAME, TENANT_FINALIZER, TENANT_LABEL,
 };
-use crate::machine::Phase;
 use crate::quantity::Quantity;
 use crate::validation::ValidationErrors;
 use crate::view::{InNamespace, Observed, QuotaIntake};
@@ -36,25 +35,17 @@ const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
 /// has no actions.
 pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Decision {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
-    let from = tenant
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .and_then(TenantPhase::from_name)
-        .unwrap_or(TenantPhase::Pending);
-    let has_finalizer = tenant
-        .metadata
-        .finalizers
-        .iter()
-        .flatten()
-        .any(|f| f == TENANT_FINALIZER);
+    let intake = observed.tenant_intake(tenant);
+    let TenantState {
+        phase: from,
+        finalized,
+    } = intake.state;
     if tenant.metadata.deletion_timestamp.is_some() {
-        return super::terminate::terminate(tenant, name, from, has_finalizer, observed, now);
+        return super::terminate::terminate(tenant, name, from, finalized, observed, now);
     }
 
-    let intake = observed.tenant_intake(tenant);
     let mut planner = Planner::new(tenant, name, observed);
-    if let Some(patch) = FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, true) {
+    if !finalized && let Some(patch) = FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, true) {
         planner.actions.push(Action::Patch {
             target: ObjectRef::cluster(Kind::Tenant, name),
             patch: Patch::Finalizer(patch),

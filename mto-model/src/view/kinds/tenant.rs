@@ -2,7 +2,7 @@
 //! namespaces.
 
 use crate::api::Tenant;
-use crate::claims::{TenantIntake, claims_may_differ, requested_namespaces};
+use crate::claims::{TenantIntake, TenantState, claims_may_differ, requested_namespaces};
 use crate::view::{Indexes, Key, Objects, Snapshot, Typed, Woken};
 
 impl Typed for Tenant {
@@ -44,8 +44,8 @@ impl Typed for Tenant {
         }
     }
 
-    /// The tenant's intake, taken again when its spec may have changed,
-    /// and the claims read from it.
+    /// The tenant's intake, taken again when its spec may have changed
+    /// (its state at every write), and the claims read from it.
     fn reindex(
         indexes: &mut Indexes,
         _: &Objects,
@@ -55,6 +55,12 @@ impl Typed for Tenant {
         if let (Some(b), Some(a)) = (before, after)
             && !claims_may_differ(b, a)
         {
+            if let Some(intake) = indexes
+                .intakes
+                .get_mut(a.metadata.name.as_deref().unwrap_or_default())
+            {
+                intake.state = TenantState::of(a);
+            }
             return;
         }
         if let Some(b) = before {
