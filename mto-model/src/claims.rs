@@ -168,18 +168,20 @@ pub struct TenantIntake {
 /// What a decision reads of a tenant besides its spec, read when the view
 /// takes each version of the tenant in: a decision made again (every
 /// tenant's, after an IntegrationConfig edit) reads it beside the intake
-/// it reads anyway, not in the tenant's finalizer list and status phase,
-/// each a cache miss of its own.
+/// it reads anyway, not in the tenant's finalizer list and status, each
+/// string a cache miss of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TenantState {
     /// The phase its status says; Pending when it says none.
     pub phase: crate::tenant::TenantPhase,
     /// Whether it carries mto's finalizer.
     pub finalized: bool,
+    /// The digest of what its status says, as a decision compares it.
+    pub said: Option<std::num::NonZeroU64>,
 }
 
 impl TenantState {
-    /// Reads `tenant`'s status phase and finalizers.
+    /// Reads `tenant`'s status and finalizers.
     #[must_use]
     pub fn of(tenant: &Tenant) -> TenantState {
         use crate::machine::Phase as _;
@@ -196,6 +198,7 @@ impl TenantState {
                 .iter()
                 .flatten()
                 .any(|f| f == crate::labels::TENANT_FINALIZER),
+            said: crate::tenant::said_digest(tenant.status.as_ref()),
         }
     }
 }

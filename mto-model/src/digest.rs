@@ -91,6 +91,11 @@ impl AppliedDigest {
         std::hash::Hash::hash(&value, &mut self.0);
     }
 
+    /// Feeds an optional integer; absent and zero differ.
+    pub fn opt_int(&mut self, value: Option<i64>) {
+        std::hash::Hash::hash(&value, &mut self.0);
+    }
+
     /// Feeds the length of what follows, so that lists end where they do.
     pub fn count(&mut self, count: usize) {
         self.0.write_usize(count);

@@ -18,6 +18,7 @@ pub use desired::USERNAME_PLACEHOLDER;
 pub(crate) use desired::{managed_label_pairs, namespace_creator_binding_digest};
 pub use plan::decide;
 pub use settled::Settled;
+pub(crate) use status::said_digest;
 
 use crate::machine::Phase;
 

@@ -36,13 +36,14 @@ const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
 pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Decision {
     let name = tenant.metadata.name.as_deref().unwrap_or_default();
     let intake = observed.tenant_intake(tenant);
+    if tenant.metadata.deletion_timestamp.is_some() {
+        return super::terminate::terminate(tenant, name, intake.state, observed, now);
+    }
     let TenantState {
         phase: from,
         finalized,
+        said,
     } = intake.state;
-    if tenant.metadata.deletion_timestamp.is_some() {
-        return super::terminate::terminate(tenant, name, from, finalized, observed, now);
-    }
 
     let mut planner = Planner::new(tenant, name, observed);
     if !finalized && let Some(patch) = FinalizerEdit::of(&tenant.metadata, TENANT_FINALIZER, true) {
@@ -75,7 +76,7 @@ pub fn decide(tenant: &Tenant, observed: &impl Observed, now: Timestamp) -> Deci
         TenantPhase::Provisioning
     };
     let mut events = Vec::new();
-    if let Some(status) = status::status(tenant, after, &findings, &namespaces, now) {
+    if let Some(status) = status::status(tenant, said, after, &findings, &namespaces, now) {
         events = status::new_problems(tenant, &status);
         actions.push(status::status_write(name, status));
     }

@@ -2,6 +2,7 @@
 //! each with the fix when it is False.
 
 use std::borrow::Cow;
+use std::num::NonZeroU64;
 
 use compact_str::CompactString;
 
@@ -12,6 +13,7 @@ use super::plan::{Findings, QuotaFinding};
 use crate::Timestamp;
 use crate::action::{Action, Event, Kind, ObjectRef};
 use crate::api::{Tenant, TenantStatus};
+use crate::digest::AppliedDigest;
 use crate::machine::Phase;
 
 /// The write of a tenant's whole status.
@@ -27,25 +29,79 @@ pub(super) fn status_write(name: &str, status: TenantStatus) -> Action {
 /// the conditions the findings call for — or `None` when the status in
 /// place already says all of it. Compared before it is built: a settled
 /// tenant's decision allocates none of its strings.
+///
+/// `said` is the digest of the status in place ([`said_digest`], kept in
+/// the tenant's intake): the comparison reads it, not the status's
+/// strings, each a cache miss of its own.
 pub(super) fn status(
     tenant: &Tenant,
+    said: Option<NonZeroU64>,
     phase: TenantPhase,
     findings: &Findings,
     namespaces: &[CompactString],
     now: Timestamp,
 ) -> Option<TenantStatus> {
-    described(tenant, phase, findings, namespaces, now, true)
+    described(tenant, Some(said), phase, findings, namespaces, now)
 }
 
-/// [`status`]; with `compare` false, always built (what the comparison
-/// must agree with).
+/// The digest of what a tenant's status says, as far as a decision
+/// compares it: its phase, observed generation and namespaces, and each
+/// condition but its time. `None` without a status.
+pub(crate) fn said_digest(status: Option<&TenantStatus>) -> Option<NonZeroU64> {
+    status.map(|s| {
+        digest_of(
+            s.phase.as_deref(),
+            s.observed_generation,
+            s.namespaces.iter().map(String::as_str),
+            s.conditions.iter().map(|c| {
+                (
+                    &*c.type_,
+                    &*c.status,
+                    &*c.reason,
+                    &*c.message,
+                    c.observed_generation,
+                )
+            }),
+        )
+    })
+}
+
+/// [`said_digest`] of a status's parts.
+fn digest_of<'s>(
+    phase: Option<&str>,
+    generation: Option<i64>,
+    namespaces: impl ExactSizeIterator<Item = &'s str>,
+    conditions: impl Iterator<Item = (&'s str, &'s str, &'s str, &'s str, Option<i64>)>,
+) -> NonZeroU64 {
+    let mut digest = AppliedDigest::default();
+    digest.opt_str(phase);
+    digest.opt_int(generation);
+    digest.count(namespaces.len());
+    for namespace in namespaces {
+        digest.str(namespace);
+    }
+    let mut count = 0;
+    for (type_, status, reason, message, generation) in conditions {
+        digest.str(type_);
+        digest.str(status);
+        digest.str(reason);
+        digest.str(message);
+        digest.opt_int(generation);
+        count += 1;
+    }
+    digest.count(count);
+    digest.finish()
+}
+
+/// [`status`]; with `said` `None`, always built (what the comparison must
+/// agree with).
 fn described(
     tenant: &Tenant,
+    said: Option<Option<NonZeroU64>>,
     phase: TenantPhase,
     findings: &Findings,
     namespaces: &[CompactString],
     now: Timestamp,
-    compare: bool,
 ) -> Option<TenantStatus> {
     let conditions = Conditions { tenant, findings };
     let spec = conditions.spec();
@@ -62,16 +118,14 @@ fn described(
     let ready = conditions.ready(phase, others());
     let found = || std::iter::once(&ready).chain(others());
     let generation = tenant.metadata.generation;
-    let in_place = compare
-        && tenant.status.as_ref().is_some_and(|have| {
-            have.phase.as_deref() == Some(phase.name())
-                && have.observed_generation == generation
-                && have.namespaces.iter().eq(namespaces)
-                && have.conditions.len() == found().count()
-                && found()
-                    .zip(&have.conditions)
-                    .all(|(want, have)| want.is_said_by(have, generation))
-        });
+    let in_place = said.flatten().is_some_and(|said| {
+        said == digest_of(
+            Some(phase.name()),
+            generation,
+            namespaces.iter().map(CompactString::as_str),
+            found().map(|c| (c.type_, c.status(), c.reason, &*c.message, generation)),
+        )
+    });
     if in_place {
         return None;
     }
@@ -116,15 +170,6 @@ struct Found<'a> {
 impl Found<'_> {
     fn status(&self) -> &'static str {
         if self.ok { "True" } else { "False" }
-    }
-
-    /// Whether `have` already says this, for `generation`.
-    fn is_said_by(&self, have: &Condition, generation: Option<i64>) -> bool {
-        have.type_ == self.type_
-            && have.status == self.status()
-            && have.reason == self.reason
-            && have.message == self.message
-            && have.observed_generation == generation
     }
 
     fn build(&self, previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Condition {
@@ -397,7 +442,7 @@ mod tests {
             let mut tenant = Tenant::new("alpha", Default::default());
             tenant.metadata.generation = Some(generations.0);
             let (findings, phase, namespaces) = before;
-            tenant.status = described(&tenant, phase, &findings, &namespaces, at(10), false);
+            tenant.status = described(&tenant, None, phase, &findings, &namespaces, at(10));
             tenant.metadata.generation = Some(generations.1);
             // Each part kept or changed on its own: a difference in any
             // one of them alone must be seen.
@@ -405,8 +450,9 @@ mod tests {
             let phase = if keep.1 { phase } else { after.1 };
             let namespaces = if keep.2 { namespaces } else { after.2 };
 
-            let compared = status(&tenant, phase, &findings, &namespaces, at(20));
-            let built = described(&tenant, phase, &findings, &namespaces, at(20), false)
+            let said = said_digest(tenant.status.as_ref());
+            let compared = status(&tenant, said, phase, &findings, &namespaces, at(20));
+            let built = described(&tenant, None, phase, &findings, &namespaces, at(20))
                 .filter(|built| tenant.status.as_ref() != Some(built));
             prop_assert_eq!(&compared, &built);
             if keep == (true, true, true) && generations.0 == generations.1 {

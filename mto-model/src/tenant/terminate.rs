@@ -7,18 +7,19 @@ use super::{Decision, TenantPhase};
 use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, MergePatch, ObjectRef, Patch, Reason, Requeue};
 use crate::api::Tenant;
+use crate::claims::TenantState;
 use crate::labels::{KIND_LABEL, TENANT_FINALIZER, TENANT_LABEL, is_managed_for};
 use crate::view::Observed;
 
 pub(super) fn terminate(
     tenant: &Tenant,
     name: &str,
-    from: TenantPhase,
-    has_finalizer: bool,
+    state: TenantState,
     observed: &impl Observed,
     now: Timestamp,
 ) -> Decision {
-    if !has_finalizer {
+    let from = state.phase;
+    if !state.finalized {
         // Nothing of mto's holds the tenant back; Kubernetes removes it.
         return Decision {
             from,
@@ -37,6 +38,7 @@ pub(super) fn terminate(
     let mut planner = Planner::new(tenant, name, observed);
     let status = status(
         tenant,
+        state.said,
         TenantPhase::Terminating,
         &planner.findings,
         &[],
