@@ -130,44 +130,174 @@ pub(crate) fn managed_label_pairs(tenant: &str) -> [(&str, &str); 2] {
     pairs
 }
 
-/// The namespace mto applies, described from the layers it is made of
-/// without building it: a decision that finds it in place (by its digest)
-/// allocates no label for it.
-pub(crate) struct DesiredNamespace<'a> {
-    name: &'a str,
+/// The labels and annotations a namespace gets from the layers of
+/// metadata — the integration config's, then the tenant's common (or
+/// sandbox) metadata, then `specific` metadata naming it — before what
+/// mto sets over them per namespace ([`DesiredNamespace`]). Every plain
+/// namespace of a tenant (not a sandbox, named in no `specific` entry)
+/// has the same layers: a decision layers them once
+/// ([`Layers::plain`]).
+pub(crate) struct Layers<'a> {
     labels: BTreeMap<&'a str, Cow<'a, str>>,
     annotations: BTreeMap<&'a str, Cow<'a, str>>,
 }
 
-impl<'a> DesiredNamespace<'a> {
+impl<'a> Layers<'a> {
+    /// The layers of every plain namespace of `tenant`.
+    pub(crate) fn plain(tenant: &'a Tenant, integration: &'a Integration) -> Layers<'a> {
+        Layers::layered(tenant, integration, None, None)
+    }
+
+    /// The layers of `requested`, when they are its own: `None` for a
+    /// plain namespace, whose layers are [`Layers::plain`].
+    pub(crate) fn own(
+        tenant: &'a Tenant,
+        integration: &'a Integration,
+        requested: &'a RequestedNamespace,
+    ) -> Option<Layers<'a>> {
+        let named = metadata(tenant)
+            .into_iter()
+            .flat_map(|m| m.specific.iter())
+            .any(|specific| specific.namespaces.iter().any(|n| *n == requested.name));
+        (named || requested.sandbox_user.is_some()).then(|| {
+            Layers::layered(
+                tenant,
+                integration,
+                requested.sandbox_user.as_deref(),
+                Some(&requested.name),
+            )
+        })
+    }
+
+    /// Metadata precedence: specific > tenant (common or sandbox) >
+    /// integration config.
+    fn layered(
+        tenant: &'a Tenant,
+        integration: &'a Integration,
+        user: Option<&'a str>,
+        name: Option<&str>,
+    ) -> Layers<'a> {
+        let meta = metadata(tenant);
+        let mut labels = BTreeMap::new();
+        let mut annotations = BTreeMap::new();
+        let mut layer = |layer_labels: &'a BTreeMap<String, String>,
+                         layer_annotations: &'a BTreeMap<String, String>| {
+            let fill = |v: &'a String, label: bool| -> Cow<'a, str> {
+                match user {
+                    Some(u) if v.contains(USERNAME_PLACEHOLDER) => Cow::Owned(v.replace(
+                        USERNAME_PLACEHOLDER,
+                        &if label {
+                            sanitize_user(u)
+                        } else {
+                            u.to_owned()
+                        },
+                    )),
+                    _ => Cow::Borrowed(v),
+                }
+            };
+            labels.extend(
+                layer_labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), fill(v, true))),
+            );
+            annotations.extend(
+                layer_annotations
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), fill(v, false))),
+            );
+        };
+        let general = if user.is_some() {
+            [
+                Some(&integration.sandbox_metadata),
+                meta.and_then(|m| m.sandbox.as_ref()),
+            ]
+        } else {
+            [
+                Some(&integration.namespace_metadata),
+                meta.and_then(|m| m.common.as_ref()),
+            ]
+        };
+        for m in general.into_iter().flatten() {
+            layer(&m.labels, &m.annotations);
+        }
+        if let Some(name) = name {
+            for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
+                if specific.namespaces.iter().any(|n| n == name) {
+                    layer(&specific.labels, &specific.annotations);
+                }
+            }
+        }
+        Layers {
+            labels,
+            annotations,
+        }
+    }
+}
+
+/// The tenant's namespace metadata, if it sets any.
+fn metadata(tenant: &Tenant) -> Option<&crate::api::NamespaceMetadata> {
+    tenant
+        .spec
+        .namespaces
+        .as_ref()
+        .and_then(|n| n.metadata.as_ref())
+}
+
+/// The namespace mto applies: its [`Layers`], with mto's labels, the
+/// tenant's and the kind's, and its annotations for adoption and the
+/// sandbox's user set over them (they always win). Described without
+/// being built: a decision that finds it in place (by its digest)
+/// allocates nothing for it, and its namespaces share their layers.
+pub(crate) struct DesiredNamespace<'l, 'a> {
+    layers: &'l Layers<'a>,
+    /// mto's labels, sorted; none for a namespace joined by its label.
+    labels: ([(&'a str, &'a str); 3], usize),
+    /// The annotations mto sets, sorted.
+    annotations: ([(&'a str, &'a str); 2], usize),
+}
+
+impl<'l, 'a> DesiredNamespace<'l, 'a> {
     /// The value of one of its labels.
     pub(crate) fn label(&self, key: &str) -> Option<&str> {
-        self.labels.get(key).map(|v| &**v)
+        match self.labels.0[..self.labels.1]
+            .iter()
+            .find(|(k, _)| *k == key)
+        {
+            Some((_, value)) => Some(value),
+            None => self.layers.labels.get(key).map(|v| &**v),
+        }
+    }
+
+    /// Its labels, in key order.
+    fn labels(&self) -> impl Iterator<Item = (&str, &str)> {
+        overlay(&self.layers.labels, &self.labels.0[..self.labels.1])
+    }
+
+    /// Its annotations, in key order.
+    fn annotations(&self) -> impl Iterator<Item = (&str, &str)> {
+        overlay(
+            &self.layers.annotations,
+            &self.annotations.0[..self.annotations.1],
+        )
     }
 
     /// The applied digest it will carry once applied
     /// ([`crate::view::digest_as_applied`]).
     pub(crate) fn digest(&self) -> NonZeroU64 {
-        fn pairs<'m>(
-            m: &'m BTreeMap<&str, Cow<'_, str>>,
-        ) -> impl Iterator<Item = (&'m str, &'m str)> {
-            m.iter().map(|(k, v)| (*k, &**v))
-        }
-        crate::view::digest_as_applied(|_| {}, pairs(&self.labels), pairs(&self.annotations))
+        crate::view::digest_as_applied(|_| {}, self.labels(), self.annotations())
     }
 
-    /// The object.
-    pub(crate) fn build(&self) -> Namespace {
-        let owned = |m: &BTreeMap<&str, Cow<'_, str>>| -> BTreeMap<String, String> {
-            m.iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone().into_owned()))
-                .collect()
+    /// The object, named `name`.
+    pub(crate) fn build(&self, name: &str) -> Namespace {
+        let owned = |pairs: &mut dyn Iterator<Item = (&str, &str)>| -> BTreeMap<String, String> {
+            pairs.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
         };
+        let annotations = owned(&mut self.annotations());
         Namespace {
             metadata: ObjectMeta {
-                name: Some(self.name.to_owned()),
-                labels: Some(owned(&self.labels)),
-                annotations: (!self.annotations.is_empty()).then(|| owned(&self.annotations)),
+                name: Some(name.to_owned()),
+                labels: Some(owned(&mut self.labels())),
+                annotations: (!annotations.is_empty()).then_some(annotations),
                 ..Default::default()
             },
             ..Default::default()
@@ -175,81 +305,53 @@ impl<'a> DesiredNamespace<'a> {
     }
 }
 
-/// The namespace mto applies: metadata precedence is
-/// specific > tenant (common or sandbox) > integration config, and the
-/// tenant and kind labels always win.
-pub(crate) fn namespace<'a>(
+/// `base`'s pairs with `over`'s (sorted by key) set over them, in key
+/// order: where both hold a key, `over`'s value.
+fn overlay<'m>(
+    base: &'m BTreeMap<&str, Cow<'_, str>>,
+    over: &'m [(&str, &str)],
+) -> impl Iterator<Item = (&'m str, &'m str)> {
+    let mut base = base.iter().map(|(k, v)| (*k, &**v)).peekable();
+    let mut over = over.iter().copied().peekable();
+    std::iter::from_fn(move || match (base.peek(), over.peek()) {
+        (Some(b), Some(o)) if b.0 < o.0 => base.next(),
+        (Some(b), Some(o)) if b.0 == o.0 => {
+            base.next();
+            over.next()
+        }
+        (_, Some(_)) => over.next(),
+        (Some(_), None) => base.next(),
+        (None, None) => None,
+    })
+}
+
+/// The namespace mto applies for `requested`, over `layers` (its own, or
+/// the tenant's plain ones: [`Layers::own`]).
+pub(crate) fn namespace<'l, 'a>(
     tenant: &'a Tenant,
-    integration: &'a Integration,
+    layers: &'l Layers<'a>,
     requested: &'a RequestedNamespace,
     adopted: bool,
-) -> DesiredNamespace<'a> {
+) -> DesiredNamespace<'l, 'a> {
     let tenant_name = tenant.metadata.name.as_deref().unwrap_or_default();
-    let meta = tenant
-        .spec
-        .namespaces
-        .as_ref()
-        .and_then(|n| n.metadata.as_ref());
-    let mut labels = BTreeMap::new();
-    let mut annotations = BTreeMap::new();
-    let user = requested.sandbox_user.as_deref();
-    let mut layer = |layer_labels: &'a BTreeMap<String, String>,
-                     layer_annotations: &'a BTreeMap<String, String>| {
-        let fill = |v: &'a String, label: bool| -> Cow<'a, str> {
-            match user {
-                Some(u) if v.contains(USERNAME_PLACEHOLDER) => Cow::Owned(v.replace(
-                    USERNAME_PLACEHOLDER,
-                    &if label {
-                        sanitize_user(u)
-                    } else {
-                        u.to_owned()
-                    },
-                )),
-                _ => Cow::Borrowed(v),
-            }
-        };
-        labels.extend(
-            layer_labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), fill(v, true))),
-        );
-        annotations.extend(
-            layer_annotations
-                .iter()
-                .map(|(k, v)| (k.as_str(), fill(v, false))),
-        );
-    };
-    let general = if user.is_some() {
-        [
-            Some(&integration.sandbox_metadata),
-            meta.and_then(|m| m.sandbox.as_ref()),
-        ]
-    } else {
-        [
-            Some(&integration.namespace_metadata),
-            meta.and_then(|m| m.common.as_ref()),
-        ]
-    };
-    for m in general.into_iter().flatten() {
-        layer(&m.labels, &m.annotations);
-    }
-    for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
-        if specific.namespaces.iter().any(|n| *n == requested.name) {
-            layer(&specific.labels, &specific.annotations);
-        }
-    }
+    let mut labels = ([("", ""); 3], 0);
     if !requested.joined {
-        labels.extend(managed_label_pairs(tenant_name).map(|(k, v)| (k, Cow::Borrowed(v))));
-        labels.insert(KIND_LABEL, Cow::Borrowed(requested.kind.as_str()));
+        let [first, second] = managed_label_pairs(tenant_name);
+        labels = ([first, second, (KIND_LABEL, requested.kind.as_str())], 3);
+        labels.0.sort_unstable_by_key(|(key, _)| *key);
     }
+    let mut annotations = ([("", ""); 2], 0);
     if adopted {
-        annotations.insert(ADOPTED_ANNOTATION, Cow::Borrowed("true"));
+        annotations.0[annotations.1] = (ADOPTED_ANNOTATION, "true");
+        annotations.1 += 1;
     }
-    if let Some(u) = user {
-        annotations.insert(SANDBOX_USER_ANNOTATION, Cow::Borrowed(u));
+    if let Some(user) = requested.sandbox_user.as_deref() {
+        annotations.0[annotations.1] = (SANDBOX_USER_ANNOTATION, user);
+        annotations.1 += 1;
     }
+    annotations.0[..annotations.1].sort_unstable_by_key(|(key, _)| *key);
     DesiredNamespace {
-        name: &requested.name,
+        layers,
         labels,
         annotations,
     }
@@ -349,7 +451,7 @@ pub(crate) fn namespace_creator_binding_digest(
 /// reuses one buffer for all its namespaces).
 pub(crate) fn role_bindings<'a>(
     out: &mut Vec<DesiredBinding<'a>>,
-    namespace: &DesiredNamespace<'_>,
+    namespace: &DesiredNamespace<'_, '_>,
     requested: &'a RequestedNamespace,
     private_sandboxes: bool,
     subjects: &'a RoleSubjects<'a>,

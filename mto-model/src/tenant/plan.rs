@@ -264,11 +264,18 @@ impl<'a, O: Observed> Planner<'a, O> {
         let mut shared = SharedDigests::new(self.name, quota_intake, integration);
         // Each namespace's desired bindings, in one buffer for them all.
         let mut bindings = Vec::new();
+        let plain = desired::Layers::plain(self.tenant, integration);
         for Claimable { requested, here } in &planned {
             let observed_ns = here.namespace();
             let adopted = requested.joined
                 || observed_ns.is_some_and(|(_, ownership)| is_adopted(ownership, self.name));
-            let ns = desired::namespace(self.tenant, integration, requested, adopted);
+            let own = desired::Layers::own(self.tenant, integration, requested);
+            let ns = desired::namespace(
+                self.tenant,
+                own.as_ref().unwrap_or(&plain),
+                requested,
+                adopted,
+            );
             desired::role_bindings(
                 &mut bindings,
                 &ns,
@@ -280,11 +287,11 @@ impl<'a, O: Observed> Planner<'a, O> {
             self.match_role_bindings(*here, &bindings);
             match observed_ns {
                 None => self.actions.push(Action::Apply {
-                    object: Object::from(ns.build()),
+                    object: Object::from(ns.build(&requested.name)),
                     reason: Reason::Create,
                 }),
                 Some((o, ownership)) if !is_in_place(ownership, Some(ns.digest())) => {
-                    let want = ns.build();
+                    let want = ns.build(&requested.name);
                     if !metadata_in_sync(&want.metadata, &o.metadata, ownership) {
                         self.actions.push(Action::Apply {
                             object: Object::from(want),

@@ -1481,12 +1481,14 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
             .into_iter()
             .find(|r| r.name == ns)
             .expect("asked for");
-        let want = desired::namespace(&alpha, view.integration(), &asked, false);
+        let plain = desired::Layers::plain(&alpha, view.integration());
+        let own = desired::Layers::own(&alpha, view.integration(), &asked);
+        let want = desired::namespace(&alpha, own.as_ref().unwrap_or(&plain), &asked, false);
         let (_, ownership) = view.owned::<Namespace>("", ns).expect("namespace");
         assert_eq!(ownership.applied(), Some(want.digest()), "{ns}");
         assert_eq!(
             Some(want.digest()),
-            crate::view::desired_digest(&want.build()),
+            crate::view::desired_digest(&want.build(ns)),
             "{ns}: the digest from the layers is the built namespace's"
         );
         let mut wanted = Vec::new();
@@ -1524,6 +1526,40 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
         );
     }
     assert_eq!(bindings, 9, "three roles in three namespaces");
+    // Every namespace alpha may have — sandboxes, one named in specific
+    // metadata, one joined by its label — adopted or not: the digest
+    // from the layers is the built namespace's.
+    let plain = desired::Layers::plain(&alpha, view.integration());
+    let mut asked = crate::claims::requested_namespaces(&alpha);
+    assert!(asked.iter().any(|r| r.sandbox_user.is_some()), "a sandbox");
+    asked.push(crate::claims::RequestedNamespace {
+        name: "alpha-joined".into(),
+        kind: "".into(),
+        sandbox_user: None,
+        joined: true,
+    });
+    for asked in &asked {
+        let own = desired::Layers::own(&alpha, view.integration(), asked);
+        for adopted in [false, true] {
+            let want = desired::namespace(&alpha, own.as_ref().unwrap_or(&plain), asked, adopted);
+            let built = want.build(&asked.name);
+            assert_eq!(
+                Some(want.digest()),
+                crate::view::desired_digest(&built),
+                "{}, adopted {adopted}",
+                asked.name
+            );
+            let labels = built.metadata.labels.unwrap_or_default();
+            assert_eq!(
+                labels.get(TENANT_LABEL).is_some(),
+                !asked.joined,
+                "mto's labels on what it made: {labels:?}"
+            );
+            for (key, value) in &labels {
+                assert_eq!(want.label(key), Some(value.as_str()), "{key}");
+            }
+        }
+    }
     let creators = desired::namespace_creator_binding("alpha", &subjects).expect("owners");
     let want = view.tenant_intake(&alpha).namespace_creator_digest;
     assert_eq!(crate::view::desired_digest(&creators), Some(want));
