@@ -1551,7 +1551,7 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
             );
             let labels = built.metadata.labels.unwrap_or_default();
             assert_eq!(
-                labels.get(TENANT_LABEL).is_some(),
+                labels.contains_key(TENANT_LABEL),
                 !asked.joined,
                 "mto's labels on what it made: {labels:?}"
             );
