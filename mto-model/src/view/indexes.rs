@@ -18,7 +18,7 @@ pub struct Indexes {
     /// Who asks for which namespace, in claim order.
     pub(crate) claims: NamespaceClaims,
     /// What each tenant held asks, by tenant name.
-    pub(crate) intakes: BTreeMap<String, TenantIntake>,
+    pub(crate) intakes: BTreeMap<String, KeptIntake>,
     /// What each Quota held asks of its tenants, by Quota name.
     pub(crate) quota_intakes: BTreeMap<String, super::QuotaIntake>,
     /// The workloads each supervisor (by key) put to sleep.
@@ -39,6 +39,41 @@ pub struct Indexes {
     pub(crate) listed: BTreeSet<Kind>,
     /// Every kind is complete: the snapshot is the cluster's own store.
     pub(crate) complete: bool,
+}
+
+/// A tenant's intake, kept with the address of the version of the tenant
+/// it was last read from. The view holds that version until a write
+/// replaces it, and the write reads the intake again
+/// ([`super::Typed::reindex`]): the address held is the tenant's own, and
+/// a decision knows its intake is the tenant's from one lookup, not a
+/// second search among the tenants for the object itself.
+#[derive(Clone, Debug)]
+pub(crate) struct KeptIntake {
+    pub(crate) intake: TenantIntake,
+    /// The address of the tenant it was read from.
+    pub(crate) of: usize,
+}
+
+impl KeptIntake {
+    /// `intake`, read from `tenant`, the object the view holds.
+    pub(crate) fn of(intake: TenantIntake, tenant: &crate::api::Tenant) -> KeptIntake {
+        KeptIntake {
+            intake,
+            of: std::ptr::from_ref(tenant).addr(),
+        }
+    }
+
+    /// The intake of `tenant`, a new version of the tenant it was read
+    /// from with the same spec: its state read again.
+    pub(crate) fn follow(&mut self, tenant: &crate::api::Tenant) {
+        self.intake.state = crate::claims::TenantState::of(tenant);
+        self.of = std::ptr::from_ref(tenant).addr();
+    }
+
+    /// Whether it was read from `tenant`, this very object.
+    pub(crate) fn is_of(&self, tenant: &crate::api::Tenant) -> bool {
+        self.of == std::ptr::from_ref(tenant).addr()
+    }
 }
 
 impl Indexes {

@@ -1278,15 +1278,12 @@ impl Observed for Snapshot {
         Some(self.indexes.revisions.of(tenant))
     }
     /// The intake kept beside the tenant, when `tenant` is the object
-    /// held: the index is rebuilt whenever the held tenant's spec changes
-    /// ([`Typed::reindex`]), so it is this object's.
+    /// held: the index reads it again at every write of the tenant
+    /// ([`Typed::reindex`]), and knows which object it read.
     fn tenant_intake(&self, tenant: &Tenant) -> Cow<'_, TenantIntake> {
         let name = tenant.metadata.name.as_deref().unwrap_or_default();
-        let held = self.shelf::<Tenant>().get("", name);
         match self.indexes.intakes.get(name) {
-            Some(intake) if held.is_some_and(|h| std::ptr::eq(&**h, tenant)) => {
-                Cow::Borrowed(intake)
-            }
+            Some(kept) if kept.is_of(tenant) => Cow::Borrowed(&kept.intake),
             _ => Cow::Owned(TenantIntake::of(tenant)),
         }
     }

@@ -2,7 +2,8 @@
 //! namespaces.
 
 use crate::api::Tenant;
-use crate::claims::{TenantIntake, TenantState, claims_may_differ, requested_namespaces};
+use crate::claims::{TenantIntake, claims_may_differ, requested_namespaces};
+use crate::view::indexes::KeptIntake;
 use crate::view::{Indexes, Key, Objects, Snapshot, Typed, Woken};
 
 impl Typed for Tenant {
@@ -55,11 +56,11 @@ impl Typed for Tenant {
         if let (Some(b), Some(a)) = (before, after)
             && !claims_may_differ(b, a)
         {
-            if let Some(intake) = indexes
+            if let Some(kept) = indexes
                 .intakes
                 .get_mut(a.metadata.name.as_deref().unwrap_or_default())
             {
-                intake.state = TenantState::of(a);
+                kept.follow(a);
             }
             return;
         }
@@ -68,15 +69,16 @@ impl Typed for Tenant {
             let asked = indexes
                 .intakes
                 .remove(name)
-                .map_or_else(|| requested_namespaces(b), |intake| intake.namespaces);
+                .map_or_else(|| requested_namespaces(b), |kept| kept.intake.namespaces);
             indexes.claims.remove(b, &asked);
         }
         if let Some(a) = after {
             let intake = TenantIntake::of(a);
             indexes.claims.add(a, &intake.namespaces);
-            indexes
-                .intakes
-                .insert(a.metadata.name.clone().unwrap_or_default(), intake);
+            indexes.intakes.insert(
+                a.metadata.name.clone().unwrap_or_default(),
+                KeptIntake::of(intake, a),
+            );
         }
     }
 
