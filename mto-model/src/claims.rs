@@ -143,12 +143,14 @@ impl RoleMembers {
 }
 
 /// What a tenant's spec asks, read once: whether it is valid, the
-/// namespaces it asks for and the members of its roles.
+/// namespaces it asks for and the members of its roles; and its
+/// [`TenantState`].
 ///
 /// The view takes it when it takes the tenant in and keeps it while the
-/// spec stands ([`crate::view::Observed::tenant_intake`]): a decision made
-/// again for an unchanged spec (every tenant's, after an IntegrationConfig
-/// edit) neither validates the spec again nor joins its names again.
+/// spec stands, reading only the state again at each write
+/// ([`crate::view::Observed::tenant_intake`]): a decision made again for
+/// an unchanged spec (every tenant's, after an IntegrationConfig edit)
+/// neither validates the spec again nor joins its names again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TenantIntake {
     /// The spec's problems, each naming its field.
