@@ -155,10 +155,7 @@ impl<'a> Layers<'a> {
         integration: &'a Integration,
         requested: &'a RequestedNamespace,
     ) -> Option<Layers<'a>> {
-        let named = metadata(tenant)
-            .into_iter()
-            .flat_map(|m| m.specific.iter())
-            .any(|specific| specific.namespaces.iter().any(|n| *n == requested.name));
+        let named = specific_to(tenant, &requested.name).next().is_some();
         (named || requested.sandbox_user.is_some()).then(|| {
             Layers::layered(
                 tenant,
@@ -220,12 +217,8 @@ impl<'a> Layers<'a> {
         for m in general.into_iter().flatten() {
             layer(&m.labels, &m.annotations);
         }
-        if let Some(name) = name {
-            for specific in meta.into_iter().flat_map(|m| m.specific.iter()) {
-                if specific.namespaces.iter().any(|n| n == name) {
-                    layer(&specific.labels, &specific.annotations);
-                }
-            }
+        for specific in name.into_iter().flat_map(|name| specific_to(tenant, name)) {
+            layer(&specific.labels, &specific.annotations);
         }
         Layers {
             labels,
@@ -241,6 +234,17 @@ fn metadata(tenant: &Tenant) -> Option<&crate::api::NamespaceMetadata> {
         .namespaces
         .as_ref()
         .and_then(|n| n.metadata.as_ref())
+}
+
+/// The tenant's `specific` metadata entries naming `namespace`, in order.
+fn specific_to<'t>(
+    tenant: &'t Tenant,
+    namespace: &str,
+) -> impl Iterator<Item = &'t crate::api::SpecificMetadata> {
+    metadata(tenant)
+        .into_iter()
+        .flat_map(|m| m.specific.iter())
+        .filter(move |specific| specific.namespaces.iter().any(|n| n == namespace))
 }
 
 /// The namespace mto applies: its [`Layers`], with mto's labels, the

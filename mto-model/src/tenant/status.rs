@@ -41,7 +41,7 @@ pub(super) fn status(
     namespaces: &[CompactString],
     now: Timestamp,
 ) -> Option<TenantStatus> {
-    described(tenant, Some(said), phase, findings, namespaces, now)
+    described(tenant, said, phase, findings, namespaces, now)
 }
 
 /// The digest of what a tenant's status says, as far as a decision
@@ -93,11 +93,11 @@ fn digest_of<'s>(
     digest.finish()
 }
 
-/// [`status`]; with `said` `None`, always built (what the comparison must
-/// agree with).
+/// [`status`]; with `said` `None` (no status in place, or none to
+/// compare with), always built: what the comparison must agree with.
 fn described(
     tenant: &Tenant,
-    said: Option<Option<NonZeroU64>>,
+    said: Option<NonZeroU64>,
     phase: TenantPhase,
     findings: &Findings,
     namespaces: &[CompactString],
@@ -118,7 +118,7 @@ fn described(
     let ready = conditions.ready(phase, others());
     let found = || std::iter::once(&ready).chain(others());
     let generation = tenant.metadata.generation;
-    let in_place = said.flatten().is_some_and(|said| {
+    let in_place = said.is_some_and(|said| {
         said == digest_of(
             Some(phase.name()),
             generation,
