@@ -12,6 +12,7 @@ use compact_str::CompactString;
 use crate::api::Tenant;
 use crate::names::{dns_label_problem, sandbox_namespace, tenant_prefixed};
 use crate::validation::{Validate as _, ValidationErrors};
+use crate::view::NameKey;
 
 /// A namespace a tenant asks for (or, joined, is labelled into).
 ///
@@ -233,7 +234,7 @@ impl TenantIntake {
 /// bytes a namespace).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamespaceClaims {
-    by_namespace: BTreeMap<String, Vec<ClaimOrder>>,
+    by_namespace: BTreeMap<NameKey, Vec<ClaimOrder>>,
 }
 
 /// A tenant's place in the claim order: when it was created, then its
@@ -254,7 +255,7 @@ impl NamespaceClaims {
         for requested in requested {
             let claimants = self
                 .by_namespace
-                .entry(requested.name.as_str().into())
+                .entry(NameKey::new(&requested.name))
                 .or_default();
             if let Err(at) = claimants.binary_search(&order) {
                 claimants.reserve_exact(1);
@@ -267,10 +268,11 @@ impl NamespaceClaims {
     pub fn remove(&mut self, tenant: &Tenant, requested: &[RequestedNamespace]) {
         let order = claim_order(tenant);
         for requested in requested {
-            if let Some(claimants) = self.by_namespace.get_mut(requested.name.as_str()) {
+            let key = NameKey::new(&requested.name);
+            if let Some(claimants) = self.by_namespace.get_mut(&key) {
                 claimants.retain(|o| *o != order);
                 if claimants.is_empty() {
-                    self.by_namespace.remove(requested.name.as_str());
+                    self.by_namespace.remove(&key);
                 }
             }
         }
@@ -279,7 +281,7 @@ impl NamespaceClaims {
     /// The tenants asking for `namespace`, first claim first.
     pub fn claimants(&self, namespace: &str) -> impl Iterator<Item = &str> {
         self.by_namespace
-            .get(namespace)
+            .get(&NameKey::new(namespace))
             .into_iter()
             .flatten()
             .map(|(_, name)| name.as_str())

@@ -8,17 +8,18 @@ use crate::claims::{NamespaceClaims, TenantIntake};
 use crate::integration::Integration;
 use crate::labels::TENANT_LABEL;
 
+use super::name_key::NameKey;
 use super::{InstanceId, Kind, ObjectRef, Woken};
 
 /// The snapshot's indexes.
 #[derive(Clone, Debug, Default)]
 pub struct Indexes {
     /// Namespaces by their tenant label.
-    pub(crate) tenant_namespaces: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) tenant_namespaces: BTreeMap<NameKey, BTreeSet<String>>,
     /// Who asks for which namespace, in claim order.
     pub(crate) claims: NamespaceClaims,
     /// What each tenant held asks, by tenant name.
-    pub(crate) intakes: BTreeMap<String, KeptIntake>,
+    pub(crate) intakes: BTreeMap<NameKey, KeptIntake>,
     /// What each Quota held asks of its tenants, by Quota name.
     pub(crate) quota_intakes: BTreeMap<String, super::QuotaIntake>,
     /// The workloads each supervisor (by key) put to sleep.
@@ -82,17 +83,17 @@ impl Indexes {
         if before == after {
             return;
         }
-        if let Some(tenant) = before
-            && let Some(set) = self.tenant_namespaces.get_mut(tenant)
+        if let Some(tenant) = before.map(NameKey::new)
+            && let Some(set) = self.tenant_namespaces.get_mut(&tenant)
         {
             set.remove(namespace);
             if set.is_empty() {
-                self.tenant_namespaces.remove(tenant);
+                self.tenant_namespaces.remove(&tenant);
             }
         }
         if let Some(tenant) = after {
             self.tenant_namespaces
-                .entry(tenant.to_owned())
+                .entry(NameKey::new(tenant))
                 .or_default()
                 .insert(namespace.to_owned());
         }
@@ -225,7 +226,7 @@ pub(crate) struct Revisions {
     clock: u64,
     /// When something every tenant reads (the integration config) changed.
     everyone: u64,
-    tenants: BTreeMap<String, u64>,
+    tenants: BTreeMap<NameKey, u64>,
 }
 
 impl Revisions {
@@ -238,18 +239,13 @@ impl Revisions {
             self.everyone = self.clock;
         }
         for tenant in woken.tenants() {
-            match self.tenants.get_mut(tenant) {
-                Some(at) => *at = self.clock,
-                None => {
-                    self.tenants.insert(tenant.to_owned(), self.clock);
-                }
-            }
+            self.tenants.insert(NameKey::new(tenant), self.clock);
         }
     }
 
     pub(crate) fn of(&self, tenant: &str) -> u64 {
         self.tenants
-            .get(tenant)
+            .get(&NameKey::new(tenant))
             .copied()
             .unwrap_or_default()
             .max(self.everyone)

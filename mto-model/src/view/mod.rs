@@ -27,6 +27,7 @@ use crate::template::{ChartRendering, ChartRequest};
 mod indexes;
 mod keys;
 mod kinds;
+mod name_key;
 mod registry;
 mod shelf;
 mod watch;
@@ -37,6 +38,7 @@ pub use kinds::{FieldRefused, QuotaIntake, Typed};
 pub(crate) use kinds::{
     SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_quota_spec,
 };
+pub(crate) use name_key::NameKey;
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
 };
@@ -1205,13 +1207,13 @@ impl Observed for Snapshot {
         InNamespace {
             objects: &self.objects,
             name,
-            record: self.objects.records.get(name),
+            record: self.objects.records.get(&NameKey::new(name)),
         }
     }
     fn tenant_namespaces(&self, tenant: &str) -> impl Iterator<Item = &str> {
         self.indexes
             .tenant_namespaces
-            .get(tenant)
+            .get(&NameKey::new(tenant))
             .into_iter()
             .flatten()
             .map(String::as_str)
@@ -1282,7 +1284,7 @@ impl Observed for Snapshot {
     /// ([`Typed::reindex`]), and knows which object it read.
     fn tenant_intake(&self, tenant: &Tenant) -> Cow<'_, TenantIntake> {
         let name = tenant.metadata.name.as_deref().unwrap_or_default();
-        match self.indexes.intakes.get(name) {
+        match self.indexes.intakes.get(&NameKey::new(name)) {
             Some(kept) if kept.is_of(tenant) => Cow::Borrowed(&kept.intake),
             _ => Cow::Owned(TenantIntake::of(tenant)),
         }

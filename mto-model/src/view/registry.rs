@@ -24,8 +24,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 pub use kube::core::DynamicObject;
 use kube::core::TypeMeta;
 
-use compact_str::CompactString;
-
 use super::Typed;
 use super::shelf::{Held, Names, PlaceMut, Shelf, ShelfMut, Stock, Vacant};
 
@@ -255,7 +253,7 @@ macro_rules! registry {
         #[derive(Clone, Debug, Default)]
         pub struct Objects {
             $( pub(crate) $field: registry!(@apart $place $ty), )*
-            pub(crate) records: BTreeMap<CompactString, Record>,
+            pub(crate) records: BTreeMap<super::name_key::NameKey, Record>,
             pub(crate) dynamic: BTreeMap<Gvk, Stock<DynamicObject>>,
         }
 

@@ -15,11 +15,13 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 
+use super::name_key::NameKey;
+
 use super::registry::Record;
 use crate::apply::Ownership;
 
 /// The namespaces' records, by namespace name.
-pub(crate) type Records = BTreeMap<CompactString, Record>;
+pub(crate) type Records = BTreeMap<NameKey, Record>;
 
 /// An object as the view holds it.
 #[derive(Clone, Debug)]
@@ -36,7 +38,7 @@ pub(crate) struct Held<K> {
 #[derive(Clone, Debug)]
 pub(crate) enum Names<K> {
     Few(Vec<(CompactString, Held<K>)>),
-    Many(BTreeMap<CompactString, Held<K>>),
+    Many(BTreeMap<NameKey, Held<K>>),
 }
 
 impl<K> Default for Names<K> {
@@ -56,7 +58,7 @@ impl<K> Names<K> {
                 .binary_search_by(|(n, _)| n.as_str().cmp(name))
                 .ok()
                 .map(|at| &few[at].1),
-            Names::Many(many) => many.get(name),
+            Names::Many(many) => many.get(&NameKey::new(name)),
         }
     }
 
@@ -65,8 +67,11 @@ impl<K> Names<K> {
             Names::Few(few) => match few.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
                 Ok(at) => Some(std::mem::replace(&mut few[at].1, held)),
                 Err(_) if few.len() == Self::FEW => {
-                    let mut many: BTreeMap<_, _> = std::mem::take(few).into_iter().collect();
-                    many.insert(CompactString::from(name), held);
+                    let mut many: BTreeMap<_, _> = std::mem::take(few)
+                        .into_iter()
+                        .map(|(name, held)| (NameKey::new(&name), held))
+                        .collect();
+                    many.insert(NameKey::new(name), held);
                     *self = Names::Many(many);
                     None
                 }
@@ -76,10 +81,7 @@ impl<K> Names<K> {
                     None
                 }
             },
-            Names::Many(many) => match many.get_mut(name) {
-                Some(slot) => Some(std::mem::replace(slot, held)),
-                None => many.insert(CompactString::from(name), held),
-            },
+            Names::Many(many) => many.insert(NameKey::new(name), held),
         }
     }
 
@@ -91,7 +93,7 @@ impl<K> Names<K> {
                 few.shrink_to_fit();
                 Some(gone)
             }
-            Names::Many(many) => many.remove(name),
+            Names::Many(many) => many.remove(&NameKey::new(name)),
         }
     }
 
@@ -109,13 +111,7 @@ impl<K> Names<K> {
                 let at = few.partition_point(|(n, _)| n.as_str() < from);
                 (&few[at..], None)
             }
-            Names::Many(many) => (
-                &[][..],
-                Some(many.range::<str, _>((
-                    std::ops::Bound::Included(from),
-                    std::ops::Bound::Unbounded,
-                ))),
-            ),
+            Names::Many(many) => (&[][..], Some(many.range(NameKey::new(from)..))),
         };
         few.iter().map(|(name, held)| (name.as_str(), held)).chain(
             many.into_iter()
@@ -164,7 +160,7 @@ impl<K> Vacant for Option<Held<K>> {
 /// the tree's own nodes instead of following a pointer per comparison.
 #[derive(Clone, Debug)]
 pub(crate) struct Stock<K> {
-    by_namespace: BTreeMap<CompactString, Names<K>>,
+    by_namespace: BTreeMap<NameKey, Names<K>>,
     len: usize,
 }
 
@@ -194,10 +190,11 @@ impl<K> Stock<K> {
     }
 
     pub(crate) fn remove(&mut self, namespace: &str, name: &str) -> Option<Arc<K>> {
-        let names = self.by_namespace.get_mut(namespace)?;
+        let key = NameKey::new(namespace);
+        let names = self.by_namespace.get_mut(&key)?;
         let gone = names.remove(name)?.object;
         if names.is_empty() {
-            self.by_namespace.remove(namespace);
+            self.by_namespace.remove(&key);
         }
         self.len -= 1;
         Some(gone)
@@ -290,8 +287,10 @@ impl<'a, K> Shelf<'a, K> {
     /// kind kept as the records' namespaces.
     fn names(self, namespace: &str) -> Option<&'a Names<K>> {
         match self.place {
-            Place::Apart(stock) => stock.by_namespace.get(namespace),
-            Place::InRecords { records, names, .. } => records.get(namespace).map(names),
+            Place::Apart(stock) => stock.by_namespace.get(&NameKey::new(namespace)),
+            Place::InRecords { records, names, .. } => {
+                records.get(&NameKey::new(namespace)).map(names)
+            }
             Place::RecordNamespaces { .. } => None,
         }
     }
@@ -302,7 +301,7 @@ impl<'a, K> Shelf<'a, K> {
                 records,
                 namespace: own,
                 ..
-            } if namespace.is_empty() => own(records.get(name)?),
+            } if namespace.is_empty() => own(records.get(&NameKey::new(name))?),
             _ => self.names(namespace)?.get(name),
         }
     }
@@ -430,10 +429,7 @@ impl<'a, K> Shelf<'a, K> {
                 records, namespace, ..
             } => Walk2::B(
                 records
-                    .range::<str, _>((
-                        std::ops::Bound::Included(prefix),
-                        std::ops::Bound::Unbounded,
-                    ))
+                    .range(NameKey::new(prefix)..)
                     .filter_map(move |(name, record)| Some((name.as_str(), namespace(record)?))),
             ),
             _ => Walk2::A(
@@ -559,8 +555,9 @@ impl<K> ShelfMut<'_, K> {
                 names,
                 len,
             } => {
-                let gone = names(records.get_mut(namespace)?).remove(name)?;
-                (records, namespace, gone, len)
+                let key = NameKey::new(namespace);
+                let gone = names(records.get_mut(&key)?).remove(name)?;
+                (records, key, gone, len)
             }
             PlaceMut::RecordNamespaces {
                 records,
@@ -570,12 +567,13 @@ impl<K> ShelfMut<'_, K> {
                 if !namespace.is_empty() {
                     return None;
                 }
-                let gone = own(records.get_mut(name)?).take()?;
-                (records, name, gone, len)
+                let key = NameKey::new(name);
+                let gone = own(records.get_mut(&key)?).take()?;
+                (records, key, gone, len)
             }
         };
-        if records.get(key).is_some_and(Record::is_vacant) {
-            records.remove(key);
+        if records.get(&key).is_some_and(Record::is_vacant) {
+            records.remove(&key);
         }
         *len -= 1;
         Some(gone.object)
@@ -583,10 +581,9 @@ impl<K> ShelfMut<'_, K> {
 }
 
 /// What `map` keeps under `namespace` (a record, or a stock's names),
-/// made if there is none (its key is inline: names up to 24 bytes cost no
-/// allocation).
-fn made<'m, V: Default>(map: &'m mut BTreeMap<CompactString, V>, namespace: &str) -> &'m mut V {
-    map.entry(CompactString::from(namespace)).or_default()
+/// made if there is none.
+fn made<'m, V: Default>(map: &'m mut BTreeMap<NameKey, V>, namespace: &str) -> &'m mut V {
+    map.entry(NameKey::new(namespace)).or_default()
 }
 
 /// One of a few iterators of the same items.
@@ -709,7 +706,7 @@ mod tests {
                     .collect();
                 prop_assert_eq!(in_namespace, expected);
             }
-            let namespaces: BTreeSet<&str> = stock.by_namespace.keys().map(CompactString::as_str).collect();
+            let namespaces: BTreeSet<&str> = stock.by_namespace.keys().map(NameKey::as_str).collect();
             let expected: BTreeSet<&str> = model.keys().map(|(ns, _)| ns.as_str()).collect();
             prop_assert_eq!(namespaces, expected, "no namespace kept empty");
             let prefixed: Vec<u8> = shelf.named_from("object-1").map(|v| **v).collect();

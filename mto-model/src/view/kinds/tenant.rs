@@ -4,7 +4,7 @@
 use crate::api::Tenant;
 use crate::claims::{TenantIntake, claims_may_differ, requested_namespaces};
 use crate::view::indexes::KeptIntake;
-use crate::view::{Indexes, Key, Objects, Snapshot, Typed, Woken};
+use crate::view::{Indexes, Key, NameKey, Objects, Snapshot, Typed, Woken};
 
 impl Typed for Tenant {
     /// Read by itself alone.
@@ -56,10 +56,9 @@ impl Typed for Tenant {
         if let (Some(b), Some(a)) = (before, after)
             && !claims_may_differ(b, a)
         {
-            if let Some(kept) = indexes
-                .intakes
-                .get_mut(a.metadata.name.as_deref().unwrap_or_default())
-            {
+            if let Some(kept) = indexes.intakes.get_mut(&NameKey::new(
+                a.metadata.name.as_deref().unwrap_or_default(),
+            )) {
                 kept.follow(a);
             }
             return;
@@ -68,7 +67,7 @@ impl Typed for Tenant {
             let name = b.metadata.name.as_deref().unwrap_or_default();
             let asked = indexes
                 .intakes
-                .remove(name)
+                .remove(&NameKey::new(name))
                 .map_or_else(|| requested_namespaces(b), |kept| kept.intake.namespaces);
             indexes.claims.remove(b, &asked);
         }
@@ -76,7 +75,7 @@ impl Typed for Tenant {
             let intake = TenantIntake::of(a);
             indexes.claims.add(a, &intake.namespaces);
             indexes.intakes.insert(
-                a.metadata.name.clone().unwrap_or_default(),
+                NameKey::new(a.metadata.name.as_deref().unwrap_or_default()),
                 KeptIntake::of(intake, a),
             );
         }
