@@ -408,8 +408,20 @@ impl ApiServer {
             .map(|(object, ownership)| (object.clone(), ownership.clone()));
         let Some((current, ownership)) = current else {
             let mut created = applied.clone();
-            *created.meta_mut() = self.identity(applied.meta(), now, K::GENERATION);
-            apply_owned_metadata(created.meta_mut(), &Ownership::NONE, applied.meta());
+            // What an apply to nothing makes: the new identity, and the
+            // labels and annotations applied (the clone's, moved).
+            let ObjectMeta {
+                name,
+                namespace,
+                labels,
+                annotations,
+                ..
+            } = std::mem::take(created.meta_mut());
+            *created.meta_mut() = ObjectMeta {
+                labels: labels.filter(|l| !l.is_empty()),
+                annotations: annotations.filter(|a| !a.is_empty()),
+                ..self.identity(name, namespace, now, K::GENERATION)
+            };
             created.created();
             // Read after the apiserver's own labels, which move the
             // positions ownership keeps.
@@ -453,7 +465,12 @@ impl ApiServer {
         let Some(Object::Dynamic(current)) = self.store.object(&target) else {
             let mut created = DynamicObject {
                 types: applied.types.clone(),
-                metadata: self.identity(&applied.metadata, now, true),
+                metadata: self.identity(
+                    applied.metadata.name.clone(),
+                    applied.metadata.namespace.clone(),
+                    now,
+                    true,
+                ),
                 data: serde_json::Value::Object(serde_json::Map::new()),
             };
             apply_object(
@@ -685,7 +702,7 @@ impl ApiServer {
                 }
             }
             None => {
-                let identity = self.identity(meta, now, false);
+                let identity = self.identity(None, None, now, false);
                 meta.uid = identity.uid;
                 meta.creation_timestamp = identity.creation_timestamp;
                 meta.finalizers = None;
@@ -697,11 +714,17 @@ impl ApiServer {
     }
 
     /// A new object's identity: its name, a fresh uid, its creation time.
-    fn identity(&mut self, meta: &ObjectMeta, now: Timestamp, generation: bool) -> ObjectMeta {
+    fn identity(
+        &mut self,
+        name: Option<String>,
+        namespace: Option<String>,
+        now: Timestamp,
+        generation: bool,
+    ) -> ObjectMeta {
         self.uid += 1;
         ObjectMeta {
-            name: meta.name.clone(),
-            namespace: meta.namespace.clone(),
+            name,
+            namespace,
             uid: Some(format!("00000000-0000-0000-0000-{:012x}", self.uid)),
             creation_timestamp: Some(Time(now)),
             generation: generation.then_some(1),
