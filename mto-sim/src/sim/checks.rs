@@ -19,21 +19,26 @@ impl Sim {
     /// step concerned.
     pub(super) fn check_touched(&mut self) -> Result<(), SimError> {
         let touched = std::mem::take(&mut self.touched);
-        self.unsettled.extend(touched.iter().cloned());
-        for name in touched {
+        let mut violation = None;
+        for name in &touched {
             let snapshot = self.cluster.snapshot();
-            let Some(tenant) = snapshot.tenant(&name) else {
+            let Some(tenant) = snapshot.tenant(name) else {
                 continue;
             };
             self.report.invariant_checks += 1;
-            if let Some(v) = check_tenant(snapshot, tenant, Scope::Always)
+            violation = check_tenant(snapshot, tenant, Scope::Always)
                 .into_iter()
-                .next()
-            {
-                return Err(SimError::invariant(self, &v));
+                .next();
+            if violation.is_some() {
+                break;
             }
         }
-        Ok(())
+        // Moved, not copied: a step touches a tenant at every write.
+        self.unsettled.extend(touched);
+        match violation {
+            Some(v) => Err(SimError::invariant(self, &v)),
+            None => Ok(()),
+        }
     }
 
     /// Never two replicas running controllers at once.
