@@ -15,7 +15,7 @@ use crate::machine::Phase;
 use crate::names::sandbox_namespace;
 use crate::quantity::Quantity;
 use crate::tenant::TenantPhase;
-use crate::view::Observed;
+use crate::view::{Observed, QuotaTotal};
 use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
@@ -442,7 +442,12 @@ fn check_quota(
     quotas: &[&ResourceQuota],
     scope: Scope,
 ) -> Vec<Violation> {
-    let Some(quota) = tenant.spec.quota.as_deref().and_then(|q| observed.quota(q)) else {
+    let Some((quota, intake)) = tenant
+        .spec
+        .quota
+        .as_deref()
+        .and_then(|q| observed.quota_intake(q))
+    else {
         return Vec::new();
     };
     let pooled = quota.spec.sharing.unwrap_or_default() == Sharing::Pooled;
@@ -451,21 +456,18 @@ fn check_quota(
         // total (the split shares are checked at rest): nothing to read.
         return Vec::new();
     }
-    let limits = quota
-        .spec
-        .resourcequota
-        .as_ref()
-        .and_then(|r| r.hard.as_ref());
     let hard =
         |rq: &ResourceQuota, r: &str| nanos_of(rq.spec.as_ref().and_then(|s| s.hard.as_ref()), r);
     let used =
         |rq: &ResourceQuota, r: &str| nanos_of(rq.status.as_ref().and_then(|s| s.used.as_ref()), r);
     let mut out = Vec::new();
-    for (r, limit) in limits.into_iter().flatten() {
-        let Ok(limit_q) = Quantity::parse(&limit.0) else {
-            continue;
-        };
-        let limit_text = || limit.0.clone();
+    for QuotaTotal {
+        resource: r,
+        spelled,
+        value: limit_q,
+    } in intake.totals()
+    {
+        let limit_text = || spelled.clone();
         let used_sum: i128 = quotas.iter().map(|q| used(q, r)).sum();
         if pooled && used_sum > limit_q.nanos() {
             out.push(Violation::AdmittedOverQuota {

@@ -40,7 +40,7 @@ mod stateful_set;
 mod template;
 mod tenant;
 
-pub use quota::QuotaIntake;
+pub use quota::{QuotaIntake, QuotaTotal};
 pub(crate) use resource_quota::digest_quota_spec;
 
 /// Why an apiserver refused to apply a field.

@@ -59,6 +59,20 @@ pub struct QuotaIntake {
     pub validation: Result<(), ValidationErrors>,
     limit_range: Option<AppliedDigest>,
     resource_quota: Option<AppliedDigest>,
+    totals: Vec<QuotaTotal>,
+}
+
+/// One of a Quota's tenant-wide limits (`spec.resourcequota.hard`),
+/// parsed once: the invariants hold every tenant naming the Quota to it
+/// after every step of a simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuotaTotal {
+    /// The resource limited (`requests.cpu`).
+    pub resource: String,
+    /// The limit as the Quota spells it.
+    pub spelled: String,
+    /// Its value.
+    pub value: crate::quantity::Quantity,
 }
 
 impl QuotaIntake {
@@ -82,7 +96,29 @@ impl QuotaIntake {
                 .resourcequota
                 .as_ref()
                 .map(|spec| body(&|d| super::resource_quota::digest_quota_spec(d, Some(spec)))),
+            totals: quota
+                .spec
+                .resourcequota
+                .as_ref()
+                .and_then(|r| r.hard.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|(resource, limit)| {
+                    Some(QuotaTotal {
+                        resource: resource.clone(),
+                        spelled: limit.0.clone(),
+                        value: crate::quantity::Quantity::parse(&limit.0).ok()?,
+                    })
+                })
+                .collect(),
         }
+    }
+
+    /// The tenant-wide limits that parse, by resource (validation names
+    /// those that do not).
+    #[must_use]
+    pub fn totals(&self) -> &[QuotaTotal] {
+        &self.totals
     }
 
     /// The applied digest of `tenant`'s limit range, if the Quota asks
