@@ -104,14 +104,22 @@ impl<K> Names<K> {
         }
     }
 
-    /// The objects whose names sort at or after `from`, by name.
-    fn from<'a>(&'a self, from: &str) -> impl Iterator<Item = (&'a str, &'a Held<K>)> + use<'a, K> {
-        let (few, many) = match self {
-            Names::Few(few) => {
+    /// The objects whose names sort at or after `from`, by name; all of
+    /// them for `None`, found without a search.
+    fn from<'a>(
+        &'a self,
+        from: Option<&str>,
+    ) -> impl Iterator<Item = (&'a str, &'a Held<K>)> + use<'a, K> {
+        let (few, many) = match (self, from) {
+            (Names::Few(few), None) => (&few[..], None),
+            (Names::Few(few), Some(from)) => {
                 let at = few.partition_point(|(n, _)| n.as_str() < from);
                 (&few[at..], None)
             }
-            Names::Many(many) => (&[][..], Some(many.range(NameKey::new(from)..))),
+            (Names::Many(many), None) => (&[][..], Some(Walk2::A(many.iter()))),
+            (Names::Many(many), Some(from)) => {
+                (&[][..], Some(Walk2::B(many.range(NameKey::new(from)..))))
+            }
         };
         few.iter().map(|(name, held)| (name.as_str(), held)).chain(
             many.into_iter()
@@ -122,7 +130,7 @@ impl<K> Names<K> {
 
     /// Every object, by name.
     fn iter(&self) -> impl Iterator<Item = (&str, &Held<K>)> {
-        self.from("")
+        self.from(None)
     }
 }
 
@@ -435,7 +443,7 @@ impl<'a, K> Shelf<'a, K> {
             _ => Walk2::A(
                 self.names("")
                     .into_iter()
-                    .flat_map(move |names| names.from(prefix)),
+                    .flat_map(move |names| names.from(Some(prefix))),
             ),
         };
         from.take_while(move |(name, _)| name.starts_with(prefix))
