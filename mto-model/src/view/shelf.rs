@@ -16,7 +16,6 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use super::name_key::NameKey;
-
 use super::registry::Record;
 use crate::apply::Ownership;
 
@@ -163,9 +162,9 @@ impl<K> Vacant for Option<Held<K>> {
 /// cluster-scoped kinds), then name: cluster-scoped kinds, sparse
 /// namespaced ones, and each kind mto does not type.
 ///
-/// Keys are stored inline (names up to 24 bytes, which is nearly all):
-/// a lookup among tens of thousands of namespaces then compares bytes in
-/// the tree's own nodes instead of following a pointer per comparison.
+/// Keys are [`NameKey`]s, stored inline: a lookup among tens of
+/// thousands of namespaces compares integers in the tree's own nodes
+/// instead of following a pointer to call `memcmp` per comparison.
 #[derive(Clone, Debug)]
 pub(crate) struct Stock<K> {
     by_namespace: BTreeMap<NameKey, Names<K>>,
