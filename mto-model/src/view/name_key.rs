@@ -20,6 +20,8 @@ use compact_str::CompactString;
 /// greater, and the whole names break the tie.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct NameKey {
+    /// Two words, not a `u128`: its 16-byte alignment would make every
+    /// key 48 bytes where this is 40.
     head: [u64; 2],
     name: CompactString,
 }
