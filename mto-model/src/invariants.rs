@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::action::{Action, Kind, Object};
 use crate::api::{Sharing, Tenant};
+use crate::apply::Ownership;
 use crate::labels::is_managed;
 use crate::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
 use crate::machine::Phase;
@@ -353,16 +354,10 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
         // Whose a binding is, as its labels say, is read from what the
         // view keeps beside it: this runs after every step of a simulation.
         for (_, rb, ownership) in here.owned_in::<RoleBinding>() {
-            let Some(rb_tenant) = ownership.managed_tenant() else {
+            if ownership.managed_tenant().is_none() {
                 continue;
-            };
-            if rb_tenant != name {
-                violations.push(Violation::SharedNamespace {
-                    namespace: ns.into(),
-                    owner: name.into(),
-                    other: rb_tenant.to_owned(),
-                });
             }
+            violations.extend(foreign_binding(ns, name, ownership));
             if !active {
                 continue;
             }
@@ -421,6 +416,139 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
     }
     violations.extend(check_quota(observed, name, tenant, &quotas, scope));
     violations
+}
+
+/// Invariant 1 for one binding in `tenant`'s namespace `namespace`: mto
+/// made it for `tenant`, or for no tenant.
+fn foreign_binding(namespace: &str, tenant: &str, ownership: &Ownership) -> Option<Violation> {
+    let other = ownership
+        .managed_tenant()
+        .filter(|other| *other != tenant)?;
+    Some(Violation::SharedNamespace {
+        namespace: namespace.into(),
+        owner: tenant.into(),
+        other: other.to_owned(),
+    })
+}
+
+/// How much of a tenant a step's writes reach: what the checks after
+/// every step ([`Scope::Always`]) must read again. Nearly every write is
+/// one object in one namespace, and reading a tenant's every namespace
+/// again after each was the larger part of a simulation's checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// The objects in these namespaces, or the namespaces themselves.
+    Namespaces(Vec<String>),
+    /// Every namespace of the tenant's: a new tenant, or a write the
+    /// caller does not place.
+    Everywhere,
+}
+
+impl Reach {
+    /// What a change to `object` reaches. An object in a namespace (or a
+    /// namespace itself) reaches that namespace. What always holds reads
+    /// of a tenant only its name and its quota: a tenant reaches
+    /// everywhere while mto has not decided on its spec as it stands (a
+    /// new tenant, a changed quota), a Quota always; every other
+    /// cluster-scoped object, and a tenant's status, reach nowhere.
+    #[must_use]
+    pub fn of(object: &Object) -> Reach {
+        let meta = object.meta();
+        let namespace = match object {
+            Object::Namespace(_) => meta.name.as_deref(),
+            Object::Tenant(tenant) => {
+                let decided = tenant.status.as_ref().and_then(|s| s.observed_generation);
+                if decided.is_none() || decided != meta.generation {
+                    return Reach::Everywhere;
+                }
+                None
+            }
+            Object::Quota(_) => return Reach::Everywhere,
+            _ => meta.namespace.as_deref(),
+        };
+        Reach::Namespaces(namespace.map(str::to_owned).into_iter().collect())
+    }
+
+    /// Adds what `other` reaches.
+    pub fn widen(&mut self, other: Reach) {
+        match (&mut *self, other) {
+            (Reach::Everywhere, _) => {}
+            (_, Reach::Everywhere) => *self = Reach::Everywhere,
+            (Reach::Namespaces(these), Reach::Namespaces(those)) => {
+                for namespace in those {
+                    if !these.contains(&namespace) {
+                        these.push(namespace);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The checks of [`Scope::Always`] over what a step's writes reached of
+/// `tenant`. From a state where they held, they find whatever
+/// [`check_tenant`] finds. Invariant 1 is broken in a namespace only by a
+/// write there (a binding, or the namespace's own tenant label). A pooled
+/// quota's admitted sum grows only where a write leaves a quota that has
+/// admitted something (or with the tenant's Quota, which reaches
+/// everywhere): only then is the sum, over every namespace, read.
+pub fn check_tenant_reached(
+    observed: &impl Observed,
+    tenant: &Tenant,
+    reach: &Reach,
+) -> Vec<Violation> {
+    let Reach::Namespaces(namespaces) = reach else {
+        return check_tenant(observed, tenant, Scope::Always);
+    };
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    let mut violations = Vec::new();
+    let mut admitted = false;
+    for ns in namespaces {
+        let here = observed.in_namespace(ns);
+        let labelled = here
+            .namespace()
+            .and_then(|(_, ownership)| ownership.labelled_tenant());
+        if labelled != Some(name) {
+            continue;
+        }
+        violations.extend(
+            here.owned_in::<RoleBinding>()
+                .filter_map(|(_, _, ownership)| foreign_binding(ns, name, ownership)),
+        );
+        admitted |= here
+            .owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
+            .is_some_and(|(rq, ownership)| ownership.is_managed() && has_admitted(rq));
+    }
+    if admitted {
+        let quotas = managed_quotas(observed, name);
+        violations.extend(check_quota(observed, name, tenant, &quotas, Scope::Always));
+    }
+    violations
+}
+
+/// Whether a quota has admitted anything: some quantity in use above zero.
+fn has_admitted(rq: &ResourceQuota) -> bool {
+    rq.status
+        .as_ref()
+        .and_then(|s| s.used.as_ref())
+        .is_some_and(|used| {
+            used.values()
+                .any(|q| Quantity::parse(&q.0).map_or(true, |q| q.nanos() > 0))
+        })
+}
+
+/// The quotas mto made in a tenant's namespaces.
+fn managed_quotas<'o>(observed: &'o impl Observed, tenant: &'o str) -> Vec<&'o ResourceQuota> {
+    observed
+        .tenant_namespaces(tenant)
+        .filter_map(|ns| {
+            observed
+                .in_namespace(ns)
+                .owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
+        })
+        .filter(|(_, ownership)| ownership.is_managed())
+        .map(|(rq, _)| rq)
+        .collect()
 }
 
 /// The quantity of `resource` in a resource list, in nanos (0 if absent).
@@ -859,14 +987,45 @@ mod tests {
             "made",
             &[(TENANT_LABEL, "beta"), (MANAGED_BY_LABEL, MANAGED_BY_VALUE)],
         ));
+        let shared = vec![Violation::SharedNamespace {
+            namespace: "alpha-dev".into(),
+            owner: "alpha".into(),
+            other: "beta".into(),
+        }];
+        assert_eq!(check_tenant(&s, &alpha, Scope::Always), shared);
+        // After a step, only what it reached is read again: the binding's
+        // namespace, or every namespace of a tenant new to mto.
+        let made = Object::from(binding("made", &[]));
         assert_eq!(
-            check_tenant(&s, &alpha, Scope::Always),
-            vec![Violation::SharedNamespace {
-                namespace: "alpha-dev".into(),
-                owner: "alpha".into(),
-                other: "beta".into(),
-            }]
+            Reach::of(&made),
+            Reach::Namespaces(vec!["alpha-dev".into()])
         );
+        assert_eq!(check_tenant_reached(&s, &alpha, &Reach::of(&made)), shared);
+        let elsewhere = Reach::Namespaces(vec!["alpha-qa".into(), "beta-dev".into()]);
+        assert_eq!(check_tenant_reached(&s, &alpha, &elsewhere), Vec::new());
+        let new_tenant = Reach::of(&Object::from(alpha.clone()));
+        assert_eq!(new_tenant, Reach::Everywhere);
+        assert_eq!(check_tenant_reached(&s, &alpha, &new_tenant), shared);
+        let mut decided = alpha.clone();
+        decided.metadata.generation = Some(2);
+        decided.status = Some(crate::api::TenantStatus {
+            observed_generation: Some(2),
+            ..Default::default()
+        });
+        assert_eq!(
+            Reach::of(&Object::from(decided.clone())),
+            Reach::Namespaces(Vec::new()),
+            "a tenant mto has decided on reaches no namespace"
+        );
+        decided.metadata.generation = Some(3);
+        assert_eq!(
+            Reach::of(&Object::from(decided)),
+            Reach::Everywhere,
+            "a spec mto has not decided on may name another quota"
+        );
+        let mut widened = elsewhere;
+        widened.widen(Reach::of(&made));
+        assert_eq!(check_tenant_reached(&s, &alpha, &widened), shared);
     }
 
     /// The quotas mto made in a tenant's namespaces are held to its Quota:
@@ -935,6 +1094,26 @@ mod tests {
         assert_eq!(
             check_tenant(&pooled, &alpha, Scope::Always),
             vec![over_admitted.clone()]
+        );
+        // After a step, the admitted sum is read where a write left a
+        // quota that admitted something, or when the Quota changed.
+        let reached = |namespace: &str| Reach::Namespaces(vec![namespace.into()]);
+        assert_eq!(
+            check_tenant_reached(&pooled, &alpha, &reached("alpha-b")),
+            vec![over_admitted.clone()]
+        );
+        let q = pooled.quota("q").cloned().unwrap_or_default();
+        assert_eq!(
+            check_tenant_reached(&pooled, &alpha, &Reach::of(&Object::from(q))),
+            vec![over_admitted.clone()]
+        );
+        let mut idle = pooled.clone();
+        idle.insert(tenant_namespace("alpha-d", "alpha"));
+        idle.insert(quota("alpha-d", "10", "0", true));
+        assert_eq!(
+            check_tenant_reached(&idle, &alpha, &reached("alpha-d")),
+            Vec::new(),
+            "a quota that admitted nothing adds nothing to the sum"
         );
         assert_eq!(
             check_tenant(&pooled, &alpha, Scope::AtRest),

@@ -5,8 +5,11 @@
 use mto_model::action::{Kind, ObjectRef, Requeue};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
 use mto_model::fuzzing::cluster::{Change, Cluster, Spec, Start, TENANTS, now};
+use std::collections::BTreeMap;
+
+use mto_model::invariants::{Reach, Scope, check_tenant, check_tenant_reached};
 use mto_model::tenant::{Settled, decide};
-use mto_model::view::Snapshot;
+use mto_model::view::{Snapshot, WatchEvent};
 use proptest::prelude::*;
 
 prop_compose! {
@@ -152,6 +155,67 @@ proptest! {
                         "{name} skipped after {change:?} but has work: {fresh:?}"
                     ),
                     Some(d) => prop_assert_eq!(d, fresh),
+                }
+            }
+        }
+    }
+
+    /// What must hold after every step, checked only where a step's
+    /// writes reached (as the simulator does), finds whatever checking
+    /// every tenant everywhere finds new: no tenant a change does not wake
+    /// breaks, and none breaks outside what the change reached.
+    #[test]
+    fn reached_checks_find_what_full_checks_find(
+        start in start(),
+        changes in proptest::collection::vec(change(), 1..24),
+    ) {
+        let mut c = Cluster::new(&start);
+        c.drain_changes();
+        for change in &changes {
+            let always = |c: &Cluster| -> BTreeMap<String, Vec<_>> {
+                c.tenants()
+                    .iter()
+                    .map(|t| (t.metadata.name.clone().unwrap_or_default(), check_tenant(c.snapshot(), t, Scope::Always)))
+                    .collect()
+            };
+            let before = always(&c);
+            c.apply(change);
+            let mut reached: BTreeMap<String, Reach> = BTreeMap::new();
+            for written in c.drain_changes() {
+                let reach = match &written.event {
+                    WatchEvent::Apply(taken) => Reach::of(taken.object()),
+                    WatchEvent::Delete(object) => Reach::of(object),
+                    _ => Reach::Everywhere,
+                };
+                let woken: Vec<String> = if written.woken.is_everyone() {
+                    names(c.snapshot())
+                } else {
+                    written.woken.keys().filter_map(|k| match k {
+                        mto_model::view::Key::Tenant(name) => Some(name.clone()),
+                        _ => None,
+                    }).collect()
+                };
+                for name in woken {
+                    match reached.get_mut(&name) {
+                        Some(r) => r.widen(reach.clone()),
+                        None => { reached.insert(name, reach.clone()); }
+                    }
+                }
+            }
+            for (name, violations) in always(&c) {
+                let new: Vec<_> = violations
+                    .into_iter()
+                    .filter(|v| !before.get(&name).is_some_and(|b| b.contains(v)))
+                    .collect();
+                if new.is_empty() {
+                    continue;
+                }
+                let reach = reached.get(&name);
+                prop_assert!(reach.is_some(), "{name} broke {new:?} after {change:?}, which did not wake it");
+                let tenant = c.snapshot().get::<Tenant>("", &name).cloned().unwrap_or_default();
+                let found = check_tenant_reached(c.snapshot(), &tenant, reach.unwrap_or(&Reach::Everywhere));
+                for v in &new {
+                    prop_assert!(found.contains(v), "{name}: {v} after {change:?}, reaching {reach:?}, not found");
                 }
             }
         }

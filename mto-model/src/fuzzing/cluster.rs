@@ -215,6 +215,11 @@ impl Cluster {
         self.api.execute(action, now())
     }
 
+    /// The changes since the last call, as a watch reports them.
+    pub fn drain_changes(&mut self) -> Vec<crate::apiserver::Change> {
+        self.api.drain_changes()
+    }
+
     /// The objects as they are.
     #[must_use]
     pub fn snapshot(&self) -> &Snapshot {

@@ -24,6 +24,7 @@ use mto_model::action::{Action, Object};
 use mto_model::admission::pooled::{self, Asked, Judgement, Ledger, StatusUpdate, TenantPool};
 use mto_model::admission::{AdmissionRequest, Operation, Rule, UserInfo, Verdict, admit};
 use mto_model::api::Tenant;
+use mto_model::invariants::Reach;
 use mto_model::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
 use mto_model::view::{Gvk, Observed as _};
 use rand::RngExt as _;
@@ -467,7 +468,7 @@ impl Sim {
             object: lowered.into(),
         };
         if self.cluster.execute(&write, self.now()).is_ok() {
-            self.touched.insert(tenant.to_owned());
+            self.touch(tenant, Reach::Everywhere);
             self.broadcast();
         }
     }
@@ -636,7 +637,8 @@ impl Sim {
         };
         if self.cluster.execute(&write, self.now()).is_ok() {
             self.admission.report.pods_started += 1;
-            self.touched.insert(pod.tenant.clone());
+            let tenant = pod.tenant.clone();
+            self.touch(&tenant, Reach::Everywhere);
             self.broadcast();
         }
         None

@@ -6,7 +6,8 @@ use std::time::Duration;
 use mto_model::api::Tenant;
 use mto_model::hibernation::Supervisor;
 use mto_model::invariants::{
-    Scope, check_instance_at_rest, check_supervisor_at_rest, check_tenant,
+    Reach, Scope, check_instance_at_rest, check_supervisor_at_rest, check_tenant,
+    check_tenant_reached,
 };
 use mto_model::template::Instance;
 use mto_model::view::{Kind, Observed as _};
@@ -15,18 +16,28 @@ use super::operator::Busy;
 use super::{Convergence, Sim, SimError, counted, duration_text};
 
 impl Sim {
+    /// Adds `reach` to what this step's writes reached of `tenant`.
+    pub(super) fn touch(&mut self, tenant: &str, reach: Reach) {
+        match self.touched.get_mut(tenant) {
+            Some(reached) => reached.widen(reach),
+            None => {
+                self.touched.insert(tenant.to_owned(), reach);
+            }
+        }
+    }
+
     /// Invariant 1 (and what holds at every instant) for the tenants the
     /// step concerned.
     pub(super) fn check_touched(&mut self) -> Result<(), SimError> {
         let touched = std::mem::take(&mut self.touched);
         let mut violation = None;
-        for name in &touched {
+        for (name, reach) in &touched {
             let snapshot = self.cluster.snapshot();
             let Some(tenant) = snapshot.tenant(name) else {
                 continue;
             };
             self.report.invariant_checks += 1;
-            violation = check_tenant(snapshot, tenant, Scope::Always)
+            violation = check_tenant_reached(snapshot, tenant, reach)
                 .into_iter()
                 .next();
             if violation.is_some() {
@@ -34,7 +45,7 @@ impl Sim {
             }
         }
         // Moved, not copied: a step touches a tenant at every write.
-        self.unsettled.extend(touched);
+        self.unsettled.extend(touched.into_keys());
         match violation {
             Some(v) => Err(SimError::invariant(self, &v)),
             None => Ok(()),

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use mto_model::Timestamp;
 use mto_model::apiserver::ApiServer;
+use mto_model::invariants::Reach;
 use mto_model::view::{InstanceId, Key, ObjectRef, SupervisorId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -184,8 +185,9 @@ pub struct Sim {
     admission: admission::Admission,
     /// Changes not yet seen settled, with when they happened.
     pending_changes: Vec<(u64, String)>,
-    /// Tenants a change concerned this step, to check now.
-    touched: BTreeSet<String>,
+    /// Tenants a change concerned this step, to check now, with how much
+    /// of each the step's writes reached.
+    touched: BTreeMap<String, Reach>,
     /// Tenants and supervisors concerned since the last check at rest.
     unsettled: BTreeSet<String>,
     unsettled_supervisors: BTreeSet<SupervisorId>,
@@ -254,7 +256,7 @@ impl Sim {
             users: users::Users::default(),
             admission: admission::Admission::default(),
             pending_changes: Vec::new(),
-            touched: BTreeSet::new(),
+            touched: BTreeMap::new(),
             unsettled: BTreeSet::new(),
             unsettled_supervisors: BTreeSet::new(),
             unsettled_instances: BTreeSet::new(),

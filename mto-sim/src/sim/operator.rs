@@ -390,7 +390,8 @@ impl Sim {
         match &key {
             Key::Tenant(name) => {
                 self.report.decisions += 1;
-                self.touched.insert(name.clone());
+                // A decision writes nothing: the tenant is checked at rest.
+                self.unsettled.insert(name.clone());
             }
             Key::Supervisor(id) => {
                 self.report.supervisor_decisions += 1;

@@ -13,6 +13,7 @@ use mto_model::action::{Object, ObjectRef};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
 use mto_model::apiserver::ApiError;
 use mto_model::hibernation::{Supervisor, Workload};
+use mto_model::invariants::Reach;
 use mto_model::labels::{MANAGED_BY_LABEL, TENANT_LABEL};
 use mto_model::machine::Phase as _;
 use mto_model::manifest::Manifest;
@@ -464,6 +465,11 @@ impl Sim {
             }
             let mut ready_namespaces = Vec::new();
             for change in changes {
+                let reach = match &change.event {
+                    WatchEvent::Apply(taken) => Reach::of(taken.object()),
+                    WatchEvent::Delete(object) => Reach::of(object),
+                    _ => Reach::Everywhere,
+                };
                 if change.woken.is_everyone() {
                     let all: Vec<String> = self
                         .cluster
@@ -472,13 +478,13 @@ impl Sim {
                         .keys()
                         .map(|(_, n)| n.to_owned())
                         .collect();
-                    self.touched.extend(all);
+                    for name in all {
+                        self.touch(&name, Reach::Everywhere);
+                    }
                 }
                 for key in change.woken.keys() {
                     match key {
-                        Key::Tenant(name) => {
-                            self.touched.insert(name.clone());
-                        }
+                        Key::Tenant(name) => self.touch(name, reach.clone()),
                         Key::Supervisor(id) => {
                             self.unsettled_supervisors.insert(id.clone());
                         }
