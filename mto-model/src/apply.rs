@@ -110,23 +110,40 @@ impl Ownership {
         labels: &[L],
         annotations: &[A],
     ) -> Ownership {
-        fn held<O: AsRef<str>>(meta: &ObjectMeta, field: MetadataField, owned: &[O]) -> HeldKeys {
-            if owned.is_empty() {
-                return HeldKeys::NONE;
-            }
+        fn listed<O: AsRef<str>>(keys: &[O], key: &str) -> bool {
+            keys.iter().any(|o| o.as_ref() == key)
+        }
+        Ownership::owning_where(meta, |field, key| match field {
+            MetadataField::Labels => listed(labels, key),
+            MetadataField::Annotations => listed(annotations, key),
+        })
+    }
+
+    /// What mto owns of an object its apply just created: every label and
+    /// annotation, but the label the apiserver added (`apiserver_label`).
+    #[must_use]
+    pub fn created(meta: &ObjectMeta, apiserver_label: Option<&str>) -> Ownership {
+        Ownership::owning_where(meta, |field, key| {
+            field == MetadataField::Annotations || Some(key) != apiserver_label
+        })
+    }
+
+    /// What mto owns of `meta`: the keys `owned` says of each field.
+    fn owning_where(meta: &ObjectMeta, owned: impl Fn(MetadataField, &str) -> bool) -> Ownership {
+        let held = |field: MetadataField| {
             HeldKeys::from_positions(
                 field
                     .of(meta)
                     .into_iter()
                     .flat_map(BTreeMap::keys)
                     .enumerate()
-                    .filter(|(_, key)| owned.iter().any(|o| o.as_ref() == key.as_str()))
+                    .filter(|(_, key)| owned(field, key))
                     .map(|(position, _)| position),
             )
-        }
+        };
         let mut ownership = Ownership {
-            labels: held(meta, MetadataField::Labels, labels),
-            annotations: held(meta, MetadataField::Annotations, annotations),
+            labels: held(MetadataField::Labels),
+            annotations: held(MetadataField::Annotations),
             mark: Mark::NONE,
             applied: None,
         };

@@ -29,8 +29,8 @@ use crate::Timestamp;
 use crate::action::{Action, Patch};
 use crate::apply::{Ownership, apply_object, apply_owned_metadata};
 use crate::view::{
-    DynamicObject, Gvk, Kind, Object, ObjectRef, ObjectVisitor, Observed as _, Snapshot, Taken,
-    Typed, WatchEvent,
+    DynamicObject, Gvk, Kind, Object, ObjectRef, ObjectVisitor, ObjectVisitorMut, Observed as _,
+    Snapshot, Taken, Typed, WatchEvent,
 };
 
 /// Why the apiserver refused a call, by the class of its HTTP status.
@@ -195,7 +195,7 @@ impl ApiServer {
     /// whether anything changed: applying what is there writes nothing.
     pub fn execute(&mut self, action: &Action, now: Timestamp) -> Result<bool, ApiError> {
         match action {
-            Action::Apply { object, .. } => self.apply(object, now),
+            Action::Apply { object, .. } => self.apply(&mut object.clone(), now),
             Action::ApplyStatus { object } => self.apply_status(object),
             Action::Delete { target, uid, .. } => self.delete(target, uid.as_deref(), now),
             Action::Patch { target, patch, .. } => self.patch(target, patch),
@@ -207,6 +207,22 @@ impl ApiServer {
                 regarding,
                 "a call to Vault is not an apiserver call; the driver's host makes it",
             )),
+        }
+    }
+
+    /// Carries out one of mto's actions as [`ApiServer::execute`] does, on
+    /// the action itself: an object created from an action nothing else
+    /// holds is not copied but becomes the stored object, which the action
+    /// then shares. A run that keeps its actions (for its events and
+    /// journal) is carried out this way without a copy of each new object.
+    pub fn execute_in_place(
+        &mut self,
+        action: &mut Action,
+        now: Timestamp,
+    ) -> Result<bool, ApiError> {
+        match action {
+            Action::Apply { object, .. } => self.apply(object, now),
+            other => self.execute(other, now),
         }
     }
 
@@ -380,24 +396,30 @@ impl ApiServer {
         kinds
     }
 
-    fn apply(&mut self, object: &Object, now: Timestamp) -> Result<bool, ApiError> {
+    /// Applies `object`; one it creates becomes the stored object, shared
+    /// with `object` (taken from it, not copied, if nothing else holds it).
+    fn apply(&mut self, object: &mut Object, now: Timestamp) -> Result<bool, ApiError> {
         struct Apply<'a> {
             server: &'a mut ApiServer,
             now: Timestamp,
         }
-        impl ObjectVisitor for Apply<'_> {
+        impl ObjectVisitorMut for Apply<'_> {
             type Output = Result<bool, ApiError>;
-            fn typed<K: Typed>(&mut self, applied: Arc<K>) -> Result<bool, ApiError> {
-                self.server.apply_typed(&*applied, self.now)
+            fn typed<K: Typed>(&mut self, applied: &mut Arc<K>) -> Result<bool, ApiError> {
+                self.server.apply_typed(applied, self.now)
             }
-            fn dynamic(&mut self, applied: Arc<DynamicObject>) -> Result<bool, ApiError> {
-                self.server.apply_dynamic(&applied, self.now)
+            fn dynamic(&mut self, applied: &mut Arc<DynamicObject>) -> Result<bool, ApiError> {
+                self.server.apply_dynamic(applied, self.now)
             }
         }
-        object.clone().visit(&mut Apply { server: self, now })
+        object.visit_mut(&mut Apply { server: self, now })
     }
 
-    fn apply_typed<K: Typed>(&mut self, applied: &K, now: Timestamp) -> Result<bool, ApiError> {
+    fn apply_typed<K: Typed>(
+        &mut self,
+        applied: &mut Arc<K>,
+        now: Timestamp,
+    ) -> Result<bool, ApiError> {
         let target = ObjectRef::of::<K>(applied.meta());
         let namespace = applied.meta().namespace.as_deref().unwrap_or_default();
         if K::NAMESPACED {
@@ -407,9 +429,10 @@ impl ApiServer {
             .owned(namespace, &target.name)
             .map(|(object, ownership)| (object.clone(), ownership.clone()));
         let Some((current, ownership)) = current else {
-            let mut created = applied.clone();
-            // What an apply to nothing makes: the new identity, and the
-            // labels and annotations applied (the clone's, moved).
+            // What an apply to nothing makes, in the applied object itself
+            // (copied first only if something else holds it): the new
+            // identity, and the labels and annotations applied.
+            let created = Arc::make_mut(applied);
             let ObjectMeta {
                 name,
                 namespace,
@@ -420,13 +443,14 @@ impl ApiServer {
             *created.meta_mut() = ObjectMeta {
                 labels: labels.filter(|l| !l.is_empty()),
                 annotations: annotations.filter(|a| !a.is_empty()),
+                resource_version: Some(self.next_version()),
                 ..self.identity(name, namespace, now, K::GENERATION)
             };
-            created.created();
+            let apiserver_label = created.created();
             // Read after the apiserver's own labels, which move the
             // positions ownership keeps.
-            let owned = Ownership::after_apply(created.meta(), applied.meta());
-            self.record_owned(K::wrap(Arc::new(created)), owned);
+            let owned = Ownership::created(created.meta(), apiserver_label);
+            self.log_owned(K::wrap(Arc::clone(applied)), owned);
             return Ok(true);
         };
         if target.kind == Kind::Namespace && current.meta().deletion_timestamp.is_some() {
@@ -437,7 +461,7 @@ impl ApiServer {
         }
         let mut next = (*current).clone();
         let (metadata, owned) = apply_owned_metadata(next.meta_mut(), &ownership, applied.meta());
-        let fields = K::apply_fields(&mut next, applied)
+        let fields = K::apply_fields(&mut next, &**applied)
             .map_err(|refused| ApiError::rejected(&target, refused.0))?;
         if !(metadata || fields) {
             return Ok(false);
@@ -773,9 +797,20 @@ impl ApiServer {
     /// Stores an object with a new resource version and what mto owns of
     /// it, and logs the change.
     fn record_owned(&mut self, mut object: Object, ownership: Ownership) {
+        object.meta_mut().resource_version = Some(self.next_version());
+        self.log_owned(object, ownership);
+    }
+
+    /// The resource version of the next write.
+    fn next_version(&mut self) -> String {
         self.resource_version += 1;
+        self.resource_version.to_string()
+    }
+
+    /// Stores an object already stamped with [`ApiServer::next_version`],
+    /// with what mto owns of it, and logs the change.
+    fn log_owned(&mut self, object: Object, ownership: Ownership) {
         self.writes += 1;
-        object.meta_mut().resource_version = Some(self.resource_version.to_string());
         let taken = Taken::owned(object, ownership);
         let woken = self.store.put_taken(taken.clone());
         self.changes.push(Change {

@@ -464,3 +464,88 @@ fn deleting_a_namespace_takes_the_kinds_outside_the_registry_with_it() {
     api.finalize_namespaces();
     assert!(api.snapshot().object(&target).is_none());
 }
+
+/// Carried out in place, an apply that creates stores the action's own
+/// object, shared with it rather than copied, and stores exactly what an
+/// apply from a shared object stores: the same identity, labels, the
+/// apiserver's own label, and what mto owns. An action something else
+/// holds is copied, and left as it was.
+#[test]
+fn an_apply_in_place_stores_the_actions_own_object() {
+    fn same(a: &Object, b: &Object) -> bool {
+        match (a, b) {
+            (Object::Namespace(a), Object::Namespace(b)) => Arc::ptr_eq(a, b),
+            (Object::RoleBinding(a), Object::RoleBinding(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+    let writes = || {
+        let mut labelled = namespace("a");
+        labelled.metadata.labels = Some(
+            [
+                (MANAGED_BY_LABEL.to_owned(), "mto".to_owned()),
+                (crate::labels::TENANT_LABEL.to_owned(), "t".to_owned()),
+            ]
+            .into(),
+        );
+        [apply(labelled), apply(binding("a", "admins", "ann"))]
+    };
+    let mut copied = ApiServer::default();
+    let mut in_place = ApiServer::default();
+    for (write, mut own) in writes().into_iter().zip(writes()) {
+        assert_eq!(copied.execute(&write, now()), Ok(true));
+        assert_eq!(in_place.execute_in_place(&mut own, now()), Ok(true));
+        let Action::Apply { object, .. } = &own else {
+            unreachable!("an apply stays an apply");
+        };
+        let target = object.object_ref();
+        let stored = in_place.snapshot().object(&target).expect("stored");
+        assert!(
+            same(&stored, object),
+            "{target}: the action holds the stored object"
+        );
+        assert_eq!(Some(&stored), copied.snapshot().object(&target).as_ref());
+        let owned = |api: &ApiServer| api.snapshot().taken(&target).map(|t| t.into_parts().1);
+        assert_eq!(
+            owned(&in_place),
+            owned(&copied),
+            "{target}: mto owns the same keys"
+        );
+    }
+    let stored = in_place.snapshot().namespace("a").cloned().expect("a");
+    let owned = in_place
+        .snapshot()
+        .taken(&ObjectRef::of::<Namespace>(&stored.metadata))
+        .map(|t| t.into_parts().1)
+        .expect("taken");
+    let owns = |key| owned.owns(&stored.metadata, MetadataField::Labels, key);
+    assert!(
+        stored
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(crate::labels::NAMESPACE_NAME_LABEL)),
+        "the apiserver's own label is set"
+    );
+    assert!(!owns(crate::labels::NAMESPACE_NAME_LABEL), "and not mto's");
+    assert!(owns(MANAGED_BY_LABEL) && owns(crate::labels::TENANT_LABEL));
+
+    // A shared action is copied: what the caller still holds is unchanged.
+    let held = apply(binding("a", "viewers", "bob"));
+    let mut write = held.clone();
+    assert_eq!(in_place.execute_in_place(&mut write, now()), Ok(true));
+    let (Action::Apply { object: before, .. }, Action::Apply { object: after, .. }) =
+        (&held, &write)
+    else {
+        unreachable!("applies");
+    };
+    assert_eq!(
+        before.meta().uid,
+        None,
+        "the caller's copy keeps no identity"
+    );
+    assert!(
+        after.meta().uid.is_some(),
+        "the action holds the stored object"
+    );
+}

@@ -166,6 +166,16 @@ impl Reconcile {
         }
     }
 
+    /// The next action, to carry out in place
+    /// ([`crate::apiserver::ApiServer::execute_in_place`]): the run then
+    /// keeps what was stored, not a copy.
+    pub fn poll_action_mut(&mut self) -> Option<&mut Action> {
+        match self.failure {
+            Some(_) => None,
+            None => self.actions.get_mut(self.next),
+        }
+    }
+
     /// The result of the action [`Reconcile::poll_action`] gave. A delete
     /// of what is already gone has nothing left to do; any other failure
     /// stops the run, and a retry decides again from a fresh view (a delete

@@ -40,7 +40,8 @@ pub(crate) use kinds::{
 };
 pub(crate) use name_key::NameKey;
 pub use registry::{
-    DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, Objects, Stored, visit_typed,
+    DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, ObjectVisitorMut, Objects,
+    Stored, visit_typed,
 };
 pub use shelf::{Shelf, ShelfMut};
 pub use watch::{Taken, View, WatchEvent};

@@ -122,6 +122,17 @@ pub trait ObjectVisitor {
     fn dynamic(&mut self, object: Arc<DynamicObject>) -> Self::Output;
 }
 
+/// Something done to an object in place, by its kind: it may take the
+/// object's body when nothing else holds it.
+pub trait ObjectVisitorMut {
+    /// What a visit returns.
+    type Output;
+    /// Visits an object of typed kind `K`.
+    fn typed<K: Typed>(&mut self, object: &mut Arc<K>) -> Self::Output;
+    /// Visits an object of a kind mto does not type.
+    fn dynamic(&mut self, object: &mut Arc<DynamicObject>) -> Self::Output;
+}
+
 macro_rules! registry {
     ($( $(#[$doc:meta])* $variant:ident($ty:ty) in $field:ident, $scope:ident, $watch:ident, $place:ident; )*) => {
         /// A kind of object mto reads or writes.
@@ -197,6 +208,14 @@ macro_rules! registry {
 
             /// Runs `visitor` for this object.
             pub fn visit<V: ObjectVisitor>(self, visitor: &mut V) -> V::Output {
+                match self {
+                    $( Object::$variant(o) => visitor.typed::<$ty>(o), )*
+                    Object::Dynamic(o) => visitor.dynamic(o),
+                }
+            }
+
+            /// Runs `visitor` on this object in place.
+            pub fn visit_mut<V: ObjectVisitorMut>(&mut self, visitor: &mut V) -> V::Output {
                 match self {
                     $( Object::$variant(o) => visitor.typed::<$ty>(o), )*
                     Object::Dynamic(o) => visitor.dynamic(o),

@@ -484,7 +484,7 @@ impl Sim {
             None
         };
         let mut latency = API_LATENCY;
-        let result = match verdict {
+        let (result, action) = match verdict {
             Some((name, Verdict::Crash)) => {
                 self.count_fault(name);
                 self.crash(replica, &format!("before {action}"));
@@ -495,16 +495,15 @@ impl Sim {
                     self.count_fault(name);
                 }
                 self.trace(format!("{name} on {action}"));
-                Ok(Err(error))
+                (Err(error), action)
             }
             Some((name, Verdict::Slow(by))) => {
                 self.count_fault(name);
                 latency += by;
-                self.carry_out(&action)
+                self.carry_out(replica, &key, action)?
             }
-            Some((_, Verdict::Pass)) | None => self.carry_out(&action),
+            Some((_, Verdict::Pass)) | None => self.carry_out(replica, &key, action)?,
         };
-        let result = result?;
         let wrote = result.is_ok();
         if let Some(op) = self.replicas[replica].operator.as_mut() {
             if wrote {
@@ -557,15 +556,23 @@ impl Sim {
         }
     }
 
-    /// Carries one of mto's actions out against the cluster, checking the
-    /// invariants a write must keep first. The outer `Err` is a broken
-    /// invariant; the inner one the apiserver's answer.
-    fn carry_out(&mut self, action: &Action) -> Result<Result<(), ApiError>, SimError> {
+    /// Carries the next action of `key`'s run (`action`, a copy of it) out
+    /// against the cluster, checking the invariants a write must keep
+    /// first. The run's own action is carried out in place, so an object it
+    /// creates is stored, not copied; what comes back is the action as the
+    /// run now holds it. `Err` is a broken invariant; the result the
+    /// apiserver's answer.
+    fn carry_out(
+        &mut self,
+        replica: usize,
+        key: &Key,
+        action: Action,
+    ) -> Result<(Result<(), ApiError>, Action), SimError> {
         self.report.invariant_checks += 1;
-        if let Some(v) = check_action(self.cluster.snapshot(), action) {
+        if let Some(v) = check_action(self.cluster.snapshot(), &action) {
             return Err(SimError::invariant(self, &v));
         }
-        if let Action::Delete { target, .. } = action
+        if let Action::Delete { target, .. } = &action
             && target.kind == Kind::Namespace
             && self.users.namespaces.contains(&target.name)
         {
@@ -576,7 +583,24 @@ impl Sim {
             return Err(SimError::invariant(self, &v));
         }
         let now = self.now();
-        match self.cluster.execute(action, now) {
+        // The copy goes first: the run's action is then the object's only
+        // holder.
+        drop(action);
+        let Some(run_action) = self.replicas[replica]
+            .operator
+            .as_mut()
+            .and_then(|op| op.runs.get_mut(key))
+            .and_then(|run| run.poll_action_mut())
+        else {
+            return Err(SimError::broken(
+                self,
+                format!("{key}: its run lost the action being carried out"),
+                Vec::new(),
+            ));
+        };
+        let executed = self.cluster.execute_in_place(run_action, now);
+        let action = run_action.clone();
+        let result = match executed {
             Ok(_) => {
                 if matches!(
                     action,
@@ -588,13 +612,14 @@ impl Sim {
                     self.report.objects_created += 1;
                 }
                 self.trace(format_args!("  {action}"));
-                Ok(Ok(()))
+                Ok(())
             }
             Err(e) => {
                 self.trace(format_args!("refused {action}: {e}"));
-                Ok(Err(e))
+                Err(e)
             }
-        }
+        };
+        Ok((result, action))
     }
 
     /// Invariant 4 after a scale: the workload runs at the count it should,

@@ -152,8 +152,11 @@ pub trait Typed: Stored {
         let _ = (current, written);
     }
 
-    /// What the apiserver adds to a new object of the kind.
-    fn created(&mut self) {}
+    /// What the apiserver adds to a new object of the kind; the key of a
+    /// label it added that the object did not hold, if any.
+    fn created(&mut self) -> Option<&'static str> {
+        None
+    }
 
     /// `spec.replicas`, for the kinds a supervisor scales.
     fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {

@@ -58,12 +58,15 @@ impl Typed for Namespace {
     }
 
     /// Kubernetes labels every namespace with its own name.
-    fn created(&mut self) {
+    fn created(&mut self) -> Option<&'static str> {
         let name = self.metadata.name.clone().unwrap_or_default();
-        self.metadata
+        let label = crate::labels::NAMESPACE_NAME_LABEL;
+        let held = self
+            .metadata
             .labels
             .get_or_insert_with(Default::default)
-            .insert(crate::labels::NAMESPACE_NAME_LABEL.to_owned(), name);
+            .insert(label.to_owned(), name);
+        held.is_none().then_some(label)
     }
 
     fn keep_status(current: &Namespace, written: &mut Namespace) {
