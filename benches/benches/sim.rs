@@ -6,6 +6,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mto_sim::scenario::Scenario;
 use mto_sim::sim::Sim;
 
+// What `mto-sim` runs on (its `main.rs` says why), so these numbers are
+// the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../mto-sim/scenarios")
