@@ -251,25 +251,23 @@ fn listed_members<'a>(
     })
 }
 
-/// Every user and group of a tenant's roles, borrowed from its spec,
-/// sorted and each once: a set as [`granted`] is, compared by slice.
+/// Every user and group of a tenant's roles, borrowed from its spec, as
+/// a set ([`as_set`]).
 fn members(tenant: &Tenant) -> Vec<Member<'_>> {
     let Some(ac) = tenant.spec.access_control.as_ref() else {
         return Vec::new();
     };
-    let mut members: Vec<_> = listed_members([&ac.owners, &ac.editors, &ac.viewers]).collect();
+    as_set(listed_members([&ac.owners, &ac.editors, &ac.viewers]).collect())
+}
+
+/// Members sorted and each once: a set compared by slice. A tenant's
+/// members and the subjects each namespace grants are a handful, checked
+/// for every tenant at rest: a vector sorted once costs less than a tree
+/// built member by member.
+fn as_set(mut members: Vec<Member<'_>>) -> Vec<Member<'_>> {
     members.sort_unstable();
     members.dedup();
     members
-}
-
-/// The subjects a namespace's bindings grant, sorted and each once. A
-/// handful per namespace, checked for every tenant at rest: a vector
-/// sorted once costs less than a tree built subject by subject.
-fn granted(mut subjects: Vec<Member<'_>>) -> Vec<Member<'_>> {
-    subjects.sort_unstable();
-    subjects.dedup();
-    subjects
 }
 
 /// The members of `these` that are not in `those` (both sorted), spelled.
@@ -407,7 +405,7 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
                 }
                 None => &own[..],
             };
-            let granted = granted(subjects);
+            let granted = as_set(subjects);
             if granted != expected {
                 let extra = not_in(&granted, expected);
                 let missing = not_in(expected, &granted);
@@ -482,6 +480,18 @@ impl Reach {
             _ => meta.namespace.as_deref(),
         };
         Reach::Namespaces(namespace.map(str::to_owned).into_iter().collect())
+    }
+
+    /// What a watch event reaches ([`Reach::of`] its object); everywhere
+    /// for a list's events.
+    #[must_use]
+    pub fn of_event(event: &crate::view::WatchEvent) -> Reach {
+        use crate::view::WatchEvent;
+        match event {
+            WatchEvent::Apply(taken) | WatchEvent::InitApply(taken) => Reach::of(taken.object()),
+            WatchEvent::Delete(object) => Reach::of(object),
+            WatchEvent::Init(_) | WatchEvent::InitDone(_) => Reach::Everywhere,
+        }
     }
 
     /// Adds what `other` reaches.

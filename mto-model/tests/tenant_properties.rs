@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use mto_model::invariants::{Reach, Scope, check_tenant, check_tenant_reached};
 use mto_model::tenant::{Settled, decide};
-use mto_model::view::{Snapshot, WatchEvent};
+use mto_model::view::Snapshot;
 use proptest::prelude::*;
 
 prop_compose! {
@@ -182,11 +182,7 @@ proptest! {
             c.apply(change);
             let mut reached: BTreeMap<String, Reach> = BTreeMap::new();
             for written in c.drain_changes() {
-                let reach = match &written.event {
-                    WatchEvent::Apply(taken) => Reach::of(taken.object()),
-                    WatchEvent::Delete(object) => Reach::of(object),
-                    _ => Reach::Everywhere,
-                };
+                let reach = Reach::of_event(&written.event);
                 let woken: Vec<String> = if written.woken.is_everyone() {
                     names(c.snapshot())
                 } else {

@@ -465,11 +465,7 @@ impl Sim {
             }
             let mut ready_namespaces = Vec::new();
             for change in changes {
-                let reach = match &change.event {
-                    WatchEvent::Apply(taken) => Reach::of(taken.object()),
-                    WatchEvent::Delete(object) => Reach::of(object),
-                    _ => Reach::Everywhere,
-                };
+                let reach = Reach::of_event(&change.event);
                 if change.woken.is_everyone() {
                     let all: Vec<String> = self
                         .cluster
