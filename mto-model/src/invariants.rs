@@ -16,7 +16,7 @@ use crate::machine::Phase;
 use crate::names::sandbox_namespace;
 use crate::quantity::Quantity;
 use crate::tenant::TenantPhase;
-use crate::view::{Observed, QuotaTotal};
+use crate::view::{InNamespace, Observed, QuotaTotal};
 use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
@@ -366,11 +366,7 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
     for ns in observed.tenant_namespaces(name) {
         labelled.push(ns);
         let here = observed.in_namespace(ns);
-        quotas.extend(
-            here.owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
-                .filter(|(_, ownership)| ownership.is_managed())
-                .map(|(rq, _)| rq),
-        );
+        quotas.extend(managed_quota(here));
         let mut subjects = Vec::new();
         // Whose a binding is, as its labels say, is read from what the
         // view keeps beside it: this runs after every step of a simulation.
@@ -540,9 +536,7 @@ pub fn check_tenant_reached(
             here.owned_in::<RoleBinding>()
                 .filter_map(|(_, _, ownership)| foreign_binding(ns, name, ownership)),
         );
-        admitted |= here
-            .owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
-            .is_some_and(|(rq, ownership)| ownership.is_managed() && has_admitted(rq));
+        admitted |= managed_quota(here).is_some_and(has_admitted);
     }
     if admitted {
         let quotas = managed_quotas(observed, name);
@@ -566,14 +560,15 @@ fn has_admitted(rq: &ResourceQuota) -> bool {
 fn managed_quotas<'o>(observed: &'o impl Observed, tenant: &'o str) -> Vec<&'o ResourceQuota> {
     observed
         .tenant_namespaces(tenant)
-        .filter_map(|ns| {
-            observed
-                .in_namespace(ns)
-                .owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
-        })
+        .filter_map(|ns| managed_quota(observed.in_namespace(ns)))
+        .collect()
+}
+
+/// The quota mto made in a namespace, if any.
+fn managed_quota(here: InNamespace<'_>) -> Option<&ResourceQuota> {
+    here.owned::<ResourceQuota>(RESOURCE_QUOTA_NAME)
         .filter(|(_, ownership)| ownership.is_managed())
         .map(|(rq, _)| rq)
-        .collect()
 }
 
 /// The quantity of `resource` in a resource list, in nanos (0 if absent).
