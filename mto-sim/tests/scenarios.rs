@@ -294,7 +294,7 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
     );
     assert!(
         view.in_namespace("beta-jobs")
-            .owned::<k8s_openapi::api::core::v1::LimitRange>("tenant-limit-range")
+            .owned::<mto_model::view::LimitRange>("tenant-limit-range")
             .is_some(),
         "the limit range"
     );

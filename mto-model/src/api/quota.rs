@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::{LimitRangeSpec, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
@@ -32,7 +34,7 @@ pub struct QuotaSpec {
     pub sharing: Option<Sharing>,
     /// Copied as a LimitRange into every namespace of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limitrange: Option<LimitRangeSpec>,
+    pub limitrange: Option<Arc<LimitRangeSpec>>,
 }
 
 /// How a tenant's namespaces share its Quota.

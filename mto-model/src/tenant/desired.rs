@@ -3,10 +3,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{
-    LimitRange, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
-};
+use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
@@ -25,7 +24,7 @@ use crate::labels::{
 };
 use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
-use crate::view::SubjectFields as _;
+use crate::view::{LimitRange, SubjectFields as _};
 
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
@@ -725,7 +724,9 @@ pub(crate) fn network_policy(tenant: &str, namespace: &str) -> NetworkPolicy {
     }
 }
 
-pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &LimitRangeSpec) -> LimitRange {
+/// The LimitRange mto keeps in `namespace` of `tenant`, holding the
+/// Quota's own `spec`, not a copy.
+pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &Arc<LimitRangeSpec>) -> LimitRange {
     LimitRange {
         metadata: ObjectMeta {
             name: Some(LIMIT_RANGE_NAME.into()),
@@ -733,7 +734,7 @@ pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &LimitRangeSpec) 
             labels: Some(managed_labels(tenant)),
             ..Default::default()
         },
-        spec: Some(spec.clone()),
+        spec: Some(Arc::clone(spec)),
     }
 }
 

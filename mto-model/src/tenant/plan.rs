@@ -1,11 +1,12 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use compact_str::CompactString;
 
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -25,7 +26,7 @@ use crate::labels::{
 };
 use crate::quantity::Quantity;
 use crate::validation::ValidationErrors;
-use crate::view::{InNamespace, Observed, QuotaIntake};
+use crate::view::{InNamespace, LimitRange, Observed, QuotaIntake};
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -778,7 +779,7 @@ impl<'a, O: Observed> Planner<'a, O> {
     fn sync_limit_range(
         &mut self,
         here: InNamespace<'_>,
-        spec: Option<&k8s_openapi::api::core::v1::LimitRangeSpec>,
+        spec: Option<&Arc<LimitRangeSpec>>,
         digest: Option<NonZeroU64>,
     ) {
         let Some(spec) = spec else {

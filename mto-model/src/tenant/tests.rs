@@ -351,7 +351,7 @@ fn quota_is_split_so_namespaces_sum_to_the_tenant_exactly() {
 /// read must follow the spec.)
 #[test]
 fn an_edited_quota_reaches_every_namespace_of_its_tenants() {
-    use k8s_openapi::api::core::v1::LimitRange;
+    use crate::view::LimitRange;
 
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
@@ -363,7 +363,7 @@ fn an_edited_quota_reaches_every_namespace_of_its_tenants() {
         .spec
         .limitrange
         .as_mut()
-        .and_then(|l| l.limits.first_mut())
+        .and_then(|l| std::sync::Arc::make_mut(l).limits.first_mut())
     {
         limit.default = Some(BTreeMap::from([(
             "cpu".to_owned(),
@@ -396,6 +396,22 @@ fn an_edited_quota_reaches_every_namespace_of_its_tenants() {
             .resource_quota(ns, "tenant-quota")
             .and_then(|rq| rq.spec.as_ref()?.hard.as_ref()?.get("pods").cloned());
         assert_eq!(pods.map(|q| q.0), Some("30".to_owned()), "{ns}'s quota");
+    }
+    // Each namespace holds the Quota's own limits, not a copy of them.
+    let view = s.snapshot();
+    let asked = view
+        .quota("small")
+        .and_then(|q| q.spec.limitrange.clone())
+        .expect("the Quota asks for limits");
+    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
+        let held = view
+            .in_namespace(ns)
+            .owned::<LimitRange>(crate::labels::LIMIT_RANGE_NAME)
+            .and_then(|(lr, _)| lr.spec.clone());
+        assert!(
+            held.is_some_and(|held| std::sync::Arc::ptr_eq(&held, &asked)),
+            "{ns}'s limit range holds the Quota's limits"
+        );
     }
     assert_active_and_steady_with(&s, "alpha", "QuotaResolved");
 
@@ -1448,8 +1464,10 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
 /// building an object is the one the object it would build carries.
 #[test]
 fn objects_in_place_carry_the_digest_of_what_is_asked() {
-    use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+    use k8s_openapi::api::core::v1::ResourceQuota;
     use k8s_openapi::api::rbac::v1::RoleBinding;
+
+    use crate::view::LimitRange;
 
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");

@@ -87,13 +87,16 @@ mod tests {
                     ),
                     ..Default::default()
                 }),
-                limitrange: Some(LimitRangeSpec {
-                    limits: vec![LimitRangeItem {
-                        type_: "Containers".into(),
-                        max: Some([("cpu".to_string(), Q("1x".into()))].into()),
-                        ..Default::default()
-                    }],
-                }),
+                limitrange: Some(
+                    LimitRangeSpec {
+                        limits: vec![LimitRangeItem {
+                            type_: "Containers".into(),
+                            max: Some([("cpu".to_string(), Q("1x".into()))].into()),
+                            ..Default::default()
+                        }],
+                    }
+                    .into(),
+                ),
             },
         );
         let err = quota.validate().unwrap_err();

@@ -34,7 +34,7 @@ mod watch;
 
 pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
-pub use kinds::{FieldRefused, QuotaIntake, QuotaTotal, Typed};
+pub use kinds::{FieldRefused, LimitRange, QuotaIntake, QuotaTotal, Typed};
 pub(crate) use kinds::{
     SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_quota_spec,
 };

@@ -370,7 +370,7 @@ registry! {
     /// `v1` ResourceQuota.
     ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched, in_record;
     /// `v1` LimitRange.
-    LimitRange(k8s_openapi::api::core::v1::LimitRange) in limit_ranges, namespaced, watched, in_record;
+    LimitRange(crate::view::LimitRange) in limit_ranges, namespaced, watched, in_record;
     /// The NetworkPolicy mto keeps in each tenant namespace when tenants are kept apart.
     NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) in network_policies, namespaced, watched, in_record;
     /// `v1` PersistentVolume, cluster-scoped: a bound claim's storage class.

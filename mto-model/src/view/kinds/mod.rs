@@ -40,6 +40,7 @@ mod stateful_set;
 mod template;
 mod tenant;
 
+pub use limit_range::LimitRange;
 pub use quota::{QuotaIntake, QuotaTotal};
 pub(crate) use resource_quota::digest_quota_spec;
 
@@ -521,7 +522,6 @@ mod tests {
 
     #[test]
     fn slimmed_bindings_and_limit_ranges_keep_every_subject_and_limit_and_no_room() {
-        use k8s_openapi::api::core::v1::LimitRange;
         use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
         // Decoded as a watch decodes them: lists keep room to grow.
         let binding = serde_json::json!({
@@ -539,12 +539,13 @@ mod tests {
         cluster.slim();
         assert_eq!(cluster, before);
         assert_eq!(cluster.subjects.as_ref().map(Vec::capacity), Some(1));
-        let decoded: LimitRange = serde_json::from_value(serde_json::json!({
+        let limit_range = serde_json::json!({
             "metadata": {"name": "l", "namespace": "n"},
             "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"}}]}
-        }))
-        .unwrap();
-        let mut slim = decoded.clone();
+        });
+        let decoded: LimitRange = serde_json::from_str(&limit_range.to_string()).unwrap();
+        // Decoded apart, as a watch does: its spec is its own to shrink.
+        let mut slim: LimitRange = serde_json::from_str(&limit_range.to_string()).unwrap();
         slim.slim();
         assert_eq!(slim, decoded);
         assert_eq!(slim.spec.as_ref().map(|s| s.limits.capacity()), Some(1));
