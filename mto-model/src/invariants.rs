@@ -16,8 +16,7 @@ use crate::machine::Phase;
 use crate::names::sandbox_namespace;
 use crate::quantity::Quantity;
 use crate::tenant::TenantPhase;
-use crate::view::{InNamespace, Observed, QuotaTotal};
-use k8s_openapi::api::core::v1::ResourceQuota;
+use crate::view::{InNamespace, Observed, QuotaTotal, ResourceQuota};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 
@@ -1074,10 +1073,13 @@ mod tests {
                 },
                 ..Default::default()
             },
-            spec: Some(ResourceQuotaSpec {
-                hard: pods(hard),
-                ..Default::default()
-            }),
+            spec: Some(
+                ResourceQuotaSpec {
+                    hard: pods(hard),
+                    ..Default::default()
+                }
+                .into(),
+            ),
             status: Some(ResourceQuotaStatus {
                 used: pods(used),
                 ..Default::default()

@@ -226,7 +226,7 @@ pub fn asked(request: &AdmissionRequest, observed: &impl Observed) -> Asked {
 
 /// A namespace quota as the judgement reads it.
 #[must_use]
-pub fn held_of(rq: &k8s_openapi::api::core::v1::ResourceQuota) -> Held {
+pub fn held_of(rq: &crate::view::ResourceQuota) -> Held {
     Held {
         namespace: rq.metadata.namespace.clone().unwrap_or_default(),
         resource_version: rq.metadata.resource_version.clone().unwrap_or_default(),

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub struct QuotaSpec {
     /// The tenant's total, across all its namespaces (see `sharing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resourcequota: Option<ResourceQuotaSpec>,
+    pub resourcequota: Option<Arc<ResourceQuotaSpec>>,
     /// How the tenant's namespaces share the total: `Pooled` (the default)
     /// lets them use any mix while the tenant's sum stays within it, held
     /// exactly by mto's admission webhook; `EvenSplit` gives every

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use arbitrary::{Arbitrary, Unstructured};
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::rbac::v1::{RoleBinding, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -24,7 +24,7 @@ use crate::labels::TENANT_LABEL;
 use crate::machine;
 use crate::namespace::NamespacePhase;
 use crate::tenant::decide;
-use crate::view::{LimitRange, Observed as _, Shelf, Snapshot, Typed};
+use crate::view::{LimitRange, Observed as _, ResourceQuota, Shelf, Snapshot, Typed};
 
 /// The tenants' names.
 pub const TENANTS: [&str; 4] = ["a", "b", "c", "d"];
@@ -257,10 +257,13 @@ impl Cluster {
         self.put(Quota::new(
             "q",
             QuotaSpec {
-                resourcequota: Some(ResourceQuotaSpec {
-                    hard: Some(hard),
-                    ..Default::default()
-                }),
+                resourcequota: Some(
+                    ResourceQuotaSpec {
+                        hard: Some(hard),
+                        ..Default::default()
+                    }
+                    .into(),
+                ),
                 limitrange: None,
                 // Both ways of sharing, chosen by the input.
                 sharing: pods
@@ -315,10 +318,11 @@ impl Cluster {
             }
             Change::EditResourceQuota(n) => {
                 if let Some(mut rq) = nth(s.shelf::<ResourceQuota>(), *n) {
-                    rq.spec.get_or_insert_with(Default::default).hard = Some(BTreeMap::from([(
-                        "pods".to_string(),
-                        K8sQuantity("999".into()),
-                    )]));
+                    std::sync::Arc::make_mut(rq.spec.get_or_insert_with(Default::default)).hard =
+                        Some(BTreeMap::from([(
+                            "pods".to_string(),
+                            K8sQuantity("999".into()),
+                        )]));
                     self.put(rq);
                 }
             }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
@@ -24,7 +24,7 @@ use crate::labels::{
 };
 use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
-use crate::view::{LimitRange, SubjectFields as _};
+use crate::view::{LimitRange, ResourceQuota, SubjectFields as _};
 
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
@@ -597,15 +597,15 @@ pub(crate) enum QuotaShares<'n, 't> {
     /// Pooled: every namespace holds the tenant's whole total (the
     /// apiserver holds each namespace to it, mto's webhook holds their
     /// sum).
-    Whole(&'t ResourceQuotaSpec),
+    Whole(&'t Arc<ResourceQuotaSpec>),
     /// Split evenly: each namespace its share, by name.
-    Split(BTreeMap<&'n str, ResourceQuotaSpec>),
+    Split(BTreeMap<&'n str, Arc<ResourceQuotaSpec>>),
 }
 
 impl QuotaShares<'_, '_> {
     /// The spec of `namespace`'s quota, for a namespace the shares were
     /// made for.
-    pub(crate) fn get(&self, namespace: &str) -> Option<&ResourceQuotaSpec> {
+    pub(crate) fn get(&self, namespace: &str) -> Option<&Arc<ResourceQuotaSpec>> {
         match self {
             QuotaShares::Whole(total) => Some(total),
             QuotaShares::Split(shares) => shares.get(namespace),
@@ -619,7 +619,7 @@ impl QuotaShares<'_, '_> {
 /// one step at a time to the namespaces first by name (deterministic, and
 /// stable while the set of namespaces is).
 pub(crate) fn quota_shares<'n, 't>(
-    total: &'t ResourceQuotaSpec,
+    total: &'t Arc<ResourceQuotaSpec>,
     sharing: Sharing,
     namespaces: &[&'n str],
 ) -> QuotaShares<'n, 't> {
@@ -655,17 +655,18 @@ pub(crate) fn quota_shares<'n, 't>(
                     scopes: total.scopes.clone(),
                     scope_selector: total.scope_selector.clone(),
                 };
-                (ns, spec)
+                (ns, Arc::new(spec))
             })
             .collect(),
     )
 }
 
-/// The ResourceQuota holding one namespace's share.
+/// The ResourceQuota holding one namespace's share: the share itself, not
+/// a copy (a pooled tenant's namespaces all hold its Quota's total).
 pub(crate) fn resource_quota(
     tenant: &str,
     namespace: &str,
-    share: &ResourceQuotaSpec,
+    share: &Arc<ResourceQuotaSpec>,
 ) -> ResourceQuota {
     ResourceQuota {
         metadata: ObjectMeta {
@@ -674,12 +675,11 @@ pub(crate) fn resource_quota(
             labels: Some(managed_labels(tenant)),
             ..Default::default()
         },
-        spec: Some(share.clone()),
+        spec: Some(Arc::clone(share)),
         status: None,
     }
 }
 
-/// The tenant's limit range in one namespace.
 /// The NetworkPolicy keeping other tenants out of a tenant namespace:
 /// every pod in it takes traffic only from the tenant's own namespaces
 /// and from namespaces of no tenant (ingress controllers, monitoring,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use compact_str::CompactString;
 
-use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -26,7 +26,7 @@ use crate::labels::{
 };
 use crate::quantity::Quantity;
 use crate::validation::ValidationErrors;
-use crate::view::{InNamespace, LimitRange, Observed, QuotaIntake};
+use crate::view::{InNamespace, LimitRange, Observed, QuotaIntake, ResourceQuota};
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -311,7 +311,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                 self.delete_managed(Kind::ResourceQuota, *here, RESOURCE_QUOTA_NAME);
             }
         }
-        let total = quota.and_then(|q| q.spec.resourcequota.as_ref());
+        let total = quota.and_then(|q| q.spec.resourcequota.as_deref());
         self.sync_quotas(
             total,
             sharing,

@@ -4,8 +4,9 @@
 //! the admission webhook holds their usage's sum to it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::api::core::v1::ResourceQuotaSpec;
 
 use super::desired::{self, QuotaShares, quota_values};
 use super::plan::{Planner, SharedDigests};
@@ -13,7 +14,7 @@ use crate::action::{Action, Object, Reason};
 use crate::api::Sharing;
 use crate::labels::{RESOURCE_QUOTA_NAME, is_managed};
 use crate::quantity::Quantity;
-use crate::view::{InNamespace, Observed};
+use crate::view::{InNamespace, Observed, ResourceQuota};
 
 /// The quantities of a set of quotas added up, per resource.
 #[derive(Clone, Debug, Default)]
@@ -234,7 +235,11 @@ fn lower_only(
     old: &BTreeMap<String, Quantity>,
     new: &BTreeMap<String, Quantity>,
 ) -> ResourceQuota {
-    if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
+    if let Some(hard) = rq
+        .spec
+        .as_mut()
+        .and_then(|s| Arc::make_mut(s).hard.as_mut())
+    {
         hard.retain(|r, _| old.contains_key(r));
         for (r, value) in hard.iter_mut() {
             if let (Some(o), Some(n)) = (old.get(r), new.get(r))

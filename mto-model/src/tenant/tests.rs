@@ -397,20 +397,29 @@ fn an_edited_quota_reaches_every_namespace_of_its_tenants() {
             .and_then(|rq| rq.spec.as_ref()?.hard.as_ref()?.get("pods").cloned());
         assert_eq!(pods.map(|q| q.0), Some("30".to_owned()), "{ns}'s quota");
     }
-    // Each namespace holds the Quota's own limits, not a copy of them.
+    // Each namespace holds the Quota's own limits and (pooled) its own
+    // total, not copies of them.
     let view = s.snapshot();
-    let asked = view
-        .quota("small")
-        .and_then(|q| q.spec.limitrange.clone())
-        .expect("the Quota asks for limits");
+    let small = view.quota("small").expect("the Quota");
+    let (limits, total) = (
+        small.spec.limitrange.as_ref().expect("limits"),
+        small.spec.resourcequota.as_ref().expect("a total"),
+    );
     for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
-        let held = view
-            .in_namespace(ns)
+        let here = view.in_namespace(ns);
+        let held_limits = here
             .owned::<LimitRange>(crate::labels::LIMIT_RANGE_NAME)
-            .and_then(|(lr, _)| lr.spec.clone());
+            .and_then(|(lr, _)| lr.spec.as_ref());
         assert!(
-            held.is_some_and(|held| std::sync::Arc::ptr_eq(&held, &asked)),
+            held_limits.is_some_and(|held| std::sync::Arc::ptr_eq(held, limits)),
             "{ns}'s limit range holds the Quota's limits"
+        );
+        let held_total = view
+            .resource_quota(ns, "tenant-quota")
+            .and_then(|rq| rq.spec.as_ref());
+        assert!(
+            held_total.is_some_and(|held| std::sync::Arc::ptr_eq(held, total)),
+            "{ns}'s resource quota holds the Quota's total"
         );
     }
     assert_active_and_steady_with(&s, "alpha", "QuotaResolved");
@@ -1118,7 +1127,7 @@ fn a_pooled_quota_gives_every_namespace_the_whole_total() {
     )
     .spec
     .resourcequota
-    .and_then(|r| r.hard)
+    .and_then(|r| r.hard.clone())
     .unwrap_or_default();
     for ns in s.snapshot().tenant_namespaces("alpha") {
         assert_eq!(hard(&s, ns), total, "{ns}");
@@ -1152,7 +1161,7 @@ fn a_stripped_and_raised_quota_is_mended_within_the_tenants_quota() {
         .resource_quota("alpha-dev", "tenant-quota")
         .cloned()
         .expect("quota");
-    rq.spec.get_or_insert_with(Default::default).hard = Some(
+    std::sync::Arc::make_mut(rq.spec.get_or_insert_with(Default::default)).hard = Some(
         [(
             "pods".to_owned(),
             k8s_openapi::apimachinery::pkg::api::resource::Quantity("999".into()),
@@ -1464,7 +1473,7 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
 /// building an object is the one the object it would build carries.
 #[test]
 fn objects_in_place_carry_the_digest_of_what_is_asked() {
-    use k8s_openapi::api::core::v1::ResourceQuota;
+    use crate::view::ResourceQuota;
     use k8s_openapi::api::rbac::v1::RoleBinding;
 
     use crate::view::LimitRange;
@@ -1699,16 +1708,19 @@ proptest::proptest! {
             }
             hard
         };
-        let share = ResourceQuotaSpec {
+        let share = std::sync::Arc::new(ResourceQuotaSpec {
             hard: Some(hard("4", "8Gi", Some("20"))),
             ..Default::default()
-        };
-        let mut have = desired::resource_quota("alpha", "alpha-dev", &share);
-        have.spec = Some(ResourceQuotaSpec {
-            hard: Some(hard(cpu, memory, pods)),
-            scopes: scoped.then(|| vec!["NotTerminating".to_owned()]),
-            ..Default::default()
         });
+        let mut have = desired::resource_quota("alpha", "alpha-dev", &share);
+        have.spec = Some(
+            ResourceQuotaSpec {
+                hard: Some(hard(cpu, memory, pods)),
+                scopes: scoped.then(|| vec!["NotTerminating".to_owned()]),
+                ..Default::default()
+            }
+            .into(),
+        );
         have.metadata = labelled(desired::managed_labels(tenant_label), their_label);
         let ownership = as_taken(&have);
         let by_digest =

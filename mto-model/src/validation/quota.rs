@@ -76,17 +76,20 @@ mod tests {
             "small",
             QuotaSpec {
                 sharing: None,
-                resourcequota: Some(ResourceQuotaSpec {
-                    hard: Some(
-                        [
-                            ("requests.cpu".to_string(), Q("2".into())),
-                            ("limits.memory".to_string(), Q("8GB".into())),
-                            ("pods".into(), Q("-1".into())),
-                        ]
-                        .into(),
-                    ),
-                    ..Default::default()
-                }),
+                resourcequota: Some(
+                    ResourceQuotaSpec {
+                        hard: Some(
+                            [
+                                ("requests.cpu".to_string(), Q("2".into())),
+                                ("limits.memory".to_string(), Q("8GB".into())),
+                                ("pods".into(), Q("-1".into())),
+                            ]
+                            .into(),
+                        ),
+                        ..Default::default()
+                    }
+                    .into(),
+                ),
                 limitrange: Some(
                     LimitRangeSpec {
                         limits: vec![LimitRangeItem {

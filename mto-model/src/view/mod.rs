@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -34,7 +34,7 @@ mod watch;
 
 pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
-pub use kinds::{FieldRefused, LimitRange, QuotaIntake, QuotaTotal, Typed};
+pub use kinds::{FieldRefused, LimitRange, QuotaIntake, QuotaTotal, ResourceQuota, Typed};
 pub(crate) use kinds::{
     SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_quota_spec,
 };

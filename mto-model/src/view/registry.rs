@@ -368,7 +368,7 @@ registry! {
     /// `rbac.authorization.k8s.io/v1` ClusterRoleBinding, cluster-scoped.
     ClusterRoleBinding(k8s_openapi::api::rbac::v1::ClusterRoleBinding) in cluster_role_bindings, cluster, watched, apart;
     /// `v1` ResourceQuota.
-    ResourceQuota(k8s_openapi::api::core::v1::ResourceQuota) in resource_quotas, namespaced, watched, in_record;
+    ResourceQuota(crate::view::ResourceQuota) in resource_quotas, namespaced, watched, in_record;
     /// `v1` LimitRange.
     LimitRange(crate::view::LimitRange) in limit_ranges, namespaced, watched, in_record;
     /// The NetworkPolicy mto keeps in each tenant namespace when tenants are kept apart.

@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::{ConfigMap, ResourceQuota};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use mto_model::admission::pooled::{self, Held, Judgement, Ledger, StatusUpdate, TenantPool};
 use mto_model::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESOURCE_QUOTA_NAME, TENANT_LABEL};
+use mto_model::view::ResourceQuota;
 
 /// How often a judgement is retried when another replica's lands first.
 const ATTEMPTS: usize = 16;

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaStatus};
+use k8s_openapi::api::core::v1::ResourceQuotaStatus;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use mto_model::action::{Action, Object};
 use mto_model::admission::pooled::{self, Asked, Judgement, Ledger, StatusUpdate, TenantPool};
@@ -26,6 +26,7 @@ use mto_model::admission::{AdmissionRequest, Operation, Rule, UserInfo, Verdict,
 use mto_model::api::Tenant;
 use mto_model::invariants::Reach;
 use mto_model::labels::{RESOURCE_QUOTA_NAME, TENANT_LABEL};
+use mto_model::view::ResourceQuota;
 use mto_model::view::{Gvk, Observed as _};
 use rand::RngExt as _;
 use serde::Serialize;

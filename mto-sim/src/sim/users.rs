@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use mto_model::action::{Object, ObjectRef};
@@ -17,6 +17,7 @@ use mto_model::invariants::Reach;
 use mto_model::labels::{MANAGED_BY_LABEL, TENANT_LABEL};
 use mto_model::machine::Phase as _;
 use mto_model::manifest::Manifest;
+use mto_model::view::ResourceQuota;
 use mto_model::view::{Key, Kind, WatchEvent};
 use rand::RngExt as _;
 
@@ -426,7 +427,11 @@ impl Sim {
                 return;
             };
             let target = ObjectRef::of::<ResourceQuota>(&rq.metadata);
-            if let Some(hard) = rq.spec.as_mut().and_then(|s| s.hard.as_mut()) {
+            if let Some(hard) = rq
+                .spec
+                .as_mut()
+                .and_then(|s| std::sync::Arc::make_mut(s).hard.as_mut())
+            {
                 for v in hard.values_mut() {
                     v.0 = "1000000".into();
                 }

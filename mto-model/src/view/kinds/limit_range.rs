@@ -3,84 +3,25 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::LimitRangeSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::ser::SerializeStruct as _;
 
 use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};
 
-/// A `v1` LimitRange as mto holds it: k8s-openapi's fields, with the spec
-/// behind an [`Arc`] so every namespace whose limits come from one Quota
-/// holds one copy of them. mto puts the same LimitRange in every namespace
-/// of every tenant on a Quota; as k8s-openapi's struct each held its own
-/// items, four maps of quantities each, some 2.5 KB a namespace.
-///
-/// It reads and writes the same JSON as k8s-openapi's `LimitRange`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LimitRange {
-    /// Standard object metadata.
-    pub metadata: ObjectMeta,
-    /// The limits, shared by the namespaces that have the same ones.
-    pub spec: Option<Arc<LimitRangeSpec>>,
-}
-
-impl k8s_openapi::Resource for LimitRange {
-    const API_VERSION: &'static str = "v1";
-    const GROUP: &'static str = "";
-    const KIND: &'static str = "LimitRange";
-    const VERSION: &'static str = "v1";
-    const URL_PATH_SEGMENT: &'static str = "limitranges";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::ListableResource for LimitRange {
-    const LIST_KIND: &'static str = "LimitRangeList";
-}
-
-impl k8s_openapi::Metadata for LimitRange {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
+held_kind! {
+    /// A `v1` LimitRange as mto holds it: k8s-openapi's fields and JSON,
+    /// with the spec behind an [`Arc`] so every namespace whose limits come
+    /// from one Quota holds one copy of them (mto puts the same LimitRange
+    /// in every namespace of every tenant on a Quota; as k8s-openapi's
+    /// struct each held its own items, four maps of quantities each, some
+    /// 2.5 KB a namespace).
+    pub struct LimitRange {
+        kind: "LimitRange", list: "LimitRangeList", api_version: "v1",
+        group: "", version: "v1", plural: "limitranges",
+        scope: NamespaceResourceScope,
     }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-impl serde::Serialize for LimitRange {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use k8s_openapi::Resource as _;
-        let fields = 3 + usize::from(self.spec.is_some());
-        let mut state = serializer.serialize_struct(Self::KIND, fields)?;
-        state.serialize_field("apiVersion", Self::API_VERSION)?;
-        state.serialize_field("kind", Self::KIND)?;
-        state.serialize_field("metadata", &self.metadata)?;
-        match &self.spec {
-            Some(spec) => state.serialize_field("spec", spec)?,
-            None => state.skip_field("spec")?,
-        }
-        state.end()
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for LimitRange {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// The object as sent; `apiVersion` and `kind` were read by
-        /// whoever chose this type.
-        #[derive(serde::Deserialize)]
-        struct Sent {
-            #[serde(default)]
-            metadata: ObjectMeta,
-            #[serde(default)]
-            spec: Option<LimitRangeSpec>,
-        }
-        let sent = Sent::deserialize(deserializer)?;
-        Ok(Self {
-            metadata: sent.metadata,
-            spec: sent.spec.map(Arc::new),
-        })
+    fields {
+        /// The limits, shared by the namespaces that have the same ones.
+        pub spec: Option<Arc<LimitRangeSpec>> => "spec",
     }
 }
 

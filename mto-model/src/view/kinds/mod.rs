@@ -8,6 +8,99 @@ use crate::apply::{MetadataField, Ownership};
 use crate::digest::AppliedDigest;
 use crate::labels::FIELD_MANAGER;
 
+/// Declares a kind mto holds in its own struct rather than k8s-openapi's:
+/// the same fields, read and written as the same JSON, with the bodies
+/// namespaces share behind an `Arc` (mto writes one body into many
+/// namespaces; as k8s-openapi's structs each namespace held its own copy).
+macro_rules! held_kind {
+    (
+        $(#[$doc:meta])*
+        pub struct $name:ident {
+            kind: $kind:literal, list: $list:literal, api_version: $api_version:literal,
+            group: $group:literal, version: $version:literal, plural: $plural:literal,
+            scope: $scope:ident,
+        }
+        fields {
+            $( $(#[$field_doc:meta])* pub $field:ident: $ty:ty => $wire:literal, )*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+        pub struct $name {
+            /// Standard object metadata.
+            #[serde(default)]
+            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            $( $(#[$field_doc])* #[serde(rename = $wire, default)] pub $field: $ty, )*
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = $api_version;
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::$scope;
+        }
+
+        impl k8s_openapi::ListableResource for $name {
+            const LIST_KIND: &'static str = $list;
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+
+        /// With its `apiVersion` and `kind`, absent fields left out, as
+        /// k8s-openapi writes it.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct as _;
+                use $crate::view::kinds::Written as _;
+                let fields = 3 $( + usize::from(self.$field.written()) )*;
+                let mut state = serializer.serialize_struct($kind, fields)?;
+                state.serialize_field("apiVersion", $api_version)?;
+                state.serialize_field("kind", $kind)?;
+                state.serialize_field("metadata", &self.metadata)?;
+                $(
+                    if self.$field.written() {
+                        state.serialize_field($wire, &self.$field)?;
+                    } else {
+                        state.skip_field($wire)?;
+                    }
+                )*
+                state.end()
+            }
+        }
+    };
+}
+
+/// Whether a field of a [`held_kind!`] is written: k8s-openapi leaves an
+/// absent optional field out.
+pub(crate) trait Written {
+    /// Whether it is there to write.
+    fn written(&self) -> bool;
+}
+
+impl<T> Written for Option<T> {
+    fn written(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl Written for k8s_openapi::api::rbac::v1::RoleRef {
+    fn written(&self) -> bool {
+        true
+    }
+}
+
 /// The two methods of a kind whose status is a subresource kept in
 /// `.status`: a status write replaces it, a user's write keeps it.
 macro_rules! status_subresource {
@@ -42,6 +135,7 @@ mod tenant;
 
 pub use limit_range::LimitRange;
 pub use quota::{QuotaIntake, QuotaTotal};
+pub use resource_quota::ResourceQuota;
 pub(crate) use resource_quota::digest_quota_spec;
 
 /// Why an apiserver refused to apply a field.

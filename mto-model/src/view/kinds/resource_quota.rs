@@ -1,9 +1,29 @@
 //! ResourceQuotas: each tenant namespace's share of the tenant's quota.
 
-use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{ResourceQuotaSpec, ResourceQuotaStatus};
 
 use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};
+
+held_kind! {
+    /// A `v1` ResourceQuota as mto holds it: k8s-openapi's fields and
+    /// JSON, with the spec behind an [`Arc`] so the namespaces that hold the
+    /// same quota hold one copy of it (every namespace of a pooled tenant
+    /// holds its Quota's whole total).
+    pub struct ResourceQuota {
+        kind: "ResourceQuota", list: "ResourceQuotaList", api_version: "v1",
+        group: "", version: "v1", plural: "resourcequotas",
+        scope: NamespaceResourceScope,
+    }
+    fields {
+        /// The hard limits, shared by the namespaces that have the same ones.
+        pub spec: Option<Arc<ResourceQuotaSpec>> => "spec",
+        /// What the apiserver counts against them, the namespace's own.
+        pub status: Option<ResourceQuotaStatus> => "status",
+    }
+}
 
 /// What the planner compares of a quota: its hard limits by value, its
 /// scopes and scope selector.
@@ -23,7 +43,7 @@ pub(crate) fn digest_quota_spec(digest: &mut AppliedDigest, spec: Option<&Resour
 
 impl Typed for ResourceQuota {
     fn digest_body(&self, digest: &mut AppliedDigest) -> bool {
-        digest_quota_spec(digest, self.spec.as_ref());
+        digest_quota_spec(digest, self.spec.as_deref());
         true
     }
 
@@ -50,4 +70,37 @@ impl Typed for ResourceQuota {
     // Written by the apiserver's quota admission and the quota controller
     // (the simulator plays both).
     status_subresource!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the apiserver sends is read as k8s-openapi reads it, and what
+    /// mto sends is what k8s-openapi would send.
+    #[test]
+    fn reads_and_writes_the_json_k8s_openapi_does() {
+        for sent in [
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ResourceQuota",
+                "metadata": {"name": "q", "namespace": "n"},
+                "spec": {"hard": {"pods": "10", "requests.cpu": "2"}, "scopes": ["NotTerminating"]},
+                "status": {"hard": {"pods": "10"}, "used": {"pods": "3"}}
+            }),
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ResourceQuota",
+                "metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}
+            }),
+        ] {
+            let ours: ResourceQuota = serde_json::from_value(sent.clone()).unwrap();
+            let theirs: k8s_openapi::api::core::v1::ResourceQuota =
+                serde_json::from_value(sent.clone()).unwrap();
+            assert_eq!(ours.metadata, theirs.metadata);
+            assert_eq!(ours.spec.as_deref(), theirs.spec.as_ref());
+            assert_eq!(ours.status, theirs.status);
+            let written = serde_json::to_value(&ours).unwrap();
+            assert_eq!(written, serde_json::to_value(&theirs).unwrap());
+            assert_eq!(written, sent);
+        }
+    }
 }
