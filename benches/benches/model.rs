@@ -75,10 +75,9 @@ fn whole_cluster(c: &mut Criterion) {
         // else. Planning afresh within a small factor of it is the goal.
         group.bench_function("read-what-decisions-read", |b| {
             use k8s_openapi::api::networking::v1::NetworkPolicy;
-            use k8s_openapi::api::rbac::v1::RoleBinding;
             use mto_model::labels::{LIMIT_RANGE_NAME, NETWORK_POLICY_NAME, RESOURCE_QUOTA_NAME};
             use mto_model::view::Observed as _;
-            use mto_model::view::{LimitRange, ResourceQuota};
+            use mto_model::view::{LimitRange, ResourceQuota, RoleBinding};
             b.iter(|| {
                 let mut seen = 0usize;
                 for t in tenants(&steady) {

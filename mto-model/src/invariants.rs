@@ -16,8 +16,7 @@ use crate::machine::Phase;
 use crate::names::sandbox_namespace;
 use crate::quantity::Quantity;
 use crate::tenant::TenantPhase;
-use crate::view::{InNamespace, Observed, QuotaTotal, ResourceQuota};
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use crate::view::{InNamespace, Observed, QuotaTotal, ResourceQuota, RoleBinding};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 
 /// A broken invariant.
@@ -297,7 +296,7 @@ fn listed<'a>(
 
 /// The first subject of a binding not `allowed`, as `Kind:name`.
 fn stranger(
-    subjects: Option<&Vec<k8s_openapi::api::rbac::v1::Subject>>,
+    subjects: Option<&[k8s_openapi::api::rbac::v1::Subject]>,
     allowed: impl Fn(&k8s_openapi::api::rbac::v1::Subject) -> bool,
 ) -> Option<String> {
     subjects
@@ -377,7 +376,7 @@ pub fn check_tenant(observed: &impl Observed, tenant: &Tenant, scope: Scope) -> 
             if !active {
                 continue;
             }
-            for s in rb.subjects.iter().flatten() {
+            for s in rb.subjects.as_deref().into_iter().flatten() {
                 let subject = (s.kind.as_str(), s.name.as_str());
                 // A member just removed keeps access until mto's next
                 // decision; at rest (Active for the current spec) nobody may.
@@ -667,7 +666,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
             access
                 .is_some_and(|ac| listed([&ac.owners, &ac.editors, &ac.viewers], &s.kind, &s.name))
         };
-        return stranger(rb.subjects.as_ref(), member).map(|subject| {
+        return stranger(rb.subjects.as_deref(), member).map(|subject| {
             Violation::CrossTenantAccess {
                 subject,
                 namespace: ns.into(),
@@ -709,7 +708,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         let owner = |s: &k8s_openapi::api::rbac::v1::Subject| {
             access.is_some_and(|ac| listed([&ac.owners], &s.kind, &s.name))
         };
-        return stranger(crb.subjects.as_ref(), owner).map(|subject| {
+        return stranger(crb.subjects.as_deref(), owner).map(|subject| {
             Violation::CrossTenantAccess {
                 subject,
                 namespace: "(the cluster: namespaces)".into(),
@@ -1253,7 +1252,7 @@ mod tests {
                     namespace: Some(namespace.into()),
                     ..Default::default()
                 },
-                subjects: Some(subjects),
+                subjects: Some(subjects.into()),
                 ..Default::default()
             })),
             reason: Reason::Create,

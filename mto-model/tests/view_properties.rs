@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mto_model::Timestamp;
 use mto_model::action::Action;
@@ -16,6 +15,7 @@ use mto_model::api::{Tenant, TenantSpec};
 use mto_model::apiserver::ApiServer;
 use mto_model::claims::TenantIntake;
 use mto_model::labels::{SLEPT_BY_ANNOTATION, TENANT_FINALIZER, TENANT_LABEL};
+use mto_model::view::RoleBinding;
 use mto_model::view::{Kind, Object, ObjectRef, Observed, Snapshot, View, WatchEvent};
 use proptest::prelude::*;
 
@@ -130,11 +130,14 @@ fn carry_out(api: &mut ApiServer, write: &Write) {
         }
         Write::Binding(n, subject) => RoleBinding {
             metadata: meta("rb", Some(NAMES[*n])),
-            subjects: Some(vec![k8s_openapi::api::rbac::v1::Subject {
-                kind: "User".into(),
-                name: NAMES[*subject].into(),
-                ..Default::default()
-            }]),
+            subjects: Some(
+                [k8s_openapi::api::rbac::v1::Subject {
+                    kind: "User".into(),
+                    name: NAMES[*subject].into(),
+                    ..Default::default()
+                }]
+                .into(),
+            ),
             ..Default::default()
         }
         .into(),

@@ -473,7 +473,7 @@ fn namespace(request: &AdmissionRequest, observed: &impl Observed) -> Result<(),
 }
 
 fn role_binding(request: &AdmissionRequest, observed: &impl Observed) -> Result<(), Refusal> {
-    use k8s_openapi::api::rbac::v1::RoleBinding;
+    use crate::view::RoleBinding;
     let namespace = request.namespace.as_deref().unwrap_or_default();
     if observed.integration().is_privileged_namespace(namespace) {
         return Ok(());
@@ -516,7 +516,7 @@ fn role_binding(request: &AdmissionRequest, observed: &impl Observed) -> Result<
         })
         .unwrap_or_default();
     let in_tenant = |ns: &str| observed.tenant_namespaces(&tenant_name).any(|n| n == ns);
-    for subject in new.subjects.iter().flatten() {
+    for subject in new.subjects.as_deref().into_iter().flatten() {
         let allowed = match subject.kind.as_str() {
             "User" => {
                 members.iter().any(|m| m.users.contains(&subject.name))

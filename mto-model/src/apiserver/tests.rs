@@ -1,6 +1,8 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
+
+use crate::view::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::*;
@@ -36,11 +38,14 @@ fn binding(namespace: &str, name: &str, subject: &str) -> RoleBinding {
             kind: "ClusterRole".into(),
             name: "admin".into(),
         },
-        subjects: Some(vec![Subject {
-            kind: "User".into(),
-            name: subject.into(),
-            ..Default::default()
-        }]),
+        subjects: Some(
+            [Subject {
+                kind: "User".into(),
+                name: subject.into(),
+                ..Default::default()
+            }]
+            .into(),
+        ),
     }
 }
 

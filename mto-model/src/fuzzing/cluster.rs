@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::{Arbitrary, Unstructured};
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuotaSpec};
-use k8s_openapi::api::rbac::v1::{RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::Subject;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -24,7 +24,7 @@ use crate::labels::TENANT_LABEL;
 use crate::machine;
 use crate::namespace::NamespacePhase;
 use crate::tenant::decide;
-use crate::view::{LimitRange, Observed as _, ResourceQuota, Shelf, Snapshot, Typed};
+use crate::view::{LimitRange, Observed as _, ResourceQuota, RoleBinding, Shelf, Snapshot, Typed};
 
 /// The tenants' names.
 pub const TENANTS: [&str; 4] = ["a", "b", "c", "d"];
@@ -308,11 +308,14 @@ impl Cluster {
             }
             Change::EditBinding(n) => {
                 if let Some(mut rb) = nth(s.shelf::<RoleBinding>(), *n) {
-                    rb.subjects = Some(vec![Subject {
-                        kind: "User".into(),
-                        name: "stranger".into(),
-                        ..Default::default()
-                    }]);
+                    rb.subjects = Some(
+                        [Subject {
+                            kind: "User".into(),
+                            name: "stranger".into(),
+                            ..Default::default()
+                        }]
+                        .into(),
+                    );
                     self.put(rb);
                 }
             }

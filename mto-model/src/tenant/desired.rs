@@ -1,6 +1,7 @@
 //! What a tenant asks for, as objects mto would apply.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -24,7 +25,7 @@ use crate::labels::{
 };
 use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
-use crate::view::{LimitRange, ResourceQuota, SubjectFields as _};
+use crate::view::{LimitRange, ResourceQuota, RoleBinding, SubjectFields as _};
 
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
@@ -39,6 +40,9 @@ pub(crate) struct RoleSubjects<'a> {
     pub(crate) owner: Vec<TenantSubject<'a>>,
     pub(crate) editor: Vec<TenantSubject<'a>>,
     pub(crate) viewer: Vec<TenantSubject<'a>>,
+    /// Each role's subjects as bindings hold them, built for the first
+    /// binding of the role a decision builds and shared by the rest.
+    built: [OnceCell<Arc<[Subject]>>; 3],
 }
 
 impl<'a> RoleSubjects<'a> {
@@ -55,7 +59,18 @@ impl<'a> RoleSubjects<'a> {
             owner: borrow(&members.owner),
             editor: borrow(&members.editor),
             viewer: borrow(&members.viewer),
+            built: Default::default(),
         }
+    }
+
+    /// Where the subjects of `role`, built, are kept.
+    fn built(&self, role: TenantRole) -> &OnceCell<Arc<[Subject]>> {
+        let index = match role {
+            TenantRole::Owner => 0,
+            TenantRole::Editor => 1,
+            TenantRole::Viewer => 2,
+        };
+        &self.built[index]
     }
 
     pub(crate) fn for_role(&self, role: TenantRole) -> &[TenantSubject<'a>] {
@@ -110,7 +125,7 @@ pub(crate) fn has_subjects(have: Option<&[Subject]>, want: &[TenantSubject<'_>])
 }
 
 /// The subjects of a binding to build.
-fn build_subjects(subjects: &[TenantSubject<'_>]) -> Vec<Subject> {
+fn build_subjects<Built: FromIterator<Subject>>(subjects: &[TenantSubject<'_>]) -> Built {
     subjects.iter().map(TenantSubject::build).collect()
 }
 
@@ -366,6 +381,9 @@ pub(crate) struct DesiredBinding<'a> {
     pub(crate) role: TenantRole,
     pub(crate) cluster_role: &'a str,
     pub(crate) subjects: Cow<'a, [TenantSubject<'a>]>,
+    /// Where the role's subjects, built, are shared from; `None` for
+    /// subjects of this binding alone (a private sandbox's user).
+    pub(crate) built: Option<&'a OnceCell<Arc<[Subject]>>>,
 }
 
 impl DesiredBinding<'_> {
@@ -416,7 +434,10 @@ impl DesiredBinding<'_> {
                 kind: "ClusterRole".into(),
                 name: self.cluster_role.to_owned(),
             },
-            subjects: Some(build_subjects(&self.subjects)),
+            subjects: Some(match self.built {
+                Some(built) => Arc::clone(built.get_or_init(|| build_subjects(&self.subjects))),
+                None => build_subjects(&self.subjects),
+            }),
         }
     }
 }
@@ -463,14 +484,17 @@ pub(crate) fn role_bindings<'a>(
     out.clear();
     let roles = integration.roles_for(|key| namespace.label(key));
     for role in TenantRole::ALL {
-        let role_subjects: Cow<'a, [TenantSubject<'a>]> =
+        let (role_subjects, built): (Cow<'a, [TenantSubject<'a>]>, _) =
             match (requested.sandbox_user.as_deref(), private_sandboxes) {
                 // A private sandbox belongs to its user alone, as owner.
                 (Some(user), true) if role == TenantRole::Owner => {
-                    Cow::Owned(vec![TenantSubject::user(user)])
+                    (Cow::Owned(vec![TenantSubject::user(user)]), None)
                 }
-                (Some(_), true) => Cow::Borrowed(&[]),
-                _ => Cow::Borrowed(subjects.for_role(role)),
+                (Some(_), true) => (Cow::Borrowed(&[]), None),
+                _ => (
+                    Cow::Borrowed(subjects.for_role(role)),
+                    Some(subjects.built(role)),
+                ),
             };
         if role_subjects.is_empty() {
             continue;
@@ -480,6 +504,7 @@ pub(crate) fn role_bindings<'a>(
                 role,
                 cluster_role,
                 subjects: role_subjects.clone(),
+                built,
             });
         }
     }

@@ -8,7 +8,7 @@ use compact_str::CompactString;
 
 use k8s_openapi::api::core::v1::{LimitRangeSpec, Namespace, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::desired::{self, RoleSubjects, quota_values};
@@ -26,7 +26,7 @@ use crate::labels::{
 };
 use crate::quantity::Quantity;
 use crate::validation::ValidationErrors;
-use crate::view::{InNamespace, LimitRange, Observed, QuotaIntake, ResourceQuota};
+use crate::view::{InNamespace, LimitRange, Observed, QuotaIntake, ResourceQuota, RoleBinding};
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);

@@ -1467,16 +1467,47 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
     }
 }
 
+/// The bindings of one tenant role hold one copy of its subjects, whatever
+/// namespace they are in.
+#[test]
+fn the_bindings_of_a_role_share_its_subjects() {
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let view = s.snapshot();
+    let mut by_name: BTreeMap<String, Vec<std::sync::Arc<[k8s_openapi::api::rbac::v1::Subject]>>> =
+        BTreeMap::new();
+    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
+        for (name, rb, _) in view.in_namespace(ns).owned_in::<crate::view::RoleBinding>() {
+            if let Some(subjects) = &rb.subjects {
+                by_name
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push(subjects.clone());
+            }
+        }
+    }
+    assert!(
+        by_name.len() >= 3,
+        "a binding for each role: {:?}",
+        by_name.keys()
+    );
+    for (name, held) in &by_name {
+        assert_eq!(held.len(), 3, "{name} in each namespace");
+        assert!(
+            held.windows(2)
+                .all(|w| std::sync::Arc::ptr_eq(&w[0], &w[1])),
+            "the {name} bindings share their subjects"
+        );
+    }
+}
+
 /// A converged tenant's namespaces, role bindings, limit ranges and quotas carry the
 /// applied digest of what the tenant asks for, so a decision finds them
 /// in place without reading them; the digest a decision computes without
 /// building an object is the one the object it would build carries.
 #[test]
 fn objects_in_place_carry_the_digest_of_what_is_asked() {
-    use crate::view::ResourceQuota;
-    use k8s_openapi::api::rbac::v1::RoleBinding;
-
-    use crate::view::LimitRange;
+    use crate::view::{LimitRange, ResourceQuota, RoleBinding};
 
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
@@ -1659,16 +1690,18 @@ proptest::proptest! {
             role: crate::integration::TenantRole::Owner,
             cluster_role: "admin",
             subjects: std::borrow::Cow::Borrowed(&owners),
+            built: None,
         };
         let mut have = want.build("alpha", "alpha-dev");
         have.role_ref.name = cluster_role.into();
-        let subjects = have.subjects.get_or_insert_with(Vec::new);
+        let mut subjects = have.subjects.as_deref().unwrap_or_default().to_vec();
         if drop_subject {
             subjects.pop();
         }
         if let Some(name) = &extra_subject {
             subjects.push(subject("User", name));
         }
+        have.subjects = Some(subjects.into());
         let mut applied = desired::managed_labels(tenant_label);
         if let Some((key, value)) = mto_label.clone() {
             applied.insert(key, value);

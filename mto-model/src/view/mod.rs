@@ -14,7 +14,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::Timestamp;
@@ -34,7 +33,9 @@ mod watch;
 
 pub use indexes::Indexes;
 pub use keys::{InstanceId, Key, SupervisorId, Woken};
-pub use kinds::{FieldRefused, LimitRange, QuotaIntake, QuotaTotal, ResourceQuota, Typed};
+pub use kinds::{
+    FieldRefused, LimitRange, QuotaIntake, QuotaTotal, ResourceQuota, RoleBinding, Typed,
+};
 pub(crate) use kinds::{
     SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_quota_spec,
 };

@@ -364,7 +364,7 @@ registry! {
     /// `v1` Namespace, cluster-scoped.
     Namespace(k8s_openapi::api::core::v1::Namespace) in namespaces, cluster, watched, record_namespace;
     /// `rbac.authorization.k8s.io/v1` RoleBinding.
-    RoleBinding(k8s_openapi::api::rbac::v1::RoleBinding) in role_bindings, namespaced, watched, in_record;
+    RoleBinding(crate::view::RoleBinding) in role_bindings, namespaced, watched, in_record;
     /// `rbac.authorization.k8s.io/v1` ClusterRoleBinding, cluster-scoped.
     ClusterRoleBinding(k8s_openapi::api::rbac::v1::ClusterRoleBinding) in cluster_role_bindings, cluster, watched, apart;
     /// `v1` ResourceQuota.

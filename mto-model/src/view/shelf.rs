@@ -733,9 +733,9 @@ mod tests {
 
         use std::collections::BTreeMap;
 
+        use crate::view::RoleBinding;
         use k8s_openapi::api::apps::v1::Deployment;
         use k8s_openapi::api::core::v1::Namespace;
-        use k8s_openapi::api::rbac::v1::RoleBinding;
         use proptest::prelude::*;
 
         use crate::apply::Ownership;

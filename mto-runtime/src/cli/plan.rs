@@ -408,7 +408,8 @@ fn detail(object: &Object) -> String {
         Object::RoleBinding(rb) => {
             let subjects: Vec<String> = rb
                 .subjects
-                .iter()
+                .as_deref()
+                .into_iter()
                 .flatten()
                 .map(|s| format!("{}:{}", s.kind, s.name))
                 .collect();

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use mto_model::action::{Object, ObjectRef};
 use mto_model::api::{AccessControl, Namespaces, Subjects, Tenant, TenantSpec};
@@ -18,6 +17,7 @@ use mto_model::labels::{MANAGED_BY_LABEL, TENANT_LABEL};
 use mto_model::machine::Phase as _;
 use mto_model::manifest::Manifest;
 use mto_model::view::ResourceQuota;
+use mto_model::view::RoleBinding;
 use mto_model::view::{Key, Kind, WatchEvent};
 use rand::RngExt as _;
 

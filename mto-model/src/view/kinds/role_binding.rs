@@ -1,14 +1,32 @@
 //! RoleBindings: the access mto grants in tenant namespaces.
 
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use std::sync::Arc;
+
+use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
 
 use crate::view::{Snapshot, Typed, Woken};
 
-impl Typed for RoleBinding {
-    fn slim(&mut self) {
-        super::slim_binding(&mut self.metadata, &mut self.subjects);
+held_kind! {
+    /// A `rbac.authorization.k8s.io/v1` RoleBinding as mto holds it:
+    /// k8s-openapi's fields and JSON, with the subjects behind an [`Arc`]
+    /// so the bindings of one tenant role hold one copy of them (a tenant's
+    /// owners are bound in every namespace of the tenant). Read from JSON,
+    /// the subjects take exactly their room.
+    pub struct RoleBinding {
+        kind: "RoleBinding", list: "RoleBindingList",
+        api_version: "rbac.authorization.k8s.io/v1",
+        group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings",
+        scope: NamespaceResourceScope,
     }
+    fields {
+        /// The role granted; the apiserver refuses to change it.
+        pub role_ref: RoleRef => "roleRef",
+        /// Who is granted it, shared by the bindings that grant the same.
+        pub subjects: Option<Arc<[Subject]>> => "subjects",
+    }
+}
 
+impl Typed for RoleBinding {
     fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
         super::digest_bound(digest, &self.role_ref, self.subjects.as_deref())
     }
@@ -37,5 +55,42 @@ impl Typed for RoleBinding {
             (&mut current.role_ref, &mut current.subjects),
             (&applied.role_ref, &applied.subjects),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the apiserver sends is read as k8s-openapi reads it, and what
+    /// mto sends is what k8s-openapi would send.
+    #[test]
+    fn reads_and_writes_the_json_k8s_openapi_does() {
+        for sent in [
+            serde_json::json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "b", "namespace": "n", "labels": {"team": "a"}},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team"},
+                    {"kind": "ServiceAccount", "name": "ci", "namespace": "n"}
+                ]
+            }),
+            serde_json::json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "b", "namespace": "n"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}
+            }),
+        ] {
+            let ours: RoleBinding = serde_json::from_value(sent.clone()).unwrap();
+            let theirs: k8s_openapi::api::rbac::v1::RoleBinding =
+                serde_json::from_value(sent.clone()).unwrap();
+            assert_eq!(ours.metadata, theirs.metadata);
+            assert_eq!(ours.role_ref, theirs.role_ref);
+            assert_eq!(ours.subjects.as_deref(), theirs.subjects.as_deref());
+            let written = serde_json::to_value(&ours).unwrap();
+            assert_eq!(written, serde_json::to_value(&theirs).unwrap());
+            assert_eq!(written, sent);
+        }
     }
 }
