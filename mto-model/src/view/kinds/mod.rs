@@ -1,5 +1,11 @@
 //! What each typed kind means to mto: one file per kind, each implementing
 //! [`Typed`] for it.
+//!
+//! Most kinds are k8s-openapi's structs. A kind whose one body mto writes
+//! into many namespaces (a LimitRange, a ResourceQuota, a RoleBinding's
+//! subjects) is declared with `held_kind!` instead: the same fields and
+//! JSON, the shared body behind an `Arc`, so the apiserver, the views and
+//! the decisions hold it once.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
