@@ -792,30 +792,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         let in_sync = here
             .owned::<LimitRange>(LIMIT_RANGE_NAME)
             .map(|(o, ownership)| {
-                if is_in_place(ownership, digest) {
-                    return true;
-                }
-                let have = o
-                    .spec
-                    .as_ref()
-                    .map(|s| s.limits.as_slice())
-                    .unwrap_or_default();
-                ownership.has_managed_labels(self.name)
-                    && have.len() == spec.limits.len()
-                    && spec.limits.iter().zip(have).all(|(w, h)| {
-                        w.type_ == h.type_
-                            && desired::carries_quantities(w.default.as_ref(), h.default.as_ref())
-                            && desired::carries_quantities(
-                                w.default_request.as_ref(),
-                                h.default_request.as_ref(),
-                            )
-                            && desired::carries_quantities(w.max.as_ref(), h.max.as_ref())
-                            && desired::carries_quantities(w.min.as_ref(), h.min.as_ref())
-                            && desired::carries_quantities(
-                                w.max_limit_request_ratio.as_ref(),
-                                h.max_limit_request_ratio.as_ref(),
-                            )
-                    })
+                is_in_place(ownership, digest) || carries_limits(o, ownership, self.name, spec)
             });
         let desired = || desired::limit_range(self.name, namespace, spec);
         match in_sync {
@@ -890,6 +867,41 @@ impl<'d> SharedDigests<'d> {
         }
         digest
     }
+}
+
+/// Whether `have`, the LimitRange in a namespace, is mto's for `tenant` and
+/// holds exactly `want`'s limits. Out of line: inlined after the digest's
+/// answer, it had the compiler read the object before the digest had
+/// spoken — a cache miss per namespace when every tenant is planned
+/// afresh (56–60 ms against 44–46 ms at 10,000 tenants × 5).
+#[inline(never)]
+fn carries_limits(
+    have: &LimitRange,
+    ownership: &Ownership,
+    tenant: &str,
+    want: &LimitRangeSpec,
+) -> bool {
+    let have = have
+        .spec
+        .as_ref()
+        .map(|s| s.limits.as_slice())
+        .unwrap_or_default();
+    ownership.has_managed_labels(tenant)
+        && have.len() == want.limits.len()
+        && want.limits.iter().zip(have).all(|(w, h)| {
+            w.type_ == h.type_
+                && desired::carries_quantities(w.default.as_ref(), h.default.as_ref())
+                && desired::carries_quantities(
+                    w.default_request.as_ref(),
+                    h.default_request.as_ref(),
+                )
+                && desired::carries_quantities(w.max.as_ref(), h.max.as_ref())
+                && desired::carries_quantities(w.min.as_ref(), h.min.as_ref())
+                && desired::carries_quantities(
+                    w.max_limit_request_ratio.as_ref(),
+                    h.max_limit_request_ratio.as_ref(),
+                )
+        })
 }
 
 /// Whether an object's applied digest says it holds what is asked: equal
