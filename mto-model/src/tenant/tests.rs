@@ -1467,6 +1467,108 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
     }
 }
 
+/// A view reading the cluster back, each object decoded apart as the
+/// operator decodes it, holds once what every namespace holds of the
+/// tenant's Quota: each limit range its limits, each pooled quota its
+/// total. What differs from the Quota stays the object's own.
+#[test]
+fn a_view_holds_the_quotas_bodies_once() {
+    use std::sync::Arc;
+
+    use crate::view::{LimitRange, ResourceQuota, Taken};
+
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let decoded =
+        |object: &Object| Object::from_json(object.to_json().expect("encodes")).expect("decodes");
+    let mut view = Snapshot::default();
+    // Listed as the operator lists them: the tenants and Quotas first.
+    for kind in [
+        Kind::Tenant,
+        Kind::Quota,
+        Kind::LimitRange,
+        Kind::ResourceQuota,
+    ] {
+        let listed = s
+            .snapshot()
+            .list(&kind)
+            .iter()
+            .map(decoded)
+            .map(Taken::new)
+            .collect();
+        let _ = view.replace(&kind, listed);
+    }
+    let namespaces = ["alpha-dev", "alpha-build", "alpha-shared"];
+    let held = |view: &Snapshot, ns: &str| {
+        let here = view.in_namespace(ns);
+        let limits = here
+            .owned::<LimitRange>(crate::labels::LIMIT_RANGE_NAME)
+            .and_then(|(lr, _)| lr.spec.clone());
+        let total = here
+            .owned::<ResourceQuota>(crate::labels::RESOURCE_QUOTA_NAME)
+            .and_then(|(rq, _)| rq.spec.clone());
+        (limits, total)
+    };
+    let quota = |view: &Snapshot| {
+        let small = view.quota("small").expect("the Quota");
+        (
+            small.spec.limitrange.clone().expect("limits"),
+            small.spec.resourcequota.clone().expect("a total"),
+        )
+    };
+    let (limits, total) = quota(&view);
+    for ns in namespaces {
+        let (held_limits, held_total) = held(&view, ns);
+        assert!(
+            held_limits.is_some_and(|h| Arc::ptr_eq(&h, &limits)),
+            "{ns}'s limits, listed"
+        );
+        assert!(
+            held_total.is_some_and(|h| Arc::ptr_eq(&h, &total)),
+            "{ns}'s total, listed"
+        );
+    }
+    // A watch brings the limit range labelled anew, its limits the same:
+    // still the Quota's. One with limits of its own keeps them.
+    let dev = || {
+        let object = s
+            .snapshot()
+            .object(&ObjectRef::namespaced(
+                Kind::LimitRange,
+                "alpha-dev",
+                crate::labels::LIMIT_RANGE_NAME,
+            ))
+            .expect("alpha-dev's limit range");
+        match decoded(&object) {
+            Object::LimitRange(lr) => Arc::unwrap_or_clone(lr),
+            other => panic!("a limit range, not {other:?}"),
+        }
+    };
+    let mut relabelled = dev();
+    relabelled
+        .metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert("team".into(), "a".into());
+    let _ = view.put(Object::from(relabelled));
+    assert!(
+        held(&view, "alpha-dev")
+            .0
+            .is_some_and(|h| Arc::ptr_eq(&h, &limits)),
+        "watched"
+    );
+    let mut own = dev();
+    Arc::make_mut(own.spec.as_mut().expect("limits"))
+        .limits
+        .clear();
+    let _ = view.put(Object::from(own));
+    let (held_limits, _) = held(&view, "alpha-dev");
+    assert!(
+        held_limits.is_some_and(|h| !Arc::ptr_eq(&h, &limits) && h.limits.is_empty()),
+        "limits of its own are its own"
+    );
+}
+
 /// The bindings of one tenant role hold one copy of its subjects, whatever
 /// namespace they are in.
 #[test]

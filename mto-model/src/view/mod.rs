@@ -652,7 +652,10 @@ impl Snapshot {
     }
 
     /// Puts an object whose ownership was read already.
-    fn put_owned<K: Typed>(&mut self, object: Arc<K>, ownership: Ownership) -> Woken {
+    fn put_owned<K: Typed>(&mut self, mut object: Arc<K>, ownership: Ownership) -> Woken {
+        if let Some(only_ours) = Arc::get_mut(&mut object) {
+            only_ours.share_bodies(&ownership, self);
+        }
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
         let name = meta.name.as_deref().unwrap_or_default().to_owned();
@@ -722,7 +725,10 @@ impl Snapshot {
             return Woken::none();
         }
         let mut woken = Woken::everyone();
-        for ((namespace, name), object, ownership) in fresh {
+        for ((namespace, name), mut object, ownership) in fresh {
+            if let Some(only_ours) = Arc::get_mut(&mut object) {
+                only_ours.share_bodies(&ownership, self);
+            }
             K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone(), ownership);
             K::reindex(&mut self.indexes, &self.objects, None, Some(&object));
             self.redeploy(

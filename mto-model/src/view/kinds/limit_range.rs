@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::LimitRangeSpec;
 
+use crate::apply::Ownership;
 use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};
 
@@ -51,6 +52,15 @@ impl Typed for LimitRange {
         super::slim_metadata(&mut self.metadata);
         if let Some(spec) = self.spec.as_mut().and_then(Arc::get_mut) {
             spec.limits.shrink_to_fit();
+        }
+    }
+
+    /// Its limits, when they are its tenant's Quota's.
+    fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
+        if let Some(held) = self.spec.as_mut() {
+            let asked = super::tenants_quota(ownership, snapshot)
+                .and_then(|quota| quota.spec.limitrange.as_ref());
+            super::share(held, asked);
         }
     }
 

@@ -7,6 +7,8 @@
 //! JSON, the shared body behind an `Arc`, so the apiserver, the views and
 //! the decisions hold it once.
 
+use std::sync::Arc;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Indexes, Key, Objects, Snapshot, Stored, Woken};
@@ -86,6 +88,26 @@ macro_rules! held_kind {
             }
         }
     };
+}
+
+/// The Quota of the tenant an object is mto's for, if it has one.
+fn tenants_quota<'s>(
+    ownership: &Ownership,
+    snapshot: &'s Snapshot,
+) -> Option<&'s crate::api::Quota> {
+    use super::Observed as _;
+    let tenant = snapshot.tenant(ownership.managed_tenant()?)?;
+    snapshot.quota(tenant.spec.quota.as_deref()?)
+}
+
+/// `held` replaced by `shared` when they are equal.
+fn share<T: PartialEq + ?Sized>(held: &mut Arc<T>, shared: Option<&Arc<T>>) {
+    if let Some(shared) = shared
+        && !Arc::ptr_eq(held, shared)
+        && **held == **shared
+    {
+        *held = Arc::clone(shared);
+    }
 }
 
 /// Whether a field of a [`held_kind!`] is written: k8s-openapi leaves an
@@ -213,6 +235,15 @@ pub trait Typed: Stored {
     /// Drops what the model never reads, before the view keeps the object.
     fn slim(&mut self) {
         slim_metadata(self.meta_mut());
+    }
+
+    /// Holds, instead of its own copy, the body the snapshot holds already
+    /// that it equals (a LimitRange's limits, its tenant's Quota's): one
+    /// body mto writes into many namespaces, read back from the apiserver
+    /// once per namespace, is then held once. Called for an object the
+    /// view alone holds, before it keeps it; `ownership` is the object's.
+    fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
+        let _ = (ownership, snapshot);
     }
 
     /// Server-side apply of mto's fields other than metadata: sets in

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ResourceQuotaSpec, ResourceQuotaStatus};
 
+use crate::apply::Ownership;
 use crate::digest::AppliedDigest;
 use crate::view::{Snapshot, Typed, Woken};
 
@@ -42,6 +43,16 @@ pub(crate) fn digest_quota_spec(digest: &mut AppliedDigest, spec: Option<&Resour
 }
 
 impl Typed for ResourceQuota {
+    /// Its hard limits, when they are its tenant's Quota's whole total (a
+    /// pooled tenant's every namespace holds it).
+    fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
+        if let Some(held) = self.spec.as_mut() {
+            let total = super::tenants_quota(ownership, snapshot)
+                .and_then(|quota| quota.spec.resourcequota.as_ref());
+            super::share(held, total);
+        }
+    }
+
     fn digest_body(&self, digest: &mut AppliedDigest) -> bool {
         digest_quota_spec(digest, self.spec.as_deref());
         true
