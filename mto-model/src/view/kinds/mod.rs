@@ -24,7 +24,7 @@ macro_rules! held_kind {
     (
         $(#[$doc:meta])*
         pub struct $name:ident {
-            kind: $kind:literal, list: $list:literal, api_version: $api_version:literal,
+            kind: $kind:literal, api_version: $api_version:literal,
             group: $group:literal, version: $version:literal, plural: $plural:literal,
             scope: $scope:ident,
         }
@@ -51,7 +51,7 @@ macro_rules! held_kind {
         }
 
         impl k8s_openapi::ListableResource for $name {
-            const LIST_KIND: &'static str = $list;
+            const LIST_KIND: &'static str = concat!($kind, "List");
         }
 
         impl k8s_openapi::Metadata for $name {
@@ -108,6 +108,25 @@ fn share<T: PartialEq + ?Sized>(held: &mut Arc<T>, shared: Option<&Arc<T>>) {
     {
         *held = Arc::clone(shared);
     }
+}
+
+/// Asserts that mto's struct `Held` reads `sent` as k8s-openapi's `Theirs`
+/// does and writes it back exactly as `Theirs` would: what one reads and
+/// the other does not would be written differently.
+#[cfg(test)]
+fn assert_json_as_k8s_openapi<Held, Theirs>(sent: &serde_json::Value)
+where
+    Held: serde::Serialize + serde::de::DeserializeOwned,
+    Theirs: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let ours: Held = serde_json::from_value(sent.clone()).expect("mto reads it");
+    let theirs: Theirs = serde_json::from_value(sent.clone()).expect("k8s-openapi reads it");
+    let written = serde_json::to_value(&ours).expect("mto writes it");
+    assert_eq!(
+        written,
+        serde_json::to_value(&theirs).expect("k8s-openapi writes it")
+    );
+    assert_eq!(&written, sent);
 }
 
 /// Whether a field of a [`held_kind!`] is written: k8s-openapi leaves an

@@ -14,7 +14,7 @@ held_kind! {
     /// same quota hold one copy of it (every namespace of a pooled tenant
     /// holds its Quota's whole total).
     pub struct ResourceQuota {
-        kind: "ResourceQuota", list: "ResourceQuotaList", api_version: "v1",
+        kind: "ResourceQuota", api_version: "v1",
         group: "", version: "v1", plural: "resourcequotas",
         scope: NamespaceResourceScope,
     }
@@ -85,8 +85,6 @@ impl Typed for ResourceQuota {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// What the apiserver sends is read as k8s-openapi reads it, and what
     /// mto sends is what k8s-openapi would send.
     #[test]
@@ -103,15 +101,10 @@ mod tests {
                 "metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}
             }),
         ] {
-            let ours: ResourceQuota = serde_json::from_value(sent.clone()).unwrap();
-            let theirs: k8s_openapi::api::core::v1::ResourceQuota =
-                serde_json::from_value(sent.clone()).unwrap();
-            assert_eq!(ours.metadata, theirs.metadata);
-            assert_eq!(ours.spec.as_deref(), theirs.spec.as_ref());
-            assert_eq!(ours.status, theirs.status);
-            let written = serde_json::to_value(&ours).unwrap();
-            assert_eq!(written, serde_json::to_value(&theirs).unwrap());
-            assert_eq!(written, sent);
+            super::super::assert_json_as_k8s_openapi::<
+                super::ResourceQuota,
+                k8s_openapi::api::core::v1::ResourceQuota,
+            >(&sent);
         }
     }
 }

@@ -13,8 +13,7 @@ held_kind! {
     /// owners are bound in every namespace of the tenant). Read from JSON,
     /// the subjects take exactly their room.
     pub struct RoleBinding {
-        kind: "RoleBinding", list: "RoleBindingList",
-        api_version: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding", api_version: "rbac.authorization.k8s.io/v1",
         group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings",
         scope: NamespaceResourceScope,
     }
@@ -60,8 +59,6 @@ impl Typed for RoleBinding {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// What the apiserver sends is read as k8s-openapi reads it, and what
     /// mto sends is what k8s-openapi would send.
     #[test]
@@ -82,15 +79,10 @@ mod tests {
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}
             }),
         ] {
-            let ours: RoleBinding = serde_json::from_value(sent.clone()).unwrap();
-            let theirs: k8s_openapi::api::rbac::v1::RoleBinding =
-                serde_json::from_value(sent.clone()).unwrap();
-            assert_eq!(ours.metadata, theirs.metadata);
-            assert_eq!(ours.role_ref, theirs.role_ref);
-            assert_eq!(ours.subjects.as_deref(), theirs.subjects.as_deref());
-            let written = serde_json::to_value(&ours).unwrap();
-            assert_eq!(written, serde_json::to_value(&theirs).unwrap());
-            assert_eq!(written, sent);
+            super::super::assert_json_as_k8s_openapi::<
+                super::RoleBinding,
+                k8s_openapi::api::rbac::v1::RoleBinding,
+            >(&sent);
         }
     }
 }
