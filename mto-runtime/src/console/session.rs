@@ -294,10 +294,8 @@ mod tests {
     /// signing out at one ends it at both; the secrets are not stored.
     #[tokio::test]
     async fn replicas_sharing_a_store_share_sessions() {
-        let dir = std::env::temp_dir().join(format!("mto-sessions-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("journal.redb");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("journal.redb");
         let journal = Arc::new(crate::operator::journal::Journal::open(&path).expect("open"));
         let store = Arc::new(AnyStore::Embedded(crate::store::Embedded(journal.clone())));
         let (one, two) = (

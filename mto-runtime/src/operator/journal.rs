@@ -405,10 +405,8 @@ mod tests {
 
     #[test]
     fn the_audit_log_reads_newest_first_and_survives_reopening() {
-        let dir = std::env::temp_dir().join(format!("mto-audit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("journal.redb");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("journal.redb");
         let audit = |n: u64| AuditEntry {
             at: Timestamp::from_second(1_700_000_000 + n as i64).expect("time"),
             user: "ann".into(),

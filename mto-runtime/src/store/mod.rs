@@ -453,10 +453,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_embedded_store_passes_the_suite() {
-        let dir = std::env::temp_dir().join(format!("mto-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("journal.redb");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("journal.redb");
         let store = Embedded(Arc::new(Journal::open(&path).expect("open")));
         suite::audit_entries_come_back_newest_first(&store, "ann").await;
         suite::allocation_records_are_replaced_by_hour_and_forgotten_before_it(&store, "alpha-dev")
