@@ -653,9 +653,6 @@ impl Snapshot {
 
     /// Puts an object whose ownership was read already.
     fn put_owned<K: Typed>(&mut self, mut object: Arc<K>, ownership: Ownership) -> Woken {
-        if let Some(only_ours) = Arc::get_mut(&mut object) {
-            only_ours.share_bodies(&ownership, self);
-        }
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
         let name = meta.name.as_deref().unwrap_or_default().to_owned();
@@ -667,6 +664,10 @@ impl Snapshot {
             return Woken::none();
         }
         let before = held.map(|(b, _)| b.clone());
+        // Only what is kept is worth sharing: an unchanged object went above.
+        if let Some(only_ours) = Arc::get_mut(&mut object) {
+            only_ours.share_bodies(&ownership, self);
+        }
         // Whom the object concerns as it was and as it is, read before the
         // change: the rules read the object they are given, not the shelf.
         let mut woken = Woken::none();

@@ -57,11 +57,9 @@ impl Typed for LimitRange {
 
     /// Its limits, when they are its tenant's Quota's.
     fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
-        if let Some(held) = self.spec.as_mut() {
-            let asked = super::tenants_quota(ownership, snapshot)
-                .and_then(|quota| quota.spec.limitrange.as_ref());
-            super::share(held, asked);
-        }
+        super::share_with_quota(self.spec.as_mut(), ownership, snapshot, |quota| {
+            quota.limitrange.as_ref()
+        });
     }
 
     fn digest_body(&self, digest: &mut AppliedDigest) -> bool {

@@ -90,19 +90,25 @@ macro_rules! held_kind {
     };
 }
 
-/// The Quota of the tenant an object is mto's for, if it has one.
-fn tenants_quota<'s>(
+/// `held`, a body of an object mto made for a tenant (`ownership` says
+/// which), replaced by the one `asked` picks of the tenant's Quota when
+/// they are equal ([`Typed::share_bodies`]).
+fn share_with_quota<T: PartialEq + ?Sized>(
+    held: Option<&mut Arc<T>>,
     ownership: &Ownership,
-    snapshot: &'s Snapshot,
-) -> Option<&'s crate::api::Quota> {
+    snapshot: &Snapshot,
+    asked: impl FnOnce(&crate::api::QuotaSpec) -> Option<&Arc<T>>,
+) {
     use super::Observed as _;
-    let tenant = snapshot.tenant(ownership.managed_tenant()?)?;
-    snapshot.quota(tenant.spec.quota.as_deref()?)
-}
-
-/// `held` replaced by `shared` when they are equal.
-fn share<T: PartialEq + ?Sized>(held: &mut Arc<T>, shared: Option<&Arc<T>>) {
-    if let Some(shared) = shared
+    let Some(held) = held else { return };
+    let Some(quota) = ownership
+        .managed_tenant()
+        .and_then(|tenant| snapshot.tenant(tenant))
+        .and_then(|tenant| snapshot.quota(tenant.spec.quota.as_deref()?))
+    else {
+        return;
+    };
+    if let Some(shared) = asked(&quota.spec)
         && !Arc::ptr_eq(held, shared)
         && **held == **shared
     {

@@ -46,11 +46,9 @@ impl Typed for ResourceQuota {
     /// Its hard limits, when they are its tenant's Quota's whole total (a
     /// pooled tenant's every namespace holds it).
     fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
-        if let Some(held) = self.spec.as_mut() {
-            let total = super::tenants_quota(ownership, snapshot)
-                .and_then(|quota| quota.spec.resourcequota.as_ref());
-            super::share(held, total);
-        }
+        super::share_with_quota(self.spec.as_mut(), ownership, snapshot, |quota| {
+            quota.resourcequota.as_ref()
+        });
     }
 
     fn digest_body(&self, digest: &mut AppliedDigest) -> bool {
