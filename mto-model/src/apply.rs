@@ -19,9 +19,10 @@ use crate::labels::{
     ADOPTED_ANNOTATION, COMPONENT_DIGEST_ANNOTATION, FIELD_MANAGER, MANAGED_BY_LABEL,
     RELEASED_FROM_ANNOTATION, TENANT_LABEL,
 };
+use crate::view::MetaRef;
 
 /// Label and annotation keys owned by mto's field manager, per managedFields.
-fn owned_keys(meta: &ObjectMeta, field: MetadataField) -> Vec<&str> {
+fn owned_keys(meta: MetaRef<'_>, field: MetadataField) -> Vec<&str> {
     owned_map(meta, field)
         .into_iter()
         .flat_map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")))
@@ -92,7 +93,8 @@ impl Ownership {
 
     /// What `meta`'s managedFields say mto owns of what it holds.
     #[must_use]
-    pub fn of(meta: &ObjectMeta) -> Ownership {
+    pub fn of<'m>(meta: impl Into<MetaRef<'m>>) -> Ownership {
+        let meta = meta.into();
         Ownership::owning(
             meta,
             &owned_keys(meta, MetadataField::Labels),
@@ -105,15 +107,15 @@ impl Ownership {
     /// holds): how an apiserver that keeps ownership beside its objects,
     /// not in managedFields, records it.
     #[must_use]
-    pub fn owning<L: AsRef<str>, A: AsRef<str>>(
-        meta: &ObjectMeta,
+    pub fn owning<'m, L: AsRef<str>, A: AsRef<str>>(
+        meta: impl Into<MetaRef<'m>>,
         labels: &[L],
         annotations: &[A],
     ) -> Ownership {
         fn listed<O: AsRef<str>>(keys: &[O], key: &str) -> bool {
             keys.iter().any(|o| o.as_ref() == key)
         }
-        Ownership::owning_where(meta, |field, key| match field {
+        Ownership::owning_where(meta.into(), |field, key| match field {
             MetadataField::Labels => listed(labels, key),
             MetadataField::Annotations => listed(annotations, key),
         })
@@ -122,14 +124,14 @@ impl Ownership {
     /// What mto owns of an object its apply just created: every label and
     /// annotation, but the label the apiserver added (`apiserver_label`).
     #[must_use]
-    pub fn created(meta: &ObjectMeta, apiserver_label: Option<&str>) -> Ownership {
-        Ownership::owning_where(meta, |field, key| {
+    pub fn created<'m>(meta: impl Into<MetaRef<'m>>, apiserver_label: Option<&str>) -> Ownership {
+        Ownership::owning_where(meta.into(), |field, key| {
             field == MetadataField::Annotations || Some(key) != apiserver_label
         })
     }
 
     /// What mto owns of `meta`: the keys `owned` says of each field.
-    fn owning_where(meta: &ObjectMeta, owned: impl Fn(MetadataField, &str) -> bool) -> Ownership {
+    fn owning_where(meta: MetaRef<'_>, owned: impl Fn(MetadataField, &str) -> bool) -> Ownership {
         let held = |field: MetadataField| {
             HeldKeys::from_positions(
                 field
@@ -158,7 +160,7 @@ impl Ownership {
             ),
             adopted: has_annotation(meta, ADOPTED_ANNOTATION),
             released: has_annotation(meta, RELEASED_FROM_ANNOTATION),
-            deleting: meta.deletion_timestamp.is_some(),
+            deleting: meta.deletion_timestamp().is_some(),
         };
         ownership
     }
@@ -218,20 +220,21 @@ impl Ownership {
 
     /// The keys of `field` in `meta` that mto owns; `meta` is the object
     /// this ownership was read from.
-    pub fn keys<'m>(
+    pub fn keys<'m, M: Into<MetaRef<'m>>>(
         &self,
-        meta: &'m ObjectMeta,
+        meta: M,
         field: MetadataField,
-    ) -> impl Iterator<Item = &'m str> + use<'m, '_> {
+    ) -> impl Iterator<Item = &'m str> + use<'m, '_, M> {
         self.entries(meta, field).map(|(key, _)| key)
     }
 
     /// The keys of `field` in `meta` that mto owns, with their values.
-    pub fn entries<'m>(
+    pub fn entries<'m, M: Into<MetaRef<'m>>>(
         &self,
-        meta: &'m ObjectMeta,
+        meta: M,
         field: MetadataField,
-    ) -> impl Iterator<Item = (&'m str, &'m str)> + use<'m, '_> {
+    ) -> impl Iterator<Item = (&'m str, &'m str)> + use<'m, '_, M> {
+        let meta = meta.into();
         let held = match field {
             MetadataField::Labels => &self.labels,
             MetadataField::Annotations => &self.annotations,
@@ -263,15 +266,18 @@ impl Ownership {
     /// Owns nothing of `meta`, whose labels it still reads (see
     /// [`Ownership::is_managed`]).
     #[must_use]
-    pub fn unowned(meta: &ObjectMeta) -> Ownership {
+    pub fn unowned<'m>(meta: impl Into<MetaRef<'m>>) -> Ownership {
         Ownership::owning::<&str, &str>(meta, &[], &[])
     }
 
     /// What mto owns of `meta` right after applying `applied` to it: every
     /// label and annotation `applied` sets.
     #[must_use]
-    pub fn after_apply(meta: &ObjectMeta, applied: &ObjectMeta) -> Ownership {
-        let [labels, annotations] = applied_keys(applied);
+    pub fn after_apply<'m>(
+        meta: impl Into<MetaRef<'m>>,
+        applied: impl Into<MetaRef<'m>>,
+    ) -> Ownership {
+        let [labels, annotations] = applied_keys(applied.into());
         Ownership::owning(meta, &labels, &annotations)
     }
 
@@ -279,7 +285,12 @@ impl Ownership {
     /// of the same object that no apply of mto's made): mto owns the same
     /// keys, of those `next` still holds.
     #[must_use]
-    pub fn carried(&self, meta: &ObjectMeta, next: &ObjectMeta) -> Ownership {
+    pub fn carried<'m>(
+        &self,
+        meta: impl Into<MetaRef<'m>>,
+        next: impl Into<MetaRef<'m>>,
+    ) -> Ownership {
+        let meta = meta.into();
         let owned = |field| self.keys(meta, field).collect::<Vec<_>>();
         Ownership::owning(
             next,
@@ -291,7 +302,7 @@ impl Ownership {
     /// Whether mto owns `key` of `field` in `meta`, the object this
     /// ownership was read from.
     #[must_use]
-    pub fn owns(&self, meta: &ObjectMeta, field: MetadataField, key: &str) -> bool {
+    pub fn owns<'m>(&self, meta: impl Into<MetaRef<'m>>, field: MetadataField, key: &str) -> bool {
         self.keys(meta, field).any(|k| k == key)
     }
 }
@@ -360,10 +371,10 @@ impl MetadataField {
         }
     }
 
-    fn of(self, meta: &ObjectMeta) -> Option<&BTreeMap<String, String>> {
+    fn of(self, meta: MetaRef<'_>) -> Option<&BTreeMap<String, String>> {
         match self {
-            MetadataField::Labels => meta.labels.as_ref(),
-            MetadataField::Annotations => meta.annotations.as_ref(),
+            MetadataField::Labels => meta.labels(),
+            MetadataField::Annotations => meta.annotations(),
         }
     }
 
@@ -379,11 +390,12 @@ impl MetadataField {
 /// key mto owns (per `ownership`, read from `observed`) that `desired`
 /// leaves out.
 #[must_use]
-pub fn metadata_in_sync(
-    desired: &ObjectMeta,
-    observed: &ObjectMeta,
+pub fn metadata_in_sync<'m>(
+    desired: impl Into<MetaRef<'m>>,
+    observed: impl Into<MetaRef<'m>>,
     ownership: &Ownership,
 ) -> bool {
+    let (desired, observed) = (desired.into(), observed.into());
     [MetadataField::Labels, MetadataField::Annotations]
         .into_iter()
         .all(|field| {
@@ -404,8 +416,8 @@ pub fn metadata_in_sync(
 /// Whether mto's field manager owns (per `ownership`, read from `meta`)
 /// no label or annotation outside `allowed` that the object holds.
 #[must_use]
-pub fn owns_only(
-    meta: &ObjectMeta,
+pub fn owns_only<'m>(
+    meta: impl Into<MetaRef<'m>>,
     ownership: &Ownership,
     field: MetadataField,
     allowed: &[&str],
@@ -414,9 +426,9 @@ pub fn owns_only(
 }
 
 /// mto's managedFields map for labels or annotations (`{"f:key": {}}`).
-fn owned_map(meta: &ObjectMeta, field: MetadataField) -> Option<&Map<String, Value>> {
-    meta.managed_fields
-        .iter()
+fn owned_map(meta: MetaRef<'_>, field: MetadataField) -> Option<&Map<String, Value>> {
+    meta.managed_fields()
+        .into_iter()
         .flatten()
         .filter(|e| ours(e))
         .find_map(|e| {
@@ -465,15 +477,16 @@ pub fn apply_metadata(target: &mut ObjectMeta, applied: &ObjectMeta, api_version
 /// from `target` as it is) rather than its managedFields: how the
 /// simulated apiserver keeps it. Returns whether anything changed,
 /// ownership included, and what mto owns afterwards.
-pub fn apply_owned_metadata(
+pub fn apply_owned_metadata<'m>(
     target: &mut ObjectMeta,
     ownership: &Ownership,
-    applied: &ObjectMeta,
+    applied: impl Into<MetaRef<'m>>,
 ) -> (bool, Ownership) {
+    let applied = applied.into();
     let fields = [MetadataField::Labels, MetadataField::Annotations];
     let previously = fields.map(|field| {
         ownership
-            .keys(target, field)
+            .keys(&*target, field)
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });
@@ -486,12 +499,12 @@ pub fn apply_owned_metadata(
     let changed = merge_owned_metadata(target, previously, applied);
     (
         changed || ownership_changed,
-        Ownership::after_apply(target, applied),
+        Ownership::after_apply(&*target, applied),
     )
 }
 
 /// The label keys and the annotation keys `applied` sets, in order.
-fn applied_keys(applied: &ObjectMeta) -> [Vec<&String>; 2] {
+fn applied_keys(applied: MetaRef<'_>) -> [Vec<&String>; 2] {
     [MetadataField::Labels, MetadataField::Annotations].map(|field| {
         field
             .of(applied)
@@ -688,12 +701,12 @@ fn ours(e: &ManagedFieldsEntry) -> bool {
 /// set before (per managedFields) and leaves out now.
 fn merge_metadata(target: &mut ObjectMeta, applied: &ObjectMeta) -> bool {
     let previously = [MetadataField::Labels, MetadataField::Annotations].map(|field| {
-        owned_keys(target, field)
+        owned_keys((&*target).into(), field)
             .into_iter()
             .map(str::to_owned)
             .collect()
     });
-    merge_owned_metadata(target, previously, applied)
+    merge_owned_metadata(target, previously, applied.into())
 }
 
 /// Sets `applied`'s labels and annotations in `target`, removing the label
@@ -701,7 +714,7 @@ fn merge_metadata(target: &mut ObjectMeta, applied: &ObjectMeta) -> bool {
 fn merge_owned_metadata(
     target: &mut ObjectMeta,
     previously: [Vec<String>; 2],
-    applied: &ObjectMeta,
+    applied: MetaRef<'_>,
 ) -> bool {
     let mut changed = false;
     for (field, previously) in [MetadataField::Labels, MetadataField::Annotations]
@@ -739,7 +752,7 @@ fn record_ownership(
 ) -> bool {
     // Sized exactly: a simulated cluster holds one of these per object.
     let applied_fields = [MetadataField::Labels, MetadataField::Annotations]
-        .map(|field| (field, field.of(applied).filter(|m| !m.is_empty())));
+        .map(|field| (field, field.of(applied.into()).filter(|m| !m.is_empty())));
     let mut metadata =
         Map::with_capacity(applied_fields.iter().filter(|(_, m)| m.is_some()).count());
     for (field, applied) in applied_fields {
@@ -776,10 +789,8 @@ fn record_ownership(
 }
 
 /// Whether `meta` carries the annotation `key`.
-fn has_annotation(meta: &ObjectMeta, key: &str) -> bool {
-    meta.annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(key))
+fn has_annotation(meta: MetaRef<'_>, key: &str) -> bool {
+    meta.annotations().is_some_and(|a| a.contains_key(key))
 }
 
 #[cfg(test)]

@@ -460,18 +460,18 @@ impl Reach {
     /// cluster-scoped object, and a tenant's status, reach nowhere.
     #[must_use]
     pub fn of(object: &Object) -> Reach {
-        let meta = object.meta();
+        let meta = object.meta_ref();
         let namespace = match object {
-            Object::Namespace(_) => meta.name.as_deref(),
+            Object::Namespace(_) => meta.name(),
             Object::Tenant(tenant) => {
                 let decided = tenant.status.as_ref().and_then(|s| s.observed_generation);
-                if decided.is_none() || decided != meta.generation {
+                if decided.is_none() || decided != meta.generation() {
                     return Reach::Everywhere;
                 }
                 None
             }
             Object::Quota(_) => return Reach::Everywhere,
-            _ => meta.namespace.as_deref(),
+            _ => meta.namespace(),
         };
         Reach::Namespaces(namespace.map(str::to_owned).into_iter().collect())
     }
@@ -655,7 +655,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
         ..
     } = action
     {
-        let ns = rb.metadata.namespace.as_deref().unwrap_or_default();
+        let ns = rb.metadata.read().namespace().unwrap_or_default();
         let owner = observed
             .namespace(ns)
             .and_then(|n| n.metadata.labels.as_ref()?.get(TENANT_LABEL));
@@ -758,7 +758,7 @@ pub fn check_action(observed: &impl Observed, action: &Action) -> Option<Violati
 /// Invariant 6 on a write: mto never raises the sum of a tenant's namespace
 /// quotas above the tenant's quota (it may lower a sum a user raised).
 fn check_quota_write(observed: &impl Observed, applied: &ResourceQuota) -> Option<Violation> {
-    let ns = applied.metadata.namespace.as_deref()?;
+    let ns = applied.metadata.read().namespace()?;
     let name = observed
         .namespace(ns)?
         .metadata
@@ -984,7 +984,8 @@ mod tests {
                 namespace: Some("alpha-dev".into()),
                 labels: labels(pairs),
                 ..Default::default()
-            },
+            }
+            .into(),
             ..Default::default()
         };
         let alpha: Tenant = serde_json::from_value(serde_json::json!({
@@ -1071,7 +1072,8 @@ mod tests {
                     labels(&[(TENANT_LABEL, "alpha")])
                 },
                 ..Default::default()
-            },
+            }
+            .into(),
             spec: Some(
                 ResourceQuotaSpec {
                     hard: pods(hard),
@@ -1251,7 +1253,8 @@ mod tests {
                     name: Some("access".into()),
                     namespace: Some(namespace.into()),
                     ..Default::default()
-                },
+                }
+                .into(),
                 subjects: Some(subjects.into()),
                 ..Default::default()
             })),
@@ -1360,7 +1363,8 @@ mod tests {
                             (MANAGED_BY_LABEL, MANAGED_BY_VALUE),
                         ]),
                         ..Default::default()
-                    },
+                    }
+                    .into(),
                     subjects: Some(
                         subjects
                             .iter()

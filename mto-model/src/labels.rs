@@ -52,20 +52,20 @@ pub const COMPONENT_LABEL: &str = "tenantoperator.stakater.com/component";
 /// On what the operator deploys of its own: the digest of what it wrote.
 pub const COMPONENT_DIGEST_ANNOTATION: &str = "tenantoperator.stakater.com/component-digest";
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use crate::view::MetaRef;
 
 /// Whether an object carries mto's managed-by label.
 #[must_use]
-pub fn is_managed(meta: &ObjectMeta) -> bool {
-    meta.labels
-        .as_ref()
+pub fn is_managed<'a>(meta: impl Into<MetaRef<'a>>) -> bool {
+    meta.into()
+        .labels()
         .is_some_and(|l| l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE))
 }
 
 /// Whether an object was put there by mto for `tenant`.
 #[must_use]
-pub fn is_managed_for(meta: &ObjectMeta, tenant: &str) -> bool {
-    meta.labels.as_ref().is_some_and(|l| {
+pub fn is_managed_for<'a>(meta: impl Into<MetaRef<'a>>, tenant: &str) -> bool {
+    meta.into().labels().is_some_and(|l| {
         l.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
             && l.get(TENANT_LABEL).map(String::as_str) == Some(tenant)
     })
@@ -73,8 +73,8 @@ pub fn is_managed_for(meta: &ObjectMeta, tenant: &str) -> bool {
 
 /// The tenant an object is labelled for.
 #[must_use]
-pub fn tenant_of(meta: &ObjectMeta) -> Option<&str> {
-    meta.labels.as_ref()?.get(TENANT_LABEL).map(String::as_str)
+pub fn tenant_of<'a>(meta: impl Into<MetaRef<'a>>) -> Option<&'a str> {
+    meta.into().labels()?.get(TENANT_LABEL).map(String::as_str)
 }
 
 /// On every object a template instance deployed: the instance, by its key
@@ -97,9 +97,9 @@ pub const TEMPLATE_IN_USE_FINALIZER: &str = "tenantoperator.stakater.com/templat
 
 /// The template instance key an object names as the one that deployed it.
 #[must_use]
-pub fn deployed_by(meta: &ObjectMeta) -> Option<&str> {
-    meta.annotations
-        .as_ref()?
+pub fn deployed_by<'a>(meta: impl Into<MetaRef<'a>>) -> Option<&'a str> {
+    meta.into()
+        .annotations()?
         .get(TEMPLATE_INSTANCE_ANNOTATION)
         .map(String::as_str)
 }
@@ -107,12 +107,10 @@ pub fn deployed_by(meta: &ObjectMeta) -> Option<&str> {
 /// The component of mto's own an object is part of (`console`), if mto
 /// deployed it.
 #[must_use]
-pub fn component_of(meta: &ObjectMeta) -> Option<&str> {
+pub fn component_of<'a>(meta: impl Into<MetaRef<'a>>) -> Option<&'a str> {
+    let meta = meta.into();
     if !is_managed(meta) {
         return None;
     }
-    meta.labels
-        .as_ref()?
-        .get(COMPONENT_LABEL)
-        .map(String::as_str)
+    meta.labels()?.get(COMPONENT_LABEL).map(String::as_str)
 }

@@ -129,7 +129,7 @@ fn carry_out(api: &mut ApiServer, write: &Write) {
             .into()
         }
         Write::Binding(n, subject) => RoleBinding {
-            metadata: meta("rb", Some(NAMES[*n])),
+            metadata: meta("rb", Some(NAMES[*n])).into(),
             subjects: Some(
                 [k8s_openapi::api::rbac::v1::Subject {
                     kind: "User".into(),

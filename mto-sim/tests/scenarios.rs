@@ -284,7 +284,7 @@ fn every_deletable_kind_is_deleted_and_what_mto_manages_comes_back() {
     assert!(view.namespace("alpha-dev").is_some(), "the namespace");
     assert!(
         view.role_bindings("alpha-staging")
-            .any(|rb| rb.metadata.name.as_deref() == Some("alpha-owner-admin")),
+            .any(|rb| rb.metadata.read().name() == Some("alpha-owner-admin")),
         "the role binding"
     );
     assert!(

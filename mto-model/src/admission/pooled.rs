@@ -228,8 +228,18 @@ pub fn asked(request: &AdmissionRequest, observed: &impl Observed) -> Asked {
 #[must_use]
 pub fn held_of(rq: &crate::view::ResourceQuota) -> Held {
     Held {
-        namespace: rq.metadata.namespace.clone().unwrap_or_default(),
-        resource_version: rq.metadata.resource_version.clone().unwrap_or_default(),
+        namespace: rq
+            .metadata
+            .read()
+            .namespace()
+            .unwrap_or_default()
+            .to_owned(),
+        resource_version: rq
+            .metadata
+            .read()
+            .resource_version()
+            .unwrap_or_default()
+            .to_owned(),
         used: usage(
             rq.status
                 .as_ref()

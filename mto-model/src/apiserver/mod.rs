@@ -29,8 +29,8 @@ use crate::Timestamp;
 use crate::action::{Action, Patch};
 use crate::apply::{Ownership, apply_object, apply_owned_metadata};
 use crate::view::{
-    DynamicObject, Gvk, Kind, Object, ObjectRef, ObjectVisitor, ObjectVisitorMut, Observed as _,
-    Snapshot, Taken, Typed, WatchEvent,
+    DynamicObject, Gvk, Kind, MetaRef, Object, ObjectRef, ObjectVisitor, ObjectVisitorMut,
+    Observed as _, Snapshot, Taken, Typed, WatchEvent,
 };
 
 /// Why the apiserver refused a call, by the class of its HTTP status.
@@ -122,7 +122,7 @@ impl From<Snapshot> for ApiServer {
         let highest = kinds
             .iter()
             .flat_map(|k| store.list(k))
-            .filter_map(|o| o.meta().resource_version.as_deref()?.parse::<u64>().ok())
+            .filter_map(|o| o.meta_ref().resource_version()?.parse::<u64>().ok())
             .max()
             .unwrap_or_default();
         let mut store = store;
@@ -284,19 +284,19 @@ impl ApiServer {
         let Some(current) = self.store.object(target) else {
             return Err(ApiError::NotFound(target.to_string()));
         };
-        let meta = current.meta();
-        if uid.is_some_and(|uid| meta.uid.as_deref() != Some(uid)) {
+        let meta = current.meta_ref();
+        if uid.is_some_and(|uid| meta.uid() != Some(uid)) {
             return Err(ApiError::Conflict(format!(
                 "{target}: the uid precondition failed"
             )));
         }
-        let held = target.kind == Kind::Namespace
-            || meta.finalizers.as_ref().is_some_and(|f| !f.is_empty());
+        let held =
+            target.kind == Kind::Namespace || meta.finalizers().is_some_and(|f| !f.is_empty());
         if !held {
             self.remove(target);
             return Ok(true);
         }
-        if meta.deletion_timestamp.is_some() {
+        if meta.deletion_timestamp().is_some() {
             return Ok(false);
         }
         let mut marked = current;
@@ -325,7 +325,7 @@ impl ApiServer {
                     self.store
                         .list(&kind)
                         .into_iter()
-                        .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+                        .filter(|o| o.meta_ref().namespace() == Some(namespace.as_str()))
                         .map(|o| o.object_ref()),
                 );
             }
@@ -345,9 +345,8 @@ impl ApiServer {
             .iter()
             .flat_map(|k| self.store.list(k))
             .filter(|o| {
-                o.meta()
-                    .owner_references
-                    .as_ref()
+                o.meta_ref()
+                    .owner_references()
                     .is_some_and(|r| !r.is_empty())
             })
             .collect();
@@ -356,22 +355,22 @@ impl ApiServer {
         }
         let owners: BTreeSet<&str> = owned
             .iter()
-            .flat_map(|o| o.meta().owner_references.iter().flatten())
+            .flat_map(|o| o.meta_ref().owner_references().into_iter().flatten())
             .map(|r| r.uid.as_str())
             .collect();
         let live: BTreeSet<&str> = kinds
             .iter()
             .flat_map(|k| self.store.list(k))
-            .filter_map(|o| o.meta().uid.clone())
+            .filter_map(|o| o.meta_ref().uid().map(str::to_owned))
             .filter(|uid| owners.contains(uid.as_str()))
             .map(|uid| owners.get(uid.as_str()).copied().unwrap_or_default())
             .collect();
         let orphans: Vec<ObjectRef> = owned
             .iter()
             .filter(|o| {
-                o.meta()
-                    .owner_references
-                    .iter()
+                o.meta_ref()
+                    .owner_references()
+                    .into_iter()
                     .flatten()
                     .all(|r| !live.contains(r.uid.as_str()))
             })
@@ -420,10 +419,10 @@ impl ApiServer {
         applied: &mut Arc<K>,
         now: Timestamp,
     ) -> Result<bool, ApiError> {
-        let target = ObjectRef::of::<K>(applied.meta());
-        let namespace = applied.meta().namespace.as_deref().unwrap_or_default();
+        let target = ObjectRef::of::<K>(applied.meta_ref());
+        let namespace = applied.meta_ref().namespace().unwrap_or_default();
         if K::NAMESPACED {
-            self.namespace_open(applied.meta())?;
+            self.namespace_open(applied.meta_ref())?;
         }
         let current = K::shelf(self.store.objects())
             .owned(namespace, &target.name)
@@ -432,6 +431,7 @@ impl ApiServer {
             // What an apply to nothing makes, in the applied object itself
             // (copied first only if something else holds it): the new
             // identity, and the labels and annotations applied.
+            let shared_labels = applied.shared_labels();
             let created = Arc::make_mut(applied);
             let ObjectMeta {
                 name,
@@ -449,18 +449,20 @@ impl ApiServer {
             let apiserver_label = created.created();
             // Read after the apiserver's own labels, which move the
             // positions ownership keeps.
-            let owned = Ownership::created(created.meta(), apiserver_label);
+            created.settle_meta(shared_labels.as_ref());
+            let owned = Ownership::created(created.meta_ref(), apiserver_label);
             self.log_owned(K::wrap(Arc::clone(applied)), owned);
             return Ok(true);
         };
-        if target.kind == Kind::Namespace && current.meta().deletion_timestamp.is_some() {
+        if target.kind == Kind::Namespace && current.meta_ref().deletion_timestamp().is_some() {
             return Err(ApiError::rejected(
                 &target,
                 "the namespace is terminating; nothing can be applied to it",
             ));
         }
         let mut next = (*current).clone();
-        let (metadata, owned) = apply_owned_metadata(next.meta_mut(), &ownership, applied.meta());
+        let (metadata, owned) =
+            apply_owned_metadata(next.meta_mut(), &ownership, applied.meta_ref());
         let fields = K::apply_fields(&mut next, &**applied)
             .map_err(|refused| ApiError::rejected(&target, refused.0))?;
         if !(metadata || fields) {
@@ -469,6 +471,7 @@ impl ApiServer {
         if K::GENERATION && K::spec_changed(&current, &next) {
             bump_generation(next.meta_mut());
         }
+        next.settle_meta(applied.shared_labels().as_ref());
         self.record_owned(K::wrap(Arc::new(next)), owned);
         Ok(true)
     }
@@ -579,7 +582,11 @@ impl ApiServer {
                 return Ok(self.write_patched(target, edited));
             }
             Patch::Finalizer(edit) => {
-                let current = object.meta().finalizers.clone().unwrap_or_default();
+                let current = object
+                    .meta_ref()
+                    .finalizers()
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default();
                 let Some(next) = edit.apply(&current) else {
                     return Err(ApiError::Conflict(format!(
                         "{target}: the finalizers changed since they were read"
@@ -590,8 +597,9 @@ impl ApiServer {
                 return Ok(self.write_patched(target, object));
             }
         };
-        let meta = object.meta();
-        if patch.resource_version.is_some() && meta.resource_version != patch.resource_version {
+        if patch.resource_version.is_some()
+            && object.meta_ref().resource_version() != patch.resource_version.as_deref()
+        {
             return Err(ApiError::Conflict(target.to_string()));
         }
         let mut changed = false;
@@ -644,9 +652,9 @@ impl ApiServer {
     /// Stores a patched object; one being deleted whose last finalizer
     /// came off goes. Returns `true`: something changed.
     fn write_patched(&mut self, target: &ObjectRef, object: Object) -> bool {
-        let meta = object.meta();
-        let released = meta.deletion_timestamp.is_some()
-            && meta.finalizers.as_ref().is_none_or(Vec::is_empty)
+        let meta = object.meta_ref();
+        let released = meta.deletion_timestamp().is_some()
+            && meta.finalizers().is_none_or(<[String]>::is_empty)
             && target.kind != Kind::Namespace;
         if released {
             self.remove(target);
@@ -757,8 +765,8 @@ impl ApiServer {
     }
 
     /// Refuses a write into a namespace that is missing or terminating.
-    fn namespace_open(&self, meta: &ObjectMeta) -> Result<(), ApiError> {
-        let Some(namespace) = meta.namespace.as_deref() else {
+    fn namespace_open<'m>(&self, meta: impl Into<MetaRef<'m>>) -> Result<(), ApiError> {
+        let Some(namespace) = meta.into().namespace() else {
             return Ok(());
         };
         match self.store.namespace(namespace) {
@@ -779,17 +787,20 @@ impl ApiServer {
     /// version, and logs the change: mto owns what it owned before, of
     /// what the object still holds (for a kind mto does not type, what its
     /// managedFields say).
-    fn record(&mut self, object: Object) {
+    fn record(&mut self, mut object: Object) {
         let ownership = match &object {
             Object::Dynamic(dynamic) => Ownership::of(&dynamic.metadata),
-            typed => self
-                .store
-                .taken(&typed.object_ref())
-                .map(|before| {
+            typed => match self.store.taken(&typed.object_ref()) {
+                Some(before) => {
                     let (before, owned) = before.into_parts();
-                    owned.carried(before.meta(), typed.meta())
-                })
-                .unwrap_or_else(|| Ownership::unowned(typed.meta())),
+                    object.settle_meta(before.shared_labels().as_ref());
+                    owned.carried(before.meta_ref(), object.meta_ref())
+                }
+                None => {
+                    object.settle_meta(None);
+                    Ownership::unowned(object.meta_ref())
+                }
+            },
         };
         self.record_owned(object, ownership);
     }
@@ -809,7 +820,10 @@ impl ApiServer {
 
     /// Stores an object already stamped with [`ApiServer::next_version`],
     /// with what mto owns of it, and logs the change.
-    fn log_owned(&mut self, object: Object, ownership: Ownership) {
+    fn log_owned(&mut self, mut object: Object, ownership: Ownership) {
+        // Whatever changed it, it is kept compact (sharing labels where
+        // the writer said whose).
+        object.settle_meta(None);
         self.writes += 1;
         let taken = Taken::owned(object, ownership);
         let woken = self.store.put_taken(taken.clone());

@@ -32,7 +32,8 @@ fn binding(namespace: &str, name: &str, subject: &str) -> RoleBinding {
             namespace: Some(namespace.into()),
             labels: Some([("app.kubernetes.io/managed-by".to_owned(), "mto".to_owned())].into()),
             ..Default::default()
-        },
+        }
+        .into(),
         role_ref: RoleRef {
             api_group: "rbac.authorization.k8s.io".into(),
             kind: "ClusterRole".into(),
@@ -145,7 +146,7 @@ fn the_garbage_collector_removes_orphans_only() {
         .expect("uid");
     let owned = |name: &str, uid: &str| {
         let mut rb = binding("a", name, "ann");
-        rb.metadata.owner_references = Some(vec![OwnerReference {
+        rb.metadata.full_mut().owner_references = Some(vec![OwnerReference {
             uid: uid.into(),
             name: "owner".into(),
             kind: "Tenant".into(),
@@ -232,13 +233,15 @@ fn applying_what_is_there_writes_nothing_and_dropped_fields_go() {
         "mto owns what it applied"
     );
     assert_eq!(
-        rb.metadata.managed_fields, None,
+        rb.metadata.read().managed_fields(),
+        None,
         "kept beside, not in the object"
     );
     // A label mto no longer applies goes; one someone else set stays.
     let mut theirs = rb.clone();
     theirs
         .metadata
+        .full_mut()
         .labels
         .get_or_insert_with(Default::default)
         .insert("team".into(), "x".into());
@@ -260,12 +263,12 @@ fn applying_what_is_there_writes_nothing_and_dropped_fields_go() {
         "a watch hears of the object with what mto owns of it"
     );
     let mut less = binding("a", "rb", "ann");
-    less.metadata.labels = None;
+    less.metadata.full_mut().labels = None;
     assert_eq!(api.execute(&apply(less), now()), Ok(true));
     let labels = api
         .snapshot()
         .get::<RoleBinding>("a", "rb")
-        .and_then(|rb| rb.metadata.labels.clone())
+        .and_then(|rb| rb.metadata.read().labels().cloned())
         .unwrap_or_default();
     assert_eq!(labels.keys().collect::<Vec<_>>(), ["team"]);
 }

@@ -25,7 +25,9 @@ use crate::labels::{
 };
 use crate::names::sanitize_user;
 use crate::quantity::{Granularity, Quantity};
-use crate::view::{LimitRange, ResourceQuota, RoleBinding, SubjectFields as _};
+use crate::view::{
+    HeldMeta, LimitRange, ResourceQuota, RoleBinding, StringMap, SubjectFields as _,
+};
 
 /// The placeholder in sandbox metadata replaced by the sandbox's user.
 pub const USERNAME_PLACEHOLDER: &str = "{{ TENANT.USERNAME }}";
@@ -134,6 +136,37 @@ pub(crate) fn managed_labels(tenant: &str) -> BTreeMap<String, String> {
     managed_label_pairs(tenant)
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .into()
+}
+
+/// [`managed_labels`] of one tenant, built once and shared by every object
+/// a decision builds for it: the objects of a tenant then hold one map,
+/// where each held its own (a B-tree node of 544 bytes for two labels).
+pub(crate) struct ManagedLabels<'a> {
+    tenant: &'a str,
+    built: OnceCell<Arc<StringMap>>,
+}
+
+impl<'a> ManagedLabels<'a> {
+    /// The labels of `tenant`'s objects, not built yet.
+    pub(crate) fn new(tenant: &'a str) -> Self {
+        ManagedLabels {
+            tenant,
+            built: OnceCell::new(),
+        }
+    }
+
+    /// The tenant they name.
+    pub(crate) fn tenant(&self) -> &'a str {
+        self.tenant
+    }
+
+    /// The labels, built on first asking.
+    pub(crate) fn shared(&self) -> Arc<StringMap> {
+        Arc::clone(
+            self.built
+                .get_or_init(|| Arc::new(managed_labels(self.tenant))),
+        )
+    }
 }
 
 /// [`managed_labels`], borrowed and in key order: what a digest of them
@@ -421,14 +454,9 @@ impl DesiredBinding<'_> {
     }
 
     /// The object to apply.
-    pub(crate) fn build(&self, tenant: &str, namespace: &str) -> RoleBinding {
+    pub(crate) fn build(&self, labels: &ManagedLabels<'_>, namespace: &str) -> RoleBinding {
         RoleBinding {
-            metadata: ObjectMeta {
-                name: Some(self.name(tenant)),
-                namespace: Some(namespace.to_owned()),
-                labels: Some(managed_labels(tenant)),
-                ..Default::default()
-            },
+            metadata: HeldMeta::named(namespace, &self.name(labels.tenant()), labels.shared()),
             role_ref: RoleRef {
                 api_group: RBAC_GROUP.into(),
                 kind: "ClusterRole".into(),
@@ -689,17 +717,12 @@ pub(crate) fn quota_shares<'n, 't>(
 /// The ResourceQuota holding one namespace's share: the share itself, not
 /// a copy (a pooled tenant's namespaces all hold its Quota's total).
 pub(crate) fn resource_quota(
-    tenant: &str,
+    labels: &ManagedLabels<'_>,
     namespace: &str,
     share: &Arc<ResourceQuotaSpec>,
 ) -> ResourceQuota {
     ResourceQuota {
-        metadata: ObjectMeta {
-            name: Some(RESOURCE_QUOTA_NAME.into()),
-            namespace: Some(namespace.into()),
-            labels: Some(managed_labels(tenant)),
-            ..Default::default()
-        },
+        metadata: HeldMeta::named(namespace, RESOURCE_QUOTA_NAME, labels.shared()),
         spec: Some(Arc::clone(share)),
         status: None,
     }
@@ -751,14 +774,13 @@ pub(crate) fn network_policy(tenant: &str, namespace: &str) -> NetworkPolicy {
 
 /// The LimitRange mto keeps in `namespace` of `tenant`, holding the
 /// Quota's own `spec`, not a copy.
-pub(crate) fn limit_range(tenant: &str, namespace: &str, spec: &Arc<LimitRangeSpec>) -> LimitRange {
+pub(crate) fn limit_range(
+    labels: &ManagedLabels<'_>,
+    namespace: &str,
+    spec: &Arc<LimitRangeSpec>,
+) -> LimitRange {
     LimitRange {
-        metadata: ObjectMeta {
-            name: Some(LIMIT_RANGE_NAME.into()),
-            namespace: Some(namespace.into()),
-            labels: Some(managed_labels(tenant)),
-            ..Default::default()
-        },
+        metadata: HeldMeta::named(namespace, LIMIT_RANGE_NAME, labels.shared()),
         spec: Some(Arc::clone(spec)),
     }
 }

@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::desired::{self, RoleSubjects, quota_values};
+use super::desired::{self, ManagedLabels, RoleSubjects, quota_values};
 use super::{Decision, TenantPhase, status};
 use crate::Timestamp;
 use crate::action::{Action, FinalizerEdit, Kind, Object, ObjectRef, Patch, Reason, Requeue};
@@ -26,7 +26,9 @@ use crate::labels::{
 };
 use crate::quantity::Quantity;
 use crate::validation::ValidationErrors;
-use crate::view::{InNamespace, LimitRange, Observed, QuotaIntake, ResourceQuota, RoleBinding};
+use crate::view::{
+    InNamespace, LimitRange, Observed, QuotaIntake, ResourceQuota, RoleBinding, Typed as _,
+};
 
 /// How long to wait before looking again at a namespace someone is deleting.
 const TERMINATING_NAMESPACE_RECHECK: Duration = Duration::from_secs(5);
@@ -163,6 +165,8 @@ pub(super) struct Planner<'a, O> {
     /// The bindings in place matched to a namespace's desired ones: one
     /// buffer for all the namespaces of a decision.
     bindings_found: Vec<Option<(&'a RoleBinding, &'a Ownership)>>,
+    /// mto's labels for the tenant's objects, shared by all it builds.
+    pub(super) labels: ManagedLabels<'a>,
 }
 
 impl<'a, O: Observed> Planner<'a, O> {
@@ -174,6 +178,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             actions: Vec::new(),
             findings: Findings::default(),
             bindings_found: Vec::new(),
+            labels: ManagedLabels::new(name),
         }
     }
 
@@ -443,7 +448,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         let bindings: Vec<(String, Option<String>)> = here
             .owned_in::<RoleBinding>()
             .filter(|(_, rb, _)| is_managed_for(&rb.metadata, self.name))
-            .map(|(name, rb, _)| (name.to_owned(), rb.metadata.uid.clone()))
+            .map(|(name, rb, _)| (name.to_owned(), rb.metadata.read().uid().map(str::to_owned)))
             .collect();
         for (rb, uid) in bindings {
             self.actions.push(Action::Delete {
@@ -616,9 +621,9 @@ impl<'a, O: Observed> Planner<'a, O> {
     ) -> BTreeMap<String, Quantity> {
         let namespace = here.name();
         let meta = match kind {
-            Kind::ResourceQuota => here.owned::<ResourceQuota>(name).map(|(o, _)| &o.metadata),
-            Kind::LimitRange => here.owned::<LimitRange>(name).map(|(o, _)| &o.metadata),
-            Kind::NetworkPolicy => here.owned::<NetworkPolicy>(name).map(|(o, _)| &o.metadata),
+            Kind::ResourceQuota => here.owned::<ResourceQuota>(name).map(|(o, _)| o.meta_ref()),
+            Kind::LimitRange => here.owned::<LimitRange>(name).map(|(o, _)| o.meta_ref()),
+            Kind::NetworkPolicy => here.owned::<NetworkPolicy>(name).map(|(o, _)| o.meta_ref()),
             _ => None,
         };
         let Some(meta) = meta.filter(|m| is_managed_for(m, self.name)) else {
@@ -626,7 +631,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         };
         self.actions.push(Action::Delete {
             target: ObjectRef::namespaced(kind.clone(), namespace, name),
-            uid: meta.uid.clone(),
+            uid: meta.uid().map(str::to_owned),
             reason: Reason::Remove,
         });
         if kind == Kind::ResourceQuota {
@@ -647,7 +652,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .filter(|(_, _, ownership)| is_foreign(ownership, tenant))
             .map(|(name, rb, _)| Action::Delete {
                 target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
-                uid: rb.metadata.uid.clone(),
+                uid: rb.metadata.read().uid().map(str::to_owned),
                 reason: Reason::Remove,
             })
             .collect();
@@ -682,7 +687,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             if unwanted {
                 self.actions.push(Action::Delete {
                     target: ObjectRef::namespaced(Kind::RoleBinding, namespace, name),
-                    uid: rb.metadata.uid.clone(),
+                    uid: rb.metadata.read().uid().map(str::to_owned),
                     reason: Reason::Remove,
                 });
             }
@@ -702,7 +707,7 @@ impl<'a, O: Observed> Planner<'a, O> {
         for (want, observed) in desired.iter().zip(found.drain(..)) {
             match observed {
                 None => self.actions.push(Action::Apply {
-                    object: Object::from(want.build(tenant, namespace)),
+                    object: Object::from(want.build(&self.labels, namespace)),
                     reason: Reason::Create,
                 }),
                 Some((o, ownership))
@@ -717,11 +722,11 @@ impl<'a, O: Observed> Planner<'a, O> {
                             ObjectRef::namespaced(Kind::RoleBinding, namespace, want.name(tenant));
                         self.actions.push(Action::Delete {
                             target,
-                            uid: o.metadata.uid.clone(),
+                            uid: o.metadata.read().uid().map(str::to_owned),
                             reason: Reason::Drift,
                         });
                         self.actions.push(Action::Apply {
-                            object: Object::from(want.build(tenant, namespace)),
+                            object: Object::from(want.build(&self.labels, namespace)),
                             reason: Reason::Create,
                         });
                     } else {
@@ -735,7 +740,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     }
                 }
                 Some(_) => self.actions.push(Action::Apply {
-                    object: Object::from(want.build(tenant, namespace)),
+                    object: Object::from(want.build(&self.labels, namespace)),
                     reason: Reason::Drift,
                 }),
             }
@@ -794,7 +799,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             .map(|(o, ownership)| {
                 is_in_place(ownership, digest) || carries_limits(o, ownership, self.name, spec)
             });
-        let desired = || desired::limit_range(self.name, namespace, spec);
+        let desired = || desired::limit_range(&self.labels, namespace, spec);
         match in_sync {
             None => self.actions.push(Action::Apply {
                 object: Object::from(desired()),

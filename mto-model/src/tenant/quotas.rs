@@ -182,7 +182,7 @@ impl<'a, O: Observed> Planner<'a, O> {
                     Reason::Drift
                 }
             };
-            let quota = desired::resource_quota(self.name, ns, share);
+            let quota = desired::resource_quota(&self.labels, ns, share);
             let observed = observed.map(|(o, _)| o);
             changed.push(QuotaWrite {
                 old: quota_values(observed),

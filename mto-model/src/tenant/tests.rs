@@ -349,6 +349,41 @@ fn quota_is_split_so_namespaces_sum_to_the_tenant_exactly() {
 /// namespace of its tenants, and a Quota made invalid is reported, not
 /// applied. (The view reads a Quota once, when it takes it in: what it
 /// read must follow the spec.)
+/// The role bindings, quotas and limit ranges mto makes for a tenant are
+/// stored compact, sharing one label map: nothing between the decision
+/// and the store builds k8s-openapi's full metadata and keeps it.
+#[test]
+fn a_tenants_objects_are_held_compact_sharing_their_labels() {
+    use crate::view::{LimitRange, ResourceQuota, RoleBinding};
+
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let view = s.snapshot();
+    let mut held = Vec::new();
+    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
+        let here = view.in_namespace(ns);
+        held.extend(here.owned_in::<RoleBinding>().map(|(_, o, _)| &o.metadata));
+        held.extend(here.owned_in::<LimitRange>().map(|(_, o, _)| &o.metadata));
+        held.extend(
+            here.owned_in::<ResourceQuota>()
+                .map(|(_, o, _)| &o.metadata),
+        );
+    }
+    assert!(
+        held.len() >= 3 * 3,
+        "bindings, a quota and a limit range each"
+    );
+    let first = held[0].shared_labels().expect("labelled");
+    for meta in &held {
+        assert!(meta.is_compact(), "{meta:?} is held in full");
+        let labels = meta.shared_labels().expect("labelled");
+        assert!(
+            std::sync::Arc::ptr_eq(labels, first),
+            "{meta:?} has its own labels"
+        );
+    }
+}
+
 #[test]
 fn an_edited_quota_reaches_every_namespace_of_its_tenants() {
     use crate::view::LimitRange;
@@ -764,7 +799,7 @@ fn edits_are_followed_and_removed_namespaces_released_not_deleted() {
     assert!(
         !s.snapshot()
             .role_bindings("alpha-dev")
-            .any(|rb| rb.metadata.name.as_deref() == Some("alpha-viewer-view"))
+            .any(|rb| rb.metadata.read().name() == Some("alpha-viewer-view"))
     );
     assert!(
         decisions[0]
@@ -787,7 +822,7 @@ fn a_deleted_managed_role_binding_comes_back() {
     let d = decide(&tenant_of(&s, "alpha"), s.snapshot(), now());
     assert_eq!(d.actions.len(), 1, "{:#?}", d.actions);
     assert!(
-        matches!(&d.actions[0], Action::Apply { object: Object::RoleBinding(rb), reason: Reason::Create } if rb.metadata.name.as_deref() == Some("alpha-owner-admin"))
+        matches!(&d.actions[0], Action::Apply { object: Object::RoleBinding(rb), reason: Reason::Create } if rb.metadata.read().name() == Some("alpha-owner-admin"))
     );
 }
 
@@ -905,7 +940,7 @@ fn a_namespace_labelled_by_a_tenant_owner_joins_and_is_never_purged() {
     assert!(
         s.snapshot()
             .role_bindings("alpha-extra")
-            .any(|rb| rb.metadata.name.as_deref() == Some("alpha-owner-admin")),
+            .any(|rb| rb.metadata.read().name() == Some("alpha-owner-admin")),
         "joined namespaces get the tenant's access"
     );
     assert!(
@@ -1060,7 +1095,7 @@ fn a_namespace_relabelled_to_another_tenant_loses_the_first_tenants_access() {
     let bindings: Vec<String> = s
         .snapshot()
         .role_bindings("team-tools")
-        .filter_map(|rb| rb.metadata.name.clone())
+        .filter_map(|rb| rb.metadata.read().name().map(str::to_owned))
         .collect();
     assert_eq!(
         bindings,
@@ -1547,6 +1582,7 @@ fn a_view_holds_the_quotas_bodies_once() {
     let mut relabelled = dev();
     relabelled
         .metadata
+        .full_mut()
         .labels
         .get_or_insert_with(BTreeMap::new)
         .insert("team".into(), "a".into());
@@ -1616,10 +1652,18 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
     let view = s.snapshot();
     let (quota, intake) = view.quota_intake("small").expect("quota");
     let limits = quota.spec.limitrange.as_ref().expect("limit range");
-    let limit_range = crate::view::desired_digest(&desired::limit_range("alpha", "", limits));
+    let limit_range = crate::view::desired_digest(&desired::limit_range(
+        &desired::ManagedLabels::new("alpha"),
+        "",
+        limits,
+    ));
     assert_eq!(limit_range, intake.limit_range_digest("alpha"));
     let total = quota.spec.resourcequota.as_ref().expect("resource quota");
-    let whole = crate::view::desired_digest(&desired::resource_quota("alpha", "", total));
+    let whole = crate::view::desired_digest(&desired::resource_quota(
+        &desired::ManagedLabels::new("alpha"),
+        "",
+        total,
+    ));
     assert_eq!(whole, intake.whole_quota_digest("alpha"));
     assert_ne!(
         intake.whole_quota_digest("alpha"),
@@ -1661,7 +1705,7 @@ fn objects_in_place_carry_the_digest_of_what_is_asked() {
             view.integration(),
         );
         for want in wanted {
-            let built = want.build("alpha", ns);
+            let built = want.build(&desired::ManagedLabels::new("alpha"), ns);
             assert_eq!(
                 Some(want.digest("alpha")),
                 crate::view::desired_digest(&built)
@@ -1794,7 +1838,7 @@ proptest::proptest! {
             subjects: std::borrow::Cow::Borrowed(&owners),
             built: None,
         };
-        let mut have = want.build("alpha", "alpha-dev");
+        let mut have = want.build(&desired::ManagedLabels::new("alpha"), "alpha-dev");
         have.role_ref.name = cluster_role.into();
         let mut subjects = have.subjects.as_deref().unwrap_or_default().to_vec();
         if drop_subject {
@@ -1808,7 +1852,7 @@ proptest::proptest! {
         if let Some((key, value)) = mto_label.clone() {
             applied.insert(key, value);
         }
-        have.metadata = labelled(applied, their_label);
+        have.metadata = labelled(applied, their_label).into();
         let ownership = as_taken(&have);
         let by_digest = plan::is_in_place(&ownership, Some(want.digest("alpha")));
         proptest::prop_assert!(!by_digest || want.matches(&have, &ownership, "alpha"));
@@ -1847,7 +1891,7 @@ proptest::proptest! {
             hard: Some(hard("4", "8Gi", Some("20"))),
             ..Default::default()
         });
-        let mut have = desired::resource_quota("alpha", "alpha-dev", &share);
+        let mut have = desired::resource_quota(&desired::ManagedLabels::new("alpha"), "alpha-dev", &share);
         have.spec = Some(
             ResourceQuotaSpec {
                 hard: Some(hard(cpu, memory, pods)),
@@ -1856,7 +1900,7 @@ proptest::proptest! {
             }
             .into(),
         );
-        have.metadata = labelled(desired::managed_labels(tenant_label), their_label);
+        have.metadata = labelled(desired::managed_labels(tenant_label), their_label).into();
         let ownership = as_taken(&have);
         let by_digest =
             plan::is_in_place(&ownership, Some(desired::resource_quota_digest("alpha", &share)));

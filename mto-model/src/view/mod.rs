@@ -14,7 +14,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::Timestamp;
 use crate::api::{ClusterResourceSupervisor, Quota, Tenant};
@@ -26,6 +25,7 @@ use crate::template::{ChartRendering, ChartRequest};
 mod indexes;
 mod keys;
 mod kinds;
+mod meta;
 mod name_key;
 mod registry;
 mod shelf;
@@ -39,6 +39,7 @@ pub use kinds::{
 pub(crate) use kinds::{
     SubjectFields, desired_digest, digest_as_applied, digest_binding, digest_quota_spec,
 };
+pub use meta::{HeldMeta, MetaRef, StringMap};
 pub(crate) use name_key::NameKey;
 pub use registry::{
     DynamicObject, Gvk, Kind, KindVisitor, Object, ObjectVisitor, ObjectVisitorMut, Objects,
@@ -85,11 +86,12 @@ impl ObjectRef {
 
     /// Which object `meta` describes, as an object of kind `K`.
     #[must_use]
-    pub fn of<K: Stored>(meta: &ObjectMeta) -> ObjectRef {
+    pub fn of<'a, K: Stored>(meta: impl Into<MetaRef<'a>>) -> ObjectRef {
+        let meta = meta.into();
         ObjectRef {
             kind: K::KIND,
-            namespace: meta.namespace.clone(),
-            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace().map(str::to_owned),
+            name: meta.name().unwrap_or_default().to_owned(),
         }
     }
 }
@@ -197,10 +199,11 @@ pub trait Observed {
     fn tenant_template_instances(&self, tenant: &str) -> Vec<&crate::api::ClusterTemplateInstance>;
     /// What mto's field manager owns of the labels and annotations of the
     /// object of kind `K` that `meta` describes, as observed.
-    fn ownership<K: Typed>(&self, meta: &ObjectMeta) -> &Ownership {
+    fn ownership<'m, K: Typed>(&self, meta: impl Into<MetaRef<'m>>) -> &Ownership {
+        let meta = meta.into();
         self.owned::<K>(
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
+            meta.namespace().unwrap_or_default(),
+            meta.name().unwrap_or_default(),
         )
         .map_or(&Ownership::NONE, |(_, ownership)| ownership)
     }
@@ -506,7 +509,7 @@ impl Snapshot {
                 let gone = Object::Dynamic(gone);
                 let mut woken = Woken::none();
                 self.snapshot
-                    .redeploy(&gone.object_ref(), Some(gone.meta()), None, &mut woken);
+                    .redeploy(&gone.object_ref(), Some(gone.meta_ref()), None, &mut woken);
                 Some((gone, woken))
             }
         }
@@ -533,10 +536,10 @@ impl Snapshot {
             type Output = Woken;
             fn typed<K: Typed>(&mut self) -> Woken {
                 let key = |o: &Arc<K>| {
-                    let meta = o.meta();
+                    let meta = o.meta_ref();
                     (
-                        meta.namespace.clone().unwrap_or_default(),
-                        meta.name.clone().unwrap_or_default(),
+                        meta.namespace().unwrap_or_default().to_owned(),
+                        meta.name().unwrap_or_default().to_owned(),
                     )
                 };
                 // Moved, not cloned: each object already came taken in
@@ -653,9 +656,9 @@ impl Snapshot {
 
     /// Puts an object whose ownership was read already.
     fn put_owned<K: Typed>(&mut self, mut object: Arc<K>, ownership: Ownership) -> Woken {
-        let meta = object.meta();
-        let namespace = meta.namespace.as_deref().unwrap_or_default().to_owned();
-        let name = meta.name.as_deref().unwrap_or_default().to_owned();
+        let meta = object.meta_ref();
+        let namespace = meta.namespace().unwrap_or_default().to_owned();
+        let name = meta.name().unwrap_or_default().to_owned();
         let held = K::shelf(&self.objects).owned(&namespace, &name);
         if let Some((b, owned)) = held
             && (Arc::ptr_eq(b, &object) || **b == *object)
@@ -693,9 +696,9 @@ impl Snapshot {
         }
         K::moved(self, before.as_deref(), Some(&object), &mut woken);
         self.redeploy(
-            &ObjectRef::of::<K>(object.meta()),
-            before.as_deref().map(|b| b.meta()),
-            Some(object.meta()),
+            &ObjectRef::of::<K>(object.meta_ref()),
+            before.as_deref().map(Typed::meta_ref),
+            Some(object.meta_ref()),
             &mut woken,
         );
         K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone(), ownership);
@@ -733,9 +736,9 @@ impl Snapshot {
             K::shelf_mut(&mut self.objects).insert(&namespace, &name, object.clone(), ownership);
             K::reindex(&mut self.indexes, &self.objects, None, Some(&object));
             self.redeploy(
-                &ObjectRef::of::<K>(object.meta()),
+                &ObjectRef::of::<K>(object.meta_ref()),
                 None,
-                Some(object.meta()),
+                Some(object.meta_ref()),
                 &mut woken,
             );
         }
@@ -749,8 +752,8 @@ impl Snapshot {
         before.readers(self, &mut woken);
         K::moved(self, Some(&before), None, &mut woken);
         self.redeploy(
-            &ObjectRef::of::<K>(before.meta()),
-            Some(before.meta()),
+            &ObjectRef::of::<K>(before.meta_ref()),
+            Some(before.meta_ref()),
             None,
             &mut woken,
         );
@@ -780,8 +783,8 @@ impl Snapshot {
         let mut woken = Woken::none();
         self.redeploy(
             &Object::Dynamic(object.clone()).object_ref(),
-            before.as_ref().map(|b| &b.metadata),
-            Some(&object.metadata),
+            before.as_ref().map(|b| MetaRef::from(&b.metadata)),
+            Some(MetaRef::from(&object.metadata)),
             &mut woken,
         );
         self.wake_extensions(&mut woken);
@@ -796,11 +799,11 @@ impl Snapshot {
     fn redeploy(
         &mut self,
         object: &ObjectRef,
-        before: Option<&ObjectMeta>,
-        after: Option<&ObjectMeta>,
+        before: Option<MetaRef<'_>>,
+        after: Option<MetaRef<'_>>,
         woken: &mut Woken,
     ) {
-        let id = |m: Option<&ObjectMeta>| {
+        let id = |m: Option<MetaRef<'_>>| {
             m.and_then(crate::labels::deployed_by)
                 .and_then(InstanceId::parse)
         };
@@ -810,8 +813,8 @@ impl Snapshot {
         {
             woken.insert(Key::Pilot);
         }
-        let vault_access = |m: Option<&ObjectMeta>| {
-            m.and_then(|m| m.labels.as_ref())
+        let vault_access = |m: Option<MetaRef<'_>>| {
+            m.and_then(MetaRef::labels)
                 .is_some_and(|l| l.contains_key(crate::vault::VAULT_ACCESS_LABEL))
         };
         if vault_access(before) || vault_access(after) {
@@ -819,10 +822,9 @@ impl Snapshot {
         }
         for meta in before.iter().chain(after.iter()) {
             if let Some(name) = meta
-                .annotations
-                .as_ref()
+                .annotations()
                 .and_then(|a| a.get(crate::labels::EXTENSIONS_ANNOTATION))
-                .filter(|_| crate::labels::is_managed(meta))
+                .filter(|_| crate::labels::is_managed(*meta))
             {
                 woken.insert(Key::Extension(name.clone()));
             }
@@ -994,33 +996,33 @@ impl Snapshot {
         let (before, ownership) = K::shelf(&self.objects).owned(namespace, name)?;
         let mut object = before.clone();
         let out = change(Arc::make_mut(&mut object));
-        let ownership = ownership.carried(before.meta(), object.meta());
+        let ownership = ownership.carried(before.meta_ref(), object.meta_ref());
         let taken = Taken::owned(K::wrap(object), ownership);
         Some((out, self.put_taken(taken)))
     }
 
     /// An object's metadata.
     #[must_use]
-    pub fn metadata<'a>(&'a self, target: &'a ObjectRef) -> Option<&'a ObjectMeta> {
+    pub fn metadata<'a>(&'a self, target: &'a ObjectRef) -> Option<MetaRef<'a>> {
         struct Meta<'a> {
             objects: &'a Objects,
             namespace: &'a str,
             name: &'a str,
         }
         impl<'a> KindVisitor for Meta<'a> {
-            type Output = Option<&'a ObjectMeta>;
-            fn typed<K: Typed>(&mut self) -> Option<&'a ObjectMeta> {
+            type Output = Option<MetaRef<'a>>;
+            fn typed<K: Typed>(&mut self) -> Option<MetaRef<'a>> {
                 K::shelf(self.objects)
                     .get(self.namespace, self.name)
-                    .map(|o| o.meta())
+                    .map(|o| o.meta_ref())
             }
-            fn dynamic(&mut self, gvk: &Gvk) -> Option<&'a ObjectMeta> {
+            fn dynamic(&mut self, gvk: &Gvk) -> Option<MetaRef<'a>> {
                 self.objects
                     .dynamic
                     .get(gvk)?
                     .shelf()
                     .get(self.namespace, self.name)
-                    .map(|o| &o.metadata)
+                    .map(|o| MetaRef::from(&o.metadata))
             }
         }
         target.kind.visit(&mut Meta {

@@ -24,8 +24,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 pub use kube::core::DynamicObject;
 use kube::core::TypeMeta;
 
-use super::Typed;
 use super::shelf::{Held, Names, PlaceMut, Shelf, ShelfMut, Stock, Vacant};
+use super::{MetaRef, StringMap, Typed};
 
 /// A group, version and kind, for kinds mto does not type.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -195,6 +195,39 @@ macro_rules! registry {
                 match self {
                     $( Object::$variant(o) => kube::Resource::meta(&**o), )*
                     Object::Dynamic(o) => &o.metadata,
+                }
+            }
+
+            /// Its metadata as the model reads it ([`Typed::meta_ref`]).
+            #[must_use]
+            pub fn meta_ref(&self) -> MetaRef<'_> {
+                match self {
+                    $( Object::$variant(o) => o.meta_ref(), )*
+                    Object::Dynamic(o) => MetaRef::from(&o.metadata),
+                }
+            }
+
+            /// Its labels behind the `Arc` the objects of a tenant share
+            /// ([`Typed::shared_labels`]).
+            #[must_use]
+            pub fn shared_labels(&self) -> Option<Arc<StringMap>> {
+                match self {
+                    $( Object::$variant(o) => o.shared_labels(), )*
+                    Object::Dynamic(_) => None,
+                }
+            }
+
+            /// Holds its metadata compact again after a change through
+            /// [`Object::meta_mut`] ([`Typed::settle_meta`]); an object
+            /// something else holds too is left as it is.
+            pub fn settle_meta(&mut self, like: Option<&Arc<StringMap>>) {
+                match self {
+                    $( Object::$variant(o) => {
+                        if let Some(o) = Arc::get_mut(o) {
+                            o.settle_meta(like);
+                        }
+                    } )*
+                    Object::Dynamic(_) => {}
                 }
             }
 
@@ -485,11 +518,11 @@ impl Object {
     /// Which object this is.
     #[must_use]
     pub fn object_ref(&self) -> super::ObjectRef {
-        let meta = self.meta();
+        let meta = self.meta_ref();
         super::ObjectRef {
             kind: self.kind(),
-            namespace: meta.namespace.clone(),
-            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace().map(str::to_owned),
+            name: meta.name().unwrap_or_default().to_owned(),
         }
     }
 

@@ -779,14 +779,14 @@ mod tests {
                 );
                 let expected = model.insert((namespace, name), value.to_string());
                 prop_assert_eq!(
-                    before.and_then(|b| b.meta().resource_version.clone()),
+                    before.and_then(|b| b.meta_ref().resource_version().map(str::to_owned)),
                     expected
                 );
             } else {
                 let gone = K::shelf_mut(objects).remove(&namespace, &name);
                 let expected = model.remove(&(namespace, name));
                 prop_assert_eq!(
-                    gone.and_then(|g| g.meta().resource_version.clone()),
+                    gone.and_then(|g| g.meta_ref().resource_version().map(str::to_owned)),
                     expected
                 );
             }

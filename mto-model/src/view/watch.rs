@@ -133,11 +133,14 @@ impl Taken {
                 let ownership = match Arc::get_mut(&mut object) {
                     Some(only_ours) => {
                         only_ours.slim();
-                        let ownership = Ownership::of(only_ours.meta());
-                        only_ours.meta_mut().managed_fields = None;
+                        let ownership = Ownership::of(only_ours.meta_ref());
+                        if only_ours.meta_ref().managed_fields().is_some() {
+                            only_ours.meta_mut().managed_fields = None;
+                            only_ours.settle_meta(None);
+                        }
                         ownership
                     }
-                    None => Ownership::of(object.meta()),
+                    None => Ownership::of(object.meta_ref()),
                 };
                 (K::wrap(object), ownership)
             }
@@ -255,6 +258,47 @@ mod tests {
             },
             ..Default::default()
         })
+    }
+
+    /// A held kind read from a watch (its metadata full of what the view
+    /// drops) is kept compact, with what mto owns of it read first.
+    #[test]
+    fn a_held_kind_is_taken_in_compact() {
+        let binding: crate::view::RoleBinding = serde_json::from_value(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {
+                "name": "alpha-owner-admin", "namespace": "alpha-dev",
+                "uid": "3c9d1a7e-4b2f-4e8a-9d6c-1f2e3a4b5c6d", "resourceVersion": "12",
+                "labels": {TENANT_LABEL: "alpha", "team": "a"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+                "managedFields": [
+                    {"manager": crate::labels::FIELD_MANAGER, "operation": "Apply",
+                     "fieldsType": "FieldsV1",
+                     "fieldsV1": {"f:metadata": {"f:labels": {format!("f:{TENANT_LABEL}"): {}}}}},
+                    {"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1",
+                     "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}}
+                ]
+            },
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"}
+        }))
+        .expect("a role binding");
+        let taken = Taken::new(Object::from(binding));
+        let kept = taken
+            .object()
+            .typed::<crate::view::RoleBinding>()
+            .expect("a role binding");
+        assert!(kept.metadata.is_compact(), "{:?}", kept.metadata);
+        let meta = kept.metadata.read();
+        assert_eq!(meta.managed_fields(), None, "the trees are dropped");
+        assert_eq!(meta.annotations(), None, "what the model never reads too");
+        assert_eq!(meta.uid(), Some("3c9d1a7e-4b2f-4e8a-9d6c-1f2e3a4b5c6d"));
+        assert_eq!(
+            taken
+                .ownership()
+                .keys(meta, MetadataField::Labels)
+                .collect::<Vec<_>>(),
+            [TENANT_LABEL]
+        );
     }
 
     #[test]

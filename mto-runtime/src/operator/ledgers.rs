@@ -192,7 +192,7 @@ impl Ledgers {
         Ok(listed
             .items
             .into_iter()
-            .filter(|rq| rq.metadata.name.as_deref() == Some(RESOURCE_QUOTA_NAME))
+            .filter(|rq| rq.metadata.read().name() == Some(RESOURCE_QUOTA_NAME))
             .map(|rq| pooled::held_of(&rq))
             .collect())
     }

@@ -383,7 +383,7 @@ fn reference_of(
         .view()
         .snapshot()
         .metadata(regarding)
-        .and_then(|m| m.uid.clone());
+        .and_then(|m| m.uid().map(str::to_owned));
     event_reference(regarding, uid)
 }
 

@@ -569,7 +569,12 @@ impl Sim {
         }
         let old = serde_json::to_value(&rq).ok()?;
         let new = serde_json::to_value(with_pods_used(&rq, used + 1)).ok()?;
-        let base = rq.metadata.resource_version.clone().unwrap_or_default();
+        let base = rq
+            .metadata
+            .read()
+            .resource_version()
+            .unwrap_or_default()
+            .to_owned();
         Some(PodStep::Webhook { base, old, new })
     }
 
@@ -627,7 +632,7 @@ impl Sim {
             .cluster
             .snapshot()
             .resource_quota(&pod.namespace, RESOURCE_QUOTA_NAME)
-            .and_then(|rq| rq.metadata.resource_version.clone());
+            .and_then(|rq| rq.metadata.read().resource_version().map(str::to_owned));
         if current.as_deref() != Some(base) {
             self.admission.report.quota_conflicts += 1;
             return Some(PodStep::ReadQuota);

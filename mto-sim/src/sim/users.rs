@@ -18,7 +18,7 @@ use mto_model::machine::Phase as _;
 use mto_model::manifest::Manifest;
 use mto_model::view::ResourceQuota;
 use mto_model::view::RoleBinding;
-use mto_model::view::{Key, Kind, WatchEvent};
+use mto_model::view::{Key, Kind, MetaRef, WatchEvent};
 use rand::RngExt as _;
 
 use super::{
@@ -398,22 +398,18 @@ impl Sim {
             return;
         }
         let snapshot = self.cluster.snapshot();
-        let managed = |m: &ObjectMeta| {
-            m.labels
-                .as_ref()
-                .is_some_and(|l| l.contains_key(MANAGED_BY_LABEL))
-        };
+        let managed = |m: MetaRef<'_>| m.labels().is_some_and(|l| l.contains_key(MANAGED_BY_LABEL));
         let bindings = || {
             snapshot
                 .shelf::<RoleBinding>()
                 .iter()
-                .filter(|rb| managed(&rb.metadata))
+                .filter(|rb| managed(rb.metadata.read()))
         };
         let quotas = || {
             snapshot
                 .shelf::<ResourceQuota>()
                 .iter()
-                .filter(|q| managed(&q.metadata))
+                .filter(|q| managed(q.metadata.read()))
         };
         let (binding_count, quota_count) = (bindings().count(), quotas().count());
         if binding_count == 0 && quota_count == 0 {

@@ -440,7 +440,7 @@ enum Found<'a> {
     /// Nothing of that name.
     Missing,
     /// This instance deployed it.
-    Ours(&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta),
+    Ours(crate::view::MetaRef<'a>),
     /// Someone else's (or another instance's, named).
     Foreign(Option<String>),
 }
@@ -621,12 +621,10 @@ pub fn decide(instance: Instance<'_>, snapshot: &Snapshot, now: Timestamp) -> Te
                 Found::Foreign(_) => None,
                 Found::Ours(live_meta) => {
                     let live_digest = live_meta
-                        .annotations
-                        .as_ref()
+                        .annotations()
                         .and_then(|a| a.get(TEMPLATE_DIGEST_ANNOTATION));
                     let ignored = live_meta
-                        .labels
-                        .as_ref()
+                        .labels()
                         .is_some_and(|l| l.contains_key(IGNORE_RESOURCE_UPDATES_LABEL));
                     let never_reverted = target.kind.name() == "ServiceAccount";
                     let drifted = || {
@@ -761,7 +759,9 @@ fn removals<'a>(
         .into_iter()
         .map(|target| Action::Delete {
             target: target.clone(),
-            uid: snapshot.metadata(target).and_then(|m| m.uid.clone()),
+            uid: snapshot
+                .metadata(target)
+                .and_then(|m| m.uid().map(str::to_owned)),
             reason,
         })
         .collect()

@@ -46,10 +46,16 @@ pub(crate) fn digest_limit_range_spec(digest: &mut AppliedDigest, spec: Option<&
 }
 
 impl Typed for LimitRange {
+    held_metadata!();
+
     /// A decoded list of limits keeps room for four items of 200 bytes;
     /// mto's holds one.
     fn slim(&mut self) {
-        super::slim_metadata(&mut self.metadata);
+        let meta = self.metadata.read();
+        if meta.managed_fields().is_some() || meta.annotations().is_some() {
+            super::slim_metadata(self.metadata.full_mut());
+        }
+        self.metadata.settle(None);
         if let Some(spec) = self.spec.as_mut().and_then(Arc::get_mut) {
             spec.limits.shrink_to_fit();
         }
@@ -75,7 +81,7 @@ impl Typed for LimitRange {
     fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
         super::namespace_readers(
             snapshot,
-            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.read().namespace().unwrap_or_default(),
             woken,
         );
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Indexes, Key, Objects, Snapshot, Stored, Woken};
+use super::{Indexes, Key, MetaRef, Objects, Snapshot, Stored, StringMap, Woken};
 use crate::apply::{MetadataField, Ownership};
 use crate::digest::AppliedDigest;
 use crate::labels::FIELD_MANAGER;
@@ -35,9 +35,9 @@ macro_rules! held_kind {
         $(#[$doc])*
         #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
         pub struct $name {
-            /// Standard object metadata.
+            /// Standard object metadata, kept compact.
             #[serde(default)]
-            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            pub metadata: $crate::view::HeldMeta,
             $( $(#[$field_doc])* #[serde(rename = $wire, default)] pub $field: $ty, )*
         }
 
@@ -58,11 +58,11 @@ macro_rules! held_kind {
             type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
             fn metadata(&self) -> &Self::Ty {
-                &self.metadata
+                self.metadata.full()
             }
 
             fn metadata_mut(&mut self) -> &mut Self::Ty {
-                &mut self.metadata
+                self.metadata.full_mut()
             }
         }
 
@@ -154,6 +154,24 @@ impl Written for k8s_openapi::api::rbac::v1::RoleRef {
     }
 }
 
+/// The two methods of a kind declared with `held_kind!`: its metadata is
+/// a [`HeldMeta`](crate::view::HeldMeta).
+macro_rules! held_metadata {
+    () => {
+        fn meta_ref(&self) -> $crate::view::MetaRef<'_> {
+            self.metadata.read()
+        }
+
+        fn shared_labels(&self) -> Option<std::sync::Arc<$crate::view::StringMap>> {
+            self.metadata.shared_labels().cloned()
+        }
+
+        fn settle_meta(&mut self, like: Option<&std::sync::Arc<$crate::view::StringMap>>) {
+            self.metadata.settle(like);
+        }
+    };
+}
+
 /// The two methods of a kind whose status is a subresource kept in
 /// `.status`: a status write replaces it, a user's write keeps it.
 macro_rules! status_subresource {
@@ -203,6 +221,27 @@ pub trait Typed: Stored {
     /// Whether the apiserver keeps a generation for the kind, moved by
     /// [`Typed::spec_changed`].
     const GENERATION: bool = false;
+
+    /// Its metadata as the model reads it: for a kind held compact, without
+    /// building k8s-openapi's `ObjectMeta` (which `meta()` builds once and
+    /// keeps while the object lives).
+    fn meta_ref(&self) -> MetaRef<'_> {
+        MetaRef::from(self.meta())
+    }
+
+    /// Its labels behind the `Arc` the objects of a tenant share, for a
+    /// kind held compact.
+    fn shared_labels(&self) -> Option<Arc<StringMap>> {
+        None
+    }
+
+    /// Holds its metadata compact again after a change through
+    /// `meta_mut`, sharing the labels `like` (those of the object it was
+    /// applied from, or of its earlier state) when they are equal to its
+    /// own. Nothing to do for a kind held as k8s-openapi's struct.
+    fn settle_meta(&mut self, like: Option<&Arc<StringMap>>) {
+        let _ = like;
+    }
 
     /// The controller key this object is the subject of (a tenant, a
     /// supervisor), if any.
@@ -259,7 +298,11 @@ pub trait Typed: Stored {
 
     /// Drops what the model never reads, before the view keeps the object.
     fn slim(&mut self) {
-        slim_metadata(self.meta_mut());
+        let meta = self.meta_ref();
+        if meta.managed_fields().is_some() || meta.annotations().is_some() {
+            slim_metadata(self.meta_mut());
+        }
+        self.settle_meta(None);
     }
 
     /// Holds, instead of its own copy, the body the snapshot holds already
@@ -416,7 +459,7 @@ pub(crate) fn applied_digest<K: Typed>(
     if !object.digest_body(&mut digest) {
         return None;
     }
-    let meta = object.meta();
+    let meta = object.meta_ref();
     Some(with_metadata(
         digest,
         ownership.entries(meta, MetadataField::Labels),
@@ -431,12 +474,12 @@ pub(crate) fn desired_digest<'a, K: Typed>(object: &'a K) -> Option<std::num::No
     if !object.digest_body(&mut digest) {
         return None;
     }
-    let meta = object.meta();
+    let meta = object.meta_ref();
     let pair = |(k, v): (&'a String, &'a String)| (k.as_str(), v.as_str());
     Some(with_metadata(
         digest,
-        meta.labels.iter().flatten().map(pair),
-        meta.annotations.iter().flatten().map(pair),
+        meta.labels().into_iter().flatten().map(pair),
+        meta.annotations().into_iter().flatten().map(pair),
     ))
 }
 

@@ -43,6 +43,8 @@ pub(crate) fn digest_quota_spec(digest: &mut AppliedDigest, spec: Option<&Resour
 }
 
 impl Typed for ResourceQuota {
+    held_metadata!();
+
     /// Its hard limits, when they are its tenant's Quota's whole total (a
     /// pooled tenant's every namespace holds it).
     fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
@@ -64,7 +66,7 @@ impl Typed for ResourceQuota {
     fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
         super::namespace_readers(
             snapshot,
-            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.read().namespace().unwrap_or_default(),
             woken,
         );
     }

@@ -26,6 +26,8 @@ held_kind! {
 }
 
 impl Typed for RoleBinding {
+    held_metadata!();
+
     fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
         super::digest_bound(digest, &self.role_ref, self.subjects.as_deref())
     }
@@ -38,7 +40,7 @@ impl Typed for RoleBinding {
     fn readers(&self, snapshot: &Snapshot, woken: &mut Woken) {
         super::namespace_readers(
             snapshot,
-            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.read().namespace().unwrap_or_default(),
             woken,
         );
     }
@@ -50,7 +52,7 @@ impl Typed for RoleBinding {
     ) -> Result<bool, super::FieldRefused> {
         super::bind_fields(
             "RoleBinding",
-            current.metadata.name.as_deref(),
+            current.metadata.read().name(),
             (&mut current.role_ref, &mut current.subjects),
             (&applied.role_ref, &applied.subjects),
         )
