@@ -5,7 +5,9 @@
 //! into many namespaces (a LimitRange, a ResourceQuota, a RoleBinding's
 //! subjects) is declared with `held_kind!` instead: the same fields and
 //! JSON, the shared body behind an `Arc`, so the apiserver, the views and
-//! the decisions hold it once.
+//! the decisions hold it once, and its metadata compact
+//! ([`HeldMeta`](crate::view::HeldMeta)), read through
+//! [`Typed::meta_ref`].
 
 use std::sync::Arc;
 
