@@ -1506,6 +1506,64 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
 /// operator decodes it, holds once what every namespace holds of the
 /// tenant's Quota: each limit range its limits, each pooled quota its
 /// total. What differs from the Quota stays the object's own.
+/// A view reading a tenant's objects back, each decoded apart, holds one
+/// label map for all its bindings, quotas and limit ranges, as the
+/// decisions that made them did.
+#[test]
+fn a_view_holds_a_tenants_labels_once() {
+    use crate::view::{HeldMeta, LimitRange, ResourceQuota, RoleBinding, Taken};
+
+    let mut s = cluster(&[alpha()]);
+    converge(&mut s, "alpha");
+    let decoded =
+        |object: &Object| Object::from_json(object.to_json().expect("encodes")).expect("decodes");
+    let mut view = Snapshot::default();
+    for kind in [
+        Kind::Tenant,
+        Kind::Namespace,
+        Kind::RoleBinding,
+        Kind::LimitRange,
+        Kind::ResourceQuota,
+    ] {
+        let listed = s
+            .snapshot()
+            .list(&kind)
+            .iter()
+            .map(decoded)
+            .map(Taken::new)
+            .collect();
+        let _ = view.replace(&kind, listed);
+    }
+    // And one more binding, heard from a watch.
+    let mut heard = s
+        .snapshot()
+        .role_bindings("alpha-build")
+        .next()
+        .cloned()
+        .expect("a binding");
+    heard.metadata.full_mut().name = Some("alpha-heard".into());
+    let _ = view.put_taken(Taken::new(decoded(&Object::from(heard))));
+    let mut held: Vec<&HeldMeta> = Vec::new();
+    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
+        let here = view.in_namespace(ns);
+        held.extend(here.owned_in::<RoleBinding>().map(|(_, o, _)| &o.metadata));
+        held.extend(here.owned_in::<LimitRange>().map(|(_, o, _)| &o.metadata));
+        held.extend(
+            here.owned_in::<ResourceQuota>()
+                .map(|(_, o, _)| &o.metadata),
+        );
+    }
+    assert!(held.iter().any(|m| m.read().name() == Some("alpha-heard")));
+    let first = held[0].shared_labels().expect("labelled");
+    for meta in &held {
+        let labels = meta.shared_labels().expect("labelled");
+        assert!(
+            std::sync::Arc::ptr_eq(labels, first),
+            "{meta:?} has its own labels"
+        );
+    }
+}
+
 #[test]
 fn a_view_holds_the_quotas_bodies_once() {
     use std::sync::Arc;

@@ -66,6 +66,7 @@ impl Typed for LimitRange {
         super::share_with_quota(self.spec.as_mut(), ownership, snapshot, |quota| {
             quota.limitrange.as_ref()
         });
+        super::share_labels(&mut self.metadata, ownership, snapshot);
     }
 
     fn digest_body(&self, digest: &mut AppliedDigest) -> bool {

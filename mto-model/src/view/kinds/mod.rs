@@ -118,6 +118,39 @@ fn share_with_quota<T: PartialEq + ?Sized>(
     }
 }
 
+/// `held`, the metadata of an object mto made for a tenant (`ownership`
+/// says which), holding instead of its own label map an equal one that
+/// another held object of the tenant's holds already: one of its own
+/// namespace's, else one of the tenant's first namespace's. Read back
+/// from the apiserver, each object decodes its own map; the tenant's
+/// objects then hold one, as the decisions that made them did.
+fn share_labels(held: &mut crate::view::HeldMeta, ownership: &Ownership, snapshot: &Snapshot) {
+    use super::Observed as _;
+    let (Some(tenant), Some(mine)) = (ownership.managed_tenant(), held.shared_labels()) else {
+        return;
+    };
+    let own = held.read().namespace().unwrap_or_default();
+    let first = snapshot.tenant_namespaces(tenant).next();
+    let found = std::iter::once(own)
+        .chain(first.filter(|first| *first != own))
+        .find_map(|namespace| {
+            let here = snapshot.in_namespace(namespace);
+            here.owned_in::<RoleBinding>()
+                .map(|(_, o, _)| &o.metadata)
+                .chain(
+                    here.owned_in::<ResourceQuota>()
+                        .map(|(_, o, _)| &o.metadata),
+                )
+                .chain(here.owned_in::<LimitRange>().map(|(_, o, _)| &o.metadata))
+                .filter_map(crate::view::HeldMeta::shared_labels)
+                .find(|theirs| !Arc::ptr_eq(theirs, mine) && ***theirs == **mine)
+                .cloned()
+        });
+    if let Some(theirs) = found {
+        held.settle(Some(&theirs));
+    }
+}
+
 /// Asserts that mto's struct `Held` reads `sent` as k8s-openapi's `Theirs`
 /// does and writes it back exactly as `Theirs` would: what one reads and
 /// the other does not would be written differently.

@@ -51,6 +51,7 @@ impl Typed for ResourceQuota {
         super::share_with_quota(self.spec.as_mut(), ownership, snapshot, |quota| {
             quota.resourcequota.as_ref()
         });
+        super::share_labels(&mut self.metadata, ownership, snapshot);
     }
 
     fn digest_body(&self, digest: &mut AppliedDigest) -> bool {

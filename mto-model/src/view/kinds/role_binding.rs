@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
 
+use crate::apply::Ownership;
 use crate::view::{Snapshot, Typed, Woken};
 
 held_kind! {
@@ -27,6 +28,11 @@ held_kind! {
 
 impl Typed for RoleBinding {
     held_metadata!();
+
+    /// Its labels, when another of its tenant's objects holds the same.
+    fn share_bodies(&mut self, ownership: &Ownership, snapshot: &Snapshot) {
+        super::share_labels(&mut self.metadata, ownership, snapshot);
+    }
 
     fn digest_body(&self, digest: &mut crate::digest::AppliedDigest) -> bool {
         super::digest_bound(digest, &self.role_ref, self.subjects.as_deref())
