@@ -354,11 +354,24 @@ fn quota_is_split_so_namespaces_sum_to_the_tenant_exactly() {
 /// and the store builds k8s-openapi's full metadata and keeps it.
 #[test]
 fn a_tenants_objects_are_held_compact_sharing_their_labels() {
-    use crate::view::{LimitRange, ResourceQuota, RoleBinding};
-
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
     let view = s.snapshot();
+    let held = alphas_held_metadata(view);
+    assert!(
+        held.len() >= 3 * 3,
+        "bindings, a quota and a limit range each"
+    );
+    for meta in &held {
+        assert!(meta.is_compact(), "{meta:?} is held in full");
+    }
+    assert_one_label_map(&held);
+}
+
+/// The metadata of alpha's role bindings, limit ranges and quotas.
+fn alphas_held_metadata(view: &Snapshot) -> Vec<&crate::view::HeldMeta> {
+    use crate::view::{LimitRange, ResourceQuota, RoleBinding};
+
     let mut held = Vec::new();
     for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
         let here = view.in_namespace(ns);
@@ -369,13 +382,13 @@ fn a_tenants_objects_are_held_compact_sharing_their_labels() {
                 .map(|(_, o, _)| &o.metadata),
         );
     }
-    assert!(
-        held.len() >= 3 * 3,
-        "bindings, a quota and a limit range each"
-    );
+    held
+}
+
+/// Asserts that every one of `held` holds the same label map.
+fn assert_one_label_map(held: &[&crate::view::HeldMeta]) {
     let first = held[0].shared_labels().expect("labelled");
-    for meta in &held {
-        assert!(meta.is_compact(), "{meta:?} is held in full");
+    for meta in held {
         let labels = meta.shared_labels().expect("labelled");
         assert!(
             std::sync::Arc::ptr_eq(labels, first),
@@ -1506,34 +1519,47 @@ fn tenants_kept_apart_get_a_network_policy_in_every_namespace() {
 /// operator decodes it, holds once what every namespace holds of the
 /// tenant's Quota: each limit range its limits, each pooled quota its
 /// total. What differs from the Quota stays the object's own.
+/// `object` as a client reads it: written as JSON and decoded anew.
+fn decoded(object: &Object) -> Object {
+    Object::from_json(object.to_json().expect("encodes")).expect("decodes")
+}
+
+/// A view of what `s` holds of `kinds`, listed in that order as the
+/// operator lists them, each object decoded apart.
+fn read_back(s: &ApiServer, kinds: &[Kind]) -> Snapshot {
+    let mut view = Snapshot::default();
+    for kind in kinds {
+        let listed = s
+            .snapshot()
+            .list(kind)
+            .iter()
+            .map(decoded)
+            .map(crate::view::Taken::new)
+            .collect();
+        let _ = view.replace(kind, listed);
+    }
+    view
+}
+
 /// A view reading a tenant's objects back, each decoded apart, holds one
 /// label map for all its bindings, quotas and limit ranges, as the
 /// decisions that made them did.
 #[test]
 fn a_view_holds_a_tenants_labels_once() {
-    use crate::view::{HeldMeta, LimitRange, ResourceQuota, RoleBinding, Taken};
+    use crate::view::Taken;
 
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let decoded =
-        |object: &Object| Object::from_json(object.to_json().expect("encodes")).expect("decodes");
-    let mut view = Snapshot::default();
-    for kind in [
-        Kind::Tenant,
-        Kind::Namespace,
-        Kind::RoleBinding,
-        Kind::LimitRange,
-        Kind::ResourceQuota,
-    ] {
-        let listed = s
-            .snapshot()
-            .list(&kind)
-            .iter()
-            .map(decoded)
-            .map(Taken::new)
-            .collect();
-        let _ = view.replace(&kind, listed);
-    }
+    let mut view = read_back(
+        &s,
+        &[
+            Kind::Tenant,
+            Kind::Namespace,
+            Kind::RoleBinding,
+            Kind::LimitRange,
+            Kind::ResourceQuota,
+        ],
+    );
     // And one more binding, heard from a watch.
     let mut heard = s
         .snapshot()
@@ -1543,54 +1569,29 @@ fn a_view_holds_a_tenants_labels_once() {
         .expect("a binding");
     heard.metadata.full_mut().name = Some("alpha-heard".into());
     let _ = view.put_taken(Taken::new(decoded(&Object::from(heard))));
-    let mut held: Vec<&HeldMeta> = Vec::new();
-    for ns in ["alpha-dev", "alpha-build", "alpha-shared"] {
-        let here = view.in_namespace(ns);
-        held.extend(here.owned_in::<RoleBinding>().map(|(_, o, _)| &o.metadata));
-        held.extend(here.owned_in::<LimitRange>().map(|(_, o, _)| &o.metadata));
-        held.extend(
-            here.owned_in::<ResourceQuota>()
-                .map(|(_, o, _)| &o.metadata),
-        );
-    }
+    let held = alphas_held_metadata(&view);
     assert!(held.iter().any(|m| m.read().name() == Some("alpha-heard")));
-    let first = held[0].shared_labels().expect("labelled");
-    for meta in &held {
-        let labels = meta.shared_labels().expect("labelled");
-        assert!(
-            std::sync::Arc::ptr_eq(labels, first),
-            "{meta:?} has its own labels"
-        );
-    }
+    assert_one_label_map(&held);
 }
 
 #[test]
 fn a_view_holds_the_quotas_bodies_once() {
     use std::sync::Arc;
 
-    use crate::view::{LimitRange, ResourceQuota, Taken};
+    use crate::view::{LimitRange, ResourceQuota};
 
     let mut s = cluster(&[alpha()]);
     converge(&mut s, "alpha");
-    let decoded =
-        |object: &Object| Object::from_json(object.to_json().expect("encodes")).expect("decodes");
-    let mut view = Snapshot::default();
     // Listed as the operator lists them: the tenants and Quotas first.
-    for kind in [
-        Kind::Tenant,
-        Kind::Quota,
-        Kind::LimitRange,
-        Kind::ResourceQuota,
-    ] {
-        let listed = s
-            .snapshot()
-            .list(&kind)
-            .iter()
-            .map(decoded)
-            .map(Taken::new)
-            .collect();
-        let _ = view.replace(&kind, listed);
-    }
+    let mut view = read_back(
+        &s,
+        &[
+            Kind::Tenant,
+            Kind::Quota,
+            Kind::LimitRange,
+            Kind::ResourceQuota,
+        ],
+    );
     let namespaces = ["alpha-dev", "alpha-build", "alpha-shared"];
     let held = |view: &Snapshot, ns: &str| {
         let here = view.in_namespace(ns);
