@@ -189,8 +189,9 @@ impl Written for k8s_openapi::api::rbac::v1::RoleRef {
     }
 }
 
-/// The two methods of a kind declared with `held_kind!`: its metadata is
-/// a [`HeldMeta`](crate::view::HeldMeta).
+/// What a kind declared with `held_kind!` says of its metadata, a
+/// [`HeldMeta`](crate::view::HeldMeta): how it is read, whose labels it
+/// shares, how it settles compact.
 macro_rules! held_metadata {
     () => {
         fn meta_ref(&self) -> $crate::view::MetaRef<'_> {
