@@ -361,9 +361,7 @@ impl ApiServer {
         let live: BTreeSet<&str> = kinds
             .iter()
             .flat_map(|k| self.store.list(k))
-            .filter_map(|o| o.meta_ref().uid().map(str::to_owned))
-            .filter(|uid| owners.contains(uid.as_str()))
-            .map(|uid| owners.get(uid.as_str()).copied().unwrap_or_default())
+            .filter_map(|o| owners.get(o.meta_ref().uid()?).copied())
             .collect();
         let orphans: Vec<ObjectRef> = owned
             .iter()
@@ -796,10 +794,7 @@ impl ApiServer {
                     object.settle_meta(before.shared_labels().as_ref());
                     owned.carried(before.meta_ref(), object.meta_ref())
                 }
-                None => {
-                    object.settle_meta(None);
-                    Ownership::unowned(object.meta_ref())
-                }
+                None => Ownership::unowned(object.meta_ref()),
             },
         };
         self.record_owned(object, ownership);

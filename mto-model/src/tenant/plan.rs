@@ -626,7 +626,7 @@ impl<'a, O: Observed> Planner<'a, O> {
             Kind::NetworkPolicy => here.owned::<NetworkPolicy>(name).map(|(o, _)| o.meta_ref()),
             _ => None,
         };
-        let Some(meta) = meta.filter(|m| is_managed_for(m, self.name)) else {
+        let Some(meta) = meta.filter(|m| is_managed_for(*m, self.name)) else {
             return BTreeMap::new();
         };
         self.actions.push(Action::Delete {

@@ -217,22 +217,13 @@ impl PartialEq for HeldMeta {
 
 impl std::fmt::Debug for HeldMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Repr::Compact(compact, _) => compact.expand().fmt(f),
-            Repr::Full(full) => full.fmt(f),
-        }
+        self.read().to_full().fmt(f)
     }
 }
 
 impl serde::Serialize for HeldMeta {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            Repr::Compact(compact, expanded) => match expanded.0.get() {
-                Some(full) => full.serialize(serializer),
-                None => compact.expand().serialize(serializer),
-            },
-            Repr::Full(full) => full.serialize(serializer),
-        }
+        self.read().to_full().serialize(serializer)
     }
 }
 
@@ -256,18 +247,6 @@ enum Inner<'a> {
 impl<'a> From<&'a ObjectMeta> for MetaRef<'a> {
     fn from(meta: &'a ObjectMeta) -> Self {
         MetaRef(Inner::Full(meta))
-    }
-}
-
-impl<'a> From<&'a mut ObjectMeta> for MetaRef<'a> {
-    fn from(meta: &'a mut ObjectMeta) -> Self {
-        MetaRef(Inner::Full(meta))
-    }
-}
-
-impl<'a, 'b> From<&'b MetaRef<'a>> for MetaRef<'a> {
-    fn from(meta: &'b MetaRef<'a>) -> Self {
-        *meta
     }
 }
 
@@ -372,14 +351,17 @@ impl<'a> MetaRef<'a> {
         managed_fields: &'a [ManagedFieldsEntry], |v| v.as_deref()
     );
 
-    /// The full `ObjectMeta`; built, for a held kind's compact form.
+    /// The full `ObjectMeta`: for a held kind's compact form, the one built
+    /// for `kube::Resource` if there is one, else built here and not kept.
     #[must_use]
     pub fn to_full(self) -> std::borrow::Cow<'a, ObjectMeta> {
+        use std::borrow::Cow;
         match self.0 {
-            Inner::Full(full) => std::borrow::Cow::Borrowed(full),
-            Inner::Held(held) => match &held.0 {
-                Repr::Full(full) => std::borrow::Cow::Borrowed(full),
-                Repr::Compact(compact, _) => std::borrow::Cow::Owned(compact.expand()),
+            Inner::Full(full) => Cow::Borrowed(full),
+            Inner::Held(HeldMeta(Repr::Full(full))) => Cow::Borrowed(full),
+            Inner::Held(HeldMeta(Repr::Compact(compact, expanded))) => match expanded.0.get() {
+                Some(full) => Cow::Borrowed(full),
+                None => Cow::Owned(compact.expand()),
             },
         }
     }

@@ -51,11 +51,7 @@ impl Typed for LimitRange {
     /// A decoded list of limits keeps room for four items of 200 bytes;
     /// mto's holds one.
     fn slim(&mut self) {
-        let meta = self.metadata.read();
-        if meta.managed_fields().is_some() || meta.annotations().is_some() {
-            super::slim_metadata(self.metadata.full_mut());
-        }
-        self.metadata.settle(None);
+        super::slim_object_metadata(self);
         if let Some(spec) = self.spec.as_mut().and_then(Arc::get_mut) {
             spec.limits.shrink_to_fit();
         }

@@ -334,11 +334,7 @@ pub trait Typed: Stored {
 
     /// Drops what the model never reads, before the view keeps the object.
     fn slim(&mut self) {
-        let meta = self.meta_ref();
-        if meta.managed_fields().is_some() || meta.annotations().is_some() {
-            slim_metadata(self.meta_mut());
-        }
-        self.settle_meta(None);
+        slim_object_metadata(self);
     }
 
     /// Holds, instead of its own copy, the body the snapshot holds already
@@ -617,6 +613,16 @@ fn bind_fields<Subjects: Clone + PartialEq>(
         }
     }
     Ok(replace(subjects, applied.1))
+}
+
+/// Slims `object`'s metadata ([`slim_metadata`]), building the full form
+/// of a kind held compact only when there is something to drop.
+fn slim_object_metadata<K: Typed>(object: &mut K) {
+    let meta = object.meta_ref();
+    if meta.managed_fields().is_some() || meta.annotations().is_some() {
+        slim_metadata(object.meta_mut());
+    }
+    object.settle_meta(None);
 }
 
 /// Drops what the model never reads and costs the most memory: other
